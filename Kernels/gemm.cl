@@ -1,0 +1,244 @@
+// gemm.cl: fp32 GEMM, row-major, C = alpha·op(A)·op(B) + beta·C, batched with strides.
+//
+// Two families, chosen per device by the tuning table (and by measurement in `scalpel bench`):
+//
+//  * packed (CPU-type devices such as PoCL): gemm_pack_a / gemm_pack_b copy op(A) and op(B)
+//    into zero-padded micro-panels, then gemm_packed gives each work-item a PACK_RM × PACK_VW
+//    block of C held in PACK_RM explicit float vectors. PoCL vectorises only innermost loops and
+//    turns __local tiles into gathers, so this kernel vectorises itself: one vector load of B
+//    and PACK_RM fma() per k, no __local memory, no barrier. Packing also removes the edge
+//    cases from the inner loop, handles both transposes, and avoids the cache-set conflicts
+//    of power-of-two leading dimensions.
+//
+//  * tiled (GPUs): gemm_tiled stages TILE_K-deep slices of op(A) and op(B) in __local memory;
+//    each work-item accumulates TILE_WPT_M × TILE_WPT_N outputs in registers.
+//
+// Shapes (elements): op(A) is M×K, op(B) is K×N, C is M×N. A is stored M×K (lda ≥ K) or, when
+// transA, K×M (lda ≥ M); B is stored K×N (ldb ≥ N) or, when transB, N×K (ldb ≥ K). Batch entry
+// b of X starts at offX + b·strideX. When beta == 0, C is not read.
+
+// ---- Tuning knobs (override with -D; these defaults are safe on any OpenCL 1.2 device) ----
+
+// packed: rows of C per work-item (one float vector accumulator each). 6 fills the 16 AVX2
+// registers with PACK_VW = 16; 8 suits AVX-512 (32 registers). Supported: 1, 2, 4, 6, 8.
+#ifndef PACK_RM
+#define PACK_RM 6
+#endif
+// packed: columns of C per work-item, the float vector width. Supported: 4, 8, 16.
+#ifndef PACK_VW
+#define PACK_VW 16
+#endif
+// tiled: tile of C per work-group (TILE_M × TILE_N) and depth of a __local slice (TILE_K).
+#ifndef TILE_M
+#define TILE_M 64
+#endif
+#ifndef TILE_N
+#define TILE_N 64
+#endif
+#ifndef TILE_K
+#define TILE_K 16
+#endif
+// tiled: outputs per work-item along M and N; the work-group is
+// (TILE_N / TILE_WPT_N) × (TILE_M / TILE_WPT_M) work-items.
+#ifndef TILE_WPT_M
+#define TILE_WPT_M 4
+#endif
+#ifndef TILE_WPT_N
+#define TILE_WPT_N 4
+#endif
+
+#define SCL_CAT_(a, b) a##b
+#define SCL_CAT(a, b) SCL_CAT_(a, b)
+#define floatV SCL_CAT(float, PACK_VW)
+#define vloadV SCL_CAT(vload, PACK_VW)
+#define vstoreV SCL_CAT(vstore, PACK_VW)
+
+#if PACK_RM == 1
+#define PACK_ROWS(X) X(0)
+#elif PACK_RM == 2
+#define PACK_ROWS(X) X(0) X(1)
+#elif PACK_RM == 4
+#define PACK_ROWS(X) X(0) X(1) X(2) X(3)
+#elif PACK_RM == 6
+#define PACK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#elif PACK_RM == 8
+#define PACK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#else
+#error "PACK_RM must be 1, 2, 4, 6 or 8"
+#endif
+
+// Packed A: for each batch entry, ceil(M/PACK_RM) panels of K×PACK_RM (row-block ib, depth k,
+// row r at ((ib·K + k)·PACK_RM + r)). One work-item per (k, ib, batch) writes PACK_RM values.
+__kernel void gemm_pack_a(const int M, const int K, const int transA,
+                          __global const float *A, const long offA, const int lda, const long strideA,
+                          __global float *Ap) {
+  const int k = get_global_id(0), ib = get_global_id(1), b = get_global_id(2);
+  if (k >= K) return;
+  const int panels = (M + PACK_RM - 1) / PACK_RM;
+  const __global float *a = A + offA + (long)b * strideA;
+  __global float *out = Ap + (((long)b * panels + ib) * K + k) * PACK_RM;
+  for (int r = 0; r < PACK_RM; r++) {
+    const int i = ib * PACK_RM + r;
+    out[r] = i < M ? (transA ? a[(long)k * lda + i] : a[(long)i * lda + k]) : 0.0f;
+  }
+}
+
+// Packed B: for each batch entry, ceil(N/PACK_VW) panels of K×PACK_VW (column-block jb,
+// depth k, column c at ((jb·K + k)·PACK_VW + c)). One work-item per (k, jb, batch).
+__kernel void gemm_pack_b(const int N, const int K,
+                          __global const float *B, const long offB, const int ldb, const long strideB,
+                          __global float *Bp) {
+  const int k = get_global_id(0), jb = get_global_id(1), b = get_global_id(2);
+  if (k >= K) return;
+  const int panels = (N + PACK_VW - 1) / PACK_VW;
+  const __global float *src = B + offB + (long)b * strideB + (long)k * ldb;
+  __global float *out = Bp + (((long)b * panels + jb) * K + k) * PACK_VW;
+  const int j0 = jb * PACK_VW;
+  if (j0 + PACK_VW <= N) {
+    vstoreV(vloadV(0, src + j0), 0, out);
+  } else {
+    for (int c = 0; c < PACK_VW; c++) out[c] = j0 + c < N ? src[j0 + c] : 0.0f;
+  }
+}
+
+// Packed B from B stored transposed (N×K, B(k, j) at j·ldb + k). One work-item per
+// (PACK_VW-deep slice of k, jb, batch): it reads PACK_VW contiguous runs along k, one per
+// column, and writes the PACK_VW × PACK_VW block of the panel they fill; reading along k keeps
+// the loads contiguous instead of gathering PACK_VW columns for every k.
+__kernel void gemm_pack_bt(const int N, const int K,
+                           __global const float *B, const long offB, const int ldb, const long strideB,
+                           __global float *Bp) {
+  const int k0 = get_global_id(0) * PACK_VW, jb = get_global_id(1), b = get_global_id(2);
+  if (k0 >= K) return;
+  const int panels = (N + PACK_VW - 1) / PACK_VW;
+  const __global float *src = B + offB + (long)b * strideB;
+  __global float *out = Bp + (((long)b * panels + jb) * K + k0) * PACK_VW;
+  const int j0 = jb * PACK_VW;
+  const int depth = min(PACK_VW, K - k0);
+  for (int c = 0; c < PACK_VW; c++) {
+    const int j = j0 + c;
+    const __global float *column = src + (long)j * ldb + k0;
+    if (j < N && depth == PACK_VW) {
+      const floatV v = vloadV(0, column);
+      float vals[PACK_VW];
+      vstoreV(v, 0, vals);
+      for (int kk = 0; kk < PACK_VW; kk++) out[kk * PACK_VW + c] = vals[kk];
+    } else {
+      for (int kk = 0; kk < depth; kk++) out[kk * PACK_VW + c] = j < N ? column[kk] : 0.0f;
+    }
+  }
+}
+
+#define PACK_DECLARE(r) floatV acc##r = (floatV)(0.0f);
+#define PACK_FMA(r) acc##r = fma((floatV)(a[r]), bv, acc##r);
+#define PACK_STORE_FULL(r)                                                            \
+  {                                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
+    floatV v = alpha * acc##r;                                                        \
+    if (beta != 0.0f) v = fma((floatV)(beta), vloadV(0, row), v);                     \
+    vstoreV(v, 0, row);                                                               \
+  }
+#define PACK_STORE_EDGE(r)                                                            \
+  if (i0 + r < M) {                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                             \
+    float vals[PACK_VW];                                                              \
+    vstoreV(acc##r, 0, vals);                                                         \
+    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
+      row[cc] = beta != 0.0f ? alpha * vals[cc] + beta * row[cc] : alpha * vals[cc];  \
+  }
+
+// One PACK_RM × PACK_VW block of C per work-item: global size
+// (ceil(N/PACK_VW), ceil(M/PACK_RM), batch). Consecutive work-items share an A panel.
+__kernel void gemm_packed(const int M, const int N, const int K, const float alpha, const float beta,
+                          __global const float *Ap, __global const float *Bp,
+                          __global float *C, const long offC, const int ldc, const long strideC) {
+  const int jb = get_global_id(0), ib = get_global_id(1), b = get_global_id(2);
+  const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
+  if (i0 >= M || j0 >= N) return;
+  const int rowPanels = (M + PACK_RM - 1) / PACK_RM, colPanels = (N + PACK_VW - 1) / PACK_VW;
+  const __global float *a = Ap + ((long)b * rowPanels + ib) * K * PACK_RM;
+  const __global float *bp = Bp + ((long)b * colPanels + jb) * K * PACK_VW;
+  __global float *c = C + offC + (long)b * strideC;
+  PACK_ROWS(PACK_DECLARE)
+  for (int k = 0; k < K; k++) {
+    const floatV bv = vloadV(0, bp);
+    PACK_ROWS(PACK_FMA)
+    a += PACK_RM;
+    bp += PACK_VW;
+  }
+  if (i0 + PACK_RM <= M && j0 + PACK_VW <= N) {
+    PACK_ROWS(PACK_STORE_FULL)
+  } else {
+    PACK_ROWS(PACK_STORE_EDGE)
+  }
+}
+
+// ---- tiled (GPU) ----
+#define TILE_RTS_M (TILE_M / TILE_WPT_M)  // work-items along M
+#define TILE_RTS_N (TILE_N / TILE_WPT_N)  // work-items along N
+#define TILE_THREADS (TILE_RTS_M * TILE_RTS_N)
+
+// Element (i, l) of op(A) and (l, j) of op(B), zero outside the matrix.
+inline float loadA(const __global float *a, int transA, int lda, int M, int K, int i, int l) {
+  if (i >= M || l >= K) return 0.0f;
+  return transA ? a[(long)l * lda + i] : a[(long)i * lda + l];
+}
+inline float loadB(const __global float *b, int transB, int ldb, int K, int N, int l, int j) {
+  if (l >= K || j >= N) return 0.0f;
+  return transB ? b[(long)j * ldb + l] : b[(long)l * ldb + j];
+}
+
+// Work-group (TILE_RTS_N, TILE_RTS_M, 1) computes a TILE_M × TILE_N tile of C; global size
+// (ceil(N/TILE_N)·TILE_RTS_N, ceil(M/TILE_M)·TILE_RTS_M, batch). Work-item (tx, ty) owns rows
+// ty + w·TILE_RTS_M and columns tx + w·TILE_RTS_N, so neighbouring work-items touch
+// neighbouring addresses (coalesced) and distinct __local banks.
+__kernel __attribute__((reqd_work_group_size(TILE_RTS_N, TILE_RTS_M, 1)))
+void gemm_tiled(const int M, const int N, const int K, const float alpha, const float beta,
+                const int transA, __global const float *A, const long offA, const int lda, const long strideA,
+                const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
+                __global float *C, const long offC, const int ldc, const long strideC) {
+  const int tx = get_local_id(0), ty = get_local_id(1), b = get_global_id(2);
+  const int tileRow = get_group_id(1) * TILE_M, tileCol = get_group_id(0) * TILE_N;
+  const __global float *a = A + offA + (long)b * strideA;
+  const __global float *bb = B + offB + (long)b * strideB;
+  __global float *c = C + offC + (long)b * strideC;
+  __local float As[TILE_K][TILE_M + 1];
+  __local float Bs[TILE_K][TILE_N + 1];
+  float acc[TILE_WPT_M][TILE_WPT_N];
+  for (int wm = 0; wm < TILE_WPT_M; wm++)
+    for (int wn = 0; wn < TILE_WPT_N; wn++) acc[wm][wn] = 0.0f;
+  const int tid = ty * TILE_RTS_N + tx;
+  for (int l0 = 0; l0 < K; l0 += TILE_K) {
+    for (int e = tid; e < TILE_M * TILE_K; e += TILE_THREADS) {
+      // Consecutive e walk along the contiguous direction of A as stored.
+      const int kk = transA ? e / TILE_M : e % TILE_K;
+      const int ii = transA ? e % TILE_M : e / TILE_K;
+      As[kk][ii] = loadA(a, transA, lda, M, K, tileRow + ii, l0 + kk);
+    }
+    for (int e = tid; e < TILE_N * TILE_K; e += TILE_THREADS) {
+      const int kk = transB ? e % TILE_K : e / TILE_N;
+      const int jj = transB ? e / TILE_K : e % TILE_N;
+      Bs[kk][jj] = loadB(bb, transB, ldb, K, N, l0 + kk, tileCol + jj);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < TILE_K; kk++) {
+      float breg[TILE_WPT_N];
+      for (int wn = 0; wn < TILE_WPT_N; wn++) breg[wn] = Bs[kk][tx + wn * TILE_RTS_N];
+      for (int wm = 0; wm < TILE_WPT_M; wm++) {
+        const float areg = As[kk][ty + wm * TILE_RTS_M];
+        for (int wn = 0; wn < TILE_WPT_N; wn++) acc[wm][wn] = fma(areg, breg[wn], acc[wm][wn]);
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (int wm = 0; wm < TILE_WPT_M; wm++) {
+    const int i = tileRow + ty + wm * TILE_RTS_M;
+    if (i >= M) continue;
+    for (int wn = 0; wn < TILE_WPT_N; wn++) {
+      const int j = tileCol + tx + wn * TILE_RTS_N;
+      if (j >= N) continue;
+      __global float *dst = c + (long)i * ldc + j;
+      *dst = beta != 0.0f ? alpha * acc[wm][wn] + beta * *dst : alpha * acc[wm][wn];
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+// Scalpel: a deep-learning training runtime in Swift that runs its kernels on OpenCL devices
+// and falls back to pure-Swift CPU kernels. Layers, top to bottom (see README.md):
+//   scalpel (CLI) → Scalpel (runtime: device choice, self-test, benchmarks)
+//   → ScalpelCore (backend protocol, device specs, scheduler) ← ScalpelCPU, ScalpelOpenCL
+import PackageDescription
+
+// The fast Swift kernels are compiled for the haswell level (AVX2 + FMA, what clang calls x86-64-v3): at Swift's default SSE2
+// baseline a SIMD fused multiply-add becomes a call to fmaf and runs ~100× slower. Only the
+// ScalpelCPUKernels module gets the flag, and ScalpelCPU checks the CPU before calling into it,
+// so the binary still starts (on the reference kernels) on an older x86 CPU.
+#if arch(x86_64)
+let fastKernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
+#else
+let fastKernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+#endif
+
+let package = Package(
+    name: "Scalpel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scalpel", targets: ["ScalpelCLI"]),
+        .library(name: "Scalpel", targets: ["Scalpel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        // OpenCL entry points resolved with dlopen at run time; headers only at build time.
+        .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+        // CPU feature and model queries (cpuid).
+        .target(name: "CScalpelSystem"),
+
+        // Backend protocol, device specifications, GEMM parameters, scheduler, caches.
+        .target(
+            name: "ScalpelCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+
+        // Hot SIMD loops, compiled for AVX2+FMA; entered only through ScalpelCPU.
+        .target(name: "ScalpelCPUKernels", swiftSettings: fastKernelFlags),
+
+        // The pure-Swift backend: reference kernels (the truth) and fast kernels on a blocking pool.
+        .target(name: "ScalpelCPU", dependencies: ["ScalpelCore", "ScalpelCPUKernels", "CScalpelSystem"]),
+
+        // The OpenCL C sources of Kernels/, embedded at build time by the EmbedKernels plugin.
+        .executableTarget(name: "KernelEmbedder"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"]),
+        .target(name: "ScalpelKernelSources", plugins: ["EmbedKernels"]),
+
+        // The OpenCL backend: loader, devices, program cache, buffers, kernel launches.
+        .target(
+            name: "ScalpelOpenCL",
+            dependencies: ["ScalpelCore", "ScalpelCPU", "COpenCL", "ScalpelKernelSources"]),
+
+        // The runtime users program against: device resolution, self-test, benchmarks.
+        .target(name: "Scalpel", dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL"]),
+
+        .executableTarget(
+            name: "ScalpelCLI",
+            dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,13 @@
+// Small platform queries that Swift cannot express directly.
+#ifndef SCALPEL_SYSTEM_H
+#define SCALPEL_SYSTEM_H
+
+/// 1 when the CPU executes AVX2 and FMA instructions (the x86-64-v3 level the fast Swift
+/// kernels are compiled for), else 0. Always 1 on non-x86 machines, whose SIMD baseline the
+/// fast kernels are compiled for.
+int scalpel_cpu_has_fast_simd(void);
+
+/// The CPU's model name (from cpuid's brand string on x86), written into `buffer`.
+void scalpel_cpu_model_name(char *buffer, int size);
+
+#endif

@@ -1,0 +1,139 @@
+import Foundation
+import ScalpelCPU
+import ScalpelCore
+import ScalpelOpenCL
+
+/// GFLOP/s of GEMM per backend and kernel family, on data resident where it runs.
+public enum GEMMBenchmark {
+    /// A benchmarked shape.
+    public struct Shape: Sendable, Codable, Hashable, CustomStringConvertible {
+        public var m: Int
+        public var n: Int
+        public var k: Int
+        public var transA: Bool
+        public var transB: Bool
+
+        public init(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false) {
+            (self.m, self.n, self.k, self.transA, self.transB) = (m, n, k, transA, transB)
+        }
+
+        public var parameters: GEMMParameters { GEMMParameters(m: m, n: n, k: k, transA: transA, transB: transB) }
+        public var description: String { "\(m)×\(n)×\(k) \(parameters.transposeCode)" }
+
+        /// Parses `MxNxK` or `MxNxK:TN` (transpose code).
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ":")
+            let dims = parts[0].lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+            guard dims.count == 3, dims.allSatisfy({ $0 > 0 }), parts.count <= 2 else {
+                throw ScalpelError.invalidArgument("invalid shape '\(text)': expected MxNxK or MxNxK:NT (transposes NN, NT, TN or TT)")
+            }
+            let code = parts.count == 2 ? parts[1].uppercased() : "NN"
+            guard ["NN", "NT", "TN", "TT"].contains(code) else {
+                throw ScalpelError.invalidArgument("invalid transposes '\(code)' in '\(text)': expected NN, NT, TN or TT")
+            }
+            self.init(m: dims[0], n: dims[1], k: dims[2], transA: code.first == "T", transB: code.last == "T")
+        }
+    }
+
+    /// n = 256…2048 squares, and one dense layer 784→512 on a batch of 256: forward (NN),
+    /// weight gradient Xᵀ·dY (TN) and input gradient dY·Wᵀ (NT).
+    public static let defaultShapes: [Shape] = [
+        Shape(m: 256, n: 256, k: 256), Shape(m: 512, n: 512, k: 512), Shape(m: 1024, n: 1024, k: 1024),
+        Shape(m: 2048, n: 2048, k: 2048), Shape(m: 256, n: 512, k: 784), Shape(m: 784, n: 512, k: 256, transA: true),
+        Shape(m: 256, n: 784, k: 512, transB: true),
+    ]
+
+    /// One thing being timed: a backend and, on OpenCL, a kernel family.
+    public struct Contender: Sendable {
+        public var name: String
+        public var backend: any Backend
+        public var variant: GEMMTuning.Variant?
+
+        public init(name: String, backend: any Backend, variant: GEMMTuning.Variant? = nil) {
+            self.name = name
+            self.backend = backend
+            self.variant = variant
+        }
+
+        /// Runs one GEMM with this contender's kernel family.
+        public func gemm(_ p: GEMMParameters, _ a: any DeviceBuffer, _ b: any DeviceBuffer, _ c: any DeviceBuffer) throws {
+            if let device = backend as? OpenCLBackend {
+                try device.gemm(p, a: a, b: b, c: c, variant: variant)
+            } else {
+                try backend.gemm(p, a: a, b: b, c: c)
+            }
+        }
+    }
+
+    /// One measurement.
+    public struct Result: Sendable, Codable {
+        public var shape: Shape
+        public var contender: String
+        public var device: String
+        public var msMedian: Double
+        public var msMin: Double
+        public var msMax: Double
+        public var gflopsMedian: Double
+        public var gflopsMin: Double
+        public var gflopsMax: Double
+        /// Largest error of 64 sampled elements against a Double dot product, relative to the
+        /// magnitude of the sum.
+        public var maxRelError: Double
+        public var samples: Int
+        public var error: String?
+    }
+
+    /// Times every contender on every shape: a warm-up call (compilation included), then
+    /// `samples` samples of at least `minSampleSeconds`, each a run of calls ended by a sync.
+    public static func run(shapes: [Shape], contenders: [Contender], samples: Int = 5, minSampleSeconds: Double = 0.2,
+                           progress: (String) -> Void = { _ in }) -> [Result] {
+        var results: [Result] = []
+        for shape in shapes {
+            let p = shape.parameters
+            var random = SeededRandom(seed: UInt64(shape.m * 31 + shape.n * 17 + shape.k))
+            let a = random.uniformArray(p.requiredCountA), b = random.uniformArray(p.requiredCountB)
+            for contender in contenders {
+                progress("gemm \(shape) on \(contender.name)")
+                let backend = contender.backend
+                do {
+                    let (da, db, dc) = (try backend.makeBuffer(a), try backend.makeBuffer(b), try backend.makeBuffer(count: p.requiredCountC))
+                    let timing = try measure(samples: samples, minSampleSeconds: minSampleSeconds) {
+                        try contender.gemm(p, da, db, dc)
+                        try backend.synchronize()
+                    }
+                    let c = try backend.read(dc)
+                    let flops = p.flops
+                    results.append(Result(shape: shape, contender: contender.name, device: backend.displayName,
+                                          msMedian: timing.median * 1e3, msMin: timing.min * 1e3, msMax: timing.max * 1e3,
+                                          gflopsMedian: flops / timing.median / 1e9, gflopsMin: flops / timing.max / 1e9,
+                                          gflopsMax: flops / timing.min / 1e9,
+                                          maxRelError: sampledError(p, a: a, b: b, c: c, seed: 99), samples: timing.samples, error: nil))
+                } catch {
+                    results.append(Result(shape: shape, contender: contender.name, device: backend.displayName, msMedian: .nan, msMin: .nan,
+                                          msMax: .nan, gflopsMedian: .nan, gflopsMin: .nan, gflopsMax: .nan, maxRelError: .nan,
+                                          samples: 0, error: "\(error)"))
+                }
+            }
+        }
+        return results
+    }
+
+    /// Checks 64 random elements of C against Double dot products.
+    static func sampledError(_ p: GEMMParameters, a: [Float], b: [Float], c: [Float], seed: UInt64) -> Double {
+        var random = SeededRandom(seed: seed)
+        var worst = 0.0
+        for _ in 0 ..< 64 {
+            let i = Int(random.next() % UInt64(p.m)), j = Int(random.next() % UInt64(p.n))
+            var sum = 0.0, magnitude = 0.0
+            for l in 0 ..< p.k {
+                let x = Double(p.transA ? a[l * p.lda + i] : a[i * p.lda + l])
+                let y = Double(p.transB ? b[j * p.ldb + l] : b[l * p.ldb + j])
+                sum += x * y
+                magnitude += abs(x * y)
+            }
+            let error = abs(Double(c[i * p.ldc + j]) - sum) / max(magnitude, 1e-30)
+            worst = max(worst, error.isNaN ? .infinity : error)
+        }
+        return worst
+    }
+}

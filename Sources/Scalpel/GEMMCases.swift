@@ -1,0 +1,98 @@
+import ScalpelCore
+
+/// The GEMM shapes every kernel is checked at: sizes around tile and vector edges, all four
+/// transpose pairs, batches with strides and offsets, alpha and beta, and the empty cases.
+public enum GEMMCases {
+    /// Sizes around the tile edges of every kernel family (vectors of 8 and 16, blocks of 6,
+    /// tiles of 32, 64 and 128, cache blocks of 144 and 256).
+    public static let edgeSizes = [1, 2, 31, 32, 33, 63, 64, 65, 127, 129, 255, 257, 511]
+
+    /// One case: parameters and a seed for its data.
+    public struct Case: Sendable, CustomStringConvertible {
+        public var parameters: GEMMParameters
+        public var seed: UInt64
+        public var description: String {
+            var text = parameters.description
+            if parameters.alpha != 1 || parameters.beta != 0 { text += " α=\(parameters.alpha) β=\(parameters.beta)" }
+            if parameters.offsetA != 0 || parameters.ldc != parameters.n { text += " strided" }
+            return text
+        }
+
+        /// Operand data: A, B and the initial C (with NaN where beta = 0 must not read C).
+        public func data() -> (a: [Float], b: [Float], c: [Float]) {
+            var random = SeededRandom(seed: seed)
+            let p = parameters
+            let a = random.uniformArray(max(p.requiredCountA, 1))
+            let b = random.uniformArray(max(p.requiredCountB, 1))
+            var c = random.uniformArray(max(p.requiredCountC, 1))
+            if p.beta == 0 {
+                // C must not be read when beta is 0: NaNs here would leak into the result.
+                for i in stride(from: 0, to: c.count, by: 7) { c[i] = .nan }
+                for batch in 0 ..< p.batch {
+                    for i in 0 ..< p.m { for j in 0 ..< p.n { c[p.offsetC + batch * p.strideC + i * p.ldc + j] = .nan } }
+                }
+                // …but elements outside C's windows must come back unchanged, so keep them finite.
+                for index in c.indices where c[index].isNaN && !inWindow(index) { c[index] = 0.5 }
+            }
+            return (a, b, c)
+        }
+
+        private func inWindow(_ index: Int) -> Bool {
+            let p = parameters
+            for batch in 0 ..< p.batch {
+                let start = p.offsetC + batch * p.strideC
+                let rel = index - start
+                if rel >= 0 && rel < p.m * p.ldc && rel / p.ldc < p.m && rel % p.ldc < p.n { return true }
+            }
+            return false
+        }
+    }
+
+    /// The full list: about seventy cases.
+    public static var all: [Case] {
+        var cases: [Case] = []
+        var seed: UInt64 = 1
+        func add(_ p: GEMMParameters) {
+            cases.append(Case(parameters: p, seed: seed))
+            seed += 1
+        }
+        let transposes = [(false, false), (false, true), (true, false), (true, true)]
+        for (index, s) in edgeSizes.enumerated() {
+            let (ta, tb) = transposes[index % 4]
+            add(GEMMParameters(m: s, n: s, k: s, transA: ta, transB: tb))
+        }
+        for s in edgeSizes {
+            add(GEMMParameters(m: s, n: 65, k: 33))
+            add(GEMMParameters(m: 31, n: s, k: 63, transA: true))
+            add(GEMMParameters(m: 64, n: 33, k: s, transB: true))
+            add(GEMMParameters(m: 17, n: s, k: s, transA: true, transB: true))
+        }
+        for (ta, tb) in transposes {
+            // Batched, with alpha and beta.
+            add(GEMMParameters(m: 33, n: 47, k: 65, transA: ta, transB: tb, alpha: 0.5, beta: -1.5, batch: 3))
+            // Strided views: offsets, padded leading dimensions, gaps between batch entries.
+            var p = GEMMParameters(m: 29, n: 35, k: 19, transA: ta, transB: tb, alpha: -0.75, beta: 0.25, batch: 2)
+            p.offsetA = 5
+            p.offsetB = 3
+            p.offsetC = 7
+            p.lda += 3
+            p.ldb += 2
+            p.ldc += 4
+            p.strideA = (ta ? p.k : p.m) * p.lda + 11
+            p.strideB = (tb ? p.n : p.k) * p.ldb + 13
+            p.strideC = p.m * p.ldc + 2
+            add(p)
+        }
+        add(GEMMParameters(m: 130, n: 129, k: 257, alpha: 2, beta: 1))
+        add(GEMMParameters(m: 5, n: 7, k: 0, beta: 2))
+        add(GEMMParameters(m: 1, n: 1, k: 1, batch: 5))
+        add(GEMMParameters(m: 2, n: 300, k: 1000, transB: true))
+        return cases
+    }
+
+    /// A few quick cases for the self-test run when a device is opened.
+    public static var quick: [Case] {
+        [Case(parameters: GEMMParameters(m: 37, n: 45, k: 29), seed: 101),
+         Case(parameters: GEMMParameters(m: 33, n: 17, k: 65, transA: true, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 102)]
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+import ScalpelCPU
+import ScalpelCore
+import ScalpelOpenCL
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks of Scalpel's kernels.",
+        subcommands: [GEMMBenchCommand.self])
+}
+
+struct GEMMBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of fp32 GEMM per backend.",
+        discussion: """
+            Shapes default to n = 256, 512, 1024, 2048 and the dense layer 784→512 on a batch of 256 \
+            (forward NN, weight gradient TN, input gradient NT). Each contender gets a warm-up call, then \
+            --samples samples of at least 0.2 s; the table shows the median and [min–max] GFLOP/s. \
+            bench/gemm_peers.sh runs OpenBLAS and CLBlast on the same shapes in the same run.
+            """)
+
+    @OptionGroup var options: DeviceOptions
+
+    @Option(help: "Write every measurement as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Samples per measurement.")
+    var samples = 5
+
+    @Option(parsing: .upToNextOption, help: "Shapes as MxNxK or MxNxK:TN (default: the standard list).")
+    var shapes: [String] = []
+
+    @Flag(help: "Also time the OpenCL kernel family the tuning table does not pick for the device.")
+    var allVariants = false
+
+    func run() throws {
+        try runReportingErrors {
+            guard samples >= 1 else { throw ScalpelError.invalidArgument("--samples must be at least 1") }
+            let shapeList = try shapes.isEmpty ? GEMMBenchmark.defaultShapes : shapes.map { try GEMMBenchmark.Shape(parsing: $0) }
+            let runtime = try options.runtime()
+            var contenders: [GEMMBenchmark.Contender] = [.init(name: "cpu-swift \(runtime.cpu.threads)t", backend: runtime.cpu)]
+            if let device = runtime.device {
+                let variants = allVariants ? GEMMTuning.Variant.allCases : [device.tuning.variant]
+                for variant in variants {
+                    contenders.append(.init(name: "\(device.id) \(variant.rawValue)", backend: device, variant: variant))
+                }
+            }
+            FileHandle.standardError.write(Data("Device \(runtime.spec): \(runtime.explanation)\n".utf8))
+            let results = GEMMBenchmark.run(shapes: shapeList, contenders: contenders, samples: samples) { step in
+                if options.verbose { FileHandle.standardError.write(Data("  timing \(step)\n".utf8)) }
+            }
+            // Where auto sends each shape (measured once per shape class, then remembered).
+            var autoPicks: [GEMMBenchmark.Shape: String] = [:]
+            if runtime.spec == .auto && !runtime.cpuOnly {
+                for shape in shapeList { autoPicks[shape] = runtime.backend(forGEMM: shape.parameters).id.description }
+            }
+            print("GEMM fp32 GFLOP/s, median [min–max] of \(samples) samples (CPU: \(CPUInfo.modelName))")
+            for contender in contenders {
+                print("  \(contender.name): \(contender.backend.displayName)\((contender.backend as? OpenCLBackend).map { ", \($0.tuning.variant == contender.variant ? $0.tuning.description : (contender.variant?.rawValue ?? ""))" } ?? "")")
+            }
+            let width = 24
+            print(pad("shape", 20) + contenders.map { pad($0.name, width) }.joined() + (autoPicks.isEmpty ? "" : "auto picks"))
+            for shape in shapeList {
+                var line = pad(shape.description, 20)
+                for contender in contenders {
+                    guard let r = results.first(where: { $0.shape == shape && $0.contender == contender.name }) else { continue }
+                    if let error = r.error {
+                        line += pad("error: \(error.prefix(width - 8))", width)
+                    } else {
+                        let cell = String(format: "%.1f [%.1f–%.1f]", r.gflopsMedian, r.gflopsMin, r.gflopsMax)
+                        line += pad(r.maxRelError > 1e-4 ? cell + " WRONG" : cell, width)
+                    }
+                }
+                print(line + (autoPicks[shape] ?? ""))
+            }
+            for r in results where r.error != nil {
+                print("error: \(r.contender) at \(r.shape): \(r.error!)")
+            }
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                let data = try encoder.encode(results)
+                try AtomicFile.write(data, to: URL(fileURLWithPath: json))
+                FileHandle.standardError.write(Data("wrote \(json)\n".utf8))
+            }
+            if results.contains(where: { $0.error != nil || $0.maxRelError > 1e-4 }) { throw ExitCode(1) }
+        }
+    }
+}

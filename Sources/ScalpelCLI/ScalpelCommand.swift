@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+import ScalpelCore
+
+@main
+struct ScalpelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scalpel",
+        abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
+        subcommands: [DevicesCommand.self, SelfTestCommand.self, BenchCommand.self])
+}
+
+/// Options every command takes.
+struct DeviceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Where to compute: auto, cpu, cl (best OpenCL device) or cl:P:D.",
+                                            discussion: "Default: $SCALPEL_DEVICE, else auto.", valueName: "device"))
+    var device: String?
+
+    @Flag(name: [.short, .long], help: "Explain device choices, compilation and scheduling on standard error.")
+    var verbose = false
+
+    /// The requested spec (flag, else environment, else auto).
+    func spec() throws -> DeviceSpec {
+        if verbose { Diagnostics.shared.verbose = true }
+        do {
+            return try DeviceSpec.resolve(option: device, environment: ProcessInfo.processInfo.environment)
+        } catch let ScalpelError.invalidDevice(value, reason, _) {
+            // List what this machine actually offers.
+            throw ScalpelError.invalidDevice(value: value, reason: reason, valid: OpenCLInventoryView.validValues)
+        }
+    }
+
+    func runtime() throws -> Runtime {
+        try Runtime.open(try spec())
+    }
+}
+
+/// Runs a command body and turns Scalpel's errors into one `scalpel: error:` line and an exit
+/// code: 2 for a bad request (invalid device or argument), 1 for everything else.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ScalpelError {
+        FileHandle.standardError.write(Data("scalpel: error: \(error)\n".utf8))
+        switch error {
+        case .invalidDevice, .invalidArgument: throw ExitCode(2)
+        default: throw ExitCode(1)
+        }
+    }
+}

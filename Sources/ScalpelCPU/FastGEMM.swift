@@ -1,0 +1,160 @@
+import ScalpelCPUKernels
+import ScalpelCore
+import Synchronization
+
+/// The fast Swift GEMM: Goto/BLIS cache blocking around a packed 6×16 SIMD micro-kernel
+/// (ScalpelCPUKernels), spread over a blocking worker pool.
+///
+/// Loop nest per GEMM: columns in blocks of NC, then k in blocks of KC (the packed B block,
+/// KC×NC, is shared by all threads, each packing a slice of its micro-panels), then rows in
+/// blocks of MC (each thread packs its own A block, MC×KC, sized for its L2). When C has too
+/// few rows to split, threads split the columns instead. Small problems run on one thread,
+/// and a batch of small GEMMs is spread over threads one GEMM each.
+public final class FastGEMM: @unchecked Sendable {
+    /// Rows of A per packed block (a multiple of MR; MC×KC floats ≈ 144 KiB, in L2).
+    public static let mc = 144
+    /// Depth of a packed block (KC×NR floats = 16 KiB, one B micro-panel in L1).
+    public static let kc = 256
+    /// Columns of B per packed block (KC×NC floats = 4 MiB, in L3).
+    public static let nc = 4096
+
+    private let pool: WorkerPool
+
+    public init(pool: WorkerPool) {
+        self.pool = pool
+    }
+
+    /// Below this many multiply-adds per GEMM one thread is faster than waking another.
+    static let parallelThreshold = 96 * 96 * 96
+
+    public func run(_ p: GEMMParameters, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, threads: Int) {
+        if p.m == 0 || p.n == 0 || p.batch == 0 { return }
+        let work = p.m * p.n * max(p.k, 1)
+        let threads = work < FastGEMM.parallelThreshold && p.batch == 1 ? 1 : max(1, min(threads, pool.size))
+        let scratch = acquireScratch(threads: threads)
+        defer { releaseScratch(scratch) }
+        if p.batch >= threads && threads > 1 && work < FastGEMM.parallelThreshold * 8 {
+            // Many small GEMMs: one thread each, each with its own buffers.
+            let next = Atomic<Int>(0)
+            pool.run(threads: threads) { t, _ in
+                while true {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    if index >= p.batch { break }
+                    self.single(p, index: index, a: a, b: b, c: c, threads: 1, thread: 0, barrier: nil,
+                                packedA: scratch.a[t].pointer, packedB: scratch.b[t].pointer)
+                }
+            }
+            return
+        }
+        for index in 0 ..< p.batch {
+            if threads == 1 {
+                single(p, index: index, a: a, b: b, c: c, threads: 1, thread: 0, barrier: nil,
+                       packedA: scratch.a[0].pointer, packedB: scratch.b[0].pointer)
+            } else {
+                // One shared B block; each thread packs its own A blocks.
+                let barrier = Barrier(count: threads)
+                pool.run(threads: threads) { t, count in
+                    self.single(p, index: index, a: a, b: b, c: c, threads: count, thread: t, barrier: count > 1 ? barrier : nil,
+                                packedA: scratch.a[t].pointer, packedB: scratch.b[0].pointer)
+                }
+            }
+        }
+    }
+
+    /// Packing buffers for one call: an A block and a B block per thread (64-byte aligned).
+    /// Kept for reuse, since fresh multi-MiB allocations would fault in their pages every call.
+    final class ScratchSet: @unchecked Sendable {
+        let a: [AlignedFloats]
+        let b: [AlignedFloats]
+        init(threads: Int) {
+            a = (0 ..< threads).map { _ in AlignedFloats(count: PackedGEMM.packedASize(mc: FastGEMM.mc, kc: FastGEMM.kc)) }
+            b = (0 ..< threads).map { _ in AlignedFloats(count: PackedGEMM.packedBSize(kc: FastGEMM.kc, nc: FastGEMM.nc)) }
+        }
+    }
+
+    private let spareScratch = Mutex<[ScratchSet]>([])
+
+    private func acquireScratch(threads: Int) -> ScratchSet {
+        let spare = spareScratch.withLock { sets -> ScratchSet? in
+            guard let index = sets.firstIndex(where: { $0.a.count >= threads }) else { return nil }
+            return sets.remove(at: index)
+        }
+        return spare ?? ScratchSet(threads: max(threads, pool.size))
+    }
+
+    private func releaseScratch(_ set: ScratchSet) {
+        spareScratch.withLock { sets in
+            if sets.count < 4 { sets.append(set) }
+        }
+    }
+
+    /// One batch entry, computed by `threads` cooperating threads of which this is `thread`.
+    private func single(_ p: GEMMParameters, index: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                        threads: Int, thread: Int, barrier: Barrier?,
+                        packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>) {
+        let aBase = a + p.offsetA + index * p.strideA
+        let bBase = b + p.offsetB + index * p.strideB
+        let cBase = c + p.offsetC + index * p.strideC
+        let (m, n, k) = (p.m, p.n, p.k)
+        if k == 0 {
+            // C = beta·C: no products to add.
+            if thread == 0 {
+                for i in 0 ..< m {
+                    for j in 0 ..< n { cBase[i * p.ldc + j] = p.beta == 0 ? 0 : p.beta * cBase[i * p.ldc + j] }
+                }
+            }
+            return
+        }
+        let mr = PackedGEMM.mr, nr = PackedGEMM.nr
+        // Split rows (in whole MR blocks) when there are enough of them, else columns.
+        let rowBlocks = (m + mr - 1) / mr
+        let splitRows = rowBlocks >= 2 * threads
+        var rowRange = 0 ..< m
+        if splitRows {
+            let lo = rowBlocks * thread / threads * mr, hi = min(m, rowBlocks * (thread + 1) / threads * mr)
+            rowRange = lo ..< hi
+        }
+        var jc = 0
+        while jc < n {
+            let ncCur = min(FastGEMM.nc, n - jc)
+            let panelCount = (ncCur + nr - 1) / nr
+            var pc = 0
+            while pc < k {
+                let kcCur = min(FastGEMM.kc, k - pc)
+                // Pack this thread's share of the B micro-panels (all of them when alone).
+                let myPanels = panelCount * thread / threads ..< panelCount * (thread + 1) / threads
+                PackedGEMM.packB(bBase, ldb: p.ldb, trans: p.transB, n: n, k0: pc, kc: kcCur, j0: jc,
+                                 panels: threads == 1 ? 0 ..< panelCount : myPanels, into: packedB)
+                barrier?.wait()
+                let computePanels = splitRows || threads == 1 ? 0 ..< panelCount : myPanels
+                var ic = rowRange.lowerBound
+                while ic < rowRange.upperBound {
+                    let mcCur = min(FastGEMM.mc, rowRange.upperBound - ic)
+                    PackedGEMM.packA(aBase, lda: p.lda, trans: p.transA, i0: ic, mc: mcCur, k0: pc, kc: kcCur, into: packedA)
+                    PackedGEMM.macroKernel(mc: mcCur, n: n, kc: kcCur, packedA: packedA, packedB: packedB,
+                                           j0: jc, panels: computePanels, c: cBase + ic * p.ldc, ldc: p.ldc,
+                                           alpha: p.alpha, beta: p.beta, accumulate: pc > 0)
+                    ic += mcCur
+                }
+                // Nobody may repack B while another thread still reads it.
+                barrier?.wait()
+                pc += kcCur
+            }
+            jc += ncCur
+        }
+    }
+}
+
+/// An owned, 64-byte-aligned array of floats.
+final class AlignedFloats: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,208 @@
+// The hot loops of the fast Swift GEMM, compiled for AVX2+FMA (see Package.swift). Callers
+// (ScalpelCPU's FastGEMM) check the CPU first and do the blocking and threading; everything
+// here works on one cache block and is concrete (no generics), so it is never run unspecialised.
+//
+// Layouts (Goto/BLIS): a packed A block is ⌈mc/MR⌉ micro-panels, each kc×MR (MR values of one
+// k contiguous); a packed B block is ⌈nc/NR⌉ micro-panels, each kc×NR. Rows and columns past
+// the matrix edge are packed as zeros, so the micro-kernel never branches on edges in its loop.
+
+/// Register-block sizes of the micro-kernel: MR rows × NR columns of C live in 12 AVX registers.
+public enum PackedGEMM {
+    public static let mr = 6
+    public static let nr = 16
+
+    /// Floats needed to pack an mc×kc block of A.
+    public static func packedASize(mc: Int, kc: Int) -> Int { (mc + mr - 1) / mr * mr * kc }
+    /// Floats needed to pack a kc×nc block of B.
+    public static func packedBSize(kc: Int, nc: Int) -> Int { (nc + nr - 1) / nr * nr * kc }
+
+    /// Packs rows i0..<i0+mc, columns k0..<k0+kc of op(A) (op(A) is m×k; A stored m×k with
+    /// leading dimension lda, or k×m when `trans`).
+    public static func packA(_ a: UnsafePointer<Float>, lda: Int, trans: Bool,
+                             i0: Int, mc: Int, k0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
+        var out = dst
+        var i = 0
+        while i < mc {
+            let rows = min(mr, mc - i)
+            if trans {
+                // (row r, col p) of op(A) is a[(k0+p)*lda + i0+i+r]: MR contiguous values per p.
+                for p in 0 ..< kc {
+                    let src = a + (k0 + p) * lda + i0 + i
+                    for r in 0 ..< rows { out[r] = src[r] }
+                    for r in rows ..< mr { out[r] = 0 }
+                    out += mr
+                }
+            } else {
+                // (row r, col p) is a[(i0+i+r)*lda + k0+p]: walk MR rows side by side.
+                if rows == mr {
+                    let r0 = a + (i0 + i) * lda + k0
+                    let r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
+                    for p in 0 ..< kc {
+                        out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]
+                        out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
+                        out += mr
+                    }
+                } else {
+                    for p in 0 ..< kc {
+                        for r in 0 ..< rows { out[r] = a[(i0 + i + r) * lda + k0 + p] }
+                        for r in rows ..< mr { out[r] = 0 }
+                        out += mr
+                    }
+                }
+            }
+            i += mr
+        }
+    }
+
+    /// Packs micro-panels `panels` (each NR columns, counted from column j0) of rows
+    /// k0..<k0+kc of op(B) (op(B) is k×n; B stored k×n with leading dimension ldb, or n×k
+    /// when `trans`). `dst` is the start of the whole packed block; panel q goes to
+    /// dst + q·kc·NR. `n` bounds the columns (past it: zeros).
+    public static func packB(_ b: UnsafePointer<Float>, ldb: Int, trans: Bool, n: Int,
+                             k0: Int, kc: Int, j0: Int, panels: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        for q in panels {
+            var out = dst + q * kc * nr
+            let jStart = j0 + q * nr
+            let cols = max(0, min(nr, n - jStart))
+            if trans {
+                // (row p, col c) is b[(jStart+c)*ldb + k0+p]: read each column along k.
+                for c in 0 ..< cols {
+                    let src = b + (jStart + c) * ldb + k0
+                    var o = out + c
+                    for p in 0 ..< kc {
+                        o.pointee = src[p]
+                        o += nr
+                    }
+                }
+                if cols < nr {
+                    for p in 0 ..< kc {
+                        for c in cols ..< nr { out[p * nr + c] = 0 }
+                    }
+                }
+            } else if cols == nr {
+                var src = b + k0 * ldb + jStart
+                for _ in 0 ..< kc {
+                    let lo = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self)
+                    let hi = UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out).storeBytes(of: lo, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out + 8).storeBytes(of: hi, as: SIMD8<Float>.self)
+                    out += nr
+                    src += ldb
+                }
+            } else {
+                for p in 0 ..< kc {
+                    let src = b + (k0 + p) * ldb + jStart
+                    for c in 0 ..< cols { out[c] = src[c] }
+                    for c in cols ..< nr { out[c] = 0 }
+                    out += nr
+                }
+            }
+        }
+    }
+
+    /// C[i0..<i0+mc, columns of panels] (op)= alpha · Apacked · Bpacked, for the B micro-panels
+    /// in `panels` (counted from column j0). With `accumulate` false, C = alpha·AB + beta·C
+    /// (C not read when beta is 0); with `accumulate` true, C += alpha·AB (later k blocks).
+    public static func macroKernel(mc: Int, n: Int, kc: Int,
+                                   packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                                   j0: Int, panels: Range<Int>,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int,
+                                   alpha: Float, beta: Float, accumulate: Bool) {
+        let effectiveBeta: Float = accumulate ? 1 : beta
+        for q in panels {
+            let jStart = j0 + q * nr
+            let cols = min(nr, n - jStart)
+            if cols <= 0 { break }
+            let bPanel = packedB + q * kc * nr
+            var i = 0
+            while i < mc {
+                let rows = min(mr, mc - i)
+                microKernel(kc: kc, a: packedA + (i / mr) * kc * mr, b: bPanel,
+                            c: c + i * ldc + jStart, ldc: ldc, rows: rows, cols: cols,
+                            alpha: alpha, beta: effectiveBeta)
+                i += mr
+            }
+        }
+    }
+
+    /// The 6×16 register block: C[0..<rows, 0..<cols] = alpha·Σ_p a[p]⊗b[p] + beta·C.
+    /// Never inlined: inside the macro-kernel's loops LLVM spills the twelve accumulators
+    /// (measured 40 GFLOP/s per core inlined, 88 on its own).
+    @inline(never)
+    static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                            alpha: Float, beta: Float) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var ap = a
+        var bp = UnsafeRawPointer(b)
+        for _ in 0 ..< kc {
+            let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            var av = SIMD8<Float>(repeating: ap[0])
+            c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[1])
+            c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[2])
+            c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[3])
+            c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[4])
+            c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[5])
+            c50.addProduct(av, b0); c51.addProduct(av, b1)
+            ap += 6
+            bp += 64
+        }
+        if rows == 6 && cols == 16 {
+            store(c00, c01, to: c, alpha: alpha, beta: beta)
+            store(c10, c11, to: c + ldc, alpha: alpha, beta: beta)
+            store(c20, c21, to: c + 2 * ldc, alpha: alpha, beta: beta)
+            store(c30, c31, to: c + 3 * ldc, alpha: alpha, beta: beta)
+            store(c40, c41, to: c + 4 * ldc, alpha: alpha, beta: beta)
+            store(c50, c51, to: c + 5 * ldc, alpha: alpha, beta: beta)
+        } else {
+            // Edge block: spill the tile and write only the valid part.
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { tile in
+                tile.initializeElement(at: 0, to: c00); tile.initializeElement(at: 1, to: c01)
+                tile.initializeElement(at: 2, to: c10); tile.initializeElement(at: 3, to: c11)
+                tile.initializeElement(at: 4, to: c20); tile.initializeElement(at: 5, to: c21)
+                tile.initializeElement(at: 6, to: c30); tile.initializeElement(at: 7, to: c31)
+                tile.initializeElement(at: 8, to: c40); tile.initializeElement(at: 9, to: c41)
+                tile.initializeElement(at: 10, to: c50); tile.initializeElement(at: 11, to: c51)
+                let t = UnsafeRawPointer(tile.baseAddress!).assumingMemoryBound(to: Float.self)
+                for r in 0 ..< rows {
+                    let row = c + r * ldc
+                    for j in 0 ..< cols {
+                        let v = alpha * t[r * 16 + j]
+                        row[j] = beta == 0 ? v : v + beta * row[j]
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func store(_ lo: SIMD8<Float>, _ hi: SIMD8<Float>, to c: UnsafeMutablePointer<Float>, alpha: Float, beta: Float) {
+        let raw = UnsafeMutableRawPointer(c)
+        var l = lo * alpha, h = hi * alpha
+        if beta != 0 {
+            l.addProduct(SIMD8(repeating: beta), raw.loadUnaligned(as: SIMD8<Float>.self))
+            h.addProduct(SIMD8(repeating: beta), raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+        }
+        raw.storeBytes(of: l, as: SIMD8<Float>.self)
+        raw.storeBytes(of: h, toByteOffset: 32, as: SIMD8<Float>.self)
+    }
+}
+
+extension SIMD8 where Scalar == Float {
+    /// self += a·b as one fused multiply-add per lane.
+    @inline(__always)
+    mutating func addProduct(_ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+        self = self.addingProduct(a, b)
+    }
+}

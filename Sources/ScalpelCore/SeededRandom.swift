@@ -1,0 +1,27 @@
+/// A small, fast, seedable generator (SplitMix64) for reproducible test data, weights and
+/// shuffles. Not for cryptography.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in [low, high).
+    public mutating func uniform(_ low: Float = -1, _ high: Float = 1) -> Float {
+        low + (high - low) * Float(next() >> 40) / Float(1 << 24)
+    }
+
+    /// `count` uniform values in [low, high).
+    public mutating func uniformArray(_ count: Int, _ low: Float = -1, _ high: Float = 1) -> [Float] {
+        (0 ..< count).map { _ in uniform(low, high) }
+    }
+}

@@ -1,0 +1,417 @@
+import COpenCL
+import Foundation
+import ScalpelCPU
+import ScalpelCore
+
+/// fp32 device memory of one OpenCL device.
+final class CLBuffer: DeviceBuffer, @unchecked Sendable {
+    let count: Int
+    let owner: DeviceID
+    let mem: cl_mem
+    private let library: OpenCLLibrary
+
+    init(mem: cl_mem, count: Int, owner: DeviceID, library: OpenCLLibrary) {
+        self.mem = mem
+        self.count = count
+        self.owner = owner
+        self.library = library
+    }
+
+    deinit { _ = library.api.clReleaseMemObject(mem) }
+}
+
+/// A built program and the kernels made from it.
+final class CLProgram: @unchecked Sendable {
+    let program: cl_program
+    private var kernels: [String: cl_kernel] = [:]
+    private let library: OpenCLLibrary
+
+    init(program: cl_program, library: OpenCLLibrary) {
+        self.program = program
+        self.library = library
+    }
+
+    /// The kernel `name` (created once; callers hold the backend's lock).
+    func kernel(_ name: String) throws -> cl_kernel {
+        if let kernel = kernels[name] { return kernel }
+        var status: cl_int = 0
+        guard let kernel = library.api.clCreateKernel(program, name, &status), status == CL_SUCCESS else {
+            throw ScalpelError.openCL(call: "clCreateKernel", code: status, name: CLErrorNames.name(status), context: "creating kernel \(name)")
+        }
+        kernels[name] = kernel
+        return kernel
+    }
+
+    deinit {
+        for kernel in kernels.values { _ = library.api.clReleaseKernel(kernel) }
+        _ = library.api.clReleaseProgram(program)
+    }
+}
+
+/// A kernel argument.
+enum KernelArgument {
+    case int(Int32)
+    case long(Int64)
+    case float(Float)
+    case buffer(cl_mem?)
+}
+
+/// One OpenCL device as a `Backend`: a context, an in-order queue, programs compiled once
+/// (and cached on disk), and the kernels of `Kernels/`.
+///
+/// Calls are serialised by a lock (kernel objects hold their arguments, so setting them and
+/// enqueueing must not interleave). An operation whose program fails to build runs on the
+/// CPU-Swift backend instead, with one warning carrying the build log and a fallback count.
+public final class OpenCLBackend: Backend, @unchecked Sendable {
+    public let info: OpenCLDeviceInfo
+    public var id: DeviceID { info.id }
+    public var displayName: String { info.name }
+    /// The GEMM kernel family and knobs for this device.
+    public let tuning: GEMMTuning
+
+    let library: OpenCLLibrary
+    private let device: cl_device_id?
+    private let context: cl_context
+    private let queue: cl_command_queue
+    private let lock = NSLock()
+    private let programCache: ProgramCache
+    private var programs: [String: Result<CLProgram, ScalpelError>] = [:]
+    private var scratch: [String: CLBuffer] = [:]
+    private let cpu: CPUBackend
+
+    /// Creates a context and queue on `info`'s device. No self-test (see `selfTest()`).
+    public init(_ info: OpenCLDeviceInfo, inventory: OpenCLInventory = .shared, tuning: GEMMTuning? = nil) throws {
+        guard let library = inventory.library, let handle = inventory.handles[info.id] else {
+            throw ScalpelError.deviceUnavailable(device: info.id.description, reason: "not in the OpenCL inventory")
+        }
+        self.info = info
+        self.library = library
+        device = handle.device
+        self.tuning = tuning ?? GEMMTuning.lookup(info)
+        var status: cl_int = 0
+        var deviceList: [cl_device_id?] = [handle.device]
+        var properties: [cl_context_properties] = [
+            cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: handle.platform)), 0,
+        ]
+        guard let context = library.api.clCreateContext(&properties, 1, &deviceList, nil, nil, &status), status == CL_SUCCESS else {
+            throw ScalpelError.deviceUnavailable(device: "\(info.id) (\(info.name))", reason: "clCreateContext failed with \(CLErrorNames.name(status)) (\(status))")
+        }
+        guard let queue = library.api.clCreateCommandQueue(context, handle.device, 0, &status), status == CL_SUCCESS else {
+            _ = library.api.clReleaseContext(context)
+            throw ScalpelError.deviceUnavailable(device: "\(info.id) (\(info.name))", reason: "clCreateCommandQueue failed with \(CLErrorNames.name(status)) (\(status))")
+        }
+        self.context = context
+        self.queue = queue
+        programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
+        cpu = CPUBackend()
+    }
+
+    deinit {
+        programs.removeAll()
+        scratch.removeAll()
+        _ = library.api.clReleaseCommandQueue(queue)
+        _ = library.api.clReleaseContext(context)
+    }
+
+    // MARK: Buffers
+
+    public func makeBuffer(count: Int) throws -> any DeviceBuffer {
+        try lock.withLock { try allocate(count: count, purpose: "buffer") }
+    }
+
+    private func allocate(count: Int, purpose: String) throws -> CLBuffer {
+        guard count >= 0 else { throw ScalpelError.invalidArgument("buffer size \(count) is negative") }
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if info.maxAllocationBytes > 0 && bytes > info.maxAllocationBytes {
+            throw ScalpelError.outOfMemory(device: "\(id) (\(info.name))", bytes: bytes,
+                                           detail: "\(purpose) exceeds the device's largest allocation, CL_DEVICE_MAX_MEM_ALLOC_SIZE = \(formatBytes(info.maxAllocationBytes))")
+        }
+        var status: cl_int = 0
+        guard let mem = library.api.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
+            throw failure("clCreateBuffer", status, "allocating \(formatBytes(bytes)) for \(purpose)", bytes: bytes)
+        }
+        return CLBuffer(mem: mem, count: count, owner: id, library: library)
+    }
+
+    private func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {
+        guard let cl = buffer as? CLBuffer, cl.owner == id else {
+            throw ScalpelError.foreignBuffer(op: op, expected: id.description, got: buffer.owner.description)
+        }
+        return cl
+    }
+
+    public func write(_ source: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, at offset: Int) throws {
+        let target = try storage(buffer, op: "write")
+        guard offset >= 0, offset + source.count <= target.count else {
+            throw ScalpelError.shapeMismatch(op: "write", detail: "\(source.count) values at offset \(offset) do not fit a buffer of \(target.count)")
+        }
+        guard let base = source.baseAddress, source.count > 0 else { return }
+        try lock.withLock {
+            let status = library.api.clEnqueueWriteBuffer(queue, target.mem, cl_bool(CL_TRUE), offset * 4, source.count * 4, base, 0, nil, nil)
+            if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "writing \(source.count) values") }
+        }
+    }
+
+    public func read(_ buffer: any DeviceBuffer, at offset: Int, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        let source = try storage(buffer, op: "read")
+        guard offset >= 0, offset + destination.count <= source.count else {
+            throw ScalpelError.shapeMismatch(op: "read", detail: "\(destination.count) values at offset \(offset) exceed a buffer of \(source.count)")
+        }
+        guard let base = destination.baseAddress, destination.count > 0 else { return }
+        try lock.withLock {
+            let status = library.api.clEnqueueReadBuffer(queue, source.mem, cl_bool(CL_TRUE), offset * 4, destination.count * 4, base, 0, nil, nil)
+            if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "reading \(destination.count) values") }
+        }
+    }
+
+    public func synchronize() throws {
+        try lock.withLock {
+            let status = library.api.clFinish(queue)
+            if status != CL_SUCCESS { throw failure("clFinish", status, "waiting for the queue") }
+        }
+    }
+
+    // MARK: Programs
+
+    /// The program built from `file` with `options` (compiled once; from the disk cache when
+    /// possible). Callers hold the lock. A failure is remembered, so it is reported once.
+    func program(_ file: String, options: String) throws -> CLProgram {
+        let key = "\(file) \(options)"
+        if let known = programs[key] { return try known.get() }
+        let result: Result<CLProgram, ScalpelError>
+        do {
+            result = .success(try buildProgram(file, options: options))
+        } catch let error as ScalpelError {
+            result = .failure(error)
+        } catch {
+            result = .failure(.kernelSource(name: file, reason: "\(error)"))
+        }
+        programs[key] = result
+        return try result.get()
+    }
+
+    private func buildProgram(_ file: String, options: String) throws -> CLProgram {
+        let (source, origin) = try KernelSources.source(named: file)
+        let cacheKey = "file=\(file) source=\(Digest.sha256Hex(source)) options=\(options) device=\(info.cacheIdentity)"
+        let started = monotonicSeconds()
+        if let binary = programCache.load(key: cacheKey) {
+            if let program = try? programFromBinary(binary, options: options) {
+                Diagnostics.shared.note("\(file) for \(id): loaded from the program cache in \(String(format: "%.0f", (monotonicSeconds() - started) * 1e3)) ms")
+                return program
+            }
+            Diagnostics.shared.note("\(file) for \(id): the driver refused the cached binary; rebuilding from source")
+            programCache.remove(key: cacheKey)
+        }
+        var status: cl_int = 0
+        let program: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            var length = strlen(text)
+            return library.api.clCreateProgramWithSource(context, 1, &pointer, &length, &status)
+        }
+        guard let program, status == CL_SUCCESS else {
+            throw ScalpelError.openCL(call: "clCreateProgramWithSource", code: status, name: CLErrorNames.name(status), context: "loading \(file)")
+        }
+        var deviceList: [cl_device_id?] = [device]
+        let buildStatus = library.api.clBuildProgram(program, 1, &deviceList, options, nil, nil)
+        if buildStatus != CL_SUCCESS {
+            // Read the log before releasing the program.
+            let log = buildLog(program)
+            _ = library.api.clReleaseProgram(program)
+            throw ScalpelError.kernelBuild(program: file + (origin == "embedded" ? "" : " (from \(origin))"),
+                                           device: "\(id) (\(info.name))",
+                                           log: log.isEmpty ? "\(CLErrorNames.name(buildStatus)) (\(buildStatus))" : log)
+        }
+        Diagnostics.shared.note("\(file) for \(id): compiled from \(origin) source in \(String(format: "%.0f", (monotonicSeconds() - started) * 1e3)) ms")
+        if let binary = programBinary(program) { programCache.store(key: cacheKey, binary: binary) }
+        return CLProgram(program: program, library: library)
+    }
+
+    private func programFromBinary(_ binary: Data, options: String) throws -> CLProgram {
+        var status: cl_int = 0
+        var binaryStatus: cl_int = 0
+        var deviceList: [cl_device_id?] = [device]
+        let program: cl_program? = binary.withUnsafeBytes { raw in
+            var length = raw.count
+            var pointer: UnsafePointer<UInt8>? = raw.bindMemory(to: UInt8.self).baseAddress
+            return library.api.clCreateProgramWithBinary(context, 1, &deviceList, &length, &pointer, &binaryStatus, &status)
+        }
+        guard let program, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else {
+            throw ScalpelError.openCL(call: "clCreateProgramWithBinary", code: status, name: CLErrorNames.name(status), context: "")
+        }
+        let buildStatus = library.api.clBuildProgram(program, 1, &deviceList, options, nil, nil)
+        guard buildStatus == CL_SUCCESS else {
+            _ = library.api.clReleaseProgram(program)
+            throw ScalpelError.openCL(call: "clBuildProgram", code: buildStatus, name: CLErrorNames.name(buildStatus), context: "from a cached binary")
+        }
+        return CLProgram(program: program, library: library)
+    }
+
+    private func buildLog(_ program: cl_program) -> String {
+        var size = 0
+        guard library.api.clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 1 else {
+            return ""
+        }
+        var bytes = [CChar](repeating: 0, count: size)
+        _ = library.api.clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
+        return OpenCLLibrary.string(bytes)
+    }
+
+    private func programBinary(_ program: cl_program) -> Data? {
+        var size = 0
+        guard library.api.clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
+              size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let status = bytes.withUnsafeMutableBufferPointer { buffer -> cl_int in
+            var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return library.api.clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &pointer, nil)
+        }
+        return status == CL_SUCCESS ? Data(bytes) : nil
+    }
+
+    // MARK: Launching
+
+    func setArguments(_ kernel: cl_kernel, _ arguments: [KernelArgument]) throws {
+        for (index, argument) in arguments.enumerated() {
+            let status: cl_int
+            switch argument {
+            case var .int(value): status = library.api.clSetKernelArg(kernel, cl_uint(index), 4, &value)
+            case var .long(value): status = library.api.clSetKernelArg(kernel, cl_uint(index), 8, &value)
+            case var .float(value): status = library.api.clSetKernelArg(kernel, cl_uint(index), 4, &value)
+            case var .buffer(mem): status = library.api.clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
+            }
+            if status != CL_SUCCESS { throw failure("clSetKernelArg", status, "setting argument \(index)") }
+        }
+    }
+
+    func enqueue(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]?) throws {
+        if global.contains(0) { return }
+        var globalSize = global
+        let status: cl_int
+        if var localSize = local {
+            // Round the global size up to whole work-groups.
+            for d in globalSize.indices { globalSize[d] = (globalSize[d] + localSize[d] - 1) / localSize[d] * localSize[d] }
+            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil)
+        } else {
+            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, nil)
+        }
+        if status != CL_SUCCESS { throw failure("clEnqueueNDRangeKernel", status, "launching \(name) over \(global)") }
+    }
+
+    /// A scratch buffer of at least `count` floats, kept for reuse (the in-order queue makes
+    /// reuse by the next operation safe). Callers hold the lock.
+    func scratchBuffer(_ name: String, count: Int) throws -> CLBuffer {
+        if let existing = scratch[name], existing.count >= count { return existing }
+        scratch[name] = nil
+        let buffer = try allocate(count: max(count, 1), purpose: "\(name) scratch")
+        scratch[name] = buffer
+        return buffer
+    }
+
+    func failure(_ call: String, _ status: cl_int, _ context: String, bytes: Int = 0) -> ScalpelError {
+        if CLErrorNames.isOutOfMemory(status) {
+            return .outOfMemory(device: "\(id) (\(info.name))", bytes: bytes, detail: "\(call) returned \(CLErrorNames.name(status)) while \(context)")
+        }
+        return .openCL(call: call, code: status, name: CLErrorNames.name(status), context: context)
+    }
+
+    // MARK: GEMM
+
+    public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        try gemm(p, a: a, b: b, c: c, variant: nil)
+    }
+
+    /// GEMM with an explicit kernel family (nil: the tuning table's choice).
+    public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, variant: GEMMTuning.Variant?) throws {
+        let (ba, bb, bc) = (try storage(a, op: "gemm"), try storage(b, op: "gemm"), try storage(c, op: "gemm"))
+        try p.validate(countA: ba.count, countB: bb.count, countC: bc.count)
+        let limit = Int(Int32.max)
+        guard p.m < limit, p.n < limit, p.k < limit, p.batch < limit, p.lda < limit, p.ldb < limit, p.ldc < limit else {
+            throw ScalpelError.shapeMismatch(op: "gemm \(p)", detail: "sizes and leading dimensions must be below 2³¹ on OpenCL")
+        }
+        if p.m == 0 || p.n == 0 || p.batch == 0 { return }
+        try lock.withLock {
+            let program: CLProgram
+            do {
+                program = try self.program("gemm.cl", options: tuning.buildOptions)
+            } catch {
+                Diagnostics.shared.warnOnce(key: "gemm-unavailable-\(id)", "gemm runs on the CPU-Swift backend instead of \(id): \(error)")
+                Diagnostics.shared.countFallback(op: "gemm")
+                try gemmOnCPU(p, a: ba, b: bb, c: bc)
+                return
+            }
+            switch variant ?? tuning.variant {
+            case .packed: try gemmPacked(p, program: program, a: ba, b: bb, c: bc)
+            case .tiled: try gemmTiled(p, program: program, a: ba, b: bb, c: bc)
+            }
+        }
+    }
+
+    private func gemmPacked(_ p: GEMMParameters, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+        let rm = tuning.packRM, vw = tuning.packVW
+        let rowPanels = (p.m + rm - 1) / rm, colPanels = (p.n + vw - 1) / vw
+        let packedA = try scratchBuffer("gemm packed A", count: p.batch * rowPanels * p.k * rm)
+        let packedB = try scratchBuffer("gemm packed B", count: p.batch * colPanels * p.k * vw)
+        if p.k > 0 {
+            let packA = try program.kernel("gemm_pack_a")
+            try setArguments(packA, [.int(Int32(p.m)), .int(Int32(p.k)), .int(p.transA ? 1 : 0),
+                                     .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
+                                     .buffer(packedA.mem)])
+            try enqueue(packA, name: "gemm_pack_a", global: [p.k, rowPanels, p.batch], local: [min(p.k, 16), 1, 1])
+            let packName = p.transB ? "gemm_pack_bt" : "gemm_pack_b"
+            let packB = try program.kernel(packName)
+            try setArguments(packB, [.int(Int32(p.n)), .int(Int32(p.k)),
+                                     .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
+                                     .buffer(packedB.mem)])
+            let depthItems = p.transB ? (p.k + vw - 1) / vw : p.k
+            try enqueue(packB, name: packName, global: [depthItems, colPanels, p.batch], local: [min(depthItems, 16), 1, 1])
+        }
+        let kernel = try program.kernel("gemm_packed")
+        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .float(p.alpha), .float(p.beta),
+                                  .buffer(packedA.mem), .buffer(packedB.mem),
+                                  .buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
+        // An explicit work-group: PoCL's own choice collapses for awkward global sizes (49×43
+        // work-items ran at half speed).
+        try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, p.batch], local: [tuning.packGroup, 1, 1])
+    }
+
+    private func gemmTiled(_ p: GEMMParameters, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+        let kernel = try program.kernel("gemm_tiled")
+        let (wn, wm) = tuning.tileWorkGroup
+        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .float(p.alpha), .float(p.beta),
+                                  .int(p.transA ? 1 : 0), .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
+                                  .int(p.transB ? 1 : 0), .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
+                                  .buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
+        let groupsN = (p.n + tuning.tileN - 1) / tuning.tileN, groupsM = (p.m + tuning.tileM - 1) / tuning.tileM
+        try enqueue(kernel, name: "gemm_tiled", global: [groupsN * wn, groupsM * wm, p.batch], local: [wn, wm, 1])
+    }
+
+    /// The CPU fallback for a device whose gemm program does not build: copy the operands to
+    /// the host, run the CPU backend, copy C back. Callers hold the lock.
+    private func gemmOnCPU(_ p: GEMMParameters, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+        func download(_ buffer: CLBuffer, count: Int) throws -> any DeviceBuffer {
+            let host = try cpu.makeBuffer(count: max(count, 1))
+            guard count > 0 else { return host }
+            let pointer = (host as! CPUBuffer).pointer
+            let status = library.api.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, count * 4, pointer, 0, nil, nil)
+            if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "copying a gemm operand to the host") }
+            return host
+        }
+        let (countA, countB, countC) = (p.requiredCountA, p.requiredCountB, p.requiredCountC)
+        let hostA = try download(a, count: countA), hostB = try download(b, count: countB), hostC = try download(c, count: countC)
+        try cpu.gemm(p, a: hostA, b: hostB, c: hostC)
+        let status = library.api.clEnqueueWriteBuffer(queue, c.mem, cl_bool(CL_TRUE), 0, countC * 4, (hostC as! CPUBuffer).pointer, 0, nil, nil)
+        if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "copying the gemm result back") }
+    }
+}
+
+/// "1.5 GiB", "512 KiB", …
+public func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: value >= 10 ? "%.0f" : "%.1f", value) + " " + units[unit]
+}

@@ -1,0 +1,103 @@
+import COpenCL
+import ScalpelCore
+
+/// Everything Scalpel reads about one OpenCL device, once, at enumeration.
+public struct OpenCLDeviceInfo: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        case gpu = "GPU", accelerator = "accelerator", cpu = "CPU", other = "other"
+
+        /// GPU first, then accelerators, then CPU devices.
+        var rank: Int {
+            switch self {
+            case .gpu: return 0
+            case .accelerator: return 1
+            case .cpu: return 2
+            case .other: return 3
+            }
+        }
+    }
+
+    public var id: DeviceID
+    public var platformIndex: Int
+    public var deviceIndex: Int
+    public var platformName: String
+    public var platformVendor: String
+    public var platformVersion: String
+    public var name: String
+    public var kind: Kind
+    public var vendor: String
+    public var driverVersion: String
+    public var deviceVersion: String
+    public var openCLCVersion: String
+    public var computeUnits: Int
+    public var clockMHz: Int
+    public var globalMemoryBytes: Int
+    public var maxAllocationBytes: Int
+    public var localMemoryBytes: Int
+    /// Whether __local memory is dedicated on-chip memory (false: ordinary memory, as on PoCL).
+    public var localMemoryDedicated: Bool
+    public var maxWorkGroupSize: Int
+    public var preferredFloatVectorWidth: Int
+    public var fp16: Bool
+    public var fp64: Bool
+    public var available: Bool
+    public var compilerAvailable: Bool
+
+    /// What the program cache and the scheduler key on: a new driver means new binaries and
+    /// new measurements.
+    public var cacheIdentity: String {
+        "\(name)|\(vendor)|\(driverVersion)|\(platformName)|\(platformVersion)"
+    }
+
+    /// A device's strength within its kind: compute units × clock, then memory.
+    var throughputScore: Int { computeUnits * max(clockMHz, 1) }
+
+    /// Sorts best first: kind (GPU, accelerator, CPU), then compute units × clock, then
+    /// global memory, then enumeration order.
+    static func ranked(_ devices: [OpenCLDeviceInfo]) -> [OpenCLDeviceInfo] {
+        devices.sorted { a, b in
+            if a.kind.rank != b.kind.rank { return a.kind.rank < b.kind.rank }
+            if a.throughputScore != b.throughputScore { return a.throughputScore > b.throughputScore }
+            if a.globalMemoryBytes != b.globalMemoryBytes { return a.globalMemoryBytes > b.globalMemoryBytes }
+            return (a.platformIndex, a.deviceIndex) < (b.platformIndex, b.deviceIndex)
+        }
+    }
+
+    init(library: OpenCLLibrary, platform: cl_platform_id?, platformIndex: Int, device: cl_device_id?, deviceIndex: Int) {
+        id = .opencl(platform: platformIndex, device: deviceIndex)
+        self.platformIndex = platformIndex
+        self.deviceIndex = deviceIndex
+        platformName = library.platformString(platform, CL_PLATFORM_NAME)
+        platformVendor = library.platformString(platform, CL_PLATFORM_VENDOR)
+        platformVersion = library.platformString(platform, CL_PLATFORM_VERSION)
+        name = library.deviceString(device, CL_DEVICE_NAME)
+        let type = library.deviceValue(device, CL_DEVICE_TYPE, as: cl_device_type.self)
+        if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 {
+            kind = .gpu
+        } else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 {
+            kind = .accelerator
+        } else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 {
+            kind = .cpu
+        } else {
+            kind = .other
+        }
+        vendor = library.deviceString(device, CL_DEVICE_VENDOR)
+        driverVersion = library.deviceString(device, CL_DRIVER_VERSION)
+        deviceVersion = library.deviceString(device, CL_DEVICE_VERSION)
+        openCLCVersion = library.deviceString(device, CL_DEVICE_OPENCL_C_VERSION)
+        computeUnits = Int(library.deviceValue(device, CL_DEVICE_MAX_COMPUTE_UNITS, as: cl_uint.self))
+        clockMHz = Int(library.deviceValue(device, CL_DEVICE_MAX_CLOCK_FREQUENCY, as: cl_uint.self))
+        globalMemoryBytes = Int(library.deviceValue(device, CL_DEVICE_GLOBAL_MEM_SIZE, as: cl_ulong.self))
+        maxAllocationBytes = Int(library.deviceValue(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, as: cl_ulong.self))
+        localMemoryBytes = Int(library.deviceValue(device, CL_DEVICE_LOCAL_MEM_SIZE, as: cl_ulong.self))
+        localMemoryDedicated = library.deviceValue(device, CL_DEVICE_LOCAL_MEM_TYPE, as: cl_device_local_mem_type.self)
+            == cl_device_local_mem_type(CL_LOCAL)
+        maxWorkGroupSize = Int(library.deviceValue(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, as: Int.self))
+        preferredFloatVectorWidth = Int(library.deviceValue(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, as: cl_uint.self))
+        let extensions = library.deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ")
+        fp16 = extensions.contains("cl_khr_fp16")
+        fp64 = extensions.contains("cl_khr_fp64") || library.deviceValue(device, CL_DEVICE_DOUBLE_FP_CONFIG, as: cl_ulong.self) != 0
+        available = library.deviceValue(device, CL_DEVICE_AVAILABLE, as: cl_bool.self) != 0
+        compilerAvailable = library.deviceValue(device, CL_DEVICE_COMPILER_AVAILABLE, as: cl_bool.self) != 0
+    }
+}

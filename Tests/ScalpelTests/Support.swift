@@ -1,0 +1,90 @@
+import Foundation
+import Scalpel
+import ScalpelCPU
+import ScalpelCore
+import ScalpelOpenCL
+import Testing
+
+/// The `scalpel` binary built next to the test bundle (or `$SCALPEL_BIN`).
+let scalpelBinary: URL = {
+    if let path = ProcessInfo.processInfo.environment["SCALPEL_BIN"], !path.isEmpty {
+        return URL(fileURLWithPath: path)
+    }
+    let candidates = [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+        .compactMap { $0?.deletingLastPathComponent() }
+    for directory in candidates {
+        for url in [directory.appending(path: "scalpel"), directory.deletingLastPathComponent().appending(path: "scalpel")]
+        where FileManager.default.isExecutableFile(atPath: url.path) {
+            return url
+        }
+    }
+    return candidates[0].appending(path: "scalpel")
+}()
+
+/// What a subprocess printed and how it ended.
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    /// The non-empty lines of standard error.
+    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+}
+
+/// Runs the built `scalpel` with `arguments`, the current environment plus `environment`
+/// (a nil value removes a variable), as a user would from a shell.
+func runScalpel(_ arguments: [String], environment: [String: String?] = [:]) throws -> ProcessResult {
+    #expect(FileManager.default.isExecutableFile(atPath: scalpelBinary.path),
+            "the scalpel binary is missing at \(scalpelBinary.path): build it first (swift build)")
+    let process = Process()
+    process.executableURL = scalpelBinary
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so that a chatty child cannot block on a full pipe.
+    let errData = LockedData()
+    let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errData.isSet { usleep(1000) }
+    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData.value, as: UTF8.self))
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: Data?
+    func set(_ value: Data) { lock.withLock { data = value } }
+    var isSet: Bool { lock.withLock { data != nil } }
+    var value: Data { lock.withLock { data ?? Data() } }
+}
+
+/// A fresh temporary directory, removed when the test process exits is not guaranteed:
+/// callers remove it.
+func makeTemporaryDirectory(_ name: String = "scalpel-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appending(path: "\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Whether this machine has an OpenCL device. With `SCALPEL_REQUIRE_OPENCL=1` (set by the
+/// project's test script, which installs PoCL) a missing device fails the test that asks.
+func openCLAvailable(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    if !OpenCLInventory.shared.devices.isEmpty { return true }
+    if ProcessInfo.processInfo.environment["SCALPEL_REQUIRE_OPENCL"] == "1" {
+        Issue.record("no OpenCL device, but SCALPEL_REQUIRE_OPENCL=1: \(OpenCLInventory.shared.unavailableReason ?? "")",
+                     sourceLocation: sourceLocation)
+    }
+    return false
+}
+
+/// The first OpenCL device, opened (once per process).
+let firstDevice: OpenCLBackend? = {
+    guard let info = OpenCLInventory.shared.devices.first else { return nil }
+    return try? OpenCLBackend(info)
+}()
