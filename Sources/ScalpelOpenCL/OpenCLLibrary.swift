@@ -47,10 +47,15 @@ public final class OpenCLLibrary: @unchecked Sendable {
     }
 
     func platformString(_ platform: cl_platform_id?, _ param: Int32) -> String {
+        infoString { api.clGetPlatformInfo(platform, cl_platform_info(param), $0, $1, $2) }
+    }
+
+    /// A string-valued clGet*Info query: asks for the size, then the bytes ("" on failure).
+    private func infoString(_ query: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) -> String {
         var size = 0
-        guard api.clGetPlatformInfo(platform, cl_platform_info(param), 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        guard query(0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size)
-        guard api.clGetPlatformInfo(platform, cl_platform_info(param), size, &bytes, nil) == CL_SUCCESS else { return "" }
+        guard query(size, &bytes, nil) == CL_SUCCESS else { return "" }
         return Self.string(bytes)
     }
 
@@ -65,11 +70,7 @@ public final class OpenCLLibrary: @unchecked Sendable {
     }
 
     func deviceString(_ device: cl_device_id?, _ param: Int32) -> String {
-        var size = 0
-        guard api.clGetDeviceInfo(device, cl_device_info(param), 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
-        var bytes = [CChar](repeating: 0, count: size)
-        guard api.clGetDeviceInfo(device, cl_device_info(param), size, &bytes, nil) == CL_SUCCESS else { return "" }
-        return Self.string(bytes)
+        infoString { api.clGetDeviceInfo(device, cl_device_info(param), $0, $1, $2) }
     }
 
     func deviceValue<T: FixedWidthInteger>(_ device: cl_device_id?, _ param: Int32, as: T.Type) -> T {
