@@ -60,7 +60,14 @@ let package = Package(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // File formats with no dependencies: safetensors checkpoints.
+        .target(name: "ScalpelIO"),
+        // The clinical data layer: CSV tables, splits, standardisation, diagnosis metrics.
+        .target(name: "ScalpelClinic"),
+
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"]),
+        .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
+        .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"]),
     ],
     swiftLanguageModes: [.v6]
 )

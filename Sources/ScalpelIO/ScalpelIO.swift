@@ -1,0 +1,1 @@
+// Safetensors reading and writing (see SafeTensors.swift).
