@@ -25,6 +25,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // OpenCL entry points resolved with dlopen at run time; headers only at build time.
@@ -41,7 +42,9 @@ let package = Package(
         .target(name: "ScalpelCPUKernels", swiftSettings: fastKernelFlags),
 
         // The pure-Swift backend: reference kernels (the truth) and fast kernels on a blocking pool.
-        .target(name: "ScalpelCPU", dependencies: ["ScalpelCore", "ScalpelCPUKernels", "CScalpelSystem"]),
+        .target(
+            name: "ScalpelCPU",
+            dependencies: ["ScalpelCore", "ScalpelCPUKernels", "CScalpelSystem", .product(name: "Numerics", package: "swift-numerics")]),
 
         // The OpenCL C sources of Kernels/, embedded at build time by the EmbedKernels plugin.
         .executableTarget(name: "KernelEmbedder"),
@@ -53,8 +56,16 @@ let package = Package(
             name: "ScalpelOpenCL",
             dependencies: ["ScalpelCore", "ScalpelCPU", "COpenCL", "ScalpelKernelSources"]),
 
+        // Tensors on any backend, reverse-mode autograd above the backends.
+        .target(name: "ScalpelTensor", dependencies: ["ScalpelCore"]),
+
+        // Modules, layers, losses, optimizers, schedules, safetensors checkpoints.
+        .target(name: "ScalpelNN", dependencies: ["ScalpelTensor", "ScalpelIO"]),
+
         // The runtime users program against: device resolution, self-test, benchmarks.
-        .target(name: "Scalpel", dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL"]),
+        .target(
+            name: "Scalpel",
+            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic"]),
 
         .executableTarget(
             name: "ScalpelCLI",

@@ -8,7 +8,8 @@ struct ScalpelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scalpel",
         abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
-        subcommands: [DevicesCommand.self, SelfTestCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
+        defaultSubcommand: TrainCommand.self)
 }
 
 /// Options every command takes.

@@ -1,25 +1,40 @@
 import Foundation
 import ScalpelCore
 
-/// fp32 memory of the CPU backend: 64-byte aligned, freed with the buffer.
+/// Memory of the CPU backend: 64-byte aligned, freed with the buffer. Holds fp32 values, or
+/// fp64 on a Double-precision reference backend (the protocol still speaks fp32 at its edges).
 public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     public let count: Int
     public let owner: DeviceID = .cpu
-    /// The elements. Valid while the buffer lives.
-    public let pointer: UnsafeMutablePointer<Float>
+    public let precision: CPUBackend.Precision
+    private let raw: UnsafeMutableRawPointer
 
-    init(count: Int) throws {
+    init(count: Int, precision: CPUBackend.Precision) throws {
         guard count >= 0 else { throw ScalpelError.invalidArgument("buffer size \(count) is negative") }
-        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        var raw: UnsafeMutableRawPointer?
-        guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+        let width = precision == .float32 ? 4 : 8
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: width)
+        var memory: UnsafeMutableRawPointer?
+        guard !overflow, posix_memalign(&memory, 64, bytes) == 0, let memory else {
             throw ScalpelError.outOfMemory(device: "cpu", bytes: overflow ? Int.max : bytes, detail: "posix_memalign failed")
         }
         self.count = count
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.precision = precision
+        raw = memory
     }
 
-    deinit { free(pointer) }
+    /// The elements of an fp32 buffer. Valid while the buffer lives.
+    public var pointer: UnsafeMutablePointer<Float> {
+        precondition(precision == .float32, "fp32 access to an fp64 buffer")
+        return raw.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The elements of an fp64 buffer. Valid while the buffer lives.
+    public var doublePointer: UnsafeMutablePointer<Double> {
+        precondition(precision == .float64, "fp64 access to an fp32 buffer")
+        return raw.assumingMemoryBound(to: Double.self)
+    }
+
+    deinit { free(raw) }
 }
 
 /// The pure-Swift backend. Runs everywhere; with `.fast` kernels it is the CPU path the
@@ -33,22 +48,34 @@ public final class CPUBackend: Backend {
         case reference
     }
 
+    /// The precision buffers hold and kernels compute in.
+    public enum Precision: String, Sendable {
+        case float32
+        /// Double precision with the reference kernels: the path gradient checks run on.
+        case float64
+    }
+
     public let id: DeviceID = .cpu
     public let kernels: Kernels
+    public let precision: Precision
     /// Threads the fast kernels use.
     public let threads: Int
     private let fastGEMM: FastGEMM?
 
     public var displayName: String {
-        "CPU-Swift (\(CPUInfo.modelName), \(kernels == .fast ? "\(threads) thread\(threads == 1 ? "" : "s")" : "reference kernels"))"
+        "CPU-Swift (\(CPUInfo.modelName), \(kernels == .fast ? "\(threads) thread\(threads == 1 ? "" : "s")" : "reference kernels")\(precision == .float64 ? ", fp64" : ""))"
     }
 
     /// A backend with `kernels`, using `threads` worker threads (default: `CPUInfo.defaultThreadCount`).
     /// Fast kernels need AVX2+FMA on x86-64; without them this backend runs the reference
     /// kernels and says so once.
-    public init(kernels: Kernels = .fast, threads: Int? = nil) {
+    /// With `precision` `.float64` the reference kernels run in Double (for gradient checks).
+    public init(kernels: Kernels = .fast, threads: Int? = nil, precision: Precision = .float32) {
         let threadCount = max(1, threads ?? CPUInfo.defaultThreadCount)
-        if kernels == .fast && !CPUInfo.hasFastSIMD {
+        self.precision = precision
+        if precision == .float64 {
+            self.kernels = .reference
+        } else if kernels == .fast && !CPUInfo.hasFastSIMD {
             Diagnostics.shared.warnOnce(key: "cpu-no-simd", "this CPU lacks AVX2/FMA; the CPU backend runs its plain reference kernels (slow)")
             self.kernels = .reference
         } else {
@@ -72,14 +99,30 @@ public final class CPUBackend: Backend {
     }
 
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
-        try CPUBuffer(count: count)
+        try CPUBuffer(count: count, precision: precision)
     }
 
     func storage(_ buffer: any DeviceBuffer, op: String) throws -> CPUBuffer {
-        guard let cpu = buffer as? CPUBuffer else {
-            throw ScalpelError.foreignBuffer(op: op, expected: "cpu", got: buffer.owner.description)
+        guard let cpu = buffer as? CPUBuffer, cpu.precision == precision else {
+            throw ScalpelError.foreignBuffer(op: op, expected: "cpu (\(precision.rawValue))", got: buffer.owner.description)
         }
         return cpu
+    }
+
+    /// Writes Double values into an fp64 buffer without rounding through Float (gradient checks).
+    public func writeDoubles(_ values: [Double], to buffer: any DeviceBuffer) throws {
+        let target = try storage(buffer, op: "writeDoubles")
+        guard precision == .float64, values.count <= target.count else {
+            throw ScalpelError.invalidArgument("writeDoubles needs an fp64 buffer of at least \(values.count) elements")
+        }
+        for (i, v) in values.enumerated() { target.doublePointer[i] = v }
+    }
+
+    /// Reads an fp64 buffer's values exactly.
+    public func readDoubles(_ buffer: any DeviceBuffer) throws -> [Double] {
+        let source = try storage(buffer, op: "readDoubles")
+        guard precision == .float64 else { throw ScalpelError.invalidArgument("readDoubles needs an fp64 buffer") }
+        return Array(UnsafeBufferPointer(start: source.doublePointer, count: source.count))
     }
 
     public func write(_ source: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, at offset: Int) throws {
@@ -87,7 +130,11 @@ public final class CPUBackend: Backend {
         guard offset >= 0, offset + source.count <= target.count else {
             throw ScalpelError.shapeMismatch(op: "write", detail: "\(source.count) values at offset \(offset) do not fit a buffer of \(target.count)")
         }
-        if let base = source.baseAddress { (target.pointer + offset).update(from: base, count: source.count) }
+        guard let base = source.baseAddress else { return }
+        switch precision {
+        case .float32: (target.pointer + offset).update(from: base, count: source.count)
+        case .float64: for i in 0 ..< source.count { target.doublePointer[offset + i] = Double(base[i]) }
+        }
     }
 
     public func read(_ buffer: any DeviceBuffer, at offset: Int, into destination: UnsafeMutableBufferPointer<Float>) throws {
@@ -95,13 +142,19 @@ public final class CPUBackend: Backend {
         guard offset >= 0, offset + destination.count <= source.count else {
             throw ScalpelError.shapeMismatch(op: "read", detail: "\(destination.count) values at offset \(offset) exceed a buffer of \(source.count)")
         }
-        if let base = destination.baseAddress { base.update(from: source.pointer + offset, count: destination.count) }
+        guard let base = destination.baseAddress else { return }
+        switch precision {
+        case .float32: base.update(from: source.pointer + offset, count: destination.count)
+        case .float64: for i in 0 ..< destination.count { base[i] = Float(source.doublePointer[offset + i]) }
+        }
     }
 
     public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         let (ba, bb, bc) = (try storage(a, op: "gemm"), try storage(b, op: "gemm"), try storage(c, op: "gemm"))
         try p.validate(countA: ba.count, countB: bb.count, countC: bc.count)
-        if let fastGEMM {
+        if precision == .float64 {
+            ReferenceKernels.gemm(p, a: ba.doublePointer, b: bb.doublePointer, c: bc.doublePointer)
+        } else if let fastGEMM {
             fastGEMM.run(p, a: ba.pointer, b: bb.pointer, c: bc.pointer, threads: threads)
         } else {
             ReferenceKernels.gemm(p, a: ba.pointer, b: bb.pointer, c: bc.pointer)

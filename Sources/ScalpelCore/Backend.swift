@@ -29,6 +29,52 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Blocks until every operation enqueued so far has finished.
     func synchronize() throws
+
+    // MARK: Tensor operations (contiguous fp32 buffers; shapes as documented per call)
+
+    /// buffer[offset ..< offset+count] = value.
+    func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws
+    /// y = f(x), element-wise over `count` elements.
+    func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws
+    /// dx = dy · f′(x), given x, y = f(x) and dy, element-wise.
+    func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws
+    /// out = a ⊕ b with broadcasting as described by `layout` (out is contiguous in layout.shape).
+    func binary(_ op: BinaryOp, a: any DeviceBuffer, b: any DeviceBuffer, out: any DeviceBuffer, layout: BroadcastLayout) throws
+    /// y = alpha·x + beta·y over `count` elements (y not read when beta is 0).
+    func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws
+    /// out[o, n] = reduce over a of x[o, a, n]; x is (outer, axis, inner), out is (outer, inner).
+    func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws
+    /// Row-wise softmax (or log-softmax) of x (rows × cols) into y.
+    func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws
+    /// dx from y = softmax(x) (or log-softmax) and dy, row-wise.
+    func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws
+    /// A strided copy between two buffers (or within one, if the regions do not overlap).
+    func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws
+    /// out[o, i, n] = x[o, index[i], n]: x is (outer, axis, inner), index holds `count` integral
+    /// values in 0..<axis (as floats), out is (outer, count, inner).
+    func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws
+    /// dx[o, index[i], n] += dy[o, i, n] (the gradient of `gather`; dx is added to, deterministically).
+    func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws
+    /// Fused cross-entropy on logits (rows × classes) and integral labels (rows, as floats):
+    /// probabilities = softmax(logits); losses[r] = −(1−ε)·w[y]·log p[y] − (ε/C)·Σ_c w[c]·log p[c];
+    /// rowWeights[r] = w[y_r] (w = 1 without class weights). A label outside 0..<classes gives NaN.
+    func crossEntropy(logits: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
+                      probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
+                      rows: Int, classes: Int, settings: LossSettings) throws
+    /// dlogits[r, j] = dLoss[r] · ((1−ε)·w[y]·(p[j] − δ_jy) + (ε/C)·(W·p[j] − w[j])), W = Σ w.
+    func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
+                              dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws
+    /// losses = pw·y·softplus(−x) + (1−y)·softplus(x), element-wise over `count`; pw =
+    /// posWeight[i mod classes] (1 without it).
+    func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
+                       count: Int, classes: Int) throws
+    /// dx = dLoss · (−pw·y·σ(−x) + (1−y)·σ(x)).
+    func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
+                               dLogits: any DeviceBuffer, count: Int, classes: Int) throws
+    /// One fused optimizer update of `count` parameters in place (state1: momentum or Adam's
+    /// first moment; state2: Adam's second moment; both zero before the first step).
+    func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                       state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws
 }
 
 extension Backend {

@@ -1,11 +1,17 @@
 /// A small, fast, seedable generator (SplitMix64) for reproducible test data, weights and
 /// shuffles. Not for cryptography.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) {
         state = seed
     }
+
+    /// Resumes a generator from `state` (see `state`).
+    public init(state: UInt64) {
+        self.state = state
+    }
+
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

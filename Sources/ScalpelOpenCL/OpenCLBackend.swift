@@ -54,6 +54,8 @@ enum KernelArgument {
     case long(Int64)
     case float(Float)
     case buffer(cl_mem?)
+    /// An OpenCL int8 vector (shapes and strides of up to 8 dimensions).
+    case int8([Int32])
 }
 
 /// One OpenCL device as a `Backend`: a context, an in-order queue, programs compiled once
@@ -72,12 +74,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let library: OpenCLLibrary
     private let device: cl_device_id?
     private let context: cl_context
-    private let queue: cl_command_queue
-    private let lock = NSLock()
+    let queue: cl_command_queue
+    let lock = NSLock()
     private let programCache: ProgramCache
     private var programs: [String: Result<CLProgram, ScalpelError>] = [:]
     private var scratch: [String: CLBuffer] = [:]
-    private let cpu: CPUBackend
+    let cpu: CPUBackend
 
     /// Creates a context and queue on `info`'s device. No self-test (see `selfTest()`).
     public init(_ info: OpenCLDeviceInfo, inventory: OpenCLInventory = .shared, tuning: GEMMTuning? = nil) throws {
@@ -133,7 +135,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return CLBuffer(mem: mem, count: count, owner: id, library: library)
     }
 
-    private func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {
+    func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {
         guard let cl = buffer as? CLBuffer, cl.owner == id else {
             throw ScalpelError.foreignBuffer(op: op, expected: id.description, got: buffer.owner.description)
         }
@@ -278,6 +280,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             case var .long(value): status = library.api.clSetKernelArg(kernel, cl_uint(index), 8, &value)
             case var .float(value): status = library.api.clSetKernelArg(kernel, cl_uint(index), 4, &value)
             case var .buffer(mem): status = library.api.clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem?>.size, &mem)
+            case let .int8(values): status = values.withUnsafeBytes { library.api.clSetKernelArg(kernel, cl_uint(index), 32, $0.baseAddress) }
             }
             if status != CL_SUCCESS { throw failure("clSetKernelArg", status, "setting argument \(index)") }
         }

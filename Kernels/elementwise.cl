@@ -1,0 +1,156 @@
+// elementwise.cl: fill, unary and binary (broadcasting) maps, axpby, strided copies, gather
+// and scatter-add. One work-item per output element unless noted; every kernel checks its
+// bound, so global sizes may be rounded up.
+//
+// Operation codes match ScalpelCore's UnaryOp, BinaryOp (their declaration order).
+
+__kernel void fill(__global float *buf, const long offset, const long count, const float value) {
+  const long i = get_global_id(0);
+  if (i < count) buf[offset + i] = value;
+}
+
+// Φ(x), the standard normal CDF.
+inline float phi(float x) { return 0.5f * (1.0f + erf(x * 0.70710678118654752f)); }
+
+inline float sigmoid_(float x) {
+  // Without overflow for large |x|.
+  return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
+}
+
+// y = f(x)
+__kernel void unary(const int op, __global const float *x, __global float *y, const long count) {
+  const long i = get_global_id(0);
+  if (i >= count) return;
+  const float v = x[i];
+  float r;
+  switch (op) {
+    case 0: r = -v; break;
+    case 1: r = exp(v); break;
+    case 2: r = log(v); break;
+    case 3: r = sqrt(v); break;
+    case 4: r = fabs(v); break;
+    case 5: r = v > 0.0f ? v : 0.0f; break;
+    case 6: r = sigmoid_(v); break;
+    case 7: r = tanh(v); break;
+    case 8: r = v * phi(v); break;
+    case 9: r = v * v; break;
+    default: r = 1.0f / v; break;
+  }
+  y[i] = r;
+}
+
+// dx = dy · f'(x), given x and y = f(x).
+__kernel void unary_backward(const int op, __global const float *x, __global const float *y, __global const float *dy,
+                             __global float *dx, const long count) {
+  const long i = get_global_id(0);
+  if (i >= count) return;
+  const float v = x[i], w = y[i], g = dy[i];
+  float r;
+  switch (op) {
+    case 0: r = -g; break;
+    case 1: r = g * w; break;
+    case 2: r = g / v; break;
+    case 3: r = g / (2.0f * w); break;
+    case 4: r = v > 0.0f ? g : (v < 0.0f ? -g : 0.0f); break;
+    case 5: r = v > 0.0f ? g : 0.0f; break;
+    case 6: r = g * w * (1.0f - w); break;
+    case 7: r = g * (1.0f - w * w); break;
+    case 8: r = g * (phi(v) + v * 0.39894228040143268f * exp(-0.5f * v * v)); break;
+    case 9: r = g * 2.0f * v; break;
+    default: r = -g * w * w; break;
+  }
+  dx[i] = r;
+}
+
+inline float apply_binary(int op, float a, float b) {
+  switch (op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return (isnan(a) || isnan(b)) ? NAN : fmax(a, b);
+    case 5: return (isnan(a) || isnan(b)) ? NAN : fmin(a, b);
+    case 6: return pow(a, b);
+    case 7: return a == b ? 1.0f : 0.0f;
+    case 8: return a != b ? 1.0f : 0.0f;
+    case 9: return a < b ? 1.0f : 0.0f;
+    case 10: return a <= b ? 1.0f : 0.0f;
+    case 11: return a > b ? 1.0f : 0.0f;
+    default: return a >= b ? 1.0f : 0.0f;
+  }
+}
+
+// out = a ⊕ b, all three contiguous in the same shape (the common case, no index arithmetic).
+__kernel void binary_same(const int op, __global const float *a, __global const float *b, __global float *out, const long count) {
+  const long i = get_global_id(0);
+  if (i < count) out[i] = apply_binary(op, a[i], b[i]);
+}
+
+// out = a ⊕ b with broadcasting: out is contiguous in `shape` (rank ≤ 8, unused dimensions 1);
+// sa and sb give each input's stride per output dimension (0 where it broadcasts).
+__kernel void binary_broadcast(const int op, __global const float *a, __global const float *b, __global float *out,
+                               const long count, const int rank, const int8 shape, const int8 sa, const int8 sb) {
+  const long i = get_global_id(0);
+  if (i >= count) return;
+  const int dims[8] = {shape.s0, shape.s1, shape.s2, shape.s3, shape.s4, shape.s5, shape.s6, shape.s7};
+  const int stridesA[8] = {sa.s0, sa.s1, sa.s2, sa.s3, sa.s4, sa.s5, sa.s6, sa.s7};
+  const int stridesB[8] = {sb.s0, sb.s1, sb.s2, sb.s3, sb.s4, sb.s5, sb.s6, sb.s7};
+  long rest = i, ia = 0, ib = 0;
+  for (int d = rank - 1; d >= 0; d--) {
+    const long coordinate = rest % dims[d];
+    rest /= dims[d];
+    ia += coordinate * stridesA[d];
+    ib += coordinate * stridesB[d];
+  }
+  out[i] = apply_binary(op, a[ia], b[ib]);
+}
+
+// y = alpha·x + beta·y (y not read when beta is 0).
+__kernel void axpby(const float alpha, __global const float *x, const float beta, __global float *y, const long count) {
+  const long i = get_global_id(0);
+  if (i >= count) return;
+  y[i] = beta == 0.0f ? alpha * x[i] : alpha * x[i] + beta * y[i];
+}
+
+// dst[dstOffset + Σ i_d·ds_d] = src[srcOffset + Σ i_d·ss_d] for every index i of `shape`.
+__kernel void copy_strided(__global const float *src, const long srcOffset, __global float *dst, const long dstOffset,
+                           const long count, const int rank, const int8 shape, const int8 ss, const int8 ds) {
+  const long i = get_global_id(0);
+  if (i >= count) return;
+  const int dims[8] = {shape.s0, shape.s1, shape.s2, shape.s3, shape.s4, shape.s5, shape.s6, shape.s7};
+  const int srcStrides[8] = {ss.s0, ss.s1, ss.s2, ss.s3, ss.s4, ss.s5, ss.s6, ss.s7};
+  const int dstStrides[8] = {ds.s0, ds.s1, ds.s2, ds.s3, ds.s4, ds.s5, ds.s6, ds.s7};
+  long rest = i, s = srcOffset, d = dstOffset;
+  for (int k = rank - 1; k >= 0; k--) {
+    const long coordinate = rest % dims[k];
+    rest /= dims[k];
+    s += coordinate * srcStrides[k];
+    d += coordinate * dstStrides[k];
+  }
+  dst[d] = src[s];
+}
+
+// out[o, i, n] = x[o, index[i], n]; x is (outer, axis, inner), out is (outer, count, inner).
+// An index outside 0..<axis gives NaN.
+__kernel void gather(__global const float *x, __global const float *index, __global float *out,
+                     const int outer, const int axis, const int inner, const int count) {
+  const long e = get_global_id(0);
+  if (e >= (long)outer * count * inner) return;
+  const int n = e % inner, i = (e / inner) % count, o = e / ((long)inner * count);
+  const float raw = index[i];
+  const int k = (int)raw;
+  out[e] = (k >= 0 && k < axis && (float)k == raw) ? x[((long)o * axis + k) * inner + n] : NAN;
+}
+
+// dx[o, k, n] += Σ_{i: index[i] = k} dy[o, i, n]: one work-item per element of dx, looping over
+// the indices in order, so the sum is deterministic (no atomics).
+__kernel void scatter_add(__global const float *dy, __global const float *index, __global float *dx,
+                          const int outer, const int axis, const int inner, const int count) {
+  const long e = get_global_id(0);
+  if (e >= (long)outer * axis * inner) return;
+  const int n = e % inner, k = (e / inner) % axis, o = e / ((long)inner * axis);
+  float acc = dx[e];
+  for (int i = 0; i < count; i++)
+    if ((int)index[i] == k) acc += dy[((long)o * count + i) * inner + n];
+  dx[e] = acc;
+}

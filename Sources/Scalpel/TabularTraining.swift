@@ -1,0 +1,306 @@
+import Foundation
+import ScalpelClinic
+import ScalpelCore
+import ScalpelIO
+import ScalpelNN
+import ScalpelTensor
+
+/// Everything a training run is given; saved as `config.json` in the run folder.
+public struct TrainingConfig: Codable, Sendable {
+    public var data: String
+    public var label: String
+    public var positiveClass: String?
+    public var dropColumns: [String] = []
+    public var model: String = "mlp"
+    public var epochs: Int = 60
+    public var batchSize: Int = 32
+    public var learningRate: Float = 1e-3
+    public var seed: UInt64 = 0
+    public var device: String = "auto"
+    public var out: String
+    public var hidden: Int = 64
+    public var dropout: Float = 0.1
+    public var split: [Double] = [0.7, 0.15, 0.15]
+
+    public init(data: String, label: String, out: String) {
+        self.data = data
+        self.label = label
+        self.out = out
+    }
+}
+
+/// The metrics of one split, as written to metrics.json.
+public struct SplitMetrics: Encodable {
+    public var binary: BinaryMetrics?
+    public var multiclass: MulticlassMetrics?
+    public var loss: Double
+
+    public func encode(to encoder: any Encoder) throws {
+        // Flatten: the keys of the binary (or multiclass) metrics plus the loss.
+        if let binary { try binary.encode(to: encoder) } else if let multiclass { try multiclass.encode(to: encoder) }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(loss, forKey: Key(stringValue: "loss")!)
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    /// AUROC (binary) or one-vs-rest macro AUROC.
+    public var auroc: Double? { binary?.auroc ?? multiclass?.macroAUROC }
+    public var accuracy: Double { binary?.accuracy ?? multiclass?.accuracy ?? .nan }
+}
+
+/// One epoch of history.
+public struct EpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var validationLoss: Double
+    public var validationAUROC: Double?
+    public var validationAccuracy: Double
+    public var learningRate: Float
+    public var seconds: Double
+}
+
+/// Trains a multilayer perceptron on a CSV table: stratified seeded split, standardisation fit
+/// on the training rows, Adam, cross-entropy, the epoch with the best validation AUROC kept.
+public final class TabularTrainer {
+    public let config: TrainingConfig
+    public let runtime: Runtime
+    let backend: any Backend
+    let dataset: TabularDataset
+    let split: StratifiedSplit
+    let standardizer: Standardizer
+    let model: Sequential
+    let optimizer: Adam
+    let dropouts: [Dropout]
+    var shuffle: SeededRandom
+    public private(set) var history: [EpochRecord] = []
+    var best: (epoch: Int, auroc: Double, loss: Double, state: [String: [Float]])?
+    let features: Tensor
+    let labels: Tensor
+
+    /// Loads and prepares the data, builds the model on the backend the runtime picks.
+    public init(config: TrainingConfig, runtime: Runtime) throws {
+        self.config = config
+        self.runtime = runtime
+        guard config.epochs >= 1, config.batchSize >= 1, config.learningRate > 0, config.hidden >= 1 else {
+            throw ScalpelError.invalidArgument("epochs, batch size, learning rate and hidden size must be positive")
+        }
+        guard config.split.count == 3 else { throw ScalpelError.invalidArgument("--split takes three fractions (train, validation, test)") }
+        do {
+            dataset = try TabularDataset.load(from: URL(fileURLWithPath: config.data), labelColumn: config.label,
+                                              positiveClass: config.positiveClass, dropColumns: config.dropColumns)
+            split = try StratifiedSplit.split(labels: dataset.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+            standardizer = try Standardizer.fit(features: dataset.features, rows: split.train, featureCount: dataset.featureCount)
+        } catch let error as ClinicDataError {
+            throw ScalpelError.invalidArgument("\(error)")
+        }
+        let standardized = try standardizer.transform(dataset.features)
+        let (featureCount, classCount) = (dataset.featureCount, dataset.classCount)
+        let cfg = config
+        func build(on backend: any Backend) throws -> (Sequential, [Dropout]) {
+            var generator = SeededRandom(seed: cfg.seed &+ 1)
+            let d1 = Dropout(cfg.dropout, seed: cfg.seed &+ 2), d2 = Dropout(cfg.dropout, seed: cfg.seed &+ 3)
+            let model = Sequential([
+                try Linear(featureCount, cfg.hidden, generator: &generator, on: backend), ReLU(), d1,
+                try Linear(cfg.hidden, cfg.hidden, generator: &generator, on: backend), ReLU(), d2,
+                try Linear(cfg.hidden, classCount, generator: &generator, on: backend),
+            ])
+            return (model, [d1, d2])
+        }
+        backend = try TabularTrainer.chooseBackend(runtime: runtime, batch: config.batchSize, features: featureCount, build: build)
+        (model, dropouts) = try build(on: backend)
+        optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
+        shuffle = SeededRandom(seed: config.seed &+ 4)
+        features = try Tensor(standardized, shape: [dataset.rowCount, featureCount], on: backend)
+        labels = try Tensor(labels: dataset.labels, on: backend)
+    }
+
+    /// The backend the training step runs on: with `auto` and a device, the faster of the device
+    /// and the CPU-Swift backend for this model and batch size, timed once and remembered.
+    static func chooseBackend(runtime: Runtime, batch: Int, features: Int,
+                              build: (any Backend) throws -> (Sequential, [Dropout])) throws -> any Backend {
+        guard let device = runtime.device else { return runtime.cpu }
+        guard runtime.spec == .auto else { return device }
+        func candidate(_ backend: any Backend) throws -> Scheduler.Candidate {
+            let (model, _) = try build(backend)
+            let optimizer = try Adam(model.namedParameters())
+            var random = SeededRandom(seed: 9)
+            let x = try Tensor(random.uniformArray(batch * features), shape: [batch, features], on: backend)
+            let y = try Tensor(labels: (0 ..< batch).map { Int32($0 % 2) }, on: backend)
+            return Scheduler.Candidate(id: backend.id.description) {
+                try optimizer.zeroGrad()
+                let loss = try model(x).crossEntropy(labels: y)
+                try loss.backward()
+                try optimizer.step()
+                _ = try loss.item()
+            }
+        }
+        let key = "train mlp \(features)→… batch \(batch)"
+        let choice = runtime.scheduler.choose(key: key, measuredShape: "batch \(batch), \(features) features",
+                                              candidates: [try candidate(device), try candidate(runtime.cpu)])
+        return choice == device.id.description ? device : runtime.cpu
+    }
+
+    /// Trains for the configured epochs (from `startEpoch` when resuming) and returns the final
+    /// report. Checkpoints `last.safetensors` after every epoch and `best.safetensors` whenever
+    /// the validation AUROC improves.
+    public func run(startEpoch: Int = 0, log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> TrainingReport {
+        let out = URL(fileURLWithPath: config.out)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let configData = try JSONEncoder.pretty.encode(config)
+        try AtomicFile.write(configData, to: out.appending(path: "config.json"))
+        log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
+            + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test rows")
+        let steps = (split.train.count + config.batchSize - 1) / config.batchSize
+        for epoch in startEpoch ..< config.epochs {
+            let started = Date()
+            model.train()
+            var order = split.train
+            order.shuffle(using: &shuffle)
+            var lossSum = 0.0
+            let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)")
+            for step in 0 ..< steps {
+                let rows = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
+                let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
+                try optimizer.zeroGrad()
+                let loss = try model(try features.indexSelect(axis: 0, index)).crossEntropy(labels: try labels.indexSelect(axis: 0, index))
+                try loss.backward()
+                try optimizer.step()
+                let value = Double(try loss.item())
+                guard value.isFinite else {
+                    throw ScalpelError.invalidArgument("the training loss became \(value) at epoch \(epoch + 1), step \(step + 1); lower the learning rate")
+                }
+                lossSum += value * Double(rows.count)
+                let rate = Double((step + 1) * config.batchSize) / Date().timeIntervalSince(started)
+                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(min(order.count, (step + 1) * config.batchSize)), rate))
+            }
+            let validation = try evaluate(split.validation)
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation.loss,
+                                     validationAUROC: validation.auroc, validationAccuracy: validation.accuracy,
+                                     learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
+            history.append(record)
+            bar.update(steps, status: String(format: "loss %.4f | val loss %.4f, AUROC %@, accuracy %.3f | %.2fs", record.trainLoss,
+                                             validation.loss, validation.auroc.map { String(format: "%.4f", $0) } ?? "n/a",
+                                             validation.accuracy, record.seconds), final: true)
+            let score = validation.auroc ?? -validation.loss
+            if best == nil || score > best!.auroc || (score == best!.auroc && validation.loss < best!.loss) {
+                best = (epoch + 1, score, validation.loss, try snapshot())
+                try Checkpoint.save(model: model, metadata: try checkpointMetadata(epoch: epoch + 1), to: out.appending(path: "best.safetensors"))
+            }
+            try Checkpoint.save(model: model, optimizer: optimizer, metadata: try checkpointMetadata(epoch: epoch + 1),
+                                to: out.appending(path: "last.safetensors"))
+        }
+        // Evaluate the selected epoch's weights on the test split.
+        if let best { try restore(best.state) }
+        let test = try evaluate(split.test)
+        let validation = try evaluate(split.validation)
+        let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,
+                                    selectionRule: "the epoch with the highest validation AUROC (ties: lower validation loss)",
+                                    device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
+                                    classNames: dataset.classNames, rows: ["train": split.train.count, "validation": split.validation.count,
+                                                                           "test": split.test.count])
+        try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
+        return report
+    }
+
+    /// Loss and diagnosis metrics of the model on `rows` (evaluation mode, no gradients).
+    func evaluate(_ rows: [Int]) throws -> SplitMetrics {
+        model.eval()
+        defer { model.train() }
+        return try Autograd.noGrad {
+            let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
+            let logits = try model(try features.indexSelect(axis: 0, index))
+            let y = try labels.indexSelect(axis: 0, index)
+            let loss = Double(try logits.crossEntropy(labels: y).item())
+            let probabilities = try logits.softmax().array()
+            let truth = rows.map { dataset.labels[$0] }
+            let classes = dataset.classCount
+            do {
+                if classes == 2 {
+                    let scores = (0 ..< rows.count).map { probabilities[$0 * 2 + 1] }
+                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: scores), multiclass: nil, loss: loss)
+                }
+                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: probabilities, classCount: classes),
+                                    loss: loss)
+            } catch {
+                throw ScalpelError.invalidArgument("metrics: \(error)")
+            }
+        }
+    }
+
+    func snapshot() throws -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: try model.namedTensors().map { ($0.name, try $0.tensor.array()) })
+    }
+
+    func restore(_ state: [String: [Float]]) throws {
+        for (name, tensor) in model.namedTensors() {
+            guard let values = state[name] else { continue }
+            try values.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage, at: 0) }
+        }
+    }
+
+    /// What a resumed run needs besides the tensors.
+    func checkpointMetadata(epoch: Int) throws -> [String: String] {
+        [
+            "epoch": String(epoch),
+            "shuffle_state": String(shuffle.state),
+            "dropout_states": dropouts.map { String($0.generatorState) }.joined(separator: ","),
+            "history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
+            "best_epoch": best.map { String($0.epoch) } ?? "",
+            "best_score": best.map { String($0.auroc) } ?? "",
+            "best_loss": best.map { String($0.loss) } ?? "",
+            "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
+            "standardizer": String(decoding: try JSONEncoder().encode(standardizer), as: UTF8.self),
+            "class_names": dataset.classNames.joined(separator: ","),
+        ]
+    }
+
+    /// Restores a `last.safetensors` written by an interrupted run of the same configuration;
+    /// returns the epoch to continue from.
+    public func resume(from url: URL) throws -> Int {
+        let file = try Checkpoint.read(from: url)
+        try Checkpoint.restore(file, into: model, optimizer: optimizer, source: url.path)
+        let meta = file.metadata
+        guard let epoch = meta["epoch"].flatMap(Int.init), let shuffleState = meta["shuffle_state"].flatMap(UInt64.init) else {
+            throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")
+        }
+        shuffle = SeededRandom(state: shuffleState)
+        let states = (meta["dropout_states"] ?? "").split(separator: ",").compactMap { UInt64($0) }
+        for (dropout, state) in zip(dropouts, states) { dropout.generatorState = state }
+        history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))
+        if let bestEpoch = meta["best_epoch"].flatMap(Int.init), let score = meta["best_score"].flatMap(Double.init),
+           let loss = meta["best_loss"].flatMap(Double.init) {
+            let bestFile = try Checkpoint.read(from: url.deletingLastPathComponent().appending(path: "best.safetensors"))
+            let state = try Dictionary(uniqueKeysWithValues: bestFile.tensors.filter { !$0.key.hasPrefix("optimizer.") }.map { ($0.key, try $0.value.floats) })
+            best = (bestEpoch, score, loss, state)
+        }
+        return epoch
+    }
+}
+
+/// metrics.json.
+public struct TrainingReport: Encodable {
+    public var test: SplitMetrics
+    public var validation: SplitMetrics
+    public var selectedEpoch: Int
+    public var selectionRule: String
+    public var device: String
+    public var epochs: Int
+    public var history: [EpochRecord]
+    public var classNames: [String]
+    public var rows: [String: Int]
+}
+
+extension JSONEncoder {
+    static var pretty: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+}

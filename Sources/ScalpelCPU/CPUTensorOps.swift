@@ -1,0 +1,176 @@
+import ScalpelCore
+
+/// The Backend protocol's tensor operations on the CPU: bounds checks, then the generic
+/// kernels of `TensorKernels` in the backend's precision.
+extension CPUBackend {
+    /// Typed access to buffers after checking ownership and that each holds `needed` elements.
+    private func buffers(_ op: String, _ list: [(any DeviceBuffer, Int)]) throws -> [CPUBuffer] {
+        try list.map { buffer, needed in
+            let cpu = try storage(buffer, op: op)
+            guard needed <= cpu.count else {
+                throw ScalpelError.shapeMismatch(op: op, detail: "needs \(needed) elements, a buffer holds \(cpu.count)")
+            }
+            return cpu
+        }
+    }
+
+    public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
+        let b = try buffers("fill", [(buffer, offset + count)])[0]
+        switch precision {
+        case .float32: (b.pointer + offset).update(repeating: value, count: count)
+        case .float64: (b.doublePointer + offset).update(repeating: Double(value), count: count)
+        }
+    }
+
+    public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
+        let b = try buffers(op.rawValue, [(x, count), (y, count)])
+        switch precision {
+        case .float32: TensorKernels.unary(op, b[0].pointer, b[1].pointer, count)
+        case .float64: TensorKernels.unary(op, b[0].doublePointer, b[1].doublePointer, count)
+        }
+    }
+
+    public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
+        let b = try buffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
+        switch precision {
+        case .float32: TensorKernels.unaryBackward(op, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
+        case .float64: TensorKernels.unaryBackward(op, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)
+        }
+    }
+
+    public func binary(_ op: BinaryOp, a: any DeviceBuffer, b: any DeviceBuffer, out: any DeviceBuffer, layout: BroadcastLayout) throws {
+        let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
+        let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
+        let count = layout.count
+        if count == 0 { return }
+        let p = try buffers(op.rawValue, [(a, extentA), (b, extentB), (out, count)])
+        switch precision {
+        case .float32: TensorKernels.binary(op, p[0].pointer, p[1].pointer, p[2].pointer, layout)
+        case .float64: TensorKernels.binary(op, p[0].doublePointer, p[1].doublePointer, p[2].doublePointer, layout)
+        }
+    }
+
+    public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
+        let b = try buffers("axpby", [(x, count), (y, count)])
+        switch precision {
+        case .float32:
+            let (xs, ys) = (b[0].pointer, b[1].pointer)
+            if beta == 0 { for i in 0 ..< count { ys[i] = alpha * xs[i] } } else { for i in 0 ..< count { ys[i] = alpha * xs[i] + beta * ys[i] } }
+        case .float64:
+            let (xs, ys) = (b[0].doublePointer, b[1].doublePointer), (a, c) = (Double(alpha), Double(beta))
+            if beta == 0 { for i in 0 ..< count { ys[i] = a * xs[i] } } else { for i in 0 ..< count { ys[i] = a * xs[i] + c * ys[i] } }
+        }
+    }
+
+    public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
+        let b = try buffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
+        switch precision {
+        case .float32: TensorKernels.reduce(op, b[0].pointer, b[1].pointer, outer, axis, inner)
+        case .float64: TensorKernels.reduce(op, b[0].doublePointer, b[1].doublePointer, outer, axis, inner)
+        }
+    }
+
+    public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
+        let b = try buffers(log ? "log_softmax" : "softmax", [(x, rows * cols), (y, rows * cols)])
+        switch precision {
+        case .float32: TensorKernels.softmax(b[0].pointer, b[1].pointer, rows, cols, log: log)
+        case .float64: TensorKernels.softmax(b[0].doublePointer, b[1].doublePointer, rows, cols, log: log)
+        }
+    }
+
+    public func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
+        let b = try buffers("softmax backward", [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)])
+        switch precision {
+        case .float32: TensorKernels.softmaxBackward(b[0].pointer, b[1].pointer, b[2].pointer, rows, cols, log: log)
+        case .float64: TensorKernels.softmaxBackward(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, rows, cols, log: log)
+        }
+    }
+
+    public func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws {
+        if copy.count == 0 { return }
+        let b = try buffers("copy", [(source, copy.srcExtent), (destination, copy.dstExtent)])
+        switch precision {
+        case .float32: TensorKernels.copy(copy, b[0].pointer, b[1].pointer)
+        case .float64: TensorKernels.copy(copy, b[0].doublePointer, b[1].doublePointer)
+        }
+    }
+
+    public func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
+        let b = try buffers("gather", [(x, outer * axis * inner), (index, count), (out, outer * count * inner)])
+        switch precision {
+        case .float32: TensorKernels.gather(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
+        case .float64: TensorKernels.gather(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, outer, axis, inner, count)
+        }
+    }
+
+    public func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
+        let b = try buffers("scatter_add", [(dy, outer * count * inner), (index, count), (dx, outer * axis * inner)])
+        switch precision {
+        case .float32: TensorKernels.scatterAdd(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
+        case .float64: TensorKernels.scatterAdd(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, outer, axis, inner, count)
+        }
+    }
+
+    public func crossEntropy(logits: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
+                             probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
+                             rows: Int, classes: Int, settings: LossSettings) throws {
+        let n = rows * classes
+        let b = try buffers("cross_entropy", [(logits, n), (labels, rows), (probabilities, n), (losses, rows), (rowWeights, rows)])
+        let w = try classWeights.map { try buffers("cross_entropy", [($0, classes)])[0] }
+        switch precision {
+        case .float32:
+            TensorKernels.crossEntropy(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer, b[4].pointer,
+                                       rows, classes, settings.labelSmoothing)
+        case .float64:
+            TensorKernels.crossEntropy(b[0].doublePointer, b[1].doublePointer, w.map { UnsafePointer($0.doublePointer) }, b[2].doublePointer,
+                                       b[3].doublePointer, b[4].doublePointer, rows, classes, Double(settings.labelSmoothing))
+        }
+    }
+
+    public func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
+                                     dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws {
+        let n = rows * classes
+        let b = try buffers("cross_entropy backward", [(probabilities, n), (labels, rows), (dLoss, rows), (dLogits, n)])
+        let w = try classWeights.map { try buffers("cross_entropy backward", [($0, classes)])[0] }
+        switch precision {
+        case .float32:
+            TensorKernels.crossEntropyBackward(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer,
+                                               rows, classes, settings.labelSmoothing)
+        case .float64:
+            TensorKernels.crossEntropyBackward(b[0].doublePointer, b[1].doublePointer, w.map { UnsafePointer($0.doublePointer) }, b[2].doublePointer,
+                                               b[3].doublePointer, rows, classes, Double(settings.labelSmoothing))
+        }
+    }
+
+    public func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
+                              count: Int, classes: Int) throws {
+        let b = try buffers("bce_with_logits", [(logits, count), (targets, count), (losses, count)])
+        let w = try posWeight.map { try buffers("bce_with_logits", [($0, classes)])[0] }
+        switch precision {
+        case .float32: TensorKernels.bce(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, count, max(classes, 1))
+        case .float64: TensorKernels.bce(b[0].doublePointer, b[1].doublePointer, w.map { UnsafePointer($0.doublePointer) }, b[2].doublePointer, count, max(classes, 1))
+        }
+    }
+
+    public func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
+                                      dLogits: any DeviceBuffer, count: Int, classes: Int) throws {
+        let b = try buffers("bce_with_logits backward", [(logits, count), (targets, count), (dLoss, count), (dLogits, count)])
+        let w = try posWeight.map { try buffers("bce_with_logits backward", [($0, classes)])[0] }
+        switch precision {
+        case .float32:
+            TensorKernels.bceBackward(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer, count, max(classes, 1))
+        case .float64:
+            TensorKernels.bceBackward(b[0].doublePointer, b[1].doublePointer, w.map { UnsafePointer($0.doublePointer) }, b[2].doublePointer,
+                                      b[3].doublePointer, count, max(classes, 1))
+        }
+    }
+
+    public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                              state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
+        let b = try buffers("optimizer", [(parameter, count), (gradient, count), (state1, count), (state2, count)])
+        switch precision {
+        case .float32: TensorKernels.optimizerStep(step, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
+        case .float64: TensorKernels.optimizerStep(step, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)
+        }
+    }
+}

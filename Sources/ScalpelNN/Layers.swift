@@ -1,0 +1,139 @@
+import Foundation
+import ScalpelCore
+import ScalpelTensor
+
+/// y = x·Wᵀ + b. Weight (out, in) and bias (out) start uniform in ±1/√in, as in PyTorch.
+public final class Linear: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededRandom, on backend: any Backend) throws {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        weight = try .uniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator, on: backend, requiresGrad: true)
+        self.bias = bias ? try .uniform([outFeatures], low: -bound, high: bound, generator: &generator, on: backend, requiresGrad: true) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try x.linear(weight: weight, bias: bias)
+    }
+}
+
+public final class ReLU: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.relu() }
+}
+
+public final class GELU: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.gelu() }
+}
+
+public final class Sigmoid: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.sigmoid() }
+}
+
+public final class Tanh: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.tanh() }
+}
+
+/// Zeroes each element with probability p in training (scaling the rest by 1/(1−p)); the
+/// identity in evaluation. The mask comes from a seeded generator, so runs repeat exactly.
+public final class Dropout: Module, Layer {
+    public let probability: Float
+    private var generator: SeededRandom
+
+    public init(_ probability: Float, seed: UInt64) {
+        self.probability = probability
+        generator = SeededRandom(seed: seed)
+    }
+
+    /// The generator's state, for checkpoints (a resumed run draws the same masks).
+    public var generatorState: UInt64 {
+        get { generator.state }
+        set { generator = SeededRandom(state: newValue) }
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard isTraining && probability > 0 else { return x }
+        let keep = 1 - probability
+        let mask = (0 ..< x.count).map { _ in generator.uniform(0, 1) < keep ? 1 / keep : 0 }
+        return try x * Tensor(mask, shape: x.shape, on: x.backend)
+    }
+}
+
+/// Normalises the last dimension to zero mean and unit variance, then scales and shifts.
+public final class LayerNorm: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let epsilon: Float
+
+    public init(_ features: Int, epsilon: Float = 1e-5, on backend: any Backend) throws {
+        weight = try .ones([features], on: backend, requiresGrad: true)
+        bias = try .zeros([features], on: backend, requiresGrad: true)
+        self.epsilon = epsilon
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let mean = try x.mean(axes: [-1], keepDims: true)
+        let centered = try x - mean
+        let variance = try centered.square().mean(axes: [-1], keepDims: true)
+        return try centered / (variance + epsilon).sqrt() * weight + bias
+    }
+}
+
+/// Batch normalisation over the batch dimension of (N, C) inputs: batch statistics in
+/// training (running statistics updated with `momentum`, the variance unbiased as in
+/// PyTorch), running statistics in evaluation. The running statistics are checkpointed.
+public final class BatchNorm1d: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let runningMean: Tensor
+    public let runningVar: Tensor
+    public let momentum: Float
+    public let epsilon: Float
+
+    public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
+        weight = try .ones([features], on: backend, requiresGrad: true)
+        bias = try .zeros([features], on: backend, requiresGrad: true)
+        runningMean = try .zeros([features], on: backend)
+        runningVar = try .ones([features], on: backend)
+        self.momentum = momentum
+        self.epsilon = epsilon
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 2, x.shape[1] == weight.count else {
+            throw ScalpelError.shapeMismatch(op: "BatchNorm1d", detail: "expected (N, \(weight.count)), got \(x.shape)")
+        }
+        if isTraining {
+            let n = x.shape[0]
+            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm1d", detail: "training needs more than one row per batch") }
+            let mean = try x.mean(axes: [0], keepDims: true)
+            let centered = try x - mean
+            let variance = try centered.square().mean(axes: [0], keepDims: true)
+            try Autograd.noGrad {
+                let backend = x.backend
+                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: runningMean.count)
+                let unbiased = try variance * (Float(n) / Float(n - 1))
+                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: runningVar.count)
+            }
+            return try centered / (variance + epsilon).sqrt() * weight + bias
+        }
+        return try (x - runningMean) / (runningVar + epsilon).sqrt() * weight + bias
+    }
+}
+
+/// A lookup table: integral indices (any shape) → rows of a (count, dimension) weight.
+public final class Embedding: Module, Layer {
+    public let weight: Tensor
+
+    public init(_ count: Int, _ dimension: Int, generator: inout SeededRandom, on backend: any Backend) throws {
+        weight = try .normal([count, dimension], generator: &generator, on: backend, requiresGrad: true)
+    }
+
+    public func callAsFunction(_ indices: Tensor) throws -> Tensor {
+        try weight.indexSelect(axis: 0, indices)
+    }
+}

@@ -1,0 +1,98 @@
+import ScalpelCore
+import ScalpelTensor
+
+/// Something that maps a tensor to a tensor.
+public protocol Layer: AnyObject {
+    func callAsFunction(_ x: Tensor) throws -> Tensor
+}
+
+/// The base of every model part. Parameters and state are found by reflection over stored
+/// properties — `Tensor`s (parameters when they require gradients, otherwise state such as
+/// running statistics), child `Module`s, and arrays or optionals of them — and named by their
+/// property paths (`layers.0.weight`), the names checkpoints use.
+open class Module {
+    /// Training mode (dropout active, batch statistics) or evaluation mode.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// Every tensor with its path, parameters and state alike, in declaration order.
+    public func namedTensors() -> [(name: String, tensor: Tensor)] {
+        var found: [(String, Tensor)] = []
+        visit(prefix: "") { name, value in
+            if let tensor = value as? Tensor { found.append((name, tensor)) }
+        }
+        return found
+    }
+
+    /// Trainable parameters (tensors that require gradients) with their paths.
+    public func namedParameters() -> [(name: String, tensor: Tensor)] {
+        namedTensors().filter { $0.tensor.requiresGrad }
+    }
+
+    /// Trainable parameters.
+    public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
+
+    /// Number of trainable scalars.
+    public var parameterCount: Int { parameters().map(\.count).reduce(0, +) }
+
+    /// Sets training or evaluation mode here and in every child module.
+    public func train(_ on: Bool = true) {
+        isTraining = on
+        visit(prefix: "") { _, value in (value as? Module)?.isTraining = on }
+    }
+
+    /// Evaluation mode.
+    public func eval() { train(false) }
+
+    /// Clears every parameter's gradient.
+    public func zeroGrad() throws {
+        for p in parameters() { try p.zeroGrad() }
+    }
+
+    /// Calls `body` with every tensor or module below this one (not this one), depth first.
+    private func visit(prefix: String, _ body: (String, Any) -> Void) {
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var children: [(String, Any)] = []
+        while let current = mirror {
+            // Superclass properties first, so names follow declaration order.
+            children.insert(contentsOf: current.children.compactMap { child in child.label.map { ($0, child.value) } }, at: 0)
+            mirror = current.superclassMirror
+        }
+        for (label, value) in children where label != "isTraining" {
+            walk(prefix + label, value, body)
+        }
+    }
+
+    private func walk(_ name: String, _ value: Any, _ body: (String, Any) -> Void) {
+        if let tensor = value as? Tensor {
+            body(name, tensor)
+        } else if let module = value as? Module {
+            body(name, module)
+            module.visit(prefix: name + ".", body)
+        } else {
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .collection?:
+                for (index, child) in mirror.children.enumerated() { walk("\(name).\(index)", child.value, body) }
+            case .optional?:
+                if let some = mirror.children.first { walk(name, some.value, body) }
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// Layers applied in order.
+public final class Sequential: Module, Layer {
+    public let layers: [any Layer]
+
+    public init(_ layers: [any Layer]) {
+        self.layers = layers
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try layers.reduce(x) { try $1($0) }
+    }
+}

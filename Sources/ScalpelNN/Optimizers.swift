@@ -1,0 +1,160 @@
+import Foundation
+import ScalpelCore
+import ScalpelTensor
+
+/// Updates parameters from their gradients: one fused kernel per parameter tensor.
+public class Optimizer {
+    /// The parameters, with their names (for checkpoints).
+    public let parameters: [(name: String, tensor: Tensor)]
+    /// The learning rate of the next step (schedules set it).
+    public var learningRate: Float
+    /// Steps taken so far.
+    public internal(set) var stepCount = 0
+    /// Per-parameter state: first buffer (momentum / first moment), second (second moment).
+    let state1: [Tensor]
+    let state2: [Tensor]
+
+    init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float) throws {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        state1 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+        state2 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+    }
+
+    /// The settings of the next update.
+    func settings(step: Int) -> OptimizerStep { fatalError("subclasses provide settings") }
+
+    /// Applies one update to every parameter that has a gradient.
+    public func step() throws {
+        stepCount += 1
+        let settings = settings(step: stepCount)
+        for (index, (_, p)) in parameters.enumerated() {
+            guard let grad = p.grad else { continue }
+            try p.backend.optimizerStep(settings, parameter: p.storage, gradient: grad.storage, state1: state1[index].storage,
+                                        state2: state2[index].storage, count: p.count)
+        }
+    }
+
+    /// Zeroes every parameter's gradient.
+    public func zeroGrad() throws {
+        for (_, p) in parameters { try p.zeroGrad() }
+    }
+
+    /// Optimizer state as named tensors (`optimizer.<param>.state1` …), for checkpoints.
+    public func namedState() -> [(name: String, tensor: Tensor)] {
+        parameters.indices.flatMap { i in
+            [("optimizer.\(parameters[i].name).\(stateNames.0)", state1[i]), ("optimizer.\(parameters[i].name).\(stateNames.1)", state2[i])]
+        }
+    }
+
+    /// Names of the two state buffers.
+    var stateNames: (String, String) { ("state1", "state2") }
+}
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay
+/// (PyTorch's `torch.optim.SGD`).
+public final class SGD: Optimizer {
+    public var momentum: Float
+    public var dampening: Float
+    public var nesterov: Bool
+    public var weightDecay: Float
+
+    public init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+                nesterov: Bool = false, weightDecay: Float = 0) throws {
+        guard !nesterov || (momentum > 0 && dampening == 0) else {
+            throw ScalpelError.invalidArgument("Nesterov momentum needs momentum > 0 and no dampening")
+        }
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        try super.init(parameters, learningRate: learningRate)
+    }
+
+    override func settings(step: Int) -> OptimizerStep {
+        OptimizerStep(kind: .sgd, learningRate: learningRate, beta1: momentum, weightDecay: weightDecay, nesterov: nesterov,
+                      dampening: dampening, step: step)
+    }
+
+    override var stateNames: (String, String) { ("momentum_buffer", "unused") }
+}
+
+/// Adam, or AdamW with `decoupledWeightDecay` (PyTorch's `torch.optim.Adam` / `AdamW`).
+public final class Adam: Optimizer {
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+    public let decoupledWeightDecay: Bool
+
+    public init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) throws {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupledWeightDecay = decoupledWeightDecay
+        try super.init(parameters, learningRate: learningRate)
+    }
+
+    /// AdamW: decoupled weight decay (default 0.01, as in PyTorch).
+    public static func adamW(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float = 1e-3, weightDecay: Float = 0.01) throws -> Adam {
+        try Adam(parameters, learningRate: learningRate, weightDecay: weightDecay, decoupledWeightDecay: true)
+    }
+
+    override func settings(step: Int) -> OptimizerStep {
+        OptimizerStep(kind: .adam, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+                      decoupledWeightDecay: decoupledWeightDecay, step: step)
+    }
+
+    override var stateNames: (String, String) { ("exp_avg", "exp_avg_sq") }
+}
+
+/// Scales every gradient so that their global L2 norm is at most `maxNorm` (as PyTorch's
+/// `clip_grad_norm_`); returns the norm before clipping. One host read per call.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) throws -> Float {
+    var total: Double = 0
+    for p in parameters {
+        guard let grad = p.grad else { continue }
+        let out = try p.backend.makeBuffer(count: 1)
+        try p.backend.reduce(.sumOfSquares, x: grad.storage, out: out, outer: 1, axis: grad.count, inner: 1)
+        total += Double(try p.backend.read(out)[0])
+    }
+    let norm = Float(total.squareRoot())
+    let scale = maxNorm / (norm + 1e-6)
+    if scale < 1 {
+        for p in parameters {
+            guard let grad = p.grad else { continue }
+            try p.backend.axpby(alpha: scale, x: grad.storage, beta: 0, y: grad.storage, count: grad.count)
+        }
+    }
+    return norm
+}
+
+/// Learning-rate schedules: the rate for a 0-based epoch (or step).
+public enum LearningRateSchedule: Sendable {
+    /// The base rate throughout.
+    case constant
+    /// × gamma every `stepSize` epochs.
+    case step(stepSize: Int, gamma: Float)
+    /// Cosine from the base rate down to `minimum` over `total` epochs.
+    case cosine(total: Int, minimum: Float)
+    /// Linear from 0 up to the base rate over `warmup` epochs, then `then`.
+    indirect case warmup(epochs: Int, then: LearningRateSchedule)
+
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant:
+            return base
+        case let .step(stepSize, gamma):
+            return base * Foundation.pow(gamma, Float(epoch / Swift.max(stepSize, 1)))
+        case let .cosine(total, minimum):
+            let t = Float(Swift.min(epoch, total)) / Float(Swift.max(total, 1))
+            return minimum + (base - minimum) * (1 + Foundation.cos(.pi * t)) / 2
+        case let .warmup(epochs, then):
+            if epoch < epochs { return base * Float(epoch + 1) / Float(epochs) }
+            return then.rate(base: base, epoch: epoch - epochs)
+        }
+    }
+}
