@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The main job: build Scalpel and run it on the best device present.
-# (Until training lands: list the devices, check every kernel, benchmark GEMM.)
+# The main job: build Scalpel and train the default model on the bundled default data set
+# (an MLP on the Wisconsin breast-cancer table, Data/wdbc.csv) on the best device present,
+# after listing the devices. Extra arguments go to `scalpel train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product scalpel
 bin=.build/release/scalpel
 "$bin" devices
-"$bin" selftest
-"$bin" bench gemm "$@"
+"$bin" train "$@"

@@ -96,7 +96,8 @@ public final class TabularTrainer {
                                               positiveClass: config.positiveClass, dropColumns: config.dropColumns)
             split = try StratifiedSplit.split(labels: dataset.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
             standardizer = try Standardizer.fit(features: dataset.features, rows: split.train, featureCount: dataset.featureCount)
-        } catch let error as ClinicDataError {
+        } catch {
+            // The clinical layer's errors name the file, line and column.
             throw ScalpelError.invalidArgument("\(error)")
         }
         let standardized = try standardizer.transform(dataset.features)

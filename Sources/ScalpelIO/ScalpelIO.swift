@@ -1,1 +1,0 @@
-// Safetensors reading and writing (see SafeTensors.swift).
