@@ -76,9 +76,10 @@ let package = Package(
         // The clinical data layer: CSV tables, splits, standardisation, diagnosis metrics.
         .target(name: "ScalpelClinic"),
 
-        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"]),
+        // Fixtures are read through #filePath, not bundled.
+        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
-        .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"]),
+        .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
