@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Scalpel's kernels.",
-        subcommands: [GEMMBenchCommand.self])
+        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self])
 }
 
 struct GEMMBenchCommand: ParsableCommand {
@@ -89,6 +89,39 @@ struct GEMMBenchCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("wrote \(json)\n".utf8))
             }
             if results.contains(where: { $0.error != nil || $0.maxRelError > 1e-4 }) { throw ExitCode(1) }
+        }
+    }
+}
+
+struct MLPBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlp",
+        abstract: "Milliseconds per MLP training step (batch 256, 30→256→256→2, Adam) per backend.",
+        discussion: "bench/mlp_peers.sh runs PyTorch's CPU step on the same model in the same run.")
+
+    @OptionGroup var options: DeviceOptions
+
+    @Option(help: "Samples (each at least 0.2 s of steps).")
+    var samples = 7
+
+    @Option(help: "Write the measurements as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let runtime = try options.runtime()
+            var rows: [[String: String]] = []
+            for backend in runtime.backends {
+                let step = try TrainingBenchmark.mlpStep(on: backend)
+                let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
+                let line = String(format: "%@: %.3f ms per step [%.3f–%.3f]", backend.id.description, timing.median * 1e3, timing.min * 1e3, timing.max * 1e3)
+                print(line + " (\(backend.displayName))")
+                rows.append(["backend": backend.id.description, "name": backend.displayName, "msMedian": String(timing.median * 1e3),
+                             "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3)])
+            }
+            if let json {
+                try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
+            }
         }
     }
 }

@@ -1,1 +1,0 @@
-// Tabular data and diagnosis metrics.
