@@ -1,3 +1,4 @@
+import CScalpelSystem
 import Foundation
 import ScalpelCore
 
@@ -82,8 +83,15 @@ public final class CPUBackend: Backend {
             self.kernels = kernels
         }
         self.threads = threadCount
+        CPUBackend.keepFreedMemory
         fastGEMM = self.kernels == .fast ? FastGEMM(pool: CPUBackend.pool(size: threadCount)) : nil
     }
+
+    /// Tensors of a training step are allocated and freed every step; glibc would hand blocks
+    /// above 128 KiB back to the kernel each time and fault their pages in again on the next
+    /// step (measured: a sixth of a small MLP's step). Keep such blocks (up to glibc's 32 MiB
+    /// ceiling) in the heap for reuse instead.
+    private static let keepFreedMemory: Void = scalpel_keep_freed_memory()
 
     private static let pools = NSLock()
     nonisolated(unsafe) private static var poolsBySize: [Int: WorkerPool] = [:]

@@ -1,3 +1,5 @@
+import Foundation
+import ScalpelCPUKernels
 import ScalpelCore
 
 /// The Backend protocol's tensor operations on the CPU: bounds checks, then the generic
@@ -22,8 +24,12 @@ extension CPUBackend {
         }
     }
 
+    /// Whether the SIMD loops of ScalpelCPUKernels may run (fp32, fast kernels, a capable CPU).
+    private var simd: Bool { precision == .float32 && kernels == .fast }
+
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
         let b = try buffers(op.rawValue, [(x, count), (y, count)])
+        if simd && op == .relu { return ElementwiseKernels.relu(b[0].pointer, b[1].pointer, count) }
         switch precision {
         case .float32: TensorKernels.unary(op, b[0].pointer, b[1].pointer, count)
         case .float64: TensorKernels.unary(op, b[0].doublePointer, b[1].doublePointer, count)
@@ -32,6 +38,7 @@ extension CPUBackend {
 
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
         let b = try buffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
+        if simd && op == .relu { return ElementwiseKernels.reluBackward(b[0].pointer, b[2].pointer, b[3].pointer, count) }
         switch precision {
         case .float32: TensorKernels.unaryBackward(op, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
         case .float64: TensorKernels.unaryBackward(op, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)
@@ -44,14 +51,38 @@ extension CPUBackend {
         let count = layout.count
         if count == 0 { return }
         let p = try buffers(op.rawValue, [(a, extentA), (b, extentB), (out, count)])
+        if simd && ElementwiseKernels.isArithmetic(Int(op.code)), let (rows, cols, bRowStride, swapped) = Self.rowBroadcast(layout) {
+            let (first, second) = swapped ? (p[1], p[0]) : (p[0], p[1])
+            return ElementwiseKernels.arithmetic(Int(op.code), first.pointer, second.pointer, p[2].pointer, rows: rows, cols: cols,
+                                                 bRowStride: bRowStride, bFirst: swapped)
+        }
         switch precision {
         case .float32: TensorKernels.binary(op, p[0].pointer, p[1].pointer, p[2].pointer, layout)
         case .float64: TensorKernels.binary(op, p[0].doublePointer, p[1].doublePointer, p[2].doublePointer, layout)
         }
     }
 
+    /// The layouts the SIMD arithmetic covers: both operands full (one row), or one a suffix of
+    /// the output's dimensions broadcast over the leading ones (a bias). Returns rows, columns,
+    /// the broadcast operand's row stride (0: broadcast) and whether that operand is `a`.
+    static func rowBroadcast(_ layout: BroadcastLayout) -> (Int, Int, Int, Bool)? {
+        let dense = BroadcastLayout.contiguousStrides(layout.shape), count = layout.count
+        if layout.stridesA == dense && layout.stridesB == dense { return (1, count, 0, false) }
+        for (full, partial, swapped) in [(layout.stridesA, layout.stridesB, false), (layout.stridesB, layout.stridesA, true)] where full == dense {
+            // partial must be 0 on a leading run of dimensions and dense on the rest.
+            var split = 0
+            while split < partial.count && partial[split] == 0 { split += 1 }
+            guard split > 0, Array(partial[split...]) == Array(dense[split...]) else { continue }
+            let cols = layout.shape[split...].reduce(1, *)
+            guard cols >= 8 else { continue }
+            return (count / cols, cols, 0, swapped)
+        }
+        return nil
+    }
+
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
         let b = try buffers("axpby", [(x, count), (y, count)])
+        if simd { return ElementwiseKernels.axpby(alpha, b[0].pointer, beta, b[1].pointer, count) }
         switch precision {
         case .float32:
             let (xs, ys) = (b[0].pointer, b[1].pointer)
@@ -64,6 +95,12 @@ extension CPUBackend {
 
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
         let b = try buffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
+        if simd && op == .sum && inner >= 8 {
+            for o in 0 ..< outer {
+                ElementwiseKernels.sumRows(b[0].pointer + o * axis * inner, b[1].pointer + o * inner, rows: axis, cols: inner)
+            }
+            return
+        }
         switch precision {
         case .float32: TensorKernels.reduce(op, b[0].pointer, b[1].pointer, outer, axis, inner)
         case .float64: TensorKernels.reduce(op, b[0].doublePointer, b[1].doublePointer, outer, axis, inner)
@@ -168,6 +205,14 @@ extension CPUBackend {
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
         let b = try buffers("optimizer", [(parameter, count), (gradient, count), (state1, count), (state2, count)])
+        if simd && step.kind == .adam {
+            let correction1 = 1 - Foundation.pow(Double(step.beta1), Double(step.step))
+            let correction2 = 1 - Foundation.pow(Double(step.beta2), Double(step.step))
+            return ElementwiseKernels.adam(b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count, lr: step.learningRate,
+                                           beta1: step.beta1, beta2: step.beta2, eps: step.epsilon, weightDecay: step.weightDecay,
+                                           decoupled: step.decoupledWeightDecay, stepSize: Float(Double(step.learningRate) / correction1),
+                                           root2: Float(correction2.squareRoot()))
+        }
         switch precision {
         case .float32: TensorKernels.optimizerStep(step, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
         case .float64: TensorKernels.optimizerStep(step, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)

@@ -1,0 +1,140 @@
+// Float element-wise loops for the CPU backend's fast path, 8 lanes at a time (AVX2).
+// Compiled for the haswell level like the GEMM micro-kernel; ScalpelCPU calls them only after
+// its CPU check, and keeps the generic loops (which also serve fp64) for everything else.
+
+/// SIMD versions of the hottest element-wise operations of a training step.
+public enum ElementwiseKernels {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// y = max(x, 0).
+    public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let v = load(x, i)
+            store(v.replacing(with: 0, where: v .<= 0), y, i)
+            i += 8
+        }
+        while i < n {
+            y[i] = x[i] > 0 ? x[i] : 0
+            i += 1
+        }
+    }
+
+    /// dx = dy where x > 0, else 0 (branch-free: signs are random in training).
+    public static func reluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            store(load(dy, i).replacing(with: 0, where: load(x, i) .<= 0), dx, i)
+            i += 8
+        }
+        while i < n {
+            dx[i] = x[i] > 0 ? dy[i] : 0
+            i += 1
+        }
+    }
+
+    /// The arithmetic operations with a SIMD path: 0 add, 1 sub, 2 mul, 3 div.
+    public static func isArithmetic(_ op: Int) -> Bool { (0 ... 3).contains(op) }
+
+    @inline(__always)
+    static func apply(_ op: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        switch op {
+        case 0: return a + b
+        case 1: return a - b
+        case 2: return a * b
+        default: return a / b
+        }
+    }
+
+    @inline(__always)
+    static func apply(_ op: Int, _ a: Float, _ b: Float) -> Float {
+        switch op {
+        case 0: return a + b
+        case 1: return a - b
+        case 2: return a * b
+        default: return a / b
+        }
+    }
+
+    /// out[r, c] = a[r, c] ⊕ b[r, c] (bRowStride = cols), or ⊕ b[c] (bRowStride = 0, a row
+    /// vector broadcast over the rows, as a bias), or with a and b swapped (`bFirst`).
+    public static func arithmetic(_ op: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                  rows: Int, cols: Int, bRowStride: Int, bFirst: Bool) {
+        for r in 0 ..< rows {
+            let ar = a + r * cols, br = b + r * bRowStride, o = out + r * cols
+            var c = 0
+            switch (op, bFirst) {
+            case (0, _), (2, _):
+                while c + 8 <= cols { store(apply(op, load(ar, c), load(br, c)), o, c); c += 8 }
+                while c < cols { o[c] = apply(op, ar[c], br[c]); c += 1 }
+            case (_, false):
+                while c + 8 <= cols { store(apply(op, load(ar, c), load(br, c)), o, c); c += 8 }
+                while c < cols { o[c] = apply(op, ar[c], br[c]); c += 1 }
+            case (_, true):
+                while c + 8 <= cols { store(apply(op, load(br, c), load(ar, c)), o, c); c += 8 }
+                while c < cols { o[c] = apply(op, br[c], ar[c]); c += 1 }
+            }
+        }
+    }
+
+    /// y = alpha·x + beta·y (y not read when beta is 0).
+    public static func axpby(_ alpha: Float, _ x: UnsafePointer<Float>, _ beta: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: alpha), vb = SIMD8<Float>(repeating: beta)
+        if beta == 0 {
+            while i + 8 <= n { store(va * load(x, i), y, i); i += 8 }
+            while i < n { y[i] = alpha * x[i]; i += 1 }
+        } else {
+            while i + 8 <= n { store((va * load(x, i)).addingProduct(vb, load(y, i)), y, i); i += 8 }
+            while i < n { y[i] = alpha * x[i] + beta * y[i]; i += 1 }
+        }
+    }
+
+    /// out[c] = Σ_r x[r, c]: the gradient of a broadcast bias, row by row so loads stay contiguous.
+    public static func sumRows(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        out.update(repeating: 0, count: cols)
+        for r in 0 ..< rows {
+            let xr = x + r * cols
+            var c = 0
+            while c + 8 <= cols { store(load(out, c) + load(xr, c), out, c); c += 8 }
+            while c < cols { out[c] += xr[c]; c += 1 }
+        }
+    }
+
+    /// Adam / AdamW in place (PyTorch's rule; stepSize = lr/(1−β1ᵗ), root2 = √(1−β2ᵗ)).
+    public static func adam(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                            _ v: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, beta1: Float, beta2: Float, eps: Float,
+                            weightDecay: Float, decoupled: Bool, stepSize: Float, root2: Float) {
+        var i = 0
+        let b1 = SIMD8<Float>(repeating: beta1), b2 = SIMD8<Float>(repeating: beta2)
+        let c1 = SIMD8<Float>(repeating: 1 - beta1), c2 = SIMD8<Float>(repeating: 1 - beta2)
+        let wd = SIMD8<Float>(repeating: weightDecay), shrink = SIMD8<Float>(repeating: 1 - lr * weightDecay)
+        let step = SIMD8<Float>(repeating: stepSize), r2 = SIMD8<Float>(repeating: root2), e = SIMD8<Float>(repeating: eps)
+        while i + 8 <= n {
+            var d = load(g, i), w = load(p, i)
+            if decoupled { w = w * shrink } else { d = d + wd * w }
+            let mi = b1 * load(m, i) + c1 * d
+            let vi = b2 * load(v, i) + c2 * d * d
+            store(mi, m, i)
+            store(vi, v, i)
+            store(w - step * mi / (vi.squareRoot() / r2 + e), p, i)
+            i += 8
+        }
+        while i < n {
+            var d = g[i], w = p[i]
+            if decoupled { w *= 1 - lr * weightDecay } else { d += weightDecay * w }
+            m[i] = beta1 * m[i] + (1 - beta1) * d
+            v[i] = beta2 * v[i] + (1 - beta2) * d * d
+            p[i] = w - stepSize * m[i] / (v[i].squareRoot() / root2 + eps)
+            i += 1
+        }
+    }
+}

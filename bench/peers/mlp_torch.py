@@ -1,0 +1,41 @@
+"""mlp_torch.py: PyTorch CPU's training step for the MLP of `scalpel bench mlp`
+(batch 256, 30 → 256 → 256 → 2, ReLU, cross-entropy, Adam), timed the same way:
+SAMPLES samples of at least 0.2 s of steps after a warm-up; prints one JSON object.
+
+    /usr/bin/python3 bench/peers/mlp_torch.py [SAMPLES]   (Debian's python3-torch)
+"""
+import json
+import sys
+import time
+
+import torch
+
+samples = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+torch.manual_seed(1)
+model = torch.nn.Sequential(torch.nn.Linear(30, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 2))
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+x = torch.randn(256, 30)
+y = torch.arange(256) % 2
+criterion = torch.nn.CrossEntropyLoss()
+
+
+def step():
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+
+
+for _ in range(20):
+    step()
+t = time.perf_counter(); step(); one = time.perf_counter() - t
+inner = max(1, int(0.2 / max(one, 1e-6)))
+ms = []
+for _ in range(samples):
+    t = time.perf_counter()
+    for _ in range(inner):
+        step()
+    ms.append((time.perf_counter() - t) * 1e3 / inner)
+ms.sort()
+print(json.dumps({"impl": "torch", "version": torch.__version__, "threads": torch.get_num_threads(),
+                  "msMedian": ms[len(ms) // 2], "msMin": ms[0], "msMax": ms[-1]}))
