@@ -56,13 +56,3 @@ void scalpel_cpu_model_name(char *buffer, int size) {
   fclose(f);
 }
 #endif
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-void scalpel_keep_freed_memory(void) {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-}
-#else
-void scalpel_keep_freed_memory(void) {}
-#endif

@@ -1,4 +1,3 @@
-import CScalpelSystem
 import Foundation
 import ScalpelCore
 
@@ -9,17 +8,18 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     public let owner: DeviceID = .cpu
     public let precision: CPUBackend.Precision
     private let raw: UnsafeMutableRawPointer
+    private let bytes: Int
 
     init(count: Int, precision: CPUBackend.Precision) throws {
         guard count >= 0 else { throw ScalpelError.invalidArgument("buffer size \(count) is negative") }
         let width = precision == .float32 ? 4 : 8
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: width)
-        var memory: UnsafeMutableRawPointer?
-        guard !overflow, posix_memalign(&memory, 64, bytes) == 0, let memory else {
+        guard !overflow, let memory = BufferCache.shared.take(bytes: bytes) else {
             throw ScalpelError.outOfMemory(device: "cpu", bytes: overflow ? Int.max : bytes, detail: "posix_memalign failed")
         }
         self.count = count
         self.precision = precision
+        self.bytes = bytes
         raw = memory
     }
 
@@ -35,7 +35,45 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
         return raw.assumingMemoryBound(to: Double.self)
     }
 
-    deinit { free(raw) }
+    deinit { BufferCache.shared.give(raw, bytes: bytes) }
+}
+
+/// Freed tensor memory kept by size for the next allocation of the same size: a training step
+/// allocates the same shapes every step, and fresh memory from the C allocator faults its
+/// pages in again each time (measured: a sixth of a small MLP's step). At most `limit` bytes
+/// are kept; the rest is freed.
+final class BufferCache: @unchecked Sendable {
+    static let shared = BufferCache(limit: 512 << 20)
+
+    private let lock = NSLock()
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var cached = 0
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// 64-byte-aligned memory of `bytes` bytes (reused when possible), or nil when out of memory.
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        let reused: UnsafeMutableRawPointer? = lock.withLock {
+            guard let pointer = free[bytes]?.popLast() else { return nil }
+            cached -= bytes
+            return pointer
+        }
+        if let reused { return reused }
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, 64, bytes) == 0 else { return nil }
+        return memory
+    }
+
+    func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        let kept = lock.withLock { () -> Bool in
+            guard cached + bytes <= limit else { return false }
+            free[bytes, default: []].append(pointer)
+            cached += bytes
+            return true
+        }
+        if !kept { Foundation.free(pointer) }
+    }
 }
 
 /// The pure-Swift backend. Runs everywhere; with `.fast` kernels it is the CPU path the
@@ -83,15 +121,8 @@ public final class CPUBackend: Backend {
             self.kernels = kernels
         }
         self.threads = threadCount
-        CPUBackend.keepFreedMemory
         fastGEMM = self.kernels == .fast ? FastGEMM(pool: CPUBackend.pool(size: threadCount)) : nil
     }
-
-    /// Tensors of a training step are allocated and freed every step; glibc would hand blocks
-    /// above 128 KiB back to the kernel each time and fault their pages in again on the next
-    /// step (measured: a sixth of a small MLP's step). Keep such blocks (up to glibc's 32 MiB
-    /// ceiling) in the heap for reuse instead.
-    private static let keepFreedMemory: Void = scalpel_keep_freed_memory()
 
     private static let pools = NSLock()
     nonisolated(unsafe) private static var poolsBySize: [Int: WorkerPool] = [:]

@@ -6,9 +6,11 @@ extension Tensor {
     func unary(_ op: UnaryOp) throws -> Tensor {
         let y = try Tensor.empty(shape, on: backend)
         try backend.unary(op, x: storage, y: y.storage, count: count)
-        return Tensor.record(y, op.rawValue, [self]) { [self] g in
+        // The closure holds the output's storage, never the output itself: the output holds the
+        // closure, and a cycle would leak every step's tensors.
+        return Tensor.record(y, op.rawValue, [self]) { [self, yStorage = y.storage] g in
             let dx = try Tensor.empty(shape, on: backend)
-            try backend.unaryBackward(op, x: storage, y: y.storage, dy: g.storage, dx: dx.storage, count: count)
+            try backend.unaryBackward(op, x: storage, y: yStorage, dy: g.storage, dx: dx.storage, count: count)
             return [dx]
         }
     }
@@ -34,6 +36,7 @@ extension Tensor {
         try backend.binary(op, a: storage, b: other.storage, out: out.storage, layout: layout)
         if op.isComparison { return out }
         let (a, b) = (self, other)
+        let result = out.detached() // not `out`: see unary
         return Tensor.record(out, op.rawValue, [a, b]) { g in
             let ga: Tensor?, gb: Tensor?
             switch op {
@@ -46,15 +49,15 @@ extension Tensor {
                 gb = b.requiresGrad ? try g * a : nil
             case .div:
                 ga = a.requiresGrad ? try g / b : nil
-                gb = b.requiresGrad ? try (g * out / b).neg() : nil
+                gb = b.requiresGrad ? try (g * result / b).neg() : nil
             case .maximum, .minimum:
                 // The gradient goes to the input that was picked (to a on ties).
                 let pickA = try a.binary(op == .maximum ? .greaterEqual : .lessEqual, b)
                 ga = a.requiresGrad ? try g * pickA : nil
                 gb = b.requiresGrad ? try g * (1 - pickA) : nil
             case .pow:
-                ga = a.requiresGrad ? try g * b * (out / a) : nil
-                gb = b.requiresGrad ? try g * out * a.log() : nil
+                ga = a.requiresGrad ? try g * b * (result / a) : nil
+                gb = b.requiresGrad ? try g * result * a.log() : nil
             default:
                 ga = nil; gb = nil
             }

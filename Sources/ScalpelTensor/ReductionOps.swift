@@ -79,9 +79,9 @@ extension Tensor {
         let cols = shape[rank - 1], rows = count / Swift.max(cols, 1)
         let y = try Tensor.empty(shape, on: backend)
         try backend.softmax(x: storage, y: y.storage, rows: rows, cols: cols, log: log)
-        return Tensor.record(y, log ? "logSoftmax" : "softmax", [self]) { [backend, shape] g in
+        return Tensor.record(y, log ? "logSoftmax" : "softmax", [self]) { [backend, shape, yStorage = y.storage] g in
             let dx = try Tensor.empty(shape, on: backend)
-            try backend.softmaxBackward(y: y.storage, dy: g.storage, dx: dx.storage, rows: rows, cols: cols, log: log)
+            try backend.softmaxBackward(y: yStorage, dy: g.storage, dx: dx.storage, rows: rows, cols: cols, log: log)
             return [dx]
         }
     }

@@ -207,3 +207,25 @@ func evaluate(_ op: OpCase, on backend: any Backend, inputs: [[Double]], weights
         #expect(nanLoss.isNaN, "a label outside the classes gives NaN, which training reports")
     }
 }
+
+@Suite struct GraphLifetimeTests {
+    /// Every op's output, its graph and its gradients are freed once the caller lets go:
+    /// a reference cycle through a backward closure would leak a training step's tensors.
+    @Test(arguments: OpCase.all)
+    func outputsAreFreedAfterBackward(_ op: OpCase) throws {
+        weak var output: Tensor?
+        weak var storage: (any DeviceBuffer)?
+        try {
+            var random = SeededRandom(seed: 3)
+            let inputs = try zip(op.shapes, op.ranges).map { shape, range in
+                try Tensor(random.uniformArray(shape.reduce(1, *), range.0, range.1), shape: shape, on: TensorBackends.cpu, requiresGrad: true)
+            }
+            let out = try op.body(inputs)
+            output = out
+            storage = out.storage
+            try out.sum().backward()
+        }()
+        #expect(output == nil, "\(op): the output outlives its graph")
+        #expect(storage == nil, "\(op): the output's memory outlives its graph")
+    }
+}

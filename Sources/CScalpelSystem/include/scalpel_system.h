@@ -10,9 +10,4 @@ int scalpel_cpu_has_fast_simd(void);
 /// The CPU's model name (from cpuid's brand string on x86), written into `buffer`.
 void scalpel_cpu_model_name(char *buffer, int size);
 
-
-
-/// Asks the C allocator to keep freed blocks of up to 32 MiB for reuse instead of returning
-/// them to the kernel (glibc); elsewhere does nothing.
-void scalpel_keep_freed_memory(void);
 #endif
