@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // OpenCL entry points resolved with dlopen at run time; headers only at build time.
@@ -74,7 +75,7 @@ let package = Package(
         // File formats with no dependencies: safetensors checkpoints.
         .target(name: "ScalpelIO"),
         // The clinical data layer: CSV tables, splits, standardisation, diagnosis metrics.
-        .target(name: "ScalpelClinic"),
+        .target(name: "ScalpelClinic", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
