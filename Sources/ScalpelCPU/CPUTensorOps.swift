@@ -6,7 +6,7 @@ import ScalpelCore
 /// kernels of `TensorKernels` in the backend's precision.
 extension CPUBackend {
     /// Typed access to buffers after checking ownership and that each holds `needed` elements.
-    private func buffers(_ op: String, _ list: [(any DeviceBuffer, Int)]) throws -> [CPUBuffer] {
+    func typedBuffers(_ op: String, _ list: [(any DeviceBuffer, Int)]) throws -> [CPUBuffer] {
         try list.map { buffer, needed in
             let cpu = try storage(buffer, op: op)
             guard needed <= cpu.count else {
@@ -17,7 +17,7 @@ extension CPUBackend {
     }
 
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
-        let b = try buffers("fill", [(buffer, offset + count)])[0]
+        let b = try typedBuffers("fill", [(buffer, offset + count)])[0]
         switch precision {
         case .float32: (b.pointer + offset).update(repeating: value, count: count)
         case .float64: (b.doublePointer + offset).update(repeating: Double(value), count: count)
@@ -28,7 +28,7 @@ extension CPUBackend {
     private var simd: Bool { precision == .float32 && kernels == .fast }
 
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
-        let b = try buffers(op.rawValue, [(x, count), (y, count)])
+        let b = try typedBuffers(op.rawValue, [(x, count), (y, count)])
         if simd && op == .relu { return ElementwiseKernels.relu(b[0].pointer, b[1].pointer, count) }
         switch precision {
         case .float32: TensorKernels.unary(op, b[0].pointer, b[1].pointer, count)
@@ -37,7 +37,7 @@ extension CPUBackend {
     }
 
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
-        let b = try buffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
+        let b = try typedBuffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
         if simd && op == .relu { return ElementwiseKernels.reluBackward(b[0].pointer, b[2].pointer, b[3].pointer, count) }
         switch precision {
         case .float32: TensorKernels.unaryBackward(op, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
@@ -50,7 +50,7 @@ extension CPUBackend {
         let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let count = layout.count
         if count == 0 { return }
-        let p = try buffers(op.rawValue, [(a, extentA), (b, extentB), (out, count)])
+        let p = try typedBuffers(op.rawValue, [(a, extentA), (b, extentB), (out, count)])
         if simd && ElementwiseKernels.isArithmetic(Int(op.code)), let (rows, cols, bRowStride, swapped) = Self.rowBroadcast(layout) {
             let (first, second) = swapped ? (p[1], p[0]) : (p[0], p[1])
             return ElementwiseKernels.arithmetic(Int(op.code), first.pointer, second.pointer, p[2].pointer, rows: rows, cols: cols,
@@ -81,7 +81,7 @@ extension CPUBackend {
     }
 
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
-        let b = try buffers("axpby", [(x, count), (y, count)])
+        let b = try typedBuffers("axpby", [(x, count), (y, count)])
         if simd { return ElementwiseKernels.axpby(alpha, b[0].pointer, beta, b[1].pointer, count) }
         switch precision {
         case .float32:
@@ -94,7 +94,7 @@ extension CPUBackend {
     }
 
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
-        let b = try buffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
+        let b = try typedBuffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
         if simd && op == .sum && inner >= 8 {
             for o in 0 ..< outer {
                 ElementwiseKernels.sumRows(b[0].pointer + o * axis * inner, b[1].pointer + o * inner, rows: axis, cols: inner)
@@ -108,7 +108,7 @@ extension CPUBackend {
     }
 
     public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
-        let b = try buffers(log ? "log_softmax" : "softmax", [(x, rows * cols), (y, rows * cols)])
+        let b = try typedBuffers(log ? "log_softmax" : "softmax", [(x, rows * cols), (y, rows * cols)])
         switch precision {
         case .float32: TensorKernels.softmax(b[0].pointer, b[1].pointer, rows, cols, log: log)
         case .float64: TensorKernels.softmax(b[0].doublePointer, b[1].doublePointer, rows, cols, log: log)
@@ -116,7 +116,7 @@ extension CPUBackend {
     }
 
     public func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
-        let b = try buffers("softmax backward", [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)])
+        let b = try typedBuffers("softmax backward", [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)])
         switch precision {
         case .float32: TensorKernels.softmaxBackward(b[0].pointer, b[1].pointer, b[2].pointer, rows, cols, log: log)
         case .float64: TensorKernels.softmaxBackward(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, rows, cols, log: log)
@@ -125,7 +125,7 @@ extension CPUBackend {
 
     public func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws {
         if copy.count == 0 { return }
-        let b = try buffers("copy", [(source, copy.srcExtent), (destination, copy.dstExtent)])
+        let b = try typedBuffers("copy", [(source, copy.srcExtent), (destination, copy.dstExtent)])
         switch precision {
         case .float32: TensorKernels.copy(copy, b[0].pointer, b[1].pointer)
         case .float64: TensorKernels.copy(copy, b[0].doublePointer, b[1].doublePointer)
@@ -133,7 +133,7 @@ extension CPUBackend {
     }
 
     public func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
-        let b = try buffers("gather", [(x, outer * axis * inner), (index, count), (out, outer * count * inner)])
+        let b = try typedBuffers("gather", [(x, outer * axis * inner), (index, count), (out, outer * count * inner)])
         switch precision {
         case .float32: TensorKernels.gather(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
         case .float64: TensorKernels.gather(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, outer, axis, inner, count)
@@ -141,7 +141,7 @@ extension CPUBackend {
     }
 
     public func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
-        let b = try buffers("scatter_add", [(dy, outer * count * inner), (index, count), (dx, outer * axis * inner)])
+        let b = try typedBuffers("scatter_add", [(dy, outer * count * inner), (index, count), (dx, outer * axis * inner)])
         switch precision {
         case .float32: TensorKernels.scatterAdd(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
         case .float64: TensorKernels.scatterAdd(b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, outer, axis, inner, count)
@@ -152,8 +152,8 @@ extension CPUBackend {
                              probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
                              rows: Int, classes: Int, settings: LossSettings) throws {
         let n = rows * classes
-        let b = try buffers("cross_entropy", [(logits, n), (labels, rows), (probabilities, n), (losses, rows), (rowWeights, rows)])
-        let w = try classWeights.map { try buffers("cross_entropy", [($0, classes)])[0] }
+        let b = try typedBuffers("cross_entropy", [(logits, n), (labels, rows), (probabilities, n), (losses, rows), (rowWeights, rows)])
+        let w = try classWeights.map { try typedBuffers("cross_entropy", [($0, classes)])[0] }
         switch precision {
         case .float32:
             TensorKernels.crossEntropy(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer, b[4].pointer,
@@ -167,8 +167,8 @@ extension CPUBackend {
     public func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                                      dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws {
         let n = rows * classes
-        let b = try buffers("cross_entropy backward", [(probabilities, n), (labels, rows), (dLoss, rows), (dLogits, n)])
-        let w = try classWeights.map { try buffers("cross_entropy backward", [($0, classes)])[0] }
+        let b = try typedBuffers("cross_entropy backward", [(probabilities, n), (labels, rows), (dLoss, rows), (dLogits, n)])
+        let w = try classWeights.map { try typedBuffers("cross_entropy backward", [($0, classes)])[0] }
         switch precision {
         case .float32:
             TensorKernels.crossEntropyBackward(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer,
@@ -181,8 +181,8 @@ extension CPUBackend {
 
     public func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
                               count: Int, classes: Int) throws {
-        let b = try buffers("bce_with_logits", [(logits, count), (targets, count), (losses, count)])
-        let w = try posWeight.map { try buffers("bce_with_logits", [($0, classes)])[0] }
+        let b = try typedBuffers("bce_with_logits", [(logits, count), (targets, count), (losses, count)])
+        let w = try posWeight.map { try typedBuffers("bce_with_logits", [($0, classes)])[0] }
         switch precision {
         case .float32: TensorKernels.bce(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, count, max(classes, 1))
         case .float64: TensorKernels.bce(b[0].doublePointer, b[1].doublePointer, w.map { UnsafePointer($0.doublePointer) }, b[2].doublePointer, count, max(classes, 1))
@@ -191,8 +191,8 @@ extension CPUBackend {
 
     public func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
                                       dLogits: any DeviceBuffer, count: Int, classes: Int) throws {
-        let b = try buffers("bce_with_logits backward", [(logits, count), (targets, count), (dLoss, count), (dLogits, count)])
-        let w = try posWeight.map { try buffers("bce_with_logits backward", [($0, classes)])[0] }
+        let b = try typedBuffers("bce_with_logits backward", [(logits, count), (targets, count), (dLoss, count), (dLogits, count)])
+        let w = try posWeight.map { try typedBuffers("bce_with_logits backward", [($0, classes)])[0] }
         switch precision {
         case .float32:
             TensorKernels.bceBackward(b[0].pointer, b[1].pointer, w.map { UnsafePointer($0.pointer) }, b[2].pointer, b[3].pointer, count, max(classes, 1))
@@ -204,7 +204,7 @@ extension CPUBackend {
 
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
-        let b = try buffers("optimizer", [(parameter, count), (gradient, count), (state1, count), (state2, count)])
+        let b = try typedBuffers("optimizer", [(parameter, count), (gradient, count), (state1, count), (state2, count)])
         if simd && step.kind == .adam {
             let correction1 = 1 - Foundation.pow(Double(step.beta1), Double(step.step))
             let correction2 = 1 - Foundation.pow(Double(step.beta2), Double(step.step))
@@ -216,6 +216,50 @@ extension CPUBackend {
         switch precision {
         case .float32: TensorKernels.optimizerStep(step, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
         case .float64: TensorKernels.optimizerStep(step, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)
+        }
+    }
+}
+
+extension CPUBackend {
+    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let b = try typedBuffers("im2col", [(input, g.batch * g.inChannels * g.height * g.width), (columns, g.columnRows * g.columnCount)])
+        switch precision {
+        case .float32: TensorKernels.im2col(g, b[0].pointer, b[1].pointer)
+        case .float64: TensorKernels.im2col(g, b[0].doublePointer, b[1].doublePointer)
+        }
+    }
+
+    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let b = try typedBuffers("col2im", [(columns, g.columnRows * g.columnCount), (gradInput, g.batch * g.inChannels * g.height * g.width)])
+        switch precision {
+        case .float32: TensorKernels.col2im(g, b[0].pointer, b[1].pointer)
+        case .float64: TensorKernels.col2im(g, b[0].doublePointer, b[1].doublePointer)
+        }
+    }
+
+    public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let b = try typedBuffers("pool2d", [(input, g.batch * g.channels * g.height * g.width), (output, g.batch * g.channels * g.outHeight * g.outWidth)])
+        switch precision {
+        case .float32: TensorKernels.pool2d(g, max: max, b[0].pointer, b[1].pointer)
+        case .float64: TensorKernels.pool2d(g, max: max, b[0].doublePointer, b[1].doublePointer)
+        }
+    }
+
+    public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
+                               gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
+        let b = try typedBuffers("pool2d backward", [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)])
+        switch precision {
+        case .float32: TensorKernels.pool2dBackward(g, max: max, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer)
+        case .float64: TensorKernels.pool2dBackward(g, max: max, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer)
         }
     }
 }

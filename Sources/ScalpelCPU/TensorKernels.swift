@@ -312,3 +312,119 @@ enum TensorKernels {
         }
     }
 }
+
+// MARK: Convolution and pooling
+
+extension TensorKernels {
+    static func im2col<T: Scalar>(_ g: Conv2dGeometry, _ input: UnsafePointer<T>, _ columns: UnsafeMutablePointer<T>) {
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let columnsPerRow = g.batch * oh * ow
+        for c in 0 ..< g.inChannels {
+            for r in 0 ..< g.kernelHeight {
+                for s in 0 ..< g.kernelWidth {
+                    let row = columns + ((c * g.kernelHeight + r) * g.kernelWidth + s) * columnsPerRow
+                    for n in 0 ..< g.batch {
+                        let plane = input + (n * g.inChannels + c) * g.height * g.width
+                        for y in 0 ..< oh {
+                            let h = y * g.strideH - g.padH + r * g.dilationH
+                            let out = row + (n * oh + y) * ow
+                            guard h >= 0 && h < g.height else {
+                                out.update(repeating: 0, count: ow)
+                                continue
+                            }
+                            for x in 0 ..< ow {
+                                let w = x * g.strideW - g.padW + s * g.dilationW
+                                out[x] = w >= 0 && w < g.width ? plane[h * g.width + w] : 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func col2im<T: Scalar>(_ g: Conv2dGeometry, _ columns: UnsafePointer<T>, _ gradInput: UnsafeMutablePointer<T>) {
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let columnsPerRow = g.batch * oh * ow
+        gradInput.update(repeating: 0, count: g.batch * g.inChannels * g.height * g.width)
+        // Scatter in a fixed order: the same sums, in the same order, on every run.
+        for c in 0 ..< g.inChannels {
+            for r in 0 ..< g.kernelHeight {
+                for s in 0 ..< g.kernelWidth {
+                    let row = columns + ((c * g.kernelHeight + r) * g.kernelWidth + s) * columnsPerRow
+                    for n in 0 ..< g.batch {
+                        let plane = gradInput + (n * g.inChannels + c) * g.height * g.width
+                        for y in 0 ..< oh {
+                            let h = y * g.strideH - g.padH + r * g.dilationH
+                            guard h >= 0 && h < g.height else { continue }
+                            let source = row + (n * oh + y) * ow
+                            for x in 0 ..< ow {
+                                let w = x * g.strideW - g.padW + s * g.dilationW
+                                if w >= 0 && w < g.width { plane[h * g.width + w] += source[x] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func pool2d<T: Scalar>(_ g: Pool2dGeometry, max: Bool, _ input: UnsafePointer<T>, _ output: UnsafeMutablePointer<T>) {
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let area = T(g.kernelHeight * g.kernelWidth)
+        for plane in 0 ..< g.batch * g.channels {
+            let x = input + plane * g.height * g.width, out = output + plane * oh * ow
+            for y in 0 ..< oh {
+                for xo in 0 ..< ow {
+                    var acc: T = max ? -.infinity : 0
+                    for r in 0 ..< g.kernelHeight {
+                        let h = y * g.strideH - g.padH + r
+                        guard h >= 0 && h < g.height else { continue }
+                        for s in 0 ..< g.kernelWidth {
+                            let w = xo * g.strideW - g.padW + s
+                            guard w >= 0 && w < g.width else { continue }
+                            let v = x[h * g.width + w]
+                            if max { if v > acc || v.isNaN { acc = v } } else { acc += v }
+                        }
+                    }
+                    out[y * ow + xo] = max ? acc : acc / area
+                }
+            }
+        }
+    }
+
+    static func pool2dBackward<T: Scalar>(_ g: Pool2dGeometry, max: Bool, _ input: UnsafePointer<T>, _ output: UnsafePointer<T>,
+                                          _ gradOutput: UnsafePointer<T>, _ gradInput: UnsafeMutablePointer<T>) {
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let area = T(g.kernelHeight * g.kernelWidth)
+        gradInput.update(repeating: 0, count: g.batch * g.channels * g.height * g.width)
+        for plane in 0 ..< g.batch * g.channels {
+            let x = input + plane * g.height * g.width, dx = gradInput + plane * g.height * g.width
+            let out = output + plane * oh * ow, dout = gradOutput + plane * oh * ow
+            for y in 0 ..< oh {
+                for xo in 0 ..< ow {
+                    let grad = dout[y * ow + xo]
+                    var routed = false
+                    for r in 0 ..< g.kernelHeight where !routed {
+                        let h = y * g.strideH - g.padH + r
+                        guard h >= 0 && h < g.height else { continue }
+                        for s in 0 ..< g.kernelWidth {
+                            let w = xo * g.strideW - g.padW + s
+                            guard w >= 0 && w < g.width else { continue }
+                            if max {
+                                // The first position holding the maximum gets the gradient.
+                                if x[h * g.width + w] == out[y * ow + xo] {
+                                    dx[h * g.width + w] += grad
+                                    routed = true
+                                    break
+                                }
+                            } else {
+                                dx[h * g.width + w] += grad / area
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

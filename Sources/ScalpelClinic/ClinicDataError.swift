@@ -1,15 +1,20 @@
 // The one error type of the clinical data layer. Every case that comes from a file carries a
-// `Location`, so the message a user reads points at the exact file, line and column to fix.
+// `Location`, so the message a user reads points at the exact file, line and column to fix, or
+// for binary arrays the file and the archive member.
 
-/// Why a clinical table, split, standardisation or metric computation was refused.
+/// Why a clinical table, image array, split, standardisation or metric computation was refused.
 ///
-/// Every case that comes from a file names the file, the 1-based line and the column, so the
-/// message is enough to find and fix the offending cell.
+/// Every case that comes from a file names the file, and where they apply the 1-based line and
+/// the column (text tables) or the archive member (`.npz` image sets), so the message is enough
+/// to find and fix the offending data.
 public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// Where in a file a problem was found: the file, and where known the line and column.
+    /// Where in a file a problem was found: the file, and where known the archive member, the
+    /// line and the column.
     public struct Location: CustomStringConvertible, Equatable, Sendable {
         /// The file path (or the name given to text parsed from memory).
         public var source: String
+        /// The member of a zip archive (an `.npz`) the problem lies in, as stored in the archive.
+        public var member: String?
         /// The 1-based line; for a row that spans lines (a quoted line break), the line it starts on.
         public var line: Int?
         /// The 1-based field position within the row, when known.
@@ -18,16 +23,20 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         public var column: String?
 
         /// A location in `source`, narrowed down as far as is known.
-        public init(source: String, line: Int? = nil, field: Int? = nil, column: String? = nil) {
+        public init(
+            source: String, member: String? = nil, line: Int? = nil, field: Int? = nil, column: String? = nil
+        ) {
             self.source = source
+            self.member = member
             self.line = line
             self.field = field
             self.column = column
         }
 
-        /// "file, line 5, column 'radius_mean'", leaving out what is not known.
+        /// "file, line 5, column 'radius_mean'" or "file, member 'x.npy'", leaving out what is not known.
         public var description: String {
             var parts = [source]
+            if let member { parts.append("member '\(member)'") }
             if let line { parts.append("line \(line)") }
             if let column {
                 parts.append("column '\(column)'")
@@ -70,6 +79,28 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
     case invalidSplit(reason: String)
     /// Arrays of the wrong shape or with invalid values handed to a computation.
     case invalidInput(reason: String)
+    /// Bytes that do not form a NumPy `.npy` array: bad magic, unknown format version, a
+    /// truncated or unparseable header.
+    case malformedNPY(Location, reason: String)
+    /// A well-formed `.npy` array this reader does not handle: big-endian or Fortran order, or an
+    /// element type outside the supported ones.
+    case unsupportedNPY(Location, reason: String)
+    /// An `.npy` shape that is negative, absurdly large, or holds more elements than allowed.
+    case invalidShape(Location, reason: String)
+    /// The `.npy` data after the header is not exactly shape × item size bytes long.
+    case dataSizeMismatch(Location, expectedBytes: Int, actualBytes: Int)
+    /// The file is not a zip archive, so it cannot be an `.npz`.
+    case notZipArchive(Location, reason: String)
+    /// An array asked for by name is not a member of the `.npz`; `available` lists those that are.
+    case missingMember(Location, name: String, available: [String])
+    /// A zip member whose data cannot be extracted intact (CRC mismatch, inflate error, short data).
+    case corruptMember(Location, reason: String)
+    /// A zip member that would inflate to more bytes than allowed (a guard against zip bombs).
+    case memberTooLarge(Location, uncompressedBytes: UInt64, limit: UInt64)
+    /// Image or label arrays that cannot form an image classification dataset.
+    case invalidImageData(Location, reason: String)
+    /// Labels with more than one column per image: a multi-label task, which is not supported yet.
+    case multiLabelNotSupported(Location, labelsPerImage: Int)
 
     /// A message that names the file, line and column where they apply.
     public var description: String {
@@ -111,6 +142,32 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
             return "stratified split: \(reason)"
         case let .invalidInput(reason):
             return reason
+        case let .malformedNPY(location, reason):
+            return "\(location): not a valid .npy array: \(reason)"
+        case let .unsupportedNPY(location, reason):
+            return "\(location): unsupported .npy array: \(reason)"
+        case let .invalidShape(location, reason):
+            return "\(location): invalid .npy shape: \(reason)"
+        case let .dataSizeMismatch(location, expectedBytes, actualBytes):
+            let detail = actualBytes < expectedBytes
+                ? "truncated" : "\(actualBytes - expectedBytes) extra bytes after the array"
+            return "\(location): the array data is \(actualBytes) bytes where its shape and dtype need "
+                + "\(expectedBytes) (\(detail))"
+        case let .notZipArchive(location, reason):
+            return "\(location): is not an .npz (zip) archive: \(reason)"
+        case let .missingMember(location, name, available):
+            let list = available.isEmpty ? "none" : available.map { "'\($0)'" }.joined(separator: ", ")
+            return "\(location): no array '\(name)' in the archive; the arrays are \(list)"
+        case let .corruptMember(location, reason):
+            return "\(location): corrupt archive member: \(reason)"
+        case let .memberTooLarge(location, uncompressedBytes, limit):
+            return "\(location): the member inflates to \(uncompressedBytes) bytes, above the limit of "
+                + "\(limit) bytes; refusing to extract it"
+        case let .invalidImageData(location, reason):
+            return "\(location): \(reason)"
+        case let .multiLabelNotSupported(location, labelsPerImage):
+            return "\(location): the labels have \(labelsPerImage) columns per image, a multi-label task; "
+                + "multi-label tasks are not supported yet (only single-label (N, 1) labels)"
         }
     }
 }

@@ -13,7 +13,7 @@ extension OpenCLBackend {
 
     /// Runs `body` with `file`'s program, or — when it does not build — runs `fallback` on the
     /// CPU backend with copies of `operands` (each copied back afterwards). Holds the lock.
-    private func launch(_ op: String, file: String, operands: [(any DeviceBuffer, Int)],
+    func launch(_ op: String, file: String, operands: [(any DeviceBuffer, Int)],
                         body: (CLProgram, [CLBuffer]) throws -> Void,
                         fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
         let buffers = try operands.map { buffer, needed -> CLBuffer in
@@ -54,13 +54,13 @@ extension OpenCLBackend {
         if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, "moving a fallback operand") }
     }
 
-    private func run1D(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], count: Int) throws {
+    func run1D(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], count: Int) throws {
         let kernel = try program.kernel(name)
         try setArguments(kernel, arguments)
         try enqueue(kernel, name: name, global: [count], local: [min(groupSize, max(count, 1))])
     }
 
-    private static func int8(_ values: [Int]) -> KernelArgument {
+    static func int8(_ values: [Int]) -> KernelArgument {
         var padded = values.map { Int32($0) }
         padded += [Int32](repeating: 0, count: 8 - padded.count)
         return .int8(padded)
@@ -278,5 +278,53 @@ extension OpenCLBackend {
                           count: count)
             }
         } fallback: { cpu, b in try cpu.optimizerStep(step, parameter: b[0], gradient: b[1], state1: b[2], state2: b[3], count: count) }
+    }
+}
+
+// Convolution pieces and pooling (conv.cl).
+extension OpenCLBackend {
+    private static func convGeometry(_ g: Conv2dGeometry) -> [KernelArgument] {
+        [int8([g.batch, g.inChannels, g.height, g.width, g.outChannels, g.kernelHeight, g.kernelWidth, g.groups]),
+         int8([g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outHeight, g.outWidth])]
+    }
+
+    private static func poolGeometry(_ g: Pool2dGeometry, max: Bool) -> [KernelArgument] {
+        [int8([g.batch * g.channels, g.height, g.width, g.kernelHeight, g.kernelWidth, g.strideH, g.strideW, 0]),
+         int8([g.padH, g.padW, g.outHeight, g.outWidth, max ? 1 : 0, 0, 0, 0])]
+    }
+
+    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry, total = g.columnRows * g.columnCount
+        try launch("im2col", file: "conv.cl", operands: [(input, g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
+            try run1D(program, "im2col", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
+        } fallback: { cpu, b in try cpu.im2col(g, input: b[0], columns: b[1]) }
+    }
+
+    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry, total = g.batch * g.inChannels * g.height * g.width
+        try launch("col2im", file: "conv.cl", operands: [(columns, g.columnRows * g.columnCount), (gradInput, total)]) { program, b in
+            try run1D(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
+        } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1]) }
+    }
+
+    public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry, outCount = g.batch * g.channels * g.outHeight * g.outWidth
+        try launch("pool2d", file: "conv.cl", operands: [(input, g.batch * g.channels * g.height * g.width), (output, outCount)]) { program, b in
+            try run1D(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.poolGeometry(g, max: max), count: outCount)
+        } fallback: { cpu, b in try cpu.pool2d(g, max: max, input: b[0], output: b[1]) }
+    }
+
+    public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
+                               gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
+        try launch("pool2d backward", file: "conv.cl", operands: [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)]) { program, b in
+            try run1D(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem)]
+                + Self.poolGeometry(g, max: max), count: inCount)
+        } fallback: { cpu, b in try cpu.pool2dBackward(g, max: max, input: b[0], output: b[1], gradOutput: b[2], gradInput: b[3]) }
     }
 }

@@ -78,6 +78,16 @@ struct OpCase: Sendable, CustomStringConvertible {
             try x[0].bceWithLogits(targets: x[1].detached(), posWeight: try Tensor([0.5, 1, 2], shape: [3], on: x[0].backend))
         },
         OpCase("mseLoss", [[3, 4], [3, 4]]) { try $0[0].mseLoss($0[1]) },
+        OpCase("conv2d 3×3 pad 1 bias", [[2, 3, 5, 6], [4, 3, 3, 3], [4]]) { try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1)) },
+        OpCase("conv2d 1×1", [[2, 5, 3, 4], [3, 5, 1, 1]]) { try $0[0].conv2d(weight: $0[1]) },
+        OpCase("conv2d 7×7 stride 2 pad 3", [[1, 2, 9, 7], [3, 2, 7, 7]]) { try $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (3, 3)) },
+        OpCase("conv2d stride 2 dilation 2 odd", [[2, 2, 9, 8], [3, 2, 3, 2]]) { try $0[0].conv2d(weight: $0[1], stride: (2, 1), padding: (1, 2), dilation: (2, 2)) },
+        OpCase("conv2d groups 2", [[2, 4, 5, 5], [6, 2, 3, 3], [6]]) { try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), groups: 2) },
+        OpCase("conv2d depthwise", [[2, 3, 6, 5], [3, 1, 3, 3]]) { try $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1), groups: 3) },
+        OpCase("maxPool2d 2×2", [[2, 3, 6, 5]]) { try $0[0].maxPool2d(kernel: (2, 2)) },
+        OpCase("maxPool2d 3×3 stride 2 pad 1", [[2, 2, 7, 7]]) { try $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)) },
+        OpCase("avgPool2d 3×3 stride 2 pad 1", [[2, 2, 7, 6]]) { try $0[0].avgPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)) },
+        OpCase("global average pool", [[2, 3, 4, 5]]) { try $0[0].mean(axes: [2, 3]) },
         OpCase("layer norm (composite)", [[3, 6]]) { x in
             let centered = try x[0] - x[0].mean(axes: [-1], keepDims: true)
             return try centered / (centered.square().mean(axes: [-1], keepDims: true) + 1e-5).sqrt()

@@ -1,0 +1,114 @@
+// conv.cl: the pieces of 2-D convolution and pooling on NCHW tensors that are not GEMM.
+// A convolution is im2col, one GEMM per group, and a permute; its input gradient is a GEMM
+// and col2im; its weight gradient a GEMM. Every kernel checks its bound, so global sizes may be
+// rounded up. Gradients are gathered (each output element sums what reaches it, in a fixed
+// order): no atomics, and the same result on every run.
+
+// Geometry, passed as two int8 vectors:
+//   g0 = (N, C, H, W, K, R, S, groups)   g1 = (strideH, strideW, padH, padW, dilationH, dilationW, OH, OW)
+
+// columns[(c·R + r)·S + s][(n·OH + y)·OW + x] = input[n][c][y·sh − ph + r·dh][x·sw − pw + s·dw] or 0.
+__kernel void im2col(__global const float *input, __global float *columns, const int8 g0, const int8 g1) {
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
+  const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
+  const long perRow = (long)N * OH * OW;
+  const long e = get_global_id(0);
+  if (e >= (long)C * R * S * perRow) return;
+  const long column = e % perRow;
+  const int row = e / perRow;
+  const int s = row % S, r = (row / S) % R, c = row / (R * S);
+  const int x = column % OW, y = (column / OW) % OH, n = column / ((long)OW * OH);
+  const int h = y * sh - ph + r * dh, w = x * sw - pw + s * dw;
+  columns[e] = (h >= 0 && h < H && w >= 0 && w < W) ? input[(((long)n * C + c) * H + h) * W + w] : 0.0f;
+}
+
+// gradInput[n][c][h][w] = Σ over (r, s) whose window position lands on (h, w) of the column entry.
+__kernel void col2im(__global const float *columns, __global float *gradInput, const int8 g0, const int8 g1) {
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
+  const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
+  const long e = get_global_id(0);
+  if (e >= (long)N * C * H * W) return;
+  const int w = e % W, h = (e / W) % H, c = (e / ((long)W * H)) % C, n = e / ((long)W * H * C);
+  const long perRow = (long)N * OH * OW;
+  float acc = 0.0f;
+  for (int r = 0; r < R; r++) {
+    const int ty = h + ph - r * dh;
+    if (ty < 0 || ty % sh) continue;
+    const int y = ty / sh;
+    if (y >= OH) continue;
+    for (int s = 0; s < S; s++) {
+      const int tx = w + pw - s * dw;
+      if (tx < 0 || tx % sw) continue;
+      const int x = tx / sw;
+      if (x >= OW) continue;
+      acc += columns[((long)(c * R + r) * S + s) * perRow + ((long)n * OH + y) * OW + x];
+    }
+  }
+  gradInput[e] = acc;
+}
+
+// Pooling geometry: p0 = (N·C, H, W, R, S, sh, sw, 0), p1 = (ph, pw, OH, OW, isMax, 0, 0, 0).
+__kernel void pool2d(__global const float *input, __global float *output, const int8 p0, const int8 p1) {
+  const int planes = p0.s0, H = p0.s1, W = p0.s2, R = p0.s3, S = p0.s4, sh = p0.s5, sw = p0.s6;
+  const int ph = p1.s0, pw = p1.s1, OH = p1.s2, OW = p1.s3, isMax = p1.s4;
+  const long e = get_global_id(0);
+  if (e >= (long)planes * OH * OW) return;
+  const int x = e % OW, y = (e / OW) % OH, plane = e / ((long)OW * OH);
+  const __global float *in = input + (long)plane * H * W;
+  float acc = isMax ? -INFINITY : 0.0f;
+  for (int r = 0; r < R; r++) {
+    const int h = y * sh - ph + r;
+    if (h < 0 || h >= H) continue;
+    for (int s = 0; s < S; s++) {
+      const int w = x * sw - pw + s;
+      if (w < 0 || w >= W) continue;
+      const float v = in[h * W + w];
+      if (isMax) { if (v > acc || isnan(v)) acc = v; } else acc += v;
+    }
+  }
+  output[e] = isMax ? acc : acc / (float)(R * S);
+}
+
+// gradInput[plane][h][w]: the sum over windows containing (h, w) of their gradient — for max
+// pooling only from windows whose first maximum is (h, w).
+__kernel void pool2d_backward(__global const float *input, __global const float *output, __global const float *gradOutput,
+                              __global float *gradInput, const int8 p0, const int8 p1) {
+  const int planes = p0.s0, H = p0.s1, W = p0.s2, R = p0.s3, S = p0.s4, sh = p0.s5, sw = p0.s6;
+  const int ph = p1.s0, pw = p1.s1, OH = p1.s2, OW = p1.s3, isMax = p1.s4;
+  const long e = get_global_id(0);
+  if (e >= (long)planes * H * W) return;
+  const int w = e % W, h = (e / W) % H, plane = e / ((long)W * H);
+  const __global float *in = input + (long)plane * H * W;
+  float acc = 0.0f;
+  for (int r = 0; r < R; r++) {
+    const int ty = h + ph - r;
+    if (ty < 0 || ty % sh) continue;
+    const int y = ty / sh;
+    if (y >= OH) continue;
+    for (int s = 0; s < S; s++) {
+      const int tx = w + pw - s;
+      if (tx < 0 || tx % sw) continue;
+      const int x = tx / sw;
+      if (x >= OW) continue;
+      const long o = ((long)plane * OH + y) * OW + x;
+      if (!isMax) {
+        acc += gradOutput[o] / (float)(R * S);
+        continue;
+      }
+      // Find the window's first maximum, as the forward pass and the CPU do.
+      const float peak = output[o];
+      int firstH = -1, firstW = -1;
+      for (int rr = 0; rr < R && firstH < 0; rr++) {
+        const int hh = y * sh - ph + rr;
+        if (hh < 0 || hh >= H) continue;
+        for (int ss = 0; ss < S; ss++) {
+          const int ww = x * sw - pw + ss;
+          if (ww < 0 || ww >= W) continue;
+          if (in[hh * W + ww] == peak) { firstH = hh; firstW = ww; break; }
+        }
+      }
+      if (firstH == h && firstW == w) acc += gradOutput[o];
+    }
+  }
+  gradInput[e] = acc;
+}

@@ -1,0 +1,283 @@
+import Foundation
+
+// A reader for NumPy's .npy format (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+// The file is untrusted input: every length and dimension in it is checked against the bytes
+// actually present and against a caller-set element limit before anything is allocated.
+
+/// An n-dimensional array read from a NumPy `.npy` file (format versions 1.0, 2.0 and 3.0).
+///
+/// Only plain little-endian numeric arrays in C (row-major) order are read; big-endian data,
+/// Fortran order, structured and object arrays are refused with an error that says so. The
+/// element bytes are kept as stored and converted on demand with `floats()` or `int64s()`.
+public struct NPYArray: Equatable, Sendable {
+    /// The element types this reader handles, named by their NumPy type string.
+    public enum DType: String, CaseIterable, Equatable, Sendable {
+        /// `bool`, one byte per element, 0 or 1.
+        case bool = "|b1"
+        /// `uint8`.
+        case uint8 = "|u1"
+        /// `int8`.
+        case int8 = "|i1"
+        /// Little-endian `uint16`.
+        case uint16 = "<u2"
+        /// Little-endian `int16`.
+        case int16 = "<i2"
+        /// Little-endian `uint32`.
+        case uint32 = "<u4"
+        /// Little-endian `int32`.
+        case int32 = "<i4"
+        /// Little-endian `uint64`.
+        case uint64 = "<u8"
+        /// Little-endian `int64`.
+        case int64 = "<i8"
+        /// Little-endian IEEE 754 single precision.
+        case float32 = "<f4"
+        /// Little-endian IEEE 754 double precision.
+        case float64 = "<f8"
+
+        /// The number of bytes one element takes.
+        public var itemSize: Int {
+            switch self {
+            case .bool, .uint8, .int8: 1
+            case .uint16, .int16: 2
+            case .uint32, .int32, .float32: 4
+            case .uint64, .int64, .float64: 8
+            }
+        }
+
+        /// Whether the elements are signed or unsigned integers (`bool` is not counted as one).
+        public var isInteger: Bool {
+            switch self {
+            case .uint8, .int8, .uint16, .int16, .uint32, .int32, .uint64, .int64: true
+            case .bool, .float32, .float64: false
+            }
+        }
+
+        /// Whether the elements are floating-point numbers.
+        public var isFloatingPoint: Bool { self == .float32 || self == .float64 }
+    }
+
+    /// The most elements an array may hold unless the caller says otherwise: 2³¹.
+    public static let defaultMaxElements = 1 << 31
+    /// The longest header accepted. NumPy itself refuses headers over 10 000 bytes when loading
+    /// without `allow_pickle`; a plain array's header is well under 1 KiB even at 64 dimensions.
+    public static let maxHeaderBytes = 65_536
+
+    /// The length of each axis, outermost first; empty for a 0-dimensional (scalar) array.
+    public let shape: [Int]
+    /// The element type.
+    public let dtype: DType
+    /// The element bytes as stored: little-endian, C order, exactly `count × dtype.itemSize` bytes.
+    public let data: [UInt8]
+
+    /// The number of elements, the product of `shape` (1 for a scalar).
+    public var count: Int { data.count / dtype.itemSize }
+
+    /// Parses the bytes of a whole `.npy` file.
+    ///
+    /// - Parameters:
+    ///   - bytes: the file's bytes; the array takes them over, dropping the header in place.
+    ///   - source: the file the bytes came from, named in error messages.
+    ///   - member: the zip member name when the bytes come from an `.npz`, named in error messages.
+    ///   - maxElements: arrays with more elements than this are refused before any allocation.
+    /// - Throws: `ClinicDataError.malformedNPY` for bad magic, an unknown version, a truncated,
+    ///   oversized or unparseable header; `.unsupportedNPY` for big-endian, Fortran order or an
+    ///   unsupported dtype; `.invalidShape` for negative or oversized dimensions or too many
+    ///   elements; `.dataSizeMismatch` when the data is not exactly shape × item size bytes.
+    public init(
+        bytes: consuming [UInt8], source: String = "<bytes>", member: String? = nil,
+        maxElements: Int = NPYArray.defaultMaxElements
+    ) throws(ClinicDataError) {
+        let at = ClinicDataError.Location(source: source, member: member)
+        let (headerStart, headerEnd) = try Self.headerBounds(bytes, at: at)
+        let header = try NPYHeader(bytes[headerStart..<headerEnd], at: at)
+        let dtype = try Self.dtype(from: header.descr, at: at)
+        if header.fortranOrder {
+            throw .unsupportedNPY(at, reason: "Fortran (column-major) order is not supported; save the array in C order")
+        }
+        let count = try Self.elementCount(header.shape, maxElements: maxElements, at: at)
+        // Cannot overflow: count ≤ maxElements was checked and the item size is at most 8,
+        // but the multiplication is checked anyway since maxElements is the caller's.
+        let (expectedBytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
+        if overflow {
+            throw .invalidShape(at, reason: "\(Self.describe(header.shape)) of \(dtype.rawValue) is too many bytes")
+        }
+        let actualBytes = bytes.count - headerEnd
+        if actualBytes != expectedBytes {
+            throw .dataSizeMismatch(at, expectedBytes: expectedBytes, actualBytes: actualBytes)
+        }
+        var data = bytes
+        data.removeSubrange(0..<headerEnd)
+        self.shape = header.shape
+        self.dtype = dtype
+        self.data = data
+    }
+
+    /// Reads and parses the `.npy` file at `url`; see `init(bytes:source:member:maxElements:)`.
+    ///
+    /// A file larger than the biggest array `maxElements` allows is refused before it is read.
+    public static func load(
+        from url: URL, maxElements: Int = NPYArray.defaultMaxElements
+    ) throws(ClinicDataError) -> NPYArray {
+        let source = url.isFileURL ? url.path : url.absoluteString
+        let at = ClinicDataError.Location(source: source)
+        let size: Int
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        } catch {
+            throw .unreadable(at, reason: error.localizedDescription)
+        }
+        let (dataLimit, overflow) = maxElements.multipliedReportingOverflow(by: 8)
+        if !overflow && size > dataLimit + 12 + maxHeaderBytes {
+            throw .invalidShape(at, reason: "the file is \(size) bytes, more than an array of \(maxElements) elements can take")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw .unreadable(at, reason: error.localizedDescription)
+        }
+        return try NPYArray(bytes: [UInt8](data), source: source, maxElements: maxElements)
+    }
+
+    /// The elements as `Float`, in C order. Integers convert to the nearest `Float` (exact up
+    /// to 2²⁴), `float64` rounds to the nearest `Float`, `bool` gives 0 or 1.
+    public func floats() -> [Float] {
+        switch dtype {
+        case .bool: elements(UInt8.self) { $0 == 0 ? 0 : 1 }
+        case .uint8: elements(UInt8.self) { Float($0) }
+        case .int8: elements(Int8.self) { Float($0) }
+        case .uint16: elements(UInt16.self) { Float($0) }
+        case .int16: elements(Int16.self) { Float($0) }
+        case .uint32: elements(UInt32.self) { Float($0) }
+        case .int32: elements(Int32.self) { Float($0) }
+        case .uint64: elements(UInt64.self) { Float($0) }
+        case .int64: elements(Int64.self) { Float($0) }
+        case .float32: elements(UInt32.self) { Float(bitPattern: $0) }
+        case .float64: elements(UInt64.self) { Float(Double(bitPattern: $0)) }
+        }
+    }
+
+    /// The elements as `Int64`, in C order. `uint64` values above `Int64.max` clamp to it;
+    /// floating-point values are truncated toward zero, clamped to `Int64`'s range, and NaN
+    /// becomes 0, so the conversion never traps on hostile data.
+    public func int64s() -> [Int64] {
+        switch dtype {
+        case .bool: elements(UInt8.self) { $0 == 0 ? 0 : 1 }
+        case .uint8: elements(UInt8.self) { Int64($0) }
+        case .int8: elements(Int8.self) { Int64($0) }
+        case .uint16: elements(UInt16.self) { Int64($0) }
+        case .int16: elements(Int16.self) { Int64($0) }
+        case .uint32: elements(UInt32.self) { Int64($0) }
+        case .int32: elements(Int32.self) { Int64($0) }
+        case .uint64: elements(UInt64.self) { $0 > UInt64(Int64.max) ? .max : Int64($0) }
+        case .int64: elements(Int64.self) { $0 }
+        case .float32: elements(UInt32.self) { Self.clampedInt64(Double(Float(bitPattern: $0))) }
+        case .float64: elements(UInt64.self) { Self.clampedInt64(Double(bitPattern: $0)) }
+        }
+    }
+
+    /// Decodes every element as the little-endian integer `T` and maps it through `transform`.
+    private func elements<T: FixedWidthInteger, R>(_: T.Type, _ transform: (T) -> R) -> [R] {
+        let stride = MemoryLayout<T>.size
+        return data.withUnsafeBytes { raw in
+            [R](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for index in 0..<count {
+                    let value = T(littleEndian: raw.loadUnaligned(fromByteOffset: index * stride, as: T.self))
+                    (buffer.baseAddress! + index).initialize(to: transform(value))
+                }
+                initialized = count
+            }
+        }
+    }
+
+    /// `Int64(value)` without the trap on NaN or out-of-range values.
+    private static func clampedInt64(_ value: Double) -> Int64 {
+        if value.isNaN { return 0 }
+        if value >= 0x1p63 { return .max }
+        if value < -0x1p63 { return .min }
+        return Int64(value)
+    }
+
+    /// Checks the magic and version and returns where the header text starts and ends.
+    private static func headerBounds(_ bytes: [UInt8], at: ClinicDataError.Location) throws(ClinicDataError) -> (Int, Int) {
+        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+        guard bytes.count >= 8 else {
+            throw .malformedNPY(at, reason: "the file is \(bytes.count) bytes, too short for the 10-byte preamble")
+        }
+        guard bytes.starts(with: magic) else {
+            throw .malformedNPY(at, reason: "bad magic; a .npy file starts with \\x93NUMPY")
+        }
+        let (major, minor) = (bytes[6], bytes[7])
+        guard (1...3).contains(major), minor == 0 else {
+            throw .malformedNPY(at, reason: "format version \(major).\(minor) is not one of 1.0, 2.0, 3.0")
+        }
+        // Version 1.0 stores the header length in 2 bytes; 2.0 and 3.0 (UTF-8 header) in 4.
+        let lengthBytes = major == 1 ? 2 : 4
+        let headerStart = 8 + lengthBytes
+        guard bytes.count >= headerStart else {
+            throw .malformedNPY(at, reason: "the file ends inside the header length field")
+        }
+        var headerLength = 0
+        for index in (8..<headerStart).reversed() { headerLength = headerLength << 8 | Int(bytes[index]) }
+        guard headerLength <= maxHeaderBytes else {
+            throw .malformedNPY(at, reason: "the header length \(headerLength) is over the \(maxHeaderBytes) bytes allowed")
+        }
+        guard headerLength <= bytes.count - headerStart else {
+            throw .malformedNPY(
+                at, reason: "the header length \(headerLength) runs past the end of the file "
+                    + "(\(bytes.count - headerStart) bytes after the preamble)")
+        }
+        return (headerStart, headerStart + headerLength)
+    }
+
+    /// The element type named by a header's `descr`, or an error saying why it is refused.
+    private static func dtype(from descr: NPYHeader.Descr, at: ClinicDataError.Location) throws(ClinicDataError) -> DType {
+        let supported = DType.allCases.map(\.rawValue).joined(separator: ", ")
+        guard case let .typeString(text) = descr else {
+            throw .unsupportedNPY(at, reason: "structured dtypes are not supported; the supported dtypes are \(supported)")
+        }
+        guard let order = text.first, "<>|=".contains(order) else {
+            throw .unsupportedNPY(at, reason: "dtype '\(text)' is not supported; the supported dtypes are \(supported)")
+        }
+        let code = text.dropFirst()
+        guard let dtype = DType.allCases.first(where: { $0.rawValue.dropFirst() == code }) else {
+            throw .unsupportedNPY(at, reason: "dtype '\(text)' is not supported; the supported dtypes are \(supported)")
+        }
+        // Byte order does not matter for one-byte elements, so any marker is accepted there.
+        if dtype.itemSize == 1 || order == "<" { return dtype }
+        if order == ">" {
+            throw .unsupportedNPY(at, reason: "dtype '\(text)' is big-endian; only little-endian ('<') arrays are supported")
+        }
+        throw .unsupportedNPY(at, reason: "dtype '\(text)' does not state little-endian byte order ('<')")
+    }
+
+    /// The product of `shape`, refusing negative or oversized dimensions and overflow.
+    private static func elementCount(
+        _ shape: [Int], maxElements: Int, at: ClinicDataError.Location
+    ) throws(ClinicDataError) -> Int {
+        let text = describe(shape)
+        if let negative = shape.first(where: { $0 < 0 }) {
+            throw .invalidShape(at, reason: "\(text) has a negative dimension \(negative)")
+        }
+        if let huge = shape.first(where: { $0 > maxElements }) {
+            throw .invalidShape(at, reason: "\(text) has a dimension \(huge) above the limit of \(maxElements) elements")
+        }
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            if overflow { throw .invalidShape(at, reason: "\(text) has more elements than an Int can count") }
+            count = product
+        }
+        if count > maxElements {
+            throw .invalidShape(at, reason: "\(text) has \(count) elements, above the limit of \(maxElements)")
+        }
+        return count
+    }
+
+    /// A shape written the way NumPy prints it: "(546, 28, 28)", "(5,)", "()".
+    static func describe(_ shape: [Int]) -> String {
+        shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+}

@@ -1,0 +1,93 @@
+/// The geometry of a 2-D convolution on NCHW tensors: input (N, C, H, W), weight
+/// (K, C/groups, R, S), output (N, K, OH, OW).
+public struct Conv2dGeometry: Hashable, Sendable, CustomStringConvertible {
+    public var batch: Int
+    public var inChannels: Int
+    public var height: Int
+    public var width: Int
+    public var outChannels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var padH: Int
+    public var padW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var groups: Int
+
+    public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: (Int, Int),
+                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.height = height
+        self.width = width
+        self.outChannels = outChannels
+        (kernelHeight, kernelWidth) = kernel
+        (strideH, strideW) = stride
+        (padH, padW) = padding
+        (dilationH, dilationW) = dilation
+        self.groups = groups
+    }
+
+    public var outHeight: Int { (height + 2 * padH - dilationH * (kernelHeight - 1) - 1) / strideH + 1 }
+    public var outWidth: Int { (width + 2 * padW - dilationW * (kernelWidth - 1) - 1) / strideW + 1 }
+    /// Rows of the column matrix: (C/groups)·R·S per group, C·R·S in all.
+    public var columnRows: Int { inChannels * kernelHeight * kernelWidth }
+    /// Columns of the column matrix: N·OH·OW.
+    public var columnCount: Int { batch * outHeight * outWidth }
+
+    public var description: String {
+        "conv \(batch)×\(inChannels)×\(height)×\(width) → \(outChannels), \(kernelHeight)×\(kernelWidth) stride \(strideH)×\(strideW) "
+            + "pad \(padH)×\(padW) dilation \(dilationH)×\(dilationW)" + (groups > 1 ? " groups \(groups)" : "")
+    }
+
+    /// Throws a `shapeMismatch` naming the first inconsistency.
+    public func validate() throws {
+        func fail(_ detail: String) -> ScalpelError { .shapeMismatch(op: "conv2d", detail: detail) }
+        guard batch >= 1, inChannels >= 1, height >= 1, width >= 1, outChannels >= 1 else { throw fail("sizes must be positive (\(self))") }
+        guard kernelHeight >= 1, kernelWidth >= 1, strideH >= 1, strideW >= 1, dilationH >= 1, dilationW >= 1, padH >= 0, padW >= 0 else {
+            throw fail("kernel, stride and dilation must be positive and padding non-negative (\(self))")
+        }
+        guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
+            throw fail("groups \(groups) must divide both \(inChannels) input and \(outChannels) output channels")
+        }
+        guard outHeight >= 1, outWidth >= 1 else { throw fail("the kernel does not fit the padded input (\(self))") }
+    }
+}
+
+/// The geometry of 2-D pooling on NCHW tensors: input (N, C, H, W) → output (N, C, OH, OW).
+/// Padding counts as −∞ for max pooling; the average divides by the full window, padding
+/// included (PyTorch's default, count_include_pad=True).
+public struct Pool2dGeometry: Hashable, Sendable {
+    public var batch: Int
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var padH: Int
+    public var padW: Int
+
+    public init(batch: Int, channels: Int, height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
+        self.batch = batch
+        self.channels = channels
+        self.height = height
+        self.width = width
+        (kernelHeight, kernelWidth) = kernel
+        (strideH, strideW) = stride
+        (padH, padW) = padding
+    }
+
+    public var outHeight: Int { (height + 2 * padH - kernelHeight) / strideH + 1 }
+    public var outWidth: Int { (width + 2 * padW - kernelWidth) / strideW + 1 }
+
+    public func validate() throws {
+        guard batch >= 1, channels >= 1, kernelHeight >= 1, kernelWidth >= 1, strideH >= 1, strideW >= 1, padH >= 0, padW >= 0,
+              padH * 2 <= kernelHeight, padW * 2 <= kernelWidth, outHeight >= 1, outWidth >= 1 else {
+            throw ScalpelError.shapeMismatch(op: "pool2d", detail: "kernel \(kernelHeight)×\(kernelWidth), stride \(strideH)×\(strideW), padding \(padH)×\(padW) do not fit \(height)×\(width) (padding at most half the kernel)")
+        }
+    }
+}
