@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Scalpel's kernels.",
-        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self])
+        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self])
 }
 
 struct GEMMBenchCommand: ParsableCommand {
@@ -93,6 +93,23 @@ struct GEMMBenchCommand: ParsableCommand {
     }
 }
 
+/// Times a training step on each backend of the runtime and prints (and optionally saves) it.
+func benchmarkSteps(_ options: DeviceOptions, samples: Int, json: String?, step: (any Backend) throws -> () throws -> Void) throws {
+    let runtime = try options.runtime()
+    var rows: [[String: String]] = []
+    for backend in runtime.backends {
+        let run = try step(backend)
+        let timing = try measure(samples: samples, minSampleSeconds: 0.2, run)
+        print(String(format: "%@: %.3f ms per step [%.3f–%.3f]", backend.id.description, timing.median * 1e3, timing.min * 1e3, timing.max * 1e3)
+            + " (\(backend.displayName))")
+        rows.append(["backend": backend.id.description, "name": backend.displayName, "msMedian": String(timing.median * 1e3),
+                     "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3)])
+    }
+    if let json {
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
+    }
+}
+
 struct MLPBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlp",
@@ -108,20 +125,25 @@ struct MLPBenchCommand: ParsableCommand {
     var json: String?
 
     func run() throws {
-        try runReportingErrors {
-            let runtime = try options.runtime()
-            var rows: [[String: String]] = []
-            for backend in runtime.backends {
-                let step = try TrainingBenchmark.mlpStep(on: backend)
-                let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
-                let line = String(format: "%@: %.3f ms per step [%.3f–%.3f]", backend.id.description, timing.median * 1e3, timing.min * 1e3, timing.max * 1e3)
-                print(line + " (\(backend.displayName))")
-                rows.append(["backend": backend.id.description, "name": backend.displayName, "msMedian": String(timing.median * 1e3),
-                             "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3)])
-            }
-            if let json {
-                try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
-            }
-        }
+        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json) { try TrainingBenchmark.mlpStep(on: $0) } }
+    }
+}
+
+struct CNNBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnn",
+        abstract: "Milliseconds per small-CNN training step (batch 64×1×28×28, two conv layers, Adam) per backend.",
+        discussion: "bench/cnn_peers.sh runs PyTorch's CPU step on the same model in the same run.")
+
+    @OptionGroup var options: DeviceOptions
+
+    @Option(help: "Samples (each at least 0.2 s of steps).")
+    var samples = 7
+
+    @Option(help: "Write the measurements as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json) { try TrainingBenchmark.cnnStep(on: $0) } }
     }
 }

@@ -106,7 +106,8 @@ public struct NPYArray: Equatable, Sendable {
         if actualBytes != expectedBytes {
             throw .dataSizeMismatch(at, expectedBytes: expectedBytes, actualBytes: actualBytes)
         }
-        var data = bytes
+        // Dropping the header in place reuses the caller's buffer instead of copying the data.
+        var data = consume bytes
         data.removeSubrange(0..<headerEnd)
         self.shape = header.shape
         self.dtype = dtype
@@ -203,10 +204,10 @@ public struct NPYArray: Equatable, Sendable {
     /// Checks the magic and version and returns where the header text starts and ends.
     private static func headerBounds(_ bytes: [UInt8], at: ClinicDataError.Location) throws(ClinicDataError) -> (Int, Int) {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
-        guard bytes.count >= 8 else {
-            throw .malformedNPY(at, reason: "the file is \(bytes.count) bytes, too short for the 10-byte preamble")
-        }
-        guard bytes.starts(with: magic) else {
+        guard bytes.starts(with: magic), bytes.count >= 8 else {
+            if magic.starts(with: bytes) || bytes.starts(with: magic) {
+                throw .malformedNPY(at, reason: "the file is \(bytes.count) bytes, too short for the .npy preamble")
+            }
             throw .malformedNPY(at, reason: "bad magic; a .npy file starts with \\x93NUMPY")
         }
         let (major, minor) = (bytes[6], bytes[7])
@@ -258,6 +259,9 @@ public struct NPYArray: Equatable, Sendable {
         _ shape: [Int], maxElements: Int, at: ClinicDataError.Location
     ) throws(ClinicDataError) -> Int {
         let text = describe(shape)
+        if shape.count > 64 {
+            throw .invalidShape(at, reason: "\(shape.count) dimensions is more than NumPy's limit of 64")
+        }
         if let negative = shape.first(where: { $0 < 0 }) {
             throw .invalidShape(at, reason: "\(text) has a negative dimension \(negative)")
         }
@@ -279,5 +283,226 @@ public struct NPYArray: Equatable, Sendable {
     /// A shape written the way NumPy prints it: "(546, 28, 28)", "(5,)", "()".
     static func describe(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+}
+
+/// The Python dictionary literal at the start of an `.npy` file, such as
+/// `{'descr': '<f4', 'fortran_order': False, 'shape': (546, 28, 28), }`, parsed without Python.
+///
+/// Accepts what `numpy.lib.format` writes and what `ast.literal_eval` would read back for the
+/// three keys: single- or double-quoted strings, `True`/`False`, tuples of integers (with the
+/// `L` suffix of Python 2 files), trailing commas and whitespace padding.
+struct NPYHeader {
+    /// The `descr` value: a type string, or a list describing a structured dtype.
+    enum Descr: Equatable {
+        /// A simple type string such as `<f4`.
+        case typeString(String)
+        /// A structured (record) dtype, which this reader does not support.
+        case structured
+    }
+
+    /// The element type.
+    let descr: Descr
+    /// Whether the data is in Fortran (column-major) order.
+    let fortranOrder: Bool
+    /// The dimensions as written, possibly negative; checking them is the caller's job.
+    let shape: [Int]
+
+    /// Parses the header text; `at` names the file in errors.
+    init(_ text: ArraySlice<UInt8>, at: ClinicDataError.Location) throws(ClinicDataError) {
+        var parser = NPYHeaderParser(bytes: Array(text), at: at)
+        var values: [String: NPYHeaderParser.Value] = [:]
+        for (key, value) in try parser.dictionary() {
+            guard ["descr", "fortran_order", "shape"].contains(key) else {
+                throw parser.failure("unexpected key '\(key)'; a header has only 'descr', 'fortran_order' and 'shape'")
+            }
+            guard values.updateValue(value, forKey: key) == nil else { throw parser.failure("the key '\(key)' appears twice") }
+        }
+        switch values["descr"] {
+        case let .string(text)?: descr = .typeString(text)
+        case .list?: descr = .structured
+        case nil: throw parser.failure("no 'descr' key")
+        default: throw parser.failure("'descr' is not a string")
+        }
+        switch values["fortran_order"] {
+        case let .bool(flag)?: fortranOrder = flag
+        case nil: throw parser.failure("no 'fortran_order' key")
+        default: throw parser.failure("'fortran_order' is not True or False")
+        }
+        switch values["shape"] {
+        case let .tuple(dimensions)?: shape = dimensions
+        case nil: throw parser.failure("no 'shape' key")
+        default: throw parser.failure("'shape' is not a tuple of integers")
+        }
+    }
+}
+
+/// A recursive-descent reader for the small subset of Python literals an `.npy` header uses.
+private struct NPYHeaderParser {
+    /// A parsed dictionary value.
+    enum Value {
+        case string(String)
+        case bool(Bool)
+        case tuple([Int])
+        /// A list, kept only as a marker: in a header it can only be a structured dtype.
+        case list
+    }
+
+    let bytes: [UInt8]
+    let at: ClinicDataError.Location
+    var position = 0
+
+    init(bytes: [UInt8], at: ClinicDataError.Location) {
+        self.bytes = bytes
+        self.at = at
+    }
+
+    /// A malformed-header error quoting the header (cut short) and what was wrong.
+    func failure(_ problem: String) -> ClinicDataError {
+        var text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.count > 160 { text = String(text.prefix(160)) + "…" }
+        return .malformedNPY(at, reason: "cannot parse the header \(text): \(problem)")
+    }
+
+    /// A failure that also says where in the header parsing stopped.
+    func failure(expected: String) -> ClinicDataError {
+        let found = position < bytes.count ? "'\(Character(Unicode.Scalar(bytes[position])))'" : "the end"
+        return failure("expected \(expected) at character \(position + 1), found \(found)")
+    }
+
+    /// The key-value pairs of the dictionary that must make up the whole header.
+    mutating func dictionary() throws(ClinicDataError) -> [(String, Value)] {
+        skipSpace()
+        try expect(UInt8(ascii: "{"), "'{'")
+        var pairs: [(String, Value)] = []
+        while true {
+            skipSpace()
+            if take(UInt8(ascii: "}")) { break }
+            let key = try string()
+            skipSpace()
+            try expect(UInt8(ascii: ":"), "':' after the key '\(key)'")
+            skipSpace()
+            pairs.append((key, try value()))
+            skipSpace()
+            if take(UInt8(ascii: ",")) { continue }
+            try expect(UInt8(ascii: "}"), "',' or '}'")
+            break
+        }
+        skipSpace()
+        guard position == bytes.count else { throw failure(expected: "only padding after the dictionary") }
+        return pairs
+    }
+
+    private mutating func value() throws(ClinicDataError) -> Value {
+        switch peek() {
+        case UInt8(ascii: "'"), UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "("): return .tuple(try tuple())
+        case UInt8(ascii: "["):
+            try skipList()
+            return .list
+        default:
+            if takeWord("True") { return .bool(true) }
+            if takeWord("False") { return .bool(false) }
+            throw failure(expected: "a string, True, False, a tuple or a list")
+        }
+    }
+
+    /// A quoted string without escapes, which no header key or type string needs.
+    private mutating func string() throws(ClinicDataError) -> String {
+        guard let quote = peek(), quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") else {
+            throw failure(expected: "a quoted string")
+        }
+        position += 1
+        let start = position
+        while let byte = peek(), byte != quote {
+            if byte == UInt8(ascii: "\\") { throw failure("escape sequences in header strings are not supported") }
+            position += 1
+        }
+        guard position < bytes.count else { throw failure("a string is never closed") }
+        let text = String(decoding: bytes[start..<position], as: UTF8.self)
+        position += 1
+        return text
+    }
+
+    /// A tuple of integers such as `(546, 28, 28)`, `(5,)` or `()`.
+    private mutating func tuple() throws(ClinicDataError) -> [Int] {
+        try expect(UInt8(ascii: "("), "'('")
+        var items: [Int] = []
+        while true {
+            skipSpace()
+            if take(UInt8(ascii: ")")) { return items }
+            items.append(try integer())
+            skipSpace()
+            if take(UInt8(ascii: ",")) { continue }
+            try expect(UInt8(ascii: ")"), "',' or ')' in the shape")
+            return items
+        }
+    }
+
+    /// A decimal integer with an optional sign and Python 2 `L` suffix; one too large for `Int`
+    /// is an invalid shape rather than a parse error, since the header itself is well formed.
+    private mutating func integer() throws(ClinicDataError) -> Int {
+        let negative = take(UInt8(ascii: "-"))
+        if !negative { _ = take(UInt8(ascii: "+")) }
+        let start = position
+        var magnitude = 0
+        var overflow = false
+        while let byte = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            overflow = overflow || o1 || o2
+            magnitude = sum
+            position += 1
+        }
+        guard position > start else { throw failure(expected: "an integer dimension") }
+        let digits = String(decoding: bytes[start..<position], as: UTF8.self)
+        _ = take(UInt8(ascii: "L")) || take(UInt8(ascii: "l"))
+        if overflow {
+            throw .invalidShape(at, reason: "the dimension \(negative ? "-" : "")\(digits) does not fit in an Int")
+        }
+        return negative ? -magnitude : magnitude
+    }
+
+    /// Skips a bracketed list, nested brackets and quoted strings included.
+    private mutating func skipList() throws(ClinicDataError) {
+        var depth = 0
+        var quote: UInt8?
+        while let byte = peek() {
+            position += 1
+            if let open = quote {
+                if byte == UInt8(ascii: "\\") { position += 1 } else if byte == open { quote = nil }
+            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                quote = byte
+            } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "(") {
+                depth += 1
+            } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: ")") {
+                depth -= 1
+                if depth == 0 { return }
+            }
+        }
+        throw failure("a list is never closed")
+    }
+
+    private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    private mutating func skipSpace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
+    }
+
+    private mutating func take(_ byte: UInt8) -> Bool {
+        guard peek() == byte else { return false }
+        position += 1
+        return true
+    }
+
+    private mutating func takeWord(_ word: String) -> Bool {
+        let utf8 = Array(word.utf8)
+        guard bytes[position...].starts(with: utf8) else { return false }
+        position += utf8.count
+        return true
+    }
+
+    private mutating func expect(_ byte: UInt8, _ what: String) throws(ClinicDataError) {
+        guard take(byte) else { throw failure(expected: what) }
     }
 }

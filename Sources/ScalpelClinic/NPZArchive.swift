@@ -1,0 +1,153 @@
+import Foundation
+import ZIPFoundation
+
+// An .npz is a zip archive with one .npy member per array (numpy.savez / savez_compressed).
+// The zip layer is ZIPFoundation's; what this file adds is treating the archive as untrusted:
+// sizes are checked before extraction, the inflated byte count is policed while it streams,
+// and the CRC-32 is compared, since ZIPFoundation's streaming extract leaves that to the caller.
+
+/// A NumPy `.npz` archive: named arrays stored as `.npy` members of a zip file, stored or deflated.
+///
+/// The archive is opened once to list its arrays; each `array(named:)` call opens it again and
+/// extracts one member, so the value holds no open file and can be shared across tasks.
+public struct NPZArchive: Sendable {
+    /// The most bytes one member may inflate to unless the caller says otherwise: 2 GiB.
+    public static let defaultMaxMemberBytes: UInt64 = 1 << 31
+
+    /// The archive's file URL.
+    public let url: URL
+    /// The archive's path, as named in error messages.
+    public let source: String
+    /// The names of the arrays in archive order, without the `.npy` extension.
+    public let names: [String]
+    /// Members whose declared uncompressed size is above this are refused before extraction.
+    public let maxMemberBytes: UInt64
+    /// Arrays with more elements than this are refused; see `NPYArray.init(bytes:source:member:maxElements:)`.
+    public let maxElements: Int
+
+    /// Opens the `.npz` file at `url` and lists its arrays.
+    ///
+    /// - Parameters:
+    ///   - maxMemberBytes: the largest uncompressed member `array(named:)` will extract.
+    ///   - maxElements: the largest array, in elements, `array(named:)` will return.
+    /// - Throws: `ClinicDataError.unreadable` for a missing or unreadable file,
+    ///   `.notZipArchive` when the file is not a zip archive.
+    public init(
+        url: URL, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
+        maxElements: Int = NPYArray.defaultMaxElements
+    ) throws(ClinicDataError) {
+        self.url = url
+        source = url.isFileURL ? url.path : url.absoluteString
+        self.maxMemberBytes = maxMemberBytes
+        self.maxElements = maxElements
+        let archive = try Self.open(url, source: source)
+        names = archive.compactMap { entry in
+            entry.type == .file && entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : nil
+        }
+    }
+
+    /// Whether the archive holds an array called `name` (without `.npy`).
+    public func contains(_ name: String) -> Bool {
+        names.contains(Self.arrayName(name))
+    }
+
+    /// Extracts and parses the array called `name` (`"train_images"` or `"train_images.npy"`).
+    ///
+    /// - Throws: `ClinicDataError.missingMember` (listing the arrays present) when there is no
+    ///   such member, `.memberTooLarge` when its declared size is above `maxMemberBytes`,
+    ///   `.corruptMember` for a CRC mismatch, an inflate error or a size that does not match the
+    ///   zip directory, and any `NPYArray` error for the member's contents.
+    public func array(named name: String) throws(ClinicDataError) -> NPYArray {
+        let member = Self.arrayName(name) + ".npy"
+        let at = ClinicDataError.Location(source: source, member: member)
+        let archive = try Self.open(url, source: source)
+        guard let entry = archive[member], entry.type == .file else {
+            throw .missingMember(.init(source: source), name: Self.arrayName(name), available: names)
+        }
+        let bytes = try extract(entry, from: archive, at: at)
+        return try NPYArray(bytes: bytes, source: source, member: member, maxElements: maxElements)
+    }
+
+    /// The member's bytes, refusing it before extraction when its declared size is over the
+    /// limit and during extraction as soon as it inflates past its declared size.
+    private func extract(_ entry: Entry, from archive: Archive, at: ClinicDataError.Location) throws(ClinicDataError) -> [UInt8] {
+        let declared = entry.uncompressedSize
+        guard declared <= maxMemberBytes else {
+            throw .memberTooLarge(at, uncompressedBytes: declared, limit: maxMemberBytes)
+        }
+        // Deflate expands at most about 1032:1, so a declared size beyond that ratio is a lie;
+        // reserving by it would let a tiny archive claim gigabytes up front.
+        let plausible = entry.compressedSize.multipliedReportingOverflow(by: 1032)
+        let reserve = plausible.overflow ? declared : min(declared, plausible.partialValue + 1024)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(reserve))
+        let checksum: CRC32
+        do {
+            checksum = try archive.extract(entry, skipCRC32: false) { chunk in
+                guard UInt64(bytes.count) + UInt64(chunk.count) <= declared else {
+                    throw ClinicDataError.corruptMember(at, reason: "it inflates to more than the \(declared) bytes the zip directory declares")
+                }
+                bytes.append(contentsOf: chunk)
+            }
+        } catch let error as ClinicDataError {
+            throw error
+        } catch {
+            throw .corruptMember(at, reason: Self.explain(error))
+        }
+        guard UInt64(bytes.count) == declared else {
+            throw .corruptMember(at, reason: "it holds \(bytes.count) bytes where the zip directory declares \(declared)")
+        }
+        guard checksum == entry.checksum else {
+            throw .corruptMember(
+                at, reason: "CRC-32 mismatch: the data gives \(Self.hex(checksum)), the archive records \(Self.hex(entry.checksum))")
+        }
+        return bytes
+    }
+
+    /// Opens the zip, telling a missing or unreadable file apart from one that is not a zip.
+    private static func open(_ url: URL, source: String) throws(ClinicDataError) -> Archive {
+        let at = ClinicDataError.Location(source: source)
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            let reason = FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file"
+            throw .unreadable(at, reason: reason)
+        }
+        do {
+            return try Archive(url: url, accessMode: .read)
+        } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
+            throw .notZipArchive(at, reason: "no zip end-of-central-directory record")
+        } catch {
+            throw .notZipArchive(at, reason: explain(error))
+        }
+    }
+
+    /// A reader-facing account of an error ZIPFoundation threw while reading.
+    private static func explain(_ error: any Error) -> String {
+        switch error {
+        case Archive.ArchiveError.invalidCompressionMethod:
+            return "the compression method is neither stored nor deflate"
+        case Archive.ArchiveError.invalidEntrySize, Archive.ArchiveError.invalidLocalHeaderDataOffset:
+            return "the zip directory gives an impossible size or offset"
+        case Data.DataError.unreadableFile:
+            return "a read error in the archive file"
+        default:
+            // ZIPFoundation's inflate errors (Data.CompressionError) are not public, so they
+            // can only be named, not matched.
+            let name = String(describing: error)
+            if name.contains("corruptedData") || name.contains("invalidStream") {
+                return "the deflate stream cannot be inflated (\(name))"
+            }
+            return name
+        }
+    }
+
+    /// `"train_images"` for both `"train_images"` and `"train_images.npy"`.
+    private static func arrayName(_ name: String) -> String {
+        name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
+    }
+
+    /// A CRC-32 as `0x1234abcd`.
+    private static func hex(_ value: CRC32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}

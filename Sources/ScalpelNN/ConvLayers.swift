@@ -1,0 +1,182 @@
+import Foundation
+import ScalpelCore
+import ScalpelTensor
+
+/// 2-D convolution. Weight (K, C/groups, R, S) and bias (K) start uniform in ±1/√fan_in,
+/// fan_in = C/groups·R·S, as in PyTorch.
+public final class Conv2d: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: (Int, Int)
+    public let padding: (Int, Int)
+    public let dilation: (Int, Int)
+    public let groups: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1,
+                bias: Bool = true, generator: inout SeededRandom, on backend: any Backend) throws {
+        guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
+            throw ScalpelError.invalidArgument("Conv2d: groups \(groups) must divide \(inChannels) input and \(outChannels) output channels")
+        }
+        let fanIn = inChannels / groups * kernel * kernel
+        let bound = 1 / Float(fanIn).squareRoot()
+        weight = try .uniform([outChannels, inChannels / groups, kernel, kernel], low: -bound, high: bound, generator: &generator, on: backend,
+                              requiresGrad: true)
+        self.bias = bias ? try .uniform([outChannels], low: -bound, high: bound, generator: &generator, on: backend, requiresGrad: true) : nil
+        self.stride = (stride, stride)
+        self.padding = (padding, padding)
+        self.dilation = (dilation, dilation)
+        self.groups = groups
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+}
+
+public final class MaxPool2d: Module, Layer {
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try x.maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+    }
+}
+
+public final class AvgPool2d: Module, Layer {
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try x.avgPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+    }
+}
+
+/// Mean over the spatial dimensions: (N, C, H, W) → (N, C).
+public final class GlobalAvgPool2d: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.mean(axes: [2, 3]) }
+}
+
+/// (N, …) → (N, product of the rest).
+public final class Flatten: Module, Layer {
+    override public init() {}
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.reshaped([x.shape[0], -1]) }
+}
+
+/// Batch normalisation of (N, C, H, W) per channel: batch statistics in training (running
+/// statistics updated with `momentum`, the variance unbiased, as in PyTorch), running ones in
+/// evaluation. The running statistics are module state, saved in checkpoints.
+public final class BatchNorm2d: Module, Layer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let runningMean: Tensor
+    public let runningVar: Tensor
+    public let momentum: Float
+    public let epsilon: Float
+
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
+        weight = try .ones([channels], on: backend, requiresGrad: true)
+        bias = try .zeros([channels], on: backend, requiresGrad: true)
+        runningMean = try .zeros([channels], on: backend)
+        runningVar = try .ones([channels], on: backend)
+        self.momentum = momentum
+        self.epsilon = epsilon
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let c = weight.count
+        guard x.rank == 4, x.shape[1] == c else {
+            throw ScalpelError.shapeMismatch(op: "BatchNorm2d", detail: "expected (N, \(c), H, W), got \(x.shape)")
+        }
+        let scale = try weight.reshaped([c, 1, 1]), shift = try bias.reshaped([c, 1, 1])
+        if isTraining {
+            let n = x.shape[0] * x.shape[2] * x.shape[3]
+            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm2d", detail: "training needs more than one value per channel") }
+            let mean = try x.mean(axes: [0, 2, 3], keepDims: true)
+            let centered = try x - mean
+            let variance = try centered.square().mean(axes: [0, 2, 3], keepDims: true)
+            try Autograd.noGrad {
+                let backend = x.backend
+                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
+                let unbiased = try variance * (Float(n) / Float(n - 1))
+                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
+            }
+            return try centered / (variance + epsilon).sqrt() * scale + shift
+        }
+        let mean = try runningMean.reshaped([c, 1, 1]), variance = try runningVar.reshaped([c, 1, 1])
+        return try (x - mean) / (variance + epsilon).sqrt() * scale + shift
+    }
+}
+
+/// ResNet's basic block: two 3×3 convolutions with batch norm, ReLU, and a shortcut (a 1×1
+/// convolution with batch norm where the shape changes).
+public final class BasicBlock: Module, Layer {
+    public let conv1: Conv2d
+    public let bn1: BatchNorm2d
+    public let conv2: Conv2d
+    public let bn2: BatchNorm2d
+    public let downsample: Sequential?
+
+    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, generator: inout SeededRandom, on backend: any Backend) throws {
+        conv1 = try Conv2d(inChannels, outChannels, kernel: 3, stride: stride, padding: 1, bias: false, generator: &generator, on: backend)
+        bn1 = try BatchNorm2d(outChannels, on: backend)
+        conv2 = try Conv2d(outChannels, outChannels, kernel: 3, padding: 1, bias: false, generator: &generator, on: backend)
+        bn2 = try BatchNorm2d(outChannels, on: backend)
+        downsample = stride != 1 || inChannels != outChannels
+            ? Sequential([try Conv2d(inChannels, outChannels, kernel: 1, stride: stride, bias: false, generator: &generator, on: backend),
+                          try BatchNorm2d(outChannels, on: backend)])
+            : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let y = try bn2(conv2(bn1(conv1(x)).relu()))
+        return try (y + (downsample.map { try $0(x) } ?? x)).relu()
+    }
+}
+
+/// Model builders for images (N, C, H, W).
+public enum VisionModels {
+    /// ResNet-18 for small (28×28) inputs in the MedMNIST style: a 3×3 stride-1 stem without
+    /// max-pooling, four stages of two basic blocks (64, 128, 256, 512 channels), global
+    /// average pooling and a linear classifier.
+    public static func resnet18(inChannels: Int, classes: Int, generator: inout SeededRandom, on backend: any Backend) throws -> Sequential {
+        var layers: [any Layer] = [
+            try Conv2d(inChannels, 64, kernel: 3, padding: 1, bias: false, generator: &generator, on: backend),
+            try BatchNorm2d(64, on: backend), ReLU(),
+        ]
+        var channels = 64
+        for (stage, width) in [64, 128, 256, 512].enumerated() {
+            layers.append(try BasicBlock(channels, width, stride: stage == 0 ? 1 : 2, generator: &generator, on: backend))
+            layers.append(try BasicBlock(width, width, stride: 1, generator: &generator, on: backend))
+            channels = width
+        }
+        layers += [GlobalAvgPool2d(), try Linear(512, classes, generator: &generator, on: backend)]
+        return Sequential(layers)
+    }
+
+    /// The small CNN of the benchmarks: conv 3×3 C→32, ReLU, max-pool 2, conv 3×3 32→64, ReLU,
+    /// max-pool 2, linear 64·(H/4)·(W/4) → 128, ReLU, linear 128 → classes.
+    public static func smallCNN(inChannels: Int, height: Int, width: Int, classes: Int, generator: inout SeededRandom,
+                                on backend: any Backend) throws -> Sequential {
+        Sequential([
+            try Conv2d(inChannels, 32, kernel: 3, padding: 1, generator: &generator, on: backend), ReLU(), MaxPool2d(2),
+            try Conv2d(32, 64, kernel: 3, padding: 1, generator: &generator, on: backend), ReLU(), MaxPool2d(2),
+            Flatten(), try Linear(64 * (height / 4) * (width / 4), 128, generator: &generator, on: backend), ReLU(),
+            try Linear(128, classes, generator: &generator, on: backend),
+        ])
+    }
+}
