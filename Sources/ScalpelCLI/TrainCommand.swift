@@ -9,33 +9,35 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model and report diagnosis metrics on a held-out test split.",
         discussion: """
             CSV tables (--model mlp): a stratified, seeded train/validation/test split (70/15/15), \
-            standardisation fit on the training rows, Adam and cross-entropy; the epoch with the best \
-            validation AUROC is evaluated on the test split. Writes OUT/metrics.json, OUT/config.json, \
-            OUT/best.safetensors and OUT/last.safetensors (for --resume).
+            standardisation fit on the training rows. MedMNIST .npz images (--model cnn or resnet18): the \
+            official split, per-channel standardisation with training statistics. Adam and cross-entropy; \
+            the epoch with the best validation AUROC is evaluated on the test split. Writes \
+            OUT/metrics.json, OUT/config.json, OUT/best.safetensors and OUT/last.safetensors (for --resume). \
+            With no options: the small CNN on the bundled BreastMNIST.
             """)
 
     @OptionGroup var options: DeviceOptions
 
-    @Option(help: "The data file (CSV with a header).")
-    var data: String = "Data/wdbc.csv"
+    @Option(help: "The data file: a CSV table with a header, or a MedMNIST 2-D .npz.")
+    var data: String = "Data/breastmnist.npz"
 
-    @Option(help: "The label column's name.")
+    @Option(help: "CSV: the label column's name.")
     var label: String = "diagnosis"
 
-    @Option(help: "The positive class (binary: this value against the rest). Default: the classes as they are.")
+    @Option(help: "The positive class (binary: this value — a CSV label, or a class index of images — against the rest).")
     var positive: String?
 
     @Option(parsing: .upToNextOption, help: "Columns to leave out (identifiers, for example).")
     var drop: [String] = []
 
-    @Option(help: "The model: mlp.")
-    var model: String = "mlp"
+    @Option(help: "The model: mlp (tables); cnn or resnet18 (images). Default: mlp for a .csv, cnn for images.")
+    var model: String?
 
-    @Option(help: "Epochs.")
-    var epochs: Int = 60
+    @Option(help: "Epochs (default: 60 for tables, 20 for images).")
+    var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Rows per training step.")
-    var batchSize: Int = 32
+    @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables, 128 for images).")
+    var batchSize: Int?
 
     @Option(help: "Adam's learning rate.")
     var lr: Float = 1e-3
@@ -54,21 +56,24 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard model == "mlp" else {
-                throw ScalpelError.invalidArgument("unknown model '\(model)': this version trains mlp (on CSV tables)")
+            let images = !data.lowercased().hasSuffix(".csv")
+            let model = self.model ?? (images ? "cnn" : "mlp")
+            let known = Trainer.models.values.flatMap { $0 }
+            guard known.contains(model) else {
+                throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
             }
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
             var config = TrainingConfig(data: data, label: label, out: out ?? "runs/\(stamp)-\(model)")
             config.positiveClass = positive
             config.dropColumns = drop
             config.model = model
-            config.epochs = epochs
-            config.batchSize = batchSize
+            config.epochs = epochs ?? (images ? 20 : 60)
+            config.batchSize = batchSize ?? (images ? 128 : 32)
             config.learningRate = lr
             config.seed = seed
             config.hidden = hidden
             config.device = (try options.spec()).description
-            let trainer = try TabularTrainer(config: config, runtime: try options.runtime())
+            let trainer = try Trainer(config: config, runtime: try options.runtime())
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             let report = try trainer.run(startEpoch: start)
             let t = report.test

@@ -51,10 +51,22 @@ extension CPUBackend {
         let count = layout.count
         if count == 0 { return }
         let p = try typedBuffers(op.rawValue, [(a, extentA), (b, extentB), (out, count)])
-        if simd && ElementwiseKernels.isArithmetic(Int(op.code)), let (rows, cols, bRowStride, swapped) = Self.rowBroadcast(layout) {
-            let (first, second) = swapped ? (p[1], p[0]) : (p[0], p[1])
-            return ElementwiseKernels.arithmetic(Int(op.code), first.pointer, second.pointer, p[2].pointer, rows: rows, cols: cols,
-                                                 bRowStride: bRowStride, bFirst: swapped)
+        if simd && ElementwiseKernels.isArithmetic(Int(op.code)) {
+            if let (rows, cols, bRowStride, swapped) = Self.rowBroadcast(layout) {
+                let (first, second) = swapped ? (p[1], p[0]) : (p[0], p[1])
+                return ElementwiseKernels.arithmetic(Int(op.code), first.pointer, second.pointer, p[2].pointer, rows: rows, cols: cols,
+                                                     bRowStride: bRowStride, bFirst: swapped)
+            }
+            let (sa, sb) = (layout.stridesA.last ?? 0, layout.stridesB.last ?? 0)
+            if (sa == 0 || sa == 1) && (sb == 0 || sb == 1) {
+                // Any other broadcast (a per-channel bias over (N, C, H, W), …): vector runs
+                // along the last dimension.
+                let (pa, pb, po) = (p[0].pointer, p[1].pointer, p[2].pointer)
+                TensorKernels.forEachRun(shape: layout.shape, strides: [layout.stridesA, layout.stridesB, BroadcastLayout.contiguousStrides(layout.shape)]) { o, n in
+                    ElementwiseKernels.arithmeticRun(Int(op.code), pa + o[0], sa, pb + o[1], sb, po + o[2], n)
+                }
+                return
+            }
         }
         switch precision {
         case .float32: TensorKernels.binary(op, p[0].pointer, p[1].pointer, p[2].pointer, layout)
@@ -221,6 +233,12 @@ extension CPUBackend {
 }
 
 extension CPUBackend {
+    /// 2×2 windows, stride 2, no padding, even sizes: the CNN's pooling, with a direct loop.
+    static func isPlain2x2(_ g: Pool2dGeometry) -> Bool {
+        g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
+            && g.height % 2 == 0 && g.width % 2 == 0
+    }
+
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry
@@ -245,6 +263,9 @@ extension CPUBackend {
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("pool2d", [(input, g.batch * g.channels * g.height * g.width), (output, g.batch * g.channels * g.outHeight * g.outWidth)])
+        if simd && max && Self.isPlain2x2(g) {
+            return ElementwiseKernels.maxPool2x2(b[0].pointer, b[1].pointer, planes: g.batch * g.channels, h: g.height, w: g.width)
+        }
         switch precision {
         case .float32: TensorKernels.pool2d(g, max: max, b[0].pointer, b[1].pointer)
         case .float64: TensorKernels.pool2d(g, max: max, b[0].doublePointer, b[1].doublePointer)
@@ -257,6 +278,10 @@ extension CPUBackend {
         let g = geometry
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         let b = try typedBuffers("pool2d backward", [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)])
+        if simd && max && Self.isPlain2x2(g) {
+            return ElementwiseKernels.maxPool2x2Backward(b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, planes: g.batch * g.channels,
+                                                         h: g.height, w: g.width)
+        }
         switch precision {
         case .float32: TensorKernels.pool2dBackward(g, max: max, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer)
         case .float64: TensorKernels.pool2dBackward(g, max: max, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer)

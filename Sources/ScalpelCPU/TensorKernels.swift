@@ -81,20 +81,36 @@ enum TensorKernels {
             for i in 0 ..< count { out[i] = apply(op, a[i], b[i]) }
             return
         }
-        let rank = layout.shape.count
-        var index = [Int](repeating: 0, count: rank)
-        var offsetA = 0, offsetB = 0
-        for i in 0 ..< count {
-            out[i] = apply(op, a[offsetA], b[offsetB])
-            // Advance the multi-index like an odometer, keeping the input offsets in step.
-            var d = rank - 1
+        forEachRun(shape: layout.shape, strides: [layout.stridesA, layout.stridesB, BroadcastLayout.contiguousStrides(layout.shape)]) { offsets, n in
+            let (pa, pb, po) = (a + offsets[0], b + offsets[1], out + offsets[2])
+            let (sa, sb) = (layout.stridesA.last ?? 0, layout.stridesB.last ?? 0)
+            for i in 0 ..< n { po[i] = apply(op, pa[i * sa], pb[i * sb]) }
+        }
+    }
+
+    /// Calls `body(offsets, n)` for every run of the innermost dimension of `shape`: `offsets`
+    /// holds, for each strides array, the element offset of the run's start; `n` is the run's
+    /// length. Callers vectorise the run; the odometer over the outer dimensions costs once per run.
+    @inline(__always)
+    static func forEachRun(shape: [Int], strides: [[Int]], _ body: ([Int], Int) -> Void) {
+        let rank = shape.count
+        if rank == 0 {
+            body([Int](repeating: 0, count: strides.count), 1)
+            return
+        }
+        if shape.contains(0) { return }
+        let n = shape[rank - 1]
+        var index = [Int](repeating: 0, count: rank - 1)
+        var offsets = [Int](repeating: 0, count: strides.count)
+        let runs = shape.dropLast().reduce(1, *)
+        for _ in 0 ..< runs {
+            body(offsets, n)
+            var d = rank - 2
             while d >= 0 {
                 index[d] += 1
-                offsetA += layout.stridesA[d]
-                offsetB += layout.stridesB[d]
-                if index[d] < layout.shape[d] { break }
-                offsetA -= layout.stridesA[d] * index[d]
-                offsetB -= layout.stridesB[d] * index[d]
+                for k in strides.indices { offsets[k] += strides[k][d] }
+                if index[d] < shape[d] { break }
+                for k in strides.indices { offsets[k] -= strides[k][d] * index[d] }
                 index[d] = 0
                 d -= 1
             }
@@ -168,22 +184,15 @@ enum TensorKernels {
     }
 
     static func copy<T: Scalar>(_ spec: StridedCopy, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>) {
-        let count = spec.count, rank = spec.shape.count
-        if count == 0 { return }
-        var index = [Int](repeating: 0, count: rank)
-        var s = spec.srcOffset, d = spec.dstOffset
-        for _ in 0 ..< count {
-            dst[d] = src[s]
-            var k = rank - 1
-            while k >= 0 {
-                index[k] += 1
-                s += spec.srcStrides[k]
-                d += spec.dstStrides[k]
-                if index[k] < spec.shape[k] { break }
-                s -= spec.srcStrides[k] * index[k]
-                d -= spec.dstStrides[k] * index[k]
-                index[k] = 0
-                k -= 1
+        let (ss, ds) = (spec.srcStrides.last ?? 1, spec.dstStrides.last ?? 1)
+        forEachRun(shape: spec.shape, strides: [spec.srcStrides, spec.dstStrides]) { offsets, n in
+            let (s, d) = (src + spec.srcOffset + offsets[0], dst + spec.dstOffset + offsets[1])
+            if ss == 1 && ds == 1 {
+                d.update(from: s, count: n)
+            } else if ss == 0 && ds == 1 {
+                d.update(repeating: s[0], count: n)
+            } else {
+                for i in 0 ..< n { d[i * ds] = s[i * ss] }
             }
         }
     }

@@ -138,3 +138,58 @@ public enum ElementwiseKernels {
         }
     }
 }
+
+extension ElementwiseKernels {
+    /// out[i] = a[i·sa] ⊕ b[i·sb] for i < n, with each stride 0 (broadcast) or 1: the innermost
+    /// run of a broadcast operation. `op` as in `arithmetic`.
+    public static func arithmeticRun(_ op: Int, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                                     _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        switch (sa, sb) {
+        case (1, 1):
+            while i + 8 <= n { store(apply(op, load(a, i), load(b, i)), out, i); i += 8 }
+        case (1, 0):
+            let vb = SIMD8<Float>(repeating: b[0])
+            while i + 8 <= n { store(apply(op, load(a, i), vb), out, i); i += 8 }
+        case (0, 1):
+            let va = SIMD8<Float>(repeating: a[0])
+            while i + 8 <= n { store(apply(op, va, load(b, i)), out, i); i += 8 }
+        default:
+            break
+        }
+        while i < n { out[i] = apply(op, a[i * sa], b[i * sb]); i += 1 }
+    }
+
+    /// Non-overlapping 2×2 max pooling of `planes` planes of h×w (h, w even) into (h/2)×(w/2).
+    public static func maxPool2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, h: Int, w: Int) {
+        let (oh, ow) = (h / 2, w / 2)
+        for p in 0 ..< planes {
+            let xp = x + p * h * w, yp = y + p * oh * ow
+            for r in 0 ..< oh {
+                let top = xp + 2 * r * w, bottom = top + w, out = yp + r * ow
+                for c in 0 ..< ow {
+                    out[c] = Swift.max(Swift.max(top[2 * c], top[2 * c + 1]), Swift.max(bottom[2 * c], bottom[2 * c + 1]))
+                }
+            }
+        }
+    }
+
+    /// The gradient of `maxPool2x2`: each output's gradient goes to the first position (in row
+    /// order) of its window that holds the maximum; the rest of dx is 0.
+    public static func maxPool2x2Backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                          _ dx: UnsafeMutablePointer<Float>, planes: Int, h: Int, w: Int) {
+        let (oh, ow) = (h / 2, w / 2)
+        dx.update(repeating: 0, count: planes * h * w)
+        for p in 0 ..< planes {
+            let xp = x + p * h * w, dxp = dx + p * h * w, yp = y + p * oh * ow, dyp = dy + p * oh * ow
+            for r in 0 ..< oh {
+                for c in 0 ..< ow {
+                    let peak = yp[r * ow + c], g = dyp[r * ow + c]
+                    let i0 = 2 * r * w + 2 * c
+                    let index = xp[i0] == peak ? i0 : xp[i0 + 1] == peak ? i0 + 1 : xp[i0 + w] == peak ? i0 + w : i0 + w + 1
+                    dxp[index] = g
+                }
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@ public struct TrainingConfig: Codable, Sendable {
     public var seed: UInt64 = 0
     public var device: String = "auto"
     public var out: String
+    /// MLP: units per hidden layer, and dropout.
     public var hidden: Int = 64
     public var dropout: Float = 0.1
     public var split: [Double] = [0.7, 0.15, 0.15]
@@ -65,15 +66,13 @@ public struct EpochRecord: Codable, Sendable {
     public var seconds: Double
 }
 
-/// Trains a multilayer perceptron on a CSV table: stratified seeded split, standardisation fit
-/// on the training rows, Adam, cross-entropy, the epoch with the best validation AUROC kept.
-public final class TabularTrainer {
+/// Trains a model on a table (`mlp`) or on images (`cnn`, `resnet18`) and keeps the epoch with
+/// the best validation AUROC: Adam, cross-entropy, seeded shuffling, a checkpoint per epoch.
+public final class Trainer {
     public let config: TrainingConfig
     public let runtime: Runtime
     let backend: any Backend
-    let dataset: TabularDataset
-    let split: StratifiedSplit
-    let standardizer: Standardizer
+    let data: PreparedData
     let model: Sequential
     let optimizer: Adam
     let dropouts: [Dropout]
@@ -83,6 +82,9 @@ public final class TabularTrainer {
     let features: Tensor
     let labels: Tensor
 
+    /// The models each kind of data takes.
+    public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"]]
+
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
     public init(config: TrainingConfig, runtime: Runtime) throws {
         self.config = config
@@ -90,40 +92,44 @@ public final class TabularTrainer {
         guard config.epochs >= 1, config.batchSize >= 1, config.learningRate > 0, config.hidden >= 1 else {
             throw ScalpelError.invalidArgument("epochs, batch size, learning rate and hidden size must be positive")
         }
-        guard config.split.count == 3 else { throw ScalpelError.invalidArgument("--split takes three fractions (train, validation, test)") }
-        do {
-            dataset = try TabularDataset.load(from: URL(fileURLWithPath: config.data), labelColumn: config.label,
-                                              positiveClass: config.positiveClass, dropColumns: config.dropColumns)
-            split = try StratifiedSplit.split(labels: dataset.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
-            standardizer = try Standardizer.fit(features: dataset.features, rows: split.train, featureCount: dataset.featureCount)
-        } catch {
-            // The clinical layer's errors name the file, line and column.
-            throw ScalpelError.invalidArgument("\(error)")
+        let data = try PreparedData.load(config)
+        self.data = data
+        guard Trainer.models[data.kind]!.contains(config.model) else {
+            throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
+                + "use \(Trainer.models[data.kind]!.joined(separator: " or "))")
         }
-        let standardized = try standardizer.transform(dataset.features)
-        let (featureCount, classCount) = (dataset.featureCount, dataset.classCount)
         let cfg = config
         func build(on backend: any Backend) throws -> (Sequential, [Dropout]) {
             var generator = SeededRandom(seed: cfg.seed &+ 1)
-            let d1 = Dropout(cfg.dropout, seed: cfg.seed &+ 2), d2 = Dropout(cfg.dropout, seed: cfg.seed &+ 3)
-            let model = Sequential([
-                try Linear(featureCount, cfg.hidden, generator: &generator, on: backend), ReLU(), d1,
-                try Linear(cfg.hidden, cfg.hidden, generator: &generator, on: backend), ReLU(), d2,
-                try Linear(cfg.hidden, classCount, generator: &generator, on: backend),
-            ])
-            return (model, [d1, d2])
+            switch cfg.model {
+            case "cnn":
+                return (try VisionModels.smallCNN(inChannels: data.sampleShape[0], height: data.sampleShape[1], width: data.sampleShape[2],
+                                                  classes: data.classCount, generator: &generator, on: backend), [])
+            case "resnet18":
+                return (try VisionModels.resnet18(inChannels: data.sampleShape[0], classes: data.classCount, generator: &generator, on: backend), [])
+            default:
+                let d1 = Dropout(cfg.dropout, seed: cfg.seed &+ 2), d2 = Dropout(cfg.dropout, seed: cfg.seed &+ 3)
+                let model = Sequential([
+                    try Linear(data.sampleShape[0], cfg.hidden, generator: &generator, on: backend), ReLU(), d1,
+                    try Linear(cfg.hidden, cfg.hidden, generator: &generator, on: backend), ReLU(), d2,
+                    try Linear(cfg.hidden, data.classCount, generator: &generator, on: backend),
+                ])
+                return (model, [d1, d2])
+            }
         }
-        backend = try TabularTrainer.chooseBackend(runtime: runtime, batch: config.batchSize, features: featureCount, build: build)
+        backend = try Trainer.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
+                                            classes: data.classCount, build: build)
         (model, dropouts) = try build(on: backend)
         optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
         shuffle = SeededRandom(seed: config.seed &+ 4)
-        features = try Tensor(standardized, shape: [dataset.rowCount, featureCount], on: backend)
-        labels = try Tensor(labels: dataset.labels, on: backend)
+        features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
+        labels = try Tensor(labels: data.labels, on: backend)
     }
 
     /// The backend the training step runs on: with `auto` and a device, the faster of the device
-    /// and the CPU-Swift backend for this model and batch size, timed once and remembered.
-    static func chooseBackend(runtime: Runtime, batch: Int, features: Int,
+    /// and the CPU-Swift backend for this model, sample shape and batch size, timed once and
+    /// remembered.
+    static func chooseBackend(runtime: Runtime, model name: String, batch: Int, sampleShape: [Int], classes: Int,
                               build: (any Backend) throws -> (Sequential, [Dropout])) throws -> any Backend {
         guard let device = runtime.device else { return runtime.cpu }
         guard runtime.spec == .auto else { return device }
@@ -131,8 +137,8 @@ public final class TabularTrainer {
             let (model, _) = try build(backend)
             let optimizer = try Adam(model.namedParameters())
             var random = SeededRandom(seed: 9)
-            let x = try Tensor(random.uniformArray(batch * features), shape: [batch, features], on: backend)
-            let y = try Tensor(labels: (0 ..< batch).map { Int32($0 % 2) }, on: backend)
+            let x = try Tensor(random.uniformArray(batch * sampleShape.reduce(1, *)), shape: [batch] + sampleShape, on: backend)
+            let y = try Tensor(labels: (0 ..< batch).map { Int32($0 % classes) }, on: backend)
             return Scheduler.Candidate(id: backend.id.description) {
                 try optimizer.zeroGrad()
                 let loss = try model(x).crossEntropy(labels: y)
@@ -141,8 +147,9 @@ public final class TabularTrainer {
                 _ = try loss.item()
             }
         }
-        let key = "train mlp \(features)→… batch \(batch)"
-        let choice = runtime.scheduler.choose(key: key, measuredShape: "batch \(batch), \(features) features",
+        let shape = sampleShape.map(String.init).joined(separator: "×")
+        let key = "train \(name) \(shape) batch \(batch)"
+        let choice = runtime.scheduler.choose(key: key, measuredShape: "batch \(batch) of \(shape)",
                                               candidates: [try candidate(device), try candidate(runtime.cpu)])
         return choice == device.id.description ? device : runtime.cpu
     }
@@ -156,12 +163,12 @@ public final class TabularTrainer {
         let configData = try JSONEncoder.pretty.encode(config)
         try AtomicFile.write(configData, to: out.appending(path: "config.json"))
         log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
-            + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test rows")
-        let steps = (split.train.count + config.batchSize - 1) / config.batchSize
+            + "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test samples")
+        let steps = (data.train.count + config.batchSize - 1) / config.batchSize
         for epoch in startEpoch ..< config.epochs {
             let started = Date()
             model.train()
-            var order = split.train
+            var order = data.train
             order.shuffle(using: &shuffle)
             var lossSum = 0.0
             let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)")
@@ -180,7 +187,7 @@ public final class TabularTrainer {
                 let rate = Double((step + 1) * config.batchSize) / Date().timeIntervalSince(started)
                 bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(min(order.count, (step + 1) * config.batchSize)), rate))
             }
-            let validation = try evaluate(split.validation)
+            let validation = try evaluate(data.validation)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation.loss,
                                      validationAUROC: validation.auroc, validationAccuracy: validation.accuracy,
                                      learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
@@ -198,13 +205,13 @@ public final class TabularTrainer {
         }
         // Evaluate the selected epoch's weights on the test split.
         if let best { try restore(best.state) }
-        let test = try evaluate(split.test)
-        let validation = try evaluate(split.validation)
+        let test = try evaluate(data.test)
+        let validation = try evaluate(data.validation)
         let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,
                                     selectionRule: "the epoch with the highest validation AUROC (ties: lower validation loss)",
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
-                                    classNames: dataset.classNames, rows: ["train": split.train.count, "validation": split.validation.count,
-                                                                           "test": split.test.count])
+                                    classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
+                                                                        "test": data.test.count], data: data.notes.filter { $0.key != "standardizer" })
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
         return report
     }
@@ -214,13 +221,20 @@ public final class TabularTrainer {
         model.eval()
         defer { model.train() }
         return try Autograd.noGrad {
-            let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
-            let logits = try model(try features.indexSelect(axis: 0, index))
-            let y = try labels.indexSelect(axis: 0, index)
-            let loss = Double(try logits.crossEntropy(labels: y).item())
-            let probabilities = try logits.softmax().array()
-            let truth = rows.map { dataset.labels[$0] }
-            let classes = dataset.classCount
+            // In chunks, so that evaluating a large split does not hold all activations at once.
+            var lossSum = 0.0
+            var probabilities: [Float] = []
+            for start in stride(from: 0, to: rows.count, by: 256) {
+                let chunk = Array(rows[start ..< min(rows.count, start + 256)])
+                let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
+                let logits = try model(try features.indexSelect(axis: 0, index))
+                let y = try labels.indexSelect(axis: 0, index)
+                lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
+                probabilities += try logits.softmax().array()
+            }
+            let loss = lossSum / Double(max(rows.count, 1))
+            let truth = rows.map { data.labels[$0] }
+            let classes = data.classCount
             do {
                 if classes == 2 {
                     let scores = (0 ..< rows.count).map { probabilities[$0 * 2 + 1] }
@@ -256,9 +270,8 @@ public final class TabularTrainer {
             "best_score": best.map { String($0.auroc) } ?? "",
             "best_loss": best.map { String($0.loss) } ?? "",
             "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
-            "standardizer": String(decoding: try JSONEncoder().encode(standardizer), as: UTF8.self),
-            "class_names": dataset.classNames.joined(separator: ","),
-        ]
+            "class_names": data.classNames.joined(separator: ","),
+        ].merging(data.notes) { old, _ in old }
     }
 
     /// Restores a `last.safetensors` written by an interrupted run of the same configuration;
@@ -295,6 +308,8 @@ public struct TrainingReport: Encodable {
     public var history: [EpochRecord]
     public var classNames: [String]
     public var rows: [String: Int]
+    /// How the data was split and normalised.
+    public var data: [String: String]
 }
 
 extension JSONEncoder {
