@@ -8,7 +8,7 @@
 //   g0 = (N, C, H, W, K, R, S, groups)   g1 = (strideH, strideW, padH, padW, dilationH, dilationW, OH, OW)
 
 // columns[(c·R + r)·S + s][(n·OH + y)·OW + x] = input[n][c][y·sh − ph + r·dh][x·sw − pw + s·dw] or 0.
-__kernel void im2col(__global const float *input, __global float *columns, const int8 g0, const int8 g1) {
+__kernel void im2col(__global const float *input, const long offset, __global float *columns, const int8 g0, const int8 g1) {
   const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
   const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
   const long perRow = (long)N * OH * OW;
@@ -19,11 +19,11 @@ __kernel void im2col(__global const float *input, __global float *columns, const
   const int s = row % S, r = (row / S) % R, c = row / (R * S);
   const int x = column % OW, y = (column / OW) % OH, n = column / ((long)OW * OH);
   const int h = y * sh - ph + r * dh, w = x * sw - pw + s * dw;
-  columns[e] = (h >= 0 && h < H && w >= 0 && w < W) ? input[(((long)n * C + c) * H + h) * W + w] : 0.0f;
+  columns[e] = (h >= 0 && h < H && w >= 0 && w < W) ? input[offset + (((long)n * C + c) * H + h) * W + w] : 0.0f;
 }
 
 // gradInput[n][c][h][w] = Σ over (r, s) whose window position lands on (h, w) of the column entry.
-__kernel void col2im(__global const float *columns, __global float *gradInput, const int8 g0, const int8 g1) {
+__kernel void col2im(__global const float *columns, __global float *gradInput, const long offset, const int8 g0, const int8 g1) {
   const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
   const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
   const long e = get_global_id(0);
@@ -44,7 +44,7 @@ __kernel void col2im(__global const float *columns, __global float *gradInput, c
       acc += columns[((long)(c * R + r) * S + s) * perRow + ((long)n * OH + y) * OW + x];
     }
   }
-  gradInput[e] = acc;
+  gradInput[offset + e] = acc;
 }
 
 // Pooling geometry: p0 = (N·C, H, W, R, S, sh, sw, 0), p1 = (ph, pw, OH, OW, isMax, 0, 0, 0).

@@ -43,7 +43,8 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
 /// pages in again each time (measured: a sixth of a small MLP's step). At most `limit` bytes
 /// are kept; the rest is freed.
 final class BufferCache: @unchecked Sendable {
-    static let shared = BufferCache(limit: 512 << 20)
+    /// A quarter of the machine's memory, at most 4 GiB.
+    static let shared = BufferCache(limit: min(4 << 30, Int(ProcessInfo.processInfo.physicalMemory / 4)))
 
     private let lock = NSLock()
     private var free: [Int: [UnsafeMutableRawPointer]] = [:]

@@ -239,23 +239,23 @@ extension CPUBackend {
             && g.height % 2 == 0 && g.width % 2 == 0
     }
 
-    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws {
+    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry
-        let b = try typedBuffers("im2col", [(input, g.batch * g.inChannels * g.height * g.width), (columns, g.columnRows * g.columnCount)])
+        let b = try typedBuffers("im2col", [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, g.columnRows * g.columnCount)])
         switch precision {
-        case .float32: TensorKernels.im2col(g, b[0].pointer, b[1].pointer)
-        case .float64: TensorKernels.im2col(g, b[0].doublePointer, b[1].doublePointer)
+        case .float32: TensorKernels.im2col(g, b[0].pointer + offset, b[1].pointer)
+        case .float64: TensorKernels.im2col(g, b[0].doublePointer + offset, b[1].doublePointer)
         }
     }
 
-    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         try geometry.validate()
         let g = geometry
-        let b = try typedBuffers("col2im", [(columns, g.columnRows * g.columnCount), (gradInput, g.batch * g.inChannels * g.height * g.width)])
+        let b = try typedBuffers("col2im", [(columns, g.columnRows * g.columnCount), (gradInput, offset + g.batch * g.inChannels * g.height * g.width)])
         switch precision {
-        case .float32: TensorKernels.col2im(g, b[0].pointer, b[1].pointer)
-        case .float64: TensorKernels.col2im(g, b[0].doublePointer, b[1].doublePointer)
+        case .float32: TensorKernels.col2im(g, b[0].pointer, b[1].pointer + offset)
+        case .float64: TensorKernels.col2im(g, b[0].doublePointer, b[1].doublePointer + offset)
         }
     }
 

@@ -71,12 +71,13 @@ public protocol Backend: AnyObject, Sendable {
     /// dx = dLoss · (−pw·y·σ(−x) + (1−y)·σ(x)).
     func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
                                dLogits: any DeviceBuffer, count: Int, classes: Int) throws
-    /// Unfolds input (N, C, H, W) into the column matrix (C·R·S, N·OH·OW): row (c, r, s), column
-    /// (n, oh, ow) holds input[n, c, oh·sh − ph + r·dh, ow·sw − pw + s·dw] (0 outside).
-    func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws
-    /// The transpose of im2col: gradInput[n, c, h, w] = Σ of the column entries that read it
-    /// (gradInput is overwritten; each element's sum is formed in a fixed order: deterministic).
-    func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer) throws
+    /// Unfolds input (N, C, H, W), starting at element `offset` of its buffer, into the column
+    /// matrix (C·R·S, N·OH·OW): row (c, r, s), column (n, oh, ow) holds
+    /// input[n, c, oh·sh − ph + r·dh, ow·sw − pw + s·dw] (0 outside).
+    func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws
+    /// The transpose of im2col: gradInput[n, c, h, w] (from element `offset` of its buffer) = Σ of
+    /// the column entries that read it (overwritten; each sum is formed in a fixed order).
+    func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws
     /// Max (or average) pooling of input (N, C, H, W) into output (N, C, OH, OW).
     func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws
     /// gradInput (overwritten) from gradOutput; max pooling routes each gradient to the first

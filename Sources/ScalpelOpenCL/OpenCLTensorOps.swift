@@ -293,20 +293,20 @@ extension OpenCLBackend {
          int8([g.padH, g.padW, g.outHeight, g.outWidth, max ? 1 : 0, 0, 0, 0])]
     }
 
-    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, columns: any DeviceBuffer) throws {
+    public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, total = g.columnRows * g.columnCount
-        try launch("im2col", file: "conv.cl", operands: [(input, g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
-            try run1D(program, "im2col", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
-        } fallback: { cpu, b in try cpu.im2col(g, input: b[0], columns: b[1]) }
+        try launch("im2col", file: "conv.cl", operands: [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
+            try run1D(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
+        } fallback: { cpu, b in try cpu.im2col(g, input: b[0], offset: offset, columns: b[1]) }
     }
 
-    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+    public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         try geometry.validate()
         let g = geometry, total = g.batch * g.inChannels * g.height * g.width
-        try launch("col2im", file: "conv.cl", operands: [(columns, g.columnRows * g.columnCount), (gradInput, total)]) { program, b in
-            try run1D(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
-        } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1]) }
+        try launch("col2im", file: "conv.cl", operands: [(columns, g.columnRows * g.columnCount), (gradInput, offset + total)]) { program, b in
+            try run1D(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g), count: total)
+        } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
     }
 
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {

@@ -80,6 +80,9 @@ struct OpCase: Sendable, CustomStringConvertible {
         OpCase("mseLoss", [[3, 4], [3, 4]]) { try $0[0].mseLoss($0[1]) },
         OpCase("conv2d 3×3 pad 1 bias", [[2, 3, 5, 6], [4, 3, 3, 3], [4]]) { try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1)) },
         OpCase("conv2d 1×1", [[2, 5, 3, 4], [3, 5, 1, 1]]) { try $0[0].conv2d(weight: $0[1]) },
+        OpCase("conv2d in chunks of one image", [[3, 2, 4, 5], [4, 1, 3, 3], [4]]) {
+            try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), groups: 2, columnBudget: 1)
+        },
         OpCase("conv2d 7×7 stride 2 pad 3", [[1, 2, 9, 7], [3, 2, 7, 7]]) { try $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (3, 3)) },
         OpCase("conv2d stride 2 dilation 2 odd", [[2, 2, 9, 8], [3, 2, 3, 2]]) { try $0[0].conv2d(weight: $0[1], stride: (2, 1), padding: (1, 2), dilation: (2, 2)) },
         OpCase("conv2d groups 2", [[2, 4, 5, 5], [6, 2, 3, 3], [6]]) { try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), groups: 2) },
