@@ -341,6 +341,15 @@ extension TensorKernels {
                                 out.update(repeating: 0, count: ow)
                                 continue
                             }
+                            if g.strideW == 1 {
+                                // w = x + shift: zeros, one contiguous run of the input row, zeros.
+                                let shift = s * g.dilationW - g.padW
+                                let lo = Swift.min(ow, Swift.max(0, -shift)), hi = Swift.max(lo, Swift.min(ow, g.width - shift))
+                                out.update(repeating: 0, count: lo)
+                                (out + lo).update(from: plane + h * g.width + lo + shift, count: hi - lo)
+                                (out + hi).update(repeating: 0, count: ow - hi)
+                                continue
+                            }
                             for x in 0 ..< ow {
                                 let w = x * g.strideW - g.padW + s * g.dilationW
                                 out[x] = w >= 0 && w < g.width ? plane[h * g.width + w] : 0
@@ -367,6 +376,13 @@ extension TensorKernels {
                             let h = y * g.strideH - g.padH + r * g.dilationH
                             guard h >= 0 && h < g.height else { continue }
                             let source = row + (n * oh + y) * ow
+                            if g.strideW == 1 {
+                                let shift = s * g.dilationW - g.padW
+                                let lo = Swift.min(ow, Swift.max(0, -shift)), hi = Swift.max(lo, Swift.min(ow, g.width - shift))
+                                let target = plane + h * g.width + shift
+                                for x in lo ..< hi { target[x] += source[x] }
+                                continue
+                            }
                             for x in 0 ..< ow {
                                 let w = x * g.strideW - g.padW + s * g.dilationW
                                 if w >= 0 && w < g.width { plane[h * g.width + w] += source[x] }

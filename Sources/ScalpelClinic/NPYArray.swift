@@ -130,7 +130,7 @@ public struct NPYArray: Equatable, Sendable {
             throw .unreadable(at, reason: error.localizedDescription)
         }
         let (dataLimit, overflow) = maxElements.multipliedReportingOverflow(by: 8)
-        if !overflow && size > dataLimit + 12 + maxHeaderBytes {
+        if !overflow && size - (12 + maxHeaderBytes) > dataLimit {
             throw .invalidShape(at, reason: "the file is \(size) bytes, more than an array of \(maxElements) elements can take")
         }
         let data: Data

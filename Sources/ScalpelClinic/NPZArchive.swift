@@ -5,6 +5,9 @@ import ZIPFoundation
 // The zip layer is ZIPFoundation's; what this file adds is treating the archive as untrusted:
 // sizes are checked before extraction, the inflated byte count is policed while it streams,
 // and the CRC-32 is compared, since ZIPFoundation's streaming extract leaves that to the caller.
+// One hole is ZIPFoundation's and cannot be closed from here: on Linux (0.9.20) its inflate loop
+// never returns when a deflate stream is still unfinished at the end of the file, because it
+// keeps asking for input and gets none; only a deliberately crafted archive does that.
 
 /// A NumPy `.npz` archive: named arrays stored as `.npy` members of a zip file, stored or deflated.
 ///
