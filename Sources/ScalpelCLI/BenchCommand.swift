@@ -114,7 +114,7 @@ struct MLPBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlp",
         abstract: "Milliseconds per MLP training step (batch 256, 30→256→256→2, Adam) per backend.",
-        discussion: "bench/mlp_peers.sh runs PyTorch's CPU step on the same model in the same run.")
+        discussion: "bench/step_peers.sh mlp runs PyTorch's CPU step on the same model in the same run.")
 
     @OptionGroup var options: DeviceOptions
 
@@ -133,7 +133,7 @@ struct CNNBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnn",
         abstract: "Milliseconds per small-CNN training step (batch 64×1×28×28, two conv layers, Adam) per backend.",
-        discussion: "bench/cnn_peers.sh runs PyTorch's CPU step on the same model in the same run.")
+        discussion: "bench/step_peers.sh cnn runs PyTorch's CPU step on the same model in the same run.")
 
     @OptionGroup var options: DeviceOptions
 
