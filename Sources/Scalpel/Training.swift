@@ -37,10 +37,16 @@ public struct SplitMetrics: Encodable {
     public var loss: Double
 
     public func encode(to encoder: any Encoder) throws {
-        // Flatten: the keys of the binary (or multiclass) metrics plus the loss.
+        // Flatten: the keys of the binary (or multiclass) metrics plus the loss; a multiclass
+        // report also carries the headline keys under the names the binary one uses.
         if let binary { try binary.encode(to: encoder) } else if let multiclass { try multiclass.encode(to: encoder) }
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(loss, forKey: Key(stringValue: "loss")!)
+        if let multiclass {
+            try container.encode(multiclass.macroAUROC, forKey: Key(stringValue: "auroc")!)
+            try container.encode(multiclass.macroF1, forKey: Key(stringValue: "f1_macro")!)
+            try container.encode(multiclass.macroRecall, forKey: Key(stringValue: "recall_macro")!)
+        }
     }
 
     struct Key: CodingKey {

@@ -193,6 +193,33 @@ import Testing
                     == SafeTensorsFile.read(from: part.appending(path: "last.safetensors")).tensors))
     }
 
+    @Test func imagesTrainWithTheCNNAndResNetAndReportMulticlassMetrics() throws {
+        let out = try makeTemporaryDirectory("scalpel-run")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
+        for model in ["cnn", "resnet18"] {
+            let result = try runScalpel(["train", "--data", fixture, "--model", model, "--epochs", "2", "--batch-size", "4", "--device", "cpu",
+                                         "--out", out.path])
+            #expect(result.status == 0, "\(model): \(result.stderr)")
+            let test = try metrics(out)["test"] as! [String: Any]
+            for key in ["accuracy", "auroc", "f1_macro", "recall_macro", "perClass", "confusionMatrix"] { #expect(test[key] != nil, "\(model): test.\(key)") }
+        }
+        let mlp = try runScalpel(["train", "--data", fixture, "--model", "mlp", "--out", out.path])
+        #expect(mlp.status == 2 && mlp.stderr.contains("does not fit images data"), "\(mlp.stderr)")
+    }
+
+    @Test func breastMNISTIsTheDefaultAndTrainsTheCNN() throws {
+        let out = try makeTemporaryDirectory("scalpel-run")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let result = try runScalpel(["train", "--epochs", "2", "--device", "cpu", "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("training cnn") && result.stderr.contains("546 train / 78 validation / 156 test"), "\(result.stderr)")
+        let report = try metrics(out)
+        #expect((report["test"] as! [String: Any])["auroc"] is Double)
+        #expect(report["selectedEpoch"] is Int)
+    }
+
     @Test func badTrainingInputIsAClearError() throws {
         let folder = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
