@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build Scalpel and train the default model on the bundled default data set
-# (an MLP on the Wisconsin breast-cancer table, Data/wdbc.csv) on the best device present,
-# after listing the devices. Extra arguments go to `scalpel train`.
+# (the small CNN on BreastMNIST ultrasound images, Data/breastmnist.npz) on the best device
+# present, after listing the devices. Extra arguments go to `scalpel train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
