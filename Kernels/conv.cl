@@ -112,3 +112,31 @@ __kernel void pool2d_backward(__global const float *input, __global const float 
   }
   gradInput[e] = acc;
 }
+
+// Direct convolution, one output element per work-item: output[n][k][y][x] =
+// Σ_{c in k's group, r, s} input[n][c][y·sh − ph + r·dh][x·sw − pw + s·dw] · weight[k][c][r][s].
+// No column matrix: for few input channels (a network's first layer) it beats im2col + GEMM,
+// whose GEMM then has a tiny depth. Which one runs is measured per shape.
+__kernel void conv2d_direct(__global const float *input, __global const float *weight, __global float *output,
+                            const int8 g0, const int8 g1) {
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, K = g0.s4, R = g0.s5, S = g0.s6, groups = g0.s7;
+  const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
+  const long e = get_global_id(0);
+  if (e >= (long)N * K * OH * OW) return;
+  const int x = e % OW, y = (e / OW) % OH, k = (e / ((long)OW * OH)) % K, n = e / ((long)OW * OH * K);
+  const int cg = C / groups, group = k / (K / groups);
+  float acc = 0.0f;
+  for (int c = 0; c < cg; c++) {
+    const __global float *plane = input + ((long)n * C + group * cg + c) * H * W;
+    const __global float *kernel_ = weight + ((long)k * cg + c) * R * S;
+    for (int r = 0; r < R; r++) {
+      const int h = y * sh - ph + r * dh;
+      if (h < 0 || h >= H) continue;
+      for (int s = 0; s < S; s++) {
+        const int w = x * sw - pw + s * dw;
+        if (w >= 0 && w < W) acc = fma(plane[h * W + w], kernel_[r * S + s], acc);
+      }
+    }
+  }
+  output[e] = acc;
+}

@@ -288,3 +288,20 @@ extension CPUBackend {
         }
     }
 }
+
+extension CPUBackend {
+    public func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws {
+        try geometry.validate()
+        let g = geometry
+        let b = try typedBuffers("conv2d direct", [(input, g.batch * g.inChannels * g.height * g.width),
+                                                   (weight, g.outChannels * g.inChannels / g.groups * g.kernelHeight * g.kernelWidth),
+                                                   (output, g.batch * g.outChannels * g.outHeight * g.outWidth)])
+        switch precision {
+        case .float32: TensorKernels.conv2dDirect(g, b[0].pointer, b[1].pointer, b[2].pointer)
+        case .float64: TensorKernels.conv2dDirect(g, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer)
+        }
+    }
+
+    /// The CPU keeps im2col + its fast GEMM (the direct loop is the reference for the OpenCL kernel).
+    public func conv2dForwardAlgorithm(_ geometry: Conv2dGeometry) -> ConvAlgorithm { .im2colGEMM }
+}

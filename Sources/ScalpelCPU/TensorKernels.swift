@@ -453,3 +453,34 @@ extension TensorKernels {
         }
     }
 }
+
+extension TensorKernels {
+    static func conv2dDirect<T: Scalar>(_ g: Conv2dGeometry, _ input: UnsafePointer<T>, _ weight: UnsafePointer<T>, _ output: UnsafeMutablePointer<T>) {
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let cg = g.inChannels / g.groups, kg = g.outChannels / g.groups
+        for n in 0 ..< g.batch {
+            for k in 0 ..< g.outChannels {
+                let group = k / kg
+                let out = output + (n * g.outChannels + k) * oh * ow
+                for y in 0 ..< oh {
+                    for x in 0 ..< ow {
+                        var acc: T = 0
+                        for c in 0 ..< cg {
+                            let plane = input + (n * g.inChannels + group * cg + c) * g.height * g.width
+                            let kernel = weight + (k * cg + c) * g.kernelHeight * g.kernelWidth
+                            for r in 0 ..< g.kernelHeight {
+                                let h = y * g.strideH - g.padH + r * g.dilationH
+                                guard h >= 0 && h < g.height else { continue }
+                                for s in 0 ..< g.kernelWidth {
+                                    let w = x * g.strideW - g.padW + s * g.dilationW
+                                    if w >= 0 && w < g.width { acc += plane[h * g.width + w] * kernel[r * g.kernelWidth + s] }
+                                }
+                            }
+                        }
+                        out[y * ow + x] = acc
+                    }
+                }
+            }
+        }
+    }
+}

@@ -78,6 +78,12 @@ public protocol Backend: AnyObject, Sendable {
     /// The transpose of im2col: gradInput[n, c, h, w] (from element `offset` of its buffer) = Σ of
     /// the column entries that read it (overwritten; each sum is formed in a fixed order).
     func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws
+    /// output (N, K, OH, OW) = the convolution of input with weight (K, C/groups, R, S), no bias,
+    /// computed directly (no column matrix).
+    func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws
+    /// The forward algorithm for `geometry`: a backend with a choice measures both once per
+    /// shape and remembers the faster.
+    func conv2dForwardAlgorithm(_ geometry: Conv2dGeometry) -> ConvAlgorithm
     /// Max (or average) pooling of input (N, C, H, W) into output (N, C, OH, OW).
     func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws
     /// gradInput (overwritten) from gradOutput; max pooling routes each gradient to the first

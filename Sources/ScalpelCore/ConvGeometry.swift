@@ -91,3 +91,11 @@ public struct Pool2dGeometry: Hashable, Sendable {
         }
     }
 }
+
+/// How a backend computes a convolution's forward pass.
+public enum ConvAlgorithm: String, Sendable {
+    /// im2col, then one GEMM per group.
+    case im2colGEMM
+    /// One output element per thread, no column matrix (few input channels).
+    case direct
+}

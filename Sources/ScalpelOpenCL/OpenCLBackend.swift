@@ -80,6 +80,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private var programs: [String: Result<CLProgram, ScalpelError>] = [:]
     private var scratch: [String: CLBuffer] = [:]
     let cpu: CPUBackend
+    /// Measured choices between kernel families of one operation (convolution algorithms).
+    let convScheduler: Scheduler
 
     /// Creates a context and queue on `info`'s device. No self-test (see `selfTest()`).
     public init(_ info: OpenCLDeviceInfo, inventory: OpenCLInventory = .shared, tuning: GEMMTuning? = nil) throws {
@@ -106,6 +108,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.queue = queue
         programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
         cpu = CPUBackend()
+        let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms"
+        convScheduler = Scheduler(url: CacheDirectory.subdirectory("schedule").map { Scheduler.fileURL(in: $0, identity: identity) }, identity: identity)
     }
 
     deinit {

@@ -28,23 +28,27 @@ extension Tensor {
         let chunk = Swift.max(1, Swift.min(n, columnBudget / Swift.max(perImage, 1)))
         let imageSize = g.inChannels * g.height * g.width
         let out = try Tensor.empty([n, k, oh, ow], on: backend)
-        for start in Swift.stride(from: 0, to: n, by: chunk) {
-            var cg = g
-            cg.batch = Swift.min(chunk, n - start)
-            let columnsPerRow = cg.columnCount
-            let columns = try backend.makeBuffer(count: g.columnRows * columnsPerRow)
-            try backend.im2col(cg, input: storage, offset: start * imageSize, columns: columns)
-            let permuted = try backend.makeBuffer(count: k * columnsPerRow)
-            for group in 0 ..< groups {
-                var p = GEMMParameters(m: outPerGroup, n: columnsPerRow, k: rowsPerGroup)
-                p.offsetA = group * outPerGroup * rowsPerGroup
-                p.offsetB = group * rowsPerGroup * columnsPerRow
-                p.offsetC = group * outPerGroup * columnsPerRow
-                try backend.gemm(p, a: weight.storage, b: columns, c: permuted)
+        if backend.conv2dForwardAlgorithm(g) == .direct {
+            try backend.conv2dDirect(g, input: storage, weight: weight.storage, output: out.storage)
+        } else {
+            for start in Swift.stride(from: 0, to: n, by: chunk) {
+                var cg = g
+                cg.batch = Swift.min(chunk, n - start)
+                let columnsPerRow = cg.columnCount
+                let columns = try backend.makeBuffer(count: g.columnRows * columnsPerRow)
+                try backend.im2col(cg, input: storage, offset: start * imageSize, columns: columns)
+                let permuted = try backend.makeBuffer(count: k * columnsPerRow)
+                for group in 0 ..< groups {
+                    var p = GEMMParameters(m: outPerGroup, n: columnsPerRow, k: rowsPerGroup)
+                    p.offsetA = group * outPerGroup * rowsPerGroup
+                    p.offsetB = group * rowsPerGroup * columnsPerRow
+                    p.offsetC = group * outPerGroup * columnsPerRow
+                    try backend.gemm(p, a: weight.storage, b: columns, c: permuted)
+                }
+                // (K, chunk, OH·OW) → images start… of (N, K, OH·OW)
+                try backend.copy(StridedCopy(shape: [cg.batch, k, spatial], srcStrides: [spatial, columnsPerRow, 1], dstOffset: start * k * spatial,
+                                             dstStrides: [k * spatial, spatial, 1]), from: permuted, to: out.storage)
             }
-            // (K, chunk, OH·OW) → images start… of (N, K, OH·OW)
-            try backend.copy(StridedCopy(shape: [cg.batch, k, spatial], srcStrides: [spatial, columnsPerRow, 1], dstOffset: start * k * spatial,
-                                         dstStrides: [k * spatial, spatial, 1]), from: permuted, to: out.storage)
         }
         let x = self
         let convolved = Tensor.record(out, "conv2d", [x, weight]) { [backend] grad in
