@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Scalpel's kernels.",
-        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self])
+        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self, ConvBenchCommand.self])
 }
 
 struct GEMMBenchCommand: ParsableCommand {
@@ -145,5 +145,53 @@ struct CNNBenchCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json) { try TrainingBenchmark.cnnStep(on: $0) } }
+    }
+}
+
+struct ConvBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "GFLOP/s of the small CNN's convolutions, forward and forward+backward, per backend.",
+        discussion: """
+            Nominal FLOPs: 2 per multiply-add; forward+backward counts the forward pass plus one pass \
+            for the weight gradient, and one more for the input gradient where it is computed (not for \
+            the first layer, as in PyTorch where the input needs no gradient). bench/conv_peers.sh runs \
+            PyTorch's CPU convolutions in the same run.
+            """)
+
+    @OptionGroup var options: DeviceOptions
+
+    @Option(help: "Samples (each at least 0.2 s).")
+    var samples = 5
+
+    @Option(help: "Write the measurements as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let runtime = try options.runtime()
+            var rows: [[String: String]] = []
+            for (name, shape, out) in TrainingBenchmark.convShapes {
+                let inputGradient = shape[1] > 1
+                let forward = TrainingBenchmark.convFlops(input: shape, outChannels: out)
+                for backward in [false, true] {
+                    let flops = backward ? forward * (inputGradient ? 3 : 2) : forward
+                    for backend in runtime.backends {
+                        let step = try TrainingBenchmark.convStep(on: backend, input: shape, outChannels: out, backward: backward,
+                                                                  inputGradient: inputGradient)
+                        let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
+                        let pass = backward ? (inputGradient ? "fwd+bwd (dW, dX)" : "fwd+bwd (dW)") : "fwd"
+                        print(String(format: "%@ %@ on %@: %.3f ms [%.3f–%.3f], %.1f GFLOP/s", name, pass, backend.id.description,
+                                     timing.median * 1e3, timing.min * 1e3, timing.max * 1e3, flops / timing.median / 1e9))
+                        rows.append(["shape": name, "pass": pass, "backend": backend.id.description, "msMedian": String(timing.median * 1e3),
+                                     "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3),
+                                     "gflops": String(flops / timing.median / 1e9)])
+                    }
+                }
+            }
+            if let json {
+                try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
+            }
+        }
     }
 }
