@@ -110,42 +110,44 @@ func benchmarkSteps(_ options: DeviceOptions, samples: Int, json: String?, step:
     }
 }
 
-struct MLPBenchCommand: ParsableCommand {
+/// `scalpel bench mlp` and `scalpel bench cnn`: one model's training step per backend.
+protocol StepBenchCommand: ParsableCommand {
+    var options: DeviceOptions { get }
+    var samples: Int { get }
+    var json: String? { get }
+    static func step(on backend: any Backend) throws -> () throws -> Void
+}
+
+extension StepBenchCommand {
+    func run() throws {
+        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json, step: Self.step) }
+    }
+}
+
+struct MLPBenchCommand: StepBenchCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlp",
         abstract: "Milliseconds per MLP training step (batch 256, 30→256→256→2, Adam) per backend.",
         discussion: "bench/step_peers.sh mlp runs PyTorch's CPU step on the same model in the same run.")
 
     @OptionGroup var options: DeviceOptions
+    @Option(help: "Samples (each at least 0.2 s of steps).") var samples = 7
+    @Option(help: "Write the measurements as JSON to this file.") var json: String?
 
-    @Option(help: "Samples (each at least 0.2 s of steps).")
-    var samples = 7
-
-    @Option(help: "Write the measurements as JSON to this file.")
-    var json: String?
-
-    func run() throws {
-        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json) { try TrainingBenchmark.mlpStep(on: $0) } }
-    }
+    static func step(on backend: any Backend) throws -> () throws -> Void { try TrainingBenchmark.mlpStep(on: backend) }
 }
 
-struct CNNBenchCommand: ParsableCommand {
+struct CNNBenchCommand: StepBenchCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnn",
         abstract: "Milliseconds per small-CNN training step (batch 64×1×28×28, two conv layers, Adam) per backend.",
         discussion: "bench/step_peers.sh cnn runs PyTorch's CPU step on the same model in the same run.")
 
     @OptionGroup var options: DeviceOptions
+    @Option(help: "Samples (each at least 0.2 s of steps).") var samples = 7
+    @Option(help: "Write the measurements as JSON to this file.") var json: String?
 
-    @Option(help: "Samples (each at least 0.2 s of steps).")
-    var samples = 7
-
-    @Option(help: "Write the measurements as JSON to this file.")
-    var json: String?
-
-    func run() throws {
-        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json) { try TrainingBenchmark.cnnStep(on: $0) } }
-    }
+    static func step(on backend: any Backend) throws -> () throws -> Void { try TrainingBenchmark.cnnStep(on: backend) }
 }
 
 struct ConvBenchCommand: ParsableCommand {

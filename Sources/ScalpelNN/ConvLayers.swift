@@ -33,7 +33,8 @@ public final class Conv2d: Module, Layer {
     }
 }
 
-public final class MaxPool2d: Module, Layer {
+/// Square pooling windows: kernel, stride (default: the kernel) and padding.
+public class Pool2d: Module {
     public let kernel: Int
     public let stride: Int
     public let padding: Int
@@ -43,23 +44,16 @@ public final class MaxPool2d: Module, Layer {
         self.stride = stride ?? kernel
         self.padding = padding
     }
+}
 
+public final class MaxPool2d: Pool2d, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
 }
 
-public final class AvgPool2d: Module, Layer {
-    public let kernel: Int
-    public let stride: Int
-    public let padding: Int
-
-    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernel = kernel
-        self.stride = stride ?? kernel
-        self.padding = padding
-    }
-
+/// Average pooling; the average divides by the whole window, padding included.
+public final class AvgPool2d: Pool2d, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.avgPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
@@ -109,12 +103,7 @@ public final class BatchNorm2d: Module, Layer {
             let mean = try x.mean(axes: [0, 2, 3], keepDims: true)
             let centered = try x - mean
             let variance = try centered.square().mean(axes: [0, 2, 3], keepDims: true)
-            try Autograd.noGrad {
-                let backend = x.backend
-                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
-                let unbiased = try variance * (Float(n) / Float(n - 1))
-                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
-            }
+            try updateRunningStatistics(mean: mean, variance: variance, count: n, momentum: momentum, runningMean: runningMean, runningVar: runningVar)
             return try centered / (variance + epsilon).sqrt() * scale + shift
         }
         let mean = try runningMean.reshaped([c, 1, 1]), variance = try runningVar.reshaped([c, 1, 1])

@@ -113,12 +113,7 @@ public final class BatchNorm1d: Module, Layer {
             let mean = try x.mean(axes: [0], keepDims: true)
             let centered = try x - mean
             let variance = try centered.square().mean(axes: [0], keepDims: true)
-            try Autograd.noGrad {
-                let backend = x.backend
-                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: runningMean.count)
-                let unbiased = try variance * (Float(n) / Float(n - 1))
-                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: runningVar.count)
-            }
+            try updateRunningStatistics(mean: mean, variance: variance, count: n, momentum: momentum, runningMean: runningMean, runningVar: runningVar)
             return try centered / (variance + epsilon).sqrt() * weight + bias
         }
         return try (x - runningMean) / (runningVar + epsilon).sqrt() * weight + bias
@@ -135,5 +130,16 @@ public final class Embedding: Module, Layer {
 
     public func callAsFunction(_ indices: Tensor) throws -> Tensor {
         try weight.indexSelect(axis: 0, indices)
+    }
+}
+
+/// running = (1 − momentum)·running + momentum·batch statistic, in place, with the variance
+/// made unbiased (× n/(n−1)) as PyTorch does for its running estimate.
+func updateRunningStatistics(mean: Tensor, variance: Tensor, count n: Int, momentum: Float, runningMean: Tensor, runningVar: Tensor) throws {
+    try Autograd.noGrad {
+        let backend = mean.backend
+        try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: runningMean.count)
+        let unbiased = try variance * (Float(n) / Float(n - 1))
+        try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: runningVar.count)
     }
 }

@@ -7,9 +7,9 @@ SAMPLES samples of at least 0.2 s of steps after a warm-up; prints one JSON obje
 """
 import json
 import sys
-import time
 
 import torch
+from timing import timed
 
 samples = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 0
@@ -32,16 +32,6 @@ def step():
     optimizer.step()
 
 
-for _ in range(20):
-    step()
-t = time.perf_counter(); step(); one = time.perf_counter() - t
-inner = max(1, int(0.2 / max(one, 1e-6)))
-ms = []
-for _ in range(samples):
-    t = time.perf_counter()
-    for _ in range(inner):
-        step()
-    ms.append((time.perf_counter() - t) * 1e3 / inner)
-ms.sort()
+med, lo, hi = timed(step, samples, warmup=20)
 print(json.dumps({"impl": "torch", "version": torch.__version__, "threads": torch.get_num_threads(),
-                  "msMedian": ms[len(ms) // 2], "msMin": ms[0], "msMax": ms[-1]}))
+                  "msMedian": med, "msMin": lo, "msMax": hi}))

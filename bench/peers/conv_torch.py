@@ -6,30 +6,15 @@ the input gradient where the input is not the network's input). One JSON object 
 """
 import json
 import sys
-import time
 
 import torch
+from timing import timed
 
 samples = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 if len(sys.argv) > 2:
     torch.set_num_threads(int(sys.argv[2]))
 torch.manual_seed(2)
 shapes = [("conv 3×3 1→32, 64×1×28×28", (64, 1, 28, 28), 32), ("conv 3×3 32→64, 64×32×14×14", (64, 32, 14, 14), 64)]
-
-
-def timed(step):
-    for _ in range(3):
-        step()
-    t = time.perf_counter(); step(); one = time.perf_counter() - t
-    inner = max(1, int(0.2 / max(one, 1e-6)))
-    ms = []
-    for _ in range(samples):
-        t = time.perf_counter()
-        for _ in range(inner):
-            step()
-        ms.append((time.perf_counter() - t) * 1e3 / inner)
-    ms.sort()
-    return ms[len(ms) // 2], ms[0], ms[-1]
 
 
 for name, shape, out in shapes:
@@ -45,7 +30,7 @@ for name, shape, out in shapes:
             else:
                 with torch.no_grad():
                     conv(x)
-        med, lo, hi = timed(step)
+        med, lo, hi = timed(step, samples)
         flops = forward * (3 if input_grad else 2) if backward else forward
         print(json.dumps({"shape": name, "pass": ("fwd+bwd (dW, dX)" if input_grad else "fwd+bwd (dW)") if backward else "fwd",
                           "backend": f"torch {torch.__version__} ({torch.get_num_threads()} thread(s))",
