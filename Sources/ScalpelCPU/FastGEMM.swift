@@ -6,10 +6,11 @@ import Synchronization
 /// (ScalpelCPUKernels), spread over a blocking worker pool.
 ///
 /// Loop nest per GEMM: columns in blocks of NC, then k in blocks of KC (the packed B block,
-/// KC×NC, is shared by all threads, each packing a slice of its micro-panels), then rows in
-/// blocks of MC (each thread packs its own A block, MC×KC, sized for its L2). When C has too
-/// few rows to split, threads split the columns instead. Small problems run on one thread,
-/// and a batch of small GEMMs is spread over threads one GEMM each.
+/// KC×NC), then rows in blocks of MC (each thread packs its own A block, MC×KC, sized for its
+/// L2). Threads split C's columns — each packs and reads only its own B panels, with no
+/// barrier — unless C is too narrow, in which case they split its rows around one shared B
+/// block and meet at a barrier before each refill. Small problems run on one thread, and a
+/// batch of small GEMMs is spread over threads one GEMM each.
 public final class FastGEMM: @unchecked Sendable {
     /// Rows of A per packed block (a multiple of MR; MC×KC floats ≈ 144 KiB, in L2).
     public static let mc = 144
@@ -106,9 +107,13 @@ public final class FastGEMM: @unchecked Sendable {
             return
         }
         let mr = PackedGEMM.mr, nr = PackedGEMM.nr
-        // Split rows (in whole MR blocks) when there are enough of them, else columns.
+        // Split the columns (whole NR panels) when there are enough of them: each thread then
+        // packs and reads only its own B panels (and all of A, which is cheap), so the threads
+        // never wait for each other. Only a narrow C splits its rows, sharing one packed B block
+        // and meeting at a barrier around each refill.
         let rowBlocks = (m + mr - 1) / mr
-        let splitRows = rowBlocks >= 2 * threads
+        let splitRows = (n + nr - 1) / nr < 2 * threads && rowBlocks >= 2 * threads
+        let barrier = splitRows ? barrier : nil
         var rowRange = 0 ..< m
         if splitRows {
             let lo = rowBlocks * thread / threads * mr, hi = min(m, rowBlocks * (thread + 1) / threads * mr)
