@@ -71,44 +71,13 @@ public final class Flatten: Module, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.reshaped([x.shape[0], -1]) }
 }
 
-/// Batch normalisation of (N, C, H, W) per channel: batch statistics in training (running
-/// statistics updated with `momentum`, the variance unbiased, as in PyTorch), running ones in
-/// evaluation. The running statistics are module state, saved in checkpoints.
-public final class BatchNorm2d: Module, Layer {
-    public let weight: Tensor
-    public let bias: Tensor
-    public let runningMean: Tensor
-    public let runningVar: Tensor
-    public let momentum: Float
-    public let epsilon: Float
-
+/// Batch normalisation of (N, C, H, W) per channel (see `BatchNorm`).
+public final class BatchNorm2d: BatchNorm, Layer {
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
-        weight = try .ones([channels], on: backend, requiresGrad: true)
-        bias = try .zeros([channels], on: backend, requiresGrad: true)
-        runningMean = try .zeros([channels], on: backend)
-        runningVar = try .ones([channels], on: backend)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        try super.init(channels, momentum: momentum, epsilon: epsilon, inputRank: 4, on: backend)
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let c = weight.count
-        guard x.rank == 4, x.shape[1] == c else {
-            throw ScalpelError.shapeMismatch(op: "BatchNorm2d", detail: "expected (N, \(c), H, W), got \(x.shape)")
-        }
-        let scale = try weight.reshaped([c, 1, 1]), shift = try bias.reshaped([c, 1, 1])
-        if isTraining {
-            let n = x.shape[0] * x.shape[2] * x.shape[3]
-            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm2d", detail: "training needs more than one value per channel") }
-            let mean = try x.mean(axes: [0, 2, 3], keepDims: true)
-            let centered = try x - mean
-            let variance = try centered.square().mean(axes: [0, 2, 3], keepDims: true)
-            try updateRunningStatistics(mean: mean, variance: variance, count: n, momentum: momentum, runningMean: runningMean, runningVar: runningVar)
-            return try centered / (variance + epsilon).sqrt() * scale + shift
-        }
-        let mean = try runningMean.reshaped([c, 1, 1]), variance = try runningVar.reshaped([c, 1, 1])
-        return try (x - mean) / (variance + epsilon).sqrt() * scale + shift
-    }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }
 }
 
 /// ResNet's basic block: two 3×3 convolutions with batch norm, ReLU, and a shortcut (a 1×1

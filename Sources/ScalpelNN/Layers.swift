@@ -83,41 +83,63 @@ public final class LayerNorm: Module, Layer {
     }
 }
 
-/// Batch normalisation over the batch dimension of (N, C) inputs: batch statistics in
-/// training (running statistics updated with `momentum`, the variance unbiased as in
-/// PyTorch), running statistics in evaluation. The running statistics are checkpointed.
-public final class BatchNorm1d: Module, Layer {
+/// Batch normalisation per feature (channel): batch statistics in training (running
+/// statistics updated with `momentum`, the variance unbiased, as in PyTorch), running ones in
+/// evaluation. The running statistics are module state, saved in checkpoints.
+public class BatchNorm: Module {
     public let weight: Tensor
     public let bias: Tensor
     public let runningMean: Tensor
     public let runningVar: Tensor
     public let momentum: Float
     public let epsilon: Float
+    /// The input rank (2: (N, C); 4: (N, C, H, W)); statistics are over every axis but 1.
+    let inputRank: Int
 
-    public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
+    init(_ features: Int, momentum: Float, epsilon: Float, inputRank: Int, on backend: any Backend) throws {
         weight = try .ones([features], on: backend, requiresGrad: true)
         bias = try .zeros([features], on: backend, requiresGrad: true)
         runningMean = try .zeros([features], on: backend)
         runningVar = try .ones([features], on: backend)
         self.momentum = momentum
         self.epsilon = epsilon
+        self.inputRank = inputRank
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.rank == 2, x.shape[1] == weight.count else {
-            throw ScalpelError.shapeMismatch(op: "BatchNorm1d", detail: "expected (N, \(weight.count)), got \(x.shape)")
+    func normalize(_ x: Tensor) throws -> Tensor {
+        let c = weight.count
+        guard x.rank == inputRank, x.shape[1] == c else {
+            throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "expected (N, \(c)\(inputRank == 4 ? ", H, W" : "")), got \(x.shape)")
         }
+        // Parameters and statistics broadcast over every axis but the channel's.
+        let shape = [c] + [Int](repeating: 1, count: inputRank - 2)
+        let axes = [0] + Array(2 ..< inputRank)
+        let scale = try weight.reshaped(shape), shift = try bias.reshaped(shape)
         if isTraining {
-            let n = x.shape[0]
-            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm1d", detail: "training needs more than one row per batch") }
-            let mean = try x.mean(axes: [0], keepDims: true)
+            let n = x.count / c
+            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel") }
+            let mean = try x.mean(axes: axes, keepDims: true)
             let centered = try x - mean
-            let variance = try centered.square().mean(axes: [0], keepDims: true)
-            try updateRunningStatistics(mean: mean, variance: variance, count: n, momentum: momentum, runningMean: runningMean, runningVar: runningVar)
-            return try centered / (variance + epsilon).sqrt() * weight + bias
+            let variance = try centered.square().mean(axes: axes, keepDims: true)
+            try Autograd.noGrad {
+                let backend = x.backend
+                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
+                let unbiased = try variance * (Float(n) / Float(n - 1))
+                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
+            }
+            return try centered / (variance + epsilon).sqrt() * scale + shift
         }
-        return try (x - runningMean) / (runningVar + epsilon).sqrt() * weight + bias
+        return try (x - runningMean.reshaped(shape)) / (runningVar.reshaped(shape) + epsilon).sqrt() * scale + shift
     }
+}
+
+/// Batch normalisation of (N, C) inputs (see `BatchNorm`).
+public final class BatchNorm1d: BatchNorm, Layer {
+    public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
+        try super.init(features, momentum: momentum, epsilon: epsilon, inputRank: 2, on: backend)
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }
 }
 
 /// A lookup table: integral indices (any shape) → rows of a (count, dimension) weight.
@@ -133,13 +155,3 @@ public final class Embedding: Module, Layer {
     }
 }
 
-/// running = (1 − momentum)·running + momentum·batch statistic, in place, with the variance
-/// made unbiased (× n/(n−1)) as PyTorch does for its running estimate.
-func updateRunningStatistics(mean: Tensor, variance: Tensor, count n: Int, momentum: Float, runningMean: Tensor, runningVar: Tensor) throws {
-    try Autograd.noGrad {
-        let backend = mean.backend
-        try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: runningMean.count)
-        let unbiased = try variance * (Float(n) / Float(n - 1))
-        try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: runningVar.count)
-    }
-}
