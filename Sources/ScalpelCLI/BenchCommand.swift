@@ -97,7 +97,9 @@ struct GEMMBenchCommand: ParsableCommand {
 func benchmarkSteps(_ options: DeviceOptions, samples: Int, json: String?, step: (any Backend) throws -> () throws -> Void) throws {
     let runtime = try options.runtime()
     var rows: [[String: String]] = []
-    for backend in runtime.backends {
+    // The CPU first: PoCL's worker threads stay busy for a while after its kernels and would
+    // slow a CPU measurement that follows in the same process.
+    for backend in runtime.backends.reversed() {
         let run = try step(backend)
         let timing = try measure(samples: samples, minSampleSeconds: 0.2, run)
         print(String(format: "%@: %.3f ms per step [%.3f–%.3f]", backend.id.description, timing.median * 1e3, timing.min * 1e3, timing.max * 1e3)
@@ -178,7 +180,7 @@ struct ConvBenchCommand: ParsableCommand {
                 let forward = TrainingBenchmark.convFlops(input: shape, outChannels: out)
                 for backward in [false, true] {
                     let flops = backward ? forward * (inputGradient ? 3 : 2) : forward
-                    for backend in runtime.backends {
+                    for backend in runtime.backends.reversed() {
                         let step = try TrainingBenchmark.convStep(on: backend, input: shape, outChannels: out, backward: backward,
                                                                   inputGradient: inputGradient)
                         let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
