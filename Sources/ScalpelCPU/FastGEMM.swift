@@ -30,7 +30,10 @@ public final class FastGEMM: @unchecked Sendable {
     public func run(_ p: GEMMParameters, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, threads: Int) {
         if p.m == 0 || p.n == 0 || p.batch == 0 { return }
         let work = p.m * p.n * max(p.k, 1)
-        let threads = work < FastGEMM.parallelThreshold && p.batch == 1 ? 1 : max(1, min(threads, pool.size))
+        // One thread for small products, and for a small C with a long k (a first layer's weight
+        // gradient, 32×9×50176): each k block is then too little work to pay for waking a thread.
+        let small = work < FastGEMM.parallelThreshold || p.m * p.n < 64 * 64
+        let threads = small && p.batch == 1 ? 1 : max(1, min(threads, pool.size))
         let scratch = acquireScratch(threads: threads)
         defer { releaseScratch(scratch) }
         if p.batch >= threads && threads > 1 && work < FastGEMM.parallelThreshold * 8 {
