@@ -229,24 +229,28 @@ public final class Trainer {
         return try Autograd.noGrad {
             // In chunks, so that evaluating a large split does not hold all activations at once.
             var lossSum = 0.0
-            var probabilities: [Float] = []
+            var logProbabilities: [Float] = []
             for start in stride(from: 0, to: rows.count, by: 256) {
                 let chunk = Array(rows[start ..< min(rows.count, start + 256)])
                 let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
                 let logits = try model(try features.indexSelect(axis: 0, index))
                 let y = try labels.indexSelect(axis: 0, index)
                 lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
-                probabilities += try logits.softmax().array()
+                // Log-probabilities, not probabilities: a confident model's fp32 softmax rounds many
+                // scores to exactly 1, and the ties would distort the ranking AUROC is made of.
+                logProbabilities += try logits.logSoftmax().array()
             }
             let loss = lossSum / Double(max(rows.count, 1))
             let truth = rows.map { data.labels[$0] }
             let classes = data.classCount
             do {
                 if classes == 2 {
-                    let scores = (0 ..< rows.count).map { probabilities[$0 * 2 + 1] }
-                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: scores), multiclass: nil, loss: loss)
+                    // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
+                    let logOdds: [Float] = (0 ..< rows.count).map { (r: Int) -> Float in logProbabilities[r * 2 + 1] - logProbabilities[r * 2] }
+                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0), multiclass: nil, loss: loss)
                 }
-                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: probabilities, classCount: classes),
+                // Per-class rankings and the argmax are the same for log-probabilities.
+                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities, classCount: classes),
                                     loss: loss)
             } catch {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
@@ -316,6 +320,8 @@ public struct TrainingReport: Encodable {
     public var rows: [String: Int]
     /// How the data was split and normalised.
     public var data: [String: String]
+    /// What the metrics rank and threshold.
+    public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
 }
 
 extension JSONEncoder {

@@ -44,7 +44,7 @@ public final class FastGEMM: @unchecked Sendable {
                     let index = next.add(1, ordering: .relaxed).oldValue
                     if index >= p.batch { break }
                     self.single(p, index: index, a: a, b: b, c: c, threads: 1, thread: 0, barrier: nil,
-                                packedA: scratch.a[t].pointer, packedB: scratch.b[t].pointer)
+                                packedA: scratch.a[t].pointer, packedB: scratch.b[t].pointer, ownB: scratch.b[t].pointer)
                 }
             }
             return
@@ -52,13 +52,13 @@ public final class FastGEMM: @unchecked Sendable {
         for index in 0 ..< p.batch {
             if threads == 1 {
                 single(p, index: index, a: a, b: b, c: c, threads: 1, thread: 0, barrier: nil,
-                       packedA: scratch.a[0].pointer, packedB: scratch.b[0].pointer)
+                       packedA: scratch.a[0].pointer, packedB: scratch.b[0].pointer, ownB: scratch.b[0].pointer)
             } else {
                 // One shared B block; each thread packs its own A blocks.
                 let barrier = Barrier(count: threads)
                 pool.run(threads: threads) { t, count in
                     self.single(p, index: index, a: a, b: b, c: c, threads: count, thread: t, barrier: count > 1 ? barrier : nil,
-                                packedA: scratch.a[t].pointer, packedB: scratch.b[0].pointer)
+                                packedA: scratch.a[t].pointer, packedB: scratch.b[0].pointer, ownB: scratch.b[t].pointer)
                 }
             }
         }
@@ -94,7 +94,7 @@ public final class FastGEMM: @unchecked Sendable {
     /// One batch entry, computed by `threads` cooperating threads of which this is `thread`.
     private func single(_ p: GEMMParameters, index: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                         threads: Int, thread: Int, barrier: Barrier?,
-                        packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>) {
+                        packedA: UnsafeMutablePointer<Float>, packedB sharedB: UnsafeMutablePointer<Float>, ownB: UnsafeMutablePointer<Float>) {
         let aBase = a + p.offsetA + index * p.strideA
         let bBase = b + p.offsetB + index * p.strideB
         let cBase = c + p.offsetC + index * p.strideC
@@ -118,6 +118,9 @@ public final class FastGEMM: @unchecked Sendable {
         let rowBlocks = (m + mr - 1) / mr, panels = (n + nr - 1) / nr
         let splitRows = rowBlocks >= 2 * threads && (panels < 2 * threads || m >= n)
         let barrier = splitRows ? barrier : nil
+        // Split by columns, threads run through the k blocks at their own pace, and a shorter
+        // last block changes where each panel starts: each thread packs into its own buffer.
+        let packedB = splitRows ? sharedB : ownB
         var rowRange = 0 ..< m
         if splitRows {
             let lo = rowBlocks * thread / threads * mr, hi = min(m, rowBlocks * (thread + 1) / threads * mr)

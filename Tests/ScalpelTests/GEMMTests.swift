@@ -135,3 +135,33 @@ enum GEMMContenders {
         }
     }
 }
+
+@Suite struct FastGEMMThreadingTests {
+    /// Two threads on a pool of their own (so they really run in parallel) through every split:
+    /// wide and tall C, several column blocks (NC = 4096), a short last k block.
+    @Test(arguments: [(64, 9000, 600), (900, 300, 700), (64, 288, 12544), (6000, 64, 300)])
+    func twoThreadsMatchTheReference(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let gemm = FastGEMM(pool: WorkerPool(size: 2))
+        for (ta, tb) in [(false, false), (true, true)] {
+            let p = GEMMParameters(m: m, n: n, k: k, transA: ta, transB: tb)
+            var random = SeededRandom(seed: UInt64(m + n + k))
+            let a = random.uniformArray(p.requiredCountA), b = random.uniformArray(p.requiredCountB)
+            var c = [Float](repeating: .nan, count: p.requiredCountC)
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                gemm.run(p, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!, threads: 2)
+            } } }
+            for _ in 0 ..< 300 {
+                let i = Int(random.next() % UInt64(m)), j = Int(random.next() % UInt64(n))
+                var sum = 0.0, magnitude = 0.0
+                for l in 0 ..< k {
+                    let x = Double(ta ? a[l * m + i] : a[i * k + l]), y = Double(tb ? b[j * k + l] : b[l * n + j])
+                    sum += x * y
+                    magnitude += abs(x * y)
+                }
+                #expect(abs(Double(c[i * n + j]) - sum) <= (2 * Double(k).squareRoot() + 8) * Double(Float.ulpOfOne) * magnitude,
+                        "\(m)×\(n)×\(k) \(ta)\(tb) at (\(i), \(j))")
+            }
+        }
+    }
+}
