@@ -154,8 +154,9 @@ public final class Runtime: Sendable {
     public func backend(forGEMM p: GEMMParameters) -> any Backend {
         guard let device else { return cpu }
         guard spec == .auto else { return device }
+        // The CPU first: PoCL's threads stay busy for a while after its kernels.
         let choice = scheduler.choose(key: "gemm \(p.shapeClass)", measuredShape: p.description, candidates: [
-            gemmCandidate(p, on: device), gemmCandidate(p, on: cpu),
+            gemmCandidate(p, on: cpu), gemmCandidate(p, on: device),
         ])
         return choice == device.id.description ? device : cpu
     }

@@ -156,7 +156,9 @@ public final class Trainer {
         let shape = sampleShape.map(String.init).joined(separator: "×")
         let key = "train \(name) \(shape) batch \(batch)"
         let choice = runtime.scheduler.choose(key: key, measuredShape: "batch \(batch) of \(shape)",
-                                              candidates: [try candidate(device), try candidate(runtime.cpu)])
+                                              // The CPU first: PoCL's threads stay busy for a while after its
+                                              // kernels and would slow a CPU measurement that follows.
+                                              candidates: [try candidate(runtime.cpu), try candidate(device)])
         return choice == device.id.description ? device : runtime.cpu
     }
 
