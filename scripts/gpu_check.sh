@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The GPU check for a lent device machine (see ../shared/DESIGN.md), in two halves:
+#
+#   scripts/gpu_check.sh prepare   here: a statically linked release `scalpel` (stripped, gzipped)
+#                                  and the OpenCL ICD loader unpacked from Debian's package, in
+#                                  device-check/ (ignored by git; name it in the device tool's
+#                                  `carry`, and run `scripts/gpu_check.sh run` there)
+#   scripts/gpu_check.sh run       there: points an ICD file at the NVIDIA OpenCL driver, then
+#                                  runs devices, the kernel self-test and the benchmarks on the
+#                                  GPU; everything goes to $OUT (or device-check/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=device-check
+
+case "${1:-}" in
+prepare)
+  scripts/setup.sh
+  swift build -c release --static-swift-stdlib --product scalpel --scratch-path .build-static
+  mkdir -p "$dir/lib"
+  # Stripped and compressed: the device tool carries at most 64 MiB with the working tree,
+  # and the static binary is 92 MiB (62 stripped).
+  strip -o "$dir/scalpel" .build-static/release/scalpel
+  gzip -9 -f "$dir/scalpel"
+  deb=$(mktemp -d)
+  (cd "$deb" && apt-get download -qq ocl-icd-libopencl1)
+  dpkg -x "$deb"/ocl-icd-libopencl1_*.deb "$deb/x"
+  cp -L "$deb"/x/usr/lib/*/libOpenCL.so.1 "$dir/lib/libOpenCL.so.1"
+  rm -rf "$deb"
+  du -sh "$dir"
+  ;;
+run)
+  out="${OUT:-$dir/out}"
+  mkdir -p "$out" "$dir/vendors"
+  driver=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1 || true)
+  if [ -n "$driver" ]; then
+    echo "$driver" > "$dir/vendors/nvidia.icd"
+    export OCL_ICD_VENDORS="$PWD/$dir/vendors"
+  else
+    echo "gpu_check: no libnvidia-opencl.so.1 found; using the system's ICD vendors" | tee "$out/notes.txt"
+  fi
+  export SCALPEL_OPENCL_LIBRARY="$PWD/$dir/lib/libOpenCL.so.1" XDG_CACHE_HOME="$PWD/$dir/cache"
+  bin="$dir/scalpel"
+  [ -x "$bin" ] || { gunzip -c "$bin.gz" > "$bin" && chmod +x "$bin"; }
+  {
+    nvidia-smi -L 2>/dev/null || true
+    "$bin" devices --verbose
+  } > "$out/devices.txt" 2>&1 || true
+  "$bin" selftest --device cl > "$out/selftest.txt" 2>&1 || echo "selftest failed: $?" >> "$out/selftest.txt"
+  {
+    "$bin" bench gemm --device cl --all-variants --shapes 1024x1024x1024 4096x4096x4096 256x512x784 784x512x256:TN 256x784x512:NT
+    "$bin" bench mlp --device cl
+    "$bin" bench cnn --device cl
+    "$bin" bench conv --device cl
+  } > "$out/bench.txt" 2>&1 || echo "bench failed: $?" >> "$out/bench.txt"
+  tail -n 3 "$out/selftest.txt"
+  cat "$out/bench.txt"
+  ;;
+*)
+  echo "usage: scripts/gpu_check.sh prepare|run" >&2
+  exit 2
+  ;;
+esac
