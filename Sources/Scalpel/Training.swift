@@ -178,7 +178,11 @@ public final class Trainer {
             model.train()
             var order = data.train
             order.shuffle(using: &shuffle)
-            var lossSum = 0.0
+            // The loss is summed on the backend and read back every `readEvery` steps (and at
+            // the epoch's end), not every step: a read waits for the device's queue to drain.
+            let lossTotal = try Tensor.zeros([1], on: backend)
+            let readEvery = 16
+            var lossSum = 0.0, lastChecked = 0
             let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)")
             for step in 0 ..< steps {
                 let rows = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
@@ -187,13 +191,16 @@ public final class Trainer {
                 let loss = try model(try features.indexSelect(axis: 0, index)).crossEntropy(labels: try labels.indexSelect(axis: 0, index))
                 try loss.backward()
                 try optimizer.step()
-                let value = Double(try loss.item())
-                guard value.isFinite else {
-                    throw ScalpelError.invalidArgument("the training loss became \(value) at epoch \(epoch + 1), step \(step + 1); lower the learning rate")
+                try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
+                guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
+                lossSum = Double(try lossTotal.item())
+                guard lossSum.isFinite else {
+                    throw ScalpelError.invalidArgument("the training loss became \(lossSum) at epoch \(epoch + 1), within steps \(lastChecked + 1)–\(step + 1); lower the learning rate")
                 }
-                lossSum += value * Double(rows.count)
-                let rate = Double((step + 1) * config.batchSize) / Date().timeIntervalSince(started)
-                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(min(order.count, (step + 1) * config.batchSize)), rate))
+                lastChecked = step + 1
+                let seen = min(order.count, (step + 1) * config.batchSize)
+                let rate = Double(seen) / Date().timeIntervalSince(started)
+                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(seen), rate))
             }
             let validation = try evaluate(data.validation)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation.loss,
