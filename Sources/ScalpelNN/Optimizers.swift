@@ -14,20 +14,26 @@ public class Optimizer {
     let state1: [Tensor]
     let state2: [Tensor]
 
-    init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float) throws {
+    /// The update rule and its hyperparameters (learning rate and step filled in per step).
+    var rule: OptimizerStep
+    /// Names of the two state buffers, for checkpoints.
+    let stateNames: (String, String)
+
+    init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float, rule: OptimizerStep, stateNames: (String, String)) throws {
         self.parameters = parameters
         self.learningRate = learningRate
+        self.rule = rule
+        self.stateNames = stateNames
         state1 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
         state2 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
     }
 
-    /// The settings of the next update.
-    func settings(step: Int) -> OptimizerStep { fatalError("subclasses provide settings") }
-
     /// Applies one update to every parameter that has a gradient.
     public func step() throws {
         stepCount += 1
-        let settings = settings(step: stepCount)
+        var settings = rule
+        settings.learningRate = learningRate
+        settings.step = stepCount
         for (index, (_, p)) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             try p.backend.optimizerStep(settings, parameter: p.storage, gradient: grad.storage, state1: state1[index].storage,
@@ -46,68 +52,48 @@ public class Optimizer {
             [("optimizer.\(parameters[i].name).\(stateNames.0)", state1[i]), ("optimizer.\(parameters[i].name).\(stateNames.1)", state2[i])]
         }
     }
-
-    /// Names of the two state buffers.
-    var stateNames: (String, String) { ("state1", "state2") }
 }
 
 /// Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay
 /// (PyTorch's `torch.optim.SGD`).
 public final class SGD: Optimizer {
-    public var momentum: Float
-    public var dampening: Float
-    public var nesterov: Bool
-    public var weightDecay: Float
+    public var momentum: Float { get { rule.beta1 } set { rule.beta1 = newValue } }
+    public var dampening: Float { get { rule.dampening } set { rule.dampening = newValue } }
+    public var nesterov: Bool { get { rule.nesterov } set { rule.nesterov = newValue } }
+    public var weightDecay: Float { get { rule.weightDecay } set { rule.weightDecay = newValue } }
 
     public init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
                 nesterov: Bool = false, weightDecay: Float = 0) throws {
         guard !nesterov || (momentum > 0 && dampening == 0) else {
             throw ScalpelError.invalidArgument("Nesterov momentum needs momentum > 0 and no dampening")
         }
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.weightDecay = weightDecay
-        try super.init(parameters, learningRate: learningRate)
+        try super.init(parameters, learningRate: learningRate,
+                       rule: OptimizerStep(kind: .sgd, learningRate: learningRate, beta1: momentum, weightDecay: weightDecay, nesterov: nesterov,
+                                           dampening: dampening, step: 0),
+                       stateNames: ("momentum_buffer", "unused"))
     }
-
-    override func settings(step: Int) -> OptimizerStep {
-        OptimizerStep(kind: .sgd, learningRate: learningRate, beta1: momentum, weightDecay: weightDecay, nesterov: nesterov,
-                      dampening: dampening, step: step)
-    }
-
-    override var stateNames: (String, String) { ("momentum_buffer", "unused") }
 }
 
 /// Adam, or AdamW with `decoupledWeightDecay` (PyTorch's `torch.optim.Adam` / `AdamW`).
 public final class Adam: Optimizer {
-    public var beta1: Float
-    public var beta2: Float
-    public var epsilon: Float
-    public var weightDecay: Float
-    public let decoupledWeightDecay: Bool
+    public var beta1: Float { get { rule.beta1 } set { rule.beta1 = newValue } }
+    public var beta2: Float { get { rule.beta2 } set { rule.beta2 = newValue } }
+    public var epsilon: Float { get { rule.epsilon } set { rule.epsilon = newValue } }
+    public var weightDecay: Float { get { rule.weightDecay } set { rule.weightDecay = newValue } }
+    public var decoupledWeightDecay: Bool { rule.decoupledWeightDecay }
 
     public init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) throws {
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        self.decoupledWeightDecay = decoupledWeightDecay
-        try super.init(parameters, learningRate: learningRate)
+        try super.init(parameters, learningRate: learningRate,
+                       rule: OptimizerStep(kind: .adam, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                           weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay, step: 0),
+                       stateNames: ("exp_avg", "exp_avg_sq"))
     }
 
     /// AdamW: decoupled weight decay (default 0.01, as in PyTorch).
     public static func adamW(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float = 1e-3, weightDecay: Float = 0.01) throws -> Adam {
         try Adam(parameters, learningRate: learningRate, weightDecay: weightDecay, decoupledWeightDecay: true)
     }
-
-    override func settings(step: Int) -> OptimizerStep {
-        OptimizerStep(kind: .adam, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
-                      decoupledWeightDecay: decoupledWeightDecay, step: step)
-    }
-
-    override var stateNames: (String, String) { ("exp_avg", "exp_avg_sq") }
 }
 
 /// Scales every gradient so that their global L2 norm is at most `maxNorm` (as PyTorch's
