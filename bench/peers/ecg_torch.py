@@ -1,0 +1,94 @@
+"""ecg_torch.py: PyTorch's run of `scalpel train` on a UCR archive (ECG5000 by default) — the
+same data (the official TRAIN/TEST files, labels mapped to 0..K-1 in sorted order, no further
+normalisation: UCR series are z-normalised already), the same models as Scalpel builds them
+(fcn: Wang et al. 2017; transformer: conv stem, sinusoidal positions, 2 pre-norm encoder
+layers, mean pooling), Adam, seeded shuffling, and the epoch with the lowest training loss —
+so that test metrics and time per epoch compare recipe for recipe.
+
+    /usr/bin/python3 bench/peers/ecg_torch.py fcn|transformer [EPOCHS] [SEED] [LR] [BATCH] [CLIP]
+"""
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+model_name = sys.argv[1] if len(sys.argv) > 1 else "fcn"
+epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+lr = float(sys.argv[4]) if len(sys.argv) > 4 else (5e-4 if model_name == "transformer" else 1e-3)
+batch = int(sys.argv[5]) if len(sys.argv) > 5 else 16
+clip = float(sys.argv[6]) if len(sys.argv) > 6 else (1.0 if model_name == "transformer" else 0.0)
+torch.manual_seed(seed)
+train = np.loadtxt("Data/ECG5000_TRAIN.tsv")
+test = np.loadtxt("Data/ECG5000_TEST.tsv")
+classes = sorted(set(train[:, 0]))
+index = {c: i for i, c in enumerate(classes)}
+x = {s: torch.tensor(a[:, None, 1:], dtype=torch.float32) for s, a in (("train", train), ("test", test))}
+y = {s: torch.tensor([index[c] for c in a[:, 0]]) for s, a in (("train", train), ("test", test))}
+length, k = x["train"].shape[2], len(classes)
+
+
+class Transformer(nn.Module):
+    def __init__(self, d=64, heads=4, layers=2, ff=128, dropout=0.1):
+        super().__init__()
+        self.stem = nn.Conv1d(1, d, 7, padding="same")
+        pe = torch.zeros(length, d)
+        pos = torch.arange(length)[:, None].float()
+        div = torch.pow(10000.0, torch.arange(0, d, 2).float() / d)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos / div), torch.cos(pos / div)
+        self.register_buffer("pe", pe)
+        layer = nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, k)
+
+    def forward(self, t):
+        h = nn.functional.gelu(self.stem(t)).transpose(1, 2) + self.pe
+        return self.head(self.norm(self.encoder(h)).mean(1))
+
+
+if model_name == "fcn":
+    layers, c = [], 1
+    for width, kernel in ((128, 8), (256, 5), (128, 3)):
+        layers += [nn.Conv1d(c, width, kernel, padding="same"), nn.BatchNorm1d(width), nn.ReLU()]
+        c = width
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c, k))
+else:
+    model = Transformer()
+optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+criterion = nn.CrossEntropyLoss()
+
+
+def evaluate():
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model(x["test"][i:i + 256]) for i in range(0, len(y["test"]), 256)]).argmax(1)
+    model.train()
+    truth = y["test"]
+    recalls = [((pred == c) & (truth == c)).sum().item() / max((truth == c).sum().item(), 1) for c in range(k)]
+    return (pred == truth).float().mean().item(), sum(recalls) / k
+
+
+best = (math.inf, None, 0)
+started = time.time()
+for epoch in range(epochs):
+    perm = torch.randperm(len(y["train"]))
+    total = 0.0
+    for i in range(0, len(perm), batch):
+        idx = perm[i:i + batch]
+        optimizer.zero_grad()
+        loss = criterion(model(x["train"][idx]), y["train"][idx])
+        loss.backward()
+        if clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        total += loss.item() * len(idx)
+    if total / len(perm) < best[0]:
+        best = (total / len(perm), {n: v.clone() for n, v in model.state_dict().items()}, epoch + 1)
+per_epoch = (time.time() - started) / epochs
+model.load_state_dict(best[1])
+accuracy, macro_recall = evaluate()
+print(f"{model_name} seed {seed}: selected epoch {best[2]} (lowest training loss), test accuracy {accuracy:.4f}, "
+      f"macro recall {macro_recall:.4f}, {per_epoch:.2f} s per epoch ({torch.get_num_threads()} threads)")
