@@ -49,6 +49,8 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
 
     /// The file could not be read at all (missing, no permission).
     case unreadable(Location, reason: String)
+    /// A file could not be written (no such directory, no permission, disk full).
+    case unwritable(Location, reason: String)
     /// The file holds no header row (zero bytes, or only line breaks).
     case emptyFile(Location)
     /// The file is not UTF-8 text: a NUL byte or an invalid UTF-8 sequence.
@@ -101,12 +103,29 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
     case invalidImageData(Location, reason: String)
     /// Labels with more than one column per image: a multi-label task, which is not supported yet.
     case multiLabelNotSupported(Location, labelsPerImage: Int)
+    /// A file larger than the configured limit; `bytes` is `nil` when only a lower bound is known
+    /// (the file grew while it was read, or is not a regular file).
+    case fileTooLarge(Location, bytes: Int?, limit: Int)
+    /// A blank line before the last series of a time-series file: every line must hold one series.
+    case blankLine(Location)
+    /// A time-series line with a class label and no values, or only NaN padding.
+    case emptySeries(Location)
+    /// A time-series file that holds no series at all (zero bytes, or only blank lines).
+    case noSeries(Location)
+    /// A time series longer, in values, than the configured limit.
+    case seriesTooLong(Location, length: Int, limit: Int)
+    /// A dataset whose series, padded to one length, would hold more values than allowed.
+    case tooManyValues(Location, values: Int, limit: Int)
+    /// A class label that the label mapping in use (the training file's) does not know.
+    case unknownLabel(Location, label: String, known: [String])
 
     /// A message that names the file, line and column where they apply.
     public var description: String {
         switch self {
         case let .unreadable(location, reason):
             return "\(location): cannot be read: \(reason)"
+        case let .unwritable(location, reason):
+            return "\(location): cannot be written: \(reason)"
         case let .emptyFile(location):
             return "\(location): the file is empty; a header row is required"
         case let .notText(location, reason):
@@ -168,6 +187,25 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         case let .multiLabelNotSupported(location, labelsPerImage):
             return "\(location): the labels have \(labelsPerImage) columns per image, a multi-label task; "
                 + "multi-label tasks are not supported yet (only single-label (N, 1) labels)"
+        case let .fileTooLarge(location, bytes, limit):
+            let size = bytes.map { "\($0) bytes" } ?? "more than \(limit) bytes"
+            return "\(location): the file is \(size), above the limit of \(limit) bytes; refusing to read it"
+        case let .blankLine(location):
+            return "\(location): blank line before the last series; every line must hold one series"
+        case let .emptySeries(location):
+            return "\(location): the line holds a class label but no values (NaN padding does not count); "
+                + "every series needs at least one value"
+        case let .noSeries(location):
+            return "\(location): the file holds no series"
+        case let .seriesTooLong(location, length, limit):
+            return "\(location): the series has \(length) values, above the limit of \(limit)"
+        case let .tooManyValues(location, values, limit):
+            return "\(location): the series padded to one length would hold \(values) values, above the "
+                + "limit of \(limit)"
+        case let .unknownLabel(location, label, known):
+            let list = known.map { "'\($0)'" }.joined(separator: ", ")
+            return "\(location): class label '\(label)' does not occur in the label mapping in use "
+                + "(the training data's); the known labels are \(list)"
         }
     }
 }
