@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Scalpel's kernels.",
-        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self, ConvBenchCommand.self])
+        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self, ConvBenchCommand.self, AttentionBenchCommand.self])
 }
 
 struct GEMMBenchCommand: ParsableCommand {
@@ -197,5 +197,89 @@ struct ConvBenchCommand: ParsableCommand {
                 try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
             }
         }
+    }
+}
+
+struct AttentionBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Milliseconds and memory of scaled-dot-product attention (fused, or composed of matmul and softmax) per backend.",
+        discussion: """
+            Shapes are batch×heads×length×head size (self-attention), by default 32x4x128x32, 4x4x1024x32 \
+            and 1x4x4096x32. Each pass (forward under noGrad; forward+backward with gradients of q, k and v) \
+            gets a warm-up call, then --samples samples of at least 0.2 s. Memory: the process's peak \
+            resident size during the measurement (measure one shape and backend per process for a clean \
+            figure) and, on an OpenCL device, the most device memory one call added. \
+            bench/attention_peers.sh runs PyTorch's composed attention in the same run.
+            """)
+
+    @OptionGroup var options: DeviceOptions
+
+    @Option(parsing: .upToNextOption, help: "Shapes as BxHxNxD (default: the standard list).")
+    var shapes: [String] = []
+
+    @Option(help: "fused, composed or all.")
+    var implementation = "fused"
+
+    @Option(help: "Which backends of the device choice to time: cpu, device (the OpenCL device) or all.")
+    var backends = "all"
+
+    @Option(help: "forward, forward+backward or all.")
+    var passes = "all"
+
+    @Option(help: "Samples per measurement.")
+    var samples = 5
+
+    @Option(help: "Write every measurement as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        try runReportingErrors {
+            guard samples >= 1 else { throw ScalpelError.invalidArgument("--samples must be at least 1") }
+            let shapeList = try shapes.isEmpty ? AttentionBenchmark.defaultShapes : shapes.map { try AttentionBenchmark.Shape(parsing: $0) }
+            let implementations = try choice(implementation, "--implementation", as: AttentionBenchmark.Implementation.self)
+            let passList = try choice(passes, "--passes", as: AttentionBenchmark.Pass.self)
+            let runtime = try options.runtime()
+            let chosen: [any Backend]
+            switch backends {
+            case "all": chosen = runtime.backends.reversed() // the CPU first: PoCL's threads linger after its kernels
+            case "cpu": chosen = [runtime.cpu]
+            case "device":
+                guard let device = runtime.device else {
+                    throw ScalpelError.invalidArgument("--backends device: no OpenCL device in use (\(runtime.explanation))")
+                }
+                chosen = [device]
+            default: throw ScalpelError.invalidArgument("--backends must be cpu, device or all, not '\(backends)'")
+            }
+            var results: [AttentionBenchmark.Result] = []
+            for shape in shapeList {
+                for backend in chosen {
+                    for implementation in implementations {
+                        for pass in passList {
+                            let r = try AttentionBenchmark.measure(backend, shape: shape, implementation: implementation, pass: pass, samples: samples)
+                            let memory = [r.peakRSSBytes.map { "peak RSS \(formatBytes($0))" }, r.devicePeakBytes.map { "device +\(formatBytes($0)) per call" }]
+                                .compactMap { $0 }.joined(separator: ", ")
+                            print(String(format: "%@ %@ %@ on %@: %.3f ms [%.3f–%.3f]", shape.description, implementation.rawValue, pass.rawValue,
+                                         backend.id.description, r.msMedian, r.msMin, r.msMax) + (memory.isEmpty ? "" : ", \(memory)"))
+                            results.append(r)
+                        }
+                    }
+                }
+            }
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try encoder.encode(results), to: URL(fileURLWithPath: json))
+            }
+        }
+    }
+
+    /// Every case for "all", else the one named.
+    private func choice<T: RawRepresentable & CaseIterable>(_ value: String, _ option: String, as type: T.Type) throws -> [T] where T.RawValue == String {
+        if value == "all" { return Array(T.allCases) }
+        guard let one = T(rawValue: value) else {
+            throw ScalpelError.invalidArgument("\(option) must be \(T.allCases.map(\.rawValue).joined(separator: ", ")) or all, not '\(value)'")
+        }
+        return [one]
     }
 }

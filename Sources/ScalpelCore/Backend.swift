@@ -90,6 +90,42 @@ public protocol Backend: AnyObject, Sendable {
     /// maximum of its window (found again by comparing input with output).
     func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
                         gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws
+    // MARK: Attention (AttentionGeometry documents the layouts)
+
+    /// Scaled-dot-product attention, fused: output = softmax(scale·q·kᵀ + mask)·v and, per query,
+    /// logSumExp = log Σ_j exp(scale·q·k_j) over its unmasked keys (what the backward pass needs).
+    /// keyLengths (batch values, integral floats; nil: every key) masks keys j ≥ keyLengths[b];
+    /// `causal` masks keys j > i. A query with no unmasked key gets output 0 and logSumExp −∞.
+    /// Memory beyond the outputs: O(queryLength·headSize) per head, never the score matrix.
+    func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
+                   keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws
+    /// Gradients dq, dk, dv (overwritten) of `attention`, from its inputs, output, logSumExp and
+    /// dOutput (recomputing the probabilities; deterministic, no atomics).
+    func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
+                           keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
+                           dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws
+
+    // MARK: Recurrent cells (one time step; the GEMMs around them are separate calls)
+
+    /// LSTM cell in PyTorch's gate order (i, f, g, o). gates (batch, 4·hidden) holds the
+    /// pre-activations x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh and is overwritten with the activations
+    /// (σ(i), σ(f), tanh(g), σ(o)); c = f·cPrev + i·g and h = o·tanh(c), each (batch, hidden).
+    func lstmCell(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, h: any DeviceBuffer,
+                  batch: Int, hidden: Int) throws
+    /// From the activations left in `gates` by `lstmCell`, cPrev, c, dh and dc (the gradient
+    /// reaching c from later steps; nil: none): dGates (batch, 4·hidden, gradients of the
+    /// pre-activations) and dcPrev (batch, hidden), both overwritten.
+    func lstmCellBackward(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, dh: any DeviceBuffer,
+                          dc: (any DeviceBuffer)?, dGates: any DeviceBuffer, dcPrev: any DeviceBuffer, batch: Int, hidden: Int) throws
+    /// GRU cell as PyTorch defines it. gi = x·W_ihᵀ + b_ih and gh = h·W_hhᵀ + b_hh, each
+    /// (batch, 3·hidden) in gate order (r, z, n): r = σ(gi_r + gh_r), z = σ(gi_z + gh_z),
+    /// n = tanh(gi_n + r·gh_n), h = (1 − z)·n + z·hPrev. `saved` (batch, 3·hidden) receives (r, z, n).
+    func gruCell(gi: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, h: any DeviceBuffer,
+                 saved: any DeviceBuffer, batch: Int, hidden: Int) throws
+    /// dgi, dgh (batch, 3·hidden) and dhPrev (batch, hidden), overwritten, from `saved`, gh, hPrev and dh.
+    func gruCellBackward(saved: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, dh: any DeviceBuffer,
+                         dgi: any DeviceBuffer, dgh: any DeviceBuffer, dhPrev: any DeviceBuffer, batch: Int, hidden: Int) throws
+
     /// One fused optimizer update of `count` parameters in place (state1: momentum or Adam's
     /// first moment; state2: Adam's second moment; both zero before the first step).
     func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,

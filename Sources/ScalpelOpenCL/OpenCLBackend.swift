@@ -9,15 +9,44 @@ final class CLBuffer: DeviceBuffer, @unchecked Sendable {
     let owner: DeviceID
     let mem: cl_mem
     private let library: OpenCLLibrary
+    private let ledger: AllocationLedger
+    private let bytes: Int
 
-    init(mem: cl_mem, count: Int, owner: DeviceID, library: OpenCLLibrary) {
+    init(mem: cl_mem, count: Int, bytes: Int, owner: DeviceID, library: OpenCLLibrary, ledger: AllocationLedger) {
         self.mem = mem
         self.count = count
+        self.bytes = bytes
         self.owner = owner
         self.library = library
+        self.ledger = ledger
+        ledger.add(bytes)
     }
 
-    deinit { _ = library.api.clReleaseMemObject(mem) }
+    deinit {
+        _ = library.api.clReleaseMemObject(mem)
+        ledger.remove(bytes)
+    }
+}
+
+/// Bytes of device memory held by one backend's buffers (scratch included): now, and the most
+/// at once since the last reset. Memory tests and benchmarks read it.
+final class AllocationLedger: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = 0
+    private var peak = 0
+
+    func add(_ bytes: Int) {
+        lock.withLock {
+            current += bytes
+            peak = max(peak, current)
+        }
+    }
+
+    func remove(_ bytes: Int) { lock.withLock { current -= bytes } }
+
+    var snapshot: (current: Int, peak: Int) { lock.withLock { (current, peak) } }
+
+    func resetPeak() { lock.withLock { peak = current } }
 }
 
 /// A built program and the kernels made from it.
@@ -82,6 +111,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let cpu: CPUBackend
     /// Measured choices between kernel families of one operation (convolution algorithms).
     let convScheduler: Scheduler
+    private let ledger = AllocationLedger()
+
+    /// Bytes of device memory this backend's buffers hold now (scratch buffers included).
+    public var allocatedBytes: Int { ledger.snapshot.current }
+    /// The most bytes held at once since the backend opened or `resetPeakAllocatedBytes()`.
+    public var peakAllocatedBytes: Int { ledger.snapshot.peak }
+    /// Starts a new peak measurement from what is held now.
+    public func resetPeakAllocatedBytes() { ledger.resetPeak() }
 
     /// Creates a context and queue on `info`'s device. No self-test (see `selfTest()`).
     public init(_ info: OpenCLDeviceInfo, inventory: OpenCLInventory = .shared, tuning: GEMMTuning? = nil) throws {
@@ -136,7 +173,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         guard let mem = library.api.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
             throw failure("clCreateBuffer", status, "allocating \(formatBytes(bytes)) for \(purpose)", bytes: bytes)
         }
-        return CLBuffer(mem: mem, count: count, owner: id, library: library)
+        return CLBuffer(mem: mem, count: count, bytes: bytes, owner: id, library: library, ledger: ledger)
     }
 
     func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {

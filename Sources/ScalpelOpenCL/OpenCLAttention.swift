@@ -1,0 +1,166 @@
+import COpenCL
+import Foundation
+import ScalpelCPU
+import ScalpelCore
+
+/// The work-group and tile sizes of attention.cl for one head size on one device: its `-D`
+/// knobs. One program is built per head-size class (a power of two from 8 to 128, then a
+/// multiple of 64), so a model compiles it once, whatever its sequence lengths.
+struct AttentionKernelConfig: Hashable, CustomStringConvertible {
+    /// Floats per row in private vectors and local tiles (≥ the head size, zero-padded).
+    var headCapacity: Int
+    /// Queries per work-group of the forward and dq kernels (one work-item each).
+    var blockQ: Int
+    /// Keys per local-memory tile of the forward and dq kernels.
+    var blockK: Int
+    /// Keys per work-group of the dk/dv kernel (one work-item each).
+    var blockKV: Int
+    /// Queries per local-memory tile of the dk/dv kernel.
+    var tileQ: Int
+    /// Floats per vector: 8 on a CPU device (AVX), 4 elsewhere.
+    var vector: Int
+
+    init(headSize: Int, info: OpenCLDeviceInfo) {
+        var capacity = 8
+        while capacity < headSize && capacity < 128 { capacity *= 2 }
+        if headSize > capacity { capacity = (headSize + 63) / 64 * 64 }
+        headCapacity = capacity
+        // Local tiles of ≤ 2·4096 floats (32 KiB; GPUs offer 32–64 KiB per work-group). A GPU
+        // wants many work-items per group to hide latency; on PoCL's CPU device 32 to 128 ran
+        // alike and 16 at half speed (a tile load is then shared by too few queries), and 32
+        // wastes less on the causal diagonal.
+        var tile = min(64, max(4, 4096 / capacity))
+        let localFloats = max(info.localMemoryBytes / 4, 64)
+        while tile > 1 && 2 * tile * (capacity + 1) > localFloats { tile /= 2 }
+        blockK = tile
+        tileQ = tile
+        let group = info.kind == .cpu ? 32 : 64
+        vector = info.kind == .cpu ? 8 : 4
+        let widest = max(1, info.maxWorkGroupSize)
+        blockQ = min(group, widest)
+        blockKV = min(group, widest)
+    }
+
+    var buildOptions: String {
+        "-DHEAD_CAP=\(headCapacity) -DBLOCK_Q=\(blockQ) -DBLOCK_K=\(blockK) -DBLOCK_KV=\(blockKV) -DTILE_Q=\(tileQ) -DVEC=\(vector)"
+    }
+
+    var description: String { buildOptions }
+}
+
+/// Fused attention on an OpenCL device (attention.cl). The forward pass is one launch; the
+/// backward pass three (delta = rowsum(dO·O), dk/dv per key block, dq per query block). Beyond
+/// its outputs the backward pass allocates one scratch row of batch·heads·Nq floats; neither
+/// pass ever holds the Nq×Nk scores. When the program does not build, both run on the CPU-Swift
+/// backend (operands copied over and back) with one warning carrying the build log.
+extension OpenCLBackend {
+    public func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
+                          keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws {
+        let g = geometry
+        try g.validate(op: "attention")
+        try checkAttentionLimits(g, op: "attention")
+        let lengths = keyLengths ?? q // the kernel needs a buffer argument; not read without lengths
+        let operands: [(any DeviceBuffer, Int)] = [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (lengths, keyLengths == nil ? 0 : g.batch),
+                                                   (output, g.queryCount), (logSumExp, g.rowCount)]
+        if g.rowCount == 0 { return }
+        let config = AttentionKernelConfig(headSize: g.headSize, info: info)
+        try attentionLaunch("attention", config: config, operands: operands) { program, b in
+            let kernel = try program.kernel("attention_forward")
+            try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .int(keyLengths == nil ? 0 : 1),
+                                      .buffer(b[4].mem), .buffer(b[5].mem)] + Self.attentionShape(g))
+            try enqueue(kernel, name: "attention_forward", global: [g.queryLength, g.batch * g.heads], local: [config.blockQ, 1])
+        } fallback: { cpu, b in
+            try cpu.attention(g, q: b[0], k: b[1], v: b[2], keyLengths: keyLengths == nil ? nil : b[3], output: b[4], logSumExp: b[5])
+        }
+    }
+
+    public func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
+                                  keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
+                                  dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws {
+        let g = geometry
+        try g.validate(op: "attention backward")
+        try checkAttentionLimits(g, op: "attention backward")
+        let lengths = keyLengths ?? q
+        let operands: [(any DeviceBuffer, Int)] = [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (lengths, keyLengths == nil ? 0 : g.batch),
+                                                   (output, g.queryCount), (logSumExp, g.rowCount), (dOutput, g.queryCount),
+                                                   (dq, g.queryCount), (dk, g.keyCount), (dv, g.keyCount)]
+        if g.queryCount == 0 && g.keyCount == 0 { return }
+        let config = AttentionKernelConfig(headSize: g.headSize, info: info)
+        try attentionLaunch("attention backward", config: config, operands: operands) { program, b in
+            let delta = try scratchBuffer("attention delta", count: g.rowCount)
+            if g.rowCount > 0 {
+                let rows = try program.kernel("attention_backward_delta")
+                try setArguments(rows, [.buffer(b[4].mem), .buffer(b[6].mem), .buffer(delta.mem), .long(Int64(g.rowCount)), .int(Int32(g.headSize))])
+                try enqueue(rows, name: "attention_backward_delta", global: [g.rowCount], local: [min(64, g.rowCount)])
+            }
+            let common: [KernelArgument] = [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .int(keyLengths == nil ? 0 : 1),
+                                            .buffer(b[5].mem), .buffer(delta.mem), .buffer(b[6].mem)]
+            let keys = try program.kernel("attention_backward_dkdv")
+            try setArguments(keys, common + [.buffer(b[8].mem), .buffer(b[9].mem)] + Self.attentionShape(g))
+            try enqueue(keys, name: "attention_backward_dkdv", global: [g.keyLength, g.batch * g.heads], local: [config.blockKV, 1])
+            let queries = try program.kernel("attention_backward_dq")
+            try setArguments(queries, common + [.buffer(b[7].mem)] + Self.attentionShape(g))
+            try enqueue(queries, name: "attention_backward_dq", global: [g.queryLength, g.batch * g.heads], local: [config.blockQ, 1])
+        } fallback: { cpu, b in
+            try cpu.attentionBackward(g, q: b[0], k: b[1], v: b[2], keyLengths: keyLengths == nil ? nil : b[3], output: b[4], logSumExp: b[5],
+                                      dOutput: b[6], dq: b[7], dk: b[8], dv: b[9])
+        }
+    }
+
+    /// The trailing kernel arguments every attention kernel shares.
+    private static func attentionShape(_ g: AttentionGeometry) -> [KernelArgument] {
+        [.int(Int32(g.heads)), .int(Int32(g.queryLength)), .int(Int32(g.keyLength)), .int(Int32(g.headSize)), .float(g.scale), .int(g.causal ? 1 : 0)]
+    }
+
+    /// Sizes the kernels index with 32-bit integers.
+    private func checkAttentionLimits(_ g: AttentionGeometry, op: String) throws {
+        let limit = Int(Int32.max)
+        guard g.queryLength < limit, g.keyLength < limit, g.headSize < limit, g.batch * g.heads < limit else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "lengths, head size and batch·heads must be below 2³¹ on OpenCL (\(g))")
+        }
+    }
+
+    /// Runs `body` with attention.cl built for `config`, or — when it does not build — `fallback`
+    /// on the CPU backend with host copies of `operands` (each copied back afterwards). Holds the lock.
+    private func attentionLaunch(_ op: String, config: AttentionKernelConfig, operands: [(any DeviceBuffer, Int)],
+                                 body: (CLProgram, [CLBuffer]) throws -> Void,
+                                 fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
+        let buffers = try operands.map { buffer, needed -> CLBuffer in
+            let cl = try storage(buffer, op: op)
+            guard needed <= cl.count else {
+                throw ScalpelError.shapeMismatch(op: op, detail: "needs \(needed) elements, a buffer holds \(cl.count)")
+            }
+            return cl
+        }
+        try lock.withLock {
+            let program: CLProgram
+            do {
+                program = try self.program("attention.cl", options: config.buildOptions)
+            } catch {
+                Diagnostics.shared.warnOnce(key: "attention.cl-unavailable-\(id)-\(config.headCapacity)",
+                                            "attention (head size class \(config.headCapacity)) runs on the CPU-Swift backend instead of \(id): \(error)")
+                Diagnostics.shared.countFallback(op: op)
+                var copies: [any DeviceBuffer] = []
+                for (buffer, needed) in zip(buffers, operands.map(\.1)) {
+                    let host = try cpu.makeBuffer(count: max(needed, 1)) as! CPUBuffer
+                    try moveAttentionOperand(buffer, host, count: needed, toHost: true)
+                    copies.append(host)
+                }
+                try fallback(cpu, copies)
+                for (index, buffer) in buffers.enumerated() {
+                    try moveAttentionOperand(buffer, copies[index] as! CPUBuffer, count: operands[index].1, toHost: false)
+                }
+                return
+            }
+            try body(program, buffers)
+        }
+    }
+
+    private func moveAttentionOperand(_ device: CLBuffer, _ host: CPUBuffer, count: Int, toHost: Bool) throws {
+        guard count > 0 else { return }
+        let status = toHost
+            ? library.api.clEnqueueReadBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
+            : library.api.clEnqueueWriteBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
+        if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, "moving an attention operand") }
+    }
+}

@@ -1,0 +1,108 @@
+import ScalpelCore
+
+// Scaled-dot-product attention: the fused operation (one backend call forward, one backward),
+// the same computation composed of differentiable operations (the reference tests compare
+// against), and the attention weights themselves (for attention maps).
+extension Tensor {
+    /// softmax(scale·q·kᵀ + mask)·v for self = query (B, H, Nq, d), key and value (B, H, Nk, d),
+    /// in one fused kernel that never stores the Nq×Nk scores; gradients reach query, key and
+    /// value (recomputing the probabilities from each query's saved log-sum-exp).
+    ///
+    /// - keyLengths: (B) integral values; batch entry b attends to keys j < keyLengths[b]
+    ///   (padding). nil: every key.
+    /// - causal: query i attends to keys j ≤ i (top-left aligned, as PyTorch's `is_causal`).
+    /// - scale: the factor on q·kᵀ; nil: 1/√d.
+    ///
+    /// A query that sees no key at all (a batch entry with keyLengths 0) gets output 0 and
+    /// passes no gradient.
+    public func scaledDotProductAttention(key: Tensor, value: Tensor, keyLengths: Tensor? = nil, causal: Bool = false,
+                                          scale: Float? = nil) throws -> Tensor {
+        let g = try attentionGeometry("scaledDotProductAttention", key: key, value: value, keyLengths: keyLengths, causal: causal, scale: scale)
+        let output = try Tensor.empty(shape, on: backend)
+        let logSumExp = try Tensor.empty([g.batch, g.heads, g.queryLength], on: backend)
+        try backend.attention(g, q: storage, k: key.storage, v: value.storage, keyLengths: keyLengths?.storage,
+                              output: output.storage, logSumExp: logSumExp.storage)
+        // The closure holds the output's storage, never the output itself (see unary).
+        return Tensor.record(output, "scaledDotProductAttention", [self, key, value]) {
+            [backend, shape, storage, outputStorage = output.storage, keyShape = key.shape] gradient in
+            let dq = try Tensor.empty(shape, on: backend)
+            let dk = try Tensor.empty(keyShape, on: backend), dv = try Tensor.empty(keyShape, on: backend)
+            try backend.attentionBackward(g, q: storage, k: key.storage, v: value.storage, keyLengths: keyLengths?.storage,
+                                          output: outputStorage, logSumExp: logSumExp.storage, dOutput: gradient.storage,
+                                          dq: dq.storage, dk: dk.storage, dv: dv.storage)
+            return [dq, dk, dv]
+        }
+    }
+
+    /// The same attention as `scaledDotProductAttention`, built from differentiable operations:
+    /// scores = scale·q·kᵀ (B, H, Nq, Nk), masked keys pushed to −10⁹, softmax, the masked
+    /// weights zeroed (so that a query with no visible key outputs 0, as the fused op does),
+    /// times v. Holds the whole score matrix: the reference, not the way to run long sequences.
+    public func composedAttention(key: Tensor, value: Tensor, keyLengths: Tensor? = nil, causal: Bool = false,
+                                  scale: Float? = nil) throws -> Tensor {
+        let g = try attentionGeometry("composedAttention", key: key, value: value, keyLengths: keyLengths, causal: causal, scale: scale)
+        return try attentionWeights(g, key: key, keyLengths: keyLengths).matmul(value)
+    }
+
+    /// The attention weights softmax(scale·q·kᵀ + mask), (B, H, Nq, Nk), for self = query
+    /// (B, H, Nq, d) and key (B, H, Nk, d): what each query attends to (attention maps). Masked
+    /// keys get weight 0; a query that sees no key gets a zero row. Not recorded for gradients.
+    public func attentionProbabilities(key: Tensor, keyLengths: Tensor? = nil, causal: Bool = false, scale: Float? = nil) throws -> Tensor {
+        let g = try attentionGeometry("attentionProbabilities", key: key, value: key, keyLengths: keyLengths, causal: causal, scale: scale)
+        return try Autograd.noGrad { try attentionWeights(g, key: key, keyLengths: keyLengths) }
+    }
+
+    /// softmax(scale·q·kᵀ + mask) ⊙ keep, composed (differentiable).
+    private func attentionWeights(_ g: AttentionGeometry, key: Tensor, keyLengths: Tensor?) throws -> Tensor {
+        let scores = try matmul(key.transposed()) * g.scale
+        guard let keep = try attentionKeepMask(g, keyLengths: keyLengths) else { return try scores.softmax() }
+        // keep is 1 for visible keys, 0 for masked ones: −10⁹ on masked scores drives their
+        // weights to exactly 0 (in fp32 and fp64), and ⊙ keep zeroes a row that sees no key.
+        let masked = try scores + (keep - 1) * 1e9
+        return try masked.softmax() * keep
+    }
+
+    /// 1 where query i sees key j, else 0, broadcastable to (B, H, Nq, Nk); nil when nothing is masked.
+    private func attentionKeepMask(_ g: AttentionGeometry, keyLengths: Tensor?) throws -> Tensor? {
+        var keep: Tensor?
+        let keyIndex = try Tensor.arange(g.keyLength, on: backend).reshaped([1, 1, 1, g.keyLength])
+        if let keyLengths {
+            keep = try keyIndex.lt(keyLengths.reshaped([g.batch, 1, 1, 1]))
+        }
+        if g.causal {
+            let queryIndex = try Tensor.arange(g.queryLength, on: backend).reshaped([1, 1, g.queryLength, 1])
+            let causalKeep = try keyIndex.le(queryIndex)
+            keep = try keep.map { try $0 * causalKeep } ?? causalKeep
+        }
+        return keep
+    }
+
+    /// The geometry of an attention call, or a shape error naming `op`.
+    private func attentionGeometry(_ op: String, key: Tensor, value: Tensor, keyLengths: Tensor?, causal: Bool,
+                                   scale: Float?) throws -> AttentionGeometry {
+        try sameBackend(key, op)
+        try sameBackend(value, op)
+        guard rank == 4 else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "query \(shape) must be (batch, heads, queries, head size)")
+        }
+        let (batch, heads, queries, headSize) = (shape[0], shape[1], shape[2], shape[3])
+        guard key.rank == 4, key.shape[0] == batch, key.shape[1] == heads, key.shape[3] == headSize else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "key \(key.shape) must be (\(batch), \(heads), keys, \(headSize)) for query \(shape)")
+        }
+        guard value.shape == key.shape else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "value \(value.shape) must have the key's shape \(key.shape)")
+        }
+        if let keyLengths {
+            try sameBackend(keyLengths, op)
+            guard keyLengths.shape == [batch] else {
+                throw ScalpelError.shapeMismatch(op: op, detail: "keyLengths \(keyLengths.shape) must be (\(batch)), one length per batch entry")
+            }
+        }
+        if let scale, !scale.isFinite {
+            throw ScalpelError.invalidArgument("\(op): scale \(scale) is not finite")
+        }
+        // A head size of 0 has no 1/√d: its scores are all 0 whatever the scale.
+        return AttentionGeometry(batch: batch, heads: heads, queryLength: queries, keyLength: key.shape[2], headSize: headSize,
+                                 scale: scale ?? (headSize == 0 ? 1 : nil), causal: causal)
+    }
+}
