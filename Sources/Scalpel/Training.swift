@@ -22,6 +22,22 @@ public struct TrainingConfig: Codable, Sendable {
     public var hidden: Int = 64
     public var dropout: Float = 0.1
     public var split: [Double] = [0.7, 0.15, 0.15]
+    /// A separate test file (UCR archives ship TRAIN and TEST files); the validation split is
+    /// then `validationFraction` of the training file (0: none).
+    public var test: String?
+    public var validationFraction: Double = 0
+    /// How the reported epoch is chosen: auto (validation AUROC when there is a validation
+    /// split, else the lowest training loss), val-auroc, val-loss, train-loss or last.
+    public var selection: String = "auto"
+    /// Clip the global gradient norm to this value before each step (nil: no clipping).
+    public var clipNorm: Float?
+    /// Names for the classes in index order (default: from the data).
+    public var classNames: [String]?
+    /// Draw each training batch with every class equally likely (sampling with replacement).
+    public var balancedSampling = false
+    /// The learning rate over the epochs: constant, cosine (to 1/100 of the base rate at the
+    /// last epoch) or warmup-cosine (linear warm-up over the first 5% of epochs, then cosine).
+    public var schedule: String = "constant"
 
     public init(data: String, label: String, out: String) {
         self.data = data
@@ -65,31 +81,62 @@ public struct SplitMetrics: Encodable {
 public struct EpochRecord: Codable, Sendable {
     public var epoch: Int
     public var trainLoss: Double
-    public var validationLoss: Double
+    public var validationLoss: Double?
     public var validationAUROC: Double?
-    public var validationAccuracy: Double
+    public var validationAccuracy: Double?
     public var learningRate: Float
     public var seconds: Double
 }
 
-/// Trains a model on a table (`mlp`) or on images (`cnn`, `resnet18`) and keeps the epoch with
-/// the best validation AUROC: Adam, cross-entropy, seeded shuffling, a checkpoint per epoch.
+/// A model the trainer can run: a module (parameters, state, modes) that maps a tensor to logits.
+public typealias TrainableModel = Module & Layer
+
+/// The rule that picks the reported epoch (it moves results as much as the model does, so it
+/// is explicit and recorded in metrics.json).
+public enum EpochSelection: String, Codable, Sendable, CaseIterable {
+    case validationAUROC = "val-auroc"
+    case validationLoss = "val-loss"
+    case trainingLoss = "train-loss"
+    case last
+
+    public var description: String {
+        switch self {
+        case .validationAUROC: "the epoch with the highest validation AUROC (ties: lower validation loss)"
+        case .validationLoss: "the epoch with the lowest validation loss"
+        case .trainingLoss: "the epoch with the lowest training loss (no validation split; as in Wang et al. 2017)"
+        case .last: "the last epoch"
+        }
+    }
+
+    var needsValidation: Bool { self == .validationAUROC || self == .validationLoss }
+}
+
+/// Trains a model on a table (`mlp`), images (`cnn`, `resnet18`) or signals (`fcn`,
+/// `transformer`, `lstm`, `gru`) and keeps the epoch the selection rule picks: Adam,
+/// cross-entropy, seeded shuffling, a checkpoint per epoch.
 public final class Trainer {
     public let config: TrainingConfig
     public let runtime: Runtime
     let backend: any Backend
     let data: PreparedData
-    let model: Sequential
+    let model: any TrainableModel
     let optimizer: Adam
+    let selection: EpochSelection
+    let schedule: LearningRateSchedule
+    /// Valid time steps per sample, for signals of unequal length (nil: all full length).
+    let lengths: Tensor?
     let dropouts: [Dropout]
     var shuffle: SeededRandom
     public private(set) var history: [EpochRecord] = []
-    var best: (epoch: Int, auroc: Double, loss: Double, state: [String: [Float]])?
+    var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     let features: Tensor
     let labels: Tensor
+    /// The rows of the last evaluation and the class predicted for each.
+    var lastPredictions: (rows: [Int], predicted: [Int32]) = ([], [])
 
     /// The models each kind of data takes.
-    public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"]]
+    public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
+                                                                .sequences: ["fcn", "transformer", "lstm", "gru"]]
 
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
     public init(config: TrainingConfig, runtime: Runtime) throws {
@@ -104,10 +151,35 @@ public final class Trainer {
             throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
                 + "use \(Trainer.models[data.kind]!.joined(separator: " or "))")
         }
+        switch config.selection {
+        case "auto": selection = data.validation.isEmpty ? .trainingLoss : .validationAUROC
+        default:
+            guard let rule = EpochSelection(rawValue: config.selection) else {
+                throw ScalpelError.invalidArgument("--select \(config.selection): choose auto, "
+                    + EpochSelection.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            selection = rule
+        }
+        if selection.needsValidation && data.validation.isEmpty {
+            throw ScalpelError.invalidArgument("--select \(selection.rawValue) needs a validation split, and this run has none "
+                + "(give --validation-fraction, or select by train-loss or last)")
+        }
+        if let clip = config.clipNorm, !(clip > 0) { throw ScalpelError.invalidArgument("--clip-norm must be positive, got \(clip)") }
+        schedule = try Trainer.schedule(config.schedule, epochs: config.epochs, base: config.learningRate)
         let cfg = config
-        func build(on backend: any Backend) throws -> (Sequential, [Dropout]) {
+        func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
             var generator = SeededRandom(seed: cfg.seed &+ 1)
             switch cfg.model {
+            case "fcn":
+                return (try SequenceModels.fcn(inChannels: data.sampleShape[0], classes: data.classCount, generator: &generator, on: backend), [])
+            case "transformer":
+                let model = try TransformerClassifier(inChannels: data.sampleShape[0], length: data.sampleShape[1], classes: data.classCount,
+                                                      dropout: cfg.dropout, generator: &generator, on: backend)
+                return (model, model.dropouts)
+            case "lstm", "gru":
+                let model = try RecurrentClassifier(cell: cfg.model == "lstm" ? .lstm : .gru, inChannels: data.sampleShape[0], hidden: cfg.hidden,
+                                                    classes: data.classCount, generator: &generator, on: backend)
+                return (model, [])
             case "cnn":
                 return (try VisionModels.smallCNN(inChannels: data.sampleShape[0], height: data.sampleShape[1], width: data.sampleShape[2],
                                                   classes: data.classCount, generator: &generator, on: backend), [])
@@ -130,13 +202,53 @@ public final class Trainer {
         shuffle = SeededRandom(seed: config.seed &+ 4)
         features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
         labels = try Tensor(labels: data.labels, on: backend)
+        let device = backend
+        lengths = try data.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: device) }
+    }
+
+    /// The learning-rate schedule named `name` for a run of `epochs` epochs from `base`: cosine
+    /// decays to base/100 at the last epoch.
+    static func schedule(_ name: String, epochs: Int, base: Float) throws -> LearningRateSchedule {
+        switch name {
+        case "constant": return .constant
+        case "cosine": return .cosine(total: max(epochs - 1, 1), minimum: base / 100)
+        case "warmup-cosine":
+            let warmup = max(1, epochs / 20)
+            return .warmup(epochs: warmup, then: .cosine(total: max(epochs - warmup - 1, 1), minimum: base / 100))
+        default:
+            throw ScalpelError.invalidArgument("--schedule \(name): choose constant, cosine or warmup-cosine")
+        }
+    }
+
+    /// The model's logits for the samples at `index` (a tensor of row numbers).
+    func forward(_ index: Tensor) throws -> Tensor {
+        let x = try features.indexSelect(axis: 0, index)
+        if let lengths, let transformer = model as? TransformerClassifier {
+            return try transformer(x, lengths: lengths.indexSelect(axis: 0, index))
+        }
+        return try model(x)
+    }
+
+    /// The rows of one epoch's batches: a seeded shuffle of the training rows, or with balanced
+    /// sampling, as many rows drawn with replacement, each class equally likely.
+    func epochOrder() -> [Int] {
+        guard config.balancedSampling else {
+            var order = data.train
+            order.shuffle(using: &shuffle)
+            return order
+        }
+        let byClass = Dictionary(grouping: data.train) { data.labels[$0] }.sorted { $0.key < $1.key }.map(\.value)
+        return (0 ..< data.train.count).map { _ in
+            let rows = byClass[Int(shuffle.next() % UInt64(byClass.count))]
+            return rows[Int(shuffle.next() % UInt64(rows.count))]
+        }
     }
 
     /// The backend the training step runs on: with `auto` and a device, the faster of the device
     /// and the CPU-Swift backend for this model, sample shape and batch size, timed once and
     /// remembered.
     static func chooseBackend(runtime: Runtime, model name: String, batch: Int, sampleShape: [Int], classes: Int,
-                              build: (any Backend) throws -> (Sequential, [Dropout])) throws -> any Backend {
+                              build: (any Backend) throws -> (any TrainableModel, [Dropout])) throws -> any Backend {
         guard let device = runtime.device else { return runtime.cpu }
         guard runtime.spec == .auto else { return device }
         func candidate(_ backend: any Backend) throws -> Scheduler.Candidate {
@@ -176,8 +288,8 @@ public final class Trainer {
         for epoch in startEpoch ..< config.epochs {
             let started = Date()
             model.train()
-            var order = data.train
-            order.shuffle(using: &shuffle)
+            optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch)
+            let order = epochOrder()
             // The loss is summed on the backend and read back every `readEvery` steps (and at
             // the epoch's end), not every step: a read waits for the device's queue to drain.
             let lossTotal = try Tensor.zeros([1], on: backend)
@@ -188,8 +300,9 @@ public final class Trainer {
                 let rows = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
                 let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
                 try optimizer.zeroGrad()
-                let loss = try model(try features.indexSelect(axis: 0, index)).crossEntropy(labels: try labels.indexSelect(axis: 0, index))
+                let loss = try forward(index).crossEntropy(labels: try labels.indexSelect(axis: 0, index))
                 try loss.backward()
+                if let clip = config.clipNorm { try clipGradientNorm(model.parameters(), maxNorm: clip) }
                 try optimizer.step()
                 try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
                 guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
@@ -202,17 +315,28 @@ public final class Trainer {
                 let rate = Double(seen) / Date().timeIntervalSince(started)
                 bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(seen), rate))
             }
-            let validation = try evaluate(data.validation)
-            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation.loss,
-                                     validationAUROC: validation.auroc, validationAccuracy: validation.accuracy,
+            let validation = data.validation.isEmpty ? nil : try evaluate(data.validation)
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation?.loss,
+                                     validationAUROC: validation?.auroc, validationAccuracy: validation?.accuracy,
                                      learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
             history.append(record)
-            bar.update(steps, status: String(format: "loss %.4f | val loss %.4f, AUROC %@, accuracy %.3f | %.2fs", record.trainLoss,
-                                             validation.loss, validation.auroc.map { String(format: "%.4f", $0) } ?? "n/a",
-                                             validation.accuracy, record.seconds), final: true)
-            let score = validation.auroc ?? -validation.loss
-            if best == nil || score > best!.auroc || (score == best!.auroc && validation.loss < best!.loss) {
-                best = (epoch + 1, score, validation.loss, try snapshot())
+            if let validation {
+                bar.update(steps, status: String(format: "loss %.4f | val loss %.4f, AUROC %@, accuracy %.3f | %.2fs", record.trainLoss,
+                                                 validation.loss, validation.auroc.map { String(format: "%.4f", $0) } ?? "n/a",
+                                                 validation.accuracy, record.seconds), final: true)
+            } else {
+                bar.update(steps, status: String(format: "loss %.4f | %.2fs", record.trainLoss, record.seconds), final: true)
+            }
+            let score: Double
+            switch selection {
+            case .validationAUROC: score = validation!.auroc ?? -validation!.loss
+            case .validationLoss: score = -validation!.loss
+            case .trainingLoss: score = -record.trainLoss
+            case .last: score = Double(epoch)
+            }
+            let tieLoss = validation?.loss ?? record.trainLoss
+            if best == nil || score > best!.score || (score == best!.score && tieLoss < best!.loss) {
+                best = (epoch + 1, score, tieLoss, try snapshot())
                 try Checkpoint.save(model: model, metadata: try checkpointMetadata(epoch: epoch + 1), to: out.appending(path: "best.safetensors"))
             }
             try Checkpoint.save(model: model, optimizer: optimizer, metadata: try checkpointMetadata(epoch: epoch + 1),
@@ -221,13 +345,19 @@ public final class Trainer {
         // Evaluate the selected epoch's weights on the test split.
         if let best { try restore(best.state) }
         let test = try evaluate(data.test)
-        let validation = try evaluate(data.validation)
+        let validation = data.validation.isEmpty ? nil : try evaluate(data.validation)
         let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,
-                                    selectionRule: "the epoch with the highest validation AUROC (ties: lower validation loss)",
+                                    selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
                                     classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
                                                                         "test": data.test.count], data: data.notes.filter { $0.key != "standardizer" })
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
+        if let transformer = model as? TransformerClassifier {
+            let (rows, predicted) = (data.test, lastPredictions.predicted)
+            let (svg, count) = try attentionMaps(transformer, rows: rows, predicted: predicted)
+            try AtomicFile.write(Data(svg.utf8), to: out.appending(path: "attention.svg"))
+            log("scalpel: attention maps of \(count) test samples in \(out.appending(path: "attention.svg").path)")
+        }
         return report
     }
 
@@ -242,7 +372,7 @@ public final class Trainer {
             for start in stride(from: 0, to: rows.count, by: 256) {
                 let chunk = Array(rows[start ..< min(rows.count, start + 256)])
                 let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
-                let logits = try model(try features.indexSelect(axis: 0, index))
+                let logits = try forward(index)
                 let y = try labels.indexSelect(axis: 0, index)
                 lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
                 // Log-probabilities, not probabilities: a confident model's fp32 softmax rounds many
@@ -252,6 +382,9 @@ public final class Trainer {
             let loss = lossSum / Double(max(rows.count, 1))
             let truth = rows.map { data.labels[$0] }
             let classes = data.classCount
+            lastPredictions = (rows, (0 ..< rows.count).map { r in
+                Int32((0 ..< classes).max { logProbabilities[r * classes + $0] < logProbabilities[r * classes + $1] }!)
+            })
             do {
                 if classes == 2 {
                     // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
@@ -265,6 +398,44 @@ public final class Trainer {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
             }
         }
+    }
+
+    /// Attention maps over the input signal: for each class, the first correctly and the first
+    /// wrongly predicted sample of `rows`, drawn with the attention the last encoder layer paid
+    /// to each time step (scaled from its minimum to its maximum) as the background. Returns the
+    /// SVG and the number of samples drawn.
+    func attentionMaps(_ transformer: TransformerClassifier, rows: [Int], predicted: [Int32]) throws -> (String, Int) {
+        var chosen: [(row: Int, predicted: Int32)] = []
+        for c in 0 ..< Int32(data.classCount) {
+            let candidates = zip(rows, predicted).filter { data.labels[$0.0] == c }
+            if let right = candidates.first(where: { $0.1 == c }) { chosen.append((right.0, right.1)) }
+            if let wrong = candidates.first(where: { $0.1 != c }) { chosen.append((wrong.0, wrong.1)) }
+        }
+        model.eval()
+        transformer.keepAttention(true)
+        defer {
+            transformer.keepAttention(false)
+            model.train()
+        }
+        let index = try Tensor(chosen.map { Float($0.row) }, shape: [chosen.count], on: backend)
+        _ = try Autograd.noGrad { try forward(index) }
+        guard let (weights, shape) = transformer.attentionOverTime() else {
+            throw ScalpelError.invalidArgument("the transformer kept no attention probabilities")
+        }
+        let length = shape[1]
+        let signals = try chosen.enumerated().map { i, sample -> WeightedSignal in
+            let valid = data.lengths?[sample.row] ?? length
+            let start = sample.row * data.values.count / data.labels.count
+            let w = weights[(i * length) ..< (i * length + valid)].map(Double.init)
+            let (low, high) = (w.min() ?? 0, w.max() ?? 1)
+            let truth = data.classNames[Int(data.labels[sample.row])], guess = data.classNames[Int(sample.predicted)]
+            return try WeightedSignal(title: "test #\(sample.row - (data.test.first ?? 0)): true \(truth), predicted \(guess)",
+                                      values: data.values[start ..< start + valid].map(Double.init),
+                                      weights: w.map { high > low ? ($0 - low) / (high - low) : 0 })
+        }
+        let chart = SignalWeightChart(title: "Attention over time (last encoder layer, mean over heads and queries)", signals: signals,
+                                      columns: 2, weightLabel: "attention (min to max)")
+        return (chart.svg(), signals.count)
     }
 
     func snapshot() throws -> [String: [Float]] {
@@ -286,7 +457,7 @@ public final class Trainer {
             "dropout_states": dropouts.map { String($0.generatorState) }.joined(separator: ","),
             "history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
             "best_epoch": best.map { String($0.epoch) } ?? "",
-            "best_score": best.map { String($0.auroc) } ?? "",
+            "best_score": best.map { String($0.score) } ?? "",
             "best_loss": best.map { String($0.loss) } ?? "",
             "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             "class_names": data.classNames.joined(separator: ","),
@@ -319,7 +490,7 @@ public final class Trainer {
 /// metrics.json.
 public struct TrainingReport: Encodable {
     public var test: SplitMetrics
-    public var validation: SplitMetrics
+    public var validation: SplitMetrics?
     public var selectedEpoch: Int
     public var selectionRule: String
     public var device: String

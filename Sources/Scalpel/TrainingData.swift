@@ -6,13 +6,15 @@ import ScalpelCore
 /// shape, labels, and the train/validation/test split.
 public struct PreparedData: Sendable {
     /// The kind of data, which decides the models that fit.
-    public enum Kind: String, Sendable, Codable { case table, images }
+    public enum Kind: String, Sendable, Codable { case table, images, sequences }
 
     public var kind: Kind
     /// All samples, row-major: count × sampleShape.
     public var values: [Float]
-    /// The shape of one sample: [features] for a table, [C, H, W] for images.
+    /// The shape of one sample: [features] for a table, [C, H, W] for images, [C, L] for signals.
     public var sampleShape: [Int]
+    /// Signals of unequal length: each sample's valid time steps (zero-padded after them).
+    public var lengths: [Int]? = nil
     public var labels: [Int32]
     public var classNames: [String]
     public var train: [Int]
@@ -23,20 +25,37 @@ public struct PreparedData: Sendable {
 
     public var classCount: Int { classNames.count }
 
+    /// The kind of data a file holds, by its extension (nil: unknown).
+    public static func kind(of path: String) -> Kind? {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "csv": .table
+        case "npz": .images
+        case "tsv", "txt": .sequences
+        default: nil
+        }
+    }
+
     /// Loads `config.data` by its extension: `.csv` (a table: stratified seeded split,
-    /// standardisation fit on the training rows) or `.npz` (MedMNIST 2-D images: the official
-    /// split, pixels scaled to [0, 1] and standardised per channel with training statistics).
+    /// standardisation fit on the training rows), `.npz` (MedMNIST 2-D images: the official
+    /// split, pixels scaled to [0, 1] and standardised per channel with training statistics) or
+    /// `.tsv` (a UCR archive file; with `config.test`, the archive's official split).
     public static func load(_ config: TrainingConfig) throws -> PreparedData {
         let url = URL(fileURLWithPath: config.data)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ScalpelError.io(path: url.path, reason: "no such file")
+        for path in [config.data] + (config.test.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
+            throw ScalpelError.io(path: path, reason: "no such file")
         }
+        var prepared: PreparedData
         do {
-            switch url.pathExtension.lowercased() {
-            case "csv": return try table(url, config)
-            case "npz": return try images(url, positive: config.positiveClass)
-            default:
-                throw ScalpelError.invalidArgument("\(url.path): unknown data format '.\(url.pathExtension)'; expected .csv (a table) or .npz (MedMNIST images)")
+            switch kind(of: config.data) {
+            case .table?: prepared = try table(url, config)
+            case .images?: prepared = try images(url, positive: config.positiveClass)
+            case .sequences?: prepared = try sequences(url, config)
+            case nil:
+                throw ScalpelError.invalidArgument("\(url.path): unknown data format '.\(url.pathExtension)'; expected .csv (a table), "
+                    + ".npz (MedMNIST images) or .tsv (a UCR archive file)")
+            }
+            if config.test != nil && prepared.kind != .sequences {
+                throw ScalpelError.invalidArgument("--test takes a UCR archive's TEST file; \(prepared.kind.rawValue) data is split from one file")
             }
         } catch let error as ScalpelError {
             throw error
@@ -44,6 +63,59 @@ public struct PreparedData: Sendable {
             // The clinical layer's errors name the file, line and column.
             throw ScalpelError.invalidArgument("\(error)")
         }
+        if let names = config.classNames {
+            guard names.count == prepared.classCount, Set(names).count == names.count, !names.contains("") else {
+                throw ScalpelError.invalidArgument("--class-names gives \(names.count) names (\(names.joined(separator: ", "))); the data has "
+                    + "\(prepared.classCount) classes (\(prepared.classNames.joined(separator: ", "))), and names must be distinct and non-empty")
+            }
+            prepared.classNames = names
+        }
+        return prepared
+    }
+
+    /// A UCR archive file: one series per line, the label first. With a test file, both use the
+    /// training file's labels; a `validationFraction` of each training class (seeded) is held
+    /// out for validation. Without one, the training file is split like a table (70/15/15).
+    /// Values are used as the file gives them (the archive's series are z-normalised).
+    static func sequences(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
+        let train: UCRDataset, test: UCRDataset?
+        if let testPath = config.test {
+            (train, test) = try UCRDataset.loadSplits(train: url, test: URL(fileURLWithPath: testPath))
+        } else {
+            (train, test) = (try UCRDataset(contentsOf: url), nil)
+        }
+        let (n, m) = (train.count, test?.count ?? 0)
+        var notes = ["normalisation": "none: the series as the file gives them (UCR archive series are z-normalised)",
+                     "series length": train.isVariableLength || (test?.isVariableLength ?? false)
+                         ? "up to \(train.seriesLength), zero-padded and masked" : "\(train.seriesLength)"]
+        var split: (train: [Int], validation: [Int], test: [Int])
+        if test != nil {
+            guard (0 ..< 1).contains(config.validationFraction) else {
+                throw ScalpelError.invalidArgument("--validation-fraction \(config.validationFraction) must be in [0, 1)")
+            }
+            var random = SeededRandom(seed: config.seed &+ 5)
+            var (trainRows, validationRows) = ([Int](), [Int]())
+            for (_, rows) in Dictionary(grouping: 0 ..< n, by: { train.labels[$0] }).sorted(by: { $0.key < $1.key }) {
+                var shuffled = rows
+                shuffled.shuffle(using: &random)
+                let held = Int((config.validationFraction * Double(rows.count)).rounded())
+                validationRows += shuffled.prefix(held)
+                trainRows += shuffled.dropFirst(held)
+            }
+            split = (trainRows.sorted(), validationRows.sorted(), Array(n ..< n + m))
+            notes["split"] = "the archive's TRAIN/TEST files" + (validationRows.isEmpty ? ", no validation split"
+                : "; validation: \(config.validationFraction) of each training class, seeded (\(config.seed))")
+        } else {
+            guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
+            let s = try StratifiedSplit.split(labels: train.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+            split = (s.train, s.validation, s.test)
+            notes["split"] = "stratified, seeded (\(config.seed)), fractions \(config.split)"
+        }
+        let lengths = train.lengths + (test?.lengths ?? [])
+        return PreparedData(kind: .sequences, values: train.values + (test?.values ?? []), sampleShape: [1, train.seriesLength],
+                            lengths: lengths.allSatisfy { $0 == train.seriesLength } ? nil : lengths,
+                            labels: train.labels + (test?.labels ?? []), classNames: train.classNames.map { "class \($0)" },
+                            train: split.train, validation: split.validation, test: split.test, notes: notes)
     }
 
     static func table(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {

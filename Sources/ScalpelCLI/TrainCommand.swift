@@ -10,16 +10,43 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             CSV tables (--model mlp): a stratified, seeded train/validation/test split (70/15/15), \
             standardisation fit on the training rows. MedMNIST .npz images (--model cnn or resnet18): the \
-            official split, per-channel standardisation with training statistics. Adam and cross-entropy; \
-            the epoch with the best validation AUROC is evaluated on the test split. Writes \
+            official split, per-channel standardisation with training statistics. UCR .tsv signals (--model fcn, \
+            transformer, lstm or gru) with --test for the archive's TEST file: the official split, no \
+            validation split unless --validation-fraction is given. Adam and cross-entropy; the epoch the \
+            selection rule picks (--select; by default the best validation AUROC, or the lowest training \
+            loss without a validation split) is evaluated on the test split. Writes \
             OUT/metrics.json, OUT/config.json, OUT/best.safetensors and OUT/last.safetensors (for --resume). \
             With no options: the small CNN on the bundled BreastMNIST.
             """)
 
     @OptionGroup var options: DeviceOptions
 
-    @Option(help: "The data file: a CSV table with a header, or a MedMNIST 2-D .npz.")
+    @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file).")
     var data: String = "Data/breastmnist.npz"
+
+    @Option(help: "A separate test file (a UCR archive's TEST file).")
+    var test: String?
+
+    @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation.")
+    var validationFraction: Double = 0
+
+    @Option(help: "How the reported epoch is chosen: auto, val-auroc, val-loss, train-loss or last.")
+    var select: String = "auto"
+
+    @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
+    var clipNorm: Float?
+
+    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100) or warmup-cosine.")
+    var schedule: String = "constant"
+
+    @Flag(help: "Draw training batches with every class equally likely (for rare classes).")
+    var balanced = false
+
+    @Option(name: .customLong("class-names"), help: "Comma-separated class names, in class-index order (for reports).")
+    var classNames: String?
+
+    @Option(help: "Dropout probability (MLP and transformer).")
+    var dropout: Float = 0.1
 
     @Option(help: "CSV: the label column's name.")
     var label: String = "diagnosis"
@@ -30,17 +57,17 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Columns to leave out (identifiers, for example).")
     var drop: [String] = []
 
-    @Option(help: "The model: mlp (tables); cnn or resnet18 (images). Default: mlp for a .csv, cnn for images.")
+    @Option(help: "The model: mlp (tables); cnn or resnet18 (images); fcn, transformer, lstm or gru (signals). Default: mlp, cnn or fcn.")
     var model: String?
 
-    @Option(help: "Epochs (default: 60 for tables, 20 for images).")
+    @Option(help: "Epochs (default: 60 for tables, 20 for images, 100 for signals).")
     var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables, 128 for images).")
+    @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables, 128 for images, 16 for signals).")
     var batchSize: Int?
 
-    @Option(help: "Adam's learning rate.")
-    var lr: Float = 1e-3
+    @Option(help: "Adam's learning rate (default: 5e-4 for the transformer, 1e-3 otherwise).")
+    var lr: Float?
 
     @Option(help: "Seed of the split, the initial weights, shuffling and dropout.")
     var seed: UInt64 = 0
@@ -56,8 +83,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let images = !data.lowercased().hasSuffix(".csv")
-            let model = self.model ?? (images ? "cnn" : "mlp")
+            let kind = PreparedData.kind(of: data)
+            let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
             let known = Trainer.models.values.flatMap { $0 }
             guard known.contains(model) else {
                 throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
@@ -67,9 +94,17 @@ struct TrainCommand: ParsableCommand {
             config.positiveClass = positive
             config.dropColumns = drop
             config.model = model
-            config.epochs = epochs ?? (images ? 20 : 60)
-            config.batchSize = batchSize ?? (images ? 128 : 32)
-            config.learningRate = lr
+            config.epochs = epochs ?? [.table: 60, .images: 20, .sequences: 100][kind ?? .images]!
+            config.batchSize = batchSize ?? [.table: 32, .images: 128, .sequences: 16][kind ?? .images]!
+            config.learningRate = lr ?? (model == "transformer" ? 5e-4 : 1e-3)
+            config.test = test
+            config.validationFraction = validationFraction
+            config.selection = select
+            config.clipNorm = (clipNorm ?? (model == "transformer" ? 1 : 0)) > 0 ? (clipNorm ?? 1) : nil
+            config.balancedSampling = balanced
+            config.schedule = schedule
+            config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            config.dropout = dropout
             config.seed = seed
             config.hidden = hidden
             config.device = (try options.spec()).description

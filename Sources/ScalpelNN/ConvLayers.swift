@@ -74,7 +74,7 @@ public final class Flatten: Module, Layer {
 /// Batch normalisation of (N, C, H, W) per channel (see `BatchNorm`).
 public final class BatchNorm2d: BatchNorm, Layer {
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
-        try super.init(channels, momentum: momentum, epsilon: epsilon, inputRank: 4, on: backend)
+        try super.init(channels, momentum: momentum, epsilon: epsilon, inputRanks: [4], on: backend)
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }

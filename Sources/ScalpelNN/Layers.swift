@@ -93,24 +93,27 @@ public class BatchNorm: Module {
     public let runningVar: Tensor
     public let momentum: Float
     public let epsilon: Float
-    /// The input rank (2: (N, C); 4: (N, C, H, W)); statistics are over every axis but 1.
-    let inputRank: Int
+    /// The input ranks accepted (BatchNorm1d: 2 for (N, C) and 3 for (N, C, L); BatchNorm2d: 4
+    /// for (N, C, H, W)); statistics are over every axis but 1.
+    let inputRanks: [Int]
 
-    init(_ features: Int, momentum: Float, epsilon: Float, inputRank: Int, on backend: any Backend) throws {
+    init(_ features: Int, momentum: Float, epsilon: Float, inputRanks: [Int], on backend: any Backend) throws {
         weight = try .ones([features], on: backend, requiresGrad: true)
         bias = try .zeros([features], on: backend, requiresGrad: true)
         runningMean = try .zeros([features], on: backend)
         runningVar = try .ones([features], on: backend)
         self.momentum = momentum
         self.epsilon = epsilon
-        self.inputRank = inputRank
+        self.inputRanks = inputRanks
     }
 
     func normalize(_ x: Tensor) throws -> Tensor {
         let c = weight.count
-        guard x.rank == inputRank, x.shape[1] == c else {
-            throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "expected (N, \(c)\(inputRank == 4 ? ", H, W" : "")), got \(x.shape)")
+        guard inputRanks.contains(x.rank), x.shape[1] == c else {
+            let expected = inputRanks.map { ["(N, \(c))", "(N, \(c), L)", "(N, \(c), H, W)"][$0 - 2] }.joined(separator: " or ")
+            throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "expected \(expected), got \(x.shape)")
         }
+        let inputRank = x.rank
         // Parameters and statistics broadcast over every axis but the channel's.
         let shape = [c] + [Int](repeating: 1, count: inputRank - 2)
         let axes = [0] + Array(2 ..< inputRank)
@@ -133,10 +136,10 @@ public class BatchNorm: Module {
     }
 }
 
-/// Batch normalisation of (N, C) inputs (see `BatchNorm`).
+/// Batch normalisation of (N, C) or (N, C, L) inputs (see `BatchNorm`).
 public final class BatchNorm1d: BatchNorm, Layer {
     public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
-        try super.init(features, momentum: momentum, epsilon: epsilon, inputRank: 2, on: backend)
+        try super.init(features, momentum: momentum, epsilon: epsilon, inputRanks: [2, 3], on: backend)
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }

@@ -1,0 +1,107 @@
+import Foundation
+import ScalpelCore
+import ScalpelNN
+import ScalpelTensor
+import Testing
+
+/// The sequence layers against PyTorch (scripts/golden_sequence.py wrote the fixture once): the
+/// transformer classifier (conv stem, sinusoidal positions, pre-norm encoder layers with the
+/// fused attention, pooling, head), and Conv1d with "same" padding (even kernel, dilation)
+/// followed by BatchNorm1d on (N, C, L) — output, and the gradients of the input and of every
+/// parameter, on every backend.
+@Suite struct SequenceGoldenTests {
+    struct Case: Decodable {
+        var input: [Float]
+        var input_shape: [Int]
+        var state: [String: [Float]]
+        var shapes: [String: [Int]]
+        var output: [Float]
+        var output_shape: [Int]
+        var r: [Float]
+        var input_grad: [Float]
+        var grads: [String: [Float]]
+    }
+
+    struct Golden: Decodable {
+        var classifier: Case
+        var conv_same_even: Case
+        var conv_same_dilated: Case
+    }
+
+    static let golden: Golden = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Fixtures/golden_sequence.json")
+        return try! JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+    }()
+
+    /// Scalpel's path → PyTorch's state_dict key.
+    static func torchName(_ name: String, sequential: Bool) -> String {
+        var n = name
+        if n.hasPrefix("layers.") {
+            // Sequential's "layers.N" is PyTorch's "N"; the classifier's encoder layers are "encoder.layers.N".
+            n = sequential ? String(n.dropFirst("layers.".count)) : "encoder." + n
+        }
+        return n.replacingOccurrences(of: "attention.inputProjection.weight", with: "self_attn.in_proj_weight")
+            .replacingOccurrences(of: "attention.inputProjection.bias", with: "self_attn.in_proj_bias")
+            .replacingOccurrences(of: "attention.outputProjection.", with: "self_attn.out_proj.")
+            .replacingOccurrences(of: "runningMean", with: "running_mean").replacingOccurrences(of: "runningVar", with: "running_var")
+    }
+
+    func close(_ got: [Float], _ want: [Float], _ what: String) {
+        #expect(got.count == want.count, "\(what): \(got.count) values, expected \(want.count)")
+        let scale = max(want.map(abs).max() ?? 0, 1)
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 2e-4 * scale, "\(what): max error \(worst) (scale \(scale))")
+    }
+
+    func check(_ model: any Module & Layer, _ golden: Case, _ backendName: String, on backend: any Backend) throws {
+        for (name, tensor) in model.namedTensors() {
+            let key = Self.torchName(name, sequential: model is Sequential)
+            let values = try #require(golden.state[key], "\(name) → \(key)")
+            #expect(golden.shapes[key] == tensor.shape, "\(name): \(tensor.shape) vs PyTorch's \(golden.shapes[key] ?? [])")
+            try values.withUnsafeBufferPointer { try backend.write($0, to: tensor.storage, at: 0) }
+        }
+        #expect(model.namedTensors().count == golden.state.count, "every PyTorch tensor has a Scalpel counterpart")
+        let x = try Tensor(golden.input, shape: golden.input_shape, on: backend, requiresGrad: true)
+        let out = try model(x)
+        #expect(out.shape == golden.output_shape)
+        close(try out.array(), golden.output, "\(backendName) output")
+        try (out * (try Tensor(golden.r, shape: golden.output_shape, on: backend))).sum().backward()
+        close(try x.grad!.array(), golden.input_grad, "\(backendName) input gradient")
+        for (name, p) in model.namedParameters() {
+            close(try p.grad!.array(), golden.grads[Self.torchName(name, sequential: model is Sequential)]!, "\(backendName) gradient of \(name)")
+        }
+    }
+
+    @Test(arguments: TensorBackends.names)
+    func transformerClassifierMatchesPyTorch(_ backendName: String) throws {
+        let backend = try TensorBackends.backend(backendName)
+        var generator = SeededRandom(seed: 0)
+        let model = try TransformerClassifier(inChannels: 1, length: 9, classes: 3, dModel: 8, heads: 2, layers: 2, feedForward: 12, dropout: 0,
+                                              generator: &generator, on: backend)
+        try check(model, Self.golden.classifier, backendName, on: backend)
+    }
+
+    @Test(arguments: TensorBackends.names)
+    func conv1dSamePaddingAndBatchNormMatchPyTorch(_ backendName: String) throws {
+        let backend = try TensorBackends.backend(backendName)
+        var generator = SeededRandom(seed: 0)
+        let even = Sequential([try Conv1d(2, 3, kernel: 4, padding: .same, generator: &generator, on: backend), try BatchNorm1d(3, on: backend)])
+        try check(even, Self.golden.conv_same_even, backendName, on: backend)
+        let dilated = Sequential([try Conv1d(2, 3, kernel: 3, padding: .same, dilation: 2, generator: &generator, on: backend),
+                                  try BatchNorm1d(3, on: backend)])
+        try check(dilated, Self.golden.conv_same_dilated, backendName, on: backend)
+    }
+
+    @Test func sequenceLayersRejectWrongShapes() throws {
+        let backend = try TensorBackends.backend(TensorBackends.names[0])
+        var generator = SeededRandom(seed: 0)
+        let conv = try Conv1d(2, 3, kernel: 3, generator: &generator, on: backend)
+        #expect(throws: ScalpelError.self) { try conv(try Tensor.zeros([2, 2, 5, 1], on: backend)) }
+        #expect(throws: ScalpelError.self) { try Conv1d(2, 3, kernel: 3, stride: 2, padding: .same, generator: &generator, on: backend) }
+        let attention = try MultiheadAttention(8, heads: 2, generator: &generator, on: backend)
+        #expect(throws: ScalpelError.self) { try attention(try Tensor.zeros([2, 5, 6], on: backend)) }
+        #expect(throws: ScalpelError.self) { try MultiheadAttention(8, heads: 3, generator: &generator, on: backend) }
+        let positions = SinusoidalPositionalEncoding(maxLength: 4, dModel: 8)
+        #expect(throws: ScalpelError.self) { try positions(try Tensor.zeros([1, 5, 8], on: backend)) }
+    }
+}
