@@ -136,6 +136,27 @@ import Testing
         #expect(forced.stderr.contains("cannot be used") && forced.stderr.contains("gave wrong results"), "\(forced.stderr)")
     }
 
+    @Test func aMiscompiledAttentionKernelFailsTheSelfTest() throws {
+        guard openCLAvailable() else { return }
+        let folder = try makeTemporaryDirectory("scalpel-kernels")
+        let cache = try makeTemporaryDirectory("scalpel-cache")
+        defer {
+            try? FileManager.default.removeItem(at: folder)
+            try? FileManager.default.removeItem(at: cache)
+        }
+        let real = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appending(path: "Kernels/attention.cl")
+        // A forward kernel whose softmax runs 5% hot: it builds, and gives wrong probabilities.
+        let source = try String(contentsOf: real, encoding: .utf8)
+        let broken = source.replacingOccurrences(of: "exp(s[jj] - mNew)", with: "exp(1.05f * (s[jj] - mNew))")
+        try #require(broken != source, "the forward kernel's softmax line moved; update this test")
+        try broken.write(to: folder.appending(path: "attention.cl"), atomically: true, encoding: .utf8)
+        let forced = try runScalpel(["selftest", "--quick", "--device", "cl:0:0"],
+                                    environment: ["SCALPEL_KERNELS": folder.path, "XDG_CACHE_HOME": cache.path, "SCALPEL_DEVICE": nil])
+        #expect(forced.status == 1)
+        #expect(forced.stderr.contains("attention gave wrong results"), "\(forced.stderr)")
+    }
+
     @Test(arguments: [["--device", "gpu"], ["--device", "cl:9:9"], ["--device", "cl:0"]])
     func anInvalidDeviceIsAClearErrorListingTheValidValues(_ arguments: [String]) throws {
         let result = try runScalpel(["devices"] + arguments)
