@@ -120,47 +120,11 @@ extension OpenCLBackend {
         }
     }
 
-    /// Runs `body` with attention.cl built for `config`, or — when it does not build — `fallback`
-    /// on the CPU backend with host copies of `operands` (each copied back afterwards). Holds the lock.
+    /// Runs `body` with attention.cl built for `config`, or `fallback` on the CPU backend (see `launch`).
     private func attentionLaunch(_ op: String, config: AttentionKernelConfig, operands: [(any DeviceBuffer, Int)],
                                  body: (CLProgram, [CLBuffer]) throws -> Void,
                                  fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
-        let buffers = try operands.map { buffer, needed -> CLBuffer in
-            let cl = try storage(buffer, op: op)
-            guard needed <= cl.count else {
-                throw ScalpelError.shapeMismatch(op: op, detail: "needs \(needed) elements, a buffer holds \(cl.count)")
-            }
-            return cl
-        }
-        try lock.withLock {
-            let program: CLProgram
-            do {
-                program = try self.program("attention.cl", options: config.buildOptions)
-            } catch {
-                Diagnostics.shared.warnOnce(key: "attention.cl-unavailable-\(id)-\(config.headCapacity)",
-                                            "attention (head size class \(config.headCapacity)) runs on the CPU-Swift backend instead of \(id): \(error)")
-                Diagnostics.shared.countFallback(op: op)
-                var copies: [any DeviceBuffer] = []
-                for (buffer, needed) in zip(buffers, operands.map(\.1)) {
-                    let host = try cpu.makeBuffer(count: max(needed, 1)) as! CPUBuffer
-                    try moveAttentionOperand(buffer, host, count: needed, toHost: true)
-                    copies.append(host)
-                }
-                try fallback(cpu, copies)
-                for (index, buffer) in buffers.enumerated() {
-                    try moveAttentionOperand(buffer, copies[index] as! CPUBuffer, count: operands[index].1, toHost: false)
-                }
-                return
-            }
-            try body(program, buffers)
-        }
-    }
-
-    private func moveAttentionOperand(_ device: CLBuffer, _ host: CPUBuffer, count: Int, toHost: Bool) throws {
-        guard count > 0 else { return }
-        let status = toHost
-            ? library.api.clEnqueueReadBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
-            : library.api.clEnqueueWriteBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
-        if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, "moving an attention operand") }
+        try launch(op, file: "attention.cl", options: config.buildOptions, variant: "head size class \(config.headCapacity)", operands: operands,
+                   body: body, fallback: fallback)
     }
 }

@@ -11,9 +11,11 @@ extension OpenCLBackend {
     /// Work-items per work-group for 1-D element-wise launches.
     private var groupSize: Int { info.kind == .cpu ? 64 : 256 }
 
-    /// Runs `body` with `file`'s program, or — when it does not build — runs `fallback` on the
-    /// CPU backend with copies of `operands` (each copied back afterwards). Holds the lock.
-    func launch(_ op: String, file: String, operands: [(any DeviceBuffer, Int)],
+    /// Runs `body` with `file`'s program built with `options`, or — when it does not build —
+    /// runs `fallback` on the CPU backend with copies of `operands` (each copied back
+    /// afterwards), warning once per `variant` (what the options select, named in the warning).
+    /// Holds the lock.
+    func launch(_ op: String, file: String, options: String = "", variant: String? = nil, operands: [(any DeviceBuffer, Int)],
                         body: (CLProgram, [CLBuffer]) throws -> Void,
                         fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
         let buffers = try operands.map { buffer, needed -> CLBuffer in
@@ -26,9 +28,10 @@ extension OpenCLBackend {
         try lock.withLock {
             let program: CLProgram
             do {
-                program = try self.program(file, options: "")
+                program = try self.program(file, options: options)
             } catch {
-                Diagnostics.shared.warnOnce(key: "\(file)-unavailable-\(id)", "\(file) operations run on the CPU-Swift backend instead of \(id): \(error)")
+                let what = variant.map { "\(file) (\($0))" } ?? file
+                Diagnostics.shared.warnOnce(key: "\(what)-unavailable-\(id)", "\(what) operations run on the CPU-Swift backend instead of \(id): \(error)")
                 Diagnostics.shared.countFallback(op: op)
                 var copies: [any DeviceBuffer] = []
                 for (buffer, needed) in zip(buffers, operands.map(\.1)) {
