@@ -97,25 +97,32 @@ public final class Adam: Optimizer {
 }
 
 /// Scales every gradient so that their global L2 norm is at most `maxNorm` (as PyTorch's
-/// `clip_grad_norm_`); returns the norm before clipping. One host read per call.
+/// `clip_grad_norm_`: by maxNorm / (norm + 1e-6) when that is below 1); returns the norm before
+/// clipping as a one-element tensor. Everything stays on the device: no host read, so a
+/// training step that clips does not wait for the device's queue to drain.
 @discardableResult
-public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) throws -> Float {
-    var total: Double = 0
-    for p in parameters {
-        guard let grad = p.grad else { continue }
-        let out = try p.backend.makeBuffer(count: 1)
-        try p.backend.reduce(.sumOfSquares, x: grad.storage, out: out, outer: 1, axis: grad.count, inner: 1)
-        total += Double(try p.backend.read(out)[0])
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) throws -> Tensor {
+    let grads = parameters.compactMap(\.grad)
+    guard let first = grads.first else {
+        guard let parameter = parameters.first else { throw ScalpelError.invalidArgument("clipGradientNorm: no parameters") }
+        return try Tensor.zeros([1], on: parameter.backend)
     }
-    let norm = Float(total.squareRoot())
-    let scale = maxNorm / (norm + 1e-6)
-    if scale < 1 {
-        for p in parameters {
-            guard let grad = p.grad else { continue }
-            try p.backend.axpby(alpha: scale, x: grad.storage, beta: 0, y: grad.storage, count: grad.count)
+    let backend = first.backend
+    return try Autograd.noGrad {
+        // Σ of squares per gradient into one buffer, then summed.
+        let partial = try backend.makeBuffer(count: grads.count)
+        let square = try backend.makeBuffer(count: 1)
+        for (i, grad) in grads.enumerated() {
+            try backend.reduce(.sumOfSquares, x: grad.storage, out: square, outer: 1, axis: grad.count, inner: 1)
+            try backend.copy(StridedCopy(shape: [1], srcStrides: [1], dstOffset: i, dstStrides: [1]), from: square, to: partial)
         }
+        let norm = try Tensor(storage: partial, shape: [grads.count], backend: backend).sum().sqrt().reshaped([1])
+        let scale = try (maxNorm / (norm + 1e-6)).minimum(Tensor.scalar(1, on: backend))
+        for grad in grads {
+            try backend.binary(.mul, a: grad.storage, b: scale.storage, out: grad.storage, layout: try BroadcastLayout(grad.shape, [1], op: "clipGradientNorm"))
+        }
+        return norm
     }
-    return norm
 }
 
 /// Learning-rate schedules: the rate for a 0-based epoch (or step).

@@ -103,10 +103,14 @@ import Testing
         let a = try Tensor([0, 0], shape: [2], on: cpu, requiresGrad: true), b = try Tensor([0], shape: [1], on: cpu, requiresGrad: true)
         try (a * (try Tensor([3, 0], shape: [2], on: cpu))).sum().backward()
         try (b * 4).sum().backward()
-        let norm = try clipGradientNorm([a, b], maxNorm: 1)
+        let norm = try clipGradientNorm([a, b], maxNorm: 1).item()
         #expect(abs(norm - 5) < 1e-5)
         #expect(try a.grad!.array().map { ($0 * 1000).rounded() / 1000 } == [0.6, 0])
         #expect(abs(try b.grad!.item() - 0.8) < 1e-4)
+        // Under the limit: the gradients are left as they are.
+        let unclipped = try clipGradientNorm([a, b], maxNorm: 2).item()
+        #expect(abs(unclipped - 1) < 1e-4)
+        #expect(try a.grad!.array().map { ($0 * 1000).rounded() / 1000 } == [0.6, 0])
     }
 
     @Test func schedulesGiveTheDocumentedRates() {
