@@ -121,6 +121,14 @@ struct TrainCommand: ParsableCommand {
                     + "TN \(b.confusion.trueNegatives) FP \(b.confusion.falsePositives) FN \(b.confusion.falseNegatives) TP \(b.confusion.truePositives)")
             } else if let m = t.multiclass {
                 print("Test (\(m.sampleCount) rows): accuracy \(f(m.accuracy)), macro AUROC \(f(m.macroAUROC)), macro recall \(f(m.macroRecall)), macro F1 \(f(m.macroF1))")
+                let width = report.classNames.map(\.count).max() ?? 5
+                print("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "  support  sensitivity  precision  F1      AUROC")
+                for c in m.perClass {
+                    let name = c.classIndex < report.classNames.count ? report.classNames[c.classIndex] : "\(c.classIndex)"
+                    func column(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+                    print("  " + column(name, width) + String(format: "  %7d  ", c.support) + column(f(c.recall), 11) + "  "
+                        + column(f(c.precision), 9) + "  " + column(f(c.f1), 6) + "  " + f(c.auroc))
+                }
             }
             print("Wrote \(config.out)/metrics.json, best.safetensors, last.safetensors, config.json")
         }
