@@ -92,6 +92,32 @@ import Testing
         try check(dilated, Self.golden.conv_same_dilated, backendName, on: backend)
     }
 
+    @Test(arguments: TensorBackends.names)
+    func learnedPositionsAddARowPerStepAndLearnFromEveryBatchEntry(_ backendName: String) throws {
+        let backend = try TensorBackends.backend(backendName)
+        var generator = SeededRandom(seed: 3)
+        let positions = try LearnedPositionalEncoding(maxLength: 6, dModel: 4, generator: &generator, on: backend)
+        let table = try positions.weight.array()
+        let x = try Tensor((0 ..< 2 * 5 * 4).map { Float($0) / 10 }, shape: [2, 5, 4], on: backend, requiresGrad: true)
+        let y = try positions(x)
+        let (got, input) = (try y.array(), try x.array())
+        for b in 0 ..< 2 {
+            for i in 0 ..< 20 { #expect(abs(got[b * 20 + i] - (input[b * 20 + i] + table[i])) < 1e-6) }
+        }
+        let r = try Tensor((0 ..< 40).map { Float($0 % 7) - 3 }, shape: [2, 5, 4], on: backend)
+        try (y * r).sum().backward()
+        let grad = try positions.weight.grad!.array(), rv = try r.array()
+        // Rows 0..<5 collect both batch entries' gradients; row 5 (past the length) gets none.
+        for i in 0 ..< 20 { #expect(abs(grad[i] - (rv[i] + rv[20 + i])) < 1e-5) }
+        #expect(grad[20 ..< 24].allSatisfy { $0 == 0 })
+        #expect(try x.grad!.array() == rv)
+        var g2 = SeededRandom(seed: 0)
+        let model = try TransformerClassifier(inChannels: 1, length: 9, classes: 3, dModel: 8, heads: 2, layers: 1, feedForward: 12,
+                                              learnedPositions: true, generator: &g2, on: backend)
+        #expect(model.namedParameters().contains { $0.name == "learned.weight" })
+        #expect(try model(try Tensor.zeros([2, 1, 9], on: backend)).shape == [2, 3])
+    }
+
     @Test func sequenceLayersRejectWrongShapes() throws {
         let backend = try TensorBackends.backend(TensorBackends.names[0])
         var generator = SeededRandom(seed: 0)
