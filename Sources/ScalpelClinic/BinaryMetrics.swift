@@ -39,29 +39,116 @@ public struct BinaryMetrics: Codable, Equatable, Sendable {
     public let f1: Double?
     /// The mean of sensitivity and specificity.
     public let balancedAccuracy: Double?
-    /// The area under the ROC curve (threshold-free), by Mann–Whitney with average ranks for ties.
+    /// The area under the ROC curve (threshold-free), by Mann–Whitney, a tie counting one half.
     public let auroc: Double?
+    /// The area under the precision–recall curve as scikit-learn's `average_precision_score`:
+    /// `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores from the highest down, not interpolated.
+    /// Ranks `scores`, so log-odds and probabilities give the same value.
+    public let auprc: Double?
+    /// The mean squared error of `probabilities` against the labels, `mean (p − y)²`
+    /// (scikit-learn's `brier_score_loss`). Nil when no probabilities were given.
+    public let brierScore: Double?
+    /// The expected calibration error of `probabilities`: the rows are put in 15 equal-width bins
+    /// of the predicted probability of class 1 (`[b/15, (b+1)/15)`, the last bin also holding 1),
+    /// and `ECE = Σ_b (n_b / N) |share of class 1 in b − mean probability in b|`. Nil when no
+    /// probabilities were given.
+    public let expectedCalibrationError: Double?
     /// Why each `nil` metric is undefined, keyed by the property name ("auroc", "precision", ...).
     public let undefinedReasons: [String: String]
 
-    /// Scores `scores` (the predicted probability of class 1, one per row) against `labels`
-    /// (0 or 1), predicting class 1 where the score is at least `threshold`.
+    /// The number of equal-width probability bins behind `expectedCalibrationError`.
+    public static let calibrationBinCount = MetricSupport.calibrationBinCount
+
+    /// Scores `scores` (one per row, higher meaning class 1 is more likely: a probability, or a
+    /// logit / log-odds) against `labels` (0 or 1), predicting class 1 where the score is at
+    /// least `threshold`. The calibration metrics (Brier score, ECE) need the predicted
+    /// probability of class 1 for each row, in `probabilities`; when it is nil they are nil with
+    /// a reason (scores are not assumed to be probabilities, since they may be logits). Pass the
+    /// same array twice when the scores are probabilities.
     /// - Throws: `ClinicDataError.invalidInput` when there are no rows, the counts differ, a
-    ///   label is not 0 or 1, or a score or the threshold is not finite.
-    public static func compute(labels: [Int32], scores: [Float], threshold: Float = 0.5) throws(ClinicDataError)
-        -> BinaryMetrics
-    {
+    ///   label is not 0 or 1, a score or the threshold is not finite, or a probability is not in
+    ///   `[0, 1]`.
+    public static func compute(
+        labels: [Int32], scores: [Float], threshold: Float = 0.5, probabilities: [Float]? = nil
+    ) throws(ClinicDataError) -> BinaryMetrics {
+        let inputs = try BinaryMetricInputs(labels: labels, scores: scores, threshold: threshold, probabilities: probabilities)
+        return inputs.metrics(weights: [Int](repeating: 1, count: labels.count))
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case sampleCount, threshold, support, confusion, accuracy, sensitivity, specificity, precision
+        case negativePredictiveValue, f1, balancedAccuracy, auroc, auprc, brierScore, expectedCalibrationError
+        case undefinedReasons
+    }
+
+    /// Encodes every metric, writing an undefined one as `null` rather than leaving its key out,
+    /// so a reader of `metrics.json` sees that it was not measurable.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sampleCount, forKey: .sampleCount)
+        try container.encode(threshold, forKey: .threshold)
+        try container.encode(support, forKey: .support)
+        try container.encode(confusion, forKey: .confusion)
+        try container.encode(accuracy, forKey: .accuracy)
+        try container.encode(sensitivity, forKey: .sensitivity)
+        try container.encode(specificity, forKey: .specificity)
+        try container.encode(precision, forKey: .precision)
+        try container.encode(negativePredictiveValue, forKey: .negativePredictiveValue)
+        try container.encode(f1, forKey: .f1)
+        try container.encode(balancedAccuracy, forKey: .balancedAccuracy)
+        try container.encode(auroc, forKey: .auroc)
+        try container.encode(auprc, forKey: .auprc)
+        try container.encode(brierScore, forKey: .brierScore)
+        try container.encode(expectedCalibrationError, forKey: .expectedCalibrationError)
+        try container.encode(undefinedReasons, forKey: .undefinedReasons)
+    }
+}
+
+/// Checked binary inputs, with the scores ranked once and each row's calibration terms worked
+/// out, so that any weighting of the rows (the test set itself, or a bootstrap resample) is
+/// scored in one pass.
+struct BinaryMetricInputs: Sendable {
+    let threshold: Float
+    let isPositive: [Bool]
+    let predictedPositive: [Bool]
+    let ranking: ScoreRanking
+    /// Nil when no probabilities were given.
+    let calibration: CalibrationRows?
+
+    init(labels: [Int32], scores: [Float], threshold: Float, probabilities: [Float]?) throws(ClinicDataError) {
         try MetricSupport.check(labels: labels, scores: scores, scoresPerRow: 1, classCount: 2, caller: "BinaryMetrics")
         guard threshold.isFinite else {
             throw .invalidInput(reason: "BinaryMetrics: the threshold \(threshold) is not finite")
         }
+        self.threshold = threshold
+        isPositive = labels.map { $0 == 1 }
+        predictedPositive = scores.map { $0 >= threshold }
+        ranking = ScoreRanking(scores)
+        if let probabilities {
+            try MetricSupport.checkCount(
+                probabilities, rows: labels.count, perRow: 1, what: "probabilities", caller: "BinaryMetrics")
+            if let problem = MetricSupport.notProbabilities(probabilities, perRow: 1) {
+                throw .invalidInput(reason: "BinaryMetrics: probabilities: \(problem)")
+            }
+            let outcome = labels.map { Double($0) }
+            let confidence = probabilities.map { Double($0) }
+            calibration = CalibrationRows(
+                brierTerm: zip(confidence, outcome).map { ($0 - $1) * ($0 - $1) }, confidence: confidence,
+                outcome: outcome, bin: probabilities.map(MetricSupport.calibrationBin))
+        } else {
+            calibration = nil
+        }
+    }
+
+    /// The metrics of the rows counted `weights[row]` times each (the weights must not all be 0).
+    func metrics(weights: [Int]) -> BinaryMetrics {
         var (tn, fp, fn, tp) = (0, 0, 0, 0)
-        for (label, score) in zip(labels, scores) {
-            switch (label == 1, score >= threshold) {
-            case (false, false): tn += 1
-            case (false, true): fp += 1
-            case (true, false): fn += 1
-            case (true, true): tp += 1
+        for row in weights.indices where weights[row] != 0 {
+            switch (isPositive[row], predictedPositive[row]) {
+            case (false, false): tn += weights[row]
+            case (false, true): fp += weights[row]
+            case (true, false): fn += weights[row]
+            case (true, true): tp += weights[row]
             }
         }
         let positives = tp + fn
@@ -86,39 +173,23 @@ public struct BinaryMetrics: Codable, Equatable, Sendable {
         let balanced = note(
             sensitivity.flatMap { s in specificity.map { (s + $0) / 2 } }, "balancedAccuracy",
             "needs rows of both classes")
+        let (positiveWeights, negativeWeights) = ranking.tally(weights: weights) { isPositive[$0] }
+        let areas = MetricSupport.rankingAreas(positives: positiveWeights, negatives: negativeWeights)
         let auroc = note(
-            MetricSupport.auroc(scores: scores, isPositive: labels.map { $0 == 1 }), "auroc",
-            "only class \(positives > 0 ? 1 : 0) is present; ranking needs rows of both classes")
+            areas.auroc, "auroc", "only class \(positives > 0 ? 1 : 0) is present; ranking needs rows of both classes")
+        let auprc = note(
+            areas.averagePrecision, "auprc", "no class 1 rows, so there is no recall to trade against precision")
+        let calibrationScores = calibration?.scores(weights: weights)
+        let noProbabilities = "no probabilities were given (the scores need not be probabilities)"
+        let brier = note(calibrationScores?.brier, "brierScore", noProbabilities)
+        let ece = note(calibrationScores?.ece, "expectedCalibrationError", noProbabilities)
 
         return BinaryMetrics(
-            sampleCount: labels.count, threshold: threshold, support: [negatives, positives],
-            confusion: Confusion(trueNegatives: tn, falsePositives: fp, falseNegatives: fn, truePositives: tp),
-            accuracy: Double(tp + tn) / Double(labels.count), sensitivity: sensitivity, specificity: specificity,
-            precision: precision, negativePredictiveValue: npv, f1: f1, balancedAccuracy: balanced, auroc: auroc,
+            sampleCount: positives + negatives, threshold: threshold, support: [negatives, positives],
+            confusion: BinaryMetrics.Confusion(trueNegatives: tn, falsePositives: fp, falseNegatives: fn, truePositives: tp),
+            accuracy: Double(tp + tn) / Double(positives + negatives), sensitivity: sensitivity,
+            specificity: specificity, precision: precision, negativePredictiveValue: npv, f1: f1,
+            balancedAccuracy: balanced, auroc: auroc, auprc: auprc, brierScore: brier, expectedCalibrationError: ece,
             undefinedReasons: reasons)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case sampleCount, threshold, support, confusion, accuracy, sensitivity, specificity, precision
-        case negativePredictiveValue, f1, balancedAccuracy, auroc, undefinedReasons
-    }
-
-    /// Encodes every metric, writing an undefined one as `null` rather than leaving its key out,
-    /// so a reader of `metrics.json` sees that it was not measurable.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(sampleCount, forKey: .sampleCount)
-        try container.encode(threshold, forKey: .threshold)
-        try container.encode(support, forKey: .support)
-        try container.encode(confusion, forKey: .confusion)
-        try container.encode(accuracy, forKey: .accuracy)
-        try container.encode(sensitivity, forKey: .sensitivity)
-        try container.encode(specificity, forKey: .specificity)
-        try container.encode(precision, forKey: .precision)
-        try container.encode(negativePredictiveValue, forKey: .negativePredictiveValue)
-        try container.encode(f1, forKey: .f1)
-        try container.encode(balancedAccuracy, forKey: .balancedAccuracy)
-        try container.encode(auroc, forKey: .auroc)
-        try container.encode(undefinedReasons, forKey: .undefinedReasons)
     }
 }
