@@ -389,10 +389,14 @@ public final class Trainer {
                 if classes == 2 {
                     // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
                     let logOdds: [Float] = (0 ..< rows.count).map { (r: Int) -> Float in logProbabilities[r * 2 + 1] - logProbabilities[r * 2] }
-                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0), multiclass: nil, loss: loss)
+                    let probabilities = (0 ..< rows.count).map { (r: Int) -> Float in min(Foundation.exp(logProbabilities[r * 2 + 1]), 1) }
+                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities),
+                                        multiclass: nil, loss: loss)
                 }
                 // Per-class rankings and the argmax are the same for log-probabilities.
-                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities, classCount: classes),
+                let probabilities = logProbabilities.map { min(Foundation.exp($0), 1) }  // exp(log p) can round past 1
+                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities, classCount: classes,
+                                                                                           calibrationProbabilities: probabilities),
                                     loss: loss)
             } catch {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
