@@ -51,6 +51,10 @@ public struct SplitMetrics: Encodable {
     public var binary: BinaryMetrics?
     public var multiclass: MulticlassMetrics?
     public var loss: Double
+    /// Bootstrap 95% intervals of the metrics (test and final validation only).
+    public var intervals: MetricBootstrap? = nil
+    /// Binary: the decision threshold chosen on the validation split, and this split's metrics at it.
+    public var validationThreshold: ChosenThreshold? = nil
 
     public func encode(to encoder: any Encoder) throws {
         // Flatten: the keys of the binary (or multiclass) metrics plus the loss; a multiclass
@@ -58,6 +62,8 @@ public struct SplitMetrics: Encodable {
         if let binary { try binary.encode(to: encoder) } else if let multiclass { try multiclass.encode(to: encoder) }
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(loss, forKey: Key(stringValue: "loss")!)
+        if let intervals { try container.encode(intervals, forKey: Key(stringValue: "intervals")!) }
+        if let validationThreshold { try container.encode(validationThreshold, forKey: Key(stringValue: "at_validation_threshold")!) }
         if let multiclass {
             try container.encode(multiclass.macroAUROC, forKey: Key(stringValue: "auroc")!)
             try container.encode(multiclass.macroF1, forKey: Key(stringValue: "f1_macro")!)
@@ -75,6 +81,14 @@ public struct SplitMetrics: Encodable {
     /// AUROC (binary) or one-vs-rest macro AUROC.
     public var auroc: Double? { binary?.auroc ?? multiclass?.macroAUROC }
     public var accuracy: Double { binary?.accuracy ?? multiclass?.accuracy ?? .nan }
+}
+
+/// A decision threshold picked on the validation split (Youden's J: the largest sensitivity +
+/// specificity − 1) and the binary metrics of a split at that threshold.
+public struct ChosenThreshold: Encodable {
+    public var rule: String
+    public var choice: DecisionThreshold
+    public var metrics: BinaryMetrics
 }
 
 /// One epoch of history.
@@ -133,6 +147,8 @@ public final class Trainer {
     let labels: Tensor
     /// The rows of the last evaluation and the class predicted for each.
     var lastPredictions: (rows: [Int], predicted: [Int32]) = ([], [])
+    /// Binary: the log-odds of the last evaluation's rows.
+    var lastScores: [Float] = []
 
     /// The models each kind of data takes.
     public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
@@ -344,8 +360,14 @@ public final class Trainer {
         }
         // Evaluate the selected epoch's weights on the test split.
         if let best { try restore(best.state) }
-        let test = try evaluate(data.test)
-        let validation = data.validation.isEmpty ? nil : try evaluate(data.validation)
+        let validation = data.validation.isEmpty ? nil : try evaluate(data.validation, intervals: true)
+        // Binary: a decision threshold chosen on validation (Youden's J), applied to the test split.
+        var threshold: (String, DecisionThreshold)?
+        if data.classCount == 2, validation != nil, Set(data.validation.map { data.labels[$0] }).count == 2 {
+            threshold = ("youden (on the validation log-odds)",
+                         try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: lastScores, rule: .youden))
+        }
+        let test = try evaluate(data.test, intervals: true, threshold: threshold)
         let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
@@ -353,7 +375,7 @@ public final class Trainer {
                                                                         "test": data.test.count], data: data.notes.filter { $0.key != "standardizer" })
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
         if let transformer = model as? TransformerClassifier {
-            let (rows, predicted) = (data.test, lastPredictions.predicted)
+            let (rows, predicted) = lastPredictions  // the test split's, evaluated last
             let (svg, count) = try attentionMaps(transformer, rows: rows, predicted: predicted)
             try AtomicFile.write(Data(svg.utf8), to: out.appending(path: "attention.svg"))
             log("scalpel: attention maps of \(count) test samples in \(out.appending(path: "attention.svg").path)")
@@ -362,7 +384,9 @@ public final class Trainer {
     }
 
     /// Loss and diagnosis metrics of the model on `rows` (evaluation mode, no gradients).
-    func evaluate(_ rows: [Int]) throws -> SplitMetrics {
+    /// With `intervals`, adds bootstrap 95% intervals (1000 resamples, seeded by the run's seed);
+    /// with `threshold` (binary), the metrics at that decision threshold (on the log-odds).
+    func evaluate(_ rows: [Int], intervals: Bool = false, threshold: (String, DecisionThreshold)? = nil) throws -> SplitMetrics {
         model.eval()
         defer { model.train() }
         return try Autograd.noGrad {
@@ -390,14 +414,29 @@ public final class Trainer {
                     // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
                     let logOdds: [Float] = (0 ..< rows.count).map { (r: Int) -> Float in logProbabilities[r * 2 + 1] - logProbabilities[r * 2] }
                     let probabilities = (0 ..< rows.count).map { (r: Int) -> Float in min(Foundation.exp(logProbabilities[r * 2 + 1]), 1) }
-                    return SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities),
-                                        multiclass: nil, loss: loss)
+                    lastScores = logOdds
+                    var metrics = SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities),
+                                               multiclass: nil, loss: loss)
+                    if intervals {
+                        metrics.intervals = try MetricBootstrap.binary(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities,
+                                                                       seed: config.seed)
+                    }
+                    if let (rule, choice) = threshold {
+                        metrics.validationThreshold = ChosenThreshold(rule: rule, choice: choice, metrics: try BinaryMetrics.compute(
+                            labels: truth, scores: logOdds, threshold: choice.threshold, probabilities: probabilities))
+                    }
+                    return metrics
                 }
                 // Per-class rankings and the argmax are the same for log-probabilities.
                 let probabilities = logProbabilities.map { min(Foundation.exp($0), 1) }  // exp(log p) can round past 1
-                return SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities, classCount: classes,
-                                                                                           calibrationProbabilities: probabilities),
-                                    loss: loss)
+                var metrics = SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities,
+                                                                                                  classCount: classes, calibrationProbabilities: probabilities),
+                                           loss: loss)
+                if intervals {
+                    metrics.intervals = try MetricBootstrap.multiclass(labels: truth, probabilities: logProbabilities, classCount: classes,
+                                                                       calibrationProbabilities: probabilities, seed: config.seed)
+                }
+                return metrics
             } catch {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
             }

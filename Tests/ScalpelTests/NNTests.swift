@@ -168,6 +168,13 @@ import Testing
         let test = try metrics(out)["test"] as! [String: Any]
         for key in ["accuracy", "auroc", "sensitivity", "specificity", "f1"] { #expect(test[key] is Double, "test.\(key)") }
         #expect(test["auroc"] as! Double >= 0.99)
+        // Bootstrap intervals around the point estimates, and the Youden threshold from validation.
+        let intervals = try #require((test["intervals"] as? [String: Any])?["metrics"] as? [String: Any])
+        let auroc = try #require(intervals["auroc"] as? [String: Any]), bounds = try #require(auroc["interval"] as? [String: Double])
+        let (low, high, estimate) = (bounds["low"] ?? .nan, bounds["high"] ?? .nan, test["auroc"] as? Double ?? .nan)
+        #expect(low <= estimate && estimate <= high && low < high, "\(auroc)")
+        let chosen = try #require(test["at_validation_threshold"] as? [String: Any])
+        #expect((chosen["metrics"] as? [String: Any])?["sensitivity"] is Double && chosen["choice"] != nil)
         #expect(test["accuracy"] as! Double >= 0.96)
         #expect(result.stderr.contains("epoch 60/60") && result.stderr.contains("ETA"))
         for file in ["best.safetensors", "last.safetensors", "config.json"] {

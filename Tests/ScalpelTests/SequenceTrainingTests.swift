@@ -58,6 +58,7 @@ import Testing
         let t = report["test"] as! [String: Any]
         for key in ["accuracy", "recall_macro", "f1_macro", "auroc", "perClass", "confusionMatrix"] { #expect(t[key] != nil, "test.\(key)") }
         #expect((t["perClass"] as? [[String: Any]])?.count == 3)
+        #expect(((t["intervals"] as? [String: Any])?["metrics"] as? [String: Any])?["accuracy"] != nil, "test.intervals")
         #expect(t["accuracy"] as! Double >= 0.9, "\(model): test accuracy \(t["accuracy"]!)")
         if model == "transformer" {
             let svg = try String(contentsOf: out.appending(path: "attention.svg"), encoding: .utf8)
