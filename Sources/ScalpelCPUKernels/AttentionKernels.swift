@@ -10,15 +10,6 @@ import Foundation
 
 /// Softmax and its gradient along score rows, with a vectorised exp.
 public enum AttentionKernels {
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    @inline(__always)
-    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
-        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
-    }
 
     /// Elements i..<i+count (count < 8) of p, the other lanes `fill`.
     @inline(__always)
@@ -96,15 +87,15 @@ public enum AttentionKernels {
             }
             var peakLanes = SIMD8<Float>(repeating: -.infinity)
             var j = 0
-            while j + 8 <= live { peakLanes = maximum(peakLanes, load(row, j)); j += 8 }
+            while j + 8 <= live { peakLanes = maximum(peakLanes, load8(row, j)); j += 8 }
             if j < live { peakLanes = maximum(peakLanes, loadPartial(row, j, live - j, fill: -.infinity)) }
             let peak = largest(peakLanes)
             let vPeak = SIMD8<Float>(repeating: peak)
             var sum = SIMD8<Float>()
             j = 0
             while j + 8 <= live {
-                let e = exp(load(row, j) - vPeak)
-                store(e, row, j)
+                let e = exp(load8(row, j) - vPeak)
+                store8(e, row, j)
                 sum += e
                 j += 8
             }
@@ -116,7 +107,7 @@ public enum AttentionKernels {
             let rowTotal = total(sum)
             let inverse = SIMD8<Float>(repeating: 1 / rowTotal)
             j = 0
-            while j + 8 <= live { store(load(row, j) * inverse, row, j); j += 8 }
+            while j + 8 <= live { store8(load8(row, j) * inverse, row, j); j += 8 }
             while j < live { row[j] *= inverse[0]; j += 1 }
             (row + live).update(repeating: 0, count: width - live)
             lse[r] = peak + Foundation.log(rowTotal)
@@ -134,9 +125,9 @@ public enum AttentionKernels {
                 let vLse = SIMD8<Float>(repeating: lse[r]), vDelta = SIMD8<Float>(repeating: delta[r])
                 var j = 0
                 while j + 8 <= live {
-                    let p = exp(load(sRow, j) - vLse)
-                    store(p, sRow, j)
-                    store(p * (load(gRow, j) - vDelta), gRow, j)
+                    let p = exp(load8(sRow, j) - vLse)
+                    store8(p, sRow, j)
+                    store8(p * (load8(gRow, j) - vDelta), gRow, j)
                     j += 8
                 }
                 if j < live {
@@ -158,7 +149,7 @@ public enum AttentionKernels {
             let ar = a + r * n, br = b + r * n
             var acc = SIMD8<Float>()
             var c = 0
-            while c + 8 <= n { acc = acc.addingProduct(load(ar, c), load(br, c)); c += 8 }
+            while c + 8 <= n { acc = acc.addingProduct(load8(ar, c), load8(br, c)); c += 8 }
             var sum = total(acc)
             while c < n { sum += ar[c] * br[c]; c += 1 }
             out[r] = sum

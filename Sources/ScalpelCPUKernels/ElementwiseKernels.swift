@@ -4,22 +4,13 @@
 
 /// SIMD versions of the hottest element-wise operations of a training step.
 public enum ElementwiseKernels {
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    @inline(__always)
-    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
-        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
-    }
 
     /// y = max(x, 0).
     public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         var i = 0
         while i + 8 <= n {
-            let v = load(x, i)
-            store(v.replacing(with: 0, where: v .<= 0), y, i)
+            let v = load8(x, i)
+            store8(v.replacing(with: 0, where: v .<= 0), y, i)
             i += 8
         }
         while i < n {
@@ -32,7 +23,7 @@ public enum ElementwiseKernels {
     public static func reluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
         var i = 0
         while i + 8 <= n {
-            store(load(dy, i).replacing(with: 0, where: load(x, i) .<= 0), dx, i)
+            store8(load8(dy, i).replacing(with: 0, where: load8(x, i) .<= 0), dx, i)
             i += 8
         }
         while i < n {
@@ -73,13 +64,13 @@ public enum ElementwiseKernels {
             var c = 0
             switch (op, bFirst) {
             case (0, _), (2, _):
-                while c + 8 <= cols { store(apply(op, load(ar, c), load(br, c)), o, c); c += 8 }
+                while c + 8 <= cols { store8(apply(op, load8(ar, c), load8(br, c)), o, c); c += 8 }
                 while c < cols { o[c] = apply(op, ar[c], br[c]); c += 1 }
             case (_, false):
-                while c + 8 <= cols { store(apply(op, load(ar, c), load(br, c)), o, c); c += 8 }
+                while c + 8 <= cols { store8(apply(op, load8(ar, c), load8(br, c)), o, c); c += 8 }
                 while c < cols { o[c] = apply(op, ar[c], br[c]); c += 1 }
             case (_, true):
-                while c + 8 <= cols { store(apply(op, load(br, c), load(ar, c)), o, c); c += 8 }
+                while c + 8 <= cols { store8(apply(op, load8(br, c), load8(ar, c)), o, c); c += 8 }
                 while c < cols { o[c] = apply(op, br[c], ar[c]); c += 1 }
             }
         }
@@ -90,10 +81,10 @@ public enum ElementwiseKernels {
         var i = 0
         let va = SIMD8<Float>(repeating: alpha), vb = SIMD8<Float>(repeating: beta)
         if beta == 0 {
-            while i + 8 <= n { store(va * load(x, i), y, i); i += 8 }
+            while i + 8 <= n { store8(va * load8(x, i), y, i); i += 8 }
             while i < n { y[i] = alpha * x[i]; i += 1 }
         } else {
-            while i + 8 <= n { store((va * load(x, i)).addingProduct(vb, load(y, i)), y, i); i += 8 }
+            while i + 8 <= n { store8((va * load8(x, i)).addingProduct(vb, load8(y, i)), y, i); i += 8 }
             while i < n { y[i] = alpha * x[i] + beta * y[i]; i += 1 }
         }
     }
@@ -104,7 +95,7 @@ public enum ElementwiseKernels {
         for r in 0 ..< rows {
             let xr = x + r * cols
             var c = 0
-            while c + 8 <= cols { store(load(out, c) + load(xr, c), out, c); c += 8 }
+            while c + 8 <= cols { store8(load8(out, c) + load8(xr, c), out, c); c += 8 }
             while c < cols { out[c] += xr[c]; c += 1 }
         }
     }
@@ -119,13 +110,13 @@ public enum ElementwiseKernels {
         let wd = SIMD8<Float>(repeating: weightDecay), shrink = SIMD8<Float>(repeating: 1 - lr * weightDecay)
         let step = SIMD8<Float>(repeating: stepSize), r2 = SIMD8<Float>(repeating: root2), e = SIMD8<Float>(repeating: eps)
         while i + 8 <= n {
-            var d = load(g, i), w = load(p, i)
+            var d = load8(g, i), w = load8(p, i)
             if decoupled { w = w * shrink } else { d = d + wd * w }
-            let mi = b1 * load(m, i) + c1 * d
-            let vi = b2 * load(v, i) + c2 * d * d
-            store(mi, m, i)
-            store(vi, v, i)
-            store(w - step * mi / (vi.squareRoot() / r2 + e), p, i)
+            let mi = b1 * load8(m, i) + c1 * d
+            let vi = b2 * load8(v, i) + c2 * d * d
+            store8(mi, m, i)
+            store8(vi, v, i)
+            store8(w - step * mi / (vi.squareRoot() / r2 + e), p, i)
             i += 8
         }
         while i < n {
@@ -147,13 +138,13 @@ extension ElementwiseKernels {
         var i = 0
         switch (sa, sb) {
         case (1, 1):
-            while i + 8 <= n { store(apply(op, load(a, i), load(b, i)), out, i); i += 8 }
+            while i + 8 <= n { store8(apply(op, load8(a, i), load8(b, i)), out, i); i += 8 }
         case (1, 0):
             let vb = SIMD8<Float>(repeating: b[0])
-            while i + 8 <= n { store(apply(op, load(a, i), vb), out, i); i += 8 }
+            while i + 8 <= n { store8(apply(op, load8(a, i), vb), out, i); i += 8 }
         case (0, 1):
             let va = SIMD8<Float>(repeating: a[0])
-            while i + 8 <= n { store(apply(op, va, load(b, i)), out, i); i += 8 }
+            while i + 8 <= n { store8(apply(op, va, load8(b, i)), out, i); i += 8 }
         default:
             break
         }
