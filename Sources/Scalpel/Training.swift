@@ -38,6 +38,8 @@ public struct TrainingConfig: Codable, Sendable {
     /// The learning rate over the epochs: constant, cosine (to 1/100 of the base rate at the
     /// last epoch) or warmup-cosine (linear warm-up over the first 5% of epochs, then cosine).
     public var schedule: String = "constant"
+    /// Images: augment training batches (random flip, rotation ≤ 10°, shift ≤ 2 px; seeded).
+    public var augment = false
 
     public init(data: String, label: String, out: String) {
         self.data = data
@@ -141,6 +143,9 @@ public final class Trainer {
     let lengths: Tensor?
     let dropouts: [Dropout]
     var shuffle: SeededRandom
+    /// Draws the augmentation transforms (`config.augment`), checkpointed with the shuffle state.
+    var augmentGenerator: SeededRandom
+    let augmentation = ImageAugmentation()
     public private(set) var history: [EpochRecord] = []
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     let features: Tensor
@@ -216,6 +221,10 @@ public final class Trainer {
         (model, dropouts) = try build(on: backend)
         optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
         shuffle = SeededRandom(seed: config.seed &+ 4)
+        augmentGenerator = SeededRandom(seed: config.seed &+ 6)
+        if config.augment && data.kind != .images {
+            throw ScalpelError.invalidArgument("--augment applies to images; \(config.data) holds \(data.kind.rawValue) data")
+        }
         features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
         labels = try Tensor(labels: data.labels, on: backend)
         let device = backend
@@ -243,6 +252,19 @@ public final class Trainer {
             return try transformer(x, lengths: lengths.indexSelect(axis: 0, index))
         }
         return try model(x)
+    }
+
+    /// The images of `rows`, each transformed by its own random augmentation, on the backend.
+    func augmentedBatch(_ rows: [Int]) throws -> Tensor {
+        let per = data.sampleShape.reduce(1, *)
+        let (c, h, w) = (data.sampleShape[0], data.sampleShape[1], data.sampleShape[2])
+        var batch = [Float](repeating: 0, count: rows.count * per)
+        for (i, row) in rows.enumerated() {
+            // Standardised pixels: 0 is the training mean, the fill for pixels from outside.
+            ImageAugmentation.apply(augmentation.draw(&augmentGenerator), image: data.values[row * per ..< (row + 1) * per], channels: c,
+                                    height: h, width: w, fill: 0, into: &batch, at: i * per)
+        }
+        return try Tensor(batch, shape: [rows.count] + data.sampleShape, on: backend)
     }
 
     /// The rows of one epoch's batches: a seeded shuffle of the training rows, or with balanced
@@ -316,7 +338,8 @@ public final class Trainer {
                 let rows = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
                 let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
                 try optimizer.zeroGrad()
-                let loss = try forward(index).crossEntropy(labels: try labels.indexSelect(axis: 0, index))
+                let logits = config.augment ? try model(try augmentedBatch(rows)) : try forward(index)
+                let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index))
                 try loss.backward()
                 if let clip = config.clipNorm { try clipGradientNorm(model.parameters(), maxNorm: clip) }
                 try optimizer.step()
@@ -497,6 +520,7 @@ public final class Trainer {
         [
             "epoch": String(epoch),
             "shuffle_state": String(shuffle.state),
+            "augment_state": String(augmentGenerator.state),
             "dropout_states": dropouts.map { String($0.generatorState) }.joined(separator: ","),
             "history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
             "best_epoch": best.map { String($0.epoch) } ?? "",
@@ -517,6 +541,7 @@ public final class Trainer {
             throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")
         }
         shuffle = SeededRandom(state: shuffleState)
+        if let state = meta["augment_state"].flatMap(UInt64.init) { augmentGenerator = SeededRandom(state: state) }
         let states = (meta["dropout_states"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         for (dropout, state) in zip(dropouts, states) { dropout.generatorState = state }
         history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))

@@ -39,6 +39,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100) or warmup-cosine.")
     var schedule: String = "constant"
 
+    @Flag(help: "Images: augment training batches with a random flip, rotation (≤ 10°) and shift (≤ 2 px), seeded.")
+    var augment = false
+
     @Flag(help: "Draw training batches with every class equally likely (for rare classes).")
     var balanced = false
 
@@ -103,6 +106,7 @@ struct TrainCommand: ParsableCommand {
             config.clipNorm = (clipNorm ?? (model == "transformer" ? 1 : 0)) > 0 ? (clipNorm ?? 1) : nil
             config.balancedSampling = balanced
             config.schedule = schedule
+            config.augment = augment
             config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             config.dropout = dropout
             config.seed = seed
