@@ -69,7 +69,15 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
     case missingColumn(Location, name: String, role: String, available: [String])
     /// A feature cell that is not a finite number.
     case invalidNumber(Location, text: String, reason: String)
-    /// A label cell that cannot be used (empty).
+    /// A feature column holding both numbers and words; the location and `text` are the first
+    /// word, `numberLine` and `number` the first number (one of the two is most likely a typo).
+    case mixedColumn(Location, text: String, numberLine: Int, number: String)
+    /// A feature column in which every one of the `rowCount` cells is missing.
+    case emptyColumn(Location, rowCount: Int)
+    /// A column with no observed value in the `trainingRows` rows an imputer was fitted on, so
+    /// there is nothing to fill its missing cells with.
+    case noTrainingValues(Location, trainingRows: Int)
+    /// A label cell that cannot be used (empty, or a missing-value marker).
     case invalidLabel(Location, reason: String)
     /// The requested positive class does not occur in the label column.
     case positiveClassNotFound(Location, positiveClass: String, found: [String])
@@ -147,6 +155,14 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
             return "\(location): no \(role) column '\(name)'; the columns are \(list)"
         case let .invalidNumber(location, text, reason):
             return "\(location): '\(text)' \(reason)"
+        case let .mixedColumn(location, text, numberLine, number):
+            return "\(location): '\(text)' is not a number, but the column holds numbers (line \(numberLine): "
+                + "'\(number)'); a column must hold only numbers or only categories (words)"
+        case let .emptyColumn(location, rowCount):
+            return "\(location): every one of the \(rowCount) cells is missing; drop the column"
+        case let .noTrainingValues(location, trainingRows):
+            return "\(location): no value in the \(trainingRows) training rows, so there is nothing to impute "
+                + "its missing cells from; drop the column or fix the data"
         case let .invalidLabel(location, reason):
             return "\(location): \(reason)"
         case let .positiveClassNotFound(location, positiveClass, found):

@@ -133,6 +133,12 @@ public struct Standardizer: Codable, Equatable, Sendable {
             throw .invalidInput(
                 reason: "Standardizer: \(features.count) values are not whole rows of \(featureCount) features")
         }
+        // Missing values arrive as NaN: they must be imputed first, or they would spread into
+        // every mean, deviation and standardised value of their column.
+        if let index = features.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidInput(reason: "Standardizer: value \(index) (row \(index / featureCount), feature \(index % featureCount)) "
+                + "is \(features[index]); impute missing values first")
+        }
         return features.count / featureCount
     }
 }
