@@ -11,6 +11,8 @@ public struct TrainingConfig: Codable, Sendable {
     public var label: String
     public var positiveClass: String?
     public var dropColumns: [String] = []
+    /// CSV: numeric-coded columns to one-hot encode (word columns always are).
+    public var categoricalColumns: [String] = []
     public var model: String = "mlp"
     public var epochs: Int = 60
     public var batchSize: Int = 32

@@ -119,14 +119,26 @@ public struct PreparedData: Sendable {
     }
 
     static func table(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
-        let dataset = try TabularDataset.load(from: url, labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns)
+        // Word columns are one-hot encoded; empty, "NA" and "?" cells are missing (imputed below).
+        let dataset = try TabularDataset.load(from: url, labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns,
+                                              options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
         guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
         let split = try StratifiedSplit.split(labels: dataset.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
-        let standardizer = try Standardizer.fit(features: dataset.features, rows: split.train, featureCount: dataset.featureCount)
-        return PreparedData(kind: .table, values: try standardizer.transform(dataset.features), sampleShape: [dataset.featureCount],
+        // Missing values take the training rows' median (an all-zero one-hot for a category).
+        let imputer = try Imputer.fit(dataset, rows: split.train, strategy: .median)
+        let imputed = try imputer.report(for: dataset.features)
+        let filled = try imputer.transform(dataset.features)
+        let standardizer = try Standardizer.fit(features: filled, rows: split.train, featureCount: dataset.featureCount)
+        let oneHot = Set(dataset.featureKinds.compactMap { kind -> String? in
+            if case let .oneHot(column, _) = kind { return column } else { return nil }
+        })
+        return PreparedData(kind: .table, values: try standardizer.transform(filled), sampleShape: [dataset.featureCount],
                             labels: dataset.labels, classNames: dataset.classNames, train: split.train, validation: split.validation, test: split.test,
                             notes: ["split": "stratified, seeded (\(config.seed)), fractions \(config.split)",
                                     "normalisation": "standardised with the training rows' mean and standard deviation",
+                                    "missing values": imputed.isEmpty ? "none" : imputed.map(\.description).joined(separator: "; ")
+                                        + " (fit on the training rows)",
+                                    "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)",
                                     "standardizer": String(decoding: try JSONEncoder().encode(standardizer), as: UTF8.self)])
     }
 

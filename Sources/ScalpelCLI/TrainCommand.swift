@@ -60,6 +60,9 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Columns to leave out (identifiers, for example).")
     var drop: [String] = []
 
+    @Option(parsing: .upToNextOption, help: "CSV: numeric-coded columns to one-hot encode (columns of words always are).")
+    var categorical: [String] = []
+
     @Option(help: "The model: mlp (tables); cnn or resnet18 (images); fcn, transformer, lstm or gru (signals). Default: mlp, cnn or fcn.")
     var model: String?
 
@@ -96,6 +99,7 @@ struct TrainCommand: ParsableCommand {
             var config = TrainingConfig(data: data, label: label, out: out ?? "runs/\(stamp)-\(model)")
             config.positiveClass = positive
             config.dropColumns = drop
+            config.categoricalColumns = categorical
             config.model = model
             config.epochs = epochs ?? [.table: 60, .images: 20, .sequences: 100][kind ?? .images]!
             config.batchSize = batchSize ?? [.table: 32, .images: 128, .sequences: 16][kind ?? .images]!

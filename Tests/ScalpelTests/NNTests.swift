@@ -231,6 +231,32 @@ import Testing
         #expect(report["selectedEpoch"] is Int)
     }
 
+    @Test func categoricalColumnsAndMissingValuesAreEncodedImputedAndReported() throws {
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // 60 patients: the outcome follows the marker and the smoking status; some cells are empty or NA.
+        var lines = ["outcome,marker,smoking,site"]
+        for i in 0 ..< 60 {
+            let sick = i % 2 == 0
+            let marker = i % 7 == 3 ? "" : String(format: "%.2f", (sick ? 2.0 : -2.0) + Double(i % 5) * 0.1)
+            let smoking = i % 11 == 5 ? "NA" : (sick ? "current" : (i % 3 == 0 ? "former" : "never"))
+            lines.append("\(sick ? "yes" : "no"),\(marker),\(smoking),\(i % 3 + 1)")
+        }
+        let csv = folder.appending(path: "patients.csv")
+        try (lines.joined(separator: "\n") + "\n").write(to: csv, atomically: true, encoding: .utf8)
+        let out = folder.appending(path: "run")
+        let result = try runScalpel(["train", "--data", csv.path, "--label", "outcome", "--positive", "yes", "--categorical", "site",
+                                     "--epochs", "30", "--device", "cpu", "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try metrics(out)
+        let notes = report["data"] as! [String: String]
+        #expect(notes["categorical columns"] == "site, smoking (one-hot encoded)", "\(notes)")
+        let missing = try #require(notes["missing values"])
+        #expect(missing.contains("marker: 9 cells imputed with the training median") && missing.contains("smoking: 5 cells imputed as an all-zero one-hot"),
+                "\(missing)")
+        #expect((report["test"] as! [String: Any])["auroc"] as! Double >= 0.9)
+    }
+
     @Test func badTrainingInputIsAClearError() throws {
         let folder = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
