@@ -40,6 +40,9 @@ public struct TrainingConfig: Codable, Sendable {
     /// The learning rate over the epochs: constant, cosine (to 1/100 of the base rate at the
     /// last epoch) or warmup-cosine (linear warm-up over the first 5% of epochs, then cosine).
     public var schedule: String = "constant"
+    /// Binary: choose the decision threshold on validation as the highest one whose validation
+    /// sensitivity reaches this value (nil: Youden's J).
+    public var targetSensitivity: Double?
     /// Images: augment training batches (random flip, rotation ≤ 10°, shift ≤ 2 px; seeded).
     public var augment = false
 
@@ -224,6 +227,9 @@ public final class Trainer {
         optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
         shuffle = SeededRandom(seed: config.seed &+ 4)
         augmentGenerator = SeededRandom(seed: config.seed &+ 6)
+        if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
+            throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
+        }
         if config.augment && data.kind != .images {
             throw ScalpelError.invalidArgument("--augment applies to images; \(config.data) holds \(data.kind.rawValue) data")
         }
@@ -389,8 +395,10 @@ public final class Trainer {
         // Binary: a decision threshold chosen on validation (Youden's J), applied to the test split.
         var threshold: (String, DecisionThreshold)?
         if data.classCount == 2, validation != nil, Set(data.validation.map { data.labels[$0] }).count == 2 {
-            threshold = ("youden (on the validation log-odds)",
-                         try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: lastScores, rule: .youden))
+            let rule: DecisionThreshold.Rule = config.targetSensitivity.map { .targetSensitivity($0) } ?? .youden
+            let name = config.targetSensitivity.map { "the highest threshold with validation sensitivity ≥ \($0) (on the log-odds)" }
+                ?? "youden (on the validation log-odds)"
+            threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: lastScores, rule: rule))
         }
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
         let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,

@@ -39,6 +39,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100) or warmup-cosine.")
     var schedule: String = "constant"
 
+    @Option(name: .customLong("target-sensitivity"), help: "Binary: pick the decision threshold on validation as the highest reaching this sensitivity (default: Youden's J).")
+    var targetSensitivity: Double?
+
     @Flag(help: "Images: augment training batches with a random flip, rotation (≤ 10°) and shift (≤ 2 px), seeded.")
     var augment = false
 
@@ -111,6 +114,7 @@ struct TrainCommand: ParsableCommand {
             config.balancedSampling = balanced
             config.schedule = schedule
             config.augment = augment
+            config.targetSensitivity = targetSensitivity
             config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             config.dropout = dropout
             config.seed = seed

@@ -175,6 +175,15 @@ import Testing
         #expect(low <= estimate && estimate <= high && low < high, "\(auroc)")
         let chosen = try #require(test["at_validation_threshold"] as? [String: Any])
         #expect((chosen["metrics"] as? [String: Any])?["sensitivity"] is Double && chosen["choice"] != nil)
+        // A user's target sensitivity instead of Youden's J: met on validation at the chosen threshold.
+        let strict = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--label", "diagnosis", "--model", "mlp", "--device", "cpu",
+                                     "--epochs", "20", "--target-sensitivity", "0.99", "--out", out.path])
+        #expect(strict.status == 0, "\(strict.stderr)")
+        let picked = try #require((try metrics(out)["test"] as! [String: Any])["at_validation_threshold"] as? [String: Any])
+        let choice = try #require(picked["choice"] as? [String: Any])
+        #expect((choice["sensitivity"] as? Double ?? 0) >= 0.99 && (picked["rule"] as? String)?.contains("0.99") == true, "\(picked)")
+        let bad = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--target-sensitivity", "1.5", "--device", "cpu", "--out", out.path])
+        #expect(bad.status != 0 && bad.stderr.contains("--target-sensitivity"), "\(bad.stderr)")
         #expect(test["accuracy"] as! Double >= 0.96)
         #expect(result.stderr.contains("epoch 60/60") && result.stderr.contains("ETA"))
         for file in ["best.safetensors", "last.safetensors", "config.json"] {
