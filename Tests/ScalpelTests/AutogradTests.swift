@@ -140,47 +140,59 @@ func evaluate(_ op: OpCase, on backend: any Backend, inputs: [[Double]], weights
     return (try read(out), try read(scalar)[0], try tensors.map { t in try t.grad.map(read) ?? [Double](repeating: 0, count: t.count) })
 }
 
-@Suite struct AutogradTests {
-    func inputs(_ op: OpCase) -> [[Double]] {
-        var random = SeededRandom(seed: UInt64(op.name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
-        return zip(op.shapes, op.ranges).map { shape, range in
-            (0 ..< shape.reduce(1, *)).map { _ in Double(Float(random.uniform(range.0, range.1))) }
+/// Seeded inputs for `op` in its ranges (values exact in Float, so every backend sees the same).
+func inputs(_ op: OpCase) -> [[Double]] {
+    var random = SeededRandom(seed: UInt64(op.name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
+    return zip(op.shapes, op.ranges).map { shape, range in
+        (0 ..< shape.reduce(1, *)).map { _ in Double(Float(random.uniform(range.0, range.1))) }
+    }
+}
+
+/// Autograd's gradients of `op` on the fp64 reference against central finite differences
+/// (the first 24 elements of every non-constant input).
+func expectGradientsMatchFiniteDifferences(_ op: OpCase) throws {
+    let reference = TensorBackends.reference
+    let x = inputs(op)
+    let base = try evaluate(op, on: reference, inputs: x, weights: nil)
+    let h = 1e-6
+    for (i, values) in x.enumerated() where !op.constants.contains(i) {
+        #expect(base.grads[i].contains { $0 != 0 }, "\(op): input \(i) got no gradient")
+        for j in values.indices.prefix(24) {
+            var plus = x, minus = x
+            plus[i][j] += h
+            minus[i][j] -= h
+            let numeric = (try evaluate(op, on: reference, inputs: plus, weights: nil).scalar
+                - evaluate(op, on: reference, inputs: minus, weights: nil).scalar) / (2 * h)
+            let analytic = base.grads[i][j]
+            #expect(abs(numeric - analytic) <= 1e-6 * (1 + abs(analytic)), "\(op) input \(i)[\(j)]: finite difference \(numeric), autograd \(analytic)")
         }
     }
+}
 
+/// `op`'s forward values and input gradients on `backend` against the fp64 reference.
+func expectMatchesTheReference(_ op: OpCase, on backend: any Backend, named backendName: String) throws {
+    let x = inputs(op)
+    let want = try evaluate(op, on: TensorBackends.reference, inputs: x, weights: nil)
+    let got = try evaluate(op, on: backend, inputs: x, weights: nil)
+    func close(_ a: [Double], _ b: [Double], _ what: String) {
+        #expect(a.count == b.count, "\(op) \(what): \(a.count) vs \(b.count) values")
+        let scale = max(b.map(abs).max() ?? 0, 1)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 2e-5 * scale, "\(op) on \(backendName) \(what): max error \(worst) (scale \(scale))")
+    }
+    close(got.output, want.output, "forward")
+    for (i, g) in got.grads.enumerated() { close(g, want.grads[i], "gradient of input \(i)") }
+}
+
+@Suite struct AutogradTests {
     @Test(arguments: OpCase.all)
     func gradientsMatchFiniteDifferencesInDouble(_ op: OpCase) throws {
-        let reference = TensorBackends.reference
-        let x = inputs(op)
-        let base = try evaluate(op, on: reference, inputs: x, weights: nil)
-        let h = 1e-6
-        for (i, values) in x.enumerated() where !op.constants.contains(i) {
-            #expect(base.grads[i].contains { $0 != 0 }, "\(op): input \(i) got no gradient")
-            for j in values.indices.prefix(24) {
-                var plus = x, minus = x
-                plus[i][j] += h
-                minus[i][j] -= h
-                let numeric = (try evaluate(op, on: reference, inputs: plus, weights: nil).scalar
-                    - evaluate(op, on: reference, inputs: minus, weights: nil).scalar) / (2 * h)
-                let analytic = base.grads[i][j]
-                #expect(abs(numeric - analytic) <= 1e-6 * (1 + abs(analytic)), "\(op) input \(i)[\(j)]: finite difference \(numeric), autograd \(analytic)")
-            }
-        }
+        try expectGradientsMatchFiniteDifferences(op)
     }
 
     @Test(arguments: TensorBackends.names, OpCase.all)
     func forwardAndBackwardMatchTheReference(_ backendName: String, _ op: OpCase) throws {
-        let x = inputs(op)
-        let want = try evaluate(op, on: TensorBackends.reference, inputs: x, weights: nil)
-        let got = try evaluate(op, on: try TensorBackends.backend(backendName), inputs: x, weights: nil)
-        func close(_ a: [Double], _ b: [Double], _ what: String) {
-            #expect(a.count == b.count, "\(op) \(what): \(a.count) vs \(b.count) values")
-            let scale = max(b.map(abs).max() ?? 0, 1)
-            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 2e-5 * scale, "\(op) on \(backendName) \(what): max error \(worst) (scale \(scale))")
-        }
-        close(got.output, want.output, "forward")
-        for (i, g) in got.grads.enumerated() { close(g, want.grads[i], "gradient of input \(i)") }
+        try expectMatchesTheReference(op, on: try TensorBackends.backend(backendName), named: backendName)
     }
 
     @Test func comparisonsAndArgmaxGiveMasksAndIndices() throws {

@@ -57,46 +57,14 @@ enum RecurrentBackends {
 }
 
 @Suite struct RecurrentOpTests {
-    func inputs(_ op: OpCase) -> [[Double]] {
-        var random = SeededRandom(seed: UInt64(op.name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
-        return zip(op.shapes, op.ranges).map { shape, range in
-            (0 ..< shape.reduce(1, *)).map { _ in Double(Float(random.uniform(range.0, range.1))) }
-        }
-    }
-
     @Test(arguments: RecurrentBackends.cases)
     func gradientsMatchFiniteDifferencesInDouble(_ op: OpCase) throws {
-        let reference = TensorBackends.reference
-        let x = inputs(op)
-        let base = try evaluate(op, on: reference, inputs: x, weights: nil)
-        let h = 1e-6
-        for (i, values) in x.enumerated() {
-            #expect(base.grads[i].contains { $0 != 0 }, "\(op): input \(i) got no gradient")
-            for j in values.indices.prefix(24) {
-                var plus = x, minus = x
-                plus[i][j] += h
-                minus[i][j] -= h
-                let numeric = (try evaluate(op, on: reference, inputs: plus, weights: nil).scalar
-                    - evaluate(op, on: reference, inputs: minus, weights: nil).scalar) / (2 * h)
-                let analytic = base.grads[i][j]
-                #expect(abs(numeric - analytic) <= 1e-6 * (1 + abs(analytic)), "\(op) input \(i)[\(j)]: finite difference \(numeric), autograd \(analytic)")
-            }
-        }
+        try expectGradientsMatchFiniteDifferences(op)
     }
 
     @Test(arguments: RecurrentBackends.names, RecurrentBackends.cases)
     func forwardAndBackwardMatchTheReference(_ backendName: String, _ op: OpCase) throws {
-        let x = inputs(op)
-        let want = try evaluate(op, on: TensorBackends.reference, inputs: x, weights: nil)
-        let got = try evaluate(op, on: try RecurrentBackends.backend(backendName), inputs: x, weights: nil)
-        func close(_ a: [Double], _ b: [Double], _ what: String) {
-            #expect(a.count == b.count, "\(op) \(what): \(a.count) vs \(b.count) values")
-            let scale = max(b.map(abs).max() ?? 0, 1)
-            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 2e-5 * scale, "\(op) on \(backendName) \(what): max error \(worst) (scale \(scale))")
-        }
-        close(got.output, want.output, "forward")
-        for (i, g) in got.grads.enumerated() { close(g, want.grads[i], "gradient of input \(i)") }
+        try expectMatchesTheReference(op, on: try RecurrentBackends.backend(backendName), named: backendName)
     }
 
     /// The kernels on their own at a size the fast CPU backend splits over its threads (batch ·
