@@ -155,10 +155,6 @@ public final class Trainer {
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     let features: Tensor
     let labels: Tensor
-    /// The rows of the last evaluation and the class predicted for each.
-    var lastPredictions: (rows: [Int], predicted: [Int32]) = ([], [])
-    /// Binary: the log-odds of the last evaluation's rows.
-    var lastScores: [Float] = []
 
     /// The models each kind of data takes.
     public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
@@ -362,7 +358,7 @@ public final class Trainer {
                 let rate = Double(seen) / Date().timeIntervalSince(started)
                 bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(seen), rate))
             }
-            let validation = data.validation.isEmpty ? nil : try evaluate(data.validation)
+            let validation = data.validation.isEmpty ? nil : try evaluate(data.validation).metrics
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation?.loss,
                                      validationAUROC: validation?.auroc, validationAccuracy: validation?.accuracy,
                                      learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
@@ -394,32 +390,39 @@ public final class Trainer {
         let validation = data.validation.isEmpty ? nil : try evaluate(data.validation, intervals: true)
         // Binary: a decision threshold chosen on validation (Youden's J), applied to the test split.
         var threshold: (String, DecisionThreshold)?
-        if data.classCount == 2, validation != nil, Set(data.validation.map { data.labels[$0] }).count == 2 {
+        if let scores = validation?.scores, Set(data.validation.map { data.labels[$0] }).count == 2 {
             let rule: DecisionThreshold.Rule = config.targetSensitivity.map { .targetSensitivity($0) } ?? .youden
             let name = config.targetSensitivity.map { "the highest threshold with validation sensitivity ≥ \($0) (on the log-odds)" }
                 ?? "youden (on the validation log-odds)"
-            threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: lastScores, rule: rule))
+            threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: scores, rule: rule))
         }
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
-        let report = TrainingReport(test: test, validation: validation, selectedEpoch: best?.epoch ?? config.epochs,
+        let report = TrainingReport(test: test.metrics, validation: validation?.metrics, selectedEpoch: best?.epoch ?? config.epochs,
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
                                     classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
                                                                         "test": data.test.count], data: data.notes.filter { $0.key != "standardizer" })
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
         if let transformer = model as? TransformerClassifier {
-            let (rows, predicted) = lastPredictions  // the test split's, evaluated last
-            let (svg, count) = try attentionMaps(transformer, rows: rows, predicted: predicted)
+            let (svg, count) = try attentionMaps(transformer, rows: data.test, predicted: test.predicted)
             try AtomicFile.write(Data(svg.utf8), to: out.appending(path: "attention.svg"))
             log("scalpel: attention maps of \(count) test samples in \(out.appending(path: "attention.svg").path)")
         }
         return report
     }
 
+    /// What one evaluation found: the metrics, the class predicted for each row, and (binary)
+    /// each row's log-odds of class 1.
+    struct Evaluation {
+        var metrics: SplitMetrics
+        var predicted: [Int32]
+        var scores: [Float]?
+    }
+
     /// Loss and diagnosis metrics of the model on `rows` (evaluation mode, no gradients).
     /// With `intervals`, adds bootstrap 95% intervals (1000 resamples, seeded by the run's seed);
     /// with `threshold` (binary), the metrics at that decision threshold (on the log-odds).
-    func evaluate(_ rows: [Int], intervals: Bool = false, threshold: (String, DecisionThreshold)? = nil) throws -> SplitMetrics {
+    func evaluate(_ rows: [Int], intervals: Bool = false, threshold: (String, DecisionThreshold)? = nil) throws -> Evaluation {
         model.eval()
         defer { model.train() }
         return try Autograd.noGrad {
@@ -439,15 +442,14 @@ public final class Trainer {
             let loss = lossSum / Double(max(rows.count, 1))
             let truth = rows.map { data.labels[$0] }
             let classes = data.classCount
-            lastPredictions = (rows, (0 ..< rows.count).map { r in
+            let predicted = (0 ..< rows.count).map { r in
                 Int32((0 ..< classes).max { logProbabilities[r * classes + $0] < logProbabilities[r * classes + $1] }!)
-            })
+            }
             do {
                 if classes == 2 {
                     // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
                     let logOdds: [Float] = (0 ..< rows.count).map { (r: Int) -> Float in logProbabilities[r * 2 + 1] - logProbabilities[r * 2] }
                     let probabilities = (0 ..< rows.count).map { (r: Int) -> Float in min(Foundation.exp(logProbabilities[r * 2 + 1]), 1) }
-                    lastScores = logOdds
                     var metrics = SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities),
                                                multiclass: nil, loss: loss)
                     if intervals {
@@ -458,7 +460,7 @@ public final class Trainer {
                         metrics.validationThreshold = ChosenThreshold(rule: rule, choice: choice, metrics: try BinaryMetrics.compute(
                             labels: truth, scores: logOdds, threshold: choice.threshold, probabilities: probabilities))
                     }
-                    return metrics
+                    return Evaluation(metrics: metrics, predicted: predicted, scores: logOdds)
                 }
                 // Per-class rankings and the argmax are the same for log-probabilities.
                 let probabilities = logProbabilities.map { min(Foundation.exp($0), 1) }  // exp(log p) can round past 1
@@ -469,7 +471,7 @@ public final class Trainer {
                     metrics.intervals = try MetricBootstrap.multiclass(labels: truth, probabilities: logProbabilities, classCount: classes,
                                                                        calibrationProbabilities: probabilities, seed: config.seed)
                 }
-                return metrics
+                return Evaluation(metrics: metrics, predicted: predicted, scores: nil)
             } catch {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
             }
