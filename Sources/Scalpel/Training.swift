@@ -45,6 +45,9 @@ public struct TrainingConfig: Codable, Sendable {
     public var targetSensitivity: Double?
     /// Images: augment training batches (random flip, rotation ≤ 10°, shift ≤ 2 px; seeded).
     public var augment = false
+    /// Weights of the classes in the training loss: nil (none), "balanced" (n / (classes × n_c)
+    /// over the training rows, scikit-learn's rule) or one number per class, comma-separated.
+    public var classWeights: String?
 
     public init(data: String, label: String, out: String) {
         self.data = data
@@ -139,7 +142,7 @@ public final class Trainer {
     public let config: TrainingConfig
     public let runtime: Runtime
     let backend: any Backend
-    let data: PreparedData
+    var data: PreparedData
     let model: any TrainableModel
     let optimizer: Adam
     let selection: EpochSelection
@@ -152,22 +155,32 @@ public final class Trainer {
     var augmentGenerator: SeededRandom
     let augmentation = ImageAugmentation()
     public private(set) var history: [EpochRecord] = []
+    /// A saved model's decision threshold, chosen on its training run's validation split.
+    var savedThreshold: (String, DecisionThreshold)?
+    /// The checkpoint a saved model was read from.
+    var checkpointPath: String?
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     let features: Tensor
     let labels: Tensor
+    /// The training loss's class weights (`config.classWeights`).
+    let classWeights: Tensor?
 
     /// The models each kind of data takes.
     public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
                                                                 .sequences: ["fcn", "transformer", "lstm", "gru"]]
 
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
-    public init(config: TrainingConfig, runtime: Runtime) throws {
-        self.config = config
-        self.runtime = runtime
+    public convenience init(config: TrainingConfig, runtime: Runtime) throws {
         guard config.epochs >= 1, config.batchSize >= 1, config.learningRate > 0, config.hidden >= 1 else {
             throw ScalpelError.invalidArgument("epochs, batch size, learning rate and hidden size must be positive")
         }
-        let data = try PreparedData.load(config)
+        try self.init(config: config, data: try PreparedData.load(config), runtime: runtime)
+    }
+
+    /// A trainer for data already prepared (a run's, or new data for a saved model).
+    init(config: TrainingConfig, data: PreparedData, runtime: Runtime) throws {
+        self.config = config
+        self.runtime = runtime
         self.data = data
         guard Trainer.models[data.kind]!.contains(config.model) else {
             throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
@@ -229,10 +242,36 @@ public final class Trainer {
         if config.augment && data.kind != .images {
             throw ScalpelError.invalidArgument("--augment applies to images; \(config.data) holds \(data.kind.rawValue) data")
         }
+        let trainLabels = data.train.map { data.labels[$0] }
+        let weights = try Trainer.classWeights(config.classWeights, labels: trainLabels, classes: data.classCount)
+        let chosen = backend
+        classWeights = try weights.map { try Tensor($0, shape: [$0.count], on: chosen) }
+        if let weights {
+            self.data.notes["class weights"] = weights.map { String(format: "%.4g", $0) }.joined(separator: ", ")
+                + (config.classWeights == "balanced" ? " (balanced over the training rows)" : "") + ", in the training loss only"
+        }
         features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
         labels = try Tensor(labels: data.labels, on: backend)
         let device = backend
         lengths = try data.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: device) }
+    }
+
+    /// The class weights `spec` asks for: "balanced" gives class c the weight n / (k · n_c) over
+    /// the training `labels` (a class without training rows gets 0), a list gives one positive
+    /// number per class.
+    static func classWeights(_ spec: String?, labels: [Int32], classes: Int) throws -> [Float]? {
+        guard let spec, spec != "none" else { return nil }
+        if spec == "balanced" {
+            var counts = [Int](repeating: 0, count: classes)
+            for label in labels { counts[Int(label)] += 1 }
+            return counts.map { $0 == 0 ? 0 : Float(labels.count) / Float(classes * $0) }
+        }
+        let values = spec.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == classes, values.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }), values.contains(where: { $0! > 0 }) else {
+            throw ScalpelError.invalidArgument("--class-weights \(spec): give balanced, none, or \(classes) non-negative numbers (one per class, "
+                + "not all 0), comma-separated")
+        }
+        return values.map { $0! }
     }
 
     /// The learning-rate schedule named `name` for a run of `epochs` epochs from `base`: cosine
@@ -343,7 +382,7 @@ public final class Trainer {
                 let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
                 try optimizer.zeroGrad()
                 let logits = config.augment ? try model(try augmentedBatch(rows)) : try forward(index)
-                let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index))
+                let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
                 try loss.backward()
                 if let clip = config.clipNorm { try clipGradientNorm(model.parameters(), maxNorm: clip) }
                 try optimizer.step()
@@ -401,13 +440,32 @@ public final class Trainer {
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
                                     classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
-                                                                        "test": data.test.count], data: data.notes.filter { $0.key != "standardizer" })
+                                                                        "test": data.test.count], data: data.notes)
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
-        if let transformer = model as? TransformerClassifier {
-            let (svg, count) = try attentionMaps(transformer, rows: data.test, predicted: test.predicted)
-            try AtomicFile.write(Data(svg.utf8), to: out.appending(path: "attention.svg"))
-            log("scalpel: attention maps of \(count) test samples in \(out.appending(path: "attention.svg").path)")
+        if let (_, choice) = threshold {
+            // The chosen threshold travels with the selected weights, for `scalpel eval`.
+            var metadata = try checkpointMetadata(epoch: best?.epoch ?? config.epochs)
+            metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
+            metadata["decision_threshold_rule"] = threshold!.0
+            try Checkpoint.save(model: model, metadata: metadata, to: out.appending(path: "best.safetensors"))
         }
+        let explanations = try explain(rows: data.test, predicted: test.predicted, scores: test.scores,
+                                       logProbabilities: test.logProbabilities, out: out)
+        var summary: [(String, String)] = [("data", config.data + (config.test.map { " (test: \($0))" } ?? "")), ("model", "\(config.model), \(model.parameterCount) parameters"),
+                                           ("device", report.device),
+                                           ("rows", "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test"),
+                                           ("classes", data.classNames.joined(separator: ", ")),
+                                           ("epochs", "\(config.epochs), batch \(config.batchSize), Adam at \(config.learningRate), schedule \(config.schedule)"
+                                                + (config.clipNorm.map { ", gradient norm clipped at \($0)" } ?? "") + (config.augment ? ", augmented" : "")
+                                                + (config.balancedSampling ? ", balanced batches" : "")),
+                                           ("reported epoch", "\(report.selectedEpoch): \(report.selectionRule)"), ("seed", String(config.seed))]
+        summary.append(("training time", String(format: "%.1f s", history.map(\.seconds).reduce(0, +))))
+        let page = RunReport(title: "Scalpel run: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
+                             subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)", summary: summary,
+                             history: history, selectedEpoch: report.selectedEpoch, evaluation: test, splitName: "test",
+                             classNames: data.classNames, notes: data.notes, explanations: explanations)
+        try AtomicFile.write(Data(try page.html().utf8), to: out.appending(path: "report.html"))
+        log("scalpel: report in \(out.appending(path: "report.html").path); explanations in \(out.appending(path: "explanations").path)")
         return report
     }
 
@@ -417,6 +475,9 @@ public final class Trainer {
         var metrics: SplitMetrics
         var predicted: [Int32]
         var scores: [Float]?
+        /// The rows' labels, and their log-probabilities (rows × classes).
+        var truth: [Int32]
+        var logProbabilities: [Float]
     }
 
     /// Loss and diagnosis metrics of the model on `rows` (evaluation mode, no gradients).
@@ -460,7 +521,7 @@ public final class Trainer {
                         metrics.validationThreshold = ChosenThreshold(rule: rule, choice: choice, metrics: try BinaryMetrics.compute(
                             labels: truth, scores: logOdds, threshold: choice.threshold, probabilities: probabilities))
                     }
-                    return Evaluation(metrics: metrics, predicted: predicted, scores: logOdds)
+                    return Evaluation(metrics: metrics, predicted: predicted, scores: logOdds, truth: truth, logProbabilities: logProbabilities)
                 }
                 // Per-class rankings and the argmax are the same for log-probabilities.
                 let probabilities = logProbabilities.map { min(Foundation.exp($0), 1) }  // exp(log p) can round past 1
@@ -471,7 +532,7 @@ public final class Trainer {
                     metrics.intervals = try MetricBootstrap.multiclass(labels: truth, probabilities: logProbabilities, classCount: classes,
                                                                        calibrationProbabilities: probabilities, seed: config.seed)
                 }
-                return Evaluation(metrics: metrics, predicted: predicted, scores: nil)
+                return Evaluation(metrics: metrics, predicted: predicted, scores: nil, truth: truth, logProbabilities: logProbabilities)
             } catch {
                 throw ScalpelError.invalidArgument("metrics: \(error)")
             }
@@ -540,6 +601,7 @@ public final class Trainer {
             "best_loss": best.map { String($0.loss) } ?? "",
             "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             "class_names": data.classNames.joined(separator: ","),
+            DataPipeline.metadataKey: try data.pipeline?.encoded() ?? "",
         ].merging(data.notes) { old, _ in old }
     }
 

@@ -22,6 +22,8 @@ public struct PreparedData: Sendable {
     public var test: [Int]
     /// What was done to the data, for the report (split, normalisation).
     public var notes: [String: String]
+    /// How the file became these values, for scoring new data with the trained model.
+    public var pipeline: DataPipeline? = nil
 
     public var classCount: Int { classNames.count }
 
@@ -69,6 +71,7 @@ public struct PreparedData: Sendable {
                     + "\(prepared.classCount) classes (\(prepared.classNames.joined(separator: ", "))), and names must be distinct and non-empty")
             }
             prepared.classNames = names
+            prepared.pipeline?.classNames = names
         }
         return prepared
     }
@@ -115,7 +118,9 @@ public struct PreparedData: Sendable {
         return PreparedData(kind: .sequences, values: train.values + (test?.values ?? []), sampleShape: [1, train.seriesLength],
                             lengths: lengths.allSatisfy { $0 == train.seriesLength } ? nil : lengths,
                             labels: train.labels + (test?.labels ?? []), classNames: train.classNames.map { "class \($0)" },
-                            train: split.train, validation: split.validation, test: split.test, notes: notes)
+                            train: split.train, validation: split.validation, test: split.test, notes: notes,
+                            pipeline: DataPipeline(kind: .sequences, sampleShape: [1, train.seriesLength], classNames: train.classNames.map { "class \($0)" },
+                                                   fileClasses: train.classNames))
     }
 
     static func table(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
@@ -132,14 +137,18 @@ public struct PreparedData: Sendable {
         let oneHot = Set(dataset.featureKinds.compactMap { kind -> String? in
             if case let .oneHot(column, _) = kind { return column } else { return nil }
         })
+        let schema = DataPipeline.Table(labelColumn: config.label, dropColumns: config.dropColumns, categoricalColumns: oneHot.sorted(),
+                                        featureNames: dataset.featureNames, featureKinds: dataset.featureKinds, imputer: imputer,
+                                        standardizer: standardizer)
         return PreparedData(kind: .table, values: try standardizer.transform(filled), sampleShape: [dataset.featureCount],
                             labels: dataset.labels, classNames: dataset.classNames, train: split.train, validation: split.validation, test: split.test,
                             notes: ["split": "stratified, seeded (\(config.seed)), fractions \(config.split)",
                                     "normalisation": "standardised with the training rows' mean and standard deviation",
                                     "missing values": imputed.isEmpty ? "none" : imputed.map(\.description).joined(separator: "; ")
                                         + " (fit on the training rows)",
-                                    "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)",
-                                    "standardizer": String(decoding: try JSONEncoder().encode(standardizer), as: UTF8.self)])
+                                    "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)"],
+                            pipeline: DataPipeline(kind: .table, sampleShape: [dataset.featureCount], classNames: dataset.classNames,
+                                                   fileClasses: dataset.classNames, positiveClass: config.positiveClass, table: schema))
     }
 
     static func images(_ url: URL, positive: String?) throws -> PreparedData {
@@ -188,6 +197,9 @@ public struct PreparedData: Sendable {
                             labels: labels, classNames: classNames,
                             train: Array(0 ..< a), validation: Array(a ..< b), test: Array(b ..< b + test.count),
                             notes: ["split": "the file's official train/val/test split",
-                                    "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"])
+                                    "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"],
+                            pipeline: DataPipeline(kind: .images, sampleShape: [c, train.height, train.width], classNames: classNames,
+                                                   fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: positive,
+                                                   images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)))
     }
 }

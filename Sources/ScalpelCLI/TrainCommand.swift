@@ -48,6 +48,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Draw training batches with every class equally likely (for rare classes).")
     var balanced = false
 
+    @Option(name: .customLong("class-weights"), help: "Weigh the classes in the training loss: balanced (n / (classes × n_c)), none, or one number per class, comma-separated.")
+    var classWeights: String?
+
     @Option(name: .customLong("class-names"), help: "Comma-separated class names, in class-index order (for reports).")
     var classNames: String?
 
@@ -112,6 +115,7 @@ struct TrainCommand: ParsableCommand {
             config.selection = select
             config.clipNorm = (clipNorm ?? (model == "transformer" ? 1 : 0)) > 0 ? (clipNorm ?? 1) : nil
             config.balancedSampling = balanced
+            config.classWeights = classWeights
             config.schedule = schedule
             config.augment = augment
             config.targetSensitivity = targetSensitivity
@@ -123,26 +127,9 @@ struct TrainCommand: ParsableCommand {
             let trainer = try Trainer(config: config, runtime: try options.runtime())
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             let report = try trainer.run(startEpoch: start)
-            let t = report.test
-            func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "n/a" }
             print("Selected epoch \(report.selectedEpoch) of \(report.epochs) (\(report.selectionRule)); device \(report.device)")
-            if let b = t.binary {
-                print("Test (\(b.sampleCount) rows): accuracy \(f(b.accuracy)), AUROC \(f(b.auroc)), sensitivity \(f(b.sensitivity)), "
-                    + "specificity \(f(b.specificity)), precision \(f(b.precision)), F1 \(f(b.f1))")
-                print("Confusion (rows truth, columns prediction; positive = \(report.classNames.last ?? "1")): "
-                    + "TN \(b.confusion.trueNegatives) FP \(b.confusion.falsePositives) FN \(b.confusion.falseNegatives) TP \(b.confusion.truePositives)")
-            } else if let m = t.multiclass {
-                print("Test (\(m.sampleCount) rows): accuracy \(f(m.accuracy)), macro AUROC \(f(m.macroAUROC)), macro recall \(f(m.macroRecall)), macro F1 \(f(m.macroF1))")
-                let width = report.classNames.map(\.count).max() ?? 5
-                print("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "  support  sensitivity  precision  F1      AUROC")
-                for c in m.perClass {
-                    let name = c.classIndex < report.classNames.count ? report.classNames[c.classIndex] : "\(c.classIndex)"
-                    func column(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
-                    print("  " + column(name, width) + String(format: "  %7d  ", c.support) + column(f(c.recall), 11) + "  "
-                        + column(f(c.precision), 9) + "  " + column(f(c.f1), 6) + "  " + f(c.auroc))
-                }
-            }
-            print("Wrote \(config.out)/metrics.json, best.safetensors, last.safetensors, config.json")
+            printMetrics(report.test, classNames: report.classNames)
+            print("Wrote \(config.out)/report.html, metrics.json, best.safetensors, last.safetensors, config.json, explanations/")
         }
     }
 }

@@ -40,16 +40,22 @@ public struct TabularDataset: Equatable, Sendable {
         /// Columns to one-hot encode even though their cells are numbers (codes such as a chest
         /// pain type 1–4); each must be in the header and be neither the label nor dropped.
         public var categoricalColumns: [String]
+        /// The classes are given (a trained model's, in its class-index order) instead of read
+        /// from the labels: a label outside them is an error naming its line, and a file may hold
+        /// only one of them (a new cohort to evaluate on). With a positive class, every label
+        /// other than it is class 0.
+        public var knownClasses: [String]?
 
         /// The clinical defaults: empty cells, `NA` and `?` (the marker of the UCI repository)
         /// are missing, and word columns are one-hot encoded.
         public init(
             missingMarkers: Set<String> = ["", "NA", "?"], detectCategorical: Bool = true,
-            categoricalColumns: [String] = []
+            categoricalColumns: [String] = [], knownClasses: [String]? = nil
         ) {
             self.missingMarkers = missingMarkers
             self.detectCategorical = detectCategorical
             self.categoricalColumns = categoricalColumns
+            self.knownClasses = knownClasses
         }
 
         /// Every feature cell must be a finite number: nothing missing, nothing categorical.
@@ -150,8 +156,14 @@ public struct TabularDataset: Equatable, Sendable {
         if featureIndices.isEmpty { throw .noFeatureColumns(file) }
 
         let rawLabels = try Self.labelCells(table, labelIndex: labelIndex, missingMarkers: options.missingMarkers)
-        let (classNames, labels) = try Self.encode(
-            rawLabels, positiveClass: positiveClass, at: .init(source: table.source, column: labelColumn))
+        let classNames: [String], labels: [Int32]
+        if let known = options.knownClasses {
+            (classNames, labels) = try Self.encode(
+                rawLabels, known: known, positiveClass: positiveClass, table: table, labelIndex: labelIndex)
+        } else {
+            (classNames, labels) = try Self.encode(
+                rawLabels, positiveClass: positiveClass, at: .init(source: table.source, column: labelColumn))
+        }
 
         // Read every column first, then report the first bad cell in reading order (row by
         // row, left to right), so the error does not depend on how columns are scanned.
@@ -281,6 +293,28 @@ public struct TabularDataset: Equatable, Sendable {
             cells.append(cell)
         }
         return cells
+    }
+
+    /// Maps label strings onto given classes (a trained model's): with a positive class, it is
+    /// class 1 and everything else class 0; without, each label must be one of `known`.
+    private static func encode(
+        _ cells: [String], known: [String], positiveClass: String?, table: CSVTable, labelIndex: Int
+    ) throws(ClinicDataError) -> ([String], [Int32]) {
+        if let positiveClass {
+            return (known, cells.map { $0 == positiveClass ? 1 : 0 })
+        }
+        let index = Dictionary(known.enumerated().map { ($1, Int32($0)) }) { first, _ in first }
+        var labels: [Int32] = []
+        labels.reserveCapacity(cells.count)
+        for (row, cell) in cells.enumerated() {
+            guard let label = index[cell] else {
+                throw .unknownLabel(
+                    .init(source: table.source, line: table.lineNumbers[row], field: labelIndex + 1,
+                          column: table.columns[labelIndex]), label: cell, known: known)
+            }
+            labels.append(label)
+        }
+        return (known, labels)
     }
 
     /// Maps label strings to class indices, returning the class names and the labels.

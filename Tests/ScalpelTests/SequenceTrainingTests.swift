@@ -60,9 +60,19 @@ import Testing
         #expect((t["perClass"] as? [[String: Any]])?.count == 3)
         #expect(((t["intervals"] as? [String: Any])?["metrics"] as? [String: Any])?["accuracy"] != nil, "test.intervals")
         #expect(t["accuracy"] as! Double >= 0.9, "\(model): test accuracy \(t["accuracy"]!)")
-        if model == "transformer" {
-            let svg = try String(contentsOf: out.appending(path: "attention.svg"), encoding: .utf8)
-            #expect(svg.hasPrefix("<?xml") && svg.contains("<path") && svg.contains("true class 1"), "attention.svg")
+        // Explanations over the trace: attention (transformer), class activation (FCN), saliency (recurrent).
+        let picture = ["transformer": "attention.svg", "fcn": "cam.svg", "lstm": "saliency.svg", "gru": "saliency.svg"][model]!
+        let svg = try String(contentsOf: out.appending(path: "explanations/" + picture), encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml") && svg.contains("<path") && svg.contains("true class 1"), "\(picture)")
+        #expect(try String(contentsOf: out.appending(path: "report.html"), encoding: .utf8).contains(picture == "attention.svg" ? "Attention over time" : "over time"))
+        if model == "fcn" {
+            // The saved model scores the archive's TEST file as the run did.
+            let again = folder.appending(path: "eval")
+            let evaluated = try runScalpel(["eval", "--checkpoint", out.appending(path: "best.safetensors").path, "--data", test, "--device", "cpu",
+                                            "--out", again.path, "--no-explanations"])
+            #expect(evaluated.status == 0, "\(evaluated.stderr)")
+            let scored = try metrics(again)["test"] as! [String: Any]
+            #expect(scored["accuracy"] as? Double == t["accuracy"] as? Double && scored["f1_macro"] as? Double == t["f1_macro"] as? Double)
         }
     }
 

@@ -1,0 +1,228 @@
+import Foundation
+import ScalpelClinic
+import ScalpelCore
+
+/// How a run turned its data file into model inputs, saved in every checkpoint so that a saved
+/// model can score new data exactly as it was trained: the same features in the same order,
+/// the training split's imputation and scaling, the same classes.
+public struct DataPipeline: Codable, Sendable {
+    public var kind: PreparedData.Kind
+    /// The shape of one model input: [features], [C, H, W] or [C, L].
+    public var sampleShape: [Int]
+    /// The class names of reports (given with --class-names, or from the data).
+    public var classNames: [String]
+    /// The classes as the training file spells its labels, in class-index order (images: the
+    /// label numbers). With a positive class, labels are that class against the rest.
+    public var fileClasses: [String]
+    public var positiveClass: String?
+    public var table: Table?
+    public var images: Images?
+
+    /// A CSV table's columns and the statistics fit on its training rows.
+    public struct Table: Codable, Sendable {
+        public var labelColumn: String
+        public var dropColumns: [String]
+        /// The columns that were one-hot encoded.
+        public var categoricalColumns: [String]
+        public var featureNames: [String]
+        public var featureKinds: [TabularDataset.FeatureKind]
+        public var imputer: Imputer
+        public var standardizer: Standardizer
+
+        /// The original columns, in feature order, each with the features it became (a
+        /// numeric column one, a categorical column one per category).
+        public var columns: [(name: String, features: [Int])] {
+            var result: [(name: String, features: [Int])] = []
+            for (index, kind) in featureKinds.enumerated() {
+                let column: String
+                switch kind {
+                case .numeric: column = featureNames[index]
+                case let .oneHot(name, _): column = name
+                }
+                if result.last?.name == column { result[result.count - 1].features.append(index) } else { result.append((column, [index])) }
+            }
+            return result
+        }
+    }
+
+    /// MedMNIST images: the file's class count and the training images' channel statistics.
+    public struct Images: Codable, Sendable {
+        public var fileClassCount: Int
+        public var mean: [Double]
+        public var standardDeviation: [Double]
+    }
+
+    /// The metadata key a checkpoint keeps the pipeline under.
+    public static let metadataKey = "pipeline"
+
+    public func encoded() throws -> String { String(decoding: try JSONEncoder().encode(self), as: UTF8.self) }
+
+    /// The pipeline saved in a checkpoint's metadata.
+    public static func from(metadata: [String: String], source: String) throws -> DataPipeline {
+        guard let text = metadata[metadataKey] else {
+            throw ScalpelError.io(path: source, reason: "the checkpoint holds no data pipeline (it was written by an older Scalpel); "
+                + "train the model again to evaluate it on new data")
+        }
+        do {
+            return try JSONDecoder().decode(DataPipeline.self, from: Data(text.utf8))
+        } catch {
+            throw ScalpelError.io(path: source, reason: "the checkpoint's data pipeline is unreadable: \(error)")
+        }
+    }
+}
+
+/// Which rows of a file a saved model is evaluated on.
+public enum EvaluationSplit: String, Sendable, CaseIterable {
+    /// A MedMNIST file's test split, or every row of a table or UCR file.
+    case auto
+    case train, validation, test, all
+}
+
+extension PreparedData {
+    /// The rows of `path` as `pipeline` prepares them, all in the test split: a table read with
+    /// the training columns, categories, imputation and scaling; images scaled with the training
+    /// channel statistics; UCR series padded to the trained length. `label` replaces the
+    /// training label column of a table. Labels must be among the model's classes; one class
+    /// present is allowed (the metrics that need two then say so).
+    public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, split: EvaluationSplit = .auto) throws -> PreparedData {
+        guard FileManager.default.fileExists(atPath: path) else { throw ScalpelError.io(path: path, reason: "no such file") }
+        guard kind(of: path) == pipeline.kind else {
+            throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data and this file holds "
+                + (kind(of: path).map { "\($0.rawValue) data" } ?? "an unknown format '.\(URL(fileURLWithPath: path).pathExtension)'"))
+        }
+        if split != .auto && pipeline.kind != .images && split != .all {
+            throw ScalpelError.invalidArgument("--split \(split.rawValue): only a MedMNIST file has splits; a \(pipeline.kind.rawValue) file is evaluated whole")
+        }
+        let url = URL(fileURLWithPath: path)
+        var prepared: PreparedData
+        do {
+            switch pipeline.kind {
+            case .table: prepared = try evaluationTable(url, pipeline, label: label)
+            case .images: prepared = try evaluationImages(url, pipeline, split: split)
+            case .sequences: prepared = try evaluationSequences(url, pipeline)
+            }
+        } catch let error as ScalpelError {
+            throw error
+        } catch {
+            throw ScalpelError.invalidArgument("\(error)")
+        }
+        prepared.classNames = pipeline.classNames
+        prepared.pipeline = pipeline
+        guard !prepared.test.isEmpty else { throw ScalpelError.invalidArgument("\(path): no rows to evaluate") }
+        return prepared
+    }
+
+    static func evaluationTable(_ url: URL, _ pipeline: DataPipeline, label: String?) throws -> PreparedData {
+        guard let schema = pipeline.table else { throw ScalpelError.invalidArgument("the checkpoint's table pipeline is incomplete") }
+        let labelColumn = label ?? schema.labelColumn
+        let table = try CSVTable.load(from: url)
+        // Only the trained columns are read; anything else in the file (new columns, identifiers) is left out.
+        let trainedColumns = Set(schema.columns.map(\.name))
+        for column in trainedColumns.sorted() where table.columnIndex(named: column) == nil {
+            throw ScalpelError.invalidArgument("\(url.path): column '\(column)', one the model was trained on, is not in the header")
+        }
+        let drop = table.columns.filter { !trainedColumns.contains($0) && $0 != labelColumn }
+        let dataset = try TabularDataset(table: table, labelColumn: labelColumn, positiveClass: pipeline.positiveClass, dropColumns: drop,
+                                         options: TabularDataset.Options(categoricalColumns: schema.categoricalColumns,
+                                                                         knownClasses: pipeline.fileClasses))
+        // Map the file's features onto the trained ones: a category the file lacks is 0 (NaN
+        // where the row's cell is missing); a category the model never saw is counted and
+        // left as an all-zero one-hot, the imputed value of a missing category.
+        let index = Dictionary(uniqueKeysWithValues: dataset.featureNames.enumerated().map { ($1, $0) })
+        let count = dataset.rowCount, width = dataset.featureCount
+        var values = [Float](repeating: 0, count: count * schema.featureNames.count)
+        var unseen: [String: Int] = [:]
+        for column in schema.columns {
+            let isCategorical = schema.featureKinds[column.features[0]] != .numeric
+            let fileFeatures = dataset.featureKinds.indices.filter {
+                if case let .oneHot(name, _) = dataset.featureKinds[$0] { return name == column.name }
+                return dataset.featureNames[$0] == column.name
+            }
+            if !isCategorical {
+                guard let source = index[column.name], dataset.featureKinds[source] == .numeric else {
+                    throw ScalpelError.invalidArgument("\(url.path), column '\(column.name)': the model was trained on numbers here, "
+                        + "and the file holds words")
+                }
+                for row in 0 ..< count { values[row * schema.featureNames.count + column.features[0]] = dataset.features[row * width + source] }
+                continue
+            }
+            let trained = Set(column.features.map { schema.featureNames[$0] })
+            for row in 0 ..< count {
+                let cells = fileFeatures.map { dataset.features[row * width + $0] }
+                let missing = cells.contains { $0.isNaN } || (fileFeatures.isEmpty)
+                for feature in column.features {
+                    let value: Float = missing ? .nan : index[schema.featureNames[feature]].map { dataset.features[row * width + $0] } ?? 0
+                    values[row * schema.featureNames.count + feature] = value
+                }
+                if !missing, let hot = fileFeatures.first(where: { dataset.features[row * width + $0] == 1 }),
+                   !trained.contains(dataset.featureNames[hot]) {
+                    unseen[dataset.featureNames[hot], default: 0] += 1
+                }
+            }
+        }
+        let missingCounts = (0 ..< schema.featureNames.count).map { f in (0 ..< count).filter { values[$0 * schema.featureNames.count + f].isNaN }.count }
+        let filled = try schema.imputer.transform(values)
+        var notes = ["normalisation": "the training rows' mean and standard deviation (from the checkpoint)",
+                     "missing values": missingCounts.allSatisfy { $0 == 0 } ? "none"
+                         : zip(schema.featureNames, missingCounts).filter { $0.1 > 0 }.map { "\($0.0): \($0.1) imputed" }.joined(separator: "; ")
+                         + " (with the training rows' values)"]
+        if !unseen.isEmpty {
+            notes["unseen categories"] = unseen.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) rows)" }.joined(separator: ", ")
+                + ": categories the model never saw, encoded as all-zero one-hots"
+        }
+        return PreparedData(kind: .table, values: try schema.standardizer.transform(filled), sampleShape: pipeline.sampleShape,
+                            labels: dataset.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< count),
+                            notes: notes, pipeline: pipeline)
+    }
+
+    static func evaluationImages(_ url: URL, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
+        guard let stats = pipeline.images else { throw ScalpelError.invalidArgument("the checkpoint's image pipeline is incomplete") }
+        let (train, validation, test) = try ImageDataset.loadMedMNIST(from: url, classCount: stats.fileClassCount)
+        let geometry = [train.channels, train.height, train.width]
+        guard geometry == pipeline.sampleShape else {
+            throw ScalpelError.invalidArgument("\(url.path): the images are \(geometry.map(String.init).joined(separator: "×")) (C×H×W); "
+                + "the model takes \(pipeline.sampleShape.map(String.init).joined(separator: "×"))")
+        }
+        let chosen: [ImageSplit]
+        switch split {
+        case .auto, .test: chosen = [test]
+        case .validation: chosen = [validation]
+        case .train: chosen = [train]
+        case .all: chosen = [train, validation, test]
+        }
+        var labels = chosen.flatMap(\.labels)
+        if let positive = pipeline.positiveClass.flatMap(Int32.init) { labels = labels.map { $0 == positive ? 1 : 0 } }
+        let c = train.channels, hw = train.height * train.width
+        var values: [Float] = []
+        values.reserveCapacity(labels.count * c * hw)
+        for part in chosen {
+            for n in 0 ..< part.count {
+                for ch in 0 ..< c {
+                    let base = (n * c + ch) * hw
+                    for i in 0 ..< hw { values.append(Float((Double(part.images[base + i]) - stats.mean[ch]) / stats.standardDeviation[ch])) }
+                }
+            }
+        }
+        return PreparedData(kind: .images, values: values, sampleShape: pipeline.sampleShape, labels: labels, classNames: pipeline.classNames,
+                            train: [], validation: [], test: Array(0 ..< labels.count),
+                            notes: ["split": "the file's \(split == .auto ? "test" : split.rawValue) split",
+                                    "normalisation": "the training images' channel mean and standard deviation (from the checkpoint)"],
+                            pipeline: pipeline)
+    }
+
+    static func evaluationSequences(_ url: URL, _ pipeline: DataPipeline) throws -> PreparedData {
+        let mapping = try UCRLabelMapping(labels: pipeline.fileClasses)
+        let file = try UCRDataset(contentsOf: url, labelMapping: mapping)
+        let length = pipeline.sampleShape[1]
+        guard file.seriesLength <= length else {
+            throw ScalpelError.invalidArgument("\(url.path): series of up to \(file.seriesLength) values; the model takes at most \(length)")
+        }
+        let padded = try file.padded(to: length)
+        return PreparedData(kind: .sequences, values: padded.values, sampleShape: pipeline.sampleShape,
+                            lengths: padded.lengths.allSatisfy { $0 == length } ? nil : padded.lengths,
+                            labels: padded.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< padded.count),
+                            notes: ["normalisation": "none: the series as the file gives them",
+                                    "series length": padded.isVariableLength ? "up to \(length), zero-padded and masked" : "\(length)"],
+                            pipeline: pipeline)
+    }
+}

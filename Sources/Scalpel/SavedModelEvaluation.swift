@@ -1,0 +1,88 @@
+import Foundation
+import ScalpelClinic
+import ScalpelCore
+import ScalpelIO
+import ScalpelNN
+
+/// metrics.json of `scalpel eval`.
+public struct EvaluationReport: Encodable {
+    public var checkpoint: String
+    public var data: String
+    public var test: SplitMetrics
+    public var device: String
+    public var classNames: [String]
+    public var rows: Int
+    public var notes: [String: String]
+    public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
+}
+
+extension Trainer {
+    /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
+    /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
+    public static func saved(checkpoint: String, data path: String, label: String? = nil, split: EvaluationSplit = .auto,
+                             out: String, runtime: Runtime) throws -> Trainer {
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
+        let url = URL(fileURLWithPath: checkpoint)
+        let file = try Checkpoint.read(from: url)
+        guard let text = file.metadata["config"],
+              var config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
+            throw ScalpelError.io(path: checkpoint, reason: "the checkpoint holds no readable training configuration; use best.safetensors or "
+                + "last.safetensors of a run of this version of Scalpel")
+        }
+        let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
+        let data = try PreparedData.load(path, with: pipeline, label: label, split: split)
+        config.out = out
+        config.data = path
+        config.test = nil
+        let trainer = try Trainer(config: config, data: data, runtime: runtime)
+        try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
+        if let text = file.metadata["decision_threshold"] {
+            guard let choice = try? JSONDecoder().decode(DecisionThreshold.self, from: Data(text.utf8)) else {
+                throw ScalpelError.io(path: checkpoint, reason: "the checkpoint's decision threshold is unreadable")
+            }
+            trainer.savedThreshold = ("chosen on the training run's validation split: " + (file.metadata["decision_threshold_rule"] ?? ""), choice)
+        }
+        trainer.checkpointPath = checkpoint
+        return trainer
+    }
+
+    /// Evaluates the saved model on all rows of its data and writes metrics.json, report.html
+    /// and the explanations to the output folder; returns the report.
+    public func evaluateSaved(explanations wanted: Bool = true,
+                              log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> EvaluationReport {
+        let out = URL(fileURLWithPath: config.out)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let threshold = data.classCount == 2 ? savedThreshold : nil
+        let test = try evaluate(data.test, intervals: true, threshold: threshold)
+        let report = EvaluationReport(checkpoint: checkpointPath ?? "", data: config.data, test: test.metrics,
+                                      device: "\(backend.id) (\(backend.displayName))", classNames: data.classNames, rows: data.test.count,
+                                      notes: data.notes)
+        try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
+        let explained = wanted ? try explain(rows: data.test, predicted: test.predicted, scores: test.scores,
+                                             logProbabilities: test.logProbabilities, out: out) : nil
+        let page = RunReport(title: "Scalpel evaluation: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
+                             subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)",
+                             summary: [("checkpoint", checkpointPath ?? ""), ("data", config.data), ("model", "\(config.model), \(model.parameterCount) parameters"),
+                                       ("device", report.device), ("rows", String(data.test.count)),
+                                       ("classes", data.classNames.joined(separator: ", "))],
+                             evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained)
+        try AtomicFile.write(Data(try page.html().utf8), to: out.appending(path: "report.html"))
+        log("scalpel: report in \(out.appending(path: "report.html").path)")
+        return report
+    }
+
+    /// Writes only the explanations (and a report of them with the metrics) for `scalpel explain`.
+    public func explainSaved(log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> [String] {
+        let out = URL(fileURLWithPath: config.out)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let test = try evaluate(data.test)
+        let explained = try explain(rows: data.test, predicted: test.predicted, scores: test.scores, logProbabilities: test.logProbabilities, out: out)
+        var page = HTMLReport(title: "Scalpel explanations: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
+                              subtitle: "Checkpoint \(checkpointPath ?? ""); \(data.test.count) rows")
+        let report = RunReport(title: "", subtitle: "", summary: [], evaluation: test, splitName: "", classNames: data.classNames, notes: [:])
+        try report.explain(explained, &page)
+        try AtomicFile.write(Data(page.html().utf8), to: out.appending(path: "explanations.html"))
+        log("scalpel: explanations in \(out.appending(path: "explanations").path) and \(out.appending(path: "explanations.html").path)")
+        return explained.files + ["explanations.html"]
+    }
+}
