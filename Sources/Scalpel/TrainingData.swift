@@ -110,7 +110,7 @@ public struct PreparedData: Sendable {
                 : "; validation: \(config.validationFraction) of each training class, seeded (\(config.seed))")
         } else {
             guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
-            let s = try StratifiedSplit.split(labels: train.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+            let s = try PreparedData.split(train.labels, config, source: url.path)
             split = (s.train, s.validation, s.test)
             notes["split"] = "stratified, seeded (\(config.seed)), fractions \(config.split)"
         }
@@ -123,12 +123,21 @@ public struct PreparedData: Sendable {
                                                    fileClasses: train.classNames))
     }
 
+    /// The stratified, seeded train/validation/test split of a file without one; an error names the file.
+    static func split(_ labels: [Int32], _ config: TrainingConfig, source: String) throws -> StratifiedSplit {
+        do {
+            return try StratifiedSplit.split(labels: labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+        } catch {
+            throw ScalpelError.invalidArgument("\(source): \(error)")
+        }
+    }
+
     static func table(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
         // Word columns are one-hot encoded; empty, "NA" and "?" cells are missing (imputed below).
         let dataset = try TabularDataset.load(from: url, labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns,
                                               options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
         guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
-        let split = try StratifiedSplit.split(labels: dataset.labels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+        let split = try PreparedData.split(dataset.labels, config, source: url.path)
         // Missing values take the training rows' median (an all-zero one-hot for a category).
         let imputer = try Imputer.fit(dataset, rows: split.train, strategy: .median)
         let imputed = try imputer.report(for: dataset.features)
