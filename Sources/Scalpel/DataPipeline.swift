@@ -17,6 +17,8 @@ public struct DataPipeline: Codable, Sendable {
     public var positiveClass: String?
     public var table: Table?
     public var images: Images?
+    /// `.npy` samples: how they were scaled.
+    public var arrays: PreparedData.ArrayScaling?
 
     /// A CSV table's columns and the statistics fit on its training rows.
     public struct Table: Codable, Sendable {
@@ -84,8 +86,21 @@ extension PreparedData {
     /// channel statistics; UCR series padded to the trained length. `label` replaces the
     /// training label column of a table. Labels must be among the model's classes; one class
     /// present is allowed (the metrics that need two then say so).
-    public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, split: EvaluationSplit = .auto) throws -> PreparedData {
+    public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, labels: String? = nil,
+                            split: EvaluationSplit = .auto) throws -> PreparedData {
         guard FileManager.default.fileExists(atPath: path) else { throw ScalpelError.io(path: path, reason: "no such file") }
+        if URL(fileURLWithPath: path).pathExtension.lowercased() == "npy" {
+            do {
+                return try evaluationArrays(URL(fileURLWithPath: path), pipeline, labels: labels)
+            } catch let error as ScalpelError {
+                throw error
+            } catch {
+                throw ScalpelError.invalidArgument("\(error)")
+            }
+        }
+        if pipeline.arrays != nil {
+            throw ScalpelError.invalidArgument("\(path): the model was trained on .npy arrays; give an .npy of samples with --labels")
+        }
         guard kind(of: path) == pipeline.kind else {
             throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data and this file holds "
                 + (kind(of: path).map { "\($0.rawValue) data" } ?? "an unknown format '.\(URL(fileURLWithPath: path).pathExtension)'"))

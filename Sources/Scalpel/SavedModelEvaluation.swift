@@ -19,7 +19,7 @@ public struct EvaluationReport: Encodable {
 extension Trainer {
     /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
     /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
-    public static func saved(checkpoint: String, data path: String, label: String? = nil, split: EvaluationSplit = .auto,
+    public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
                              out: String, runtime: Runtime) throws -> Trainer {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
@@ -30,10 +30,11 @@ extension Trainer {
                 + "last.safetensors of a run of this version of Scalpel")
         }
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
-        let data = try PreparedData.load(path, with: pipeline, label: label, split: split)
+        let data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split)
         config.out = out
         config.data = path
         config.test = nil
+        config.labels = labels
         let trainer = try Trainer(config: config, data: data, runtime: runtime)
         try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
         if let text = file.metadata["decision_threshold"] {

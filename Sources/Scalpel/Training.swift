@@ -48,6 +48,8 @@ public struct TrainingConfig: Codable, Sendable {
     /// Weights of the classes in the training loss: nil (none), "balanced" (n / (classes × n_c)
     /// over the training rows, scikit-learn's rule) or one number per class, comma-separated.
     public var classWeights: String?
+    /// With an `.npy` of samples as `data`: the `.npy` of their class labels.
+    public var labels: String?
 
     public init(data: String, label: String, out: String) {
         self.data = data

@@ -27,7 +27,8 @@ public struct PreparedData: Sendable {
 
     public var classCount: Int { classNames.count }
 
-    /// The kind of data a file holds, by its extension (nil: unknown).
+    /// The kind of data a file holds, by its extension (nil: unknown, or an `.npy`, whose
+    /// shape decides; see `kind(of:model:)`).
     public static func kind(of path: String) -> Kind? {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "csv": .table
@@ -35,6 +36,14 @@ public struct PreparedData: Sendable {
         case "tsv", "txt": .sequences
         default: nil
         }
+    }
+
+    /// The kind of data a file holds for `model`: by its extension, or for an `.npy` by the
+    /// array's shape (nil when unknown or unreadable; loading it then says why).
+    public static func kind(of path: String, model: String?) -> Kind? {
+        guard URL(fileURLWithPath: path).pathExtension.lowercased() == "npy" else { return kind(of: path) }
+        guard let array = try? NPYArray.load(from: URL(fileURLWithPath: path)) else { return nil }
+        return arrayKind(array.shape, model: model)
     }
 
     /// Loads `config.data` by its extension: `.csv` (a table: stratified seeded split,
@@ -52,9 +61,10 @@ public struct PreparedData: Sendable {
             case .table?: prepared = try table(url, config)
             case .images?: prepared = try images(url, positive: config.positiveClass)
             case .sequences?: prepared = try sequences(url, config)
+            case nil where url.pathExtension.lowercased() == "npy": prepared = try arrays(url, config)
             case nil:
                 throw ScalpelError.invalidArgument("\(url.path): unknown data format '.\(url.pathExtension)'; expected .csv (a table), "
-                    + ".npz (MedMNIST images) or .tsv (a UCR archive file)")
+                    + ".npz (MedMNIST images), .tsv (a UCR archive file) or .npy (arrays, with --labels)")
             }
             if config.test != nil && prepared.kind != .sequences {
                 throw ScalpelError.invalidArgument("--test takes a UCR archive's TEST file; \(prepared.kind.rawValue) data is split from one file")

@@ -40,6 +40,9 @@ struct SavedModelOptions: ParsableArguments {
     @Option(help: "CSV: the label column (default: the one the model was trained with).")
     var label: String?
 
+    @Option(help: "With an .npy of samples as --data: the .npy of their labels.")
+    var labels: String?
+
     @Option(help: "MedMNIST .npz: the split to score: test (default), validation, train or all.")
     var split: String = "auto"
 
@@ -50,7 +53,7 @@ struct SavedModelOptions: ParsableArguments {
         guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
             throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
         }
-        return try Trainer.saved(checkpoint: checkpoint, data: data, label: label, split: which, out: out, runtime: try device.runtime())
+        return try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime())
     }
 }
 

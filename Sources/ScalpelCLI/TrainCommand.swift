@@ -24,6 +24,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file).")
     var data: String = "Data/breastmnist.npz"
 
+    @Option(help: "With an .npy of samples as --data: the .npy of their integer class labels.")
+    var labels: String?
+
     @Option(help: "A separate test file (a UCR archive's TEST file).")
     var test: String?
 
@@ -95,7 +98,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let kind = PreparedData.kind(of: data)
+            let kind = PreparedData.kind(of: data, model: self.model)
             let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
             let known = Trainer.models.values.flatMap { $0 }
             guard known.contains(model) else {
@@ -116,6 +119,7 @@ struct TrainCommand: ParsableCommand {
             config.clipNorm = (clipNorm ?? (model == "transformer" ? 1 : 0)) > 0 ? (clipNorm ?? 1) : nil
             config.balancedSampling = balanced
             config.classWeights = classWeights
+            config.labels = labels
             config.schedule = schedule
             config.augment = augment
             config.targetSensitivity = targetSensitivity
