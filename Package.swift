@@ -68,6 +68,9 @@ let package = Package(
             name: "Scalpel",
             dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic"]),
 
+        // A mutation fuzzer for every file parser (scripts/fuzz.sh); not part of the product.
+        .executableTarget(name: "scalpel-fuzz", dependencies: ["ScalpelIO", "ScalpelClinic"], path: "Sources/ScalpelFuzz"),
+
         .executableTarget(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -81,6 +84,7 @@ let package = Package(
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
         .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelFuzzTests", dependencies: ["ScalpelIO", "ScalpelClinic"], exclude: ["Regressions"]),
     ],
     swiftLanguageModes: [.v6]
 )

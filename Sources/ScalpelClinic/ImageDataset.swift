@@ -88,7 +88,24 @@ public enum ImageDataset {
         from url: URL, classCount: Int? = nil, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
         maxElements: Int = NPYArray.defaultMaxElements
     ) throws(ClinicDataError) -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
-        let archive = try NPZArchive(url: url, maxMemberBytes: maxMemberBytes, maxElements: maxElements)
+        try loadMedMNIST(
+            archive: NPZArchive(url: url, maxMemberBytes: maxMemberBytes, maxElements: maxElements), classCount: classCount)
+    }
+
+    /// Loads a 2-D MedMNIST `.npz` held in memory (a decrypted file); `source` names it in
+    /// errors. See `loadMedMNIST(from:classCount:maxMemberBytes:maxElements:)`.
+    public static func loadMedMNIST(
+        data: Data, source: String, classCount: Int? = nil, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
+        maxElements: Int = NPYArray.defaultMaxElements
+    ) throws(ClinicDataError) -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
+        try loadMedMNIST(
+            archive: NPZArchive(data: data, source: source, maxMemberBytes: maxMemberBytes, maxElements: maxElements),
+            classCount: classCount)
+    }
+
+    static func loadMedMNIST(
+        archive: NPZArchive, classCount: Int?
+    ) throws(ClinicDataError) -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
         var loaded: [LoadedSplit] = []
         for prefix in ["train", "val", "test"] {
             let split = try LoadedSplit(archive: archive, prefix: prefix)

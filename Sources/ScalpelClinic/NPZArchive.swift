@@ -5,9 +5,9 @@ import ZIPFoundation
 // The zip layer is ZIPFoundation's; what this file adds is treating the archive as untrusted:
 // sizes are checked before extraction, the inflated byte count is policed while it streams,
 // and the CRC-32 is compared, since ZIPFoundation's streaming extract leaves that to the caller.
-// One hole is ZIPFoundation's and cannot be closed from here: on Linux (0.9.20) its inflate loop
-// never returns when a deflate stream is still unfinished at the end of the file, because it
-// keeps asking for input and gets none; only a deliberately crafted archive does that.
+// ZIPFoundation (0.9.20) itself traps on hostile offsets and sizes and, on Linux, never returns
+// from inflating a deflate stream that is unfinished at the end of the file; so ZipDirectory
+// checks the zip structure before ZIPFoundation reads it, and inflates deflated members itself.
 
 /// A NumPy `.npz` archive: named arrays stored as `.npy` members of a zip file, stored or deflated.
 ///
@@ -17,8 +17,10 @@ public struct NPZArchive: Sendable {
     /// The most bytes one member may inflate to unless the caller says otherwise: 2 GiB.
     public static let defaultMaxMemberBytes: UInt64 = 1 << 31
 
-    /// The archive's file URL.
+    /// The archive's file URL (for an archive in memory, its `source` as a file URL).
     public let url: URL
+    /// The archive's bytes when it was opened from memory (a decrypted file), else nil.
+    let contents: Data?
     /// The archive's path, as named in error messages.
     public let source: String
     /// The names of the arrays in archive order, without the `.npy` extension.
@@ -41,9 +43,27 @@ public struct NPZArchive: Sendable {
     ) throws(ClinicDataError) {
         self.url = url
         source = url.isFileURL ? url.path : url.absoluteString
+        contents = nil
         self.maxMemberBytes = maxMemberBytes
         self.maxElements = maxElements
-        let archive = try Self.open(url, source: source)
+        let (archive, _) = try Self.open(url, source: source)
+        names = archive.compactMap { entry in
+            entry.type == .file && entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : nil
+        }
+    }
+
+    /// An `.npz` held in memory (a file decrypted without writing it out); `source` names it in
+    /// errors. See `init(url:maxMemberBytes:maxElements:)`.
+    public init(
+        data: Data, source: String, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
+        maxElements: Int = NPYArray.defaultMaxElements
+    ) throws(ClinicDataError) {
+        url = URL(fileURLWithPath: source)
+        self.source = source
+        contents = data
+        self.maxMemberBytes = maxMemberBytes
+        self.maxElements = maxElements
+        let (archive, _) = try Self.open(data, source: source)
         names = archive.compactMap { entry in
             entry.type == .file && entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : nil
         }
@@ -63,17 +83,22 @@ public struct NPZArchive: Sendable {
     public func array(named name: String) throws(ClinicDataError) -> NPYArray {
         let member = Self.arrayName(name) + ".npy"
         let at = ClinicDataError.Location(source: source, member: member)
-        let archive = try Self.open(url, source: source)
-        guard let entry = archive[member], entry.type == .file else {
+        let (archive, directory) = if let contents { try Self.open(contents, source: source) } else { try Self.open(url, source: source) }
+        // The entry's position in the listing is its place in the checked directory.
+        guard let (index, entry) = archive.enumerated().first(where: { $0.element.path == member }), entry.type == .file,
+              index < directory.members.count
+        else {
             throw .missingMember(.init(source: source), name: Self.arrayName(name), available: names)
         }
-        let bytes = try extract(entry, from: archive, at: at)
+        let bytes = try extract(entry, from: archive, directory: directory, member: directory.members[index], at: at)
         return try NPYArray(bytes: bytes, source: source, member: member, maxElements: maxElements)
     }
 
     /// The member's bytes, refusing it before extraction when its declared size is over the
     /// limit and during extraction as soon as it inflates past its declared size.
-    private func extract(_ entry: Entry, from archive: Archive, at: ClinicDataError.Location) throws(ClinicDataError) -> [UInt8] {
+    private func extract(
+        _ entry: Entry, from archive: Archive, directory: ZipDirectory, member: ZipDirectory.Member, at: ClinicDataError.Location
+    ) throws(ClinicDataError) -> [UInt8] {
         let declared = entry.uncompressedSize
         guard declared <= maxMemberBytes else {
             throw .memberTooLarge(at, uncompressedBytes: declared, limit: maxMemberBytes)
@@ -84,6 +109,36 @@ public struct NPZArchive: Sendable {
         let reserve = plausible.overflow ? declared : min(declared, plausible.partialValue + 1024)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(reserve))
+        let checksum: CRC32
+        #if canImport(CZlib) || canImport(zlib)
+        if member.method == 8 {
+            // Deflated: inflated here from exactly the member's compressed bytes (see ZipDirectory).
+            checksum = try directory.inflate(member, at: at) { (chunk) throws(ClinicDataError) in
+                guard UInt64(bytes.count) + UInt64(chunk.count) <= declared else {
+                    throw ClinicDataError.corruptMember(at, reason: "it inflates to more than the \(declared) bytes the zip directory declares")
+                }
+                bytes.append(contentsOf: chunk)
+            }
+        } else {
+            checksum = try extractWithZIPFoundation(entry, from: archive, declared: declared, into: &bytes, at: at)
+        }
+        #else
+        checksum = try extractWithZIPFoundation(entry, from: archive, declared: declared, into: &bytes, at: at)
+        #endif
+        guard UInt64(bytes.count) == declared else {
+            throw .corruptMember(at, reason: "it holds \(bytes.count) bytes where the zip directory declares \(declared)")
+        }
+        guard checksum == entry.checksum else {
+            throw .corruptMember(
+                at, reason: "CRC-32 mismatch: the data gives \(Self.hex(checksum)), the archive records \(Self.hex(entry.checksum))")
+        }
+        return bytes
+    }
+
+    /// ZIPFoundation's extraction (stored members), policing the size as the bytes stream in.
+    private func extractWithZIPFoundation(
+        _ entry: Entry, from archive: Archive, declared: UInt64, into bytes: inout [UInt8], at: ClinicDataError.Location
+    ) throws(ClinicDataError) -> CRC32 {
         let checksum: CRC32
         do {
             checksum = try archive.extract(entry, skipCRC32: false) { chunk in
@@ -97,25 +152,39 @@ public struct NPZArchive: Sendable {
         } catch {
             throw .corruptMember(at, reason: Self.explain(error))
         }
-        guard UInt64(bytes.count) == declared else {
-            throw .corruptMember(at, reason: "it holds \(bytes.count) bytes where the zip directory declares \(declared)")
-        }
-        guard checksum == entry.checksum else {
-            throw .corruptMember(
-                at, reason: "CRC-32 mismatch: the data gives \(Self.hex(checksum)), the archive records \(Self.hex(entry.checksum))")
-        }
-        return bytes
+        return checksum
     }
 
-    /// Opens the zip, telling a missing or unreadable file apart from one that is not a zip.
-    private static func open(_ url: URL, source: String) throws(ClinicDataError) -> Archive {
+    /// Opens the zip, telling a missing or unreadable file apart from one that is not a zip; its
+    /// structure is checked before ZIPFoundation reads it.
+    private static func open(_ url: URL, source: String) throws(ClinicDataError) -> (Archive, ZipDirectory) {
         let at = ClinicDataError.Location(source: source)
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             let reason = FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file"
             throw .unreadable(at, reason: reason)
         }
+        let bytes: ZipBytes
         do {
-            return try Archive(url: url, accessMode: .read)
+            bytes = try ZipBytes(file: url)
+        } catch {
+            throw .unreadable(at, reason: error.localizedDescription)
+        }
+        let directory = try ZipDirectory(bytes, source: source)
+        do {
+            return (try Archive(url: url, accessMode: .read), directory)
+        } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
+            throw .notZipArchive(at, reason: "no zip end-of-central-directory record")
+        } catch {
+            throw .notZipArchive(at, reason: explain(error))
+        }
+    }
+
+    /// Opens a zip held in memory; its structure is checked before ZIPFoundation reads it.
+    private static func open(_ data: Data, source: String) throws(ClinicDataError) -> (Archive, ZipDirectory) {
+        let at = ClinicDataError.Location(source: source)
+        let directory = try ZipDirectory(ZipBytes(data: data), source: source)
+        do {
+            return (try Archive(data: data, accessMode: .read), directory)
         } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
             throw .notZipArchive(at, reason: "no zip end-of-central-directory record")
         } catch {
