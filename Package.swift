@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
         // CPU feature and model queries (cpuid).
         .target(name: "CScalpelSystem"),
+        // Open MPI entry points resolved with dlopen at run time (data-parallel training).
+        .target(name: "CScalpelMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // Backend protocol, device specifications, GEMM parameters, scheduler, caches.
         .target(
@@ -66,7 +68,14 @@ let package = Package(
         // The runtime users program against: device resolution, self-test, benchmarks.
         .target(
             name: "Scalpel",
-            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic"]),
+            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic",
+                           "ScalpelPrivacy", "CScalpelMPI"]),
+
+        // Patient-data protection: de-identification, encryption at rest, the audit trail.
+        .target(
+            name: "ScalpelPrivacy",
+            dependencies: ["ScalpelClinic", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "CryptoExtras", package: "swift-crypto")]),
 
         // A mutation fuzzer for every file parser (scripts/fuzz.sh); not part of the product.
         .executableTarget(name: "scalpel-fuzz", dependencies: ["ScalpelIO", "ScalpelClinic"], path: "Sources/ScalpelFuzz"),
@@ -84,6 +93,7 @@ let package = Package(
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
         .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelPrivacyTests", dependencies: ["ScalpelPrivacy"]),
         .testTarget(name: "ScalpelFuzzTests", dependencies: ["ScalpelIO", "ScalpelClinic"], exclude: ["Regressions"]),
     ],
     swiftLanguageModes: [.v6]

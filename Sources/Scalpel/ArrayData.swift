@@ -1,6 +1,7 @@
 import Foundation
 import ScalpelClinic
 import ScalpelCore
+import ScalpelPrivacy
 
 /// NumPy `.npy` samples with a `.npy` of labels: what a researcher who prepared data in Python
 /// hands over. The array's shape says what it holds: (N, F) a table (or, for a sequence model,
@@ -32,13 +33,15 @@ extension PreparedData {
 
     /// The samples and labels of an `.npy` pair, checked: the labels one integer class per
     /// sample (shape (N) or (N, 1)), at least two classes, every value finite.
-    static func readArrays(_ url: URL, labels labelsPath: String?, model: String?, twoClasses: Bool = true) throws -> (values: [Float], shape: [Int], labels: [Int32], kind: Kind, uint8: Bool) {
+    static func readArrays(_ source: DataSource, labels labelsPath: String?, model: String?, keys: KeyRing?, twoClasses: Bool = true) throws
+        -> (values: [Float], shape: [Int], labels: [Int32], kind: Kind, uint8: Bool) {
+        let url = source.url
         guard let labelsPath else {
             throw ScalpelError.invalidArgument("\(url.path): an .npy of samples needs --labels FILE.npy with one integer class per sample")
         }
         guard FileManager.default.fileExists(atPath: labelsPath) else { throw ScalpelError.io(path: labelsPath, reason: "no such file") }
-        let samples = try NPYArray.load(from: url)
-        let labelArray = try NPYArray.load(from: URL(fileURLWithPath: labelsPath))
+        let samples = try source.npy()
+        let labelArray = try DataSource.open(labelsPath, keys: { keys }).npy()
         guard let kind = arrayKind(samples.shape, model: model) else {
             throw ScalpelError.invalidArgument("\(url.path): an array of shape \(samples.shape) is neither (N, F) rows, (N, H, W) grey images nor "
                 + "(N, C, H, W) / (N, H, W, C) images with 1 or 3 channels")
@@ -128,8 +131,9 @@ extension PreparedData {
     }
 
     /// A `.npy` pair for training: split, scaled with training statistics.
-    static func arrays(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
-        let read = try readArrays(url, labels: config.labels, model: config.model)
+    static func arrays(_ source: DataSource, _ config: TrainingConfig, keys: KeyRing?) throws -> PreparedData {
+        let url = source.url
+        let read = try readArrays(source, labels: config.labels, model: config.model, keys: keys)
         let (raw, sample, channelsLast) = layout(read.values, shape: read.shape, kind: read.kind)
         let classCount = Int(read.labels.max()!) + 1
         let split = try PreparedData.split(read.labels, config, source: url.path)
@@ -158,12 +162,13 @@ extension PreparedData {
     }
 
     /// A `.npy` pair scored by a saved model: every row, scaled with the model's statistics.
-    static func evaluationArrays(_ url: URL, _ pipeline: DataPipeline, labels: String?) throws -> PreparedData {
+    static func evaluationArrays(_ source: DataSource, _ pipeline: DataPipeline, labels: String?, keys: KeyRing?) throws -> PreparedData {
+        let url = source.url
         guard let scaling = pipeline.arrays else {
             throw ScalpelError.invalidArgument("\(url.path): the model was trained on \(pipeline.kind.rawValue) data from another format, not an .npy")
         }
         let model = pipeline.kind == .sequences ? "fcn" : nil
-        let read = try readArrays(url, labels: labels, model: model, twoClasses: false)
+        let read = try readArrays(source, labels: labels, model: model, keys: keys, twoClasses: false)
         var (values, sample, _) = layout(read.values, shape: read.shape, kind: read.kind)
         guard read.kind == pipeline.kind, sample == pipeline.sampleShape else {
             throw ScalpelError.invalidArgument("\(url.path): samples of shape \(sample) (\(read.kind.rawValue)); the model takes \(pipeline.sampleShape) "

@@ -1,6 +1,7 @@
 import Foundation
 import ScalpelClinic
 import ScalpelCore
+import ScalpelPrivacy
 
 /// How a run turned its data file into model inputs, saved in every checkpoint so that a saved
 /// model can score new data exactly as it was trained: the same features in the same order,
@@ -87,11 +88,11 @@ extension PreparedData {
     /// training label column of a table. Labels must be among the model's classes; one class
     /// present is allowed (the metrics that need two then say so).
     public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, labels: String? = nil,
-                            split: EvaluationSplit = .auto) throws -> PreparedData {
-        guard FileManager.default.fileExists(atPath: path) else { throw ScalpelError.io(path: path, reason: "no such file") }
-        if URL(fileURLWithPath: path).pathExtension.lowercased() == "npy" {
+                            split: EvaluationSplit = .auto, keys: KeyRing? = nil) throws -> PreparedData {
+        let source = try DataSource.open(path, keys: { keys })
+        if source.fileExtension == "npy" {
             do {
-                return try evaluationArrays(URL(fileURLWithPath: path), pipeline, labels: labels)
+                return try evaluationArrays(source, pipeline, labels: labels, keys: keys)
             } catch let error as ScalpelError {
                 throw error
             } catch {
@@ -103,7 +104,7 @@ extension PreparedData {
         }
         guard kind(of: path) == pipeline.kind else {
             throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data and this file holds "
-                + (kind(of: path).map { "\($0.rawValue) data" } ?? "an unknown format '.\(URL(fileURLWithPath: path).pathExtension)'"))
+                + (kind(of: path).map { "\($0.rawValue) data" } ?? "an unknown format '.\(source.fileExtension)'"))
         }
         if split != .auto && pipeline.kind != .images && split != .all {
             throw ScalpelError.invalidArgument("--split \(split.rawValue): only a MedMNIST file has splits; a \(pipeline.kind.rawValue) file is evaluated whole")
@@ -112,9 +113,9 @@ extension PreparedData {
         var prepared: PreparedData
         do {
             switch pipeline.kind {
-            case .table: prepared = try evaluationTable(url, pipeline, label: label)
-            case .images: prepared = try evaluationImages(url, pipeline, split: split)
-            case .sequences: prepared = try evaluationSequences(url, pipeline)
+            case .table: prepared = try evaluationTable(source, pipeline, label: label)
+            case .images: prepared = try evaluationImages(source, pipeline, split: split)
+            case .sequences: prepared = try evaluationSequences(source, pipeline)
             }
         } catch let error as ScalpelError {
             throw error
@@ -127,10 +128,11 @@ extension PreparedData {
         return prepared
     }
 
-    static func evaluationTable(_ url: URL, _ pipeline: DataPipeline, label: String?) throws -> PreparedData {
+    static func evaluationTable(_ source: DataSource, _ pipeline: DataPipeline, label: String?) throws -> PreparedData {
+        let url = source.url
         guard let schema = pipeline.table else { throw ScalpelError.invalidArgument("the checkpoint's table pipeline is incomplete") }
         let labelColumn = label ?? schema.labelColumn
-        let table = try CSVTable.load(from: url)
+        let table = try source.csv()
         // Only the trained columns are read; anything else in the file (new columns, identifiers) is left out.
         let trainedColumns = Set(schema.columns.map(\.name))
         for column in trainedColumns.sorted() where table.columnIndex(named: column) == nil {
@@ -190,9 +192,10 @@ extension PreparedData {
                             notes: notes, pipeline: pipeline)
     }
 
-    static func evaluationImages(_ url: URL, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
+    static func evaluationImages(_ source: DataSource, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
+        let url = source.url
         guard let stats = pipeline.images else { throw ScalpelError.invalidArgument("the checkpoint's image pipeline is incomplete") }
-        let (train, validation, test) = try ImageDataset.loadMedMNIST(from: url, classCount: stats.fileClassCount)
+        let (train, validation, test) = try source.medMNIST(classCount: stats.fileClassCount)
         let geometry = [train.channels, train.height, train.width]
         guard geometry == pipeline.sampleShape else {
             throw ScalpelError.invalidArgument("\(url.path): the images are \(geometry.map(String.init).joined(separator: "×")) (C×H×W); "
@@ -225,9 +228,10 @@ extension PreparedData {
                             pipeline: pipeline)
     }
 
-    static func evaluationSequences(_ url: URL, _ pipeline: DataPipeline) throws -> PreparedData {
+    static func evaluationSequences(_ source: DataSource, _ pipeline: DataPipeline) throws -> PreparedData {
+        let url = source.url
         let mapping = try UCRLabelMapping(labels: pipeline.fileClasses)
-        let file = try UCRDataset(contentsOf: url, labelMapping: mapping)
+        let file = try source.ucr(labelMapping: mapping)
         let length = pipeline.sampleShape[1]
         guard file.seriesLength <= length else {
             throw ScalpelError.invalidArgument("\(url.path): series of up to \(file.seriesLength) values; the model takes at most \(length)")

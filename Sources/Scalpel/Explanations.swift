@@ -65,7 +65,6 @@ extension Trainer {
         case .sequences: result = try signalExplanations(rows: rows, predicted: predicted, folder: folder)
         case .table: result = try tableExplanations(rows: rows, folder: folder)
         }
-        result.files = result.files.map { "explanations/" + $0 }
         return result
     }
 
@@ -135,16 +134,14 @@ extension Trainer {
             let label = caption(row: sample.row, predicted: sample.predicted)
             var items: [(png: [UInt8], caption: String)] = [(try png(nil, 0), label)]
             let salPNG = try png(saliency, 0.5)
-            try AtomicFile.write(Data(salPNG), to: folder.appending(path: "saliency-\(name).png"))
-            written.append("saliency-\(name).png")
+            written.append(try writeOutput(Data(salPNG), "explanations/saliency-\(name).png"))
             if let cam {
                 let positions = cam.spatial.reduce(1, *)
                 let map = cam.spatial.count == 2
                     ? Attribution.resize(cam.maps[i * positions ..< (i + 1) * positions], from: (cam.spatial[0], cam.spatial[1]), to: (h, w))
                     : [Float](repeating: 0, count: h * w)
                 let camPNG = try png(map, 0.5)
-                try AtomicFile.write(Data(camPNG), to: folder.appending(path: "gradcam-\(name).png"))
-                written.append("gradcam-\(name).png")
+                written.append(try writeOutput(Data(camPNG), "explanations/gradcam-\(name).png"))
                 items.append((camPNG, "Grad-CAM"))
             }
             items.append((salPNG, "saliency"))
@@ -168,8 +165,7 @@ extension Trainer {
         var result = Explanations()
         if let transformer = model as? TransformerClassifier {
             let (svg, count) = try attentionMaps(transformer, rows: rows, predicted: predicted)
-            try AtomicFile.write(Data(svg.utf8), to: folder.appending(path: "attention.svg"))
-            result.files.append("attention.svg")
+            result.files.append(try writeOutput(Data(svg.utf8), "explanations/attention.svg"))
             result.figures.append((svg, "Attention over time for \(count) test beats (the first correct and the first wrong of each class): "
                 + "the attention the last encoder layer paid to each time step, averaged over heads and queries, from its minimum to its maximum."))
             return result
@@ -203,8 +199,7 @@ extension Trainer {
                                       weights: w.map { high > low ? ($0 - low) / (high - low) : 0 })
         }
         let svg = SignalWeightChart(title: method, signals: signals, columns: 2, weightLabel: "weight (min to max)").svg()
-        try AtomicFile.write(Data(svg.utf8), to: folder.appending(path: file))
-        result.files.append(file)
+        result.files.append(try writeOutput(Data(svg.utf8), "explanations/" + file))
         result.figures.append((svg, method + ", for the first correct and the first wrong beat of each class."))
         return result
     }
@@ -268,15 +263,14 @@ extension Trainer {
                 ? "\"" + item.column.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : item.column
             csv += "\(name),\(item.metric),\(item.baseline),\(item.decrease),\(item.standardDeviation),\(item.repeats)\n"
         }
-        try AtomicFile.write(Data(csv.utf8), to: folder.appending(path: "importance.csv"))
+        result.files.append(try writeOutput(Data(csv.utf8), "explanations/importance.csv"))
         let shown = Array(importance.prefix(20))
         let metricName = first.metric == "auroc" ? "AUROC" : first.metric == "macro_auroc" ? "macro AUROC" : "accuracy"
         let chart = try HorizontalBarChart(title: "Permutation importance (\(shown.count) of \(importance.count) columns)",
                                            labels: shown.map(\.column), values: shown.map(\.decrease),
                                            errors: shown.map(\.standardDeviation), xLabel: "decrease in \(metricName) when shuffled")
         let svg = chart.svg()
-        try AtomicFile.write(Data(svg.utf8), to: folder.appending(path: "importance.svg"))
-        result.files += ["importance.csv", "importance.svg"]
+        result.files.append(try writeOutput(Data(svg.utf8), "explanations/importance.svg"))
         result.figures.append((svg, "Permutation importance on \(rows.count) rows: the mean decrease of \(metricName) (baseline "
             + String(format: "%.4f", first.baseline) + ") over \(first.repeats) seeded shuffles of each column, ± one standard deviation. "
             + "It measures what this model relies on, not what causes the outcome; correlated columns share their importance."))

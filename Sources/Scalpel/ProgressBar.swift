@@ -7,15 +7,18 @@ public struct ProgressBar {
     let label: String
     let started = Date()
     let interactive = isatty(STDERR_FILENO) != 0
+    /// Draws nothing (the ranks of a distributed run other than rank 0).
+    let silent: Bool
 
-    public init(total: Int, label: String) {
+    public init(total: Int, label: String, silent: Bool = false) {
         self.total = total
         self.label = label
+        self.silent = silent
     }
 
     /// Draws step `done` of `total`; `final` ends the line.
     public func update(_ done: Int, status: String, final: Bool = false) {
-        guard interactive || final else { return }
+        guard !silent, interactive || final else { return }
         let width = 24
         let filled = total > 0 ? width * done / total : width
         let elapsed = Date().timeIntervalSince(started)

@@ -3,6 +3,7 @@ import ScalpelClinic
 import ScalpelCore
 import ScalpelIO
 import ScalpelNN
+import ScalpelPrivacy
 
 /// metrics.json of `scalpel eval`.
 public struct EvaluationReport: Encodable {
@@ -19,23 +20,32 @@ public struct EvaluationReport: Encodable {
 extension Trainer {
     /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
     /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
+    /// Encrypted checkpoints and data are decrypted in memory with the keys `secrets` names
+    /// (key file, passphrase file; or the environment); outputs are encrypted when either input
+    /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
-                             out: String, runtime: Runtime) throws -> Trainer {
+                             out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
+                             encryptOutputs: Bool? = nil) throws -> Trainer {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
-        let file = try Checkpoint.read(from: url)
+        var secrets = TrainingConfig(data: path, label: "", out: out)
+        (secrets.keyFile, secrets.passphraseFile) = (keyFile, passphraseFile)
+        let keys = try secrets.keyRing()
+        let file = try Trainer.readCheckpoint(url, keys: keys)
         guard let text = file.metadata["config"],
               var config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
             throw ScalpelError.io(path: checkpoint, reason: "the checkpoint holds no readable training configuration; use best.safetensors or "
                 + "last.safetensors of a run of this version of Scalpel")
         }
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
-        let data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split)
+        var data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys)
+        data.encryptedSource = EncryptedFile.isEncrypted(path: path) || EncryptedFile.isEncrypted(path: checkpoint)
         config.out = out
         config.data = path
         config.test = nil
         config.labels = labels
-        let trainer = try Trainer(config: config, data: data, runtime: runtime)
+        (config.keyFile, config.passphraseFile, config.encryptOutputs) = (keyFile, passphraseFile, encryptOutputs)
+        let trainer = try Trainer(config: config, data: data, runtime: runtime, keys: keys)
         try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
         if let text = file.metadata["decision_threshold"] {
             guard let choice = try? JSONDecoder().decode(DecisionThreshold.self, from: Data(text.utf8)) else {
@@ -67,8 +77,8 @@ extension Trainer {
                                        ("device", report.device), ("rows", String(data.test.count)),
                                        ("classes", data.classNames.joined(separator: ", "))],
                              evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained)
-        try AtomicFile.write(Data(try page.html().utf8), to: out.appending(path: "report.html"))
-        log("scalpel: report in \(out.appending(path: "report.html").path)")
+        let written = try writeOutput(Data(try page.html().utf8), "report.html")
+        log("scalpel: report in \(out.appending(path: written).path)")
         return report
     }
 
@@ -82,8 +92,8 @@ extension Trainer {
                               subtitle: "Checkpoint \(checkpointPath ?? ""); \(data.test.count) rows")
         let report = RunReport(title: "", subtitle: "", summary: [], evaluation: test, splitName: "", classNames: data.classNames, notes: [:])
         try report.explain(explained, &page)
-        try AtomicFile.write(Data(page.html().utf8), to: out.appending(path: "explanations.html"))
-        log("scalpel: explanations in \(out.appending(path: "explanations").path) and \(out.appending(path: "explanations.html").path)")
-        return explained.files + ["explanations.html"]
+        let written = try writeOutput(Data(page.html().utf8), "explanations.html")
+        log("scalpel: explanations in \(out.appending(path: "explanations").path) and \(out.appending(path: written).path)")
+        return explained.files + [written]
     }
 }

@@ -3,6 +3,7 @@ import ScalpelClinic
 import ScalpelCore
 import ScalpelIO
 import ScalpelNN
+import ScalpelPrivacy
 import ScalpelTensor
 
 /// Everything a training run is given; saved as `config.json` in the run folder.
@@ -50,6 +51,12 @@ public struct TrainingConfig: Codable, Sendable {
     public var classWeights: String?
     /// With an `.npy` of samples as `data`: the `.npy` of their class labels.
     public var labels: String?
+    /// Encryption: the key file or passphrase file (paths only; `SCALPEL_KEY` and
+    /// `SCALPEL_PASSPHRASE` are read from the environment and never stored).
+    public var keyFile: String?
+    public var passphraseFile: String?
+    /// Write checkpoints, report and explanations encrypted (`.enc`); nil: when the data is.
+    public var encryptOutputs: Bool?
 
     public init(data: String, label: String, out: String) {
         self.data = data
@@ -161,6 +168,12 @@ public final class Trainer {
     var savedThreshold: (String, DecisionThreshold)?
     /// The checkpoint a saved model was read from.
     var checkpointPath: String?
+    /// The keys of encrypted data and outputs (nil: none given).
+    let keys: KeyRing?
+    /// Whether checkpoints, the report and explanations are written encrypted.
+    public let encryptsOutputs: Bool
+    /// The MPI job of a data-parallel run (nil: a single process).
+    public let distributed: DistributedContext?
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     let features: Tensor
     let labels: Tensor
@@ -172,18 +185,25 @@ public final class Trainer {
                                                                 .sequences: ["fcn", "transformer", "lstm", "gru"]]
 
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
-    public convenience init(config: TrainingConfig, runtime: Runtime) throws {
+    public convenience init(config: TrainingConfig, runtime: Runtime, distributed: DistributedContext? = nil) throws {
         guard config.epochs >= 1, config.batchSize >= 1, config.learningRate > 0, config.hidden >= 1 else {
             throw ScalpelError.invalidArgument("epochs, batch size, learning rate and hidden size must be positive")
         }
-        try self.init(config: config, data: try PreparedData.load(config), runtime: runtime)
+        let keys = try config.keyRing()
+        try self.init(config: config, data: try PreparedData.load(config, keys: keys), runtime: runtime, keys: keys, distributed: distributed)
     }
 
     /// A trainer for data already prepared (a run's, or new data for a saved model).
-    init(config: TrainingConfig, data: PreparedData, runtime: Runtime) throws {
+    init(config: TrainingConfig, data: PreparedData, runtime: Runtime, keys: KeyRing?, distributed: DistributedContext? = nil) throws {
         self.config = config
         self.runtime = runtime
         self.data = data
+        self.keys = keys
+        self.distributed = distributed
+        encryptsOutputs = config.encryptOutputs ?? data.encryptedSource
+        if encryptsOutputs && keys == nil {
+            throw ScalpelError.invalidArgument("--encrypt-outputs needs a key: give --key-file FILE or --passphrase-file FILE, or set SCALPEL_KEY or SCALPEL_PASSPHRASE")
+        }
         guard Trainer.models[data.kind]!.contains(config.model) else {
             throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
                 + "use \(Trainer.models[data.kind]!.joined(separator: " or "))")
@@ -300,16 +320,21 @@ public final class Trainer {
     }
 
     /// The images of `rows`, each transformed by its own random augmentation, on the backend.
-    func augmentedBatch(_ rows: [Int]) throws -> Tensor {
+    /// A distributed rank draws the transforms of the whole global batch `rows` (so that its
+    /// generator stays where a single process's would) and builds only its `slice`.
+    func augmentedBatch(_ rows: [Int], slice: Range<Int>? = nil) throws -> Tensor {
         let per = data.sampleShape.reduce(1, *)
         let (c, h, w) = (data.sampleShape[0], data.sampleShape[1], data.sampleShape[2])
-        var batch = [Float](repeating: 0, count: rows.count * per)
+        let kept = slice ?? rows.indices
+        var batch = [Float](repeating: 0, count: kept.count * per)
         for (i, row) in rows.enumerated() {
+            let transform = augmentation.draw(&augmentGenerator)
+            guard kept.contains(i) else { continue }
             // Standardised pixels: 0 is the training mean, the fill for pixels from outside.
-            ImageAugmentation.apply(augmentation.draw(&augmentGenerator), image: data.values[row * per ..< (row + 1) * per], channels: c,
-                                    height: h, width: w, fill: 0, into: &batch, at: i * per)
+            ImageAugmentation.apply(transform, image: data.values[row * per ..< (row + 1) * per], channels: c,
+                                    height: h, width: w, fill: 0, into: &batch, at: (i - kept.lowerBound) * per)
         }
-        return try Tensor(batch, shape: [rows.count] + data.sampleShape, on: backend)
+        return try Tensor(batch, shape: [kept.count] + data.sampleShape, on: backend)
     }
 
     /// The rows of one epoch's batches: a seeded shuffle of the training rows, or with balanced
@@ -360,15 +385,30 @@ public final class Trainer {
     /// Trains for the configured epochs (from `startEpoch` when resuming) and returns the final
     /// report. Checkpoints `last.safetensors` after every epoch and `best.safetensors` whenever
     /// the validation AUROC improves.
-    public func run(startEpoch: Int = 0, log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> TrainingReport {
+    ///
+    /// In a distributed run every rank trains on its slice of each global batch, and only rank
+    /// 0 evaluates, writes and returns a report (the others return nil).
+    public func run(startEpoch: Int = 0, log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> TrainingReport? {
         let out = URL(fileURLWithPath: config.out)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let configData = try JSONEncoder.pretty.encode(config)
-        try AtomicFile.write(configData, to: out.appending(path: "config.json"))
-        log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
-            + "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test samples")
+        let root = distributed?.isRoot ?? true
+        if root {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let configData = try JSONEncoder.pretty.encode(config)
+            try AtomicFile.write(configData, to: out.appending(path: "config.json"))
+            log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
+                + "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test samples"
+                + (distributed.map { "; data-parallel over \($0.size) MPI ranks, each taking 1/\($0.size) of every batch of \(config.batchSize) "
+                    + "(if a rank fails the job stops: continue with --resume \(config.out)/last.safetensors)" } ?? ""))
+        }
+        // Every rank starts from rank 0's weights (the same seed gives the same ones; a resume reads the same file).
+        if let distributed { try distributed.broadcast(model.namedTensors().map(\.tensor)) }
+        let parameters = model.parameters()
+        let buffers = model.namedTensors().map(\.tensor).filter { !$0.requiresGrad }
         let steps = (data.train.count + config.batchSize - 1) / config.batchSize
+        let fault = ProcessInfo.processInfo.environment["SCALPEL_FAULT_INJECT"]
         for epoch in startEpoch ..< config.epochs {
+            // Fault injection for the tests of a distributed run: "rank-exit:R:E" kills rank R as epoch E starts.
+            if let distributed, fault == "rank-exit:\(distributed.rank):\(epoch + 1)" { kill(getpid(), SIGKILL) }
             let started = Date()
             model.train()
             optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch)
@@ -377,18 +417,28 @@ public final class Trainer {
             // the epoch's end), not every step: a read waits for the device's queue to drain.
             let lossTotal = try Tensor.zeros([1], on: backend)
             let readEvery = 16
-            var lossSum = 0.0, lastChecked = 0
-            let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)")
+            var lossSum = 0.0, lastChecked = 0, ownRows = 0
+            let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)", silent: !root)
             for step in 0 ..< steps {
-                let rows = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
-                let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
+                let global = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
+                // This rank's slice of the global batch (all of it in a single process).
+                let slice = distributed?.slice(of: global.count) ?? global.indices
+                let rows = Array(global[slice])
+                ownRows += rows.count
                 try optimizer.zeroGrad()
-                let logits = config.augment ? try model(try augmentedBatch(rows)) : try forward(index)
-                let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
-                try loss.backward()
-                if let clip = config.clipNorm { try clipGradientNorm(model.parameters(), maxNorm: clip) }
+                if !rows.isEmpty {
+                    let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
+                    let logits = config.augment ? try model(try augmentedBatch(global, slice: slice)) : try forward(index)
+                    let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
+                    try loss.backward()
+                    try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
+                } else if config.augment {
+                    _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
+                }
+                // The mean loss over the global batch: each rank's mean weighted by its share.
+                try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
+                if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
                 try optimizer.step()
-                try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
                 guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
                 lossSum = Double(try lossTotal.item())
                 guard lossSum.isFinite else {
@@ -397,7 +447,16 @@ public final class Trainer {
                 lastChecked = step + 1
                 let seen = min(order.count, (step + 1) * config.batchSize)
                 let rate = Double(seen) / Date().timeIntervalSince(started)
-                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(seen), rate))
+                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(max(ownRows, 1)), rate))
+            }
+            if let distributed {
+                // The epoch's loss over all ranks; BatchNorm's running statistics averaged over them.
+                var total = [lossSum]
+                try distributed.allreduceSum(&total)
+                lossSum = total[0]
+                try distributed.average(buffers)
+                // Only rank 0 evaluates and writes; the others go on to the next epoch and wait for it there.
+                guard root else { continue }
             }
             let validation = data.validation.isEmpty ? nil : try evaluate(data.validation).metrics
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation?.loss,
@@ -421,10 +480,17 @@ public final class Trainer {
             let tieLoss = validation?.loss ?? record.trainLoss
             if best == nil || score > best!.score || (score == best!.score && tieLoss < best!.loss) {
                 best = (epoch + 1, score, tieLoss, try snapshot())
-                try Checkpoint.save(model: model, metadata: try checkpointMetadata(epoch: epoch + 1), to: out.appending(path: "best.safetensors"))
+                try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: epoch + 1))
             }
-            try Checkpoint.save(model: model, optimizer: optimizer, metadata: try checkpointMetadata(epoch: epoch + 1),
-                                to: out.appending(path: "last.safetensors"))
+            try saveCheckpoint("last.safetensors", optimizer: optimizer, metadata: try checkpointMetadata(epoch: epoch + 1))
+        }
+        guard root else { return nil }
+        if let distributed, !history.isEmpty {
+            let steps = (config.epochs - startEpoch) * ((data.train.count + config.batchSize - 1) / config.batchSize)
+            let seconds = history.suffix(config.epochs - startEpoch).map(\.seconds).reduce(0, +)
+            log(String(format: "scalpel: %d ranks: %.1f rows/s; allreduce %.2f ms per step on rank 0 (%.1f%% of the training time)", distributed.size,
+                       Double(data.train.count * (config.epochs - startEpoch)) / max(seconds, 1e-9), distributed.reduceSeconds * 1000 / Double(max(steps, 1)),
+                       100 * distributed.reduceSeconds / max(seconds, 1e-9)))
         }
         // Evaluate the selected epoch's weights on the test split.
         if let best { try restore(best.state) }
@@ -449,7 +515,7 @@ public final class Trainer {
             var metadata = try checkpointMetadata(epoch: best?.epoch ?? config.epochs)
             metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
             metadata["decision_threshold_rule"] = threshold!.0
-            try Checkpoint.save(model: model, metadata: metadata, to: out.appending(path: "best.safetensors"))
+            try saveCheckpoint("best.safetensors", metadata: metadata)
         }
         let explanations = try explain(rows: data.test, predicted: test.predicted, scores: test.scores,
                                        logProbabilities: test.logProbabilities, out: out)
@@ -466,8 +532,9 @@ public final class Trainer {
                              subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)", summary: summary,
                              history: history, selectedEpoch: report.selectedEpoch, evaluation: test, splitName: "test",
                              classNames: data.classNames, notes: data.notes, explanations: explanations)
-        try AtomicFile.write(Data(try page.html().utf8), to: out.appending(path: "report.html"))
-        log("scalpel: report in \(out.appending(path: "report.html").path); explanations in \(out.appending(path: "explanations").path)")
+        let written = try writeOutput(Data(try page.html().utf8), "report.html")
+        log("scalpel: report in \(out.appending(path: written).path); explanations in \(out.appending(path: "explanations").path)"
+            + (encryptsOutputs ? " (checkpoints, report and explanations encrypted: decrypt with `scalpel decrypt`)" : ""))
         return report
     }
 
@@ -610,7 +677,7 @@ public final class Trainer {
     /// Restores a `last.safetensors` written by an interrupted run of the same configuration;
     /// returns the epoch to continue from.
     public func resume(from url: URL) throws -> Int {
-        let file = try Checkpoint.read(from: url)
+        let file = try Trainer.readCheckpoint(url, keys: keys)
         try Checkpoint.restore(file, into: model, optimizer: optimizer, source: url.path)
         let meta = file.metadata
         guard let epoch = meta["epoch"].flatMap(Int.init), let shuffleState = meta["shuffle_state"].flatMap(UInt64.init) else {
@@ -623,7 +690,8 @@ public final class Trainer {
         history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))
         if let bestEpoch = meta["best_epoch"].flatMap(Int.init), let score = meta["best_score"].flatMap(Double.init),
            let loss = meta["best_loss"].flatMap(Double.init) {
-            let bestFile = try Checkpoint.read(from: url.deletingLastPathComponent().appending(path: "best.safetensors"))
+            let bestName = url.lastPathComponent.hasSuffix(".enc") ? "best.safetensors.enc" : "best.safetensors"
+            let bestFile = try Trainer.readCheckpoint(url.deletingLastPathComponent().appending(path: bestName), keys: keys)
             let state = try Dictionary(uniqueKeysWithValues: bestFile.tensors.filter { !$0.key.hasPrefix("optimizer.") }.map { ($0.key, try $0.value.floats) })
             best = (bestEpoch, score, loss, state)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ScalpelClinic
 import ScalpelCore
+import ScalpelPrivacy
 
 /// A data set ready for training: every sample's values (already normalised), the sample
 /// shape, labels, and the train/validation/test split.
@@ -24,13 +25,15 @@ public struct PreparedData: Sendable {
     public var notes: [String: String]
     /// How the file became these values, for scoring new data with the trained model.
     public var pipeline: DataPipeline? = nil
+    /// Whether the data (or its test file) was read from an encrypted file.
+    public var encryptedSource = false
 
     public var classCount: Int { classNames.count }
 
     /// The kind of data a file holds, by its extension (nil: unknown, or an `.npy`, whose
     /// shape decides; see `kind(of:model:)`).
     public static func kind(of path: String) -> Kind? {
-        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        switch DataSource.formatExtension(path) {
         case "csv": .table
         case "npz": .images
         case "tsv", "txt": .sequences
@@ -41,8 +44,8 @@ public struct PreparedData: Sendable {
     /// The kind of data a file holds for `model`: by its extension, or for an `.npy` by the
     /// array's shape (nil when unknown or unreadable; loading it then says why).
     public static func kind(of path: String, model: String?) -> Kind? {
-        guard URL(fileURLWithPath: path).pathExtension.lowercased() == "npy" else { return kind(of: path) }
-        guard let array = try? NPYArray.load(from: URL(fileURLWithPath: path)) else { return nil }
+        guard DataSource.formatExtension(path) == "npy" else { return kind(of: path) }
+        guard let array = try? DataSource.open(path, keys: { nil }).npy() else { return nil }
         return arrayKind(array.shape, model: model)
     }
 
@@ -50,22 +53,24 @@ public struct PreparedData: Sendable {
     /// standardisation fit on the training rows), `.npz` (MedMNIST 2-D images: the official
     /// split, pixels scaled to [0, 1] and standardised per channel with training statistics) or
     /// `.tsv` (a UCR archive file; with `config.test`, the archive's official split).
-    public static func load(_ config: TrainingConfig) throws -> PreparedData {
+    public static func load(_ config: TrainingConfig, keys: KeyRing? = nil) throws -> PreparedData {
         let url = URL(fileURLWithPath: config.data)
         for path in [config.data] + (config.test.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
             throw ScalpelError.io(path: path, reason: "no such file")
         }
         var prepared: PreparedData
         do {
+            let source = try DataSource.open(config.data, keys: { keys })
             switch kind(of: config.data) {
-            case .table?: prepared = try table(url, config)
-            case .images?: prepared = try images(url, positive: config.positiveClass)
-            case .sequences?: prepared = try sequences(url, config)
-            case nil where url.pathExtension.lowercased() == "npy": prepared = try arrays(url, config)
+            case .table?: prepared = try table(source, config)
+            case .images?: prepared = try images(source, positive: config.positiveClass)
+            case .sequences?: prepared = try sequences(source, config, keys: keys)
+            case nil where source.fileExtension == "npy": prepared = try arrays(source, config, keys: keys)
             case nil:
-                throw ScalpelError.invalidArgument("\(url.path): unknown data format '.\(url.pathExtension)'; expected .csv (a table), "
+                throw ScalpelError.invalidArgument("\(url.path): unknown data format '.\(source.fileExtension)'; expected .csv (a table), "
                     + ".npz (MedMNIST images), .tsv (a UCR archive file) or .npy (arrays, with --labels)")
             }
+            prepared.encryptedSource = source.isEncrypted || (config.test.map { EncryptedFile.isEncrypted(path: $0) } ?? false)
             if config.test != nil && prepared.kind != .sequences {
                 throw ScalpelError.invalidArgument("--test takes a UCR archive's TEST file; \(prepared.kind.rawValue) data is split from one file")
             }
@@ -90,12 +95,14 @@ public struct PreparedData: Sendable {
     /// training file's labels; a `validationFraction` of each training class (seeded) is held
     /// out for validation. Without one, the training file is split like a table (70/15/15).
     /// Values are used as the file gives them (the archive's series are z-normalised).
-    static func sequences(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
-        let train: UCRDataset, test: UCRDataset?
+    static func sequences(_ source: DataSource, _ config: TrainingConfig, keys: KeyRing?) throws -> PreparedData {
+        let url = source.url
+        var train = try source.ucr(), test: UCRDataset?
         if let testPath = config.test {
-            (train, test) = try UCRDataset.loadSplits(train: url, test: URL(fileURLWithPath: testPath))
-        } else {
-            (train, test) = (try UCRDataset(contentsOf: url), nil)
+            // The test file takes the training file's classes; both are padded to the longer series.
+            let testSet = try DataSource.open(testPath, keys: { keys }).ucr(labelMapping: train.labelMapping)
+            let length = max(train.seriesLength, testSet.seriesLength)
+            (train, test) = (try train.padded(to: length), try testSet.padded(to: length))
         }
         let (n, m) = (train.count, test?.count ?? 0)
         var notes = ["normalisation": "none: the series as the file gives them (UCR archive series are z-normalised)",
@@ -142,10 +149,11 @@ public struct PreparedData: Sendable {
         }
     }
 
-    static func table(_ url: URL, _ config: TrainingConfig) throws -> PreparedData {
+    static func table(_ source: DataSource, _ config: TrainingConfig) throws -> PreparedData {
+        let url = source.url
         // Word columns are one-hot encoded; empty, "NA" and "?" cells are missing (imputed below).
-        let dataset = try TabularDataset.load(from: url, labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns,
-                                              options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
+        let dataset = try TabularDataset(table: source.csv(), labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns,
+                                         options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
         guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
         let split = try PreparedData.split(dataset.labels, config, source: url.path)
         // Missing values take the training rows' median (an all-zero one-hot for a category).
@@ -170,8 +178,8 @@ public struct PreparedData: Sendable {
                                                    fileClasses: dataset.classNames, positiveClass: config.positiveClass, table: schema))
     }
 
-    static func images(_ url: URL, positive: String?) throws -> PreparedData {
-        let (train, validation, test) = try ImageDataset.loadMedMNIST(from: url)
+    static func images(_ source: DataSource, positive: String?) throws -> PreparedData {
+        let (train, validation, test) = try source.medMNIST()
         var labels = train.labels + validation.labels + test.labels
         var classNames = (0 ..< train.classCount).map { "class \($0)" }
         if let positive {

@@ -49,11 +49,18 @@ struct SavedModelOptions: ParsableArguments {
     @Option(help: "The output folder.")
     var out: String
 
+    @OptionGroup var key: KeyOptions
+
+    @Flag(name: .customLong("encrypt-outputs"), inversion: .prefixedNo,
+          help: "Write the report and explanations encrypted (default: when the checkpoint or data is encrypted).")
+    var encryptOutputs: Bool?
+
     func trainer(_ device: DeviceOptions) throws -> Trainer {
         guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
             throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
         }
-        return try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime())
+        return try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
+                                 keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
     }
 }
 
@@ -78,9 +85,10 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             let trainer = try saved.trainer(options)
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
+            try recordAudit(command: "eval", inputs: [saved.checkpoint, saved.data, saved.labels], outputs: [saved.out], metrics: auditMetrics(report.test))
             print("Evaluated \(saved.checkpoint) on \(saved.data); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames, split: "Data")
-            print("Wrote \(saved.out)/report.html, metrics.json" + (noExplanations ? "" : ", explanations/"))
+            print("Wrote \(saved.out)/report.html\(trainer.encryptsOutputs ? ".enc" : ""), metrics.json" + (noExplanations ? "" : ", explanations/"))
         }
     }
 }
@@ -102,6 +110,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let files = try saved.trainer(options).explainSaved()
+            try recordAudit(command: "explain", inputs: [saved.checkpoint, saved.data, saved.labels], outputs: [saved.out])
             print("Wrote " + files.map { "\(saved.out)/\($0)" }.joined(separator: ", "))
         }
     }

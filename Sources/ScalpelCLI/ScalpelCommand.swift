@@ -8,7 +8,8 @@ struct ScalpelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scalpel",
         abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
-        subcommands: [TrainCommand.self, EvalCommand.self, ExplainCommand.self, DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
+        subcommands: [TrainCommand.self, EvalCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
+                      DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
 

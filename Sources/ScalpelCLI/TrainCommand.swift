@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Scalpel
 import ScalpelCore
+import ScalpelOpenCL
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,11 @@ struct TrainCommand: ParsableCommand {
             """)
 
     @OptionGroup var options: DeviceOptions
+    @OptionGroup var key: KeyOptions
+
+    @Flag(name: .customLong("encrypt-outputs"), inversion: .prefixedNo,
+          help: "Write checkpoints, the report and explanations encrypted (default: when the data is encrypted).")
+    var encryptOutputs: Bool?
 
     @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file).")
     var data: String = "Data/breastmnist.npz"
@@ -93,6 +99,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The run folder (default: runs/<date>-<model>).")
     var out: String?
 
+    @Flag(help: "Data-parallel training over MPI: run under `mpirun -np N`; each rank takes 1/N of every batch (same global batch and rate).")
+    var distributed = false
+
     @Option(help: "Continue an interrupted run from its last.safetensors (same options).")
     var resume: String?
 
@@ -120,6 +129,7 @@ struct TrainCommand: ParsableCommand {
             config.balancedSampling = balanced
             config.classWeights = classWeights
             config.labels = labels
+            (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
             config.schedule = schedule
             config.augment = augment
             config.targetSensitivity = targetSensitivity
@@ -127,13 +137,30 @@ struct TrainCommand: ParsableCommand {
             config.dropout = dropout
             config.seed = seed
             config.hidden = hidden
-            config.device = (try options.spec()).description
-            let trainer = try Trainer(config: config, runtime: try options.runtime())
+            var spec = try options.spec()
+            let context = distributed ? try DistributedContext.start() : nil
+            defer { context?.finish() }
+            if let context {
+                // The machine's cores are shared by its ranks; on a multi-GPU machine each rank takes its own GPU.
+                if ProcessInfo.processInfo.environment["SCALPEL_THREADS"] == nil {
+                    setenv("SCALPEL_THREADS", String(max(1, ProcessInfo.processInfo.activeProcessorCount / max(context.localSize, 1))), 1)
+                }
+                let gpus = OpenCLInventory.shared.devices.filter { $0.kind == .gpu }
+                if (spec == .auto || spec == .bestOpenCL) && gpus.count > 1 {
+                    let gpu = gpus[context.localRank % gpus.count]
+                    spec = .openCL(platform: gpu.platformIndex, device: gpu.deviceIndex)
+                }
+            }
+            config.device = spec.description
+            let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: context?.isRoot ?? true), distributed: context)
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
-            let report = try trainer.run(startEpoch: start)
+            guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
+            try recordAudit(command: "train", inputs: [data, test, labels, resume], outputs: [config.out], metrics: auditMetrics(report.test))
             print("Selected epoch \(report.selectedEpoch) of \(report.epochs) (\(report.selectionRule)); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames)
-            print("Wrote \(config.out)/report.html, metrics.json, best.safetensors, last.safetensors, config.json, explanations/")
+            let e = trainer.encryptsOutputs ? ".enc" : ""
+            print("Wrote \(config.out)/report.html\(e), metrics.json, best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
+                + (trainer.encryptsOutputs ? " (encrypted: AES-256-GCM)" : ""))
         }
     }
 }

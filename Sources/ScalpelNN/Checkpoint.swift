@@ -17,6 +17,11 @@ public enum Checkpoint {
 
     /// Writes `model` (and `optimizer`) with `metadata` to `url`.
     public static func save(model: Module, optimizer: Optimizer? = nil, metadata: [String: String] = [:], to url: URL) throws {
+        try file(model: model, optimizer: optimizer, metadata: metadata).write(to: url)
+    }
+
+    /// The checkpoint of `model` (and `optimizer`) with `metadata`, to serialise or encrypt.
+    public static func file(model: Module, optimizer: Optimizer? = nil, metadata: [String: String] = [:]) throws -> SafeTensorsFile {
         var tensors: [String: SafeTensor] = [:]
         for (name, tensor) in model.namedTensors() {
             tensors[name] = SafeTensor(shape: tensor.shape, floats: try tensor.array())
@@ -30,14 +35,22 @@ public enum Checkpoint {
             meta["optimizer.step"] = String(optimizer.stepCount)
             meta["optimizer.learning_rate"] = String(optimizer.learningRate)
         }
-        try SafeTensorsFile(tensors: tensors, metadata: meta).write(to: url)
+        return SafeTensorsFile(tensors: tensors, metadata: meta)
     }
 
     /// Reads a checkpoint file (validating its structure).
     public static func read(from url: URL) throws -> SafeTensorsFile {
-        let file = try SafeTensorsFile.read(from: url)
+        try validate(try SafeTensorsFile.read(from: url), source: url.path)
+    }
+
+    /// Reads a checkpoint held in memory (a decrypted file); `source` names it in errors.
+    public static func read(data: Data, source: String) throws -> SafeTensorsFile {
+        try validate(try SafeTensorsFile(data: data, source: source), source: source)
+    }
+
+    static func validate(_ file: SafeTensorsFile, source: String) throws -> SafeTensorsFile {
         guard file.metadata[formatKey] == formatValue else {
-            throw ScalpelError.io(path: url.path, reason: "not a Scalpel checkpoint (metadata \(formatKey) is \(file.metadata[formatKey] ?? "missing"))")
+            throw ScalpelError.io(path: source, reason: "not a Scalpel checkpoint (metadata \(formatKey) is \(file.metadata[formatKey] ?? "missing"))")
         }
         return file
     }

@@ -35,8 +35,14 @@ struct ProcessResult {
 func runScalpel(_ arguments: [String], environment: [String: String?] = [:]) throws -> ProcessResult {
     #expect(FileManager.default.isExecutableFile(atPath: scalpelBinary.path),
             "the scalpel binary is missing at \(scalpelBinary.path): build it first (swift build)")
+    return try runProcess(scalpelBinary, arguments, environment: environment)
+}
+
+/// Runs `executable` with `arguments` and the current environment plus `environment`,
+/// collecting its exit status, standard output and standard error.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String?] = [:]) throws -> ProcessResult {
     let process = Process()
-    process.executableURL = scalpelBinary
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }

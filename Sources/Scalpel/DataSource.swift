@@ -1,0 +1,60 @@
+import Foundation
+import ScalpelClinic
+import ScalpelCore
+import ScalpelPrivacy
+
+/// A data file, read from disk or, when it is encrypted (`scalpel encrypt`), decrypted in
+/// memory: the plaintext is never written anywhere.
+public struct DataSource {
+    /// The path, as error messages name it.
+    public let path: String
+    /// The extension of the format the file holds ("csv", "npz", "tsv", "npy"): the file's own,
+    /// or the one an encrypted file recorded.
+    public let fileExtension: String
+    /// The decrypted content (nil: the file is plain and its loaders read it from disk).
+    let plaintext: Data?
+
+    public var isEncrypted: Bool { plaintext != nil }
+    var url: URL { URL(fileURLWithPath: path) }
+
+    /// Opens `path`, decrypting it with `keys` when it is encrypted (its first bytes say so,
+    /// whatever its name). An encrypted file without keys is an error naming what to give.
+    public static func open(_ path: String, keys: () throws -> KeyRing?) throws -> DataSource {
+        guard FileManager.default.fileExists(atPath: path) else { throw ScalpelError.io(path: path, reason: "no such file") }
+        guard EncryptedFile.isEncrypted(path: path) else {
+            return DataSource(path: path, fileExtension: URL(fileURLWithPath: path).pathExtension.lowercased(), plaintext: nil)
+        }
+        do {
+            guard let ring = try keys() else { throw EncryptionError.noKey }
+            let (data, ext, _) = try EncryptedFile.read(URL(fileURLWithPath: path), keys: ring)
+            return DataSource(path: path, fileExtension: ext, plaintext: data)
+        } catch let error as EncryptionError {
+            throw ScalpelError.io(path: path, reason: error.description.hasPrefix(path) ? String(error.description.dropFirst(path.count + 2)) : error.description)
+        }
+    }
+
+    /// The format of the file at `path` by its extension, looking through encryption.
+    static func formatExtension(_ path: String) -> String {
+        EncryptedFile.recordedExtension(path: path) ?? URL(fileURLWithPath: path).pathExtension.lowercased()
+    }
+
+    func csv() throws -> CSVTable {
+        if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path) }
+        return try CSVTable.load(from: url)
+    }
+
+    func ucr(labelMapping: UCRLabelMapping? = nil) throws -> UCRDataset {
+        if let plaintext { return try UCRDataset(bytes: [UInt8](plaintext), source: path, labelMapping: labelMapping) }
+        return try UCRDataset(contentsOf: url, labelMapping: labelMapping)
+    }
+
+    func npy() throws -> NPYArray {
+        if let plaintext { return try NPYArray(bytes: [UInt8](plaintext), source: path) }
+        return try NPYArray.load(from: url)
+    }
+
+    func medMNIST(classCount: Int? = nil) throws -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
+        if let plaintext { return try ImageDataset.loadMedMNIST(data: plaintext, source: path, classCount: classCount) }
+        return try ImageDataset.loadMedMNIST(from: url, classCount: classCount)
+    }
+}
