@@ -1,4 +1,17 @@
+#define _GNU_SOURCE
 #include "scalpel_system.h"
+
+#if defined(__linux__)
+#include <sched.h>
+int scalpel_cpu_affinity_count(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+  return CPU_COUNT(&set);
+}
+#else
+int scalpel_cpu_affinity_count(void) { return -1; }
+#endif
 
 #include <stdio.h>
 #include <string.h>

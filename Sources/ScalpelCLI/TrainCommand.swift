@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Scalpel
 import ScalpelCore
+import ScalpelCPU
 import ScalpelOpenCL
 
 struct TrainCommand: ParsableCommand {
@@ -142,8 +143,11 @@ struct TrainCommand: ParsableCommand {
             defer { context?.finish() }
             if let context {
                 // The machine's cores are shared by its ranks; on a multi-GPU machine each rank takes its own GPU.
+                // The machine's cores are shared by its ranks, and a rank bound to fewer (mpirun binds each of
+                // 2 ranks to one core by default) gets as many threads as it has cores.
                 if ProcessInfo.processInfo.environment["SCALPEL_THREADS"] == nil {
-                    setenv("SCALPEL_THREADS", String(max(1, ProcessInfo.processInfo.activeProcessorCount / max(context.localSize, 1))), 1)
+                    let share = max(1, ProcessInfo.processInfo.activeProcessorCount / max(context.localSize, 1))
+                    setenv("SCALPEL_THREADS", String(min(share, CPUInfo.usableProcessorCount)), 1)
                 }
                 let gpus = OpenCLInventory.shared.devices.filter { $0.kind == .gpu }
                 if (spec == .auto || spec == .bestOpenCL) && gpus.count > 1 {

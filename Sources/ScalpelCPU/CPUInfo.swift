@@ -19,6 +19,14 @@ public enum CPUInfo {
         if let text = ProcessInfo.processInfo.environment["SCALPEL_THREADS"], let n = Int(text), n > 0 {
             return n
         }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return usableProcessorCount
+    }
+
+    /// The processors this process may run on: the affinity mask (taskset, a container's
+    /// cpuset, or an MPI launcher binding each rank to its cores), else all active ones.
+    public static var usableProcessorCount: Int {
+        let all = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let allowed = Int(scalpel_cpu_affinity_count())
+        return allowed > 0 ? min(all, allowed) : all
     }
 }

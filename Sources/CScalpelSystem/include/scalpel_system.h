@@ -10,4 +10,8 @@ int scalpel_cpu_has_fast_simd(void);
 /// The CPU's model name (from cpuid's brand string on x86), written into `buffer`.
 void scalpel_cpu_model_name(char *buffer, int size);
 
+/// The number of CPUs this process may run on (its affinity mask: taskset, cgroups, or an MPI
+/// launcher's binding), or -1 when it cannot be read.
+int scalpel_cpu_affinity_count(void);
+
 #endif
