@@ -10,7 +10,7 @@ import Testing
         result.stderrLines.filter { $0.contains("running on the CPU-Swift backend") }
     }
 
-    @Test func theBinaryDoesNotLinkOpenCL() throws {
+    @Test func theBinaryDoesNotLinkOpenCLOrMPI() throws {
         let ldd = Process()
         ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
         ldd.arguments = [scalpelBinary.path]
@@ -21,6 +21,7 @@ import Testing
         ldd.waitUntilExit()
         #expect(output.contains("libc.so"), "ldd output: \(output)")
         #expect(!output.contains("libOpenCL"), "scalpel must dlopen OpenCL, not link it: \(output)")
+        #expect(!output.contains("libmpi"), "scalpel must dlopen MPI (--distributed), not link it: \(output)")
     }
 
     @Test func withoutTheOpenCLLibraryItRunsOnCPUSwiftAndSaysWhyOnce() throws {
