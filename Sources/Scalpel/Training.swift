@@ -39,8 +39,12 @@ public struct TrainingConfig: Codable, Sendable {
     /// Draw each training batch with every class equally likely (sampling with replacement).
     public var balancedSampling = false
     /// The learning rate over the epochs: constant, cosine (to 1/100 of the base rate at the
-    /// last epoch) or warmup-cosine (linear warm-up over the first 5% of epochs, then cosine).
+    /// last epoch), warmup-cosine (linear warm-up over the first 5% of epochs, then cosine) or
+    /// plateau (halved when the training loss has not improved for `patience` epochs, down to
+    /// 1/10 of the base rate).
     public var schedule: String = "constant"
+    /// The plateau schedule's patience, in epochs (nil: 50, as Wang et al. 2017).
+    public var patience: Int?
     /// Binary: choose the decision threshold on validation as the highest one whose validation
     /// sensitivity reaches this value (nil: Youden's J).
     public var targetSensitivity: Double?
@@ -222,7 +226,7 @@ public final class Trainer {
                 + "(give --validation-fraction, or select by train-loss or last)")
         }
         if let clip = config.clipNorm, !(clip > 0) { throw ScalpelError.invalidArgument("--clip-norm must be positive, got \(clip)") }
-        schedule = try Trainer.schedule(config.schedule, epochs: config.epochs, base: config.learningRate)
+        schedule = try Trainer.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
         let cfg = config
         func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
             var generator = SeededRandom(seed: cfg.seed &+ 1)
@@ -298,15 +302,18 @@ public final class Trainer {
 
     /// The learning-rate schedule named `name` for a run of `epochs` epochs from `base`: cosine
     /// decays to base/100 at the last epoch.
-    static func schedule(_ name: String, epochs: Int, base: Float) throws -> LearningRateSchedule {
+    static func schedule(_ name: String, epochs: Int, base: Float, patience: Int = 50) throws -> LearningRateSchedule {
         switch name {
         case "constant": return .constant
         case "cosine": return .cosine(total: max(epochs - 1, 1), minimum: base / 100)
         case "warmup-cosine":
             let warmup = max(1, epochs / 20)
             return .warmup(epochs: warmup, then: .cosine(total: max(epochs - warmup - 1, 1), minimum: base / 100))
+        case "plateau":
+            guard patience >= 1 else { throw ScalpelError.invalidArgument("--patience must be at least 1, got \(patience)") }
+            return .plateau(patience: patience, factor: 0.5, minimum: base / 10)
         default:
-            throw ScalpelError.invalidArgument("--schedule \(name): choose constant, cosine or warmup-cosine")
+            throw ScalpelError.invalidArgument("--schedule \(name): choose constant, cosine, warmup-cosine or plateau")
         }
     }
 
@@ -411,7 +418,7 @@ public final class Trainer {
             if let distributed, fault == "rank-exit:\(distributed.rank):\(epoch + 1)" { kill(getpid(), SIGKILL) }
             let started = Date()
             model.train()
-            optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch)
+            optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch, losses: history.map(\.trainLoss))
             let order = epochOrder()
             // The loss is summed on the backend and read back every `readEvery` steps (and at
             // the epoch's end), not every step: a read waits for the device's queue to drain.

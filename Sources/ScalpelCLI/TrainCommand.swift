@@ -46,8 +46,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
     var clipNorm: Float?
 
-    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100) or warmup-cosine.")
+    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10).")
     var schedule: String = "constant"
+
+    @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate.")
+    var patience: Int = 50
 
     @Option(name: .customLong("target-sensitivity"), help: "Binary: pick the decision threshold on validation as the highest reaching this sensitivity (default: Youden's J).")
     var targetSensitivity: Double?
@@ -132,6 +135,7 @@ struct TrainCommand: ParsableCommand {
             config.labels = labels
             (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
             config.schedule = schedule
+            config.patience = patience
             config.augment = augment
             config.targetSensitivity = targetSensitivity
             config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }

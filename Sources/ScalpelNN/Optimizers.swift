@@ -135,6 +135,10 @@ public enum LearningRateSchedule: Sendable {
     case cosine(total: Int, minimum: Float)
     /// Linear from 0 up to the base rate over `warmup` epochs, then `then`.
     indirect case warmup(epochs: Int, then: LearningRateSchedule)
+    /// × `factor` whenever the monitored loss has not improved by 1e-4 for `patience` epochs,
+    /// never below `minimum` (Keras's ReduceLROnPlateau, with which Wang et al. 2017 trained the
+    /// FCN). It depends on the losses so far: see `rate(base:epoch:losses:)`.
+    case plateau(patience: Int, factor: Float, minimum: Float)
 
     public func rate(base: Float, epoch: Int) -> Float {
         switch self {
@@ -148,6 +152,29 @@ public enum LearningRateSchedule: Sendable {
         case let .warmup(epochs, then):
             if epoch < epochs { return base * Float(epoch + 1) / Float(epochs) }
             return then.rate(base: base, epoch: epoch - epochs)
+        case .plateau:
+            return base
         }
+    }
+
+    /// The rate of `epoch` given the monitored loss of each epoch before it (`losses[i]` is
+    /// epoch i's). A plateau schedule replays them, so a resumed run continues exactly; the
+    /// others ignore them.
+    public func rate(base: Float, epoch: Int, losses: [Double]) -> Float {
+        guard case let .plateau(patience, factor, minimum) = self else { return rate(base: base, epoch: epoch) }
+        var rate = base, best = Double.infinity, wait = 0
+        for loss in losses.prefix(epoch) {
+            if loss < best - 1e-4 {
+                best = loss
+                wait = 0
+            } else {
+                wait += 1
+                if wait >= Swift.max(patience, 1) {
+                    rate = Swift.max(rate * factor, minimum)
+                    wait = 0
+                }
+            }
+        }
+        return rate
     }
 }

@@ -284,3 +284,18 @@ func dataPath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appending(path: "Data/\(name)").path
 }
+
+/// The plateau schedule (Keras's ReduceLROnPlateau): halved after `patience` epochs without an
+/// improvement of 1e-4, never below the minimum, the same whatever epoch it is asked about.
+@Suite struct PlateauScheduleTests {
+    @Test func halvesAfterPatienceEpochsWithoutImprovementDownToTheMinimum() {
+        let schedule = LearningRateSchedule.plateau(patience: 2, factor: 0.5, minimum: 0.2)
+        let losses = [1.0, 0.9, 0.90005, 0.95, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9]
+        let rates = (0 ... losses.count).map { schedule.rate(base: 1, epoch: $0, losses: losses) }
+        // Epochs 2 and 3 do not improve on 0.9 by 1e-4 → halved from epoch 4; 0.8 at epoch 4 resets;
+        // 5 and 6 stall → 0.25 from epoch 7; 7 and 8 stall → 0.2 (the minimum) from epoch 9.
+        #expect(rates == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2, 0.2])
+        #expect(schedule.rate(base: 1, epoch: 3, losses: Array(losses.prefix(3))) == 1)
+        #expect(LearningRateSchedule.cosine(total: 10, minimum: 0).rate(base: 1, epoch: 10, losses: losses) < 1e-6)
+    }
+}
