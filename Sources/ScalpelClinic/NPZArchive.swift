@@ -170,21 +170,20 @@ public struct NPZArchive: Sendable {
             throw .unreadable(at, reason: error.localizedDescription)
         }
         let directory = try ZipDirectory(bytes, source: source)
-        do {
-            return (try Archive(url: url, accessMode: .read), directory)
-        } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
-            throw .notZipArchive(at, reason: "no zip end-of-central-directory record")
-        } catch {
-            throw .notZipArchive(at, reason: explain(error))
-        }
+        return (try archive(at: at) { try Archive(url: url, accessMode: .read) }, directory)
     }
 
     /// Opens a zip held in memory; its structure is checked before ZIPFoundation reads it.
     private static func open(_ data: Data, source: String) throws(ClinicDataError) -> (Archive, ZipDirectory) {
         let at = ClinicDataError.Location(source: source)
         let directory = try ZipDirectory(ZipBytes(data: data), source: source)
+        return (try archive(at: at) { try Archive(data: data, accessMode: .read) }, directory)
+    }
+
+    /// ZIPFoundation's archive `open` makes, its errors told as "not a zip archive".
+    private static func archive(at: ClinicDataError.Location, _ open: () throws -> Archive) throws(ClinicDataError) -> Archive {
         do {
-            return (try Archive(data: data, accessMode: .read), directory)
+            return try open()
         } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
             throw .notZipArchive(at, reason: "no zip end-of-central-directory record")
         } catch {
