@@ -409,6 +409,9 @@ public final class Trainer {
         }
         // Every rank starts from rank 0's weights (the same seed gives the same ones; a resume reads the same file).
         if let distributed { try distributed.broadcast(model.namedTensors().map(\.tensor)) }
+        // While training, batch normalisation sees the global batch (its sums go across the ranks).
+        if let distributed, distributed.size > 1 { CrossProcess.reducer = { try distributed.allreduceSum(&$0) } }
+        defer { CrossProcess.reducer = nil }
         let parameters = model.parameters()
         let buffers = model.namedTensors().map(\.tensor).filter { !$0.requiresGrad }
         let steps = (data.train.count + config.batchSize - 1) / config.batchSize
@@ -428,24 +431,30 @@ public final class Trainer {
             let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)", silent: !root)
             for step in 0 ..< steps {
                 let global = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
-                // This rank's slice of the global batch (all of it in a single process).
-                let slice = distributed?.slice(of: global.count) ?? global.indices
-                let rows = Array(global[slice])
-                ownRows += rows.count
-                try optimizer.zeroGrad()
-                if !rows.isEmpty {
-                    let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
-                    let logits = config.augment ? try model(try augmentedBatch(global, slice: slice)) : try forward(index)
-                    let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
-                    try loss.backward()
-                    try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
+                // A last batch with fewer rows than ranks would leave a rank without rows (and its
+                // collective calls unmatched): every rank skips it.
+                if !(distributed.map { global.count < $0.size } ?? false) {
+                    // This rank's slice of the global batch (all of it in a single process).
+                    let slice = distributed?.slice(of: global.count) ?? global.indices
+                    let rows = Array(global[slice])
+                    ownRows += rows.count
+                    try optimizer.zeroGrad()
+                    if !rows.isEmpty {
+                        let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
+                        let logits = config.augment ? try model(try augmentedBatch(global, slice: slice)) : try forward(index)
+                        let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
+                        try loss.backward()
+                        try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
+                    } else if config.augment {
+                        _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
+                    }
+                    // The mean loss over the global batch: each rank's mean weighted by its share.
+                    try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
+                    if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
+                    try optimizer.step()
                 } else if config.augment {
                     _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
                 }
-                // The mean loss over the global batch: each rank's mean weighted by its share.
-                try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
-                if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
-                try optimizer.step()
                 guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
                 lossSum = Double(try lossTotal.item())
                 guard lossSum.isFinite else {

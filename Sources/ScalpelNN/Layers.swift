@@ -119,11 +119,16 @@ public class BatchNorm: Module {
         let axes = [0] + Array(2 ..< inputRank)
         let scale = try weight.reshaped(shape), shift = try bias.reshaped(shape)
         if isTraining {
-            let n = x.count / c
+            // In a data-parallel run the statistics are those of the global batch (synchronised
+            // batch normalisation): sums over every process's slice, so N ranks compute what one
+            // process would on the whole batch. In one process the sums are local.
+            let synchronised = CrossProcess.isActive
+            let n = synchronised ? Int(try CrossProcess.sum([Float(x.count / c)])[0]) : x.count / c
             guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel") }
-            let mean = try x.mean(axes: axes, keepDims: true)
+            let mean = synchronised ? try x.sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n) : try x.mean(axes: axes, keepDims: true)
             let centered = try x - mean
-            let variance = try centered.square().mean(axes: axes, keepDims: true)
+            let variance = synchronised ? try centered.square().sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
+                : try centered.square().mean(axes: axes, keepDims: true)
             try Autograd.noGrad {
                 let backend = x.backend
                 try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
