@@ -43,10 +43,14 @@ public struct PreparedData: Sendable {
 
     /// The kind of data a file holds for `model`: by its extension, or for an `.npy` by the
     /// array's shape (nil when unknown or unreadable; loading it then says why).
-    public static func kind(of path: String, model: String?) -> Kind? {
+    public static func kind(of path: String, model: String?, keys: KeyRing? = nil) -> Kind? {
         guard DataSource.formatExtension(path) == "npy" else { return kind(of: path) }
-        guard let array = try? DataSource.open(path, keys: { nil }).npy() else { return nil }
-        return arrayKind(array.shape, model: model)
+        if EncryptedFile.isEncrypted(path: path) {
+            // The shape is inside the ciphertext.
+            return (try? DataSource.open(path, keys: { keys }).npy()).flatMap { arrayKind($0.shape, model: model) }
+        }
+        guard let header = try? NPYArray.shapeAndType(of: URL(fileURLWithPath: path)) else { return nil }
+        return arrayKind(header.shape, model: model)
     }
 
     /// Loads `config.data` by its extension: `.csv` (a table: stratified seeded split,

@@ -111,7 +111,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let kind = PreparedData.kind(of: data, model: self.model)
+            let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
             let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
             let known = Trainer.models.values.flatMap { $0 }
             guard known.contains(model) else {

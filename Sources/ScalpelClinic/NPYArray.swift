@@ -201,6 +201,26 @@ public struct NPYArray: Equatable, Sendable {
         return Int64(value)
     }
 
+    /// The shape and element type of the `.npy` file at `url`, read from its header alone (the
+    /// data is not read), for deciding what the array holds before loading it.
+    ///
+    /// - Throws: the header errors of `init(bytes:source:member:maxElements:)` and `.unreadable`.
+    public static func shapeAndType(of url: URL) throws(ClinicDataError) -> (shape: [Int], dtype: DType) {
+        let source = url.isFileURL ? url.path : url.absoluteString
+        let at = ClinicDataError.Location(source: source)
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw .unreadable(at, reason: "cannot open the file") }
+        defer { try? handle.close() }
+        let head: [UInt8]
+        do {
+            head = [UInt8](try handle.read(upToCount: 12 + maxHeaderBytes) ?? Data())
+        } catch {
+            throw .unreadable(at, reason: error.localizedDescription)
+        }
+        let (start, end) = try headerBounds(head, at: at)
+        let header = try NPYHeader(head[start..<end], at: at)
+        return (header.shape, try dtype(from: header.descr, at: at))
+    }
+
     /// Checks the magic and version and returns where the header text starts and ends.
     private static func headerBounds(_ bytes: [UInt8], at: ClinicDataError.Location) throws(ClinicDataError) -> (Int, Int) {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"

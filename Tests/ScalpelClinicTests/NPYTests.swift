@@ -129,6 +129,18 @@ func float32Bytes(_ values: [Float]) -> [UInt8] { littleEndianBytes(values.map(\
         #expect(array.data == [1, 0, 0, 1])
         #expect(array.int64s() == [1, 256])
     }
+
+    @Test func theShapeIsReadFromTheHeaderAlone() throws {
+        let url = FileManager.default.temporaryDirectory.appending(path: "scalpel-shape-\(UUID().uuidString).npy")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // The data is missing: the whole-file reader refuses it, the header reader does not need it.
+        try Data(npyBytes(descr: "<f4", shape: "(1000, 28, 28)", data: [])).write(to: url)
+        let header = try NPYArray.shapeAndType(of: url)
+        #expect(header.shape == [1000, 28, 28] && header.dtype == .float32)
+        #expect(throws: ClinicDataError.self) { try NPYArray.load(from: url) }
+        try Data("not an array".utf8).write(to: url)
+        #expect(throws: ClinicDataError.self) { try NPYArray.shapeAndType(of: url) }
+    }
 }
 
 /// Each malformed `.npy` is refused with a message naming the file and the problem.
