@@ -56,16 +56,13 @@ extension Trainer {
     /// gradients) and Grad-CAM overlaid on the image; for signals, attention (transformer),
     /// class activation over time (FCN) or saliency (recurrent models) drawn over the trace; for
     /// tables, permutation feature importance.
-    func explain(rows: [Int], predicted: [Int32], scores: [Float]?, logProbabilities: [Float], out: URL, perGroup: Int = 4) throws -> Explanations {
-        let folder = out.appending(path: "explanations")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var result: Explanations
+    func explain(rows: [Int], predicted: [Int32], perGroup: Int = 4) throws -> Explanations {
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: config.out).appending(path: "explanations"), withIntermediateDirectories: true)
         switch data.kind {
-        case .images: result = try imageExplanations(rows: rows, predicted: predicted, folder: folder, perGroup: perGroup)
-        case .sequences: result = try signalExplanations(rows: rows, predicted: predicted, folder: folder)
-        case .table: result = try tableExplanations(rows: rows, folder: folder)
+        case .images: return try imageExplanations(rows: rows, predicted: predicted, perGroup: perGroup)
+        case .sequences: return try signalExplanations(rows: rows, predicted: predicted)
+        case .table: return try tableExplanations(rows: rows)
         }
-        return result
     }
 
     // MARK: Gradients
@@ -97,7 +94,7 @@ extension Trainer {
 
     // MARK: Images
 
-    func imageExplanations(rows: [Int], predicted: [Int32], folder: URL, perGroup: Int) throws -> Explanations {
+    func imageExplanations(rows: [Int], predicted: [Int32], perGroup: Int) throws -> Explanations {
         let chosen = examples(rows: rows, predicted: predicted, perGroup: perGroup)
         var result = Explanations()
         guard !chosen.isEmpty else { return result }
@@ -161,7 +158,7 @@ extension Trainer {
 
     // MARK: Signals
 
-    func signalExplanations(rows: [Int], predicted: [Int32], folder: URL) throws -> Explanations {
+    func signalExplanations(rows: [Int], predicted: [Int32]) throws -> Explanations {
         var result = Explanations()
         if let transformer = model as? TransformerClassifier {
             let (svg, count) = try attentionMaps(transformer, rows: rows, predicted: predicted)
@@ -252,7 +249,7 @@ extension Trainer {
         }.sorted { $0.decrease > $1.decrease }
     }
 
-    func tableExplanations(rows: [Int], folder: URL) throws -> Explanations {
+    func tableExplanations(rows: [Int]) throws -> Explanations {
         var result = Explanations()
         let importance = try permutationImportance(rows: rows)
         guard let first = importance.first else { return result }

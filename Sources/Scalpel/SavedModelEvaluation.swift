@@ -69,8 +69,7 @@ extension Trainer {
                                       device: "\(backend.id) (\(backend.displayName))", classNames: data.classNames, rows: data.test.count,
                                       notes: data.notes)
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
-        let explained = wanted ? try explain(rows: data.test, predicted: test.predicted, scores: test.scores,
-                                             logProbabilities: test.logProbabilities, out: out) : nil
+        let explained = wanted ? try explain(rows: data.test, predicted: test.predicted) : nil
         let page = RunReport(title: "Scalpel evaluation: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
                              subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)",
                              summary: [("checkpoint", checkpointPath ?? ""), ("data", config.data), ("model", "\(config.model), \(model.parameterCount) parameters"),
@@ -87,7 +86,7 @@ extension Trainer {
         let out = URL(fileURLWithPath: config.out)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let test = try evaluate(data.test)
-        let explained = try explain(rows: data.test, predicted: test.predicted, scores: test.scores, logProbabilities: test.logProbabilities, out: out)
+        let explained = try explain(rows: data.test, predicted: test.predicted)
         var page = HTMLReport(title: "Scalpel explanations: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
                               subtitle: "Checkpoint \(checkpointPath ?? ""); \(data.test.count) rows")
         let report = RunReport(title: "", subtitle: "", summary: [], evaluation: test, splitName: "", classNames: data.classNames, notes: [:])

@@ -533,8 +533,7 @@ public final class Trainer {
             metadata["decision_threshold_rule"] = threshold!.0
             try saveCheckpoint("best.safetensors", metadata: metadata)
         }
-        let explanations = try explain(rows: data.test, predicted: test.predicted, scores: test.scores,
-                                       logProbabilities: test.logProbabilities, out: out)
+        let explanations = try explain(rows: data.test, predicted: test.predicted)
         var summary: [(String, String)] = [("data", config.data + (config.test.map { " (test: \($0))" } ?? "")), ("model", "\(config.model), \(model.parameterCount) parameters"),
                                            ("device", report.device),
                                            ("rows", "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test"),
