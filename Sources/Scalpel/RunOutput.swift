@@ -4,16 +4,22 @@ import ScalpelIO
 import ScalpelNN
 import ScalpelPrivacy
 
-extension TrainingConfig {
-    /// The encryption keys the configuration and environment give (a key file, `SCALPEL_KEY`, a
-    /// passphrase file, `SCALPEL_PASSPHRASE`), or nil. Nothing is derived until a file needs it.
-    public func keyRing(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyRing? {
+extension KeyRing {
+    /// The keys a key file, `SCALPEL_KEY`, a passphrase file or `SCALPEL_PASSPHRASE` give (in
+    /// that order), or nil. Nothing is derived until a file needs it.
+    public static func resolve(keyFile: String?, passphraseFile: String?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyRing? {
         do {
             return try EncryptionSecret.resolve(keyFile: keyFile, passphraseFile: passphraseFile, environment: environment).map { KeyRing($0) }
         } catch let error as EncryptionError {
             throw ScalpelError.invalidArgument(error.description)
         }
     }
+}
+
+extension TrainingConfig {
+    /// The encryption keys of this run (see `KeyRing.resolve`).
+    public func keyRing() throws -> KeyRing? { try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile) }
 }
 
 extension Trainer {

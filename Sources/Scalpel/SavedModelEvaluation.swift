@@ -20,7 +20,7 @@ public struct EvaluationReport: Encodable {
 extension Trainer {
     /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
     /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
-    /// Encrypted checkpoints and data are decrypted in memory with the keys `secrets` names
+    /// Encrypted checkpoints and data are decrypted in memory with the keys the options name
     /// (key file, passphrase file; or the environment); outputs are encrypted when either input
     /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
@@ -28,9 +28,7 @@ extension Trainer {
                              encryptOutputs: Bool? = nil) throws -> Trainer {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
-        var secrets = TrainingConfig(data: path, label: "", out: out)
-        (secrets.keyFile, secrets.passphraseFile) = (keyFile, passphraseFile)
-        let keys = try secrets.keyRing()
+        let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
         let file = try Trainer.readCheckpoint(url, keys: keys)
         guard let text = file.metadata["config"],
               var config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {

@@ -19,9 +19,7 @@ struct KeyOptions: ParsableArguments {
     /// The keys the options and environment give; with none and a terminal on standard input,
     /// a passphrase typed without echo (twice when `confirm`).
     func keyRing(prompt: Bool, confirm: Bool = false) throws -> KeyRing? {
-        var secrets = TrainingConfig(data: "", label: "", out: "")
-        (secrets.keyFile, secrets.passphraseFile) = (keyFile, passphraseFile)
-        if let keys = try secrets.keyRing() { return keys }
+        if let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile) { return keys }
         guard prompt, isatty(STDIN_FILENO) == 1 else { return nil }
         guard let first = getpass("Passphrase: ").map({ String(cString: $0) }), first.count >= 8 else {
             throw ScalpelError.invalidArgument("a passphrase needs at least 8 characters")
