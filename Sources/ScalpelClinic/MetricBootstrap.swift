@@ -101,16 +101,9 @@ public struct MetricBootstrap: Codable, Equatable, Sendable {
                 m.balancedAccuracy, m.auroc, m.auprc, m.brierScore, m.expectedCalibrationError,
             ]
         }
-        let pointValues = extract(point)
-        var samples = [[Double]](repeating: [], count: pointValues.count)
-        forEachResample(rows: labels.count, resamples: resamples, seed: seed) { weights in
-            for (index, value) in extract(inputs.metrics(weights: weights)).enumerated() {
-                if let value { samples[index].append(value) }
-            }
-        }
-        let intervals = zip(pointValues, samples).map { point, values in
-            interval(estimate: point, values: values, resamples: resamples, confidenceLevel: confidenceLevel)
-        }
+        let intervals = resampledIntervals(
+            extract(point), rows: labels.count, resamples: resamples, seed: seed, confidenceLevel: confidenceLevel
+        ) { weights in extract(inputs.metrics(weights: weights)) }
         return MetricBootstrap(
             resamples: resamples, seed: seed, confidenceLevel: confidenceLevel,
             metrics: Dictionary(uniqueKeysWithValues: zip(binaryMetricNames, intervals)), perClass: [])
@@ -146,16 +139,9 @@ public struct MetricBootstrap: Codable, Equatable, Sendable {
             }
             return values
         }
-        let pointValues = extract(point)
-        var samples = [[Double]](repeating: [], count: pointValues.count)
-        forEachResample(rows: labels.count, resamples: resamples, seed: seed) { weights in
-            for (index, value) in extract(inputs.metrics(weights: weights)).enumerated() {
-                if let value { samples[index].append(value) }
-            }
-        }
-        let intervals = zip(pointValues, samples).map { point, values in
-            interval(estimate: point, values: values, resamples: resamples, confidenceLevel: confidenceLevel)
-        }
+        let intervals = resampledIntervals(
+            extract(point), rows: labels.count, resamples: resamples, seed: seed, confidenceLevel: confidenceLevel
+        ) { weights in extract(inputs.metrics(weights: weights)) }
         let overallCount = multiclassMetricNames.count
         let perClassCount = perClassMetricNames.count
         let perClass = (0..<classCount).map { classIndex in
@@ -178,6 +164,24 @@ public struct MetricBootstrap: Codable, Equatable, Sendable {
     }
 
     /// Calls `body` with the row counts of each resample: `rows` draws with replacement, in the
+    /// The interval of each of `pointValues` (the metrics on the data itself): `resampled`
+    /// gives the same metrics for the row weights of each seeded resample, and a metric
+    /// undefined (nil) in a resample is left out of that one.
+    static func resampledIntervals(
+        _ pointValues: [Double?], rows: Int, resamples: Int, seed: UInt64, confidenceLevel: Double,
+        resampled: ([Int]) -> [Double?]
+    ) -> [MetricInterval] {
+        var samples = [[Double]](repeating: [], count: pointValues.count)
+        forEachResample(rows: rows, resamples: resamples, seed: seed) { weights in
+            for (index, value) in resampled(weights).enumerated() {
+                if let value { samples[index].append(value) }
+            }
+        }
+        return zip(pointValues, samples).map { point, values in
+            interval(estimate: point, values: values, resamples: resamples, confidenceLevel: confidenceLevel)
+        }
+    }
+
     /// order of `SplitMix64(seed:)`'s outputs.
     static func forEachResample(rows: Int, resamples: Int, seed: UInt64, _ body: ([Int]) -> Void) {
         var generator = SplitMix64(seed: seed)

@@ -5,15 +5,8 @@ import Testing
 /// The multiclass one-vs-rest rates, AUPRC and calibration metrics against values worked out by hand.
 @Suite struct MulticlassCalibrationTests {
     // The example of MulticlassMetricsTests. Predicted (argmax): 0, 1, 1, 1, 2, 0.
-    let labels: [Int32] = [0, 0, 1, 1, 2, 2]
-    let probabilities: [Float] = [
-        0.7, 0.2, 0.1,
-        0.3, 0.6, 0.1,
-        0.2, 0.5, 0.3,
-        0.1, 0.8, 0.1,
-        0.2, 0.2, 0.6,
-        0.5, 0.1, 0.4,
-    ]
+    let labels = MulticlassExample.labels
+    let probabilities = MulticlassExample.probabilities
 
     @Test func oneVersusRestRatesByHand() throws {
         // Confusion [[1, 1, 0], [0, 2, 0], [1, 0, 1]]. Class 0: TP 1, FP 1, FN 1, TN 3;

@@ -2,11 +2,10 @@ import Foundation
 import Testing
 @testable import ScalpelClinic
 
-/// Multiclass metrics against values worked out by hand.
-@Suite struct MulticlassMetricsTests {
-    // Predicted (argmax): 0, 1, 1, 1, 2, 0.
-    let labels: [Int32] = [0, 0, 1, 1, 2, 2]
-    let probabilities: [Float] = [
+/// Six rows of three classes, worked through by hand in the multiclass tests.
+enum MulticlassExample {
+    static let labels: [Int32] = [0, 0, 1, 1, 2, 2]
+    static let probabilities: [Float] = [
         0.7, 0.2, 0.1,
         0.3, 0.6, 0.1,
         0.2, 0.5, 0.3,
@@ -14,6 +13,13 @@ import Testing
         0.2, 0.2, 0.6,
         0.5, 0.1, 0.4,
     ]
+}
+
+/// Multiclass metrics against values worked out by hand.
+@Suite struct MulticlassMetricsTests {
+    // Predicted (argmax): 0, 1, 1, 1, 2, 0.
+    let labels = MulticlassExample.labels
+    let probabilities = MulticlassExample.probabilities
 
     @Test func smallExampleByHand() throws {
         let m = try MulticlassMetrics.compute(labels: labels, probabilities: probabilities, classCount: 3)

@@ -10,17 +10,7 @@ import Testing
 /// followed by BatchNorm1d on (N, C, L) — output, and the gradients of the input and of every
 /// parameter, on every backend.
 @Suite struct SequenceGoldenTests {
-    struct Case: Decodable {
-        var input: [Float]
-        var input_shape: [Int]
-        var state: [String: [Float]]
-        var shapes: [String: [Int]]
-        var output: [Float]
-        var output_shape: [Int]
-        var r: [Float]
-        var input_grad: [Float]
-        var grads: [String: [Float]]
-    }
+    typealias Case = GoldenLayerCase
 
     struct Golden: Decodable {
         var classifier: Case
@@ -46,30 +36,9 @@ import Testing
             .replacingOccurrences(of: "runningMean", with: "running_mean").replacingOccurrences(of: "runningVar", with: "running_var")
     }
 
-    func close(_ got: [Float], _ want: [Float], _ what: String) {
-        #expect(got.count == want.count, "\(what): \(got.count) values, expected \(want.count)")
-        let scale = max(want.map(abs).max() ?? 0, 1)
-        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= 2e-4 * scale, "\(what): max error \(worst) (scale \(scale))")
-    }
-
     func check(_ model: any Module & Layer, _ golden: Case, _ backendName: String, on backend: any Backend) throws {
-        for (name, tensor) in model.namedTensors() {
-            let key = Self.torchName(name, sequential: model is Sequential)
-            let values = try #require(golden.state[key], "\(name) → \(key)")
-            #expect(golden.shapes[key] == tensor.shape, "\(name): \(tensor.shape) vs PyTorch's \(golden.shapes[key] ?? [])")
-            try values.withUnsafeBufferPointer { try backend.write($0, to: tensor.storage, at: 0) }
-        }
-        #expect(model.namedTensors().count == golden.state.count, "every PyTorch tensor has a Scalpel counterpart")
-        let x = try Tensor(golden.input, shape: golden.input_shape, on: backend, requiresGrad: true)
-        let out = try model(x)
-        #expect(out.shape == golden.output_shape)
-        close(try out.array(), golden.output, "\(backendName) output")
-        try (out * (try Tensor(golden.r, shape: golden.output_shape, on: backend))).sum().backward()
-        close(try x.grad!.array(), golden.input_grad, "\(backendName) input gradient")
-        for (name, p) in model.namedParameters() {
-            close(try p.grad!.array(), golden.grads[Self.torchName(name, sequential: model is Sequential)]!, "\(backendName) gradient of \(name)")
-        }
+        try checkAgainstGolden(model, golden, torchName: { Self.torchName($0, sequential: model is Sequential) }, tolerance: 2e-4,
+                               backendName, on: backend)
     }
 
     @Test(arguments: TensorBackends.names)
