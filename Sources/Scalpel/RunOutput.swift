@@ -3,6 +3,7 @@ import ScalpelCore
 import ScalpelIO
 import ScalpelNN
 import ScalpelPrivacy
+import ScalpelTensor
 
 extension KeyRing {
     /// The keys a key file, `SCALPEL_KEY`, a passphrase file or `SCALPEL_PASSPHRASE` give (in
@@ -47,8 +48,8 @@ extension Trainer {
     }
 
     /// Saves the model (and optimizer) as the run file `name`, encrypted when outputs are.
-    func saveCheckpoint(_ name: String, optimizer: Optimizer? = nil, metadata: [String: String]) throws {
-        let file = try Checkpoint.file(model: model, optimizer: optimizer, metadata: metadata)
+    func saveCheckpoint(_ name: String, optimizer: Optimizer? = nil, extra: [(name: String, tensor: Tensor)] = [], metadata: [String: String]) throws {
+        let file = try Checkpoint.file(model: model, optimizer: optimizer, extra: extra, metadata: metadata)
         if encryptsOutputs {
             try writeOutput(try file.serialized(), name)
         } else {

@@ -45,6 +45,9 @@ public struct TrainingConfig: Codable, Sendable {
     public var schedule: String = "constant"
     /// The plateau schedule's patience, in epochs (nil: 50, as Wang et al. 2017).
     public var patience: Int?
+    /// Keep an exponential moving average of the weights and BatchNorm statistics with this
+    /// decay per step (`WeightAverage`); the average is validated, selected, tested and saved.
+    public var ema: Float?
     /// Binary: choose the decision threshold on validation as the highest one whose validation
     /// sensitivity reaches this value (nil: Youden's J).
     public var targetSensitivity: Double?
@@ -163,6 +166,8 @@ public final class Trainer {
     /// Valid time steps per sample, for signals of unequal length (nil: all full length).
     let lengths: Tensor?
     let dropouts: [Dropout]
+    /// The moving average of the weights (`config.ema`): validated, selected, tested and saved.
+    let average: WeightAverage?
     var shuffle: SeededRandom
     /// Draws the augmentation transforms (`config.augment`), checkpointed with the shuffle state.
     var augmentGenerator: SeededRandom
@@ -260,6 +265,12 @@ public final class Trainer {
                                             classes: data.classCount, build: build)
         (model, dropouts) = try build(on: backend)
         optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
+        if let decay = config.ema {
+            guard decay > 0, decay < 1 else { throw ScalpelError.invalidArgument("--ema \(decay): give a decay per step between 0 and 1, such as 0.99") }
+            average = try WeightAverage(model, decay: decay)
+        } else {
+            average = nil
+        }
         shuffle = SeededRandom(seed: config.seed &+ 4)
         augmentGenerator = SeededRandom(seed: config.seed &+ 6)
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
@@ -275,6 +286,10 @@ public final class Trainer {
         if let weights {
             self.data.notes["class weights"] = weights.map { String(format: "%.4g", $0) }.joined(separator: ", ")
                 + (config.classWeights == "balanced" ? " (balanced over the training rows)" : "") + ", in the training loss only"
+        }
+        if let decay = config.ema {
+            self.data.notes["weight average"] = "an exponential moving average of the weights and BatchNorm statistics, decay \(decay) per step "
+                + "(min(decay, (1 + t) / (10 + t)) at step t); the average is what was validated, selected, tested and saved"
         }
         features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
         labels = try Tensor(labels: data.labels, on: backend)
@@ -452,6 +467,7 @@ public final class Trainer {
                     try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
                     if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
                     try optimizer.step()
+                    try average?.update(step: optimizer.stepCount)
                 } else if config.augment {
                     _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
                 }
@@ -474,7 +490,7 @@ public final class Trainer {
                 // Only rank 0 evaluates and writes; the others go on to the next epoch and wait for it there.
                 guard root else { continue }
             }
-            let validation = data.validation.isEmpty ? nil : try evaluate(data.validation).metrics
+            let validation = data.validation.isEmpty ? nil : try averaged { try evaluate(data.validation).metrics }
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation?.loss,
                                      validationAUROC: validation?.auroc, validationAccuracy: validation?.accuracy,
                                      learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
@@ -495,10 +511,13 @@ public final class Trainer {
             }
             let tieLoss = validation?.loss ?? record.trainLoss
             if best == nil || score > best!.score || (score == best!.score && tieLoss < best!.loss) {
-                best = (epoch + 1, score, tieLoss, try snapshot())
-                try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: epoch + 1))
+                try averaged {
+                    best = (epoch + 1, score, tieLoss, try snapshot())
+                    try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: epoch + 1))
+                }
             }
-            try saveCheckpoint("last.safetensors", optimizer: optimizer, metadata: try checkpointMetadata(epoch: epoch + 1))
+            try saveCheckpoint("last.safetensors", optimizer: optimizer, extra: average?.namedState() ?? [],
+                               metadata: try checkpointMetadata(epoch: epoch + 1))
         }
         guard root else { return nil }
         if let distributed, !history.isEmpty {
@@ -661,6 +680,12 @@ public final class Trainer {
         return (chart.svg(), signals.count)
     }
 
+    /// Runs `body` with the weight average in the model when the run keeps one.
+    func averaged<T>(_ body: () throws -> T) throws -> T {
+        guard let average else { return try body() }
+        return try average.withAverage(body)
+    }
+
     func snapshot() throws -> [String: [Float]] {
         Dictionary(uniqueKeysWithValues: try model.namedTensors().map { ($0.name, try $0.tensor.array()) })
     }
@@ -694,6 +719,11 @@ public final class Trainer {
     public func resume(from url: URL) throws -> Int {
         let file = try Trainer.readCheckpoint(url, keys: keys)
         try Checkpoint.restore(file, into: model, optimizer: optimizer, source: url.path)
+        if let average {
+            try average.restore(file, source: url.path)
+        } else if file.tensors.keys.contains(where: { $0.hasPrefix(WeightAverage.checkpointPrefix) }) {
+            throw ScalpelError.io(path: url.path, reason: "the run kept a weight average (--ema): resume it with the same --ema")
+        }
         let meta = file.metadata
         guard let epoch = meta["epoch"].flatMap(Int.init), let shuffleState = meta["shuffle_state"].flatMap(UInt64.init) else {
             throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")

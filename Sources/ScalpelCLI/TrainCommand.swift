@@ -52,6 +52,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate.")
     var patience: Int = 50
 
+    @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved.")
+    var ema: Float?
+
     @Option(name: .customLong("target-sensitivity"), help: "Binary: pick the decision threshold on validation as the highest reaching this sensitivity (default: Youden's J).")
     var targetSensitivity: Double?
 
@@ -136,6 +139,7 @@ struct TrainCommand: ParsableCommand {
             (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
             config.schedule = schedule
             config.patience = patience
+            config.ema = ema
             config.augment = augment
             config.targetSensitivity = targetSensitivity
             config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }

@@ -20,10 +20,12 @@ public enum Checkpoint {
         try file(model: model, optimizer: optimizer, metadata: metadata).write(to: url)
     }
 
-    /// The checkpoint of `model` (and `optimizer`) with `metadata`, to serialise or encrypt.
-    public static func file(model: Module, optimizer: Optimizer? = nil, metadata: [String: String] = [:]) throws -> SafeTensorsFile {
+    /// The checkpoint of `model` (and `optimizer`, and `extra` named tensors such as a weight
+    /// average's) with `metadata`, to serialise or encrypt.
+    public static func file(model: Module, optimizer: Optimizer? = nil, extra: [(name: String, tensor: Tensor)] = [],
+                            metadata: [String: String] = [:]) throws -> SafeTensorsFile {
         var tensors: [String: SafeTensor] = [:]
-        for (name, tensor) in model.namedTensors() {
+        for (name, tensor) in model.namedTensors() + extra {
             tensors[name] = SafeTensor(shape: tensor.shape, floats: try tensor.array())
         }
         var meta = metadata

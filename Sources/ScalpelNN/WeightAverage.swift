@@ -1,0 +1,92 @@
+import Foundation
+import ScalpelCore
+import ScalpelIO
+import ScalpelTensor
+
+/// An exponential moving average of a module's tensors — its parameters and its buffers
+/// (BatchNorm's running statistics) — updated after every optimizer step, as TensorFlow's
+/// `ExponentialMovingAverage` and timm's `ModelEma` keep one: the averaged weights of the last
+/// few hundred steps generalise better than the last step's, which carry the noise of its
+/// mini-batch.
+///
+/// After step t the average moves towards the live tensors at the rate 1 − d_t, where
+/// d_t = min(decay, (1 + t) / (10 + t)): early on, while the first weights are far from where
+/// training goes, the average follows the live weights closely; later it averages over about
+/// 1 / (1 − decay) steps. The averages live on the module's backend; `withAverage` puts them
+/// into the module for evaluation and the live tensors back afterwards.
+public final class WeightAverage {
+    /// The decay per step, in (0, 1).
+    public let decay: Float
+    /// The averages, named like the module's tensors.
+    public let averages: [(name: String, tensor: Tensor)]
+    let live: [(name: String, tensor: Tensor)]
+
+    /// The key prefix of the averages in a checkpoint (`ema.layers.0.weight`).
+    public static let checkpointPrefix = "ema."
+
+    /// Starts the average at the module's current tensors.
+    public init(_ module: Module, decay: Float) throws {
+        guard decay > 0, decay < 1 else {
+            throw ScalpelError.invalidArgument("the weight average's decay must lie in (0, 1), got \(decay)")
+        }
+        self.decay = decay
+        live = module.namedTensors()
+        averages = try live.map { ($0.name, try Tensor($0.tensor.array(), shape: $0.tensor.shape, on: $0.tensor.backend)) }
+    }
+
+    /// The rate d_t the average keeps of itself at optimizer step `step` (1-based).
+    public static func keptFraction(decay: Float, step: Int) -> Float {
+        min(decay, Float(1 + step) / Float(10 + step))
+    }
+
+    /// Moves the average towards the module's tensors after optimizer step `step` (1-based).
+    public func update(step: Int) throws {
+        let kept = WeightAverage.keptFraction(decay: decay, step: step)
+        for (average, current) in zip(averages, live) {
+            try current.tensor.backend.axpby(alpha: 1 - kept, x: current.tensor.storage, beta: kept, y: average.tensor.storage,
+                                             count: average.tensor.count)
+        }
+    }
+
+    /// Runs `body` with the averages in the module, then puts the live tensors back (also when
+    /// `body` throws).
+    public func withAverage<T>(_ body: () throws -> T) throws -> T {
+        let saved = try live.map { try $0.tensor.array() }
+        for (average, current) in zip(averages, live) { try copy(average.tensor, into: current.tensor) }
+        let result: Result<T, any Error> = Result { try body() }
+        for (values, current) in zip(saved, live) {
+            try values.withUnsafeBufferPointer { try current.tensor.backend.write($0, to: current.tensor.storage, at: 0) }
+        }
+        return try result.get()
+    }
+
+    /// The averages under their checkpoint keys.
+    public func namedState() -> [(name: String, tensor: Tensor)] {
+        averages.map { (WeightAverage.checkpointPrefix + $0.name, $0.tensor) }
+    }
+
+    /// Reads the averages from a checkpoint's tensors (a resumed run's); every one must be
+    /// present, finite and of its tensor's shape.
+    public func restore(_ file: SafeTensorsFile, source: String) throws {
+        var values: [(Tensor, [Float])] = []
+        for (name, average) in namedState() {
+            guard let stored = file.tensors[name] else {
+                throw ScalpelError.io(path: source, reason: "checkpoint holds no weight average (\(name) is missing): it was written without --ema, "
+                    + "so resume it without --ema")
+            }
+            guard stored.shape == average.shape else {
+                throw ScalpelError.io(path: source, reason: "checkpoint's \(name) has shape \(stored.shape), the model's is \(average.shape)")
+            }
+            let floats = try stored.floats
+            guard floats.allSatisfy(\.isFinite) else { throw ScalpelError.io(path: source, reason: "checkpoint's \(name) holds NaN or infinite values") }
+            values.append((average, floats))
+        }
+        for (tensor, floats) in values {
+            try floats.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage, at: 0) }
+        }
+    }
+
+    func copy(_ source: Tensor, into destination: Tensor) throws {
+        try destination.backend.copy(StridedCopy(shape: [source.count], srcStrides: [1], dstStrides: [1]), from: source.storage, to: destination.storage)
+    }
+}
