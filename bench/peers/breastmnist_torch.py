@@ -12,16 +12,14 @@ import numpy as np
 import torch
 from torch import nn
 
-model_name = sys.argv[1] if len(sys.argv) > 1 else "cnn"
-epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-torch.manual_seed(seed)
-data = np.load("Data/breastmnist.npz")
-x = {s: data[f"{s}_images"].astype(np.float32)[:, None] / 255.0 for s in ("train", "val", "test")}
-y = {s: data[f"{s}_labels"].reshape(-1).astype(np.int64) for s in ("train", "val", "test")}
-mean, std = x["train"].mean(), x["train"].std()
-x = {s: torch.tensor((v - mean) / std) for s, v in x.items()}
-y = {s: torch.tensor(v) for s, v in y.items()}
+
+def load(path="Data/breastmnist.npz"):
+    """The official split as tensors, pixels standardised with the training images' statistics."""
+    data = np.load(path)
+    x = {s: data[f"{s}_images"].astype(np.float32)[:, None] / 255.0 for s in ("train", "val", "test")}
+    y = {s: data[f"{s}_labels"].reshape(-1).astype(np.int64) for s in ("train", "val", "test")}
+    mean, std = x["train"].mean(), x["train"].std()
+    return {s: torch.tensor((v - mean) / std) for s, v in x.items()}, {s: torch.tensor(v) for s, v in y.items()}
 
 
 def block(cin, cout, stride):
@@ -38,19 +36,20 @@ def block(cin, cout, stride):
     return Basic()
 
 
-if model_name == "cnn":
-    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 2))
-else:
-    layers = [nn.Conv2d(1, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-    c = 64
-    for i, w in enumerate([64, 128, 256, 512]):
-        layers += [block(c, w, 1 if i == 0 else 2), block(w, w, 1)]
-        c = w
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 2)]
-    model = nn.Sequential(*layers)
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-criterion = nn.CrossEntropyLoss()
+def build(model_name):
+    """The model as Scalpel builds it (its tensors in the same order, Scalpel's names aside)."""
+    if model_name == "cnn":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 2))
+    else:
+        layers = [nn.Conv2d(1, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        c = 64
+        for i, w in enumerate([64, 128, 256, 512]):
+            layers += [block(c, w, 1 if i == 0 else 2), block(w, w, 1)]
+            c = w
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 2)]
+        model = nn.Sequential(*layers)
+    return model
 
 
 def auroc(labels, scores):
@@ -63,7 +62,7 @@ def auroc(labels, scores):
     return (ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum())
 
 
-def evaluate(split):
+def evaluate(model, x, y, split):
     model.eval()
     with torch.no_grad():
         p = torch.softmax(model(x[split]), 1)[:, 1].numpy()
@@ -72,20 +71,33 @@ def evaluate(split):
     return auroc(labels, p), ((p >= 0.5) == labels).mean()
 
 
-best = (-1, None, 0)
-started = time.time()
-for epoch in range(epochs):
-    perm = torch.randperm(len(y["train"]))
-    for i in range(0, len(perm), 128):
-        idx = perm[i:i + 128]
-        optimizer.zero_grad()
-        loss = criterion(model(x["train"][idx]), y["train"][idx])
-        loss.backward()
-        optimizer.step()
-    val_auc, _ = evaluate("val")
-    if val_auc > best[0]:
-        best = (val_auc, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
-model.load_state_dict(best[1])
-test_auc, test_acc = evaluate("test")
-print(f"{model_name} seed {seed}: selected epoch {best[2]}, test AUROC {test_auc:.4f}, accuracy {test_acc:.4f}, "
-      f"{(time.time() - started) / epochs:.2f} s per epoch ({torch.get_num_threads()} threads)")
+def main():
+    model_name = sys.argv[1] if len(sys.argv) > 1 else "cnn"
+    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    torch.manual_seed(seed)
+    x, y = load()
+    model = build(model_name)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = nn.CrossEntropyLoss()
+    best = (-1, None, 0)
+    started = time.time()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(y["train"]))
+        for i in range(0, len(perm), 128):
+            idx = perm[i:i + 128]
+            optimizer.zero_grad()
+            loss = criterion(model(x["train"][idx]), y["train"][idx])
+            loss.backward()
+            optimizer.step()
+        val_auc, _ = evaluate(model, x, y, "val")
+        if val_auc > best[0]:
+            best = (val_auc, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
+    model.load_state_dict(best[1])
+    test_auc, test_acc = evaluate(model, x, y, "test")
+    print(f"{model_name} seed {seed}: selected epoch {best[2]}, test AUROC {test_auc:.4f}, accuracy {test_acc:.4f}, "
+          f"{(time.time() - started) / epochs:.2f} s per epoch ({torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,8 @@
-"""ecg_trajectory.py: continues a Scalpel FCN run on ECG5000 in PyTorch, step for step, and
-prints both runs' training losses side by side — a check that Scalpel's training loop (layers,
-batch norm, cross-entropy, Adam, the learning rate, the batches) computes what PyTorch does.
+"""trajectory.py: continues a Scalpel run in PyTorch, step for step, and prints both runs'
+training losses side by side — a check that Scalpel's training loop (layers, batch norm,
+cross-entropy, Adam, the learning rate, the batches) computes what PyTorch does. It covers the
+models without dropout: `fcn` on a UCR archive and `resnet18` on a MedMNIST file, built as
+`ecg_torch.py` and `breastmnist_torch.py` build them.
 
 From a Scalpel `last.safetensors` it takes the weights, BatchNorm statistics, Adam's moments and
 step, and the shuffle generator's state; it draws each epoch's order as Scalpel does (SplitMix64
@@ -12,20 +14,26 @@ its metrics.json to compare:
     cp -r /tmp/a /tmp/b
     scalpel train --data Data/ECG5000_TRAIN.tsv --test Data/ECG5000_TEST.tsv --model fcn --epochs 11 --device cpu --out /tmp/b \\
                   --resume /tmp/b/last.safetensors
-    /usr/bin/python3 bench/peers/ecg_trajectory.py /tmp/a/last.safetensors 10 /tmp/b/metrics.json
+    /usr/bin/python3 bench/peers/trajectory.py /tmp/a/last.safetensors 10 /tmp/b/metrics.json
 
-Float rounding differs between the two (summation order), and mini-batch training amplifies
-it: expect agreement to about 1e-5 in the first epoch after the checkpoint, drifting apart
-over the next ones with no sign either way; with `--batch-size 500` (one step per epoch) the
-two agree to ~2e-5 over 30 epochs.
+(`--data Data/breastmnist.npz --model resnet18` the same way.) Float rounding differs between
+the two (summation order), and mini-batch training amplifies it: expect agreement to about
+1e-5 in the first epoch after the checkpoint, drifting apart over the next ones with no sign
+either way; with `--batch-size 500` (one step per epoch) the FCN agrees to ~2e-5 over 30 epochs.
 """
 import json
+import os
+import re
 import struct
 import sys
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import breastmnist_torch  # noqa: E402
+import ecg_torch  # noqa: E402
 
 MASK = (1 << 64) - 1
 
@@ -66,7 +74,9 @@ size = struct.unpack("<Q", blob[:8])[0]
 header = json.loads(blob[8:8 + size])
 meta = header["__metadata__"]
 config = json.loads(meta["config"])
-assert config["model"] == "fcn", "this check covers the fcn model"
+assert config["model"] in ("fcn", "resnet18"), "this check covers the models without dropout: fcn and resnet18"
+assert config["schedule"] == "constant" and config.get("clipNorm") is None and not config["augment"], "a constant rate, no clipping, no augmentation"
+assert not config["balancedSampling"] and config.get("classWeights") is None and config.get("ema") is None, "plain shuffled batches, no weights"
 
 
 def stored(name):
@@ -74,19 +84,23 @@ def stored(name):
     return torch.tensor(np.frombuffer(blob[8 + size + start:8 + size + end], dtype=np.float32).reshape(header[name]["shape"]).copy())
 
 
-def scalpel_name(name):  # PyTorch's Sequential has pooling and flatten as two modules, Scalpel as one
-    return "layers." + name.replace("11.", "10.").replace("running_mean", "runningMean").replace("running_var", "runningVar")
+def scalpel_name(name):
+    """PyTorch's module path of a tensor → Scalpel's (pooling and flatten are one layer in Scalpel)."""
+    name = "layers." + name.replace("running_mean", "runningMean").replace("running_var", "runningVar")
+    if config["model"] == "fcn":
+        return name.replace("layers.11.", "layers.10.")
+    name = re.sub(r"\.c(\d)\.", r".conv\1.", re.sub(r"\.b(\d)\.", r".bn\1.", name))
+    return name.replace(".down.", ".downsample.layers.").replace("layers.13.", "layers.12.")
 
 
-train = np.loadtxt(config["data"])
-classes = sorted(set(train[:, 0]))
-x = torch.tensor(train[:, None, 1:], dtype=torch.float32)
-y = torch.tensor([classes.index(c) for c in train[:, 0]])
-layers, channels = [], 1
-for width, kernel in ((128, 8), (256, 5), (128, 3)):
-    layers += [nn.Conv1d(channels, width, kernel, padding="same"), nn.BatchNorm1d(width), nn.ReLU()]
-    channels = width
-model = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(channels, len(classes)))
+if config["model"] == "fcn":
+    x, y = ecg_torch.load(config["data"], config["test"])
+    x, y = x["train"], y["train"]
+    model = ecg_torch.build("fcn", x.shape[2], int(y.max()) + 1)
+else:
+    x, y = breastmnist_torch.load(config["data"])
+    x, y = x["train"], y["train"]
+    model = breastmnist_torch.build("resnet18")
 model.load_state_dict({k: (v if k.endswith("num_batches_tracked") else stored(scalpel_name(k))) for k, v in model.state_dict().items()})
 optimizer = torch.optim.Adam(model.parameters(), lr=float(meta["optimizer.learning_rate"]))
 for name, p in model.named_parameters():
