@@ -1,9 +1,23 @@
 import Foundation
 
+#if canImport(CZlib)
+import CZlib
+#elseif canImport(zlib)
+import zlib
+#endif
+
 // A minimal PNG writer (ISO/IEC 15948, RFC 2083): 8-bit grey, RGB or RGBA, no interlacing,
-// every scanline with filter 0 (none), and the zlib stream (RFC 1950) made of stored, that is
-// uncompressed, deflate blocks (RFC 1951 §3.2.4). Files are larger than a compressing encoder's
-// but every PNG reader opens them, and no dependency is needed.
+// every scanline with filter 0 (none), and the zlib stream (RFC 1950) compressed by zlib's
+// deflate — or, on request (or should zlib fail), made of stored, that is uncompressed, deflate
+// blocks (RFC 1951 §3.2.4), which every PNG reader opens too.
+
+/// How `PNGEncoder` writes the image's zlib stream.
+public enum PNGCompression: Sendable {
+    /// zlib's deflate at level 6: enlarged overlays and plots shrink several-fold.
+    case deflate
+    /// Stored (uncompressed) deflate blocks: larger, and checkable byte by byte without an inflater.
+    case stored
+}
 
 /// The pixel layouts `PNGEncoder` writes, all with 8 bits per channel.
 public enum PNGPixelFormat: String, Equatable, Sendable {
@@ -33,7 +47,7 @@ public enum PNGPixelFormat: String, Equatable, Sendable {
     }
 }
 
-/// Writes 8-bit images as PNG without compression, and the checksums PNG and zlib need.
+/// Writes 8-bit images as PNG, and the checksums PNG and zlib need.
 public enum PNGEncoder {
     /// The eight bytes every PNG file starts with.
     public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -48,10 +62,11 @@ public enum PNGEncoder {
     ///     exactly width × height × channels bytes.
     ///   - width: pixels per row, 1 through 2³¹ − 1.
     ///   - height: rows, 1 through 2³¹ − 1.
+    ///   - compression: deflated (the default) or stored blocks.
     /// - Throws: `ClinicDataError.invalidInput` for a dimension out of range or a pixel count
     ///   that does not match them.
     public static func encode(
-        pixels: [UInt8], width: Int, height: Int, format: PNGPixelFormat
+        pixels: [UInt8], width: Int, height: Int, format: PNGPixelFormat, compression: PNGCompression = .deflate
     ) throws(ClinicDataError) -> [UInt8] {
         let limit = Int(Int32.max)
         guard (1...limit).contains(width), (1...limit).contains(height) else {
@@ -80,7 +95,7 @@ public enum PNGEncoder {
 
         var file = signature
         appendChunk("IHDR", header, to: &file)
-        let stream = zlibStored(scanlines)
+        let stream = compression == .deflate ? zlibDeflated(scanlines) ?? zlibStored(scanlines) : zlibStored(scanlines)
         var start = 0
         repeat {
             let end = min(start + maxIDATLength, stream.count)
@@ -97,14 +112,29 @@ public enum PNGEncoder {
     /// - Throws: `ClinicDataError.invalidInput` as `encode` does, `.unwritable` when the file
     ///   cannot be written.
     public static func write(
-        pixels: [UInt8], width: Int, height: Int, format: PNGPixelFormat, to url: URL
+        pixels: [UInt8], width: Int, height: Int, format: PNGPixelFormat, compression: PNGCompression = .deflate, to url: URL
     ) throws(ClinicDataError) {
-        let bytes = try encode(pixels: pixels, width: width, height: height, format: format)
+        let bytes = try encode(pixels: pixels, width: width, height: height, format: format, compression: compression)
         do {
             try Data(bytes).write(to: url, options: .atomic)
         } catch {
             throw .unwritable(.init(source: url.isFileURL ? url.path : url.absoluteString), reason: error.localizedDescription)
         }
+    }
+
+    /// `data` as a zlib stream (RFC 1950) compressed by zlib's `compress2` at level 6, or nil
+    /// for empty data or when zlib reports an error.
+    public static func zlibDeflated(_ data: [UInt8]) -> [UInt8]? {
+        var length = compressBound(uLong(data.count))
+        var out = [UInt8](repeating: 0, count: Int(length))
+        let status = data.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                guard let from = source.baseAddress, let to = target.baseAddress else { return Z_DATA_ERROR }
+                return compress2(to, &length, from, uLong(data.count), 6)
+            }
+        }
+        guard status == Z_OK else { return nil }
+        return Array(out.prefix(Int(length)))
     }
 
     /// `data` as a zlib stream (RFC 1950) of stored deflate blocks: the header 78 01, blocks of
@@ -266,11 +296,12 @@ public enum SaliencyOverlay {
     ///   be written.
     public static func writePNG(
         to url: URL, image: [Float], channels: Int, height: Int, width: Int, weights: [Float],
-        colormap: Colormap = .jet, opacity: Double = 0.45, normalizeWeights: Bool = false, scale: Int = 1
+        colormap: Colormap = .jet, opacity: Double = 0.45, normalizeWeights: Bool = false, scale: Int = 1,
+        compression: PNGCompression = .deflate
     ) throws(ClinicDataError) {
         let pixels = try render(
             image: image, channels: channels, height: height, width: width, weights: weights, colormap: colormap,
             opacity: opacity, normalizeWeights: normalizeWeights, scale: scale)
-        try PNGEncoder.write(pixels: pixels, width: width * scale, height: height * scale, format: .rgb, to: url)
+        try PNGEncoder.write(pixels: pixels, width: width * scale, height: height * scale, format: .rgb, compression: compression, to: url)
     }
 }

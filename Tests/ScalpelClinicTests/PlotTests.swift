@@ -516,7 +516,7 @@ func hex(_ bytes: [UInt8]) -> String {
         let cases: [(PNGPixelFormat, UInt8)] = [(.grey, 0), (.rgb, 2), (.rgba, 6)]
         for (format, colorType) in cases {
             let pixels = (0..<(3 * 2 * format.channels)).map { UInt8($0 * 11) }
-            let bytes = try PNGEncoder.encode(pixels: pixels, width: 3, height: 2, format: format)
+            let bytes = try PNGEncoder.encode(pixels: pixels, width: 3, height: 2, format: format, compression: .stored)
             #expect(Array(bytes.prefix(8)) == PNGEncoder.signature)
             let png = try StoredPNG(bytes)
             #expect(png.chunkTypes == ["IHDR", "IDAT", "IEND"])
@@ -529,7 +529,7 @@ func hex(_ bytes: [UInt8]) -> String {
         let width = 620
         let height = 620
         let pixels = (0..<width * height * 3).map { UInt8(truncatingIfNeeded: $0 % 251) }
-        let png = try StoredPNG(try PNGEncoder.encode(pixels: pixels, width: width, height: height, format: .rgb))
+        let png = try StoredPNG(try PNGEncoder.encode(pixels: pixels, width: width, height: height, format: .rgb, compression: .stored))
         #expect(png.chunkTypes == ["IHDR", "IDAT", "IDAT", "IEND"])
         #expect(png.pixels == pixels)
     }
@@ -547,15 +547,29 @@ func hex(_ bytes: [UInt8]) -> String {
         let folder = try temporaryFolder([:])
         defer { try? FileManager.default.removeItem(at: folder) }
         let images: [(PNGPixelFormat, Int, Int)] = [(.grey, 5, 3), (.rgb, 4, 4), (.rgba, 2, 3), (.rgb, 150, 150)]
-        for (index, (format, width, height)) in images.enumerated() {
-            let pixels = (0..<width * height * format.channels).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ index) }
-            let url = folder.appendingPathComponent("image\(index).png")
-            try PNGEncoder.write(pixels: pixels, width: width, height: height, format: format, to: url)
-            let decoded = try decodeWithPython(url.path)
-            let colorType = ["grey": 0, "rgb": 2, "rgba": 6][format.rawValue]!
-            #expect(decoded.summary == "\(width) \(height) \(colorType) IHDR,IDAT,IEND")
-            #expect(decoded.pixels == hex(pixels))
+        for compression in [PNGCompression.deflate, .stored] {
+            for (index, (format, width, height)) in images.enumerated() {
+                let pixels = (0..<width * height * format.channels).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ index) }
+                let url = folder.appendingPathComponent("image\(index)-\(compression).png")
+                try PNGEncoder.write(pixels: pixels, width: width, height: height, format: format, compression: compression, to: url)
+                let decoded = try decodeWithPython(url.path)
+                let colorType = ["grey": 0, "rgb": 2, "rgba": 6][format.rawValue]!
+                #expect(decoded.summary == "\(width) \(height) \(colorType) IHDR,IDAT,IEND")
+                #expect(decoded.pixels == hex(pixels))
+            }
         }
+        // An enlarged overlay (each pixel a 4 × 4 block, as the reports draw 28 × 28 images)
+        // deflates to under a fifth of its stored size, and decodes to the same pixels.
+        let weights = (0..<28 * 28).map { Float(($0 * 7) % 28) / 27 }
+        let image = (0..<28 * 28).map { Float(($0 * 13) % 256) / 255 }
+        let stored = folder.appendingPathComponent("overlay-stored.png"), deflated = folder.appendingPathComponent("overlay.png")
+        try SaliencyOverlay.writePNG(to: stored, image: image, channels: 1, height: 28, width: 28, weights: weights, scale: 4, compression: .stored)
+        try SaliencyOverlay.writePNG(to: deflated, image: image, channels: 1, height: 28, width: 28, weights: weights, scale: 4)
+        let (storedSize, deflatedSize) = (try Data(contentsOf: stored).count, try Data(contentsOf: deflated).count)
+        #expect(deflatedSize * 5 < storedSize, "\(deflatedSize) vs \(storedSize) bytes")
+        #expect(try decodeWithPython(deflated.path).pixels == decodeWithPython(stored.path).pixels)
+        #expect(try decodeWithPython(deflated.path).pixels
+            == hex(SaliencyOverlay.render(image: image, channels: 1, height: 28, width: 28, weights: weights, scale: 4)))
     }
 }
 
@@ -595,7 +609,7 @@ func hex(_ bytes: [UInt8]) -> String {
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("overlay.png")
         try SaliencyOverlay.writePNG(
-            to: url, image: image, channels: 1, height: 2, width: 2, weights: weights, colormap: .viridis, scale: 3)
+            to: url, image: image, channels: 1, height: 2, width: 2, weights: weights, colormap: .viridis, scale: 3, compression: .stored)
         let png = try StoredPNG([UInt8](try Data(contentsOf: url)))
         #expect(png.width == 6 && png.height == 6 && png.colorType == 2)
         let expected = try SaliencyOverlay.render(
