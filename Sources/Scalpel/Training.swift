@@ -718,12 +718,12 @@ public final class Trainer {
     /// returns the epoch to continue from.
     public func resume(from url: URL) throws -> Int {
         let file = try Trainer.readCheckpoint(url, keys: keys)
-        try Checkpoint.restore(file, into: model, optimizer: optimizer, source: url.path)
-        if let average {
-            try average.restore(file, source: url.path)
-        } else if file.tensors.keys.contains(where: { $0.hasPrefix(WeightAverage.checkpointPrefix) }) {
-            throw ScalpelError.io(path: url.path, reason: "the run kept a weight average (--ema): resume it with the same --ema")
+        let keptAverage = file.tensors.keys.contains { $0.hasPrefix(WeightAverage.checkpointPrefix) }
+        if keptAverage != (average != nil) {
+            throw ScalpelError.io(path: url.path, reason: keptAverage ? "the run kept a weight average (--ema): resume it with the same --ema"
+                : "checkpoint holds no weight average: it was written without --ema, so resume it without --ema")
         }
+        try Checkpoint.restore(file, into: model, optimizer: optimizer, extra: average?.namedState() ?? [], source: url.path)
         let meta = file.metadata
         guard let epoch = meta["epoch"].flatMap(Int.init), let shuffleState = meta["shuffle_state"].flatMap(UInt64.init) else {
             throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")

@@ -57,10 +57,12 @@ public enum Checkpoint {
         return file
     }
 
-    /// Copies the checkpoint's values into `model` (and `optimizer`). Every tensor of the model
-    /// must be present with the same shape; nothing is changed unless all are.
-    public static func restore(_ file: SafeTensorsFile, into model: Module, optimizer: Optimizer? = nil, source: String) throws {
-        var targets = model.namedTensors()
+    /// Copies the checkpoint's values into `model` (and `optimizer`, and `extra` named tensors
+    /// such as a weight average's). Every one must be present with the same shape and finite;
+    /// nothing is changed unless all are.
+    public static func restore(_ file: SafeTensorsFile, into model: Module, optimizer: Optimizer? = nil,
+                               extra: [(name: String, tensor: Tensor)] = [], source: String) throws {
+        var targets = model.namedTensors() + extra
         if let optimizer { targets += optimizer.namedState() }
         var values: [(Tensor, [Float])] = []
         var problems: [String] = []

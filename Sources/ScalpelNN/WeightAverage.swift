@@ -1,6 +1,5 @@
 import Foundation
 import ScalpelCore
-import ScalpelIO
 import ScalpelTensor
 
 /// An exponential moving average of a module's tensors — its parameters and its buffers
@@ -63,27 +62,6 @@ public final class WeightAverage {
     /// The averages under their checkpoint keys.
     public func namedState() -> [(name: String, tensor: Tensor)] {
         averages.map { (WeightAverage.checkpointPrefix + $0.name, $0.tensor) }
-    }
-
-    /// Reads the averages from a checkpoint's tensors (a resumed run's); every one must be
-    /// present, finite and of its tensor's shape.
-    public func restore(_ file: SafeTensorsFile, source: String) throws {
-        var values: [(Tensor, [Float])] = []
-        for (name, average) in namedState() {
-            guard let stored = file.tensors[name] else {
-                throw ScalpelError.io(path: source, reason: "checkpoint holds no weight average (\(name) is missing): it was written without --ema, "
-                    + "so resume it without --ema")
-            }
-            guard stored.shape == average.shape else {
-                throw ScalpelError.io(path: source, reason: "checkpoint's \(name) has shape \(stored.shape), the model's is \(average.shape)")
-            }
-            let floats = try stored.floats
-            guard floats.allSatisfy(\.isFinite) else { throw ScalpelError.io(path: source, reason: "checkpoint's \(name) holds NaN or infinite values") }
-            values.append((average, floats))
-        }
-        for (tensor, floats) in values {
-            try floats.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage, at: 0) }
-        }
     }
 
     func copy(_ source: Tensor, into destination: Tensor) throws {
