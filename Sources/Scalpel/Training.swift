@@ -48,6 +48,10 @@ public struct TrainingConfig: Codable, Sendable {
     /// Keep an exponential moving average of the weights and BatchNorm statistics with this
     /// decay per step (`WeightAverage`); the average is validated, selected, tested and saved.
     public var ema: Float?
+    /// AdamW's decoupled weight decay (nil or 0: plain Adam). Applied to every parameter, as
+    /// `torch.optim.AdamW(model.parameters(), weight_decay:)` does. Optional so that the
+    /// configurations older checkpoints carry still decode.
+    public var weightDecay: Float?
     /// Binary: choose the decision threshold on validation as the highest one whose validation
     /// sensitivity reaches this value (nil: Youden's J).
     public var targetSensitivity: Double?
@@ -264,7 +268,12 @@ public final class Trainer {
         backend = try Trainer.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
                                             classes: data.classCount, build: build)
         (model, dropouts) = try build(on: backend)
-        optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate)
+        let weightDecay = config.weightDecay ?? 0
+        guard weightDecay >= 0, weightDecay.isFinite, weightDecay * config.learningRate < 1 else {
+            throw ScalpelError.invalidArgument("--weight-decay \(weightDecay): give a decay ≥ 0 whose product with the learning rate is below 1, such as 0.01")
+        }
+        optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate, weightDecay: weightDecay,
+                             decoupledWeightDecay: weightDecay > 0)
         if let decay = config.ema {
             guard decay > 0, decay < 1 else { throw ScalpelError.invalidArgument("--ema \(decay): give a decay per step between 0 and 1, such as 0.99") }
             average = try WeightAverage(model, decay: decay)
@@ -286,6 +295,9 @@ public final class Trainer {
         if let weights {
             self.data.notes["class weights"] = weights.map { String(format: "%.4g", $0) }.joined(separator: ", ")
                 + (config.classWeights == "balanced" ? " (balanced over the training rows)" : "") + ", in the training loss only"
+        }
+        if weightDecay > 0 {
+            self.data.notes["weight decay"] = "AdamW, decoupled weight decay \(weightDecay) on every parameter (each step multiplies the weights by 1 − rate × decay)"
         }
         if let decay = config.ema {
             self.data.notes["weight average"] = "an exponential moving average of the weights and BatchNorm statistics, decay \(decay) per step "

@@ -55,6 +55,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved.")
     var ema: Float?
 
+    @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay on every parameter (default: 0, plain Adam).")
+    var weightDecay: Float?
+
     @Option(name: .customLong("target-sensitivity"), help: "Binary: pick the decision threshold on validation as the highest reaching this sensitivity (default: Youden's J).")
     var targetSensitivity: Double?
 
@@ -140,6 +143,7 @@ struct TrainCommand: ParsableCommand {
             config.schedule = schedule
             config.patience = patience
             config.ema = ema
+            config.weightDecay = weightDecay
             config.augment = augment
             config.targetSensitivity = targetSensitivity
             config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
