@@ -154,9 +154,9 @@ struct TrainCommand: ParsableCommand {
             let context = distributed ? try DistributedContext.start() : nil
             defer { context?.finish() }
             if let context {
-                // The machine's cores are shared by its ranks; on a multi-GPU machine each rank takes its own GPU.
                 // The machine's cores are shared by its ranks, and a rank bound to fewer (mpirun binds each of
-                // 2 ranks to one core by default) gets as many threads as it has cores.
+                // 2 ranks to one core by default) gets as many threads as it has cores; on a multi-GPU machine
+                // each rank takes its own GPU.
                 if ProcessInfo.processInfo.environment["SCALPEL_THREADS"] == nil {
                     let share = max(1, ProcessInfo.processInfo.activeProcessorCount / max(context.localSize, 1))
                     setenv("SCALPEL_THREADS", String(min(share, CPUInfo.usableProcessorCount)), 1)
