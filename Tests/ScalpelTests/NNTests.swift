@@ -224,6 +224,9 @@ import Testing
             #expect(result.status == 0, "\(model): \(result.stderr)")
             let test = try metrics(out)["test"] as! [String: Any]
             for key in ["accuracy", "auroc", "f1_macro", "recall_macro", "perClass", "confusionMatrix"] { #expect(test[key] != nil, "\(model): test.\(key)") }
+            // The ResNet-18 trains with a cosine rate unless told otherwise; the small CNN at a constant one.
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
+            #expect(config["schedule"] as? String == (model == "resnet18" ? "cosine" : "constant"), "\(model)")
         }
         let mlp = try runScalpel(["train", "--data", fixture, "--model", "mlp", "--out", out.path])
         #expect(mlp.status == 2 && mlp.stderr.contains("does not fit images data"), "\(mlp.stderr)")
