@@ -1,10 +1,13 @@
 """breastmnist_torch.py: PyTorch's run of `scalpel train` on BreastMNIST — the same data
 preparation (official split, per-channel standardisation with training statistics), model
-(cnn or resnet18 as Scalpel builds them), Adam 1e-3, batch 128, seeded shuffling, and the
-epoch chosen by validation AUROC — so that test metrics can be compared recipe for recipe.
+(cnn or resnet18 as Scalpel builds them), Adam 1e-3, the batch size and learning-rate schedule
+given (Scalpel's defaults: 128 and constant for the cnn, 32 and cosine for resnet18), seeded
+shuffling, and the epoch chosen by validation AUROC — so that test metrics can be compared
+recipe for recipe.
 
-    /usr/bin/python3 bench/peers/breastmnist_torch.py [cnn|resnet18] [EPOCHS] [SEED]
+    /usr/bin/python3 bench/peers/breastmnist_torch.py [cnn|resnet18] [EPOCHS] [SEED] [BATCH] [constant|cosine]
 """
+import math
 import sys
 import time
 
@@ -75,6 +78,8 @@ def main():
     model_name = sys.argv[1] if len(sys.argv) > 1 else "cnn"
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    batch = int(sys.argv[4]) if len(sys.argv) > 4 else (32 if model_name == "resnet18" else 128)
+    schedule = sys.argv[5] if len(sys.argv) > 5 else ("cosine" if model_name == "resnet18" else "constant")
     torch.manual_seed(seed)
     x, y = load()
     model = build(model_name)
@@ -83,9 +88,12 @@ def main():
     best = (-1, None, 0)
     started = time.time()
     for epoch in range(epochs):
+        if schedule == "cosine":  # Scalpel's: per epoch, from the base rate down to 1/100 of it at the last epoch
+            for group in optimizer.param_groups:
+                group["lr"] = 1e-3 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs - 1, 1))))
         perm = torch.randperm(len(y["train"]))
-        for i in range(0, len(perm), 128):
-            idx = perm[i:i + 128]
+        for i in range(0, len(perm), batch):
+            idx = perm[i:i + batch]
             optimizer.zero_grad()
             loss = criterion(model(x["train"][idx]), y["train"][idx])
             loss.backward()
@@ -95,7 +103,7 @@ def main():
             best = (val_auc, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
     model.load_state_dict(best[1])
     test_auc, test_acc = evaluate(model, x, y, "test")
-    print(f"{model_name} seed {seed}: selected epoch {best[2]}, test AUROC {test_auc:.4f}, accuracy {test_acc:.4f}, "
+    print(f"{model_name} batch {batch} {schedule} seed {seed}: selected epoch {best[2]}, test AUROC {test_auc:.4f}, accuracy {test_acc:.4f}, "
           f"{(time.time() - started) / epochs:.2f} s per epoch ({torch.get_num_threads()} threads)")
 
 
