@@ -733,7 +733,7 @@ public final class Trainer {
         let keptAverage = file.tensors.keys.contains { $0.hasPrefix(WeightAverage.checkpointPrefix) }
         if keptAverage != (average != nil) {
             throw ScalpelError.io(path: url.path, reason: keptAverage ? "the run kept a weight average (--ema): resume it with the same --ema"
-                : "checkpoint holds no weight average: it was written without --ema, so resume it without --ema")
+                : "checkpoint holds no weight average: it was written without --ema, so resume it without --ema (--ema 0 for resnet18, which averages by default)")
         }
         try Checkpoint.restore(file, into: model, optimizer: optimizer, extra: average?.namedState() ?? [], source: url.path)
         let meta = file.metadata

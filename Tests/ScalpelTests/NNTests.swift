@@ -224,10 +224,19 @@ import Testing
             #expect(result.status == 0, "\(model): \(result.stderr)")
             let test = try metrics(out)["test"] as! [String: Any]
             for key in ["accuracy", "auroc", "f1_macro", "recall_macro", "perClass", "confusionMatrix"] { #expect(test[key] != nil, "\(model): test.\(key)") }
-            // The ResNet-18 trains with a cosine rate unless told otherwise; the small CNN at a constant one.
+            // The ResNet-18 trains with a cosine rate and a weight average unless told otherwise; the small CNN at
+            // a constant rate, without one.
             let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
             #expect(config["schedule"] as? String == (model == "resnet18" ? "cosine" : "constant"), "\(model)")
+            #expect((config["ema"] as? Double).map { abs($0 - 0.98) < 1e-6 } ?? false == (model == "resnet18"), "\(model)")
         }
+        // --ema 0 turns the ResNet-18's average off.
+        let plain = try runScalpel(["train", "--data", fixture, "--model", "resnet18", "--epochs", "1", "--batch-size", "4", "--ema", "0",
+                                    "--device", "cpu", "--out", out.path])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let plainConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
+        let plainNotes = try metrics(out)["data"] as! [String: String]
+        #expect(plainConfig["ema"] == nil && plainNotes["weight average"] == nil)
         let mlp = try runScalpel(["train", "--data", fixture, "--model", "mlp", "--out", out.path])
         #expect(mlp.status == 2 && mlp.stderr.contains("does not fit images data"), "\(mlp.stderr)")
     }
