@@ -31,9 +31,10 @@ import Testing
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func write(_ folder: URL, ragged: Bool = false) throws -> (train: String, test: String) {
+    /// WAVES_TRAIN.tsv (`trainCount` series per class) and WAVES_TEST.tsv (10 per class) in `folder`.
+    static func write(_ folder: URL, trainCount: Int = 12, ragged: Bool = false) throws -> (train: String, test: String) {
         let train = folder.appending(path: "WAVES_TRAIN.tsv"), test = folder.appending(path: "WAVES_TEST.tsv")
-        try Self.waves(count: 12, length: 24, seed: 1, ragged: ragged).write(to: train, atomically: true, encoding: .utf8)
+        try Self.waves(count: trainCount, length: 24, seed: 1, ragged: ragged).write(to: train, atomically: true, encoding: .utf8)
         try Self.waves(count: 10, length: 24, seed: 2, ragged: ragged).write(to: test, atomically: true, encoding: .utf8)
         return (train.path, test.path)
     }
@@ -46,7 +47,7 @@ import Testing
     func everySequenceModelLearnsAndReportsPerClassMetrics(_ model: String) throws {
         let folder = try makeTemporaryDirectory("scalpel-seq")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (train, test) = try write(folder)
+        let (train, test) = try Self.write(folder)
         let out = folder.appending(path: "run")
         let epochs = ["fcn": "8", "transformer": "12", "lstm": "25", "gru": "25"][model]!
         let result = try runScalpel(["train", "--data", train, "--test", test, "--model", model, "--epochs", epochs, "--batch-size", "6",
@@ -79,7 +80,7 @@ import Testing
     @Test func variableLengthSignalsAreMaskedInTheTransformer() throws {
         let folder = try makeTemporaryDirectory("scalpel-seq")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (train, test) = try write(folder, ragged: true)
+        let (train, test) = try Self.write(folder, ragged: true)
         let out = folder.appending(path: "run")
         let result = try runScalpel(["train", "--data", train, "--test", test, "--model", "transformer", "--epochs", "2", "--batch-size", "6",
                                      "--device", "cpu", "--out", out.path])
@@ -91,7 +92,7 @@ import Testing
     @Test func aResumedTransformerRunContinuesBitForBit() throws {
         let folder = try makeTemporaryDirectory("scalpel-seq")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (train, test) = try write(folder)
+        let (train, test) = try Self.write(folder)
         let (full, part) = (folder.appending(path: "full"), folder.appending(path: "part"))
         let common = ["train", "--data", train, "--test", test, "--model", "transformer", "--batch-size", "6", "--device", "cpu", "--seed", "4",
                       "--validation-fraction", "0.25"]
@@ -111,7 +112,7 @@ import Testing
     @Test func badSequenceInputIsAClearError() throws {
         let folder = try makeTemporaryDirectory("scalpel-seq")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (train, _) = try write(folder)
+        let (train, _) = try Self.write(folder)
         let unknown = folder.appending(path: "UNKNOWN_TEST.tsv")
         try "1\t0.1\t0.2\n7\t0.3\t0.4\n".write(to: unknown, atomically: true, encoding: .utf8)
         let run = folder.appending(path: "run").path

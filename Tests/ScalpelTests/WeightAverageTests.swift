@@ -50,12 +50,10 @@ import Testing
     @Test func aRunWithEMATestsAndSavesTheAverageAndResumesExactly() throws {
         let folder = try makeTemporaryDirectory("scalpel-ema")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let train = folder.appending(path: "WAVES_TRAIN.tsv"), test = folder.appending(path: "WAVES_TEST.tsv")
-        try SequenceTrainingTests.waves(count: 12, length: 24, seed: 1, ragged: false).write(to: train, atomically: true, encoding: .utf8)
-        try SequenceTrainingTests.waves(count: 10, length: 24, seed: 2, ragged: false).write(to: test, atomically: true, encoding: .utf8)
+        let (train, test) = try SequenceTrainingTests.write(folder)
         let (full, part, plain) = (folder.appending(path: "full"), folder.appending(path: "part"), folder.appending(path: "plain"))
         // The FCN: convolutions and BatchNorm, whose running statistics are averaged too.
-        let common = ["train", "--data", train.path, "--test", test.path, "--model", "fcn", "--batch-size", "6", "--lr", "3e-3",
+        let common = ["train", "--data", train, "--test", test, "--model", "fcn", "--batch-size", "6", "--lr", "3e-3",
                       "--device", "cpu", "--seed", "5", "--select", "last"]
         let run = try runScalpel(common + ["--epochs", "4", "--ema", "0.9", "--out", full.path])
         #expect(run.status == 0, "\(run.stderr)")
@@ -71,7 +69,7 @@ import Testing
         #expect((try metrics(full)["data"] as! [String: String])["weight average"]?.contains("decay 0.9") == true)
         // What was tested is what was saved: evaluating best.safetensors gives the run's test metrics.
         let evaluated = folder.appending(path: "eval")
-        let eval = try runScalpel(["eval", "--checkpoint", full.appending(path: "best.safetensors").path, "--data", test.path,
+        let eval = try runScalpel(["eval", "--checkpoint", full.appending(path: "best.safetensors").path, "--data", test,
                                    "--device", "cpu", "--out", evaluated.path])
         #expect(eval.status == 0, "\(eval.stderr)")
         let tested = try metrics(full)["test"] as! [String: Any], again = try metrics(evaluated)["test"] as! [String: Any]

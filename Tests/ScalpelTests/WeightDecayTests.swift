@@ -12,10 +12,8 @@ import Testing
     @Test func decoupledDecayShrinksTheFirstStepLinearlyInTheDecay() throws {
         let folder = try makeTemporaryDirectory("scalpel-wd")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let train = folder.appending(path: "WAVES_TRAIN.tsv"), test = folder.appending(path: "WAVES_TEST.tsv")
-        try SequenceTrainingTests.waves(count: 4, length: 24, seed: 1, ragged: false).write(to: train, atomically: true, encoding: .utf8)
-        try SequenceTrainingTests.waves(count: 10, length: 24, seed: 2, ragged: false).write(to: test, atomically: true, encoding: .utf8)
-        let common = ["train", "--data", train.path, "--test", test.path, "--model", "fcn", "--batch-size", "12", "--lr", "0.05", // 4 × 3 classes = 12 rows: one step
+        let (train, test) = try SequenceTrainingTests.write(folder, trainCount: 4)
+        let common = ["train", "--data", train, "--test", test, "--model", "fcn", "--batch-size", "12", "--lr", "0.05", // 4 × 3 classes = 12 rows: one step
                       "--epochs", "1", "--device", "cpu", "--seed", "5", "--select", "last"]
         func weights(_ decay: String?) throws -> [String: [Float]] {
             let out = folder.appending(path: "wd-\(decay ?? "none")")
