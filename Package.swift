@@ -39,7 +39,7 @@ let package = Package(
         // Backend protocol, device specifications, GEMM parameters, scheduler, caches.
         .target(
             name: "ScalpelCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["ScalpelIO", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Hot SIMD loops, compiled for AVX2+FMA; entered only through ScalpelCPU.
         .target(name: "ScalpelCPUKernels", swiftSettings: fastKernelFlags),
@@ -57,7 +57,7 @@ let package = Package(
         // The OpenCL backend: loader, devices, program cache, buffers, kernel launches.
         .target(
             name: "ScalpelOpenCL",
-            dependencies: ["ScalpelCore", "ScalpelCPU", "COpenCL", "ScalpelKernelSources"]),
+            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelIO", "COpenCL", "ScalpelKernelSources"]),
 
         // Tensors on any backend, reverse-mode autograd above the backends.
         .target(name: "ScalpelTensor", dependencies: ["ScalpelCore"]),
@@ -74,7 +74,7 @@ let package = Package(
         // Patient-data protection: de-identification, encryption at rest, the audit trail.
         .target(
             name: "ScalpelPrivacy",
-            dependencies: ["ScalpelClinic", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["ScalpelClinic", "ScalpelIO", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "CryptoExtras", package: "swift-crypto")]),
 
         // A mutation fuzzer for every file parser (scripts/fuzz.sh); not part of the product.
@@ -84,10 +84,10 @@ let package = Package(
             name: "ScalpelCLI",
             dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        // File formats with no dependencies: safetensors checkpoints.
+        // Files with no dependencies: atomic, private writes and safetensors checkpoints.
         .target(name: "ScalpelIO"),
         // The clinical data layer: CSV tables, splits, standardisation, diagnosis metrics.
-        .target(name: "ScalpelClinic", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "ScalpelClinic", dependencies: ["ScalpelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),

@@ -3,6 +3,7 @@ import Foundation
 import Scalpel
 import ScalpelCPU
 import ScalpelCore
+import ScalpelIO
 import ScalpelOpenCL
 
 struct BenchCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import Scalpel
 import ScalpelClinic
 import ScalpelCore
+import ScalpelIO
 import ScalpelPrivacy
 #if canImport(Glibc)
 import Glibc
@@ -107,9 +108,8 @@ struct DecryptCommand: ParsableCommand {
                 guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
                 guard let keys = try key.keyRing(prompt: true) else { throw EncryptionError.noKey }
                 let (plaintext, ext) = try EncryptedFile.open(try Data(contentsOf: URL(fileURLWithPath: input)), keys: keys, source: input)
-                let url = URL(fileURLWithPath: out)
-                try AtomicFile.write(plaintext, to: url)
-                _ = chmod(url.path, 0o600)
+                // Private from the first byte (AtomicFile): plaintext patient data.
+                try AtomicFile.write(plaintext, to: URL(fileURLWithPath: out))
                 try recordAudit(command: "decrypt", inputs: [input], outputs: [out])
                 print("Decrypted \(input) → \(out) (\(plaintext.count) bytes of .\(ext))")
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Scalpel
 import ScalpelCore
+import ScalpelIO
 
 @main
 struct ScalpelCommand: ParsableCommand {
@@ -49,5 +50,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         case .invalidDevice, .invalidArgument: throw ExitCode(2)
         default: throw ExitCode(1)
         }
+    } catch let error as AtomicFileError {
+        FileHandle.standardError.write(Data("scalpel: error: \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelIO
 
 #if canImport(CZlib)
 import CZlib
@@ -116,9 +117,9 @@ public enum PNGEncoder {
     ) throws(ClinicDataError) {
         let bytes = try encode(pixels: pixels, width: width, height: height, format: format, compression: compression)
         do {
-            try Data(bytes).write(to: url, options: .atomic)
+            try AtomicFile.write(Data(bytes), to: url)
         } catch {
-            throw .unwritable(.init(source: url.isFileURL ? url.path : url.absoluteString), reason: error.localizedDescription)
+            throw .unwritable(.init(source: url.isFileURL ? url.path : url.absoluteString), reason: error.reason)
         }
     }
 

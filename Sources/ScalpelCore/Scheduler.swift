@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelIO
 import Synchronization
 
 /// Chooses where an operation runs by timing the candidates once per operation and shape

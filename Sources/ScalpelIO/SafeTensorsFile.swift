@@ -51,14 +51,18 @@ public struct SafeTensorsFile: Sendable, Equatable {
         try SafeTensorsWriter(source: "<memory>").serialize(self)
     }
 
-    /// Atomic: writes a temporary file in the same directory, fsyncs it, renames it over `url`,
-    /// fsyncs the directory. A crash never leaves a half file in place of a good one; on any
+    /// Atomic and private (`AtomicFile`): writes a temporary file in the same directory with mode
+    /// 0600, fsyncs it, renames it over `url`, fsyncs the directory. A crash never leaves a half file in place of a good one; on any
     /// error the old file is untouched and the temporary removed.
     ///
     /// The one exception is a failure to sync the directory after the rename: the new file is
     /// then already in place, and the error reports that its durability is not assured.
     public func write(to url: URL) throws {
         let bytes = try SafeTensorsWriter(source: url.path(percentEncoded: false)).serialize(self)
-        try AtomicFile.replaceContents(of: url, with: bytes)
+        do {
+            try AtomicFile.write(bytes, to: url)
+        } catch {
+            throw SafeTensorsError(kind: .io, source: error.path, problem: error.reason)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelCore
+import ScalpelIO
 
 /// Compiled OpenCL program binaries on disk, so that a program is compiled once per device,
 /// driver, source and build options, not once per run.

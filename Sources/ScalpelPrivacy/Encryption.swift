@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import ScalpelIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,15 +63,12 @@ public enum EncryptionSecret: Sendable {
     public static func newKeyFile(_ url: URL) throws -> EncryptionSecret {
         let key = SymmetricKey(size: .bits256)
         let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() } + "\n"
-        // O_EXCL: fail rather than replace an existing file.
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw EncryptionError.io(path: url.path, reason: errno == EEXIST ? "exists; a key file is never overwritten" : "cannot create the key file")
-        }
-        defer { close(fd) }
-        let bytes = Array(hex.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            throw EncryptionError.io(path: url.path, reason: "cannot write the key file")
+        // Whole or not at all, never replacing a file that is there (even one a concurrent
+        // writer just made), private from the first byte.
+        do {
+            try AtomicFile.create(Data(hex.utf8), at: url)
+        } catch {
+            throw EncryptionError.io(path: url.path, reason: error.fileExists ? "exists; a key file is never overwritten" : "cannot create the key file (\(error.reason))")
         }
         return .key(key)
     }

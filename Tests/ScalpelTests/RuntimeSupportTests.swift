@@ -2,6 +2,7 @@ import Foundation
 import Scalpel
 import ScalpelCPU
 import ScalpelCore
+import ScalpelIO
 import ScalpelOpenCL
 import ScalpelKernelSources
 import Synchronization
@@ -108,7 +109,7 @@ import Testing
         try AtomicFile.write(Data("second, longer".utf8), to: url)
         #expect(try String(contentsOf: url, encoding: .utf8) == "second, longer")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["file.bin"])
-        #expect(throws: ScalpelError.self) { try AtomicFile.write(Data(), to: directory.appending(path: "missing/file")) }
+        #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data(), to: directory.appending(path: "missing/file")) }
     }
 
     @Test func embeddedKernelsAreTheFilesInKernels() throws {
