@@ -82,14 +82,15 @@ struct EvalCommand: ParsableCommand {
     var noExplanations = false
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors { try audited("eval", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
             let trainer = try saved.trainer(options)
+            outcome.outputs = [saved.out]
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
-            try recordAudit(command: "eval", inputs: [saved.checkpoint, saved.data, saved.labels], outputs: [saved.out], metrics: auditMetrics(report.test))
+            outcome.metrics = auditMetrics(report.test)
             print("Evaluated \(saved.checkpoint) on \(saved.data); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames, split: "Data")
             print("Wrote \(saved.out)/report.html\(trainer.encryptsOutputs ? ".enc" : ""), metrics.json" + (noExplanations ? "" : ", explanations/"))
-        }
+        } }
     }
 }
 
@@ -108,10 +109,11 @@ struct ExplainCommand: ParsableCommand {
     @OptionGroup var saved: SavedModelOptions
 
     func run() throws {
-        try runReportingErrors {
-            let files = try saved.trainer(options).explainSaved()
-            try recordAudit(command: "explain", inputs: [saved.checkpoint, saved.data, saved.labels], outputs: [saved.out])
+        try runReportingErrors { try audited("explain", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
+            let trainer = try saved.trainer(options)
+            outcome.outputs = [saved.out]
+            let files = try trainer.explainSaved()
             print("Wrote " + files.map { "\(saved.out)/\($0)" }.joined(separator: ", "))
-        }
+        } }
     }
 }

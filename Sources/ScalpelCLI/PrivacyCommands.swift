@@ -63,7 +63,7 @@ struct EncryptCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            try reportingEncryption {
+            try audited("encrypt", inputs: [input]) { outcome in try reportingEncryption {
                 guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
                 guard URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: input).standardizedFileURL else {
                     throw ScalpelError.invalidArgument("--out must differ from the input")
@@ -82,9 +82,9 @@ struct EncryptCommand: ParsableCommand {
                 guard !EncryptedFile.isEncrypted(plaintext.prefix(8)) else { throw ScalpelError.invalidArgument("\(input) is already encrypted") }
                 let sealed = try EncryptedFile.seal(plaintext, keys: keys, fileExtension: URL(fileURLWithPath: input).pathExtension)
                 try AtomicFile.write(sealed, to: URL(fileURLWithPath: out))
-                try recordAudit(command: "encrypt", inputs: [input], outputs: [out])
+                outcome.outputs = [out]
                 print("Encrypted \(input) → \(out) (AES-256-GCM\(newKeyFile.map { "; new key in \($0), keep it safe: without it the data is lost" } ?? ""))")
-            }
+            } }
         }
     }
 }
@@ -104,15 +104,15 @@ struct DecryptCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            try reportingEncryption {
+            try audited("decrypt", inputs: [input]) { outcome in try reportingEncryption {
                 guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
                 guard let keys = try key.keyRing(prompt: true) else { throw EncryptionError.noKey }
                 let (plaintext, ext) = try EncryptedFile.open(try Data(contentsOf: URL(fileURLWithPath: input)), keys: keys, source: input)
                 // Private from the first byte (AtomicFile): plaintext patient data.
                 try AtomicFile.write(plaintext, to: URL(fileURLWithPath: out))
-                try recordAudit(command: "decrypt", inputs: [input], outputs: [out])
+                outcome.outputs = [out]
                 print("Decrypted \(input) → \(out) (\(plaintext.count) bytes of .\(ext))")
-            }
+            } }
         }
     }
 }
@@ -145,48 +145,6 @@ struct AuditCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// Appends this run to the audit trail: the command line, the inputs' and outputs' hashes
-/// (an output folder contributes every file in it) and the headline metrics. No cell of the
-/// data, and no error text (which can quote a cell), is ever written.
-func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok") throws {
-    var files: [String] = []
-    for path in outputs {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-        if !isDirectory.boolValue {
-            files.append(path)
-            continue
-        }
-        let root = URL(fileURLWithPath: path)
-        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
-        while let url = enumerator?.nextObject() as? URL {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { files.append(url.path) }
-        }
-    }
-    do {
-        try AuditLog.standard().append(command: command, arguments: Array(CommandLine.arguments.dropFirst()), inputs: inputs.compactMap { $0 },
-                                       outputs: files.sorted(), metrics: metrics, status: status)
-    } catch {
-        throw ScalpelError.io(path: AuditLog.standard().url.path, reason: "cannot append to the audit log: \(error)")
-    }
-}
-
-/// The headline numbers of a split for the audit trail.
-func auditMetrics(_ metrics: SplitMetrics) -> [String: Double] {
-    var result: [String: Double] = ["accuracy": metrics.accuracy]
-    if let auroc = metrics.auroc { result["auroc"] = auroc }
-    if let b = metrics.binary {
-        if let v = b.sensitivity { result["sensitivity"] = v }
-        if let v = b.specificity { result["specificity"] = v }
-        if let v = b.f1 { result["f1"] = v }
-    }
-    if let m = metrics.multiclass {
-        if let v = m.macroRecall { result["recall_macro"] = v }
-        if let v = m.macroF1 { result["f1_macro"] = v }
-    }
-    return result
 }
 
 struct DeidCommand: ParsableCommand {
@@ -238,7 +196,7 @@ struct DeidCommand: ParsableCommand {
     var report: String?
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors { try audited("deid", inputs: [input]) { outcome in
             guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
             guard URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: input).standardizedFileURL else {
                 throw ScalpelError.invalidArgument("--out must differ from the input")
@@ -273,12 +231,12 @@ struct DeidCommand: ParsableCommand {
             let reportPath = report ?? out + ".report.json"
             try AtomicFile.write(Data(result.csv.utf8), to: URL(fileURLWithPath: out))
             try AtomicFile.write(Data(result.report.json().utf8), to: URL(fileURLWithPath: reportPath))
-            try recordAudit(command: "deid", inputs: [input], outputs: [out, reportPath])
+            outcome.outputs = [out, reportPath]
             let changed = result.report.columns.filter { $0.action != .kept }
             print("De-identified \(result.report.rows) rows of \(input) → \(out) (key \(key.fingerprint)); report in \(reportPath)")
             for column in changed {
                 print("  \(column.name): \(column.kind.rawValue), \(column.action.rawValue) (\(column.cellsChanged) cells; found by \(column.detectedBy))")
             }
-        }
+        } }
     }
 }

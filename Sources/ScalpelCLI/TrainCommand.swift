@@ -116,7 +116,7 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors { try audited("train", inputs: [data, test, labels, resume]) { outcome in
             let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
             let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
             let known = Trainer.models.values.flatMap { $0 }
@@ -170,16 +170,19 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             config.device = spec.description
+            // A data-parallel run's other ranks leave the record to the first.
+            outcome.unrecorded = !(context?.isRoot ?? true)
             let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: context?.isRoot ?? true), distributed: context)
+            outcome.outputs = [config.out]
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
-            try recordAudit(command: "train", inputs: [data, test, labels, resume], outputs: [config.out], metrics: auditMetrics(report.test))
+            outcome.metrics = auditMetrics(report.test)
             print("Selected epoch \(report.selectedEpoch) of \(report.epochs) (\(report.selectionRule)); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames)
             let e = trainer.encryptsOutputs ? ".enc" : ""
             print("Wrote \(config.out)/report.html\(e), metrics.json, best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
                 + (trainer.encryptsOutputs ? " (encrypted: AES-256-GCM)" : ""))
-        }
+        } }
     }
 
     /// What `scalpel train` uses for an option left out, per model (and kind of data).
@@ -204,7 +207,7 @@ struct TrainCommand: ParsableCommand {
         case "resnet18":
             // BreastMNIST's 546 training images: five steps of 128 an epoch at a constant rate leave the
             // ResNet-18 short of the MedMNIST v2 table; batch 32, a cosine rate and a weight average (which
-            // steadies the epoch picked by 78 validation images) reach it (README, issue 4).
+            // steadies the epoch picked by 78 validation images) reach it (README, results).
             (result.batchSize, result.schedule, result.ema) = (32, "cosine", 0.98)
         default:
             break

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ScalpelIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,7 @@ public struct AuditedFile: Codable, Equatable, Sendable {
 }
 
 /// One line of the audit trail: who ran what on which files, what it wrote, and what it found;
-/// chained to the line before by its hash.
+/// chained to the line before by the digest of that line's bytes.
 public struct AuditRecord: Codable, Equatable, Sendable {
     public var sequence: Int
     public var time: String
@@ -36,27 +37,31 @@ public struct AuditRecord: Codable, Equatable, Sendable {
     public var inputs: [AuditedFile]
     public var outputs: [AuditedFile]
     public var metrics: [String: Double]
-    /// "ok", or why the run failed.
+    /// "ok", or "failed" with the exit status for a command that did not complete.
     public var status: String
-    /// The hash of the line before (64 zeros for the first line).
+    /// The chain: SHA-256 of the exact bytes of the line before (format 2), or the `hash` of the
+    /// record before (logs of the first format); 64 zeros for the first line.
     public var previous: String
     /// SHA-256 of this record's canonical JSON without `hash` (sorted keys).
     public var hash: String
+    /// 2 for records chained by the bytes of the line before; absent in logs of the first format.
+    public var format: Int? = nil
 
     /// The hash this record should carry.
     public func computedHash() throws -> String {
         var copy = self
         copy.hash = ""
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return SHA256.hash(data: try encoder.encode(copy)).map { String(format: "%02x", $0) }.joined()
+        return AuditLog.hex(SHA256.hash(data: try AuditLog.encode(copy)))
     }
 }
 
 /// The append-only, hash-chained audit trail (JSON Lines). Each line carries the SHA-256 of the
-/// line before, so editing, removing or reordering lines breaks the chain; a `.head` file
-/// beside the log holds the count and last hash, so cutting lines off the end is found too.
-/// Appends take an exclusive lock, so concurrent runs interleave whole lines.
+/// exact bytes of the line before, so editing (even re-spacing or repeating a key), removing or
+/// reordering lines breaks the chain, and a damaged line is reported without stopping later
+/// appends; a line must also be exactly the canonical JSON of the record it holds. A `.head`
+/// file beside the log holds the count and the digest of the last line, so cutting lines off
+/// the end is found too. Appends take an exclusive lock, so concurrent runs interleave whole
+/// lines; the log and its head are never written through a symbolic link.
 ///
 /// What it cannot do: someone who can write the log may rewrite the whole chain and the head
 /// consistently; keep a copy of the head elsewhere (or the log on append-only storage) to catch
@@ -64,6 +69,8 @@ public struct AuditRecord: Codable, Equatable, Sendable {
 public struct AuditLog: Sendable {
     public let url: URL
     public static let genesis = String(repeating: "0", count: 64)
+    /// The format new records are written in.
+    static let currentFormat = 2
 
     public init(url: URL) { self.url = url }
 
@@ -78,52 +85,164 @@ public struct AuditLog: Sendable {
 
     var headURL: URL { url.appendingPathExtension("head") }
 
+    static func encode(_ record: AuditRecord) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(record)
+    }
+
+    static func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+    static func lineDigest(_ line: some DataProtocol) -> String { hex(SHA256.hash(data: Data(line))) }
+
+    /// Opens the log for appending (creating it and its folder, owner-only), refusing a symbolic
+    /// link or anything but a regular file.
+    private func openForAppend() throws -> Int32 {
+        let folder = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw AuditError.io(path: url.path, reason: "cannot create its folder \(folder.path)")
+        }
+        let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "is a symbolic link; the audit log must be a file of its own" : String(cString: strerror(errno))
+            throw AuditError.io(path: url.path, reason: reason)
+        }
+        var status = stat()
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw AuditError.io(path: url.path, reason: "is not a regular file")
+        }
+        return fd
+    }
+
+    /// Checks, before a command acts, that a record of it can be appended: the log opens for
+    /// appending and takes the lock, and its head can be replaced. A command that cannot be
+    /// audited must not run.
+    public func checkWritable() throws {
+        let fd = try openForAppend()
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw AuditError.io(path: url.path, reason: "cannot lock the audit log") }
+        flock(fd, LOCK_UN)
+        let folder = url.deletingLastPathComponent().path
+        guard access(folder, W_OK) == 0 else {
+            throw AuditError.io(path: headURL.path, reason: "its folder \(folder) is not writable, so the head cannot be kept")
+        }
+        var status = stat()
+        if lstat(headURL.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+            throw AuditError.io(path: headURL.path, reason: "is a folder, so the head cannot be kept")
+        }
+    }
+
     /// Appends a record for a run and returns it (with its sequence number and hashes).
     @discardableResult
     public func append(command: String, arguments: [String], inputs: [String], outputs: [String], metrics: [String: Double] = [:],
                        status: String = "ok", time: Date = Date()) throws -> AuditRecord {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditError.io(path: url.path, reason: String(cString: strerror(errno))) }
+        let fd = try openForAppend()
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw AuditError.io(path: url.path, reason: "cannot lock the audit log") }
         defer { flock(fd, LOCK_UN) }
-        let last = try lastRecord()
+        // Read through the locked descriptor: what is chained to is what is there now.
+        var contents = Data()
+        lseek(fd, 0, SEEK_SET)
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw AuditError.io(path: url.path, reason: "cannot read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            contents.append(contentsOf: buffer[0..<n])
+        }
+        let tail = Self.scan(contents)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var record = AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: formatter.string(from: time), user: Self.userName(),
+        var record = AuditRecord(sequence: tail.lastSequence + 1, time: formatter.string(from: time), user: Self.userName(),
                                  host: ProcessInfo.processInfo.hostName, command: command, arguments: arguments,
                                  inputs: inputs.compactMap(AuditedFile.digest), outputs: outputs.compactMap(AuditedFile.digest),
-                                 metrics: metrics.filter { $0.value.isFinite }, status: status, previous: last?.hash ?? Self.genesis, hash: "")
+                                 metrics: metrics.filter { $0.value.isFinite }, status: status, previous: tail.lastLineDigest, hash: "",
+                                 format: Self.currentFormat)
         record.hash = try record.computedHash()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = try encoder.encode(record) + Data("\n".utf8)
-        try line.withUnsafeBytes { buffer in
+        let encoded = try Self.encode(record)
+        // A line cut short by a crash stays a line of its own (reported by verify), not glued to this one.
+        var line = contents.last.map { $0 == UInt8(ascii: "\n") ? Data() : Data("\n".utf8) } ?? Data()
+        line.append(encoded)
+        line.append(UInt8(ascii: "\n"))
+        try line.withUnsafeBytes { bytes in
             var written = 0
-            while written < buffer.count {
-                let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
+            while written < bytes.count {
+                let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+                if n < 0, errno == EINTR { continue }
                 guard n > 0 else { throw AuditError.io(path: url.path, reason: "write failed: \(String(cString: strerror(errno)))") }
                 written += n
             }
         }
-        fsync(fd)
-        let head = "\(record.sequence) \(record.hash)\n"
-        let temporary = headURL.appendingPathExtension("tmp")
-        try Data(head.utf8).write(to: temporary)
-        _ = rename(temporary.path, headURL.path)
+        guard fsync(fd) == 0 else { throw AuditError.io(path: url.path, reason: "cannot sync: \(String(cString: strerror(errno)))") }
+        // AtomicFile: a fresh private file renamed into place, never a write through a link.
+        do {
+            try AtomicFile.write(Data("\(tail.lines + 1) \(Self.lineDigest(encoded))\n".utf8), to: headURL)
+        } catch {
+            throw AuditError.io(path: headURL.path, reason: "cannot update the head: \(error.reason)")
+        }
         return record
     }
 
-    /// The last record of the log (nil for an empty or missing log), read from the end.
-    func lastRecord() throws -> AuditRecord? {
-        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return nil }
-        let lines = data.split(separator: UInt8(ascii: "\n"))
-        guard let last = lines.last else { return nil }
-        guard let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(last)) else {
-            throw AuditError.io(path: url.path, reason: "the last line of the audit log is not a record; run `scalpel audit verify` to see what happened")
+    /// What a pass over the log found.
+    struct Scan {
+        /// Non-empty lines.
+        var lines = 0
+        /// Lines that are records.
+        var records = 0
+        var lastSequence = 0
+        /// The digest of the last line's bytes (genesis for an empty log).
+        var lastLineDigest = AuditLog.genesis
+        /// The `hash` of the last line's record (for heads written before format 2).
+        var lastRecordHash: String?
+        var problems: [String] = []
+    }
+
+    /// Checks every line: that it parses and is the canonical JSON of its record, that its hash
+    /// is its content's, that it follows the line before (sequence and chain).
+    static func scan(_ data: Data) -> Scan {
+        var result = Scan()
+        var previousRecordHash: String? = AuditLog.genesis
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
+            let number = index + 1
+            if line.isEmpty {
+                if index != lines.count - 1 { result.problems.append("line \(number): empty (a line was removed or the file was edited)") }
+                continue
+            }
+            result.lines += 1
+            let digest = lineDigest(line)
+            defer { result.lastLineDigest = digest }
+            guard let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(line)) else {
+                result.problems.append("line \(number): not an audit record (edited or damaged)")
+                result.lastSequence += 1
+                previousRecordHash = nil
+                result.lastRecordHash = nil
+                continue
+            }
+            result.records += 1
+            if (try? encode(record)) != Data(line) {
+                result.problems.append("line \(number): not written as Scalpel writes its records (a key repeated or the line reformatted: edited)")
+            } else if (try? record.computedHash()) != record.hash {
+                result.problems.append("line \(number): its content does not match its hash (edited)")
+            }
+            if record.sequence != result.lastSequence + 1 {
+                result.problems.append("line \(number): sequence \(record.sequence) where \(result.lastSequence + 1) was expected (lines removed, added or reordered)")
+            }
+            let follows = record.format == nil
+                ? previousRecordHash.map { record.previous == $0 } ?? true
+                : record.previous == result.lastLineDigest
+            if !follows {
+                result.problems.append("line \(number): does not follow the line before (a line before it was edited, removed or reordered)")
+            }
+            result.lastSequence = record.sequence
+            previousRecordHash = record.hash
+            result.lastRecordHash = record.hash
         }
-        return record
+        return result
     }
 
     static func userName() -> String {
@@ -139,48 +258,27 @@ public struct AuditLog: Sendable {
         public var isIntact: Bool { problems.isEmpty }
     }
 
-    /// Checks every line: that it parses, that its hash is its content's, that it follows the
-    /// line before (sequence and previous hash), and that the log ends where its head says.
+    /// Checks every line (see `scan`) and that the log ends where its head says.
     public func verify() throws -> Verification {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw AuditError.io(path: url.path, reason: "no such audit log") }
-        var problems: [String] = []
-        var previous = Self.genesis, expected = 1, count = 0
-        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        for (index, line) in lines.enumerated() {
-            let number = index + 1
-            if line.isEmpty {
-                if index != lines.count - 1 { problems.append("line \(number): empty (a line was removed or the file was edited)") }
-                continue
-            }
-            count += 1
-            guard let record = try? JSONDecoder().decode(AuditRecord.self, from: Data(line)) else {
-                problems.append("line \(number): not an audit record (edited or damaged)")
-                previous = ""
-                continue
-            }
-            if (try? record.computedHash()) != record.hash { problems.append("line \(number): its content does not match its hash (edited)") }
-            if record.sequence != expected {
-                problems.append("line \(number): sequence \(record.sequence) where \(expected) was expected (lines removed, added or reordered)")
-            }
-            if record.previous != previous && !previous.isEmpty {
-                problems.append("line \(number): does not follow the line before (a line before it was edited, removed or reordered)")
-            }
-            previous = record.hash
-            expected = record.sequence + 1
-        }
+        let scanned = Self.scan(data)
+        var problems = scanned.problems
         if let head = FileManager.default.contents(atPath: headURL.path) {
             let parts = String(decoding: head, as: UTF8.self).split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            if parts.count == 2, let sequence = Int(parts[0]) {
-                if sequence != expected - 1 || parts[1] != previous {
-                    problems.append("the log ends at record \(expected - 1) but its head records \(sequence) (lines were removed from the end or the head was changed)")
+            if parts.count == 2, let count = Int(parts[0]) {
+                // Heads of the first format held the last record's hash and sequence.
+                let ends = (count == scanned.lines && parts[1] == scanned.lastLineDigest)
+                    || (count == scanned.lastSequence && parts[1] == scanned.lastRecordHash)
+                if !ends {
+                    problems.append("the log ends at record \(scanned.lines) but its head records \(count) (lines were removed from the end or the head was changed)")
                 }
             } else {
                 problems.append("\(headURL.path): unreadable head")
             }
-        } else if count > 0 {
+        } else if scanned.lines > 0 {
             problems.append("\(headURL.path) is missing: the end of the log cannot be checked")
         }
-        return Verification(records: count, problems: problems)
+        return Verification(records: scanned.lines, problems: problems)
     }
 }
 

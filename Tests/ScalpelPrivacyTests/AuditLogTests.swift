@@ -32,7 +32,7 @@ import Testing
         #expect(result.isIntact && result.records == 4, "\(result.problems)")
         let records = try lines(log).map { try JSONDecoder().decode(AuditRecord.self, from: Data($0.utf8)) }
         #expect(records.map(\.sequence) == [1, 2, 3, 4])
-        #expect(records[0].previous == AuditLog.genesis && records[1].previous == records[0].hash)
+        #expect(records[0].previous == AuditLog.genesis && records.allSatisfy { $0.format == 2 })
         let digest = SHA256.hash(data: Data("a,b\n1,2\n".utf8)).map { String(format: "%02x", $0) }.joined()
         #expect(records[0].inputs.first?.sha256 == digest && records[0].inputs.first?.bytes == 8)
         #expect(records[2].metrics["auroc"] == 0.92 && !records[0].user.isEmpty)
@@ -91,5 +91,103 @@ import Testing
         }
         let result = try log.verify()
         #expect(result.isIntact && result.records == 16, "\(result.problems)")
+    }
+
+    /// A key repeated inside a line changes what a reader sees (the last `"command"` wins in
+    /// most JSON readers) but not the decoded record the old chain hashed: the exact bytes count.
+    @Test func aRepeatedKeyInsertedIntoALineIsFound() throws {
+        let (log, folder) = try makeLog(3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var text = try lines(log)
+        text[1] = text[1].replacingOccurrences(of: "\"command\":\"train\"", with: "\"command\":\"train\",\"command\":\"eval\"")
+        try write(text, to: log)
+        let result = try log.verify()
+        #expect(result.problems.contains { $0.hasPrefix("line 2:") }, "\(result.problems)")
+        // Spaces added between the fields: the same record to a JSON reader, other bytes.
+        text = try lines(log)
+        text[1] = text[1].replacingOccurrences(of: "\",\"", with: "\", \"")
+        try write(text, to: log)
+        #expect(try log.verify().problems.contains { $0.hasPrefix("line 2:") })
+    }
+
+    /// Each line chains to the exact bytes of the line before, so an edit shows at the edited
+    /// line and at the next, whatever the edit does to the record a reader decodes.
+    @Test func eachLineCarriesTheDigestOfTheBytesOfTheLineBefore() throws {
+        let (log, folder) = try makeLog(3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = try lines(log)
+        let records = try text.map { try JSONDecoder().decode(AuditRecord.self, from: Data($0.utf8)) }
+        #expect(records[1].previous == SHA256.hash(data: Data(text[0].utf8)).map { String(format: "%02x", $0) }.joined())
+        #expect(records[2].previous == SHA256.hash(data: Data(text[1].utf8)).map { String(format: "%02x", $0) }.joined())
+    }
+
+    @Test func theHeadIsNeverWrittenThroughAPlantedLink() throws {
+        let (log, folder) = try makeLog(1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let victim = folder.appending(path: "victim.txt")
+        try Data("precious".utf8).write(to: victim)
+        // The old writer used the fixed name audit.log.head.tmp; the head itself may be a link too.
+        for name in ["audit.log.head.tmp", "audit.log.head"] {
+            let link = folder.appending(path: name)
+            try? FileManager.default.removeItem(at: link)
+            try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
+            try log.append(command: "eval", arguments: [], inputs: [], outputs: [])
+            #expect(try String(contentsOf: victim, encoding: .utf8) == "precious", "written through \(name)")
+        }
+        #expect(try log.verify().isIntact)
+    }
+
+    @Test func aDamagedLastLineIsReportedButBlocksNothing() throws {
+        let (log, folder) = try makeLog(2)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A line cut short by a crash: no newline at the end.
+        let handle = try FileHandle(forWritingTo: log.url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"command\":\"tra".utf8))
+        try handle.close()
+        #expect(throws: Never.self) { try log.checkWritable() }
+        let record = try log.append(command: "eval", arguments: [], inputs: [], outputs: [])
+        #expect(record.sequence == 4)
+        let text = try lines(log)
+        #expect(text.count == 4 && text[2] == "{\"command\":\"tra", "the new record was glued to the damaged line")
+        #expect(record.previous == SHA256.hash(data: Data(text[2].utf8)).map { String(format: "%02x", $0) }.joined())
+        let result = try log.verify()
+        #expect(result.problems == ["line 3: not an audit record (edited or damaged)"], "\(result.problems)")
+    }
+
+    @Test func aLogThatCannotBeWrittenIsRefusedBeforeAnything() throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "scalpel-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appending(path: "audit.log"), withIntermediateDirectories: true)
+        #expect(throws: AuditError.self) { try AuditLog(url: folder.appending(path: "audit.log")).checkWritable() }
+        let linked = folder.appending(path: "linked.log")
+        try FileManager.default.createSymbolicLink(at: linked, withDestinationURL: folder.appending(path: "elsewhere.log"))
+        #expect(throws: AuditError.self) { try AuditLog(url: linked).checkWritable() }
+        #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "elsewhere.log").path))
+    }
+
+    /// Logs written before lines were chained by their bytes still verify.
+    @Test func aLogOfTheFirstFormatStillVerifies() throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "scalpel-audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = AuditLog(url: folder.appending(path: "audit.log"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var previous = AuditLog.genesis, text = ""
+        for sequence in 1...2 {
+            var record = AuditRecord(sequence: sequence, time: "2026-01-0\(sequence)T00:00:00.000Z", user: "u", host: "h", command: "train",
+                                     arguments: ["train"], inputs: [], outputs: [], metrics: ["auroc": 0.9], status: "ok",
+                                     previous: previous, hash: "")
+            record.hash = try record.computedHash()
+            previous = record.hash
+            text += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
+        }
+        try text.write(to: log.url, atomically: true, encoding: .utf8)
+        try "2 \(previous)\n".write(to: folder.appending(path: "audit.log.head"), atomically: true, encoding: .utf8)
+        #expect(try log.verify().isIntact)
+        try log.append(command: "eval", arguments: [], inputs: [], outputs: [])
+        let result = try log.verify()
+        #expect(result.isIntact && result.records == 3, "\(result.problems)")
     }
 }

@@ -64,4 +64,52 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: outFolder.path) == ["rows.csv"],
                 "the plaintext a killed decrypt left is still there")
     }
+
+    /// The audit trail: a repeated key is found, a damaged last line blocks nothing, a log that
+    /// cannot be written stops a command before it acts, and failures are recorded too.
+    @Test func theAuditTrailCannotBeFooledAndRecordsWhatFailed() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appending(path: "audit.log")
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": log.path, "SCALPEL_KEY": nil, "SCALPEL_PASSPHRASE": nil]
+        let key = folder.appending(path: "key.hex").path, sealed = folder.appending(path: "wdbc.csv.enc").path
+        #expect(try runScalpel(["encrypt", dataPath("wdbc.csv"), "--out", sealed, "--new-key-file", key], environment: env).status == 0)
+
+        // A second "command" key: readers take the last one, the old chain hashed the first.
+        let original = try String(contentsOf: log, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"command\":\"encrypt\"", with: "\"command\":\"encrypt\",\"command\":\"eval\"")
+            .write(to: log, atomically: true, encoding: .utf8)
+        let forged = try runScalpel(["audit", "verify"], environment: env)
+        #expect(forged.status == 1 && forged.stdout.contains("line 1:"), "\(forged.stdout)")
+        try original.write(to: log, atomically: true, encoding: .utf8)
+
+        // A last line cut short: the next command still runs and is recorded after it.
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"comm".utf8))
+        try handle.close()
+        let plain = folder.appending(path: "plain.csv").path
+        let decrypt = try runScalpel(["decrypt", sealed, "--out", plain, "--key-file", key], environment: env)
+        #expect(decrypt.status == 0, "\(decrypt.stderr)")
+        let verify = try runScalpel(["audit", "verify"], environment: env)
+        #expect(verify.stdout.contains("1 problem in 3 records") && verify.stdout.contains("line 2: not an audit record"), "\(verify.stdout)")
+        #expect(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").last?.contains("\"command\":\"decrypt\"") == true)
+
+        // A failed command leaves a record saying so (and no text of the error).
+        let wrongKey = folder.appending(path: "wrong.hex").path
+        try Data((String(repeating: "ab", count: 32) + "\n").utf8).write(to: URL(fileURLWithPath: wrongKey))
+        let refused = try runScalpel(["decrypt", sealed, "--out", folder.appending(path: "never.csv").path, "--key-file", wrongKey], environment: env)
+        #expect(refused.status != 0)
+        let last = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("\"command\":\"decrypt\"") && last.contains("\"status\":\"failed"), "\(last)")
+
+        // A log that cannot take a record: the command refuses before it decrypts anything.
+        let blocked = folder.appending(path: "blocked")
+        try FileManager.default.createDirectory(at: blocked.appending(path: "audit.log"), withIntermediateDirectories: true)
+        let out = folder.appending(path: "unaudited.csv").path
+        let unaudited = try runScalpel(["decrypt", sealed, "--out", out, "--key-file", key],
+                                       environment: ["SCALPEL_AUDIT_LOG": blocked.appending(path: "audit.log").path])
+        #expect(unaudited.status != 0 && unaudited.stderr.contains("audit log"), "\(unaudited.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "decrypted although the action could not be audited")
+    }
 }
