@@ -36,6 +36,7 @@ extension Trainer {
                 + "last.safetensors of a run of this version of Scalpel")
         }
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
+        let largestTensor = try SavedModelCheck.validate(config: config, pipeline: pipeline, file: file, source: checkpoint)
         var data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys)
         data.encryptedSource = EncryptedFile.isEncrypted(path: path) || EncryptedFile.isEncrypted(path: checkpoint)
         config.out = out
@@ -43,7 +44,9 @@ extension Trainer {
         config.test = nil
         config.labels = labels
         (config.keyFile, config.passphraseFile, config.encryptOutputs) = (keyFile, passphraseFile, encryptOutputs)
-        let trainer = try Trainer(config: config, data: data, runtime: runtime, keys: keys)
+        let trainer = try SavedModelCheck.building(under: largestTensor, source: checkpoint) {
+            try Trainer(config: config, data: data, runtime: runtime, keys: keys)
+        }
         try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
         if let text = file.metadata["decision_threshold"] {
             guard let choice = try? JSONDecoder().decode(DecisionThreshold.self, from: Data(text.utf8)) else {
@@ -60,6 +63,7 @@ extension Trainer {
     public func evaluateSaved(explanations wanted: Bool = true,
                               log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> EvaluationReport {
         let out = URL(fileURLWithPath: config.out)
+        if runFolder == nil { runFolder = try RunFolder(config.out, outputs: RunFolder.outputNames) }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let threshold = data.classCount == 2 ? savedThreshold : nil
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
@@ -82,6 +86,7 @@ extension Trainer {
     /// Writes only the explanations (and a report of them with the metrics) for `scalpel explain`.
     public func explainSaved(log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> [String] {
         let out = URL(fileURLWithPath: config.out)
+        if runFolder == nil { runFolder = try RunFolder(config.out, outputs: RunFolder.explanationNames) }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let test = try evaluate(data.test)
         let explained = try explain(rows: data.test, predicted: test.predicted)

@@ -179,6 +179,11 @@ public final class Trainer {
     public private(set) var history: [EpochRecord] = []
     /// A saved model's decision threshold, chosen on its training run's validation split.
     var savedThreshold: (String, DecisionThreshold)?
+    /// The run folder, held while this trainer writes into it (claimed by `run`, `evaluateSaved`
+    /// or `explainSaved` when not set before).
+    public var runFolder: RunFolder?
+    /// The checkpoint `resume(from:)` continued from.
+    var resumedFrom: URL?
     /// The checkpoint a saved model was read from.
     var checkpointPath: String?
     /// The keys of encrypted data and outputs (nil: none given).
@@ -196,6 +201,16 @@ public final class Trainer {
     /// The models each kind of data takes.
     public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
                                                                 .sequences: ["fcn", "transformer", "lstm", "gru"]]
+
+    /// The training configuration a checkpoint of a run carries (decrypted in memory when the
+    /// checkpoint is encrypted).
+    public static func checkpointConfig(_ url: URL, keys: KeyRing?) throws -> TrainingConfig {
+        let file = try readCheckpoint(url, keys: keys)
+        guard let text = file.metadata["config"], let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
+            throw ScalpelError.io(path: url.path, reason: "holds no readable training configuration; resume from last.safetensors of a run")
+        }
+        return config
+    }
 
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
     public convenience init(config: TrainingConfig, runtime: Runtime, distributed: DistributedContext? = nil) throws {
@@ -426,6 +441,9 @@ public final class Trainer {
         let out = URL(fileURLWithPath: config.out)
         let root = distributed?.isRoot ?? true
         if root {
+            if runFolder == nil {
+                runFolder = try RunFolder(config.out, existing: resumedFrom.map { .resume(checkpointFolder: $0.deletingLastPathComponent()) } ?? .refuse)
+            }
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             let configData = try JSONEncoder.pretty.encode(config)
             try AtomicFile.write(configData, to: out.appending(path: "config.json"))
@@ -730,6 +748,18 @@ public final class Trainer {
     /// returns the epoch to continue from.
     public func resume(from url: URL) throws -> Int {
         let file = try Trainer.readCheckpoint(url, keys: keys)
+        // Nothing is restored, and nothing written, before the checkpoint is known to be this run's.
+        if let text = file.metadata["config"], let saved = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) {
+            let conflicts = config.resumeConflicts(with: saved)
+            guard conflicts.isEmpty else {
+                throw ScalpelError.invalidArgument("\(url.path): options that contradict the run being resumed: \(conflicts.joined(separator: "; ")). "
+                    + "Leave them out to keep the run's own, or start a new run in another folder")
+            }
+        }
+        if let done = file.metadata["epoch"].flatMap(Int.init), done > config.epochs {
+            throw ScalpelError.invalidArgument("\(url.path) has trained \(done) epochs, more than --epochs \(config.epochs): "
+                + "give at least \(done) to continue it (nothing was changed)")
+        }
         let keptAverage = file.tensors.keys.contains { $0.hasPrefix(WeightAverage.checkpointPrefix) }
         if keptAverage != (average != nil) {
             throw ScalpelError.io(path: url.path, reason: keptAverage ? "the run kept a weight average (--ema): resume it with the same --ema"
@@ -741,6 +771,7 @@ public final class Trainer {
             throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")
         }
         shuffle = SeededRandom(state: shuffleState)
+        resumedFrom = url
         if let state = meta["augment_state"].flatMap(UInt64.init) { augmentGenerator = SeededRandom(state: state) }
         let states = (meta["dropout_states"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         for (dropout, state) in zip(dropouts, states) { dropout.generatorState = state }
@@ -753,6 +784,36 @@ public final class Trainer {
             best = (bestEpoch, score, loss, state)
         }
         return epoch
+    }
+}
+
+extension TrainingConfig {
+    /// The settings of this configuration that contradict `saved`, the configuration of the run
+    /// a checkpoint comes from, and that a continued run must keep: each as "--option value (the
+    /// run used value)". The epochs, device, output folder and keys may change; the data, split,
+    /// model and every setting of the optimisation may not (a new seed even draws a new split,
+    /// which would put test rows into training).
+    public func resumeConflicts(with saved: TrainingConfig) -> [String] {
+        func path(_ text: String?) -> String { text.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "none" }
+        func text<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "none" }
+        let pairs: [(String, String, String)] = [
+            ("--data", path(data), path(saved.data)), ("--test", path(test), path(saved.test)), ("--labels", path(labels), path(saved.labels)),
+            ("--label", label, saved.label), ("--positive", text(positiveClass), text(saved.positiveClass)),
+            ("--drop", dropColumns.joined(separator: ","), saved.dropColumns.joined(separator: ",")),
+            ("--categorical", categoricalColumns.joined(separator: ","), saved.categoricalColumns.joined(separator: ",")),
+            ("--model", model, saved.model), ("--seed", "\(seed)", "\(saved.seed)"),
+            ("--validation-fraction", "\(validationFraction)", "\(saved.validationFraction)"), ("split", "\(split)", "\(saved.split)"),
+            ("--batch-size", "\(batchSize)", "\(saved.batchSize)"), ("--lr", "\(learningRate)", "\(saved.learningRate)"),
+            ("--hidden", "\(hidden)", "\(saved.hidden)"), ("--dropout", "\(dropout)", "\(saved.dropout)"),
+            ("--select", selection, saved.selection), ("--clip-norm", text(clipNorm), text(saved.clipNorm)),
+            ("--balanced", "\(balancedSampling)", "\(saved.balancedSampling)"), ("--schedule", schedule, saved.schedule),
+            ("--patience", text(patience ?? 50), text(saved.patience ?? 50)), ("--ema", text(ema), text(saved.ema)),
+            ("--weight-decay", text(weightDecay ?? 0), text(saved.weightDecay ?? 0)),
+            ("--target-sensitivity", text(targetSensitivity), text(saved.targetSensitivity)),
+            ("--augment", "\(augment)", "\(saved.augment)"), ("--class-weights", text(classWeights), text(saved.classWeights)),
+            ("--class-names", text(classNames?.joined(separator: ",")), text(saved.classNames?.joined(separator: ","))),
+        ]
+        return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (the run used \($0.2))" }
     }
 }
 

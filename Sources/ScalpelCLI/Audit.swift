@@ -8,6 +8,9 @@ struct AuditOutcome {
     /// Files or folders written (a folder contributes every file in it).
     var outputs: [String] = []
     var metrics: [String: Double] = [:]
+    /// The files read, when known only once the command has looked at its options (replaces
+    /// those given to `audited`).
+    var inputs: [String?]?
     /// Set by a process that must leave no record of its own (a data-parallel run's other ranks).
     var unrecorded = false
 }
@@ -31,12 +34,12 @@ func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) th
             var status = "failed"
             if case ScalpelError.invalidArgument = error { status = "failed: invalid input" }
             // The failure the user sees matters more than a second one from the trail.
-            try? recordAudit(command: command, inputs: inputs, outputs: outcome.outputs, status: status)
+            try? recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, status: status)
         }
         throw error
     }
     if !outcome.unrecorded {
-        try recordAudit(command: command, inputs: inputs, outputs: outcome.outputs, metrics: outcome.metrics)
+        try recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, metrics: outcome.metrics)
     }
 }
 

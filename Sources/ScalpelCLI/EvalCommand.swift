@@ -46,8 +46,11 @@ struct SavedModelOptions: ParsableArguments {
     @Option(help: "MedMNIST .npz: the split to score: test (default), validation, train or all.")
     var split: String = "auto"
 
-    @Option(help: "The output folder.")
+    @Option(help: "The output folder (a folder that holds another run's outputs is refused).")
     var out: String
+
+    @Flag(help: "Replace the outputs already in --out (they are removed first).")
+    var overwrite = false
 
     @OptionGroup var key: KeyOptions
 
@@ -55,12 +58,17 @@ struct SavedModelOptions: ParsableArguments {
           help: "Write the report and explanations encrypted (default: when the checkpoint or data is encrypted).")
     var encryptOutputs: Bool?
 
-    func trainer(_ device: DeviceOptions) throws -> Trainer {
+    /// The trainer around the saved model, holding the output folder (claimed before anything is
+    /// read: `outputs` are the names this command writes, which must not be there already).
+    func trainer(_ device: DeviceOptions, outputs: [String]) throws -> Trainer {
         guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
             throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
         }
-        return try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
-                                 keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
+        let folder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs)
+        let trainer = try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
+                                        keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
+        trainer.runFolder = folder
+        return trainer
     }
 }
 
@@ -83,7 +91,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { try audited("eval", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
-            let trainer = try saved.trainer(options)
+            let trainer = try saved.trainer(options, outputs: RunFolder.outputNames)
             outcome.outputs = [saved.out]
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
             outcome.metrics = auditMetrics(report.test)
@@ -110,7 +118,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { try audited("explain", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
-            let trainer = try saved.trainer(options)
+            let trainer = try saved.trainer(options, outputs: RunFolder.explanationNames)
             outcome.outputs = [saved.out]
             let files = try trainer.explainSaved()
             print("Wrote " + files.map { "\(saved.out)/\($0)" }.joined(separator: ", "))

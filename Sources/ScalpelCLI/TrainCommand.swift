@@ -4,6 +4,7 @@ import Scalpel
 import ScalpelCore
 import ScalpelCPU
 import ScalpelOpenCL
+import ScalpelPrivacy
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +29,8 @@ struct TrainCommand: ParsableCommand {
           help: "Write checkpoints, the report and explanations encrypted (default: when the data is encrypted).")
     var encryptOutputs: Bool?
 
-    @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file).")
-    var data: String = "Data/breastmnist.npz"
+    @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file). Default: Data/breastmnist.npz.")
+    var data: String?
 
     @Option(help: "With an .npy of samples as --data: the .npy of their integer class labels.")
     var labels: String?
@@ -37,11 +38,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A separate test file (a UCR archive's TEST file).")
     var test: String?
 
-    @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation.")
-    var validationFraction: Double = 0
+    @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation (default: 0).")
+    var validationFraction: Double?
 
-    @Option(help: "How the reported epoch is chosen: auto, val-auroc, val-loss, train-loss or last.")
-    var select: String = "auto"
+    @Option(help: "How the reported epoch is chosen: auto (default), val-auroc, val-loss, train-loss or last.")
+    var select: String?
 
     @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
     var clipNorm: Float?
@@ -49,8 +50,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for resnet18, constant otherwise.")
     var schedule: String?
 
-    @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate.")
-    var patience: Int = 50
+    @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
+    var patience: Int?
 
     @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for resnet18, none otherwise; 0 turns it off.")
     var ema: Float?
@@ -73,11 +74,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("class-names"), help: "Comma-separated class names, in class-index order (for reports).")
     var classNames: String?
 
-    @Option(help: "Dropout probability (MLP and transformer).")
-    var dropout: Float = 0.1
+    @Option(help: "Dropout probability (MLP and transformer; default: 0.1).")
+    var dropout: Float?
 
-    @Option(help: "CSV: the label column's name.")
-    var label: String = "diagnosis"
+    @Option(help: "CSV: the label column's name (default: diagnosis).")
+    var label: String?
 
     @Option(help: "The positive class (binary: this value — a CSV label, or a class index of images — against the rest).")
     var positive: String?
@@ -100,58 +101,29 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam's learning rate (default: 5e-4 for the transformer, 1e-3 otherwise).")
     var lr: Float?
 
-    @Option(help: "Seed of the split, the initial weights, shuffling and dropout.")
-    var seed: UInt64 = 0
+    @Option(help: "Seed of the split, the initial weights, shuffling and dropout (default: 0).")
+    var seed: UInt64?
 
-    @Option(help: "Hidden units per layer.")
-    var hidden: Int = 64
+    @Option(help: "Hidden units per layer (default: 64).")
+    var hidden: Int?
 
-    @Option(help: "The run folder (default: runs/<date>-<model>).")
+    @Option(help: "The run folder (default: runs/<date>-<model>; with --resume, the checkpoint's folder). A folder that holds another run is refused.")
     var out: String?
+
+    @Flag(help: "Replace the run in --out: its outputs are removed before this run starts.")
+    var overwrite = false
 
     @Flag(help: "Data-parallel training over MPI: run under `mpirun -np N`; each rank takes 1/N of every batch (same global batch and rate).")
     var distributed = false
 
-    @Option(help: "Continue an interrupted run from its last.safetensors (same options).")
+    @Option(help: "Continue an interrupted run from its last.safetensors, with the run's own options (more --epochs may be given; options that contradict the run are refused).")
     var resume: String?
 
     func run() throws {
         try runReportingErrors { try audited("train", inputs: [data, test, labels, resume]) { outcome in
-            let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
-            let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
-            let known = Trainer.models.values.flatMap { $0 }
-            guard known.contains(model) else {
-                throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
-            }
-            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            var config = TrainingConfig(data: data, label: label, out: out ?? "runs/\(stamp)-\(model)")
-            config.positiveClass = positive
-            config.dropColumns = drop
-            config.categoricalColumns = categorical
-            config.model = model
-            let defaults = TrainCommand.defaults(model: model, kind: kind ?? .images)
-            config.epochs = epochs ?? defaults.epochs
-            config.batchSize = batchSize ?? defaults.batchSize
-            config.learningRate = lr ?? defaults.learningRate
-            config.test = test
-            config.validationFraction = validationFraction
-            config.selection = select
-            config.clipNorm = (clipNorm ?? defaults.clipNorm) > 0 ? (clipNorm ?? defaults.clipNorm) : nil
-            config.balancedSampling = balanced
-            config.classWeights = classWeights
-            config.labels = labels
+            var config = try resume.map { try resumedConfig(URL(fileURLWithPath: $0)) } ?? newConfig()
+            outcome.inputs = [config.data, config.test, config.labels, resume]
             (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
-            config.schedule = schedule ?? defaults.schedule
-            config.patience = patience
-            let decay = ema ?? defaults.ema
-            config.ema = decay == 0 ? nil : decay
-            config.weightDecay = weightDecay
-            config.augment = augment
-            config.targetSensitivity = targetSensitivity
-            config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-            config.dropout = dropout
-            config.seed = seed
-            config.hidden = hidden
             var spec = try options.spec()
             let context = distributed ? try DistributedContext.start() : nil
             defer { context?.finish() }
@@ -170,10 +142,16 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             config.device = spec.description
-            // A data-parallel run's other ranks leave the record to the first.
-            outcome.unrecorded = !(context?.isRoot ?? true)
-            let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: context?.isRoot ?? true), distributed: context)
+            // A data-parallel run's other ranks leave the record, and the folder, to the first.
+            let root = context?.isRoot ?? true
+            outcome.unrecorded = !root
+            guard !(overwrite && resume != nil) else { throw ScalpelError.invalidArgument("give --resume or --overwrite, not both") }
+            let existing: RunFolder.Existing = overwrite ? .overwrite
+                : resume.map { .resume(checkpointFolder: URL(fileURLWithPath: $0).deletingLastPathComponent()) } ?? .refuse
+            let folder = root ? try RunFolder(config.out, existing: existing) : nil
             outcome.outputs = [config.out]
+            let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: root), distributed: context)
+            trainer.runFolder = folder
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
             outcome.metrics = auditMetrics(report.test)
@@ -183,6 +161,81 @@ struct TrainCommand: ParsableCommand {
             print("Wrote \(config.out)/report.html\(e), metrics.json, best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
                 + (trainer.encryptsOutputs ? " (encrypted: AES-256-GCM)" : ""))
         } }
+    }
+
+    /// The configuration of a new run: the options given, each model's defaults for the rest.
+    func newConfig() throws -> TrainingConfig {
+        let data = self.data ?? "Data/breastmnist.npz"
+        let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
+        let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
+        let known = Trainer.models.values.flatMap { $0 }
+        guard known.contains(model) else {
+            throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        var config = TrainingConfig(data: data, label: label ?? "diagnosis", out: out ?? "runs/\(stamp)-\(model)")
+        config.positiveClass = positive
+        config.dropColumns = drop
+        config.categoricalColumns = categorical
+        config.model = model
+        let defaults = TrainCommand.defaults(model: model, kind: kind ?? .images)
+        config.epochs = epochs ?? defaults.epochs
+        config.batchSize = batchSize ?? defaults.batchSize
+        config.learningRate = lr ?? defaults.learningRate
+        config.test = test
+        config.validationFraction = validationFraction ?? 0
+        config.selection = select ?? "auto"
+        config.clipNorm = (clipNorm ?? defaults.clipNorm) > 0 ? (clipNorm ?? defaults.clipNorm) : nil
+        config.balancedSampling = balanced
+        config.classWeights = classWeights
+        config.labels = labels
+        config.schedule = schedule ?? defaults.schedule
+        config.patience = patience ?? 50
+        let decay = ema ?? defaults.ema
+        config.ema = decay == 0 ? nil : decay
+        config.weightDecay = weightDecay
+        config.augment = augment
+        config.targetSensitivity = targetSensitivity
+        config.classNames = classNames.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        config.dropout = dropout ?? 0.1
+        config.seed = seed ?? 0
+        config.hidden = hidden ?? 64
+        return config
+    }
+
+    /// The configuration of a continued run: the checkpoint's own, with the options given laid
+    /// over it (the trainer refuses those that contradict the run, naming them); the output
+    /// folder defaults to the checkpoint's.
+    func resumedConfig(_ checkpoint: URL) throws -> TrainingConfig {
+        var config = try Trainer.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+        if let data { config.data = data }
+        if let test { config.test = test }
+        if let labels { config.labels = labels }
+        if let label { config.label = label }
+        if let positive { config.positiveClass = positive }
+        if !drop.isEmpty { config.dropColumns = drop }
+        if !categorical.isEmpty { config.categoricalColumns = categorical }
+        if let model { config.model = model }
+        if let epochs { config.epochs = epochs }
+        if let batchSize { config.batchSize = batchSize }
+        if let lr { config.learningRate = lr }
+        if let validationFraction { config.validationFraction = validationFraction }
+        if let select { config.selection = select }
+        if let clipNorm { config.clipNorm = clipNorm > 0 ? clipNorm : nil }
+        if balanced { config.balancedSampling = true }
+        if let classWeights { config.classWeights = classWeights }
+        if let schedule { config.schedule = schedule }
+        if let patience { config.patience = patience }
+        if let ema { config.ema = ema == 0 ? nil : ema }
+        if let weightDecay { config.weightDecay = weightDecay }
+        if augment { config.augment = true }
+        if let targetSensitivity { config.targetSensitivity = targetSensitivity }
+        if let classNames { config.classNames = classNames.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if let dropout { config.dropout = dropout }
+        if let seed { config.seed = seed }
+        if let hidden { config.hidden = hidden }
+        config.out = out ?? checkpoint.deletingLastPathComponent().path
+        return config
     }
 
     /// What `scalpel train` uses for an option left out, per model (and kind of data).

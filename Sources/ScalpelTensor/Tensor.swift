@@ -101,10 +101,32 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         try Tensor((0 ..< n).map(Float.init), shape: [n], on: backend)
     }
 
+    /// The most elements one randomly initialised tensor (a parameter being made) may have in
+    /// the current task; nil: no limit. A model built from a saved configuration is built under
+    /// the size of the checkpoint's largest tensor, so a configuration that does not fit its
+    /// weights is refused before anything large is allocated.
+    @TaskLocal public static var initializationLimit: Int? = nil
+
+    /// The element count of a tensor about to be initialised, checked against overflow, negative
+    /// dimensions and `initializationLimit`.
+    static func initializedCount(_ shape: [Int]) throws -> Int {
+        try checkShape(shape)
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw ScalpelError.shapeMismatch(op: "Tensor", detail: "the shape \(shape) has more elements than memory can hold") }
+            count = product
+        }
+        if let limit = initializationLimit, count > limit {
+            throw ScalpelError.invalidArgument("a parameter of shape \(shape) (\(count) values) is larger than the limit of \(limit) values")
+        }
+        return count
+    }
+
     /// Normal(mean, std) values from a seeded generator (Box–Muller), reproducible across backends.
     public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: inout SeededRandom, on backend: any Backend,
                               requiresGrad: Bool = false) throws -> Tensor {
-        let n = shape.reduce(1, *)
+        let n = try initializedCount(shape)
         var values = [Float](repeating: 0, count: n)
         var i = 0
         while i < n {
@@ -120,7 +142,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Uniform [low, high) values from a seeded generator.
     public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, generator: inout SeededRandom, on backend: any Backend,
                                requiresGrad: Bool = false) throws -> Tensor {
-        try Tensor(generator.uniformArray(shape.reduce(1, *), low, high), shape: shape, on: backend, requiresGrad: requiresGrad)
+        try Tensor(generator.uniformArray(try initializedCount(shape), low, high), shape: shape, on: backend, requiresGrad: requiresGrad)
     }
 
     /// The elements, copied to the host (waits for pending work).

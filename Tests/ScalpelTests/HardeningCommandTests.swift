@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelIO
 import Testing
 
 /// What an attacker or a careless user tried against the binary: plaintext left readable,
@@ -111,5 +112,131 @@ import Testing
                                        environment: ["SCALPEL_AUDIT_LOG": blocked.appending(path: "audit.log").path])
         #expect(unaudited.status != 0 && unaudited.stderr.contains("audit log"), "\(unaudited.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out), "decrypted although the action could not be audited")
+    }
+
+    /// A checkpoint whose metadata was edited to describe a huge model or huge samples is
+    /// refused with an error naming the file, before anything is built or loaded.
+    @Test func aHostileCheckpointIsRefusedBeforeAnythingLargeIsAllocated() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]
+        let run = folder.appending(path: "run")
+        let train = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--epochs", "1", "--device", "cpu", "--out", run.path], environment: env)
+        #expect(train.status == 0, "\(train.stderr)")
+        let saved = try SafeTensorsFile.read(from: run.appending(path: "best.safetensors"))
+        func edited(_ key: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+            var file = saved
+            var object = try JSONSerialization.jsonObject(with: Data(file.metadata[key]!.utf8)) as! [String: Any]
+            change(&object)
+            file.metadata[key] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            let url = folder.appending(path: "hostile-\(UUID().uuidString).safetensors")
+            try file.write(to: url)
+            return url.path
+        }
+        let cases: [(String, String)] = [
+            (try edited("config") { $0["hidden"] = 2_000_000_000 }, "hidden size 2000000000"),
+            (try edited("config") { $0["hidden"] = 60_000 }, "larger than the weights it holds"),
+            (try edited("pipeline") { $0["sampleShape"] = [1_000_000_000] }, "samples of shape"),
+            (try edited("pipeline") { $0["sampleShape"] = [Int.max] }, "samples of shape"),
+            (try edited("config") { $0["batchSize"] = 1 << 40 }, "batches of"),
+            (try edited("config") { $0["model"] = "resnet18" }, "model 'resnet18'"),
+        ]
+        for (checkpoint, expected) in cases {
+            let eval = try runScalpel(["eval", "--checkpoint", checkpoint, "--data", dataPath("wdbc.csv"), "--device", "cpu",
+                                       "--out", folder.appending(path: "eval").path], environment: env)
+            #expect(eval.status == 1 && eval.stderr.contains(checkpoint) && eval.stderr.contains(expected), "\(expected): \(eval.status) \(eval.stderr)")
+        }
+    }
+
+    func train(_ arguments: [String], out: URL, env: [String: String?]) throws -> ProcessResult {
+        try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--device", "cpu", "--out", out.path] + arguments, environment: env)
+    }
+
+    /// One run per folder: a second run into it is refused (also while the first still writes),
+    /// `--overwrite` replaces it, and eval does not write into a training run's folder.
+    @Test func aRunFolderHoldsOneRun() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]
+        let run = folder.appending(path: "run")
+        #expect(try train(["--epochs", "1", "--seed", "1"], out: run, env: env).status == 0)
+        let config = try Data(contentsOf: run.appending(path: "config.json"))
+        let second = try train(["--epochs", "1", "--seed", "2"], out: run, env: env)
+        #expect(second.status == 2 && second.stderr.contains("holds another run") && second.stderr.contains("--overwrite"), "\(second.stderr)")
+        #expect(try Data(contentsOf: run.appending(path: "config.json")) == config)
+
+        // While a run writes into the folder, a second one (even with --overwrite) is kept out.
+        let busy = folder.appending(path: "busy")
+        let first = Process()
+        first.executableURL = scalpelBinary
+        first.arguments = ["train", "--data", dataPath("wdbc.csv"), "--device", "cpu", "--epochs", "40", "--out", busy.path]
+        first.environment = ProcessInfo.processInfo.environment.merging(["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]) { $1 }
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        while first.isRunning && !FileManager.default.fileExists(atPath: busy.appending(path: "config.json").path) { usleep(10_000) }
+        let intruder = try train(["--epochs", "1", "--overwrite"], out: busy, env: env)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(intruder.status != 0 && intruder.stderr.contains("another scalpel run is writing"), "\(intruder.stderr)")
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: busy.appending(path: "config.json"))) as? [String: Any]
+        #expect(written?["epochs"] as? Int == 40)
+
+        let replaced = try train(["--epochs", "1", "--seed", "3", "--overwrite"], out: run, env: env)
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        let now = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appending(path: "config.json"))) as? [String: Any]
+        #expect(now?["seed"] as? Int == 3)
+
+        let eval = try runScalpel(["eval", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", dataPath("wdbc.csv"),
+                                   "--device", "cpu", "--out", run.path], environment: env)
+        #expect(eval.status == 2 && eval.stderr.contains("holds another run"), "\(eval.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: run.appending(path: "config.json"))) as? [String: Any] != nil)
+    }
+
+    /// --resume continues the run with its own options; options that contradict it, fewer
+    /// epochs than it has done, or another run's folder are refused before anything changes.
+    @Test func resumeKeepsTheRunsOwnOptionsAndRefusesContradictions() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]
+        let run = folder.appending(path: "run")
+        #expect(try train(["--epochs", "2", "--seed", "5", "--hidden", "16", "--lr", "0.002"], out: run, env: env).status == 0)
+        let last = run.appending(path: "last.safetensors").path
+        let config = try Data(contentsOf: run.appending(path: "config.json"))
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: last))
+
+        for (options, named) in [(["--seed", "6"], "--seed 6 (the run used 5)"), (["--lr", "0.01"], "--lr 0.01 (the run used 0.002)"),
+                                 (["--model", "mlp", "--hidden", "64"], "--hidden 64 (the run used 16)"),
+                                 (["--validation-fraction", "0.2"], "--validation-fraction")] {
+            let refused = try runScalpel(["train", "--resume", last, "--epochs", "4", "--device", "cpu"] + options, environment: env)
+            #expect(refused.status == 2 && refused.stderr.contains(named), "\(options): \(refused.stderr)")
+        }
+        let fewer = try runScalpel(["train", "--resume", last, "--epochs", "1", "--device", "cpu"], environment: env)
+        #expect(fewer.status == 2 && fewer.stderr.contains("has trained 2 epochs"), "\(fewer.stderr)")
+        let other = folder.appending(path: "other")
+        #expect(try train(["--epochs", "1"], out: other, env: env).status == 0)
+        let elsewhere = try runScalpel(["train", "--resume", last, "--epochs", "4", "--device", "cpu", "--out", other.path], environment: env)
+        #expect(elsewhere.status == 2 && elsewhere.stderr.contains("not the one being resumed"), "\(elsewhere.stderr)")
+        #expect(try Data(contentsOf: run.appending(path: "config.json")) == config && (try Data(contentsOf: URL(fileURLWithPath: last))) == checkpoint,
+                "a refused resume changed the run")
+
+        // With no other options the run continues as it was configured, in its own folder.
+        let resumed = try runScalpel(["train", "--resume", last, "--epochs", "3", "--device", "cpu"], environment: env)
+        #expect(resumed.status == 0 && resumed.stderr.contains("epoch 3/3"), "\(resumed.stderr)")
+        let now = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appending(path: "config.json"))) as? [String: Any]
+        #expect(now?["seed"] as? Int == 5 && now?["hidden"] as? Int == 16 && now?["epochs"] as? Int == 3)
+    }
+
+    @Test func badOutputFoldersAreClearErrors() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]
+        let file = folder.appending(path: "a-file")
+        try Data("x".utf8).write(to: file)
+        let cases: [(String, String)] = [("", "--out is empty"), (file.path, "is a file"), (file.appending(path: "run").path, "cannot be created")]
+        for (out, expected) in cases {
+            let result = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--epochs", "1", "--device", "cpu", "--out", out], environment: env)
+            #expect(result.status != 0 && result.stderr.hasPrefix("scalpel: error: ") && result.stderr.contains(expected), "\(out): \(result.stderr)")
+        }
     }
 }

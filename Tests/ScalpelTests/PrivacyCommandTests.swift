@@ -153,7 +153,7 @@ import Testing
         let env: [String: String?] = ["SCALPEL_AUDIT_LOG": log.path]
         for seed in ["1", "2"] {
             #expect(try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--epochs", "1", "--seed", seed, "--device", "cpu",
-                                    "--out", folder.appending(path: "run").path], environment: env).status == 0)
+                                    "--out", folder.appending(path: "run-\(seed)").path], environment: env).status == 0)
         }
         #expect(try runScalpel(["audit", "verify"], environment: env).status == 0)
         let text = try String(contentsOf: log, encoding: .utf8)
