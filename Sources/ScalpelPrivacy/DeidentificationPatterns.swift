@@ -435,6 +435,52 @@ enum DeidValues {
         return (8...15).contains(digits)
     }
 
+    private static let fiveDigits = DeidPattern("\\d{5}(?:-?\\d{4})?", whole: true)
+    private static let wholeNumber = DeidPattern("(\\d{1,3})(?:\\.0+)?", whole: true)
+
+    /// Why a column whose name says nothing of ZIP codes holds them, or nil. Every present cell
+    /// must be five digits or ZIP+4 written as text, none starting 000 to 004 (no ZIP code does),
+    /// and something besides the digits must say they are codes of places: the column name hints
+    /// at a place (loc, area, residence: `DeidColumnNames.hintsPlace`), a cell is written ZIP+4,
+    /// or a cell keeps a leading zero (a count or a measurement never has one). Five-digit counts,
+    /// measurements and accession numbers under other names, and numbers with decimals, are not
+    /// ZIP codes.
+    static func zipColumn(name: String, cells: [String]) -> String? {
+        guard !cells.isEmpty else { return nil }
+        var plusFour = false
+        var leadingZero = false
+        for cell in cells {
+            let text = deidTrimmed(cell)
+            guard fiveDigits.matches(text), text.prefix(3) >= "005" else { return nil }
+            if text.count > 5 { plusFour = true }
+            if text.hasPrefix("0") { leadingZero = true }
+        }
+        let evidence =
+            DeidColumnNames.hintsPlace(name) ? "a name that suggests a place"
+            : plusFour ? "ZIP+4 codes" : leadingZero ? "leading zeros" : nil
+        return evidence.map { "values: 100% five-digit ZIP codes, with \($0)" }
+    }
+
+    /// Why a column whose name does not say "age" holds ages, or nil: its name hints at ages
+    /// ("years", "old": `DeidColumnNames.hintsAge`), at least 90% of its present cells are whole
+    /// numbers from 0 to 125 (the others are scrubbed as text), and one is over 89, so top-coding
+    /// matters. Numbers alone are never enough: glucose of 70-140 mg/dL or a heart rate of 95
+    /// looks just like an age.
+    static func ageColumn(name: String, cells: [String]) -> String? {
+        guard !cells.isEmpty, DeidColumnNames.hintsAge(name) else { return nil }
+        var ages = 0
+        var over89 = 0
+        for cell in cells {
+            guard let groups = wholeNumber.firstMatch(deidTrimmed(cell)), let value = Int(groups[1]!), value <= 125 else {
+                continue
+            }
+            ages += 1
+            if value > 89 { over89 += 1 }
+        }
+        guard over89 > 0, Double(ages) >= 0.9 * Double(cells.count) else { return nil }
+        return "values: \(ages * 100 / cells.count)% whole numbers 0-125, \(over89) over 89, under a name that suggests ages"
+    }
+
     /// The identifier kind a whole cell is, judged by its value alone, or nil. Only patterns
     /// specific enough to tell a column's kind from its values are here: a bare 5-digit number
     /// may be a ZIP code or a white cell count, so only ZIP+4 counts as a ZIP code.
@@ -565,7 +611,12 @@ enum DeidColumnNames {
         if has("yob") || (has("birth", "born") && has("year", "yr")) || contains("birthyear", "yearofbirth") {
             return .birthDate
         }
-        if has("age", "ages", "ageyears", "ageyrs") { return .age }
+        // "years old", "yrs_old", "YearsOld" and "yo" say age as plainly as "age" does.
+        if has("age", "ages", "ageyears", "ageyrs", "yo", "yoa", "yearsold", "yrsold")
+            || (has("years", "year", "yrs", "yr") && has("old"))
+        {
+            return .age
+        }
         if has("zip", "zipcode", "zip5", "zip3", "postal", "postcode", "postalcode")
             || contains("zipcode", "postalcode", "postcode")
         {
@@ -628,6 +679,40 @@ enum DeidColumnNames {
         return nil
     }
 
+    /// Words that, in a column name without "age", hint that its numbers are ages (years,
+    /// yrs, old, aged): enough only together with the values (`DeidValues.ageColumn`).
+    private static let ageHints: Set<String> = ["years", "yrs", "yr", "old", "aged", "elderly", "oldest"]
+    /// Words that say a column counts years of something other than a life (pack_years,
+    /// years_smoking, years_since_dx, yrs_education).
+    private static let notAgeHints: Set<String> = [
+        "pack", "packs", "smoking", "smoked", "smoker", "smoke", "tobacco", "alcohol", "drinking", "since",
+        "education", "school", "schooling", "duration", "follow", "followup", "fu", "experience", "employment",
+        "employed", "exposure", "service", "served", "diagnosis", "dx", "onset", "disease", "illness", "survival",
+        "survived", "married", "marriage", "residence", "resident", "lived", "living", "post", "after", "before",
+        "until", "remaining", "left", "lost", "ago", "use", "using", "practice", "work", "working", "months",
+        "weeks", "days", "value", "score", "count", "id", "code", "treatment", "therapy", "operation", "surgery",
+        "transplant", "dialysis", "hiv", "diabetes", "symptoms", "symptom", "ivdu", "injecting", "menopause",
+        "menarche", "postmenopausal", "gestation", "gestational", "weight", "wt", "height", "ht", "bmi", "bp", "sbp",
+        "dbp", "hr", "pulse", "rate", "glucose", "temp", "temperature", "level", "dose",
+    ]
+
+    /// Whether a column name hints at ages without saying "age": a word such as "years" or
+    /// "old", and none that says years of something else.
+    static func hintsAge(_ name: String) -> Bool {
+        let words = Set(tokens(name))
+        return !words.isDisjoint(with: ageHints) && words.isDisjoint(with: notAgeHints)
+    }
+
+    /// Words that, in a column name, hint that five-digit codes are places (loc, area, residence).
+    private static let placeHints: Set<String> = [
+        "loc", "location", "locality", "locale", "area", "region", "geo", "geog", "geography", "residence", "res",
+        "home", "mail", "mailing", "zcta", "post", "place", "domicile", "where", "origin", "catchment", "addr",
+    ]
+
+    /// Whether a column name hints at a place, for telling five-digit ZIP codes from other
+    /// five-digit numbers (`DeidValues.zipColumn`).
+    static func hintsPlace(_ name: String) -> Bool { !Set(tokens(name)).isDisjoint(with: placeHints) }
+
     /// The unit an age column counts in, from its name (age_months); years by default.
     static func ageUnit(of name: String) -> DeidGeneralise.AgeUnit {
         let words = Set(tokens(name))
@@ -677,6 +762,11 @@ struct DeidTextScrubber: Sendable {
         static let colon = Needs(rawValue: 4)
         static let dot = Needs(rawValue: 8)
         static let upper = Needs(rawValue: 16)
+        /// A word of the ages over 89 spelled out: "ninet(y, ies, ieth)", "hundred",
+        /// "(non, cent)enarian", in any case.
+        static let ageWord = Needs(rawValue: 32)
+
+        private static let ageWords = ["ninet", "hundred", "enarian"].map { Array($0.utf8) }
 
         /// What `text` holds.
         init(of text: String) {
@@ -691,6 +781,8 @@ struct DeidTextScrubber: Sendable {
                     if scalar.properties.isUppercase { found |= Needs.upper.rawValue }
                 }
             }
+            let lowered = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            if Self.ageWords.contains(where: { deidContains(lowered, $0) }) { found |= Needs.ageWord.rawValue }
             rawValue = found
         }
 
@@ -773,16 +865,45 @@ struct DeidTextScrubber: Sendable {
             accept: { dates.parse($0, compact: false, bareYear: false) != nil }, needs: .digit))
         rules.append(Rule(DeidPattern("(?<![\\w.,/-])\\d{8}(?![\\w]|[.,]\\d)"), "[DATE]",
             accept: { dates.parse($0, compact: true, bareYear: false) != nil }, needs: .digit))
+        // A year of birth, whatever age it points to: beside dates shifted per patient it would
+        // undo the shift, and a birth year over 89 years back is an age Safe Harbor aggregates.
+        rules.append(Rule(DeidPattern(
+            "\\b(?:born|b\\.|dob|d\\.o\\.b\\.?|yob|date\\s+of\\s+birth|year\\s+of\\s+birth|birth\\s*year)\\s*[:#-]?\\s*"
+                + "(?:(?:in|on|around|about|circa|c\\.|ca\\.|approx\\.|approximately|~|the|early|mid|late)[\\s-]*)*"
+                + "((?:18|19|20)\\d{2}(?:'?s)?|'\\d{2}(?:'?s)?)(?!\\w)",
+            caseInsensitive: true), "[DATE]", group: 1, needs: .digit))
         // Long bare numbers: record numbers, unformatted phone or social security numbers.
         rules.append(Rule(DeidPattern("(?<![\\w.,/-])\\d{7,}(?![\\w]|[.,]\\d)"), "[ID]", needs: .digit))
-        // Ages over 89.
+        // Ages over 89, in figures (94-year-old, 94yo, 95yoF, aged 96, age of 97, turned 91 but not
+        // turned 90 degrees, 95th birthday) and in words (ninety-four year old, one hundred and
+        // two years old, aged ninety, nonagenarian, in her late nineties). Ages of 89 and under
+        // may stay, as Safe Harbor allows.
         rules.append(Rule(DeidPattern(
             "\\b(\\d{2,3})(?:\\s*|-)(?:years?|yrs?|y)(?:\\s*|-)(?:old|of\\s+age)\\b", caseInsensitive: true),
             "[AGE 90+]", over89Group: 1, needs: .digit))
-        rules.append(Rule(DeidPattern("\\b(\\d{2,3})\\s*(?:yo|y/o|y\\.o\\.|yoa)(?![A-Za-z])", caseInsensitive: true),
+        rules.append(Rule(DeidPattern(
+            "\\b(\\d{2,3})\\s*(?:yo|y/o|y\\.o\\.|yoa)(?:[mf](?![A-Za-z])|(?![A-Za-z]))", caseInsensitive: true),
             "[AGE 90+]", over89Group: 1, needs: .digit))
-        rules.append(Rule(DeidPattern("(?<!\\[)\\b(?:aged?|age\\s*:)\\s*(\\d{2,3})\\b", caseInsensitive: true), "[AGE 90+]",
+        rules.append(Rule(DeidPattern(
+            "(?<!\\[)\\b(?:aged?|age\\s*(?::|of)|turn(?:ed|ing|s))\\s*(\\d{2,3})\\b" + Self.notAQuantity,
+            caseInsensitive: true), "[AGE 90+]", over89Group: 1, needs: .digit))
+        rules.append(Rule(DeidPattern("\\b(\\d{2,3})(?:st|nd|rd|th)\\s+birthday\\b", caseInsensitive: true), "[AGE 90+]",
             over89Group: 1, needs: .digit))
+        let over89 = Self.spelledOver89
+        rules.append(Rule(DeidPattern(
+            "\\b" + over89 + "[\\s-]*(?:years?|yrs?|y)[\\s-]*(?:old|of\\s+age)\\b", caseInsensitive: true),
+            "[AGE 90+]", needs: .ageWord))
+        rules.append(Rule(DeidPattern(
+            "\\b" + over89 + "[\\s-]*(?:yo|y/o|y\\.o\\.|yoa)(?:[mf](?![A-Za-z])|(?![A-Za-z]))", caseInsensitive: true),
+            "[AGE 90+]", needs: .ageWord))
+        rules.append(Rule(DeidPattern(
+            "\\b(?:aged?\\s+|age\\s*:\\s*|age\\s+of\\s+|turn(?:ed|ing|s)\\s+)" + over89 + "\\b" + Self.notAQuantity,
+            caseInsensitive: true), "[AGE 90+]", needs: .ageWord))
+        rules.append(Rule(DeidPattern(
+            "\\b(?:(?:super)?centenarian|nonagenarian)s?\\b"
+                + "|\\bin\\s+(?:his|her|their)\\s+(?:(?:early|mid|late)[\\s-]*)?(?:nineties|90'?s)(?![\\w'])"
+                + "|\\b" + Self.spelledOrdinalOver89 + "\\s+birthday\\b",
+            caseInsensitive: true), "[AGE 90+]", needs: .ageWord))
         // ZIP codes after a state, and labelled ones.
         rules.append(Rule(DeidPattern("\\b(?:" + Self.states + ")\\.?,?\\s+(\\d{5}(?:-\\d{4})?)\\b"), "[ZIP]", group: 1, needs: .digit))
         rules.append(Rule(DeidPattern(
@@ -814,6 +935,27 @@ struct DeidTextScrubber: Sendable {
             "[NAME]", group: 1, accept: Self.isName, needs: .upper))
         self.rules = rules
     }
+
+    /// After a number, a unit that makes it a quantity rather than an age ("turned 90 degrees").
+    static let notAQuantity =
+        "(?!\\s*(?:°|%|degrees?\\b|deg\\b|mg\\b|ml\\b|mmhg\\b|bpm\\b|cm\\b|mm\\b|kg\\b|lbs?\\b|min(?:ute)?s?\\b|h(?:ou)?rs?\\b|days?\\b|weeks?\\b|months?\\b))"
+
+    /// A number over 89 in words: ninety, ninety-four, ninety four, a hundred, one hundred and
+    /// two, hundred-and-twelve.
+    static let spelledOver89: String = {
+        let units = "one|two|three|four|five|six|seven|eight|nine"
+        let teens = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+        let tens = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+        return "(?:ninety(?:[\\s-]+(?:" + units + ")\\b)?|(?:(?:one|a)[\\s-]+)?hundred(?:[\\s-]+(?:and[\\s-]+)?(?:(?:"
+            + tens + ")(?:[\\s-]+(?:" + units + "))?|" + teens + "|" + units + ")\\b)?)"
+    }()
+
+    /// An ordinal over 89th in words: ninetieth, ninety-fifth, hundredth, one hundred and first.
+    static let spelledOrdinalOver89: String = {
+        let ordinals = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+        return "(?:ninetieth|ninety[\\s-]+(?:" + ordinals + ")|(?:(?:one|a)[\\s-]+)?hundredth"
+            + "|(?:(?:one|a)[\\s-]+)?hundred[\\s-]+(?:and[\\s-]+)?(?:" + ordinals + "|tenth))"
+    }()
 
     /// A month-name date, except the verbs "may" and "march" written in lowercase.
     @Sendable static func isTextDate(_ text: String) -> Bool {
@@ -868,29 +1010,15 @@ struct DeidTextScrubber: Sendable {
     }
 }
 
-/// Replaces the values a row is known to hold (its name, record number, street, city) wherever
-/// they recur in that row's text, whole words only and ignoring case.
+/// Replaces the values a row is known to hold (its record number, street, city) wherever they
+/// recur in that row's text, whole values only and ignoring case and accents. Names are found
+/// with `DeidNameIndex`, part by part and across the table.
 enum DeidKnownValues {
-    /// Words of a name that are titles, suffixes or particles rather than the name.
-    static let nameNoise: Set<String> = [
-        "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "jr", "sr", "ii", "iii", "iv", "md", "phd", "rn", "do", "and",
-        "the", "of", "de", "la", "le", "van", "von", "der", "den", "da", "di", "du", "del", "dos", "das", "y", "st",
-    ]
-
-    /// The strings to look for: the whole value and, for names, each word of two letters or more.
-    static func needles(for value: String, isName: Bool) -> [String] {
+    /// The string to look for: the whole value, when it has three characters or more.
+    static func needles(for value: String) -> [String] {
         let trimmed = deidTrimmed(value)
-        guard !deidIsMissing(trimmed) else { return [] }
-        var needles: [String] = []
-        if trimmed.count >= 3 { needles.append(trimmed) }
-        if isName {
-            for word in trimmed.split(whereSeparator: { !$0.isLetter && $0 != "'" && $0 != "’" && $0 != "-" }) {
-                let text = String(word)
-                if text.count >= 2, !nameNoise.contains(text.lowercased()) { needles.append(text) }
-            }
-        }
-        // Longest first, so that a full name goes before its words.
-        return needles.sorted { $0.count > $1.count }
+        guard !deidIsMissing(trimmed), trimmed.count >= 3 else { return [] }
+        return [trimmed]
     }
 
     static func replace(_ needle: String, with tag: String, in text: String, count: inout Int) -> String {
@@ -898,7 +1026,8 @@ enum DeidKnownValues {
         var cursor = text.startIndex
         var searchStart = text.startIndex
         while searchStart < text.endIndex,
-            let range = text.range(of: needle, options: [.caseInsensitive], range: searchStart..<text.endIndex)
+            let range = text.range(
+                of: needle, options: [.caseInsensitive, .diacriticInsensitive], range: searchStart..<text.endIndex)
         {
             let before = range.lowerBound > text.startIndex ? text[text.index(before: range.lowerBound)] : nil
             let after = range.upperBound < text.endIndex ? text[range.upperBound] : nil

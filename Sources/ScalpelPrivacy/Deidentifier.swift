@@ -11,8 +11,25 @@ import ScalpelClinic
 ///
 /// Each column is classified, first by the options (`keep`, `drop`, `freeText`,
 /// `patientColumn`), then by its name (tokens such as "first name", "zip", "dob", "mrn",
-/// matched regardless of case, underscores and spaces), then by its values (a column most of
-/// whose cells are email addresses is an email column, whatever its name), and handled by kind:
+/// "years old", matched regardless of case, underscores and spaces), then by its values (a
+/// column most of whose cells are email addresses is an email column, whatever its name), and
+/// handled by kind. Judged by values:
+///
+/// - person names: a column at least half of whose present cells look like names of people
+///   ("María José García-López", "Smith, John", "van der Berg, Anna", "MCDONALD, ANGUS") when
+///   its name announces a person (patient, contact, physician), and otherwise at least 80% with
+///   as many different names as a register has (20, or half the names, whichever is fewer). A
+///   name here is two to six capitalised or all-capital words, initials, particles (de la, van
+///   der) and titles, without digits or the words of diagnoses, wards and drugs ("Heart
+///   Failure", "North Wing", "Insulin Glargine" are not names).
+/// - ages: only under a name that hints at ages without saying "age" ("years", "old"), when 90% of
+///   the cells are whole numbers 0-125 and one is over 89. Numbers alone never make ages: a
+///   glucose or heart-rate column looks the same.
+/// - ZIP codes: every cell five digits or ZIP+4, no prefix 000-004, and a name that hints at a
+///   place (loc, area, residence), a ZIP+4 cell or a leading zero. A five-digit count under
+///   another name stays.
+///
+/// Each kind is handled so:
 ///
 /// - names, street addresses, cities, counties, other geographic subdivisions smaller than a
 ///   state, telephone and fax numbers, email addresses, social security numbers, URLs, IP
@@ -26,16 +43,24 @@ import ScalpelClinic
 ///   HMAC-SHA256(key, kind tag, U+001F, value), the same for the same value and key in any file.
 /// - free text (by option, by name such as "notes", or when most cells are long or several
 ///   words): identifiers inside the text become tags such as [EMAIL], [DATE], [NAME]; the values
-///   the row holds in its identifier columns (its name, city, record number) are tagged too.
-///   Dates in text become [DATE] under either date rule.
+///   the row holds in its identifier columns (its city, record number) are tagged too, ignoring
+///   case and accents, and so is every name of the table's name columns (and of a patient
+///   column that holds names), in any row, part by part, whatever its case and accents
+///   ("patient maria garcia", "GARCIA-LOPEZ"). Parts of one or two letters (Li) count only
+///   beside a longer part, and parts that are also common words (Will, May) only when
+///   capitalised or beside another part, so "will call" stays. Dates and years of birth in text
+///   become [DATE] under either date rule; ages over 89, in figures or words ("ninety-four year
+///   old", "nonagenarian"), become [AGE 90+].
 /// - every other column is scanned cell by cell with the same scrubber, so a stray email in a
 ///   comment-like column is caught; numbers are left alone.
 ///
-/// Limits: a column of person names with an uninformative name ("contact" holding "Jane Doe")
-/// cannot be told from a column of diagnoses by its values; name such columns in `drop`. In
-/// free text, names are found after titles ("Dr.", "Mr.", "Patient"), after labels ("Name:"),
-/// before credentials (", MD") and where they repeat the row's own name columns; city names
-/// without a street address or ZIP code are found only in the last way. Review the report.
+/// Limits: telling names, ages and ZIP codes by their values is a judgement: a column of single
+/// names ("Smith") or of names mixed with other text, ages under a name with no hint, or bare
+/// five-digit ZIP codes under an uninformative name are not found that way; name such columns in
+/// `drop`. In free text, names are found after titles ("Dr.", "Mr.", "Patient"), after labels
+/// ("Name:"), before credentials (", MD") and where they repeat the table's name columns; city
+/// names without a street address or ZIP code are found only where they repeat the row's own
+/// city. Review the report.
 ///
 /// Pseudonyms are re-identification codes in the sense of §164.514(c): the key re-creates them
 /// from record numbers, so it must stay with the covered entity and never go with the data.
@@ -250,6 +275,10 @@ public struct Deidentifier: Sendable {
         return roles
     }
 
+    /// The share of a column's cells that must look like person names for it to be a name
+    /// column when its name does not announce a person.
+    static let nameShareWithoutHint = 0.8
+
     /// The kind of a column judged by its name, then by its values.
     private func detect(
         name: String, cells: [String], dates: DeidDateParser
@@ -264,11 +293,18 @@ public struct Deidentifier: Sendable {
         }
         var counts: [IdentifierKind: Int] = [:]
         var textLike = 0
+        var names = 0
+        var distinctNames = Set<String>()
+        let personHint = DeidPersonNames.columnNameSuggestsPerson(name)
         for cell in present {
             if let kind = DeidValues.kind(of: cell, dates: dates) { counts[kind, default: 0] += 1 }
             let trimmed = deidTrimmed(cell)
             if trimmed.count > 40 || (trimmed.contains(where: \.isWhitespace) && trimmed.contains(where: \.isLetter)) {
                 textLike += 1
+            }
+            if DeidPersonNames.looksLikeName(trimmed, lowercase: personHint) {
+                names += 1
+                if distinctNames.count < 20 { distinctNames.insert(trimmed) }
             }
         }
         func percent(_ count: Int) -> Int { count * 100 / present.count }
@@ -278,6 +314,15 @@ public struct Deidentifier: Sendable {
         {
             return (best.key, "values: \(percent(best.value))% match")
         }
+        // Without a name that announces a person, the names must also be varied, as a register's
+        // are: a category column ("White British", "Roman Catholic") repeats a few values.
+        let nameShare = personHint ? Self.valueShare : Self.nameShareWithoutHint
+        let varied = personHint || distinctNames.count >= min(20, (names + 1) / 2)
+        if names > 0, varied, Double(names) >= nameShare * Double(present.count) {
+            return (.name, "values: \(percent(names))% person names")
+        }
+        if let evidence = DeidValues.ageColumn(name: name, cells: present) { return (.age, evidence) }
+        if let evidence = DeidValues.zipColumn(name: name, cells: present) { return (.zipCode, evidence) }
         if Double(textLike) > Self.valueShare * Double(present.count) {
             return (.freeText, "values: \(percent(textLike))% free text")
         }
@@ -337,12 +382,22 @@ public struct Deidentifier: Sendable {
         let output = plans.filter { $0.action != .dropped }
         guard !output.isEmpty else { throw .noColumnsLeft(source: table.source) }
 
-        // The columns whose values, where they recur in the same row's free text, are tagged.
+        // The columns whose values, where they recur in the same row's free text, are tagged;
+        // names are looked for in every row's free text, part by part.
         let knownColumns: [(index: Int, kind: IdentifierKind, tag: String)] = plans.compactMap { plan in
-            guard plan.action != .kept, plan.kind != .freeText, plan.kind != .notIdentifier,
+            guard plan.action != .kept, plan.kind != .freeText, plan.kind != .notIdentifier, plan.kind != .name,
                 let tag = plan.kind.textTag
             else { return nil }
             return (plan.index, plan.kind, tag)
+        }
+        var names = DeidNameIndex()
+        if plans.contains(where: { $0.kind == .freeText && $0.action == .scrubbed }) {
+            for plan in plans where plan.action != .kept && (plan.kind == .name || plan.kind == .patientID) {
+                let cells = table.rows.map { $0[plan.index] }
+                // A patient column may identify patients by name.
+                guard plan.kind == .name || DeidPersonNames.mostlyNames(cells) else { continue }
+                for cell in cells { names.add(cell) }
+            }
         }
 
         var changed = [Int](repeating: 0, count: plans.count)
@@ -383,7 +438,7 @@ public struct Deidentifier: Sendable {
                         value = deidTrimmed(value)
                         guard value.count >= 5 else { continue }
                     }
-                    for needle in DeidKnownValues.needles(for: value, isName: column.kind == .name) {
+                    for needle in DeidKnownValues.needles(for: value) {
                         found.append((needle, column.tag))
                     }
                 }
@@ -451,10 +506,13 @@ public struct Deidentifier: Sendable {
                 case .topCoded:
                     if !missing {
                         let unit = DeidColumnNames.ageUnit(of: plan.name)
-                        guard let age = DeidGeneralise.topCodeAge(trimmed, columnUnit: unit) else {
+                        if let age = DeidGeneralise.topCodeAge(trimmed, columnUnit: unit) {
+                            if case .replaced(let text) = age { result = text }
+                        } else if plan.byValues {
+                            result = scrubOdd(plan)
+                        } else {
                             throw .unrecognisedValue(location(plan.index), expected: "age")
                         }
-                        if case .replaced(let text) = age { result = text }
                     }
                 case .scrubbed, .kept:
                     // Free text, or a column that is not an identifier: scan its text.
@@ -466,14 +524,21 @@ public struct Deidentifier: Sendable {
                     } else {
                         counts = [:]
                         result = scrubber.scrub(cell, counts: &counts)
+                        if isFreeText, !names.isEmpty {
+                            var count = 0
+                            result = names.tag(result, count: &count)
+                            if count > 0 { counts["[NAME]", default: 0] += count }
+                        }
                         // Repeated cells (categories, templated phrases) are scrubbed once.
                         if scrubMemo[plan.index].count < 20_000 { scrubMemo[plan.index][cell] = (result, counts) }
                     }
                     if isFreeText {
+                        let textIsASCII = result.utf8.allSatisfy { $0 < 0x80 }
                         let lowered = Array(result.lowercased().utf8)
                         for (needle, tag) in rowNeedles() {
-                            // A quick test first; case folding beyond ASCII (ß, SS) is left to the full search.
-                            if needle.utf8.allSatisfy({ $0 < 0x80 }),
+                            // A quick test first, where both are ASCII; case folding and accents
+                            // beyond it (ß, SS, São, Sao) are left to the full search.
+                            if textIsASCII, needle.utf8.allSatisfy({ $0 < 0x80 }),
                                 !deidContains(lowered, Array(needle.lowercased().utf8))
                             {
                                 continue
