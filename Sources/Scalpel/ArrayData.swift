@@ -54,16 +54,20 @@ extension PreparedData {
             throw ScalpelError.invalidArgument("\(labelsPath): labels of shape \(labelArray.shape) for \(n) samples; (\(n)) or (\(n), 1) is needed")
         }
         let raw = labelArray.floats()
+        // A label is a patient's diagnosis: an encrypted file's are named by position only.
+        let labelsEncrypted = EncryptedFile.isEncrypted(path: labelsPath)
         var labels: [Int32] = []
         labels.reserveCapacity(n)
         for (i, value) in raw.enumerated() {
             guard value.isFinite, value >= 0, value == value.rounded(), value < 1_000_000 else {
-                throw ScalpelError.invalidArgument("\(labelsPath), element \(i): label \(value) is not a class index (an integer ≥ 0)")
+                let label = labelsEncrypted ? "the label (\(ClinicDataError.withheldNote))" : "label \(value)"
+                throw ScalpelError.invalidArgument("\(labelsPath), element \(i): \(label) is not a class index (an integer ≥ 0)")
             }
             labels.append(Int32(value))
         }
         guard Set(labels).count >= 2 || !twoClasses else {
-            throw ScalpelError.invalidArgument("\(labelsPath): every label is \(labels[0]); at least two classes are needed")
+            let every = labelsEncrypted ? "every label is the same (\(ClinicDataError.withheldNote))" : "every label is \(labels[0])"
+            throw ScalpelError.invalidArgument("\(labelsPath): \(every); at least two classes are needed")
         }
         let values = samples.floats()
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
@@ -175,7 +179,9 @@ extension PreparedData {
                 + "(\(pipeline.kind.rawValue))")
         }
         if let bad = read.labels.firstIndex(where: { Int($0) >= pipeline.classNames.count }) {
-            throw ScalpelError.invalidArgument("\(labels ?? ""), element \(bad): label \(read.labels[bad]) is not one of the model's "
+            let label = labels.map { EncryptedFile.isEncrypted(path: $0) } ?? false
+                ? "the label (\(ClinicDataError.withheldNote))" : "label \(read.labels[bad])"
+            throw ScalpelError.invalidArgument("\(labels ?? ""), element \(bad): \(label) is not one of the model's "
                 + "\(pipeline.classNames.count) classes")
         }
         try scale(&values, scaling, sample: sample)

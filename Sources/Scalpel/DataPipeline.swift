@@ -109,7 +109,6 @@ extension PreparedData {
         if split != .auto && pipeline.kind != .images && split != .all {
             throw ScalpelError.invalidArgument("--split \(split.rawValue): only a MedMNIST file has splits; a \(pipeline.kind.rawValue) file is evaluated whole")
         }
-        let url = URL(fileURLWithPath: path)
         var prepared: PreparedData
         do {
             switch pipeline.kind {
@@ -136,7 +135,8 @@ extension PreparedData {
         // Only the trained columns are read; anything else in the file (new columns, identifiers) is left out.
         let trainedColumns = Set(schema.columns.map(\.name))
         for column in trainedColumns.sorted() where table.columnIndex(named: column) == nil {
-            throw ScalpelError.invalidArgument("\(url.path): column '\(column)', one the model was trained on, is not in the header")
+            throw ScalpelError.invalidArgument(
+                "\(url.path): column \(ClinicDataError.quoted(column)), one the model was trained on, is not in the header")
         }
         let drop = table.columns.filter { !trainedColumns.contains($0) && $0 != labelColumn }
         let dataset = try TabularDataset(table: table, labelColumn: labelColumn, positiveClass: pipeline.positiveClass, dropColumns: drop,
@@ -157,8 +157,8 @@ extension PreparedData {
             }
             if !isCategorical {
                 guard let source = index[column.name], dataset.featureKinds[source] == .numeric else {
-                    throw ScalpelError.invalidArgument("\(url.path), column '\(column.name)': the model was trained on numbers here, "
-                        + "and the file holds words")
+                    throw ScalpelError.invalidArgument("\(url.path), column \(ClinicDataError.quoted(column.name)): the model was "
+                        + "trained on numbers here, and the file holds words")
                 }
                 for row in 0 ..< count { values[row * schema.featureNames.count + column.features[0]] = dataset.features[row * width + source] }
                 continue
@@ -173,7 +173,9 @@ extension PreparedData {
                 }
                 if !missing, let hot = fileFeatures.first(where: { dataset.features[row * width + $0] == 1 }),
                    !trained.contains(dataset.featureNames[hot]) {
-                    unseen[dataset.featureNames[hot], default: 0] += 1
+                    // The notes reach metrics.json, which is written in the clear: an encrypted
+                    // file's categories (its cells) are counted by column there, not named.
+                    unseen[source.isEncrypted ? column.name : dataset.featureNames[hot], default: 0] += 1
                 }
             }
         }
@@ -186,6 +188,7 @@ extension PreparedData {
         if !unseen.isEmpty {
             notes["unseen categories"] = unseen.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) rows)" }.joined(separator: ", ")
                 + ": categories the model never saw, encoded as all-zero one-hots"
+                + (source.isEncrypted ? " (by column; the categories are withheld: the data is encrypted)" : "")
         }
         return PreparedData(kind: .table, values: try schema.standardizer.transform(filled), sampleShape: pipeline.sampleShape,
                             labels: dataset.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< count),

@@ -4,7 +4,9 @@ import ScalpelCore
 import ScalpelPrivacy
 
 /// A data file, read from disk or, when it is encrypted (`scalpel encrypt`), decrypted in
-/// memory: the plaintext is never written anywhere.
+/// memory: the plaintext is never written anywhere, nor shown: the readers are told the content
+/// is confidential, so their errors name the file, line and column (or member) and never quote a
+/// cell, a label, a category or the header's names.
 public struct DataSource {
     /// The path, as error messages name it.
     public let path: String
@@ -14,6 +16,7 @@ public struct DataSource {
     /// The decrypted content (nil: the file is plain and its loaders read it from disk).
     let plaintext: Data?
 
+    /// Whether the file was encrypted, so that its content is confidential.
     public var isEncrypted: Bool { plaintext != nil }
     var url: URL { URL(fileURLWithPath: path) }
 
@@ -39,22 +42,26 @@ public struct DataSource {
     }
 
     func csv() throws -> CSVTable {
-        if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path) }
+        if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path, confidential: true) }
         return try CSVTable.load(from: url)
     }
 
     func ucr(labelMapping: UCRLabelMapping? = nil) throws -> UCRDataset {
-        if let plaintext { return try UCRDataset(bytes: [UInt8](plaintext), source: path, labelMapping: labelMapping) }
+        if let plaintext {
+            return try UCRDataset(bytes: [UInt8](plaintext), source: path, labelMapping: labelMapping, confidential: true)
+        }
         return try UCRDataset(contentsOf: url, labelMapping: labelMapping)
     }
 
     func npy() throws -> NPYArray {
-        if let plaintext { return try NPYArray(bytes: [UInt8](plaintext), source: path) }
+        if let plaintext { return try NPYArray(bytes: [UInt8](plaintext), source: path, confidential: true) }
         return try NPYArray.load(from: url)
     }
 
     func medMNIST(classCount: Int? = nil) throws -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
-        if let plaintext { return try ImageDataset.loadMedMNIST(data: plaintext, source: path, classCount: classCount) }
+        if let plaintext {
+            return try ImageDataset.loadMedMNIST(data: plaintext, source: path, classCount: classCount, confidential: true)
+        }
         return try ImageDataset.loadMedMNIST(from: url, classCount: classCount)
     }
 }

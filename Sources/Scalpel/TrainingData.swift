@@ -86,8 +86,10 @@ public struct PreparedData: Sendable {
         }
         if let names = config.classNames {
             guard names.count == prepared.classCount, Set(names).count == names.count, !names.contains("") else {
+                // The data's class names are its label values: not shown when the data is encrypted.
+                let found = prepared.encryptedSource ? "" : " (\(ClinicDataError.quotedList(prepared.classNames)))"
                 throw ScalpelError.invalidArgument("--class-names gives \(names.count) names (\(names.joined(separator: ", "))); the data has "
-                    + "\(prepared.classCount) classes (\(prepared.classNames.joined(separator: ", "))), and names must be distinct and non-empty")
+                    + "\(prepared.classCount) classes\(found), and names must be distinct and non-empty")
             }
             prepared.classNames = names
             prepared.pipeline?.classNames = names

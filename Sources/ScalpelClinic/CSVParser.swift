@@ -18,13 +18,17 @@ struct CSVParser {
 
     let bytes: [UInt8]
     let source: String
+    /// The bytes were decrypted: locations carry the flag, and name fields by position only,
+    /// since before a column is asked for by name the first row may be a patient's, not a header.
+    let confidential: Bool
     private var index: Int
     private var line = 1
     private var header: [String] = []
 
-    init(bytes: [UInt8], source: String) {
+    init(bytes: [UInt8], source: String, confidential: Bool = false) {
         self.bytes = bytes
         self.source = source
+        self.confidential = confidential
         // Spreadsheet programs often start UTF-8 files with a byte-order mark; it is not part of
         // the first column's name.
         index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
@@ -32,7 +36,7 @@ struct CSVParser {
 
     mutating func parse() throws(ClinicDataError) -> Result {
         let end = lastContentEnd()
-        if index >= end { throw .emptyFile(.init(source: source)) }
+        if index >= end { throw .emptyFile(.init(source: source, confidential: confidential)) }
 
         header = try parseRecord(end: end)
         try validateHeader()
@@ -156,7 +160,7 @@ struct CSVParser {
     private func validateHeader() throws(ClinicDataError) {
         var firstField: [String: Int] = [:]
         for (position, name) in header.enumerated() {
-            let at = ClinicDataError.Location(source: source, line: 1, field: position + 1)
+            let at = ClinicDataError.Location(source: source, line: 1, field: position + 1, confidential: confidential)
             if name.allSatisfy(\.isWhitespace) { throw .emptyHeaderName(at) }
             if let first = firstField[name] {
                 throw .duplicateHeaderName(at, name: name, firstField: first)
@@ -171,9 +175,10 @@ struct CSVParser {
         return .raggedRow(location(line: line, field: field), fieldCount: fieldCount, expected: header.count)
     }
 
-    /// The location of the 0-based `field`, named by the header once the header is known.
+    /// The location of the 0-based `field`, named by the header once the header is known
+    /// (by position only in confidential data).
     private func location(line: Int, field: Int) -> ClinicDataError.Location {
-        let column = field < header.count ? header[field] : nil
-        return .init(source: source, line: line, field: field + 1, column: column)
+        let column = field < header.count && !confidential ? header[field] : nil
+        return .init(source: source, line: line, field: field + 1, column: column, confidential: confidential)
     }
 }

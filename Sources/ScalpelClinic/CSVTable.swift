@@ -9,9 +9,17 @@ import Foundation
 /// byte-order mark at the start is skipped, and blank lines at the very end are ignored.
 /// Cells are kept exactly as written (no trimming, no type guessing): `TabularDataset`
 /// decides what is a number.
+///
+/// A table parsed from decrypted bytes is *confidential* (`isConfidential`): its errors, and
+/// those of a `TabularDataset` built from it, name the file, line and column but never quote a
+/// cell, a label or the list of header names. The parser's own errors name a field by its
+/// position only, as a file that lacks its header row holds a patient's row in its place;
+/// once a column has been found by name, the header is taken to be one and its names are used.
 public struct CSVTable: Equatable, Sendable {
     /// Where the table came from (the file path), used in every error message.
     public let source: String
+    /// Whether the content came from an encrypted file, so errors withhold it.
+    public let isConfidential: Bool
     /// The header names, in file order.
     public let columns: [String]
     /// The data rows, each with exactly `columns.count` cells.
@@ -24,11 +32,13 @@ public struct CSVTable: Equatable, Sendable {
         try self.init(bytes: Array(text.utf8), source: source)
     }
 
-    /// Parses CSV bytes, checking that they are UTF-8 text; `source` names them in error messages.
-    public init(bytes: [UInt8], source: String) throws(ClinicDataError) {
-        var parser = CSVParser(bytes: bytes, source: source)
+    /// Parses CSV bytes, checking that they are UTF-8 text; `source` names them in error
+    /// messages, and `confidential` (bytes decrypted in memory) keeps their content out of them.
+    public init(bytes: [UInt8], source: String, confidential: Bool = false) throws(ClinicDataError) {
+        var parser = CSVParser(bytes: bytes, source: source, confidential: confidential)
         let parsed = try parser.parse()
         self.source = source
+        isConfidential = confidential
         columns = parsed.header
         rows = parsed.rows
         lineNumbers = parsed.lineNumbers

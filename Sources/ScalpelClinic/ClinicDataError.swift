@@ -1,6 +1,13 @@
 // The one error type of the clinical data layer. Every case that comes from a file carries a
 // `Location`, so the message a user reads points at the exact file, line and column to fix, or
 // for binary arrays the file and the archive member.
+//
+// What a file holds reaches a message only through `ClinicDataError.quoted(_:)` and
+// `quotedList(_:)`: cut to a few dozen characters, control characters escaped. When the data came
+// from an encrypted file (a location `isConfidential`), cells, labels, categories and the
+// header's list of names do not reach it at all; the message names the place instead.
+
+import Foundation
 
 /// Why a clinical table, image array, split, standardisation or metric computation was refused.
 ///
@@ -21,30 +28,108 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         public var field: Int?
         /// The header name of the column, when the field lies within the header.
         public var column: String?
+        /// Whether what the file holds is confidential (it was decrypted in memory): a message
+        /// about this location names the file, line, field or column and member, and withholds
+        /// cells, labels, categories and the header's list of names.
+        public var isConfidential: Bool
 
-        /// A location in `source`, narrowed down as far as is known.
+        /// A location in `source`, narrowed down as far as is known; `confidential` when the
+        /// content came from an encrypted file.
         public init(
-            source: String, member: String? = nil, line: Int? = nil, field: Int? = nil, column: String? = nil
+            source: String, member: String? = nil, line: Int? = nil, field: Int? = nil, column: String? = nil,
+            confidential: Bool = false
         ) {
             self.source = source
             self.member = member
             self.line = line
             self.field = field
             self.column = column
+            isConfidential = confidential
         }
 
         /// "file, line 5, column 'radius_mean'" or "file, member 'x.npy'", leaving out what is not known.
+        ///
+        /// Column and member names are quoted cut (see `ClinicDataError.quoted(_:)`) and kept for
+        /// confidential data too: they are the file's structure, which the user needs to find the
+        /// place, not a patient's value. (Readers leave the column name out where the header row
+        /// may not be one; see `CSVTable`.)
         public var description: String {
             var parts = [source]
-            if let member { parts.append("member '\(member)'") }
+            if let member { parts.append("member \(ClinicDataError.quoted(member))") }
             if let line { parts.append("line \(line)") }
             if let column {
-                parts.append("column '\(column)'")
+                parts.append("column \(ClinicDataError.quoted(column))")
             } else if let field {
                 parts.append("field \(field)")
             }
             return parts.joined(separator: ", ")
         }
+    }
+
+    /// The most characters of a file's content a message quotes.
+    public static let quoteLimit = 40
+    /// The most items of a list of the file's content (labels, header names) a message quotes:
+    /// enough for every column of an ordinary table, few enough to keep a message to a screen.
+    public static let listLimit = 50
+    /// What a message about confidential data says in place of its content.
+    public static let withheldNote = "content withheld: the data is encrypted"
+
+    /// `text` as a message quotes content of a file: in single quotes, control and invisible
+    /// format characters escaped (`\n`, `\u{1B}`), and when longer than `quoteLimit` characters
+    /// cut there with an ellipsis and its full size: `'John Q. Smith…' (64 MB)`. Never longer
+    /// than about 60 characters whatever `text` is; this is the one place content reaches a message.
+    public static func quoted(_ text: some StringProtocol) -> String {
+        quoted(text, limit: quoteLimit)
+    }
+
+    /// `quoted(_:)` with another length limit, for text that is useless cut at `quoteLimit`
+    /// (an `.npy` header dictionary).
+    static func quoted(_ text: some StringProtocol, limit: Int) -> String {
+        var shown = ""
+        var count = 0
+        var cut = false
+        // Unicode scalars, not Characters: one Character may hold any number of combining marks.
+        for scalar in text.unicodeScalars {
+            if count == limit {
+                cut = true
+                break
+            }
+            count += 1
+            switch scalar {
+            case "\n": shown += "\\n"
+            case "\r": shown += "\\r"
+            case "\t": shown += "\\t"
+            default:
+                switch scalar.properties.generalCategory {
+                case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+                    shown += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+                default:
+                    shown.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        guard cut else { return "'\(shown)'" }
+        return "'\(shown)…' (\(size(text.utf8.count)))"
+    }
+
+    /// Up to `listLimit` items quoted cut, then how many more: `'a', 'b', … and 7 more`.
+    public static func quotedList(_ items: [String]) -> String {
+        var parts = items.prefix(listLimit).map { quoted($0) }
+        if items.count > listLimit { parts.append("… and \(items.count - listLimit) more") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// A byte count as people read it: "312 bytes", "4.2 KB", "1.0 MB", "2.1 GB".
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1000 { return "\(bytes) bytes" }
+        let units = ["KB", "MB", "GB", "TB"]
+        var value = Double(bytes) / 1000
+        var unit = 0
+        while value >= 1000, unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return String(format: value < 100 ? "%.1f" : "%.0f", value) + " " + units[unit]
     }
 
     /// The file could not be read at all (missing, no permission).
@@ -107,6 +192,9 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
     case corruptMember(Location, reason: String)
     /// A zip member that would inflate to more bytes than allowed (a guard against zip bombs).
     case memberTooLarge(Location, uncompressedBytes: UInt64, limit: UInt64)
+    /// An array whose declared shape and dtype take more memory than the budget allows (see
+    /// `NPYArray.defaultMaxBytes`); `bytes` is what it would take, refused before it is read in.
+    case arrayTooLarge(Location, shape: [Int], dtype: String, bytes: UInt64, limit: UInt64)
     /// Image or label arrays that cannot form an image classification dataset.
     case invalidImageData(Location, reason: String)
     /// Labels with more than one column per image: a multi-label task, which is not supported yet.
@@ -141,7 +229,10 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         case let .emptyHeaderName(location):
             return "\(location): empty header name; every column needs a name"
         case let .duplicateHeaderName(location, name, firstField):
-            return "\(location): duplicate header name '\(name)' (already the name of field \(firstField))"
+            if location.isConfidential {
+                return "\(location): duplicate header name (the same as field \(firstField)'s; \(Self.withheldNote))"
+            }
+            return "\(location): duplicate header name \(Self.quoted(name)) (already the name of field \(firstField))"
         case let .raggedRow(location, fieldCount, expected):
             let detail = fieldCount < expected ? "missing from this column on" : "extra field beyond the header"
             let fields = fieldCount == 1 ? "1 field" : "\(fieldCount) fields"
@@ -151,13 +242,23 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         case let .malformedQuote(location, reason):
             return "\(location): malformed quoting: \(reason)"
         case let .missingColumn(location, name, role, available):
-            let list = available.map { "'\($0)'" }.joined(separator: ", ")
-            return "\(location): no \(role) column '\(name)'; the columns are \(list)"
+            // `name` is the one asked for; `available` is the header, which in a file without a
+            // header row is a patient's row.
+            if location.isConfidential {
+                return "\(location): no \(role) column \(Self.quoted(name)) among the \(available.count) names of the header "
+                    + "(\(Self.withheldNote))"
+            }
+            return "\(location): no \(role) column \(Self.quoted(name)); the columns are \(Self.quotedList(available))"
         case let .invalidNumber(location, text, reason):
-            return "\(location): '\(text)' \(reason)"
+            if location.isConfidential { return "\(location): the cell \(reason) (\(Self.withheldNote))" }
+            return "\(location): \(Self.quoted(text)) \(reason)"
         case let .mixedColumn(location, text, numberLine, number):
-            return "\(location): '\(text)' is not a number, but the column holds numbers (line \(numberLine): "
-                + "'\(number)'); a column must hold only numbers or only categories (words)"
+            if location.isConfidential {
+                return "\(location): the cell is not a number, but the column holds numbers (the first on line \(numberLine)); "
+                    + "a column must hold only numbers or only categories (words) (\(Self.withheldNote))"
+            }
+            return "\(location): \(Self.quoted(text)) is not a number, but the column holds numbers (line \(numberLine): "
+                + "\(Self.quoted(number))); a column must hold only numbers or only categories (words)"
         case let .emptyColumn(location, rowCount):
             return "\(location): every one of the \(rowCount) cells is missing; drop the column"
         case let .noTrainingValues(location, trainingRows):
@@ -166,10 +267,17 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         case let .invalidLabel(location, reason):
             return "\(location): \(reason)"
         case let .positiveClassNotFound(location, positiveClass, found):
-            let list = found.map { "'\($0)'" }.joined(separator: ", ")
-            return "\(location): positive class '\(positiveClass)' does not occur; the values are \(list)"
+            if location.isConfidential {
+                return "\(location): positive class \(Self.quoted(positiveClass)) does not occur among the \(found.count) "
+                    + "label values (\(Self.withheldNote))"
+            }
+            return "\(location): positive class \(Self.quoted(positiveClass)) does not occur; the values are "
+                + Self.quotedList(found)
         case let .tooFewClasses(location, found):
-            let list = found.isEmpty ? "none" : found.map { "'\($0)'" }.joined(separator: ", ")
+            if location.isConfidential {
+                return "\(location): at least two classes are needed; found \(found.count) (\(Self.withheldNote))"
+            }
+            let list = found.isEmpty ? "none" : Self.quotedList(found)
             return "\(location): at least two classes are needed; found \(list)"
         case let .noFeatureColumns(location):
             return "\(location): no feature columns are left besides the label"
@@ -191,13 +299,17 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         case let .notZipArchive(location, reason):
             return "\(location): is not an .npz (zip) archive: \(reason)"
         case let .missingMember(location, name, available):
-            let list = available.isEmpty ? "none" : available.map { "'\($0)'" }.joined(separator: ", ")
-            return "\(location): no array '\(name)' in the archive; the arrays are \(list)"
+            let list = available.isEmpty ? "none" : Self.quotedList(available)
+            return "\(location): no array \(Self.quoted(name)) in the archive; the arrays are \(list)"
         case let .corruptMember(location, reason):
             return "\(location): corrupt archive member: \(reason)"
         case let .memberTooLarge(location, uncompressedBytes, limit):
             return "\(location): the member inflates to \(uncompressedBytes) bytes, above the limit of "
                 + "\(limit) bytes; refusing to extract it"
+        case let .arrayTooLarge(location, shape, dtype, bytes, limit):
+            return "\(location): the array of shape \(NPYArray.describe(shape)) and dtype \(dtype) "
+                + "takes \(bytes) bytes in memory, above the budget of \(limit) bytes; refusing to read it in "
+                + "(\(NPYArray.budgetVariable) sets the budget)"
         case let .invalidImageData(location, reason):
             return "\(location): \(reason)"
         case let .multiLabelNotSupported(location, labelsPerImage):
@@ -219,9 +331,12 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
             return "\(location): the series padded to one length would hold \(values) values, above the "
                 + "limit of \(limit)"
         case let .unknownLabel(location, label, known):
-            let list = known.map { "'\($0)'" }.joined(separator: ", ")
-            return "\(location): class label '\(label)' does not occur in the label mapping in use "
-                + "(the training data's); the known labels are \(list)"
+            if location.isConfidential {
+                return "\(location): the class label does not occur in the label mapping in use (the training data's, "
+                    + "of \(known.count) labels) (\(Self.withheldNote))"
+            }
+            return "\(location): class label \(Self.quoted(label)) does not occur in the label mapping in use "
+                + "(the training data's); the known labels are \(Self.quotedList(known))"
         }
     }
 }

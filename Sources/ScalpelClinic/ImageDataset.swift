@@ -79,6 +79,8 @@ public enum ImageDataset {
     ///     splits plus one. Useful when a small split happens to miss the last classes.
     ///   - maxMemberBytes: the largest uncompressed array the archive may hold.
     ///   - maxElements: the largest array, in elements, the archive may hold.
+    ///   - maxArrayBytes: the memory budget of one array (see `NPYArray.memoryBytes(count:dtype:)`),
+    ///     checked from each member's `.npy` header before the member is inflated.
     /// - Throws: `ClinicDataError`: any `NPZArchive` or `NPYArray` error, `.multiLabelNotSupported`
     ///   for (N, K) labels with K > 1, and `.invalidImageData` for images that are not (N, H, W) or
     ///   (N, H, W, 3), not uint8 or float in [0, 1], of differing sizes across splits, for a label
@@ -86,20 +88,25 @@ public enum ImageDataset {
     ///   at or above `classCount`, or all of one class.
     public static func loadMedMNIST(
         from url: URL, classCount: Int? = nil, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
-        maxElements: Int = NPYArray.defaultMaxElements
+        maxElements: Int = NPYArray.defaultMaxElements, maxArrayBytes: Int = NPYArray.defaultMaxBytes
     ) throws(ClinicDataError) -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
         try loadMedMNIST(
-            archive: NPZArchive(url: url, maxMemberBytes: maxMemberBytes, maxElements: maxElements), classCount: classCount)
+            archive: NPZArchive(url: url, maxMemberBytes: maxMemberBytes, maxElements: maxElements, maxArrayBytes: maxArrayBytes),
+            classCount: classCount)
     }
 
     /// Loads a 2-D MedMNIST `.npz` held in memory (a decrypted file); `source` names it in
-    /// errors. See `loadMedMNIST(from:classCount:maxMemberBytes:maxElements:)`.
+    /// errors, and `confidential` keeps label and pixel values out of them. See
+    /// `loadMedMNIST(from:classCount:maxMemberBytes:maxElements:maxArrayBytes:)`.
     public static func loadMedMNIST(
         data: Data, source: String, classCount: Int? = nil, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
-        maxElements: Int = NPYArray.defaultMaxElements
+        maxElements: Int = NPYArray.defaultMaxElements, maxArrayBytes: Int = NPYArray.defaultMaxBytes,
+        confidential: Bool = false
     ) throws(ClinicDataError) -> (train: ImageSplit, validation: ImageSplit, test: ImageSplit) {
         try loadMedMNIST(
-            archive: NPZArchive(data: data, source: source, maxMemberBytes: maxMemberBytes, maxElements: maxElements),
+            archive: NPZArchive(
+                data: data, source: source, maxMemberBytes: maxMemberBytes, maxElements: maxElements,
+                maxArrayBytes: maxArrayBytes, confidential: confidential),
             classCount: classCount)
     }
 
@@ -116,7 +123,7 @@ public enum ImageDataset {
             }
             loaded.append(split)
         }
-        let classes = try resolveClassCount(classCount, loaded: loaded, source: archive.source)
+        let classes = try resolveClassCount(classCount, loaded: loaded, archive: archive)
         let splits = try loaded.map { split throws(ClinicDataError) in
             try ImageSplit(
                 images: split.pixels, labels: split.labels, channels: split.geometry.channels,
@@ -127,27 +134,29 @@ public enum ImageDataset {
 
     /// The requested class count checked against the labels, or the largest label plus one.
     private static func resolveClassCount(
-        _ requested: Int?, loaded: [LoadedSplit], source: String
+        _ requested: Int?, loaded: [LoadedSplit], archive: NPZArchive
     ) throws(ClinicDataError) -> Int {
+        let file = ClinicDataError.Location(source: archive.source, confidential: archive.isConfidential)
         var largest: (label: Int32, split: LoadedSplit)?
         for split in loaded {
             if let top = split.labels.max(), top > largest?.label ?? -1 { largest = (top, split) }
         }
         guard let largest else {
-            throw .invalidImageData(.init(source: source), reason: "the archive holds no labels")
+            throw .invalidImageData(file, reason: "the archive holds no labels")
         }
         if let requested {
             guard requested >= 2 else {
                 throw .invalidInput(reason: "ImageDataset: classCount must be at least 2, not \(requested)")
             }
             guard Int(largest.label) < requested else {
+                let label = largest.split.labelsAt.isConfidential ? "a label" : "label \(largest.label)"
                 throw .invalidImageData(
-                    largest.split.labelsAt, reason: "label \(largest.label) is outside the \(requested) classes asked for")
+                    largest.split.labelsAt, reason: "\(label) is outside the \(requested) classes asked for")
             }
             return requested
         }
         guard largest.label >= 1 else {
-            throw .invalidImageData(.init(source: source), reason: "every label is 0; at least two classes are needed")
+            throw .invalidImageData(file, reason: "every label is 0; at least two classes are needed")
         }
         return Int(largest.label) + 1
     }
@@ -173,8 +182,8 @@ private struct LoadedSplit {
 
     init(archive: NPZArchive, prefix: String) throws(ClinicDataError) {
         self.prefix = prefix
-        imagesAt = .init(source: archive.source, member: "\(prefix)_images.npy")
-        labelsAt = .init(source: archive.source, member: "\(prefix)_labels.npy")
+        imagesAt = .init(source: archive.source, member: "\(prefix)_images.npy", confidential: archive.isConfidential)
+        labelsAt = .init(source: archive.source, member: "\(prefix)_labels.npy", confidential: archive.isConfidential)
         // Labels first: they are small, and a multi-label file is refused before its images inflate.
         let labelArray = try archive.array(named: "\(prefix)_labels")
         let imageArray = try archive.array(named: "\(prefix)_images")
@@ -229,9 +238,11 @@ private struct LoadedSplit {
         var labels: [Int32] = []
         labels.reserveCapacity(imageCount)
         for (index, value) in array.int64s().enumerated() {
-            guard value >= 0 else { throw .invalidImageData(at, reason: "label \(value) of image \(index) is negative") }
+            // A label's value is the patient's diagnosis: kept out of a confidential file's errors.
+            let label = at.isConfidential ? "the label" : "label \(value)"
+            guard value >= 0 else { throw .invalidImageData(at, reason: "\(label) of image \(index) is negative") }
             guard value <= Int64(Int32.max) else {
-                throw .invalidImageData(at, reason: "label \(value) of image \(index) is too large for a class index")
+                throw .invalidImageData(at, reason: "\(label) of image \(index) is too large for a class index")
             }
             labels.append(Int32(value))
         }
@@ -242,12 +253,16 @@ private struct LoadedSplit {
     private static func unitValues(_ array: NPYArray, at: ClinicDataError.Location) throws(ClinicDataError) -> [Float] {
         switch array.dtype {
         case .uint8:
-            return array.floats().map { $0 / 255 }
+            // Scaled in place: one array of floats, not two.
+            var values = array.floats()
+            for index in values.indices { values[index] /= 255 }
+            return values
         case .float32, .float64:
             let values = array.floats()
             if let bad = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+                let pixel = at.isConfidential ? "the pixel value" : "pixel value \(values[bad])"
                 throw .invalidImageData(
-                    at, reason: "pixel value \(values[bad]) at element \(bad) is outside [0, 1]; "
+                    at, reason: "\(pixel) at element \(bad) is outside [0, 1]; "
                         + "float images must be scaled to [0, 1]")
             }
             return values

@@ -133,7 +133,7 @@ public struct Imputer: Codable, Equatable, Sendable {
         }
         if let index = features.firstIndex(where: \.isInfinite) {
             throw .invalidInput(reason: "Imputer.fit: the value of row \(index / featureCount), feature "
-                + "'\(names[index % featureCount])' is infinite; only NaN marks a missing value")
+                + "\(ClinicDataError.quoted(names[index % featureCount])) is infinite; only NaN marks a missing value")
         }
 
         var observed = [[Float]](repeating: [], count: featureCount)
@@ -177,7 +177,7 @@ public struct Imputer: Codable, Equatable, Sendable {
         _ = try Self.checkShape(features, featureCount: featureCount)
         if let index = features.firstIndex(where: \.isInfinite) {
             throw .invalidInput(reason: "Imputer.transform: the value of row \(index / featureCount), feature "
-                + "'\(featureNames[index % featureCount])' is infinite; only NaN marks a missing value")
+                + "\(ClinicDataError.quoted(featureNames[index % featureCount])) is infinite; only NaN marks a missing value")
         }
         var result = features
         for index in result.indices where result[index].isNaN {

@@ -59,6 +59,45 @@ public struct NPYArray: Equatable, Sendable {
 
     /// The most elements an array may hold unless the caller says otherwise: 2³¹.
     public static let defaultMaxElements = 1 << 31
+    /// The environment variable that sets `defaultMaxBytes`.
+    public static let budgetVariable = "SCALPEL_MAX_ARRAY_BYTES"
+    /// The memory one array may take unless the caller says otherwise (see `memoryBytes(count:dtype:)`):
+    /// `SCALPEL_MAX_ARRAY_BYTES` when it holds a byte count, else an eighth of physical memory.
+    /// See `memoryBudget(environment:physicalMemory:)`.
+    public static let defaultMaxBytes = memoryBudget(
+        environment: ProcessInfo.processInfo.environment, physicalMemory: ProcessInfo.processInfo.physicalMemory)
+
+    /// The memory budget of one array: the byte count `SCALPEL_MAX_ARRAY_BYTES` gives in
+    /// `environment` (digits, optionally followed by K, M, G or T, with or without "B" or "iB",
+    /// each a power of 1024: "512M", "4GiB"), else an eighth of `physicalMemory`. An eighth,
+    /// since loading makes several copies of an array on its way to a model (the stored bytes,
+    /// the 32-bit floats, scaled and transposed ones). A value that is not such a count is
+    /// ignored.
+    public static func memoryBudget(environment: [String: String], physicalMemory: UInt64) -> Int {
+        if let text = environment[budgetVariable], let bytes = byteCount(text) { return bytes }
+        return Int(clamping: physicalMemory / 8)
+    }
+
+    /// "4096", "512M", "4 GiB" as bytes (powers of 1024), or nil.
+    static func byteCount(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let value = Int(digits) else { return nil }
+        let suffix = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).uppercased()
+        let exponents = ["": 0, "B": 0, "K": 1, "KB": 1, "KIB": 1, "M": 2, "MB": 2, "MIB": 2, "G": 3, "GB": 3, "GIB": 3,
+                         "T": 4, "TB": 4, "TIB": 4]
+        guard let exponent = exponents[suffix] else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: 1 << (10 * exponent))
+        return overflow ? nil : bytes
+    }
+
+    /// The memory an array of `count` elements of `dtype` is counted as taking against the
+    /// budget: its stored bytes, or 4 bytes per element when that is more, since every loader
+    /// converts the elements to 32-bit floats. Saturates instead of overflowing.
+    public static func memoryBytes(count: Int, dtype: DType) -> UInt64 {
+        let (bytes, overflow) = UInt64(max(count, 0)).multipliedReportingOverflow(by: UInt64(max(dtype.itemSize, 4)))
+        return overflow ? .max : bytes
+    }
     /// The longest header accepted. NumPy itself refuses headers over 10 000 bytes when loading
     /// without `allow_pickle`; a plain array's header is well under 1 KiB even at 64 dimensions.
     public static let maxHeaderBytes = 65_536
@@ -80,16 +119,50 @@ public struct NPYArray: Equatable, Sendable {
     ///   - source: the file the bytes came from, named in error messages.
     ///   - member: the zip member name when the bytes come from an `.npz`, named in error messages.
     ///   - maxElements: arrays with more elements than this are refused before any allocation.
+    ///   - maxBytes: the memory budget: arrays whose `memoryBytes(count:dtype:)` is above it
+    ///     are refused from their header, before their elements are converted.
+    ///   - confidential: the bytes were decrypted in memory; errors keep their content out.
     /// - Throws: `ClinicDataError.malformedNPY` for bad magic, an unknown version, a truncated,
     ///   oversized or unparseable header; `.unsupportedNPY` for big-endian, Fortran order or an
     ///   unsupported dtype; `.invalidShape` for negative or oversized dimensions or too many
-    ///   elements; `.dataSizeMismatch` when the data is not exactly shape × item size bytes.
+    ///   elements; `.arrayTooLarge` above the memory budget; `.dataSizeMismatch` when the data
+    ///   is not exactly shape × item size bytes.
     public init(
         bytes: consuming [UInt8], source: String = "<bytes>", member: String? = nil,
-        maxElements: Int = NPYArray.defaultMaxElements
+        maxElements: Int = NPYArray.defaultMaxElements, maxBytes: Int = NPYArray.defaultMaxBytes,
+        confidential: Bool = false
     ) throws(ClinicDataError) {
-        let at = ClinicDataError.Location(source: source, member: member)
-        let (headerStart, headerEnd) = try Self.headerBounds(bytes, at: at)
+        let at = ClinicDataError.Location(source: source, member: member, confidential: confidential)
+        let layout = try Self.layout(bytes, at: at, maxElements: maxElements)
+        let actualBytes = bytes.count - layout.headerEnd
+        if actualBytes != layout.dataBytes {
+            throw .dataSizeMismatch(at, expectedBytes: layout.dataBytes, actualBytes: actualBytes)
+        }
+        // The bytes are all here; what the budget guards is the conversion to floats after.
+        try Self.checkBudget(layout, maxBytes: maxBytes, at: at)
+        // Dropping the header in place reuses the caller's buffer instead of copying the data.
+        var data = consume bytes
+        data.removeSubrange(0..<layout.headerEnd)
+        self.shape = layout.shape
+        self.dtype = layout.dtype
+        self.data = data
+    }
+
+    /// What an `.npy` header declares: where the data starts, and its shape, type and size.
+    struct Layout {
+        var headerEnd: Int
+        var shape: [Int]
+        var dtype: DType
+        /// The bytes of data after the header: the element count × the item size.
+        var dataBytes: Int
+        /// The whole file: header and data.
+        var fileBytes: Int { headerEnd + dataBytes }
+    }
+
+    /// Reads and checks the header at the start of `bytes`, which must hold all of it: the
+    /// dtype, the order and the element count against `maxElements`.
+    static func layout(_ bytes: [UInt8], at: ClinicDataError.Location, maxElements: Int) throws(ClinicDataError) -> Layout {
+        let (headerStart, headerEnd) = try headerBounds(bytes, at: at)
         let header = try NPYHeader(bytes[headerStart..<headerEnd], at: at)
         let dtype = try Self.dtype(from: header.descr, at: at)
         if header.fortranOrder {
@@ -97,28 +170,58 @@ public struct NPYArray: Equatable, Sendable {
         }
         let count = try Self.elementCount(header.shape, maxElements: maxElements, at: at)
         // Cannot overflow: count ≤ maxElements was checked and the item size is at most 8,
-        // but the multiplication is checked anyway since maxElements is the caller's.
-        let (expectedBytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
-        if overflow {
+        // but the arithmetic is checked anyway since maxElements is the caller's.
+        let (dataBytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
+        let (fileBytes, overflow2) = dataBytes.addingReportingOverflow(headerEnd)
+        if overflow || overflow2 || fileBytes < 0 {
             throw .invalidShape(at, reason: "\(Self.describe(header.shape)) of \(dtype.rawValue) is too many bytes")
         }
-        let actualBytes = bytes.count - headerEnd
-        if actualBytes != expectedBytes {
-            throw .dataSizeMismatch(at, expectedBytes: expectedBytes, actualBytes: actualBytes)
-        }
-        // Dropping the header in place reuses the caller's buffer instead of copying the data.
-        var data = consume bytes
-        data.removeSubrange(0..<headerEnd)
-        self.shape = header.shape
-        self.dtype = dtype
-        self.data = data
+        return Layout(headerEnd: headerEnd, shape: header.shape, dtype: dtype, dataBytes: dataBytes)
     }
 
-    /// Reads and parses the `.npy` file at `url`; see `init(bytes:source:member:maxElements:)`.
+    /// Refuses an array whose `memoryBytes(count:dtype:)` is above `maxBytes`.
+    static func checkBudget(_ layout: Layout, maxBytes: Int, at: ClinicDataError.Location) throws(ClinicDataError) {
+        let memory = memoryBytes(count: layout.dataBytes / layout.dtype.itemSize, dtype: layout.dtype)
+        let limit = UInt64(max(maxBytes, 0))
+        if memory > limit {
+            throw .arrayTooLarge(at, shape: layout.shape, dtype: layout.dtype.rawValue, bytes: memory, limit: limit)
+        }
+    }
+
+    /// The layout the first bytes of an `.npy` stream declare once they hold the whole header,
+    /// nil while more are needed; for bounding a stream (an `.npz` member as it inflates, a file
+    /// before it is read) by what its header says before the rest arrives. Throws as `layout`
+    /// and `checkBudget` do, and as soon as the bytes cannot start an `.npy` file.
+    static func declaredLayout(
+        prefix bytes: [UInt8], at: ClinicDataError.Location, maxElements: Int, maxBytes: Int
+    ) throws(ClinicDataError) -> Layout? {
+        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+        if bytes.count < 8 {
+            // Too short to tell anything but a wrong start, which headerBounds names.
+            if !magic.starts(with: bytes.prefix(6)) { _ = try headerBounds(bytes, at: at) }
+            return nil
+        }
+        guard bytes.starts(with: magic), (1...3).contains(bytes[6]), bytes[7] == 0 else {
+            _ = try headerBounds(bytes, at: at)
+            return nil
+        }
+        let headerStart = bytes[6] == 1 ? 10 : 12
+        if bytes.count < headerStart { return nil }
+        var headerLength = 0
+        for index in (8..<headerStart).reversed() { headerLength = headerLength << 8 | Int(bytes[index]) }
+        if headerLength <= maxHeaderBytes, bytes.count < headerStart + headerLength { return nil }
+        let found = try layout(bytes, at: at, maxElements: maxElements)
+        try checkBudget(found, maxBytes: maxBytes, at: at)
+        return found
+    }
+
+    /// Reads and parses the `.npy` file at `url`; see `init(bytes:source:member:maxElements:maxBytes:confidential:)`.
     ///
-    /// A file larger than the biggest array `maxElements` allows is refused before it is read.
+    /// The header is read first: an array above `maxElements` or the memory budget `maxBytes`
+    /// is refused before the rest of the file is read, and so is a file larger than the
+    /// biggest array `maxElements` allows.
     public static func load(
-        from url: URL, maxElements: Int = NPYArray.defaultMaxElements
+        from url: URL, maxElements: Int = NPYArray.defaultMaxElements, maxBytes: Int = NPYArray.defaultMaxBytes
     ) throws(ClinicDataError) -> NPYArray {
         let source = url.isFileURL ? url.path : url.absoluteString
         let at = ClinicDataError.Location(source: source)
@@ -133,13 +236,22 @@ public struct NPYArray: Equatable, Sendable {
         if !overflow && size - (12 + maxHeaderBytes) > dataLimit {
             throw .invalidShape(at, reason: "the file is \(size) bytes, more than an array of \(maxElements) elements can take")
         }
-        let data: Data
         do {
-            data = try Data(contentsOf: url)
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            var bytes = [UInt8](try handle.read(upToCount: 12 + maxHeaderBytes) ?? Data())
+            if try declaredLayout(prefix: bytes, at: at, maxElements: maxElements, maxBytes: maxBytes) == nil {
+                // The whole file is shorter than its header says: the parse below names the problem.
+                return try NPYArray(bytes: bytes, source: source, maxElements: maxElements, maxBytes: maxBytes)
+            }
+            bytes.reserveCapacity(max(size, bytes.count))
+            bytes.append(contentsOf: try handle.readToEnd() ?? Data())
+            return try NPYArray(bytes: bytes, source: source, maxElements: maxElements, maxBytes: maxBytes)
+        } catch let error as ClinicDataError {
+            throw error
         } catch {
             throw .unreadable(at, reason: error.localizedDescription)
         }
-        return try NPYArray(bytes: [UInt8](data), source: source, maxElements: maxElements)
     }
 
     /// The elements as `Float`, in C order. Integers convert to the nearest `Float` (exact up
@@ -260,18 +372,18 @@ public struct NPYArray: Equatable, Sendable {
             throw .unsupportedNPY(at, reason: "structured dtypes are not supported; the supported dtypes are \(supported)")
         }
         guard let order = text.first, "<>|=".contains(order) else {
-            throw .unsupportedNPY(at, reason: "dtype '\(text)' is not supported; the supported dtypes are \(supported)")
+            throw .unsupportedNPY(at, reason: "dtype \(ClinicDataError.quoted(text)) is not supported; the supported dtypes are \(supported)")
         }
         let code = text.dropFirst()
         guard let dtype = DType.allCases.first(where: { $0.rawValue.dropFirst() == code }) else {
-            throw .unsupportedNPY(at, reason: "dtype '\(text)' is not supported; the supported dtypes are \(supported)")
+            throw .unsupportedNPY(at, reason: "dtype \(ClinicDataError.quoted(text)) is not supported; the supported dtypes are \(supported)")
         }
         // Byte order does not matter for one-byte elements, so any marker is accepted there.
         if dtype.itemSize == 1 || order == "<" { return dtype }
         if order == ">" {
-            throw .unsupportedNPY(at, reason: "dtype '\(text)' is big-endian; only little-endian ('<') arrays are supported")
+            throw .unsupportedNPY(at, reason: "dtype \(ClinicDataError.quoted(text)) is big-endian; only little-endian ('<') arrays are supported")
         }
-        throw .unsupportedNPY(at, reason: "dtype '\(text)' does not state little-endian byte order ('<')")
+        throw .unsupportedNPY(at, reason: "dtype \(ClinicDataError.quoted(text)) does not state little-endian byte order ('<')")
     }
 
     /// The product of `shape`, refusing negative or oversized dimensions and overflow.
@@ -334,9 +446,12 @@ struct NPYHeader {
         var values: [String: NPYHeaderParser.Value] = [:]
         for (key, value) in try parser.dictionary() {
             guard ["descr", "fortran_order", "shape"].contains(key) else {
-                throw parser.failure("unexpected key '\(key)'; a header has only 'descr', 'fortran_order' and 'shape'")
+                throw parser.failure(
+                    "unexpected key \(ClinicDataError.quoted(key)); a header has only 'descr', 'fortran_order' and 'shape'")
             }
-            guard values.updateValue(value, forKey: key) == nil else { throw parser.failure("the key '\(key)' appears twice") }
+            guard values.updateValue(value, forKey: key) == nil else {
+                throw parser.failure("the key \(ClinicDataError.quoted(key)) appears twice")
+            }
         }
         switch values["descr"] {
         case let .string(text)?: descr = .typeString(text)
@@ -377,16 +492,20 @@ private struct NPYHeaderParser {
         self.at = at
     }
 
-    /// A malformed-header error quoting the header (cut short) and what was wrong.
+    /// A malformed-header error quoting the header (cut short, and not at all from a
+    /// confidential file) and what was wrong.
     func failure(_ problem: String) -> ClinicDataError {
-        var text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.count > 160 { text = String(text.prefix(160)) + "…" }
-        return .malformedNPY(at, reason: "cannot parse the header \(text): \(problem)")
+        if at.isConfidential { return .malformedNPY(at, reason: "cannot parse the header: \(problem)") }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // A whole dictionary is about a hundred characters; what is cut short is quoted like a cell.
+        let quoted = ClinicDataError.quoted(text, limit: 160)
+        let shown = quoted.hasPrefix("'") && quoted.hasSuffix("'") ? String(quoted.dropFirst().dropLast()) : quoted
+        return .malformedNPY(at, reason: "cannot parse the header \(shown): \(problem)")
     }
 
     /// A failure that also says where in the header parsing stopped.
     func failure(expected: String) -> ClinicDataError {
-        let found = position < bytes.count ? "'\(Character(Unicode.Scalar(bytes[position])))'" : "the end"
+        let found = position < bytes.count ? ClinicDataError.quoted(String(Character(Unicode.Scalar(bytes[position])))) : "the end"
         return failure("expected \(expected) at character \(position + 1), found \(found)")
     }
 
@@ -400,7 +519,7 @@ private struct NPYHeaderParser {
             if take(UInt8(ascii: "}")) { break }
             let key = try string()
             skipSpace()
-            try expect(UInt8(ascii: ":"), "':' after the key '\(key)'")
+            try expect(UInt8(ascii: ":"), "':' after the key \(ClinicDataError.quoted(key))")
             skipSpace()
             pairs.append((key, try value()))
             skipSpace()
@@ -478,7 +597,10 @@ private struct NPYHeaderParser {
         let digits = String(decoding: bytes[start..<position], as: UTF8.self)
         _ = take(UInt8(ascii: "L")) || take(UInt8(ascii: "l"))
         if overflow {
-            throw .invalidShape(at, reason: "the dimension \(negative ? "-" : "")\(digits) does not fit in an Int")
+            // Digits only, but possibly tens of thousands of them: cut like a quoted cell.
+            let number = (negative ? "-" : "") + digits
+            let shown = number.count <= ClinicDataError.quoteLimit ? number : ClinicDataError.quoted(number)
+            throw .invalidShape(at, reason: "the dimension \(shown) does not fit in an Int")
         }
         return negative ? -magnitude : magnitude
     }

@@ -5,6 +5,10 @@ import ZIPFoundation
 // The zip layer is ZIPFoundation's; what this file adds is treating the archive as untrusted:
 // sizes are checked before extraction, the inflated byte count is policed while it streams,
 // and the CRC-32 is compared, since ZIPFoundation's streaming extract leaves that to the caller.
+// A member is bounded three times: by the zip directory's uncompressed size (itself no more
+// than deflate can expand the compressed bytes to), and, as soon as the first inflated bytes
+// hold the member's .npy header, by the size that header declares and by the memory budget,
+// so an array too large for memory is refused before it is inflated, let alone converted.
 // ZIPFoundation (0.9.20) itself traps on hostile offsets and sizes and, on Linux, never returns
 // from inflating a deflate stream that is unfinished at the end of the file; so ZipDirectory
 // checks the zip structure before ZIPFoundation reads it, and inflates deflated members itself.
@@ -27,25 +31,33 @@ public struct NPZArchive: Sendable {
     public let names: [String]
     /// Members whose declared uncompressed size is above this are refused before extraction.
     public let maxMemberBytes: UInt64
-    /// Arrays with more elements than this are refused; see `NPYArray.init(bytes:source:member:maxElements:)`.
+    /// Arrays with more elements than this are refused; see `NPYArray.init(bytes:source:member:maxElements:maxBytes:confidential:)`.
     public let maxElements: Int
+    /// The memory budget of one array (see `NPYArray.memoryBytes(count:dtype:)`): a member whose
+    /// `.npy` header declares more is refused as soon as its header has inflated.
+    public let maxArrayBytes: Int
+    /// Whether the archive was decrypted in memory, so errors keep its content out.
+    public let isConfidential: Bool
 
     /// Opens the `.npz` file at `url` and lists its arrays.
     ///
     /// - Parameters:
     ///   - maxMemberBytes: the largest uncompressed member `array(named:)` will extract.
     ///   - maxElements: the largest array, in elements, `array(named:)` will return.
+    ///   - maxArrayBytes: the memory budget of one array `array(named:)` will return.
     /// - Throws: `ClinicDataError.unreadable` for a missing or unreadable file,
     ///   `.notZipArchive` when the file is not a zip archive.
     public init(
         url: URL, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
-        maxElements: Int = NPYArray.defaultMaxElements
+        maxElements: Int = NPYArray.defaultMaxElements, maxArrayBytes: Int = NPYArray.defaultMaxBytes
     ) throws(ClinicDataError) {
         self.url = url
         source = url.isFileURL ? url.path : url.absoluteString
         contents = nil
         self.maxMemberBytes = maxMemberBytes
         self.maxElements = maxElements
+        self.maxArrayBytes = maxArrayBytes
+        isConfidential = false
         let (archive, _) = try Self.open(url, source: source)
         names = archive.compactMap { entry in
             entry.type == .file && entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : nil
@@ -53,16 +65,19 @@ public struct NPZArchive: Sendable {
     }
 
     /// An `.npz` held in memory (a file decrypted without writing it out); `source` names it in
-    /// errors. See `init(url:maxMemberBytes:maxElements:)`.
+    /// errors, and `confidential` keeps its content out of them. See `init(url:maxMemberBytes:maxElements:maxArrayBytes:)`.
     public init(
         data: Data, source: String, maxMemberBytes: UInt64 = NPZArchive.defaultMaxMemberBytes,
-        maxElements: Int = NPYArray.defaultMaxElements
+        maxElements: Int = NPYArray.defaultMaxElements, maxArrayBytes: Int = NPYArray.defaultMaxBytes,
+        confidential: Bool = false
     ) throws(ClinicDataError) {
         url = URL(fileURLWithPath: source)
         self.source = source
         contents = data
         self.maxMemberBytes = maxMemberBytes
         self.maxElements = maxElements
+        self.maxArrayBytes = maxArrayBytes
+        isConfidential = confidential
         let (archive, _) = try Self.open(data, source: source)
         names = archive.compactMap { entry in
             entry.type == .file && entry.path.hasSuffix(".npy") ? String(entry.path.dropLast(4)) : nil
@@ -78,24 +93,30 @@ public struct NPZArchive: Sendable {
     ///
     /// - Throws: `ClinicDataError.missingMember` (listing the arrays present) when there is no
     ///   such member, `.memberTooLarge` when its declared size is above `maxMemberBytes`,
-    ///   `.corruptMember` for a CRC mismatch, an inflate error or a size that does not match the
-    ///   zip directory, and any `NPYArray` error for the member's contents.
+    ///   `.arrayTooLarge` when its `.npy` header declares more than `maxArrayBytes` of memory,
+    ///   `.corruptMember` for a CRC mismatch, an inflate error, a size that does not match the
+    ///   zip directory or that deflate cannot reach, or data beyond what the header declares,
+    ///   and any `NPYArray` error for the member's contents.
     public func array(named name: String) throws(ClinicDataError) -> NPYArray {
         let member = Self.arrayName(name) + ".npy"
-        let at = ClinicDataError.Location(source: source, member: member)
+        let at = ClinicDataError.Location(source: source, member: member, confidential: isConfidential)
         let (archive, directory) = if let contents { try Self.open(contents, source: source) } else { try Self.open(url, source: source) }
         // The entry's position in the listing is its place in the checked directory.
         guard let (index, entry) = archive.enumerated().first(where: { $0.element.path == member }), entry.type == .file,
               index < directory.members.count
         else {
-            throw .missingMember(.init(source: source), name: Self.arrayName(name), available: names)
+            throw .missingMember(.init(source: source, confidential: isConfidential), name: Self.arrayName(name), available: names)
         }
         let bytes = try extract(entry, from: archive, directory: directory, member: directory.members[index], at: at)
-        return try NPYArray(bytes: bytes, source: source, member: member, maxElements: maxElements)
+        return try NPYArray(
+            bytes: bytes, source: source, member: member, maxElements: maxElements, maxBytes: maxArrayBytes,
+            confidential: isConfidential)
     }
 
     /// The member's bytes, refusing it before extraction when its declared size is over the
-    /// limit and during extraction as soon as it inflates past its declared size.
+    /// limit or beyond what its compressed bytes can hold, and during extraction as soon as it
+    /// inflates past the size the zip directory or its `.npy` header declares, or its header
+    /// declares an array above the memory budget.
     private func extract(
         _ entry: Entry, from archive: Archive, directory: ZipDirectory, member: ZipDirectory.Member, at: ClinicDataError.Location
     ) throws(ClinicDataError) -> [UInt8] {
@@ -103,50 +124,49 @@ public struct NPZArchive: Sendable {
         guard declared <= maxMemberBytes else {
             throw .memberTooLarge(at, uncompressedBytes: declared, limit: maxMemberBytes)
         }
-        // Deflate expands at most about 1032:1, so a declared size beyond that ratio is a lie;
-        // reserving by it would let a tiny archive claim gigabytes up front.
-        let plausible = entry.compressedSize.multipliedReportingOverflow(by: 1032)
-        let reserve = plausible.overflow ? declared : min(declared, plausible.partialValue + 1024)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(reserve))
+        let compressed = member.compressedSize
+        if member.method == 8 {
+            // Deflate expands at most about 1032 to 1 (a 258-byte match in two bits, plus a
+            // little for the first bytes), so a declared size beyond that is a lie.
+            let (most, overflow) = compressed.multipliedReportingOverflow(by: 1032)
+            if !overflow, declared > most + 1024 {
+                throw .corruptMember(
+                    at, reason: "the zip directory declares \(declared) bytes from \(compressed) compressed bytes, "
+                        + "more than deflate can expand them to (at most 1032 to 1)")
+            }
+        } else if member.method == 0, declared != compressed {
+            throw .corruptMember(at, reason: "it holds \(compressed) stored bytes where the zip directory declares \(declared)")
+        }
+        var sink = MemberSink(
+            at: at, zipDeclared: declared, stored: member.method == 0, maxElements: maxElements, maxBytes: maxArrayBytes)
         let checksum: CRC32
         #if canImport(CZlib) || canImport(zlib)
         if member.method == 8 {
             // Deflated: inflated here from exactly the member's compressed bytes (see ZipDirectory).
-            checksum = try directory.inflate(member, at: at) { (chunk) throws(ClinicDataError) in
-                guard UInt64(bytes.count) + UInt64(chunk.count) <= declared else {
-                    throw ClinicDataError.corruptMember(at, reason: "it inflates to more than the \(declared) bytes the zip directory declares")
-                }
-                bytes.append(contentsOf: chunk)
-            }
+            checksum = try directory.inflate(member, at: at) { (chunk) throws(ClinicDataError) in try sink.append(chunk) }
         } else {
-            checksum = try extractWithZIPFoundation(entry, from: archive, declared: declared, into: &bytes, at: at)
+            checksum = try extractWithZIPFoundation(entry, from: archive, into: &sink, at: at)
         }
         #else
-        checksum = try extractWithZIPFoundation(entry, from: archive, declared: declared, into: &bytes, at: at)
+        checksum = try extractWithZIPFoundation(entry, from: archive, into: &sink, at: at)
         #endif
-        guard UInt64(bytes.count) == declared else {
-            throw .corruptMember(at, reason: "it holds \(bytes.count) bytes where the zip directory declares \(declared)")
+        guard sink.count == declared else {
+            throw .corruptMember(at, reason: "it holds \(sink.count) bytes where the zip directory declares \(declared)")
         }
         guard checksum == entry.checksum else {
             throw .corruptMember(
                 at, reason: "CRC-32 mismatch: the data gives \(Self.hex(checksum)), the archive records \(Self.hex(entry.checksum))")
         }
-        return bytes
+        return try sink.finished()
     }
 
     /// ZIPFoundation's extraction (stored members), policing the size as the bytes stream in.
     private func extractWithZIPFoundation(
-        _ entry: Entry, from archive: Archive, declared: UInt64, into bytes: inout [UInt8], at: ClinicDataError.Location
+        _ entry: Entry, from archive: Archive, into sink: inout MemberSink, at: ClinicDataError.Location
     ) throws(ClinicDataError) -> CRC32 {
         let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard UInt64(bytes.count) + UInt64(chunk.count) <= declared else {
-                    throw ClinicDataError.corruptMember(at, reason: "it inflates to more than the \(declared) bytes the zip directory declares")
-                }
-                bytes.append(contentsOf: chunk)
-            }
+            checksum = try archive.extract(entry, skipCRC32: false) { chunk in try sink.append([UInt8](chunk)) }
         } catch let error as ClinicDataError {
             throw error
         } catch {
@@ -220,5 +240,84 @@ public struct NPZArchive: Sendable {
     private static func hex(_ value: CRC32) -> String {
         let digits = String(value, radix: 16)
         return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+/// A member's bytes as they are extracted, never more than the zip directory declares and, once
+/// the first bytes hold the member's `.npy` header, never more than that header declares; the
+/// buffer is then reserved once, for that size, and grows no further.
+///
+/// A header declaring more elements or memory than allowed stops the extraction there, and so
+/// does a stored member whose size differs from its header's (both are known exactly). A header
+/// that cannot be read is not reported at once: the rest of the member is still inflated and
+/// checked (stream end, CRC-32) but not kept, so a damaged archive is reported as damaged, and
+/// the header's own error comes only from an intact one.
+private struct MemberSink {
+    let at: ClinicDataError.Location
+    let zipDeclared: UInt64
+    /// The member is stored: `zipDeclared` is its exact size.
+    let stored: Bool
+    let maxElements: Int
+    let maxBytes: Int
+    private(set) var bytes: [UInt8] = []
+    private var layout: NPYArray.Layout?
+    /// The header's error, once it is known the header cannot be read; bytes are then counted, not kept.
+    private var headerError: ClinicDataError?
+    private var discarded: UInt64 = 0
+
+    init(at: ClinicDataError.Location, zipDeclared: UInt64, stored: Bool, maxElements: Int, maxBytes: Int) {
+        self.at = at
+        self.zipDeclared = zipDeclared
+        self.stored = stored
+        self.maxElements = maxElements
+        self.maxBytes = maxBytes
+    }
+
+    mutating func append(_ chunk: [UInt8]) throws(ClinicDataError) {
+        guard UInt64(bytes.count) + discarded + UInt64(chunk.count) <= zipDeclared else {
+            throw .corruptMember(at, reason: "it inflates to more than the \(zipDeclared) bytes the zip directory declares")
+        }
+        if headerError != nil {
+            discarded += UInt64(chunk.count)
+            return
+        }
+        if let layout, bytes.count + chunk.count > layout.fileBytes { throw pastHeader(layout) }
+        bytes.append(contentsOf: chunk)
+        guard layout == nil else { return }
+        let found: NPYArray.Layout?
+        do {
+            found = try NPYArray.declaredLayout(prefix: bytes, at: at, maxElements: maxElements, maxBytes: maxBytes)
+        } catch {
+            switch error {
+            case .arrayTooLarge, .invalidShape: throw error
+            default:
+                headerError = error
+                return
+            }
+        }
+        guard let found else { return }
+        layout = found
+        if stored, zipDeclared != UInt64(found.fileBytes) {
+            let actual = Int(clamping: zipDeclared) - found.headerEnd
+            throw .dataSizeMismatch(at, expectedBytes: found.dataBytes, actualBytes: actual)
+        }
+        if bytes.count > found.fileBytes { throw pastHeader(found) }
+        bytes.reserveCapacity(Int(min(UInt64(found.fileBytes), zipDeclared)))
+    }
+
+    /// The bytes of a member whose stream and checksum were found intact; throws the header's
+    /// error when the header could not be read.
+    func finished() throws(ClinicDataError) -> [UInt8] {
+        if let headerError { throw headerError }
+        return bytes
+    }
+
+    /// How many bytes the member inflated to, kept or not.
+    var count: UInt64 { UInt64(bytes.count) + discarded }
+
+    private func pastHeader(_ layout: NPYArray.Layout) -> ClinicDataError {
+        .corruptMember(
+            at, reason: "it inflates to more than the \(layout.fileBytes) bytes its .npy header and shape "
+                + "\(NPYArray.describe(layout.shape)) of \(layout.dtype.rawValue) declare")
     }
 }

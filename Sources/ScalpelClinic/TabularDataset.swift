@@ -8,7 +8,8 @@ import Foundation
 ///
 /// - `Options.strict` (the default of `init(table:...)` and `load(from:...)`): every feature
 ///   cell must hold a finite number. An empty cell, a word, NaN or ±Inf is an error that names
-///   the file, line, column and the offending text.
+///   the file, line, column and the offending text (quoted cut to a few dozen characters, and
+///   withheld when the table `isConfidential`).
 /// - `Options()` (the clinical defaults): a column whose present cells are all words is
 ///   *categorical* and is one-hot encoded; a cell equal to a missing-value marker (by default
 ///   an empty cell, `NA` or `?`) is *missing* and stored as NaN, counted in `missingCounts`,
@@ -135,7 +136,7 @@ public struct TabularDataset: Equatable, Sendable {
         table: CSVTable, labelColumn: String, positiveClass: String? = nil, dropColumns: [String] = [],
         options: Options = .strict
     ) throws(ClinicDataError) {
-        let file = ClinicDataError.Location(source: table.source)
+        let file = ClinicDataError.Location(source: table.source, confidential: table.isConfidential)
         guard let labelIndex = table.columnIndex(named: labelColumn) else {
             throw .missingColumn(file, name: labelColumn, role: "label", available: table.columns)
         }
@@ -149,7 +150,8 @@ public struct TabularDataset: Equatable, Sendable {
             }
             if dropped.contains(name) {
                 let role = name == labelColumn ? "the label" : "dropped"
-                throw .invalidInput(reason: "\(table.source), column '\(name)': listed as categorical but it is \(role)")
+                throw .invalidInput(
+                    reason: "\(table.source), column \(ClinicDataError.quoted(name)): listed as categorical but it is \(role)")
             }
         }
         let featureIndices = table.columns.indices.filter { !dropped.contains(table.columns[$0]) }
@@ -162,7 +164,8 @@ public struct TabularDataset: Equatable, Sendable {
                 rawLabels, known: known, positiveClass: positiveClass, table: table, labelIndex: labelIndex)
         } else {
             (classNames, labels) = try Self.encode(
-                rawLabels, positiveClass: positiveClass, at: .init(source: table.source, column: labelColumn))
+                rawLabels, positiveClass: positiveClass,
+                at: .init(source: table.source, column: labelColumn, confidential: table.isConfidential))
         }
 
         // Read every column first, then report the first bad cell in reading order (row by
@@ -283,12 +286,13 @@ public struct TabularDataset: Equatable, Sendable {
             let cell = fields[labelIndex]
             let at = ClinicDataError.Location(
                 source: table.source, line: table.lineNumbers[row], field: labelIndex + 1,
-                column: table.columns[labelIndex])
+                column: table.columns[labelIndex], confidential: table.isConfidential)
             if cell.allSatisfy(\.isWhitespace) {
                 throw .invalidLabel(at, reason: "empty label")
             }
             if missingMarkers.contains(trimmedCell(cell)) {
-                throw .invalidLabel(at, reason: "missing label '\(cell)' (a missing-value marker); every row needs a label")
+                let marker = at.isConfidential ? "" : " \(ClinicDataError.quoted(cell))"
+                throw .invalidLabel(at, reason: "missing label\(marker) (a missing-value marker); every row needs a label")
             }
             cells.append(cell)
         }
@@ -310,7 +314,7 @@ public struct TabularDataset: Equatable, Sendable {
             guard let label = index[cell] else {
                 throw .unknownLabel(
                     .init(source: table.source, line: table.lineNumbers[row], field: labelIndex + 1,
-                          column: table.columns[labelIndex]), label: cell, known: known)
+                          column: table.columns[labelIndex], confidential: table.isConfidential), label: cell, known: known)
             }
             labels.append(label)
         }
@@ -372,7 +376,9 @@ private enum ColumnEncoding {
     ) -> Result<ColumnEncoding, Failure> {
         let name = table.columns[column]
         func location(_ row: Int) -> ClinicDataError.Location {
-            .init(source: table.source, line: table.lineNumbers[row], field: column + 1, column: name)
+            .init(
+                source: table.source, line: table.lineNumbers[row], field: column + 1, column: name,
+                confidential: table.isConfidential)
         }
         /// The error `NumberCell` gives for the cell at `row` (a word, NaN, Inf, overflow, empty).
         func numberError(_ row: Int) -> Failure {
@@ -429,7 +435,8 @@ private enum ColumnEncoding {
         }
 
         if firstNumber == nil && firstWord == nil {
-            let whole = ClinicDataError.Location(source: table.source, field: column + 1, column: name)
+            let whole = ClinicDataError.Location(
+                source: table.source, field: column + 1, column: name, confidential: table.isConfidential)
             return .failure(Failure(row: 0, error: .emptyColumn(whole, rowCount: table.rowCount)))
         }
         if forceCategorical || firstNumber == nil {

@@ -224,14 +224,20 @@ public struct UCRDataset: Equatable, Sendable {
 
     /// Parses UCR bytes, checking that they are UTF-8 text; `source` names them in error
     /// messages. See `init(contentsOf:labelMapping:options:)`.
+    ///
+    /// When `confidential` (bytes decrypted in memory), errors name the file, line and field
+    /// but never quote a value or a label.
     public init(
-        bytes: [UInt8], source: String, labelMapping: UCRLabelMapping? = nil, options: Options = Options()
+        bytes: [UInt8], source: String, labelMapping: UCRLabelMapping? = nil, options: Options = Options(),
+        confidential: Bool = false
     ) throws(ClinicDataError) {
-        let file = ClinicDataError.Location(source: source)
+        let file = ClinicDataError.Location(source: source, confidential: confidential)
         if bytes.count > options.maxBytes {
             throw .fileTooLarge(file, bytes: bytes.count, limit: options.maxBytes)
         }
-        let parsed = try UCRParser(bytes: bytes, source: source, maxSeriesLength: options.maxSeriesLength).parse()
+        let parsed = try UCRParser(
+            bytes: bytes, source: source, maxSeriesLength: options.maxSeriesLength, confidential: confidential
+        ).parse()
 
         let mapping: UCRLabelMapping
         if let labelMapping {
@@ -245,7 +251,8 @@ public struct UCRDataset: Equatable, Sendable {
         for (label, line) in zip(parsed.labels, parsed.lineNumbers) {
             guard let index = mapping.classIndex(of: label) else {
                 throw .unknownLabel(
-                    .init(source: source, line: line, field: 1, column: "label"), label: label, known: mapping.classNames)
+                    .init(source: source, line: line, field: 1, column: "label", confidential: confidential), label: label,
+                    known: mapping.classNames)
             }
             labels.append(Int32(index))
         }
@@ -398,11 +405,14 @@ private struct UCRParser {
     let bytes: [UInt8]
     let source: String
     let maxSeriesLength: Int
+    let confidential: Bool
 
     func parse() throws(ClinicDataError) -> Result {
         let lines = splitLines()
-        guard let last = lines.lastIndex(where: { !isBlank($0) }) else { throw .noSeries(.init(source: source)) }
-        if isBlank(lines[0]) { throw .blankLine(.init(source: source, line: 1)) }
+        guard let last = lines.lastIndex(where: { !isBlank($0) }) else {
+            throw .noSeries(.init(source: source, confidential: confidential))
+        }
+        if isBlank(lines[0]) { throw .blankLine(.init(source: source, line: 1, confidential: confidential)) }
         let delimiter: UCRDelimiter =
             lines[0].contains { bytes[$0] == tab } ? .tab : lines[0].contains { bytes[$0] == comma } ? .comma : .whitespace
 
@@ -410,7 +420,7 @@ private struct UCRParser {
         var lineValues: [Float] = []
         for (index, range) in lines[...last].enumerated() {
             let line = index + 1
-            if isBlank(range) { throw .blankLine(.init(source: source, line: line)) }
+            if isBlank(range) { throw .blankLine(.init(source: source, line: line, confidential: confidential)) }
             let label = try parseLine(range, line: line, delimiter: delimiter, into: &lineValues)
             result.labels.append(label)
             result.values.append(contentsOf: lineValues)
@@ -457,14 +467,14 @@ private struct UCRParser {
             fieldCount += 1
         }
         if fieldCount - 1 > maxSeriesLength {
-            throw .seriesTooLong(.init(source: source, line: line), length: fieldCount - 1, limit: maxSeriesLength)
+            throw .seriesTooLong(
+                .init(source: source, line: line, confidential: confidential), length: fieldCount - 1, limit: maxSeriesLength)
         }
 
         fields = FieldCursor(bytes: bytes, range: range, delimiter: delimiter)
         let labelText = text(trimmed(fields.next()!, delimiter: delimiter))
         if labelText.isEmpty {
-            throw .invalidLabel(
-                .init(source: source, line: line, field: 1, column: "label"), reason: "the class label is empty")
+            throw .invalidLabel(location(line: line, field: 0), reason: "the class label is empty")
         }
         values.removeAll(keepingCapacity: true)
         var firstNaN: (field: Int, text: String)?
@@ -487,11 +497,11 @@ private struct UCRParser {
             // A line written with another separator than the first line reads as one long label.
             let name = other == "," ? "commas" : other == "\t" ? "tabs" : "spaces"
             throw .invalidLabel(
-                .init(source: source, line: line, field: 1, column: "label"),
+                location(line: line, field: 0),
                 reason: "the line separates its fields with \(name), but the first line of the file "
                     + "uses \(delimiter == .tab ? "tabs" : "commas"); one separator is required throughout")
         }
-        if validLength == 0 { throw .emptySeries(.init(source: source, line: line, field: 2)) }
+        if validLength == 0 { throw .emptySeries(.init(source: source, line: line, field: 2, confidential: confidential)) }
         if let firstNaN, firstNaN.field < validLength {
             throw .invalidNumber(
                 location(line: line, field: firstNaN.field), text: firstNaN.text,
@@ -548,7 +558,7 @@ private struct UCRParser {
 
     /// The location of the 0-based `field` (0 is the label, `k` the k-th value).
     private func location(line: Int, field: Int) -> ClinicDataError.Location {
-        .init(source: source, line: line, field: field + 1, column: field == 0 ? "label" : nil)
+        .init(source: source, line: line, field: field + 1, column: field == 0 ? "label" : nil, confidential: confidential)
     }
 }
 

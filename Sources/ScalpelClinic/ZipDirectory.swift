@@ -183,7 +183,7 @@ struct ZipDirectory {
         for (first, second) in zip(ordered, ordered.dropFirst()) where second.localHeaderOffset < first.dataOffset + first.compressedSize {
             throw ClinicDataError.corruptMember(
                 .init(source: source, member: second.name),
-                reason: "its bytes from offset \(second.localHeaderOffset) overlap member '\(first.name)' "
+                reason: "its bytes from offset \(second.localHeaderOffset) overlap member \(ClinicDataError.quoted(first.name)) "
                     + "(offsets \(first.localHeaderOffset)..<\(first.dataOffset + first.compressedSize))")
         }
     }

@@ -130,3 +130,26 @@ let huge = 1 << 40
         #expect(try answer(.npz, medMNISTArchive(), source: "t.npz") == .parsed)
     }
 }
+
+/// Archives built to exhaust memory (kept in Regressions/): refused from what the zip directory
+/// and the member's `.npy` header declare, after inflating no more than a chunk past the header.
+@Suite struct ZipBombTests {
+    static let cases: [(file: String, phrase: String)] = [
+        // A (2, 2, 2) array followed by 4 MiB of zeros that deflate to 4 KB.
+        ("npz-inflates-past-header.bin", "member 'train_images.npy': corrupt archive member: it inflates to more than the 136 bytes "
+            + "its .npy header and shape (2, 2, 2) of |u1 declare"),
+        // A directory claiming 60 MiB for a member of a hundred-odd compressed bytes.
+        ("npz-declared-beyond-deflate.bin", "member 'train_images.npy': corrupt archive member: the zip directory declares 62914560 "
+            + "bytes from "),
+    ]
+
+    @Test(arguments: cases)
+    func refusedWithTheLimitNamed(file: String, phrase: String) throws {
+        let bytes = try [UInt8](Data(contentsOf: regressionsDirectory.appendingPathComponent(file)))
+        #expect(try refusal(.npz, bytes, source: "t.npz").contains(phrase))
+        let fromMemory = #expect(throws: ClinicDataError.self) {
+            try ImageDataset.loadMedMNIST(data: Data(bytes), source: "t.npz")
+        }
+        #expect(fromMemory?.description.contains(phrase) == true, "\(String(describing: fromMemory))")
+    }
+}
