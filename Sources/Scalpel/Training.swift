@@ -251,6 +251,10 @@ public final class Trainer {
         }
         if let clip = config.clipNorm, !(clip > 0) { throw ScalpelError.invalidArgument("--clip-norm must be positive, got \(clip)") }
         schedule = try Trainer.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
+        if config.model == "cnn", data.sampleShape.count == 3, data.sampleShape[1] < 4 || data.sampleShape[2] < 4 {
+            throw ScalpelError.invalidArgument("\(config.data): images of \(data.sampleShape[1])×\(data.sampleShape[2]) pixels are too small for the "
+                + "cnn model, which pools twice by 2 (it needs at least 4×4); use --model resnet18 or larger images")
+        }
         let cfg = config
         func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
             var generator = SeededRandom(seed: cfg.seed &+ 1)

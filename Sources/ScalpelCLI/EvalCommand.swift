@@ -58,16 +58,16 @@ struct SavedModelOptions: ParsableArguments {
           help: "Write the report and explanations encrypted (default: when the checkpoint or data is encrypted).")
     var encryptOutputs: Bool?
 
-    /// The trainer around the saved model, holding the output folder (claimed before anything is
-    /// read: `outputs` are the names this command writes, which must not be there already).
+    /// The trainer around the saved model, holding the output folder (claimed once the model and
+    /// data are checked, before anything is written: `outputs` are the names this command
+    /// writes, which must not be there already).
     func trainer(_ device: DeviceOptions, outputs: [String]) throws -> Trainer {
         guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
             throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
         }
-        let folder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs)
         let trainer = try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
                                         keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
-        trainer.runFolder = folder
+        trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs)
         return trainer
     }
 }

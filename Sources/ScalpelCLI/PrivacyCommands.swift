@@ -17,6 +17,13 @@ struct KeyOptions: ParsableArguments {
     @Option(name: .customLong("passphrase-file"), help: "A file holding a passphrase (stretched with scrypt). Default: $SCALPEL_PASSPHRASE.")
     var passphraseFile: String?
 
+    @Flag(help: "Refuse key and passphrase files that other users can read (default: warn; also $SCALPEL_STRICT=1).")
+    var strict = false
+
+    mutating func validate() throws {
+        if strict { setenv("SCALPEL_STRICT", "1", 1) }
+    }
+
     /// The keys the options and environment give; with none and a terminal on standard input,
     /// a passphrase typed without echo (twice when `confirm`).
     func keyRing(prompt: Bool, confirm: Bool = false) throws -> KeyRing? {
@@ -195,6 +202,13 @@ struct DeidCommand: ParsableCommand {
     @Option(help: "Where to write the report (default: OUT.report.json).")
     var report: String?
 
+    @Flag(help: "Refuse a key file that other users can read (default: warn; also $SCALPEL_STRICT=1).")
+    var strict = false
+
+    mutating func validate() throws {
+        if strict { setenv("SCALPEL_STRICT", "1", 1) }
+    }
+
     func run() throws {
         try runReportingErrors { try audited("deid", inputs: [input]) { outcome in
             guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
@@ -210,7 +224,9 @@ struct DeidCommand: ParsableCommand {
             let key: DeidentificationKey
             do {
                 switch (keyFile, newKeyFile) {
-                case let (path?, nil): key = try DeidentificationKey(contentsOf: URL(fileURLWithPath: path))
+                case let (path?, nil):
+                    do { try SecretFilePermissions.check(path) } catch { throw ScalpelError.invalidArgument("\(error)") }
+                    key = try DeidentificationKey(contentsOf: URL(fileURLWithPath: path))
                 case let (nil, path?):
                     key = DeidentificationKey.generate()
                     try key.write(to: URL(fileURLWithPath: path))

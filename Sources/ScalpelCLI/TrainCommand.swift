@@ -148,10 +148,11 @@ struct TrainCommand: ParsableCommand {
             guard !(overwrite && resume != nil) else { throw ScalpelError.invalidArgument("give --resume or --overwrite, not both") }
             let existing: RunFolder.Existing = overwrite ? .overwrite
                 : resume.map { .resume(checkpointFolder: URL(fileURLWithPath: $0).deletingLastPathComponent()) } ?? .refuse
-            let folder = root ? try RunFolder(config.out, existing: existing) : nil
-            outcome.outputs = [config.out]
+            // Options and data are checked first (their errors say more than a busy folder), then the
+            // folder is claimed, before anything is written.
             let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: root), distributed: context)
-            trainer.runFolder = folder
+            trainer.runFolder = root ? try RunFolder(config.out, existing: existing) : nil
+            outcome.outputs = [config.out]
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
             outcome.metrics = auditMetrics(report.test)

@@ -86,7 +86,9 @@ public enum AtomicFile {
         func failure(_ problem: String, _ code: Int32 = errno) -> AtomicFileError {
             AtomicFileError(path: path, problem: problem, code: code)
         }
-        guard !url.lastPathComponent.isEmpty, url.lastPathComponent != "/" else { throw failure("not a file name", EINVAL) }
+        guard !url.lastPathComponent.isEmpty, url.lastPathComponent != "/", !url.hasDirectoryPath else {
+            throw failure("not a file name (a folder or an empty path)", EISDIR)
+        }
         removeStaleTemporaries(for: url)
 
         // Unnamed first; a named hidden sibling where the file system cannot do that.

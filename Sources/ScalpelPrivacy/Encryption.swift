@@ -52,6 +52,7 @@ public enum EncryptionSecret: Sendable {
 
     /// A key file: 64 hex characters, or exactly 32 raw bytes.
     public static func keyFile(_ url: URL) throws -> EncryptionSecret {
+        try SecretFilePermissions.check(url.path)
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw EncryptionError.io(path: url.path, reason: "cannot read the key file") }
         if data.count == 32 { return .key(SymmetricKey(data: data)) }
@@ -79,6 +80,7 @@ public enum EncryptionSecret: Sendable {
         if let keyFile { return try Self.keyFile(URL(fileURLWithPath: keyFile)) }
         if let hex = environment["SCALPEL_KEY"], !hex.isEmpty { return try key(hex: hex, source: "SCALPEL_KEY") }
         if let passphraseFile {
+            try SecretFilePermissions.check(passphraseFile, environment: environment)
             guard let data = FileManager.default.contents(atPath: passphraseFile) else {
                 throw EncryptionError.io(path: passphraseFile, reason: "cannot read the passphrase file")
             }

@@ -79,7 +79,7 @@ import Testing
         try ([lines[0]] + lines.dropFirst().filter { $0.split(separator: ",")[0] == "B" }.prefix(20)).joined(separator: "\n")
             .write(to: benign, atomically: true, encoding: .utf8)
         let single = try runScalpel(["eval", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", benign.path,
-                                     "--device", "cpu", "--out", evaluated.path, "--no-explanations"])
+                                     "--device", "cpu", "--out", evaluated.path, "--no-explanations", "--overwrite"])
         #expect(single.status == 0, "\(single.stderr)")
         let one = try json(evaluated.appending(path: "metrics.json"))["test"] as! [String: Any]
         #expect(one["auroc"] is NSNull && (one["undefinedReasons"] as? [String: String])?["auroc"] != nil, "\(one)")

@@ -239,4 +239,63 @@ import Testing
             #expect(result.status != 0 && result.stderr.hasPrefix("scalpel: error: ") && result.stderr.contains(expected), "\(out): \(result.stderr)")
         }
     }
+
+    /// Smaller defects: column names that spreadsheets would run as formulas, key files others
+    /// can read, images too small for the CNN, an empty --out.
+    @Test func formulasKeysTinyImagesAndEmptyOutputs() throws {
+        let folder = try makeTemporaryDirectory("scalpel-hardening")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path, "SCALPEL_KEY": nil, "SCALPEL_PASSPHRASE": nil,
+                                      "SCALPEL_STRICT": nil]
+        // Two feature columns renamed as formulas.
+        var lines = try String(contentsOfFile: dataPath("wdbc.csv"), encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
+        var header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let index = header.firstIndex(of: "radius_mean")!, other = header.firstIndex(of: "texture_mean")!
+        header[index] = "=HYPERLINK(\"http://x\")"
+        header[other] = "@SUM(A1)"
+        lines[0] = header.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
+            .joined(separator: ",")
+        let table = folder.appending(path: "formulas.csv")
+        try (lines.joined(separator: "\n") + "\n").write(to: table, atomically: true, encoding: .utf8)
+        let run = folder.appending(path: "run")
+        let train = try runScalpel(["train", "--data", table.path, "--epochs", "1", "--device", "cpu", "--out", run.path], environment: env)
+        #expect(train.status == 0, "\(train.stderr)")
+        let csv = try String(contentsOf: run.appending(path: "explanations/importance.csv"), encoding: .utf8)
+        let firsts = csv.split(separator: "\n").compactMap { $0.first }
+        #expect(!firsts.contains { "=+-@".contains($0) }, "a field starts with a formula character:\n\(csv)")
+        #expect(csv.contains("'@SUM(A1)") && csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "\(csv)")
+
+        // A key file others can read: a warning, or a refusal with --strict (nothing written).
+        let key = folder.appending(path: "key.hex").path, sealed = folder.appending(path: "wdbc.csv.enc").path
+        #expect(try runScalpel(["encrypt", dataPath("wdbc.csv"), "--out", sealed, "--new-key-file", key], environment: env).status == 0)
+        chmod(key, 0o644)
+        let warned = try runScalpel(["decrypt", sealed, "--out", folder.appending(path: "plain.csv").path, "--key-file", key], environment: env)
+        #expect(warned.status == 0 && warned.stderr.contains("readable or writable by other users") && warned.stderr.contains("chmod 600"), "\(warned.stderr)")
+        let strictOut = folder.appending(path: "strict.csv").path
+        let refused = try runScalpel(["decrypt", sealed, "--out", strictOut, "--key-file", key, "--strict"], environment: env)
+        #expect(refused.status == 2 && refused.stderr.contains("strict"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: strictOut))
+
+        // --out "" for a file-writing command.
+        let empty = try runScalpel(["decrypt", sealed, "--out", "", "--key-file", key], environment: env)
+        #expect(empty.status != 0 && empty.stderr.contains("scalpel: error: ") && empty.stderr.contains("not a file name"), "\(empty.stderr)")
+
+        // 3×3 images: the CNN pools twice by 2.
+        let samples = folder.appending(path: "tiny.npy"), labels = folder.appending(path: "tiny-labels.npy")
+        func npy(_ descr: String, _ shape: [Int], _ payload: Data) -> Data {
+            var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", ")),), }"
+            while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+            header += "\n"
+            var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+            data.append(Data(header.utf8))
+            data.append(payload)
+            return data
+        }
+        let count = 40
+        try npy("|u1", [count, 1, 3, 3], Data((0 ..< count * 9).map { UInt8($0 % 251) })).write(to: samples)
+        try npy("<i8", [count], Data((0 ..< count).flatMap { withUnsafeBytes(of: Int64($0 % 2).littleEndian, Array.init) })).write(to: labels)
+        let tiny = try runScalpel(["train", "--data", samples.path, "--labels", labels.path, "--model", "cnn", "--epochs", "1", "--device", "cpu",
+                                   "--out", folder.appending(path: "tiny").path], environment: env)
+        #expect(tiny.status == 2 && tiny.stderr.contains(samples.path) && tiny.stderr.contains("too small"), "\(tiny.stderr)")
+    }
 }

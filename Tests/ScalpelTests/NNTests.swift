@@ -177,7 +177,7 @@ import Testing
         #expect((chosen["metrics"] as? [String: Any])?["sensitivity"] is Double && chosen["choice"] != nil)
         // A user's target sensitivity instead of Youden's J: met on validation at the chosen threshold.
         let strict = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--label", "diagnosis", "--model", "mlp", "--device", "cpu",
-                                     "--epochs", "20", "--target-sensitivity", "0.99", "--out", out.path])
+                                     "--epochs", "20", "--target-sensitivity", "0.99", "--out", out.path, "--overwrite"])
         #expect(strict.status == 0, "\(strict.stderr)")
         let picked = try #require((try metrics(out)["test"] as! [String: Any])["at_validation_threshold"] as? [String: Any])
         let choice = try #require(picked["choice"] as? [String: Any])
@@ -220,7 +220,7 @@ import Testing
             .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
         for model in ["cnn", "resnet18"] {
             let result = try runScalpel(["train", "--data", fixture, "--model", model, "--epochs", "2", "--batch-size", "4", "--device", "cpu",
-                                         "--out", out.path])
+                                         "--out", out.path, "--overwrite"])
             #expect(result.status == 0, "\(model): \(result.stderr)")
             let test = try metrics(out)["test"] as! [String: Any]
             for key in ["accuracy", "auroc", "f1_macro", "recall_macro", "perClass", "confusionMatrix"] { #expect(test[key] != nil, "\(model): test.\(key)") }
@@ -232,7 +232,7 @@ import Testing
         }
         // --ema 0 turns the ResNet-18's average off.
         let plain = try runScalpel(["train", "--data", fixture, "--model", "resnet18", "--epochs", "1", "--batch-size", "4", "--ema", "0",
-                                    "--device", "cpu", "--out", out.path])
+                                    "--device", "cpu", "--out", out.path, "--overwrite"])
         #expect(plain.status == 0, "\(plain.stderr)")
         let plainConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
         let plainNotes = try metrics(out)["data"] as! [String: String]
