@@ -21,9 +21,7 @@ enum SavedModelCheck {
     /// Checks `config` and `pipeline` against sane limits and against the tensors of `file`;
     /// returns the element count of the file's largest tensor (the limit to build under).
     static func validate(config: TrainingConfig, pipeline: DataPipeline, file: SafeTensorsFile, source: String) throws -> Int {
-        func refuse(_ what: String) -> ScalpelError {
-            .io(path: source, reason: "the checkpoint's configuration is not one Scalpel writes (\(what)): it was changed, or the file is damaged")
-        }
+        func refuse(_ what: String) -> ScalpelError { refusal(what, source: source) }
         guard let models = Trainer.models[pipeline.kind], models.contains(config.model) else {
             throw refuse("model '\(config.model)' for \(pipeline.kind.rawValue) data")
         }
@@ -43,14 +41,27 @@ enum SavedModelCheck {
         guard (2...maxClasses).contains(pipeline.classNames.count), pipeline.fileClasses.count == pipeline.classNames.count else {
             throw refuse("\(pipeline.classNames.count) classes named, \(pipeline.fileClasses.count) in the file's spelling")
         }
-        guard (1...maxHidden).contains(config.hidden) else { throw refuse("hidden size \(config.hidden), at most \(maxHidden)") }
-        guard (1...maxBatch).contains(config.batchSize), config.batchSize * sampleValues <= maxBatchValues else {
+        guard config.batchSize * sampleValues <= maxBatchValues else {
             throw refuse("batches of \(config.batchSize) samples of \(sampleValues) values")
         }
+        return try validate(config: config, file: file, source: source)
+    }
+
+    /// The checks that need no data pipeline (a resumed run reads its samples from the data):
+    /// the model is known, its sizes are within limits; returns the largest tensor's size.
+    static func validate(config: TrainingConfig, file: SafeTensorsFile, source: String) throws -> Int {
+        func refuse(_ what: String) -> ScalpelError { refusal(what, source: source) }
+        guard Trainer.models.values.contains(where: { $0.contains(config.model) }) else { throw refuse("model '\(config.model)'") }
+        guard (1...maxHidden).contains(config.hidden) else { throw refuse("hidden size \(config.hidden), at most \(maxHidden)") }
+        guard (1...maxBatch).contains(config.batchSize) else { throw refuse("batches of \(config.batchSize) samples") }
         guard config.dropout >= 0, config.dropout < 1 else { throw refuse("dropout \(config.dropout)") }
         let largest = file.tensors.values.compactMap(\.elementCount).max() ?? 0
         guard largest > 0 else { throw refuse("no weights") }
         return largest
+    }
+
+    static func refusal(_ what: String, source: String) -> ScalpelError {
+        .io(path: source, reason: "the checkpoint's configuration is not one Scalpel writes (\(what)): it was changed, or the file is damaged")
     }
 
     /// Runs `build` (which makes the model) with no parameter larger than `limit` values; a larger

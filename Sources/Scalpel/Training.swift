@@ -203,13 +203,20 @@ public final class Trainer {
                                                                 .sequences: ["fcn", "transformer", "lstm", "gru"]]
 
     /// The training configuration a checkpoint of a run carries (decrypted in memory when the
-    /// checkpoint is encrypted).
-    public static func checkpointConfig(_ url: URL, keys: KeyRing?) throws -> TrainingConfig {
+    /// checkpoint is encrypted), checked against the limits of `SavedModelCheck`, and the size of
+    /// its largest tensor: build the resumed model under it (`building(under:source:_:)`).
+    public static func checkpointConfig(_ url: URL, keys: KeyRing?) throws -> (config: TrainingConfig, largestTensor: Int) {
         let file = try readCheckpoint(url, keys: keys)
         guard let text = file.metadata["config"], let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
             throw ScalpelError.io(path: url.path, reason: "holds no readable training configuration; resume from last.safetensors of a run")
         }
-        return config
+        return (config, try SavedModelCheck.validate(config: config, file: file, source: url.path))
+    }
+
+    /// Runs `build` (which makes a model) with no parameter larger than `limit` values, the
+    /// largest tensor of the checkpoint at `source`; a larger one is an error naming the file.
+    public static func building<T>(under limit: Int, source: String, _ build: () throws -> T) throws -> T {
+        try SavedModelCheck.building(under: limit, source: source, build)
     }
 
     /// Loads and prepares the data, builds the model on the backend the runtime picks.
@@ -754,11 +761,7 @@ public final class Trainer {
         let file = try Trainer.readCheckpoint(url, keys: keys)
         // Nothing is restored, and nothing written, before the checkpoint is known to be this run's.
         if let text = file.metadata["config"], let saved = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) {
-            let conflicts = config.resumeConflicts(with: saved)
-            guard conflicts.isEmpty else {
-                throw ScalpelError.invalidArgument("\(url.path): options that contradict the run being resumed: \(conflicts.joined(separator: "; ")). "
-                    + "Leave them out to keep the run's own, or start a new run in another folder")
-            }
+            try config.checkResumable(from: saved, source: url.path)
         }
         if let done = file.metadata["epoch"].flatMap(Int.init), done > config.epochs {
             throw ScalpelError.invalidArgument("\(url.path) has trained \(done) epochs, more than --epochs \(config.epochs): "
@@ -818,6 +821,16 @@ extension TrainingConfig {
             ("--class-names", text(classNames?.joined(separator: ",")), text(saved.classNames?.joined(separator: ","))),
         ]
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (the run used \($0.2))" }
+    }
+
+    /// Throws, naming every option, when this configuration contradicts `saved` (see
+    /// `resumeConflicts(with:)`), the configuration in the checkpoint at `source`.
+    public func checkResumable(from saved: TrainingConfig, source: String) throws {
+        let conflicts = resumeConflicts(with: saved)
+        guard conflicts.isEmpty else {
+            throw ScalpelError.invalidArgument("\(source): options that contradict the run being resumed: \(conflicts.joined(separator: "; ")). "
+                + "Leave them out to keep the run's own, or start a new run in another folder")
+        }
     }
 }
 

@@ -121,7 +121,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { try audited("train", inputs: [data, test, labels, resume]) { outcome in
-            var config = try resume.map { try resumedConfig(URL(fileURLWithPath: $0)) } ?? newConfig()
+            // A resumed model is built no larger than the checkpoint's weights (its configuration is text anyone can edit).
+            var limit: Int?
+            var config = try resume.map { path in
+                let (config, largest) = try resumedConfig(URL(fileURLWithPath: path))
+                limit = largest
+                return config
+            } ?? newConfig()
             outcome.inputs = [config.data, config.test, config.labels, resume]
             (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
             var spec = try options.spec()
@@ -150,7 +156,10 @@ struct TrainCommand: ParsableCommand {
                 : resume.map { .resume(checkpointFolder: URL(fileURLWithPath: $0).deletingLastPathComponent()) } ?? .refuse
             // Options and data are checked first (their errors say more than a busy folder), then the
             // folder is claimed, before anything is written.
-            let trainer = try Trainer(config: config, runtime: try Runtime.open(spec, announce: root), distributed: context)
+            let runtime = try Runtime.open(spec, announce: root)
+            let trainer = try limit.map { limit in
+                try Trainer.building(under: limit, source: resume ?? "") { try Trainer(config: config, runtime: runtime, distributed: context) }
+            } ?? Trainer(config: config, runtime: runtime, distributed: context)
             trainer.runFolder = root ? try RunFolder(config.out, existing: existing) : nil
             outcome.outputs = [config.out]
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
@@ -207,8 +216,9 @@ struct TrainCommand: ParsableCommand {
     /// The configuration of a continued run: the checkpoint's own, with the options given laid
     /// over it (the trainer refuses those that contradict the run, naming them); the output
     /// folder defaults to the checkpoint's.
-    func resumedConfig(_ checkpoint: URL) throws -> TrainingConfig {
-        var config = try Trainer.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+    func resumedConfig(_ checkpoint: URL) throws -> (TrainingConfig, largestTensor: Int) {
+        let (saved, largest) = try Trainer.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+        var config = saved
         if let data { config.data = data }
         if let test { config.test = test }
         if let labels { config.labels = labels }
@@ -236,7 +246,9 @@ struct TrainCommand: ParsableCommand {
         if let seed { config.seed = seed }
         if let hidden { config.hidden = hidden }
         config.out = out ?? checkpoint.deletingLastPathComponent().path
-        return config
+        // Contradictions are named before the data is read or a model built.
+        try config.checkResumable(from: saved, source: checkpoint.path)
+        return (config, largest)
     }
 
     /// What `scalpel train` uses for an option left out, per model (and kind of data).

@@ -141,6 +141,19 @@ import Testing
             (try edited("config") { $0["batchSize"] = 1 << 40 }, "batches of"),
             (try edited("config") { $0["model"] = "resnet18" }, "model 'resnet18'"),
         ]
+        // The same through --resume, whose model is built from the checkpoint's configuration.
+        for (change, expected) in [(2_000_000_000, "hidden size 2000000000"), (60_000, "larger than the weights it holds")] {
+            var file = try SafeTensorsFile.read(from: run.appending(path: "last.safetensors"))
+            var object = try JSONSerialization.jsonObject(with: Data(file.metadata["config"]!.utf8)) as! [String: Any]
+            object["hidden"] = change
+            object["out"] = folder.appending(path: "resumed-\(change)").path
+            file.metadata["config"] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            let hostile = folder.appending(path: "hostile-last-\(change).safetensors")
+            try file.write(to: hostile)
+            let resumed = try runScalpel(["train", "--resume", hostile.path, "--device", "cpu", "--out", folder.appending(path: "resumed-\(change)").path],
+                                         environment: env)
+            #expect(resumed.status == 1 && resumed.stderr.contains(hostile.path) && resumed.stderr.contains(expected), "\(expected): \(resumed.stderr)")
+        }
         for (checkpoint, expected) in cases {
             let eval = try runScalpel(["eval", "--checkpoint", checkpoint, "--data", dataPath("wdbc.csv"), "--device", "cpu",
                                        "--out", folder.appending(path: "eval").path], environment: env)
