@@ -4,13 +4,15 @@ import ScalpelCore
 import ScalpelOpenCL
 import Synchronization
 
-/// The devices a run computes on, resolved from a `DeviceSpec`, and where each operation goes.
+/// The devices a run computes on, resolved from a `DeviceSpec`, and where work goes.
 ///
 /// * `cpu`: the CPU-Swift backend only.
 /// * `auto`: the best-ranked OpenCL device that opens and passes its self-test competes with
-///   the CPU-Swift backend; each operation and shape class runs where it measured fastest
-///   (see `Scheduler`). With no usable device, everything runs on the CPU-Swift backend and
-///   one line says why.
+///   the CPU-Swift backend. A training run times one step of its model on each and trains the
+///   whole model on the faster (`Trainer.chooseBackend`); a GEMM on its own (`backend(forGEMM:)`,
+///   the benchmarks) goes where its shape class measured faster. Each choice is measured once
+///   and remembered on disk (see `Scheduler`). With no usable device, everything runs on the
+///   CPU-Swift backend and one line says why.
 /// * `cl`, `cl:P:D`: that OpenCL device for every operation; an error if it cannot be used.
 public final class Runtime: Sendable {
     /// What was asked for.
@@ -117,7 +119,7 @@ public final class Runtime: Sendable {
                 if let backend = outcome.backend {
                     let why = rankReason(info, rank: rank, of: inventory.devices, rejected: rejected)
                     let explanation = spec == .auto
-                        ? "auto picks \(info.id) (\(info.name)): \(why); each operation and shape class runs where it measured fastest, on \(info.id) or on the CPU-Swift backend"
+                        ? "auto picks \(info.id) (\(info.name)): \(why); training runs a whole model where one step of it measured faster, on \(info.id) or on the CPU-Swift backend (timed once per model, batch and sample shape, then cached)"
                         : "--device cl picks \(info.id) (\(info.name)): \(why); every operation runs there"
                     return finish(Runtime(spec: spec, cpu: cpu, device: backend, explanation: explanation, fallbackReason: nil, selfTests: []))
                 }

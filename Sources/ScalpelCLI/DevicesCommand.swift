@@ -55,16 +55,16 @@ struct DevicesCommand: ParsableCommand {
             if runtime.cpuOnly {
                 out += "CPU-Swift fallback: in use\(runtime.fallbackReason.map { " (\($0))" } ?? "")\n"
             } else if spec == .auto {
-                out += "CPU-Swift fallback: not in use (the CPU-Swift backend competes per operation)\n"
+                out += "CPU-Swift fallback: not in use (the CPU-Swift backend competes for each model and shape)\n"
             } else {
                 out += "CPU-Swift fallback: not in use\n"
             }
             let entries = runtime.scheduler.allEntries
             if !runtime.cpuOnly {
-                out += "\nScheduling choices (measured once per operation and shape class"
+                out += "\nScheduling choices (a training step measured once per model, batch and sample shape; a GEMM once per shape class"
                 out += runtime.scheduler.url.map { "; \($0.path)" } ?? "; not saved"
                 out += "):\n"
-                if entries.isEmpty { out += "  none measured yet (the first run of each operation and shape class measures it)\n" }
+                if entries.isEmpty { out += "  none measured yet (the first run of each model and shape measures it)\n" }
                 for (key, entry) in entries {
                     let timings = entry.seconds.sorted { $0.value < $1.value }
                         .map { "\($0.key) \(String(format: "%.3f", $0.value * 1e3)) ms" }.joined(separator: ", ")

@@ -2,8 +2,8 @@ import Foundation
 import ScalpelIO
 import Synchronization
 
-/// Chooses where an operation runs by timing the candidates once per operation and shape
-/// class, and remembers the winner on disk.
+/// Chooses where work runs by timing the candidates once per key (a training step of a model,
+/// batch and sample shape; a GEMM shape class), and remembers the winner on disk.
 ///
 /// A device is not assumed to be faster because it is a device: on a CPU-only machine a PoCL
 /// kernel and a Swift kernel compete and either may win, depending on the kernel and the
