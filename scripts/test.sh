@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs every test.
-# OpenCL tests run on every device present (PoCL's CPU device at least, which setup installs);
+# OpenCL tests run on every device present (PoCL's CPU device at least, which setup installs), and the
+# kernel self-test on Intel's CPU runtime and Oclgrind too;
 # the safetensors round trip runs against Python's safetensors package, installed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,7 @@ export SCALPEL_REQUIRE_OPENCL="${SCALPEL_REQUIRE_OPENCL:-1}"
 export SCALPEL_REQUIRE_PYTHON="${SCALPEL_REQUIRE_PYTHON:-1}"
 export SCALPEL_REQUIRE_MPI="${SCALPEL_REQUIRE_MPI:-1}"
 swift build --build-tests
+# The kernel self-test on two more OpenCL implementations (Intel's CPU runtime; Oclgrind, a
+# simulated GPU-type device checking races and bounds), before the suite so its summary ends the log.
+scripts/opencl_implementations.sh .build/debug/scalpel
 swift test --skip-build "$@"
