@@ -46,7 +46,7 @@ func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) th
 /// Appends this run to the audit trail: the command line, the inputs' and outputs' hashes
 /// (an output folder contributes every file in it) and the headline metrics. No cell of the
 /// data, and no error text (which can quote a cell), is ever written.
-func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok") throws {
+private func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok") throws {
     var files: [String] = []
     for path in outputs {
         var isDirectory: ObjCBool = false

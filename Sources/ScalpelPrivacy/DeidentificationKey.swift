@@ -4,6 +4,7 @@
 
 import Crypto
 import Foundation
+import ScalpelIO
 
 #if canImport(Glibc)
 import Glibc
@@ -130,71 +131,26 @@ public struct DeidentificationKey: Sendable, Equatable, CustomStringConvertible,
         return String(deidHex(Array(digest)).prefix(8))
     }
 
-    /// Writes the key file atomically with mode 0600: a temporary file in the same directory,
-    /// created with mode 0600 and synced, is moved into place, so a reader never sees half a key
-    /// and the key is never readable by other users, not even for a moment.
+    /// Writes the key file atomically with mode 0600 (`AtomicFile`): a reader never sees half a
+    /// key and the key is never readable by other users, not even for a moment.
     ///
     /// - Parameter overwrite: replace an existing file. Off by default: overwriting a key makes
-    ///   every pseudonym and date shift made with it impossible to reproduce.
+    ///   every pseudonym and date shift made with it impossible to reproduce, and a key already
+    ///   there is never replaced, even by a concurrent writer.
     /// - Throws: `DeidentificationError.keyUnwritable` (the file exists and `overwrite` is
     ///   false, no such directory, no permission, disk full).
     public func write(to url: URL, overwrite: Bool = false) throws(DeidentificationError) {
         let path = url.isFileURL ? url.path : url.absoluteString
         guard url.isFileURL else { throw .keyUnwritable(path: path, reason: "not a file URL") }
-        let directory = url.deletingLastPathComponent().path
-        let nonce = deidHex((0..<8).map { _ in UInt8.random(in: 0...255) })
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(nonce).tmp").path
-
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .keyUnwritable(path: path, reason: deidErrnoText()) }
-        var content = Array((hexText + "\n").utf8)
-        defer { for index in content.indices { content[index] = 0 } }
-        var failure: String?
-        // The umask can only remove permission bits, but make the mode exact all the same.
-        if fchmod(descriptor, 0o600) != 0 { failure = deidErrnoText() }
-        var written = 0
-        while failure == nil, written < content.count {
-            let count = content.withUnsafeBytes { deidPosixWrite(descriptor, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                failure = deidErrnoText()
-            } else {
-                written += count
-            }
-        }
-        if failure == nil, fsync(descriptor) != 0 { failure = deidErrnoText() }
-        if close(descriptor) != 0, failure == nil { failure = deidErrnoText() }
-        if let failure {
-            unlink(temporary)
-            throw .keyUnwritable(path: path, reason: failure)
-        }
-
-        if overwrite {
-            if rename(temporary, path) != 0 {
-                let reason = deidErrnoText()
-                unlink(temporary)
-                throw .keyUnwritable(path: path, reason: reason)
-            }
-        } else {
-            // link(2) fails if the name exists, so a key already there is never replaced, even by a
-            // concurrent writer.
-            if link(temporary, path) != 0 {
-                let code = errno
-                let reason = code == EEXIST
-                    ? "the file already exists; refusing to replace a key (pseudonyms made with it could "
-                        + "no longer be reproduced)"
-                    : deidErrnoText(code)
-                unlink(temporary)
-                throw .keyUnwritable(path: path, reason: reason)
-            }
-            unlink(temporary)
-        }
-        // Make the new directory entry durable too.
-        let directoryDescriptor = open(directory, O_RDONLY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        var content = Data((hexText + "\n").utf8)
+        defer { content.resetBytes(in: 0 ..< content.count) }
+        do {
+            if overwrite { try AtomicFile.write(content, to: url) } else { try AtomicFile.create(content, at: url) }
+        } catch {
+            let reason = error.fileExists
+                ? "the file already exists; refusing to replace a key (pseudonyms made with it could no longer be reproduced)"
+                : error.reason
+            throw .keyUnwritable(path: path, reason: reason)
         }
     }
 
@@ -230,9 +186,4 @@ func deidHex(_ bytes: some Sequence<UInt8>) -> String {
 /// The text of the current (or given) `errno`.
 func deidErrnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
-}
-
-/// write(2), named apart from `DeidentificationKey.write(to:overwrite:)`, which hides it there.
-private func deidPosixWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(descriptor, buffer, count)
 }
