@@ -17,6 +17,8 @@ public enum ScalpelError: Error, CustomStringConvertible, Sendable {
     case kernelBuild(program: String, device: String, log: String)
     /// A kernel source file could not be found or read.
     case kernelSource(name: String, reason: String)
+    /// A kernel asks a device for more than it allows (work-group size, local memory).
+    case kernelLimit(kernel: String, device: String, detail: String)
     /// An allocation the device cannot satisfy.
     case outOfMemory(device: String, bytes: Int, detail: String)
     /// A file could not be read or written.
@@ -41,6 +43,8 @@ public enum ScalpelError: Error, CustomStringConvertible, Sendable {
             return "OpenCL program \(program) failed to build on \(device). Build log:\n\(trimmed.isEmpty ? "(empty)" : trimmed)"
         case let .kernelSource(name, reason):
             return "kernel source \(name): \(reason)"
+        case let .kernelLimit(kernel, device, detail):
+            return "kernel \(kernel) does not fit \(device): \(detail)"
         case let .outOfMemory(device, bytes, detail):
             return "out of memory on \(device): cannot allocate \(bytes) bytes (\(detail))"
         case let .io(path, reason):

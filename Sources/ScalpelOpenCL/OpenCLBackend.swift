@@ -116,6 +116,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private let ledger = AllocationLedger()
     /// Whether the queue records profiling events (the profiler was on when it was created).
     let profilingQueue: Bool
+    /// What each kernel may use on this device, asked once per kernel: its largest work-group
+    /// (`CL_KERNEL_WORK_GROUP_SIZE`, which registers can make smaller than the device's) and
+    /// the local memory it declares (`CL_KERNEL_LOCAL_MEM_SIZE`).
+    private var kernelLimits: [cl_kernel: (workGroup: Int, localBytes: Int)] = [:]
     /// Launches whose profiling events are not read yet: (event, kernel, in a steady-state step).
     private var pendingEvents: [(event: cl_event, kernel: String, steady: Bool)] = []
 
@@ -356,6 +360,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// under `name`, and on a profiling queue its event is kept to read its device time later.
     func enqueue(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]?) throws {
         if global.contains(0) { return }
+        if let local { try checkFits(kernel, name: name, local: local) }
         var globalSize = global
         var event: cl_event?
         let timed = profilingQueue && Profiler.isEnabled
@@ -379,6 +384,38 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                 // Bounded memory in a long stretch without reads: wait for the oldest launches.
                 if pendingEvents.count >= 4096 { collectProfilingEvents(wait: true) }
             }
+        }
+    }
+
+    /// Throws an error naming the kernel, what it asks for and what the device allows, when a
+    /// work-group of `local` exceeds the kernel's largest work-group on this device or the
+    /// kernel declares more local memory than the device has (a driver would only answer
+    /// CL_INVALID_WORK_GROUP_SIZE or CL_OUT_OF_RESOURCES). Callers hold the lock.
+    func checkFits(_ kernel: cl_kernel, name: String, local: [Int]) throws {
+        let limits: (workGroup: Int, localBytes: Int)
+        if let known = kernelLimits[kernel] {
+            limits = known
+        } else {
+            var workGroup = 0
+            var localBytes: cl_ulong = 0
+            let a = library.api.clGetKernelWorkGroupInfo(kernel, device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                                         MemoryLayout<Int>.size, &workGroup, nil)
+            let b = library.api.clGetKernelWorkGroupInfo(kernel, device, cl_kernel_work_group_info(CL_KERNEL_LOCAL_MEM_SIZE),
+                                                         MemoryLayout<cl_ulong>.size, &localBytes, nil)
+            // A driver that cannot answer leaves the check to the launch itself.
+            limits = (a == CL_SUCCESS && workGroup > 0 ? workGroup : Int.max, b == CL_SUCCESS ? Int(localBytes) : 0)
+            kernelLimits[kernel] = limits
+        }
+        let size = local.reduce(1, *)
+        if size > limits.workGroup {
+            throw ScalpelError.kernelLimit(kernel: name, device: "\(id) (\(info.name))",
+                                           detail: "it is launched in work-groups of \(local.map(String.init).joined(separator: "×")) = \(size) work-items, "
+                                               + "and this device runs it in at most \(limits.workGroup) (CL_KERNEL_WORK_GROUP_SIZE)")
+        }
+        if info.localMemoryBytes > 0 && limits.localBytes > info.localMemoryBytes {
+            throw ScalpelError.kernelLimit(kernel: name, device: "\(id) (\(info.name))",
+                                           detail: "it declares \(formatBytes(limits.localBytes)) of local memory (CL_KERNEL_LOCAL_MEM_SIZE), "
+                                               + "and this device has \(formatBytes(info.localMemoryBytes))")
         }
     }
 
