@@ -6,8 +6,11 @@
 #                                  device-check/ (ignored by git; name it in the device tool's
 #                                  `carry`, and run `scripts/gpu_check.sh run` there)
 #   scripts/gpu_check.sh run       there: points an ICD file at the NVIDIA OpenCL driver, then
-#                                  runs devices, the kernel self-test and the benchmarks on the
-#                                  GPU; everything goes to $OUT (or device-check/out)
+#                                  runs devices, the self-test of every kernel family, the
+#                                  profiled training steps of cnn, resnet18 and transformer
+#                                  (device beside the CPU-Swift backend) and the GEMM and
+#                                  convolution benchmarks; everything goes to $OUT (or
+#                                  device-check/out): devices.txt, results.txt, step-*.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=device-check
@@ -45,15 +48,23 @@ run)
     nvidia-smi -L 2>/dev/null || true
     "$bin" devices --verbose
   } > "$out/devices.txt" 2>&1 || true
-  "$bin" selftest --device cl > "$out/selftest.txt" 2>&1 || echo "selftest failed: $?" >> "$out/selftest.txt"
+  # Every kernel family against the Swift reference (the op cases the test suites run), then
+  # the training steps with the profiler's counts, then GEMM and convolution throughput. One
+  # results file (results.txt) holds it all, in that order; the JSON files hold the step counts.
   {
-    "$bin" bench gemm --device cl --all-variants --shapes 1024x1024x1024 4096x4096x4096 256x512x784 784x512x256:TN 256x784x512:NT
-    "$bin" bench mlp --device cl
-    "$bin" bench cnn --device cl
-    "$bin" bench conv --device cl
-  } > "$out/bench.txt" 2>&1 || echo "bench failed: $?" >> "$out/bench.txt"
-  tail -n 3 "$out/selftest.txt"
-  cat "$out/bench.txt"
+    echo "## scalpel selftest --device cl"
+    "$bin" selftest --device cl 2>&1 || echo "selftest failed: exit $?"
+    for model in cnn resnet18 transformer; do
+      echo
+      echo "## scalpel bench step --model $model --device auto --profile"
+      "$bin" bench step --model "$model" --device auto --profile --json "$out/step-$model.json" 2>&1 || echo "bench step $model failed: exit $?"
+    done
+    echo
+    echo "## scalpel bench gemm / conv --device cl"
+    "$bin" bench gemm --device cl --all-variants --shapes 1024x1024x1024 4096x4096x4096 256x512x784 784x512x256:TN 256x784x512:NT 2>&1 || echo "bench gemm failed: exit $?"
+    "$bin" bench conv --device cl 2>&1 || echo "bench conv failed: exit $?"
+  } > "$out/results.txt"
+  grep -E "passed, .* failed|ms per step|per step:" "$out/results.txt"
   ;;
 *)
   echo "usage: scripts/gpu_check.sh prepare|run" >&2

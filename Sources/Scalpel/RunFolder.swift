@@ -12,7 +12,7 @@ public final class RunFolder: @unchecked Sendable {
     /// The files and folders a training or evaluation run writes; their presence marks a run.
     public static let outputNames = [
         "config.json", "metrics.json", "best.safetensors", "last.safetensors", "report.html",
-        "explanations", "explanations.html",
+        "explanations", "explanations.html", "profile.json",
     ]
 
     /// What to do with a folder that holds another run.

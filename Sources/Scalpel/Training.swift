@@ -262,34 +262,10 @@ public final class Trainer {
             throw ScalpelError.invalidArgument("\(config.data): images of \(data.sampleShape[1])×\(data.sampleShape[2]) pixels are too small for the "
                 + "cnn model, which pools twice by 2 (it needs at least 4×4); use --model resnet18 or larger images")
         }
-        let cfg = config
+        let cfg = config, sampleShape = data.sampleShape, classes = data.classCount
         func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
-            var generator = SeededRandom(seed: cfg.seed &+ 1)
-            switch cfg.model {
-            case "fcn":
-                return (try SequenceModels.fcn(inChannels: data.sampleShape[0], classes: data.classCount, generator: &generator, on: backend), [])
-            case "transformer":
-                let model = try TransformerClassifier(inChannels: data.sampleShape[0], length: data.sampleShape[1], classes: data.classCount,
-                                                      dropout: cfg.dropout, generator: &generator, on: backend)
-                return (model, model.dropouts)
-            case "lstm", "gru":
-                let model = try RecurrentClassifier(cell: cfg.model == "lstm" ? .lstm : .gru, inChannels: data.sampleShape[0], hidden: cfg.hidden,
-                                                    classes: data.classCount, generator: &generator, on: backend)
-                return (model, [])
-            case "cnn":
-                return (try VisionModels.smallCNN(inChannels: data.sampleShape[0], height: data.sampleShape[1], width: data.sampleShape[2],
-                                                  classes: data.classCount, generator: &generator, on: backend), [])
-            case "resnet18":
-                return (try VisionModels.resnet18(inChannels: data.sampleShape[0], classes: data.classCount, generator: &generator, on: backend), [])
-            default:
-                let d1 = Dropout(cfg.dropout, seed: cfg.seed &+ 2), d2 = Dropout(cfg.dropout, seed: cfg.seed &+ 3)
-                let model = Sequential([
-                    try Linear(data.sampleShape[0], cfg.hidden, generator: &generator, on: backend), ReLU(), d1,
-                    try Linear(cfg.hidden, cfg.hidden, generator: &generator, on: backend), ReLU(), d2,
-                    try Linear(cfg.hidden, data.classCount, generator: &generator, on: backend),
-                ])
-                return (model, [d1, d2])
-            }
+            try Trainer.buildModel(cfg.model, sampleShape: sampleShape, classes: classes, hidden: cfg.hidden, dropout: cfg.dropout,
+                                   seed: cfg.seed, on: backend)
         }
         backend = try Trainer.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
                                             classes: data.classCount, build: build)
@@ -412,6 +388,38 @@ public final class Trainer {
         }
     }
 
+    /// A new model named `name` (one of `Trainer.models`) for samples of `sampleShape` and
+    /// `classes` classes, initialised from `seed`, with its dropout layers.
+    static func buildModel(_ name: String, sampleShape: [Int], classes: Int, hidden: Int, dropout: Float, seed: UInt64,
+                           on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
+        var generator = SeededRandom(seed: seed &+ 1)
+        switch name {
+        case "fcn":
+            return (try SequenceModels.fcn(inChannels: sampleShape[0], classes: classes, generator: &generator, on: backend), [])
+        case "transformer":
+            let model = try TransformerClassifier(inChannels: sampleShape[0], length: sampleShape[1], classes: classes,
+                                                  dropout: dropout, generator: &generator, on: backend)
+            return (model, model.dropouts)
+        case "lstm", "gru":
+            let model = try RecurrentClassifier(cell: name == "lstm" ? .lstm : .gru, inChannels: sampleShape[0], hidden: hidden,
+                                                classes: classes, generator: &generator, on: backend)
+            return (model, [])
+        case "cnn":
+            return (try VisionModels.smallCNN(inChannels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
+                                              classes: classes, generator: &generator, on: backend), [])
+        case "resnet18":
+            return (try VisionModels.resnet18(inChannels: sampleShape[0], classes: classes, generator: &generator, on: backend), [])
+        default:
+            let d1 = Dropout(dropout, seed: seed &+ 2), d2 = Dropout(dropout, seed: seed &+ 3)
+            let model = Sequential([
+                try Linear(sampleShape[0], hidden, generator: &generator, on: backend), ReLU(), d1,
+                try Linear(hidden, hidden, generator: &generator, on: backend), ReLU(), d2,
+                try Linear(hidden, classes, generator: &generator, on: backend),
+            ])
+            return (model, [d1, d2])
+        }
+    }
+
     /// The backend the training step runs on: with `auto` and a device, the faster of the device
     /// and the CPU-Swift backend for this model, sample shape and batch size, timed once and
     /// remembered.
@@ -456,6 +464,7 @@ public final class Trainer {
                 runFolder = try RunFolder(config.out, existing: resumedFrom.map { .resume(checkpointFolder: $0.deletingLastPathComponent()) } ?? .refuse)
             }
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            if Profiler.isEnabled { Profiler.shared.outputFolder = out }
             let configData = try JSONEncoder.pretty.encode(config)
             try AtomicFile.write(configData, to: out.appending(path: "config.json"))
             log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
@@ -494,6 +503,7 @@ public final class Trainer {
                     let slice = distributed?.slice(of: global.count) ?? global.indices
                     let rows = Array(global[slice])
                     ownRows += rows.count
+                    if Profiler.isEnabled { Profiler.shared.stepBegan() }
                     try optimizer.zeroGrad()
                     if !rows.isEmpty {
                         let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
@@ -509,6 +519,7 @@ public final class Trainer {
                     if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
                     try optimizer.step()
                     try average?.update(step: optimizer.stepCount)
+                    if Profiler.isEnabled { Profiler.shared.stepEnded() }
                 } else if config.augment {
                     _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
                 }

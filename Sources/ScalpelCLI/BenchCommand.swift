@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of Scalpel's kernels.",
-        subcommands: [GEMMBenchCommand.self, MLPBenchCommand.self, CNNBenchCommand.self, ConvBenchCommand.self, AttentionBenchCommand.self])
+        subcommands: [GEMMBenchCommand.self, StepBenchCommand.self, ConvBenchCommand.self, AttentionBenchCommand.self])
 }
 
 struct GEMMBenchCommand: ParsableCommand {
@@ -94,63 +94,73 @@ struct GEMMBenchCommand: ParsableCommand {
     }
 }
 
-/// Times a training step on each backend of the runtime and prints (and optionally saves) it.
-func benchmarkSteps(_ options: DeviceOptions, samples: Int, json: String?, step: (any Backend) throws -> () throws -> Void) throws {
-    let runtime = try options.runtime()
-    var rows: [[String: String]] = []
-    // The CPU first: PoCL's worker threads stay busy for a while after its kernels and would
-    // slow a CPU measurement that follows in the same process.
-    for backend in runtime.backends.reversed() {
-        let run = try step(backend)
-        let timing = try measure(samples: samples, minSampleSeconds: 0.2, run)
-        print(String(format: "%@: %.3f ms per step [%.3f–%.3f]", backend.id.description, timing.median * 1e3, timing.min * 1e3, timing.max * 1e3)
-            + " (\(backend.displayName))")
-        rows.append(["backend": backend.id.description, "name": backend.displayName, "msMedian": String(timing.median * 1e3),
-                     "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3)])
-    }
-    if let json {
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), to: URL(fileURLWithPath: json))
-    }
-}
+struct StepBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Milliseconds per training step of a built-in model, with kernel launches, allocations, transfers and queue drains per step.",
+        discussion: """
+            The step is the trainer's, with the model's default recipe (batch size, learning rate, gradient clipping, \
+            weight average): zero the gradients, forward, cross-entropy, backward, clip, Adam, average. Inputs are the \
+            bundled data sets' shapes: BreastMNIST 1×28×28 (cnn, resnet18), ECG5000 1×140 (fcn, transformer, lstm, gru), \
+            WDBC's 30 features (mlp). With --device auto both the OpenCL device and the CPU-Swift backend are measured; \
+            with cpu or cl only that one. After a warm-up, --samples samples of at least 0.2 s of steps give the median \
+            time; then the profiler counts 8 steps after a first one. --profile adds device time per kernel (OpenCL \
+            profiling events) and prints the top kernels. bench/step_peers.sh runs PyTorch's step beside it.
+            """)
 
-/// `scalpel bench mlp` and `scalpel bench cnn`: one model's training step per backend.
-protocol StepBenchCommand: ParsableCommand {
-    var options: DeviceOptions { get }
-    var samples: Int { get }
-    var json: String? { get }
-    static func step(on backend: any Backend) throws -> () throws -> Void
-}
+    @OptionGroup var options: DeviceOptions
 
-extension StepBenchCommand {
+    @Option(help: ArgumentHelp("The model: \(StepBenchmark.models.joined(separator: ", ")).", valueName: "model"))
+    var model = "cnn"
+
+    @Option(help: "Batch size (default: the model's training default).")
+    var batchSize: Int?
+
+    @Option(help: "Samples (each at least 0.2 s of steps).")
+    var samples = 5
+
+    @Option(help: "Write one JSON object per backend measured to this file.")
+    var json: String?
+
     func run() throws {
-        try runReportingErrors { try benchmarkSteps(options, samples: samples, json: json, step: Self.step) }
+        try runReportingErrors {
+            guard samples >= 1 else { throw ScalpelError.invalidArgument("--samples must be at least 1") }
+            let sample = try StepBenchmark.Workload.sample(for: model)
+            let kind: PreparedData.Kind = sample.shape.count == 3 ? .images : sample.shape.count == 2 ? .sequences : .table
+            let defaults = TrainCommand.defaults(model: model, kind: kind)
+            if let batchSize, batchSize < 1 { throw ScalpelError.invalidArgument("--batch-size must be at least 1") }
+            let workload = StepBenchmark.Workload(model: model, sampleShape: sample.shape, classes: sample.classes,
+                                                  batchSize: batchSize ?? defaults.batchSize, learningRate: defaults.learningRate,
+                                                  clipNorm: defaults.clipNorm > 0 ? defaults.clipNorm : nil, ema: defaults.ema > 0 ? defaults.ema : nil)
+            let runtime = try options.runtime()
+            let profiled = Profiler.isEnabled
+            // auto: the device and the CPU-Swift backend; cpu or cl: that backend alone. The CPU
+            // first: PoCL's worker threads stay busy for a while after its kernels and would slow
+            // a CPU measurement that follows in the same process.
+            let backends: [any Backend] = runtime.spec == .auto ? runtime.backends.reversed() : [runtime.device ?? runtime.cpu]
+            let shape = sample.shape.map(String.init).joined(separator: "×")
+            print("\(model) training step, batch \(workload.batchSize) of \(shape), \(sample.classes) classes"
+                + (workload.clipNorm.map { ", clip norm \($0)" } ?? "") + (workload.ema.map { ", weight average \($0)" } ?? ""))
+            var results: [StepBenchmark.Result] = []
+            for backend in backends {
+                let result = try StepBenchmark.run(workload, on: backend, samples: samples)
+                let p = result.perStep
+                print(String(format: "%@: %.3f ms per step [%.3f–%.3f] (%@)", result.backend, result.msPerStep, result.msMin, result.msMax, result.device))
+                print(String(format: "  per step: %.0f launches, %.0f allocations, host→device %.1f (%.1f blocking), device→host %.1f (%.1f blocking), %.1f queue drains",
+                             p.launches, p.allocations, p.hostToDevice.count, p.hostToDevice.blocking, p.deviceToHost.count, p.deviceToHost.blocking, p.queueDrains))
+                if profiled { print(result.table.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+                results.append(result)
+            }
+            // The tables are printed per backend above.
+            Profiler.setEnabled(false)
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try encoder.encode(results), to: URL(fileURLWithPath: json))
+                FileHandle.standardError.write(Data("wrote \(json)\n".utf8))
+            }
+        }
     }
-}
-
-struct MLPBenchCommand: StepBenchCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "mlp",
-        abstract: "Milliseconds per MLP training step (batch 256, 30→256→256→2, Adam) per backend.",
-        discussion: "bench/step_peers.sh mlp runs PyTorch's CPU step on the same model in the same run.")
-
-    @OptionGroup var options: DeviceOptions
-    @Option(help: "Samples (each at least 0.2 s of steps).") var samples = 7
-    @Option(help: "Write the measurements as JSON to this file.") var json: String?
-
-    static func step(on backend: any Backend) throws -> () throws -> Void { try TrainingBenchmark.mlpStep(on: backend) }
-}
-
-struct CNNBenchCommand: StepBenchCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cnn",
-        abstract: "Milliseconds per small-CNN training step (batch 64×1×28×28, two conv layers, Adam) per backend.",
-        discussion: "bench/step_peers.sh cnn runs PyTorch's CPU step on the same model in the same run.")
-
-    @OptionGroup var options: DeviceOptions
-    @Option(help: "Samples (each at least 0.2 s of steps).") var samples = 7
-    @Option(help: "Write the measurements as JSON to this file.") var json: String?
-
-    static func step(on backend: any Backend) throws -> () throws -> Void { try TrainingBenchmark.cnnStep(on: backend) }
 }
 
 struct ConvBenchCommand: ParsableCommand {

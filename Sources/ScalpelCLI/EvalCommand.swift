@@ -67,7 +67,8 @@ struct SavedModelOptions: ParsableArguments {
         }
         let trainer = try Trainer.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
                                         keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
-        trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs)
+        trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs + (Profiler.isEnabled && !outputs.contains("profile.json") ? ["profile.json"] : []))
+        if Profiler.isEnabled { Profiler.shared.outputFolder = URL(fileURLWithPath: out) }
         return trainer
     }
 }

@@ -23,9 +23,15 @@ struct DeviceOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Explain device choices, compilation and scheduling on standard error.")
     var verbose = false
 
+    @Flag(help: ArgumentHelp("Count what the run costs: kernel launches (with device time), allocations, transfers, queue drains, program builds.",
+                             discussion: "Per training step and for the whole run; a table on standard error at the end and profile.json in the run folder. Same as SCALPEL_PROFILE=1."))
+    var profile = false
+
     /// The requested spec (flag, else environment, else auto).
     func spec() throws -> DeviceSpec {
         if verbose { Diagnostics.shared.verbose = true }
+        // Before any device opens, so that its queue records profiling events.
+        if profile { Profiler.setEnabled(true) }
         do {
             return try DeviceSpec.resolve(option: device, environment: ProcessInfo.processInfo.environment)
         } catch let ScalpelError.invalidDevice(value, reason, _) {
@@ -42,6 +48,7 @@ struct DeviceOptions: ParsableArguments {
 /// Runs a command body and turns Scalpel's errors into one `scalpel: error:` line and an exit
 /// code: 2 for a bad request (invalid device or argument), 1 for everything else.
 func runReportingErrors(_ body: () throws -> Void) throws {
+    defer { reportProfile() }
     do {
         try body()
     } catch let error as ScalpelError {
@@ -53,5 +60,21 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let error as AtomicFileError {
         FileHandle.standardError.write(Data("scalpel: error: \(error)\n".utf8))
         throw ExitCode(1)
+    }
+}
+
+/// With the profiler on: its table on standard error, and `profile.json` in the run folder when
+/// the command has one.
+func reportProfile() {
+    guard Profiler.isEnabled else { return }
+    let snapshot = Profiler.shared.snapshot()
+    FileHandle.standardError.write(Data((snapshot.table() + "\n").utf8))
+    guard let folder = Profiler.shared.outputFolder else { return }
+    do {
+        let url = folder.appending(path: "profile.json")
+        try AtomicFile.write(try snapshot.json(), to: url)
+        FileHandle.standardError.write(Data("scalpel: profile written to \(url.path)\n".utf8))
+    } catch {
+        FileHandle.standardError.write(Data("scalpel: warning: cannot write profile.json: \(error)\n".utf8))
     }
 }

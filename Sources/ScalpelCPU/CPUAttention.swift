@@ -34,6 +34,7 @@ extension AttentionGeometry {
 extension CPUBackend {
     public func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                           keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("attention"); defer { span?.end() }
         let g = geometry
         try g.validate(op: "attention")
         let b = try typedBuffers("attention", [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (output, g.queryCount), (logSumExp, g.rowCount)])
@@ -53,6 +54,7 @@ extension CPUBackend {
     public func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                                   keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
                                   dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("attentionBackward"); defer { span?.end() }
         let g = geometry
         try g.validate(op: "attention backward")
         let b = try typedBuffers("attention backward", [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (output, g.queryCount),

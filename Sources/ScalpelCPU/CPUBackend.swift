@@ -21,6 +21,7 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
         self.precision = precision
         self.bytes = bytes
         raw = memory
+        if Profiler.isEnabled { Profiler.shared.recordAllocation(bytes: bytes) }
     }
 
     /// The elements of an fp32 buffer. Valid while the buffer lives.
@@ -35,7 +36,10 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
         return raw.assumingMemoryBound(to: Double.self)
     }
 
-    deinit { BufferCache.shared.give(raw, bytes: bytes) }
+    deinit {
+        BufferCache.shared.give(raw, bytes: bytes)
+        if Profiler.isEnabled { Profiler.shared.recordRelease() }
+    }
 }
 
 /// Freed tensor memory kept by size for the next allocation of the same size: a training step
@@ -171,6 +175,7 @@ public final class CPUBackend: Backend {
             throw ScalpelError.shapeMismatch(op: "write", detail: "\(source.count) values at offset \(offset) do not fit a buffer of \(target.count)")
         }
         guard let base = source.baseAddress else { return }
+        if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: source.count * 4, blocking: false) }
         switch precision {
         case .float32: (target.pointer + offset).update(from: base, count: source.count)
         case .float64: for i in 0 ..< source.count { target.doublePointer[offset + i] = Double(base[i]) }
@@ -183,6 +188,7 @@ public final class CPUBackend: Backend {
             throw ScalpelError.shapeMismatch(op: "read", detail: "\(destination.count) values at offset \(offset) exceed a buffer of \(source.count)")
         }
         guard let base = destination.baseAddress else { return }
+        if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: destination.count * 4, blocking: false) }
         switch precision {
         case .float32: base.update(from: source.pointer + offset, count: destination.count)
         case .float64: for i in 0 ..< destination.count { base[i] = Float(source.doublePointer[offset + i]) }
@@ -190,6 +196,7 @@ public final class CPUBackend: Backend {
     }
 
     public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("gemm"); defer { span?.end() }
         let (ba, bb, bc) = (try storage(a, op: "gemm"), try storage(b, op: "gemm"), try storage(c, op: "gemm"))
         try p.validate(countA: ba.count, countB: bb.count, countC: bc.count)
         if precision == .float64 {

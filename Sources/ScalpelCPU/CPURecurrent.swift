@@ -34,6 +34,7 @@ extension CPUBackend {
 
     public func lstmCell(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, h: any DeviceBuffer,
                          batch: Int, hidden: Int) throws {
+        let span = ProfileSpan.begin("lstmCell"); defer { span?.end() }
         try checkCell("lstm_cell", batch: batch, hidden: hidden)
         let n = batch * hidden
         let b = try typedBuffers("lstm_cell", [(gates, 4 * n), (cPrev, n), (c, n), (h, n)])
@@ -53,6 +54,7 @@ extension CPUBackend {
 
     public func lstmCellBackward(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, dh: any DeviceBuffer,
                                  dc: (any DeviceBuffer)?, dGates: any DeviceBuffer, dcPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
+        let span = ProfileSpan.begin("lstmCellBackward"); defer { span?.end() }
         try checkCell("lstm_cell backward", batch: batch, hidden: hidden)
         let n = batch * hidden
         let b = try typedBuffers("lstm_cell backward", [(gates, 4 * n), (cPrev, n), (c, n), (dh, n), (dGates, 4 * n), (dcPrev, n)])
@@ -76,6 +78,7 @@ extension CPUBackend {
 
     public func gruCell(gi: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, h: any DeviceBuffer,
                         saved: any DeviceBuffer, batch: Int, hidden: Int) throws {
+        let span = ProfileSpan.begin("gruCell"); defer { span?.end() }
         try checkCell("gru_cell", batch: batch, hidden: hidden)
         let n = batch * hidden
         let b = try typedBuffers("gru_cell", [(gi, 3 * n), (gh, 3 * n), (hPrev, n), (h, n), (saved, 3 * n)])
@@ -96,6 +99,7 @@ extension CPUBackend {
 
     public func gruCellBackward(saved: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, dh: any DeviceBuffer,
                                 dgi: any DeviceBuffer, dgh: any DeviceBuffer, dhPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
+        let span = ProfileSpan.begin("gruCellBackward"); defer { span?.end() }
         try checkCell("gru_cell backward", batch: batch, hidden: hidden)
         let n = batch * hidden
         let b = try typedBuffers("gru_cell backward", [(saved, 3 * n), (gh, 3 * n), (hPrev, n), (dh, n), (dgi, 3 * n), (dgh, 3 * n), (dhPrev, n)])

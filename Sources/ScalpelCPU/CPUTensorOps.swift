@@ -17,6 +17,7 @@ extension CPUBackend {
     }
 
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
+        let span = ProfileSpan.begin("fill"); defer { span?.end() }
         let b = try typedBuffers("fill", [(buffer, offset + count)])[0]
         switch precision {
         case .float32: (b.pointer + offset).update(repeating: value, count: count)
@@ -28,6 +29,7 @@ extension CPUBackend {
     private var simd: Bool { precision == .float32 && kernels == .fast }
 
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
+        let span = ProfileSpan.begin(op.rawValue); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, count), (y, count)])
         if simd && op == .relu { return ElementwiseKernels.relu(b[0].pointer, b[1].pointer, count) }
         switch precision {
@@ -37,6 +39,7 @@ extension CPUBackend {
     }
 
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
+        let span = ProfileSpan.begin("\(op.rawValue) backward"); defer { span?.end() }
         let b = try typedBuffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
         if simd && op == .relu { return ElementwiseKernels.reluBackward(b[0].pointer, b[2].pointer, b[3].pointer, count) }
         switch precision {
@@ -46,6 +49,7 @@ extension CPUBackend {
     }
 
     public func binary(_ op: BinaryOp, a: any DeviceBuffer, b: any DeviceBuffer, out: any DeviceBuffer, layout: BroadcastLayout) throws {
+        let span = ProfileSpan.begin(op.rawValue); defer { span?.end() }
         let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let count = layout.count
@@ -93,6 +97,7 @@ extension CPUBackend {
     }
 
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
+        let span = ProfileSpan.begin("axpby"); defer { span?.end() }
         let b = try typedBuffers("axpby", [(x, count), (y, count)])
         if simd { return ElementwiseKernels.axpby(alpha, b[0].pointer, beta, b[1].pointer, count) }
         switch precision {
@@ -106,6 +111,7 @@ extension CPUBackend {
     }
 
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
+        let span = ProfileSpan.begin("reduce \(op)"); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
         if simd && op == .sum && inner >= 8 {
             for o in 0 ..< outer {
@@ -120,6 +126,7 @@ extension CPUBackend {
     }
 
     public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
+        let span = ProfileSpan.begin(log ? "logSoftmax" : "softmax"); defer { span?.end() }
         let b = try typedBuffers(log ? "log_softmax" : "softmax", [(x, rows * cols), (y, rows * cols)])
         switch precision {
         case .float32: TensorKernels.softmax(b[0].pointer, b[1].pointer, rows, cols, log: log)
@@ -128,6 +135,7 @@ extension CPUBackend {
     }
 
     public func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
+        let span = ProfileSpan.begin(log ? "logSoftmax backward" : "softmax backward"); defer { span?.end() }
         let b = try typedBuffers("softmax backward", [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)])
         switch precision {
         case .float32: TensorKernels.softmaxBackward(b[0].pointer, b[1].pointer, b[2].pointer, rows, cols, log: log)
@@ -136,6 +144,7 @@ extension CPUBackend {
     }
 
     public func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("copy"); defer { span?.end() }
         if copy.count == 0 { return }
         let b = try typedBuffers("copy", [(source, copy.srcExtent), (destination, copy.dstExtent)])
         switch precision {
@@ -145,6 +154,7 @@ extension CPUBackend {
     }
 
     public func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
+        let span = ProfileSpan.begin("gather"); defer { span?.end() }
         let b = try typedBuffers("gather", [(x, outer * axis * inner), (index, count), (out, outer * count * inner)])
         switch precision {
         case .float32: TensorKernels.gather(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
@@ -153,6 +163,7 @@ extension CPUBackend {
     }
 
     public func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
+        let span = ProfileSpan.begin("scatterAdd"); defer { span?.end() }
         let b = try typedBuffers("scatter_add", [(dy, outer * count * inner), (index, count), (dx, outer * axis * inner)])
         switch precision {
         case .float32: TensorKernels.scatterAdd(b[0].pointer, b[1].pointer, b[2].pointer, outer, axis, inner, count)
@@ -163,6 +174,7 @@ extension CPUBackend {
     public func crossEntropy(logits: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                              probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
                              rows: Int, classes: Int, settings: LossSettings) throws {
+        let span = ProfileSpan.begin("crossEntropy"); defer { span?.end() }
         let n = rows * classes
         let b = try typedBuffers("cross_entropy", [(logits, n), (labels, rows), (probabilities, n), (losses, rows), (rowWeights, rows)])
         let w = try classWeights.map { try typedBuffers("cross_entropy", [($0, classes)])[0] }
@@ -178,6 +190,7 @@ extension CPUBackend {
 
     public func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                                      dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws {
+        let span = ProfileSpan.begin("crossEntropyBackward"); defer { span?.end() }
         let n = rows * classes
         let b = try typedBuffers("cross_entropy backward", [(probabilities, n), (labels, rows), (dLoss, rows), (dLogits, n)])
         let w = try classWeights.map { try typedBuffers("cross_entropy backward", [($0, classes)])[0] }
@@ -193,6 +206,7 @@ extension CPUBackend {
 
     public func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
                               count: Int, classes: Int) throws {
+        let span = ProfileSpan.begin("bceWithLogits"); defer { span?.end() }
         let b = try typedBuffers("bce_with_logits", [(logits, count), (targets, count), (losses, count)])
         let w = try posWeight.map { try typedBuffers("bce_with_logits", [($0, classes)])[0] }
         switch precision {
@@ -203,6 +217,7 @@ extension CPUBackend {
 
     public func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
                                       dLogits: any DeviceBuffer, count: Int, classes: Int) throws {
+        let span = ProfileSpan.begin("bceWithLogitsBackward"); defer { span?.end() }
         let b = try typedBuffers("bce_with_logits backward", [(logits, count), (targets, count), (dLoss, count), (dLogits, count)])
         let w = try posWeight.map { try typedBuffers("bce_with_logits backward", [($0, classes)])[0] }
         switch precision {
@@ -216,6 +231,7 @@ extension CPUBackend {
 
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
+        let span = ProfileSpan.begin("optimizer \(step.kind)"); defer { span?.end() }
         let b = try typedBuffers("optimizer", [(parameter, count), (gradient, count), (state1, count), (state2, count)])
         if simd && step.kind == .adam {
             let correction1 = 1 - Foundation.pow(Double(step.beta1), Double(step.step))
@@ -240,6 +256,7 @@ extension CPUBackend {
     }
 
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("im2col"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("im2col", [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, g.columnRows * g.columnCount)])
@@ -250,6 +267,7 @@ extension CPUBackend {
     }
 
     public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
+        let span = ProfileSpan.begin("col2im"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("col2im", [(columns, g.columnRows * g.columnCount), (gradInput, offset + g.batch * g.inChannels * g.height * g.width)])
@@ -260,6 +278,7 @@ extension CPUBackend {
     }
 
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin(max ? "maxPool2d" : "avgPool2d"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("pool2d", [(input, g.batch * g.channels * g.height * g.width), (output, g.batch * g.channels * g.outHeight * g.outWidth)])
@@ -274,6 +293,7 @@ extension CPUBackend {
 
     public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
                                gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin(max ? "maxPool2d backward" : "avgPool2d backward"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
@@ -291,6 +311,7 @@ extension CPUBackend {
 
 extension CPUBackend {
     public func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws {
+        let span = ProfileSpan.begin("conv2dDirect"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("conv2d direct", [(input, g.batch * g.inChannels * g.height * g.width),

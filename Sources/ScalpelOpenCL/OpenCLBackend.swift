@@ -20,11 +20,13 @@ final class CLBuffer: DeviceBuffer, @unchecked Sendable {
         self.library = library
         self.ledger = ledger
         ledger.add(bytes)
+        if Profiler.isEnabled { Profiler.shared.recordAllocation(bytes: bytes) }
     }
 
     deinit {
         _ = library.api.clReleaseMemObject(mem)
         ledger.remove(bytes)
+        if Profiler.isEnabled { Profiler.shared.recordRelease() }
     }
 }
 
@@ -112,6 +114,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Measured choices between kernel families of one operation (convolution algorithms).
     let convScheduler: Scheduler
     private let ledger = AllocationLedger()
+    /// Whether the queue records profiling events (the profiler was on when it was created).
+    let profilingQueue: Bool
+    /// Launches whose profiling events are not read yet: (event, kernel, in a steady-state step).
+    private var pendingEvents: [(event: cl_event, kernel: String, steady: Bool)] = []
 
     /// Bytes of device memory this backend's buffers hold now (scratch buffers included).
     public var allocatedBytes: Int { ledger.snapshot.current }
@@ -137,19 +143,30 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         guard let context = library.api.clCreateContext(&properties, 1, &deviceList, nil, nil, &status), status == CL_SUCCESS else {
             throw ScalpelError.deviceUnavailable(device: "\(info.id) (\(info.name))", reason: "clCreateContext failed with \(CLErrorNames.name(status)) (\(status))")
         }
-        guard let queue = library.api.clCreateCommandQueue(context, handle.device, 0, &status), status == CL_SUCCESS else {
+        // With the profiler on, the queue times every command (CL_QUEUE_PROFILING_ENABLE).
+        let profiling = Profiler.isEnabled
+        let queueProperties = profiling ? cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE) : 0
+        guard let queue = library.api.clCreateCommandQueue(context, handle.device, queueProperties, &status), status == CL_SUCCESS else {
             _ = library.api.clReleaseContext(context)
             throw ScalpelError.deviceUnavailable(device: "\(info.id) (\(info.name))", reason: "clCreateCommandQueue failed with \(CLErrorNames.name(status)) (\(status))")
         }
         self.context = context
         self.queue = queue
+        profilingQueue = profiling
         programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
         cpu = CPUBackend()
         let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms"
         convScheduler = Scheduler(url: CacheDirectory.subdirectory("schedule").map { Scheduler.fileURL(in: $0, identity: identity) }, identity: identity)
+        if profiling {
+            Profiler.shared.addFlusher { [weak self] in
+                guard let self else { return }
+                self.lock.withLock { self.collectProfilingEvents(wait: true) }
+            }
+        }
     }
 
     deinit {
+        collectProfilingEvents(wait: true)
         programs.removeAll()
         scratch.removeAll()
         _ = library.api.clReleaseCommandQueue(queue)
@@ -192,6 +209,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try lock.withLock {
             let status = library.api.clEnqueueWriteBuffer(queue, target.mem, cl_bool(CL_TRUE), offset * 4, source.count * 4, base, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "writing \(source.count) values") }
+            if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: source.count * 4, blocking: true) }
         }
     }
 
@@ -204,6 +222,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try lock.withLock {
             let status = library.api.clEnqueueReadBuffer(queue, source.mem, cl_bool(CL_TRUE), offset * 4, destination.count * 4, base, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "reading \(destination.count) values") }
+            if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: destination.count * 4, blocking: true) }
+            // A blocking read on the in-order queue: everything enqueued before it has finished.
+            if profilingQueue { collectProfilingEvents(wait: false) }
         }
     }
 
@@ -211,6 +232,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try lock.withLock {
             let status = library.api.clFinish(queue)
             if status != CL_SUCCESS { throw failure("clFinish", status, "waiting for the queue") }
+            if Profiler.isEnabled { Profiler.shared.recordQueueDrain() }
+            if profilingQueue { collectProfilingEvents(wait: false) }
         }
     }
 
@@ -239,6 +262,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let started = monotonicSeconds()
         if let binary = programCache.load(key: cacheKey) {
             if let program = try? programFromBinary(binary, options: options) {
+                if Profiler.isEnabled { Profiler.shared.recordProgramBuild(fromCache: true, seconds: monotonicSeconds() - started) }
                 Diagnostics.shared.note("\(file) for \(id): loaded from the program cache in \(String(format: "%.0f", (monotonicSeconds() - started) * 1e3)) ms")
                 return program
             }
@@ -264,6 +288,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                                            device: "\(id) (\(info.name))",
                                            log: log.isEmpty ? "\(CLErrorNames.name(buildStatus)) (\(buildStatus))" : log)
         }
+        if Profiler.isEnabled { Profiler.shared.recordProgramBuild(fromCache: false, seconds: monotonicSeconds() - started) }
         Diagnostics.shared.note("\(file) for \(id): compiled from \(origin) source in \(String(format: "%.0f", (monotonicSeconds() - started) * 1e3)) ms")
         if let binary = programBinary(program) { programCache.store(key: cacheKey, binary: binary) }
         return CLProgram(program: program, library: library)
@@ -327,18 +352,54 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// Launches `kernel` (callers hold the lock). With the profiler on, the launch is counted
+    /// under `name`, and on a profiling queue its event is kept to read its device time later.
     func enqueue(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]?) throws {
         if global.contains(0) { return }
         var globalSize = global
+        var event: cl_event?
+        let timed = profilingQueue && Profiler.isEnabled
         let status: cl_int
         if var localSize = local {
             // Round the global size up to whole work-groups.
             for d in globalSize.indices { globalSize[d] = (globalSize[d] + localSize[d] - 1) / localSize[d] * localSize[d] }
-            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil)
+            status = timed
+                ? library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, &event)
+                : library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil)
         } else {
-            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, nil)
+            status = timed
+                ? library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, &event)
+                : library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, nil)
         }
         if status != CL_SUCCESS { throw failure("clEnqueueNDRangeKernel", status, "launching \(name) over \(global)") }
+        if Profiler.isEnabled {
+            let steady = Profiler.shared.recordLaunch(name, backend: "opencl")
+            if let event {
+                pendingEvents.append((event, name, steady))
+                // Bounded memory in a long stretch without reads: wait for the oldest launches.
+                if pendingEvents.count >= 4096 { collectProfilingEvents(wait: true) }
+            }
+        }
+    }
+
+    /// Reads the device time of finished launches from their profiling events and releases the
+    /// events; with `wait`, waits for all of them first. Callers hold the lock.
+    func collectProfilingEvents(wait: Bool) {
+        guard profilingQueue, !pendingEvents.isEmpty else { return }
+        if wait {
+            var events = pendingEvents.map { Optional($0.event) }
+            _ = library.api.clWaitForEvents(cl_uint(events.count), &events)
+        }
+        for (event, kernel, steady) in pendingEvents {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            let a = library.api.clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            let b = library.api.clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            if a == CL_SUCCESS && b == CL_SUCCESS && end >= start {
+                Profiler.shared.recordTime(kernel, backend: "opencl", nanoseconds: UInt64(end - start), steady: steady)
+            }
+            _ = library.api.clReleaseEvent(event)
+        }
+        pendingEvents.removeAll(keepingCapacity: true)
     }
 
     /// A scratch buffer of at least `count` floats, kept for reuse (the in-order queue makes
@@ -438,6 +499,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let pointer = (host as! CPUBuffer).pointer
             let status = library.api.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, count * 4, pointer, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "copying a gemm operand to the host") }
+            if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: count * 4, blocking: true) }
             return host
         }
         let (countA, countB, countC) = (p.requiredCountA, p.requiredCountB, p.requiredCountC)
@@ -445,6 +507,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try cpu.gemm(p, a: hostA, b: hostB, c: hostC)
         let status = library.api.clEnqueueWriteBuffer(queue, c.mem, cl_bool(CL_TRUE), 0, countC * 4, (hostC as! CPUBuffer).pointer, 0, nil, nil)
         if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "copying the gemm result back") }
+        if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: countC * 4, blocking: true) }
     }
 }
 

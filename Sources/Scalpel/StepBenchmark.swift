@@ -1,0 +1,145 @@
+import Foundation
+import ScalpelCore
+import ScalpelNN
+import ScalpelTensor
+
+/// `scalpel bench step`: the steady-state cost of one training step of a built-in model on one
+/// backend — milliseconds per step, and what the profiler counts per step (kernel launches,
+/// allocations, transfers, queue drains).
+///
+/// The step is the trainer's: zero the gradients, forward, cross-entropy, backward, add the
+/// loss to a running total on the backend, clip the gradient norm (when the model's recipe
+/// does), the Adam update and the weight average (when the recipe keeps one). As in training,
+/// the host reads the loss total every 16 steps and at the end of each sample, not every step.
+public enum StepBenchmark {
+    /// What one benchmark trains: a model, its input and its recipe's extras.
+    public struct Workload: Sendable, Codable {
+        public var model: String
+        public var sampleShape: [Int]
+        public var classes: Int
+        public var batchSize: Int
+        public var learningRate: Float
+        /// Gradient clipping at this norm (nil: none).
+        public var clipNorm: Float?
+        /// Weight average decay per step (nil: none).
+        public var ema: Float?
+        public var hidden: Int
+        public var dropout: Float
+
+        public init(model: String, sampleShape: [Int], classes: Int, batchSize: Int, learningRate: Float = 1e-3, clipNorm: Float? = nil,
+                    ema: Float? = nil, hidden: Int = 64, dropout: Float = 0.1) {  // TrainingConfig's defaults
+            self.model = model
+            self.sampleShape = sampleShape
+            self.classes = classes
+            self.batchSize = batchSize
+            self.learningRate = learningRate
+            self.clipNorm = clipNorm
+            self.ema = ema
+            self.hidden = hidden
+            self.dropout = dropout
+        }
+
+        /// The bundled data set each model is benchmarked on: its sample shape and classes
+        /// (BreastMNIST 1×28×28 and 2 classes for images, ECG5000 1×140 and 5 classes for
+        /// sequences, WDBC's 30 features and 2 classes for the MLP).
+        public static func sample(for model: String) throws -> (shape: [Int], classes: Int) {
+            switch model {
+            case "cnn", "resnet18": return ([1, 28, 28], 2)
+            case "fcn", "transformer", "lstm", "gru": return ([1, 140], 5)
+            case "mlp": return ([30], 2)
+            default:
+                throw ScalpelError.invalidArgument("--model \(model): choose one of " + StepBenchmark.models.joined(separator: ", "))
+            }
+        }
+    }
+
+    /// The models `bench step` knows.
+    public static let models = ["cnn", "resnet18", "fcn", "transformer", "lstm", "gru", "mlp"]
+
+    /// One backend's measurement (the keys of `bench step --json`; the table is left out).
+    public struct Result: Encodable, Sendable {
+        public var model: String
+        public var backend: String
+        public var device: String
+        public var batchSize: Int
+        /// Median milliseconds per steady-state step, and the fastest and slowest sample.
+        public var msPerStep: Double
+        public var msMin: Double
+        public var msMax: Double
+        public var samples: Int
+        /// Steps counted by the profiler (after one uncounted first step).
+        public var profiledSteps: Int
+        public var perStep: ProfileSnapshot.PerStep
+        public var kernels: [ProfileSnapshot.KernelPerStep]
+        /// The profiler's table for this backend.
+        public var table: String
+
+        enum CodingKeys: String, CodingKey {
+            case model, backend, device, batchSize, msPerStep, msMin, msMax, samples, profiledSteps, perStep, kernels
+        }
+    }
+
+    /// Times `workload`'s step on `backend` (warm-up, then `samples` samples of at least 0.2 s,
+    /// with the profiler off), then counts `profiledSteps` steps after a first one with the
+    /// profiler on. The profiler is left as it was found.
+    public static func run(_ workload: Workload, on backend: any Backend, samples: Int = 5, profiledSteps: Int = 8) throws -> Result {
+        let wasEnabled = Profiler.isEnabled
+        defer { Profiler.setEnabled(wasEnabled) }
+        Profiler.setEnabled(false)
+        let (model, _) = try Trainer.buildModel(workload.model, sampleShape: workload.sampleShape, classes: workload.classes,
+                                                hidden: workload.hidden, dropout: workload.dropout, seed: 1, on: backend)
+        model.train()
+        let optimizer = try Adam(model.namedParameters(), learningRate: workload.learningRate)
+        let average = try workload.ema.map { try WeightAverage(model, decay: $0) }
+        let parameters = model.parameters()
+        var random = SeededRandom(seed: 5)
+        let batch = workload.batchSize
+        let x = try Tensor(random.uniformArray(batch * workload.sampleShape.reduce(1, *), -1, 1), shape: [batch] + workload.sampleShape, on: backend)
+        let y = try Tensor(labels: (0 ..< batch).map { Int32($0 % workload.classes) }, on: backend)
+        let lossTotal = try Tensor.zeros([1], on: backend)
+        func step() throws {
+            if Profiler.isEnabled { Profiler.shared.stepBegan() }
+            try optimizer.zeroGrad()
+            // In a scope of its own, so that the step's graph is released inside the step.
+            do {
+                let loss = try model(x).crossEntropy(labels: y)
+                try loss.backward()
+                try backend.axpby(alpha: Float(batch), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
+            }
+            if let clip = workload.clipNorm { _ = try clipGradientNorm(parameters, maxNorm: clip) }
+            try optimizer.step()
+            try average?.update(step: optimizer.stepCount)
+            if Profiler.isEnabled { Profiler.shared.stepEnded() }
+        }
+        func steps(_ count: Int) throws {
+            for index in 0 ..< count {
+                try step()
+                if (index + 1) % 16 == 0 { _ = try lossTotal.item() }
+            }
+            _ = try lossTotal.item()
+        }
+        // Warm-up: programs built, schedules measured, caches filled.
+        try steps(3)
+        let t0 = monotonicSeconds()
+        try steps(2)
+        let single = max((monotonicSeconds() - t0) / 2, 1e-6)
+        let inner = max(2, Int((0.2 / single).rounded(.up)))
+        var perStep: [Double] = []
+        for _ in 0 ..< max(1, samples) {
+            let start = monotonicSeconds()
+            try steps(inner)
+            perStep.append((monotonicSeconds() - start) / Double(inner))
+        }
+        let timing = TimingSummary(samples: perStep)
+        // Counting: one first step, then the steady state.
+        Profiler.setEnabled(true)
+        Profiler.shared.reset()
+        try steps(1 + max(1, profiledSteps))
+        let snapshot = Profiler.shared.snapshot()
+        Profiler.shared.reset()
+        return Result(model: workload.model, backend: backend.id.description, device: backend.displayName, batchSize: batch,
+                      msPerStep: timing.median * 1e3, msMin: timing.min * 1e3, msMax: timing.max * 1e3, samples: timing.samples,
+                      profiledSteps: snapshot.steadySteps, perStep: snapshot.perStep!, kernels: snapshot.kernelsPerStep,
+                      table: snapshot.table())
+    }
+}
