@@ -8,12 +8,12 @@
 # writes it to bench/results/step-peers.md.
 #
 #   bench/step_peers.sh [--opencl] [MODEL...]
-#   THREADS="2 1" SAMPLES=7 SCRATCH=.build BATCH= bench/step_peers.sh cnn resnet18 transformer fcn lstm gru mlp
+#   THREADS="2 1" SAMPLES=5 SCRATCH=.build BATCH= bench/step_peers.sh cnn resnet18 transformer fcn lstm gru mlp
 #
 # Those are the defaults. --opencl: measure with --device auto (both backends) when an OpenCL
 # device exists, else with --device cpu. THREADS: the thread counts, one table each (PyTorch's
-# and OpenBLAS's threads, SCALPEL_THREADS and POCL_MAX_PTHREAD_COUNT alike); SAMPLES: PyTorch's
-# samples of ≥ 0.2 s; SCRATCH: the swift build folder; BATCH: a batch size for every model
+# and OpenBLAS's threads, SCALPEL_THREADS and POCL_MAX_PTHREAD_COUNT alike); SAMPLES: samples of
+# ≥ 0.2 s of steps, for both; SCRATCH: the swift build folder; BATCH: a batch size for every model
 # (default: each model's `scalpel train` default). Installs Debian's python3-torch and OpenBLAS
 # when missing: Debian's torch does its matrix products through whichever libblas.so.3 is
 # selected, and the reference BLAS it falls back to is several times slower.
@@ -30,7 +30,7 @@ for arg in "$@"; do
 done
 ((${#models[@]})) || models=(cnn resnet18 transformer fcn lstm gru mlp)
 read -r -a threadCounts <<< "${THREADS:-2 1}"
-samples="${SAMPLES:-7}"
+samples="${SAMPLES:-5}"
 scratch="${SCRATCH:-.build}"
 batch="${BATCH:-}"
 
@@ -55,13 +55,13 @@ trap 'rm -f "$raw" "$json"' EXIT
   echo "## Training step per model, $(date -u '+%Y-%m-%d %H:%M') UTC, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
   echo
   echo "Command: \`THREADS=\"${threadCounts[*]}\" SAMPLES=$samples${batch:+ BATCH=$batch} bench/step_peers.sh$( ((opencl)) && echo " --opencl") ${models[*]}\`"
-  echo "(Scalpel: \`scalpel bench step --model M --device $device${batch:+ --batch-size $batch} --json F\`; PyTorch:"
+  echo "(Scalpel: \`scalpel bench step --model M --device $device${batch:+ --batch-size $batch} --samples $samples --json F\`; PyTorch:"
   echo "\`bench/peers/step_torch.py M --batch-size N --samples $samples --threads T\`, N the batch Scalpel measured)."
   for threads in "${threadCounts[@]}"; do
     : > "$raw"
     for model in "${models[@]}"; do
       SCALPEL_THREADS="$threads" POCL_MAX_PTHREAD_COUNT="$threads" \
-        "$bin" bench step --model "$model" --device "$device" ${batch:+--batch-size "$batch"} --json "$json" >/dev/null
+        "$bin" bench step --model "$model" --device "$device" ${batch:+--batch-size "$batch"} --samples "$samples" --json "$json" >/dev/null
       python3 -c '
 import json, sys
 for row in json.load(open(sys.argv[1])):

@@ -36,10 +36,10 @@ def main():
     print()
     print(f"### {threads} thread(s)")
     print()
-    print("Milliseconds per training step, median [min–max] of the samples; ÷ PyTorch: Scalpel's median over")
-    print(f"PyTorch's. PyTorch CPU {', '.join(versions) or '–'}, OMP_WAIT_POLICY=PASSIVE. Per step (Scalpel's counters):")
-    print("kernel launches, device allocations, host→device and device→host copies (blocking ones in")
-    print("parentheses), queue drains.")
+    print("Milliseconds per training step, median [min–max] of the samples; ÷ PyTorch: Scalpel's median")
+    print(f"over PyTorch's. PyTorch CPU {', '.join(versions) or '–'}, OMP_WAIT_POLICY=PASSIVE.")
+    print("Per step, Scalpel's counts: kernel launches (ops on the CPU-Swift backend), device allocations,")
+    print("host→device and device→host copies (blocking ones in parentheses), queue drains.")
     print()
     print("| model | batch | PyTorch ms | Scalpel backend | Scalpel ms | ÷ PyTorch | launches | allocations | H→D | D→H | drains |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -55,7 +55,7 @@ def main():
                 raise SystemExit(f"step_summary: {model}: PyTorch's batch {peer['batchSize']} is not Scalpel's {r['batchSize']}")
             step = r.get("perStep") or {}
             ratio = f"{r['msPerStep'] / peer['msMedian']:.2f}×" if peer else "–"
-            backend = r["backend"] + (f" ({r['device']})" if r.get("device") else "")
+            backend = r["backend"] + (f" · {r['device']}" if r.get("device") else "")
             print(f"| {model} | {r['batchSize']} | {peer_cell} | {backend} | {ms(r['msPerStep'])} [{ms(r['msMin'])}–{ms(r['msMax'])}] | {ratio} "
                   f"| {count(step.get('launches'))} | {count(step.get('allocations'))} | {transfers(step.get('hostToDevice'))} "
                   f"| {transfers(step.get('deviceToHost'))} | {count(step.get('queueDrains'))} |")

@@ -1,13 +1,15 @@
 """step_torch.py: PyTorch CPU's training step for a model of `scalpel bench step`, built as
 `scalpel train` builds it (models_torch.py) on the benchmark's sample shapes — mlp: 30 features
 (WDBC), 2 classes; cnn, resnet18: 1×28×28 (BreastMNIST), 2 classes; fcn, transformer, lstm, gru:
-1×140 (ECG5000), 5 classes — with random inputs, labels i mod classes, data resident in memory.
+1×140 (ECG5000), 5 classes — with inputs uniform in [−1, 1), labels i mod classes, data resident
+in memory, as `bench step` makes them.
 
-One step is what `scalpel train` does per batch with the model's defaults: zero the gradients,
-forward, cross-entropy, backward, clip the global gradient norm at 1 (transformer), Adam (learning
-rate 5e-4 for the transformer, else 1e-3), and the weight average's update (resnet18: decay
-0.98). Dropout and BatchNorm are in training mode. Timed with timing.py (warm-up steps, then
-SAMPLES samples of at least 0.2 s); prints one JSON object:
+One step is what `scalpel train` does per batch with the model's defaults (Scalpel's
+StepBenchmark): zero the gradients, forward, cross-entropy, backward, add the batch's loss to a
+running total, clip the global gradient norm at 1 (transformer), Adam (learning rate 5e-4 for
+the transformer, else 1e-3), and the weight average's update (resnet18: decay 0.98). Dropout and
+BatchNorm are in training mode. Timed with timing.py (warm-up steps, then SAMPLES samples of at
+least 0.2 s, 5 by default as `bench step`); prints one JSON object:
 
     {"impl": "torch", "version", "threads", "blas", "model", "batchSize", "parameters", "msMedian", "msMin", "msMax"}
 
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import torch
 from torch import nn
@@ -60,13 +63,16 @@ def main():
     parser = argparse.ArgumentParser(description="PyTorch CPU's training step for a model of `scalpel bench step`.")
     parser.add_argument("model", choices=models_torch.MODELS)
     parser.add_argument("--batch-size", type=int, help="rows per step (default: scalpel train's for the model)")
-    parser.add_argument("--samples", type=int, default=7, help="samples of at least 0.2 s of steps (default 7)")
+    parser.add_argument("--samples", type=int, default=5, help="samples of at least 0.2 s of steps (default 5)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--hidden", type=int, default=models_torch.HIDDEN, help=f"scalpel train's --hidden (default {models_torch.HIDDEN})")
     parser.add_argument("--dropout", type=float, default=models_torch.DROPOUT, help=f"scalpel train's --dropout (default {models_torch.DROPOUT})")
     parser.add_argument("--parameters", action="store_true", help="print the model's parameter count and exit")
     args = parser.parse_args()
 
+    # PyTorch's note that "same" padding of an even kernel (the fcn's 8) copies the input padded:
+    # Scalpel's Conv1d pads and slices the same way.
+    warnings.filterwarnings("ignore", message="Using padding='same'")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -79,7 +85,8 @@ def main():
         print(count)
         return
     model.train()
-    x = torch.randn(batch, *shape)
+    x = torch.rand(batch, *shape) * 2 - 1
+    total = torch.zeros(1)
     y = torch.arange(batch) % classes
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=defaults["learningRate"])
@@ -92,6 +99,7 @@ def main():
         optimizer.zero_grad()
         loss = criterion(model(x), y)
         loss.backward()
+        total.add_(loss.detach(), alpha=batch)
         if clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
