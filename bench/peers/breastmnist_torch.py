@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+import models_torch
+
 
 def load(path="Data/breastmnist.npz"):
     """The official split as tensors, pixels standardised with the training images' statistics."""
@@ -23,36 +25,6 @@ def load(path="Data/breastmnist.npz"):
     y = {s: data[f"{s}_labels"].reshape(-1).astype(np.int64) for s in ("train", "val", "test")}
     mean, std = x["train"].mean(), x["train"].std()
     return {s: torch.tensor((v - mean) / std) for s, v in x.items()}, {s: torch.tensor(v) for s, v in y.items()}
-
-
-def block(cin, cout, stride):
-    class Basic(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.b1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
-            self.c2, self.b2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)) if stride != 1 or cin != cout else None
-
-        def forward(self, t):
-            out = self.b2(self.c2(torch.relu(self.b1(self.c1(t)))))
-            return torch.relu(out + (self.down(t) if self.down is not None else t))
-    return Basic()
-
-
-def build(model_name):
-    """The model as Scalpel builds it (its tensors in the same order, Scalpel's names aside)."""
-    if model_name == "cnn":
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 2))
-    else:
-        layers = [nn.Conv2d(1, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-        c = 64
-        for i, w in enumerate([64, 128, 256, 512]):
-            layers += [block(c, w, 1 if i == 0 else 2), block(w, w, 1)]
-            c = w
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 2)]
-        model = nn.Sequential(*layers)
-    return model
 
 
 def auroc(labels, scores):
@@ -82,7 +54,7 @@ def main():
     schedule = sys.argv[5] if len(sys.argv) > 5 else ("cosine" if model_name == "resnet18" else "constant")
     torch.manual_seed(seed)
     x, y = load()
-    model = build(model_name)
+    model = models_torch.build(model_name, tuple(x["train"].shape[1:]), int(y["train"].max()) + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = nn.CrossEntropyLoss()
     best = (-1, None, 0)

@@ -1,11 +1,12 @@
 """ecg_torch.py: PyTorch's run of `scalpel train` on a UCR archive (ECG5000 by default) — the
 same data (the official TRAIN/TEST files, labels mapped to 0..K-1 in sorted order, no further
 normalisation: UCR series are z-normalised already), the same models as Scalpel builds them
-(fcn: Wang et al. 2017; transformer: conv stem, sinusoidal positions, 2 pre-norm encoder
-layers, mean pooling), Adam, seeded shuffling, and the epoch with the lowest training loss —
-so that test metrics and time per epoch compare recipe for recipe.
+(models_torch.py — fcn: Wang et al. 2017; transformer: conv stem, sinusoidal positions, 2 pre-norm
+encoder layers, mean pooling; lstm, gru: one bidirectional layer, mean pooling), Adam, seeded
+shuffling, and the epoch with the lowest training loss — so that test metrics and time per
+epoch compare recipe for recipe.
 
-    /usr/bin/python3 bench/peers/ecg_torch.py fcn|transformer [EPOCHS] [SEED] [LR] [BATCH] [CLIP]
+    /usr/bin/python3 bench/peers/ecg_torch.py fcn|transformer|lstm|gru [EPOCHS] [SEED] [LR] [BATCH] [CLIP]
 """
 import math
 import sys
@@ -15,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+import models_torch
+
 def load(train_path="Data/ECG5000_TRAIN.tsv", test_path="Data/ECG5000_TEST.tsv"):
     """The archive's split as tensors (N, 1, length), labels mapped to 0..K-1 in sorted order."""
     train, test = np.loadtxt(train_path), np.loadtxt(test_path)
@@ -23,35 +26,6 @@ def load(train_path="Data/ECG5000_TRAIN.tsv", test_path="Data/ECG5000_TEST.tsv")
     x = {s: torch.tensor(a[:, None, 1:], dtype=torch.float32) for s, a in (("train", train), ("test", test))}
     y = {s: torch.tensor([index[c] for c in a[:, 0]]) for s, a in (("train", train), ("test", test))}
     return x, y
-
-
-class Transformer(nn.Module):
-    def __init__(self, length, k, d=64, heads=4, layers=2, ff=128, dropout=0.1):
-        super().__init__()
-        self.stem = nn.Conv1d(1, d, 7, padding="same")
-        pe = torch.zeros(length, d)
-        pos = torch.arange(length)[:, None].float()
-        div = torch.pow(10000.0, torch.arange(0, d, 2).float() / d)
-        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos / div), torch.cos(pos / div)
-        self.register_buffer("pe", pe)
-        layer = nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, k)
-
-    def forward(self, t):
-        h = nn.functional.gelu(self.stem(t)).transpose(1, 2) + self.pe
-        return self.head(self.norm(self.encoder(h)).mean(1))
-
-
-def build(model_name, length, k):
-    """The model as Scalpel builds it: the FCN of Wang et al. 2017, or the transformer."""
-    if model_name != "fcn":
-        return Transformer(length, k)
-    layers, c = [], 1
-    for width, kernel in ((128, 8), (256, 5), (128, 3)):
-        layers += [nn.Conv1d(c, width, kernel, padding="same"), nn.BatchNorm1d(width), nn.ReLU()]
-        c = width
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c, k))
 
 
 def evaluate(model, x, y, k):
@@ -74,7 +48,7 @@ def main():
     torch.manual_seed(seed)
     x, y = load()
     k = int(y["train"].max()) + 1
-    model = build(model_name, x["train"].shape[2], k)
+    model = models_torch.build(model_name, tuple(x["train"].shape[1:]), k)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
     best = (math.inf, None, 0)

@@ -2,7 +2,7 @@
 training losses side by side — a check that Scalpel's training loop (layers, batch norm,
 cross-entropy, Adam, the learning rate, the batches) computes what PyTorch does. It covers the
 models without dropout: `fcn` on a UCR archive and `resnet18` on a MedMNIST file, built as
-`ecg_torch.py` and `breastmnist_torch.py` build them.
+`models_torch.py` builds them.
 
 From a Scalpel `last.safetensors` it takes the weights, BatchNorm statistics, Adam's moments and
 step, and the shuffle generator's state; it draws each epoch's order as Scalpel does (SplitMix64
@@ -34,6 +34,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import breastmnist_torch  # noqa: E402
 import ecg_torch  # noqa: E402
+import models_torch  # noqa: E402
 
 MASK = (1 << 64) - 1
 
@@ -96,11 +97,11 @@ def scalpel_name(name):
 if config["model"] == "fcn":
     x, y = ecg_torch.load(config["data"], config["test"])
     x, y = x["train"], y["train"]
-    model = ecg_torch.build("fcn", x.shape[2], int(y.max()) + 1)
+    model = models_torch.build("fcn", tuple(x.shape[1:]), int(y.max()) + 1)
 else:
     x, y = breastmnist_torch.load(config["data"])
     x, y = x["train"], y["train"]
-    model = breastmnist_torch.build("resnet18")
+    model = models_torch.build("resnet18", tuple(x.shape[1:]), int(y.max()) + 1)
 model.load_state_dict({k: (v if k.endswith("num_batches_tracked") else stored(scalpel_name(k))) for k, v in model.state_dict().items()})
 optimizer = torch.optim.Adam(model.parameters(), lr=float(meta["optimizer.learning_rate"]))
 for name, p in model.named_parameters():
