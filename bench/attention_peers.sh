@@ -18,7 +18,8 @@ read -r -a shapes <<< "${SHAPES:-32x4x128x32 4x4x1024x32 1x4x4096x32}"
 rounds="${ROUNDS:-2}"
 samples="${SAMPLES:-5}"
 scratch="${SCRATCH:-.build}"
-scripts/setup.sh python3-torch
+# OpenBLAS too: without it Debian's torch does its matrix products on the reference BLAS.
+scripts/setup.sh python3-torch libopenblas0-pthread
 swift build -c release --product scalpel --scratch-path "$scratch"
 bin="$scratch/release/scalpel"
 out=bench/results/attention-peers.md

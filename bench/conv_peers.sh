@@ -3,7 +3,8 @@
 # machine, with 2 threads and with 1; writes bench/results/conv-peers.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh python3-torch
+# OpenBLAS too: without it Debian's torch does its matrix products on the reference BLAS.
+scripts/setup.sh python3-torch libopenblas0-pthread
 swift build -c release --product scalpel
 out=bench/results/conv-peers.md
 mkdir -p bench/results
