@@ -8,18 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scalpel="${1:-.build/debug/scalpel}"
-scripts/setup.sh oclgrind
-python3 -c "import importlib.metadata as m; m.version('intel-opencl-rt'); m.version('intel-cmplr-lib-rt')" 2>/dev/null \
-  || python3 -m pip install --quiet intel-opencl-rt intel-cmplr-lib-rt
-intel=$(python3 -c "import os, sys; print(os.path.join(sys.prefix, 'lib', 'libintelocl.so'))")
-[ -f "$intel" ] || { echo "opencl_implementations: $intel missing after installing intel-opencl-rt" >&2; exit 1; }
-
 vendors=$(mktemp -d)
 trap 'rm -rf "$vendors"' EXIT
-mkdir -p "$vendors/intel" "$vendors/oclgrind"
-# The ICD names Intel's library by path; its own libOpenCL.so.1 beside it stays off the loader path.
-echo "$intel" > "$vendors/intel/intel.icd"
-echo /usr/lib/oclgrind/liboclgrind-rt-icd.so > "$vendors/oclgrind/oclgrind.icd"
+scripts/opencl_vendors.sh "$vendors"
 
 echo "== Intel OpenCL CPU runtime: kernel self-test" >&2
 OCL_ICD_VENDORS="$vendors/intel" "$scalpel" selftest --device cl | tail -n 3
