@@ -11,19 +11,26 @@ final class CLBuffer: DeviceBuffer, @unchecked Sendable {
     private let library: OpenCLLibrary
     private let ledger: AllocationLedger
     private let bytes: Int
+    /// Held while releasing `mem` (see `OpenCLCallLock`); nil: released without a lock.
+    private let releaseLock: NSRecursiveLock?
 
-    init(mem: cl_mem, count: Int, bytes: Int, owner: DeviceID, library: OpenCLLibrary, ledger: AllocationLedger) {
+    init(mem: cl_mem, count: Int, bytes: Int, owner: DeviceID, library: OpenCLLibrary, ledger: AllocationLedger, releaseLock: NSRecursiveLock?) {
         self.mem = mem
         self.count = count
         self.bytes = bytes
         self.owner = owner
         self.library = library
         self.ledger = ledger
+        self.releaseLock = releaseLock
         ledger.add(bytes)
     }
 
     deinit {
-        _ = library.api.clReleaseMemObject(mem)
+        if let releaseLock {
+            releaseLock.withLock { _ = library.api.clReleaseMemObject(mem) }
+        } else {
+            _ = library.api.clReleaseMemObject(mem)
+        }
         ledger.remove(bytes)
     }
 }
@@ -91,8 +98,10 @@ enum KernelArgument {
 /// (and cached on disk), and the kernels of `Kernels/`.
 ///
 /// Calls are serialised by a lock (kernel objects hold their arguments, so setting them and
-/// enqueueing must not interleave). An operation whose program fails to build runs on the
-/// CPU-Swift backend instead, with one warning carrying the build log and a fallback count.
+/// enqueueing must not interleave): the backend's own, or one shared by every backend of an
+/// implementation that is not thread-safe across contexts (`OpenCLCallLock`). An operation
+/// whose program fails to build runs on the CPU-Swift backend instead, with one warning
+/// carrying the build log and a fallback count.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let info: OpenCLDeviceInfo
     public var id: DeviceID { info.id }
@@ -104,7 +113,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private let device: cl_device_id?
     private let context: cl_context
     let queue: cl_command_queue
-    let lock = NSLock()
+    let lock: NSRecursiveLock
     private let programCache: ProgramCache
     private var programs: [String: Result<CLProgram, ScalpelError>] = [:]
     private var scratch: [String: CLBuffer] = [:]
@@ -129,6 +138,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.library = library
         device = handle.device
         self.tuning = tuning ?? GEMMTuning.lookup(info)
+        lock = OpenCLCallLock.make(for: info)
         var status: cl_int = 0
         var deviceList: [cl_device_id?] = [handle.device]
         var properties: [cl_context_properties] = [
@@ -150,10 +160,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     deinit {
-        programs.removeAll()
-        scratch.removeAll()
-        _ = library.api.clReleaseCommandQueue(queue)
-        _ = library.api.clReleaseContext(context)
+        lock.withLock {
+            programs.removeAll()
+            scratch.removeAll()
+            _ = library.api.clReleaseCommandQueue(queue)
+            _ = library.api.clReleaseContext(context)
+        }
     }
 
     // MARK: Buffers
@@ -173,7 +185,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         guard let mem = library.api.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
             throw failure("clCreateBuffer", status, "allocating \(formatBytes(bytes)) for \(purpose)", bytes: bytes)
         }
-        return CLBuffer(mem: mem, count: count, bytes: bytes, owner: id, library: library, ledger: ledger)
+        return CLBuffer(mem: mem, count: count, bytes: bytes, owner: id, library: library, ledger: ledger, releaseLock: bufferReleaseLock)
     }
 
     func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {
