@@ -8,22 +8,23 @@ import Testing
 /// Several backends of one device (each its own context, queue and lock) used from several
 /// threads at once, as Swift Testing's parallel tests and a program with two runtimes do.
 struct OpenCLConcurrencyTests {
-    /// Two backends of the first device run causal attention (N = 512, d = 64: eight query
-    /// blocks of 64) at the same time, three rounds each; every row of every round equals the
-    /// CPU's. Oclgrind 21.10, running two launches of different contexts at once, skips whole
-    /// work-groups of one of them (their rows stay 0; scripts/oclgrind/concurrent_contexts.c).
+    /// Two backends of the first device run causal attention (2 heads, N = 256, d = 16: eight
+    /// work-groups of 64 queries on a GPU-type device) at the same time, two rounds each; every
+    /// row of every round equals the CPU's. Oclgrind 21.10, running two launches of different
+    /// contexts at once, skips whole work-groups of each (their rows stay 0;
+    /// scripts/oclgrind/concurrent_contexts.c); small enough for its CI pass.
     @Test func twoBackendsLaunchingAtOnceComputeEveryRow() throws {
         guard openCLAvailable(), let info = OpenCLInventory.shared.devices.first else { return }
-        let (n, d, rounds) = (512, 64, 3)
+        let (heads, n, d, rounds) = (2, 256, 16, 2)
         var random = SeededRandom(seed: 5)
-        let values = (0 ..< 3).map { _ in random.uniformArray(n * d, -1, 1) }
-        let want = try causalAttention(values, n: n, d: d, on: TensorBackends.cpu)
+        let values = (0 ..< 3).map { _ in random.uniformArray(heads * n * d, -1, 1) }
+        let want = try causalAttention(values, heads: heads, n: n, d: d, on: TensorBackends.cpu)
         let backends = try (0 ..< 2).map { _ in try OpenCLBackend(info) }
         let results = Results()
         DispatchQueue.concurrentPerform(iterations: backends.count) { index in
             do {
                 for round in 0 ..< rounds {
-                    results.add("backend \(index), round \(round)", try causalAttention(values, n: n, d: d, on: backends[index]))
+                    results.add("backend \(index), round \(round)", try causalAttention(values, heads: heads, n: n, d: d, on: backends[index]))
                 }
             } catch {
                 results.fail("backend \(index): \(error)")
@@ -32,7 +33,7 @@ struct OpenCLConcurrencyTests {
         #expect(results.errors.isEmpty, "\(results.errors)")
         #expect(results.outputs.count == backends.count * rounds)
         for (run, got) in results.outputs.sorted(by: { $0.key < $1.key }) {
-            let wrongRows = (0 ..< n).filter { i in
+            let wrongRows = (0 ..< heads * n).filter { i in
                 (0 ..< d).contains { c in Swift.abs(got[i * d + c] - want[i * d + c]) > 1e-4 }
             }
             #expect(wrongRows.isEmpty, "\(run): \(wrongRows.count) wrong rows, first \(wrongRows.prefix(8)) (row \(wrongRows.first ?? 0) column 0: \(wrongRows.first.map { got[$0 * d] } ?? 0))")
@@ -78,9 +79,10 @@ struct OpenCLConcurrencyTests {
         func drop() { buffer = nil }
     }
 
-    private func causalAttention(_ values: [[Float]], n: Int, d: Int, on backend: any Backend) throws -> [Float] {
-        let (q, k, v) = (try Tensor(values[0], shape: [1, 1, n, d], on: backend), try Tensor(values[1], shape: [1, 1, n, d], on: backend),
-                         try Tensor(values[2], shape: [1, 1, n, d], on: backend))
+    private func causalAttention(_ values: [[Float]], heads: Int, n: Int, d: Int, on backend: any Backend) throws -> [Float] {
+        let shape = [1, heads, n, d]
+        let (q, k, v) = (try Tensor(values[0], shape: shape, on: backend), try Tensor(values[1], shape: shape, on: backend),
+                         try Tensor(values[2], shape: shape, on: backend))
         return try Autograd.noGrad { try q.scaledDotProductAttention(key: k, value: v, causal: true) }.array()
     }
 
