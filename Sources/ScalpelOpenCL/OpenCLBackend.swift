@@ -11,20 +11,27 @@ final class CLBuffer: DeviceBuffer, @unchecked Sendable {
     private let library: OpenCLLibrary
     private let ledger: AllocationLedger
     private let bytes: Int
+    /// Held while releasing `mem` (see `OpenCLCallLock`); nil: released without a lock.
+    private let releaseLock: NSRecursiveLock?
 
-    init(mem: cl_mem, count: Int, bytes: Int, owner: DeviceID, library: OpenCLLibrary, ledger: AllocationLedger) {
+    init(mem: cl_mem, count: Int, bytes: Int, owner: DeviceID, library: OpenCLLibrary, ledger: AllocationLedger, releaseLock: NSRecursiveLock?) {
         self.mem = mem
         self.count = count
         self.bytes = bytes
         self.owner = owner
         self.library = library
         self.ledger = ledger
+        self.releaseLock = releaseLock
         ledger.add(bytes)
         if Profiler.isEnabled { Profiler.shared.recordAllocation(bytes: bytes) }
     }
 
     deinit {
-        _ = library.api.clReleaseMemObject(mem)
+        if let releaseLock {
+            releaseLock.withLock { _ = library.api.clReleaseMemObject(mem) }
+        } else {
+            _ = library.api.clReleaseMemObject(mem)
+        }
         ledger.remove(bytes)
         if Profiler.isEnabled { Profiler.shared.recordRelease() }
     }
@@ -93,8 +100,10 @@ enum KernelArgument {
 /// (and cached on disk), and the kernels of `Kernels/`.
 ///
 /// Calls are serialised by a lock (kernel objects hold their arguments, so setting them and
-/// enqueueing must not interleave). An operation whose program fails to build runs on the
-/// CPU-Swift backend instead, with one warning carrying the build log and a fallback count.
+/// enqueueing must not interleave): the backend's own, or one shared by every backend of an
+/// implementation that is not thread-safe across contexts (`OpenCLCallLock`). An operation
+/// whose program fails to build runs on the CPU-Swift backend instead, with one warning
+/// carrying the build log and a fallback count.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let info: OpenCLDeviceInfo
     public var id: DeviceID { info.id }
@@ -106,7 +115,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private let device: cl_device_id?
     private let context: cl_context
     let queue: cl_command_queue
-    let lock = NSLock()
+    let lock: NSRecursiveLock
     private let programCache: ProgramCache
     private var programs: [String: Result<CLProgram, ScalpelError>] = [:]
     private var scratch: [String: CLBuffer] = [:]
@@ -120,8 +129,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// (`CL_KERNEL_WORK_GROUP_SIZE`, which registers can make smaller than the device's) and
     /// the local memory it declares (`CL_KERNEL_LOCAL_MEM_SIZE`).
     private var kernelLimits: [cl_kernel: (workGroup: Int, localBytes: Int)] = [:]
-    /// Launches whose profiling events are not read yet: (event, kernel, in a steady-state step).
-    private var pendingEvents: [(event: cl_event, kernel: String, steady: Bool)] = []
+    /// Every launch's event until it is seen finished: its execution status is checked, and
+    /// with the profiler on its device time read.
+    let launches: LaunchStatusLog
 
     /// Bytes of device memory this backend's buffers hold now (scratch buffers included).
     public var allocatedBytes: Int { ledger.snapshot.current }
@@ -139,6 +149,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.library = library
         device = handle.device
         self.tuning = tuning ?? GEMMTuning.lookup(info)
+        lock = OpenCLCallLock.make(for: info)
         var status: cl_int = 0
         var deviceList: [cl_device_id?] = [handle.device]
         var properties: [cl_context_properties] = [
@@ -157,6 +168,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.context = context
         self.queue = queue
         profilingQueue = profiling
+        launches = LaunchStatusLog(library: library, readsDeviceTime: profiling)
         programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
         cpu = CPUBackend()
         let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms"
@@ -164,17 +176,19 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         if profiling {
             Profiler.shared.addFlusher { [weak self] in
                 guard let self else { return }
-                self.lock.withLock { self.collectProfilingEvents(wait: true) }
+                self.lock.withLock { try? self.launches.check(wait: true) }
             }
         }
     }
 
     deinit {
-        collectProfilingEvents(wait: true)
-        programs.removeAll()
-        scratch.removeAll()
-        _ = library.api.clReleaseCommandQueue(queue)
-        _ = library.api.clReleaseContext(context)
+        lock.withLock {
+            try? launches.check(wait: true)
+            programs.removeAll()
+            scratch.removeAll()
+            _ = library.api.clReleaseCommandQueue(queue)
+            _ = library.api.clReleaseContext(context)
+        }
     }
 
     // MARK: Buffers
@@ -194,7 +208,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         guard let mem = library.api.clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
             throw failure("clCreateBuffer", status, "allocating \(formatBytes(bytes)) for \(purpose)", bytes: bytes)
         }
-        return CLBuffer(mem: mem, count: count, bytes: bytes, owner: id, library: library, ledger: ledger)
+        return CLBuffer(mem: mem, count: count, bytes: bytes, owner: id, library: library, ledger: ledger, releaseLock: bufferReleaseLock)
     }
 
     func storage(_ buffer: any DeviceBuffer, op: String) throws -> CLBuffer {
@@ -214,6 +228,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let status = library.api.clEnqueueWriteBuffer(queue, target.mem, cl_bool(CL_TRUE), offset * 4, source.count * 4, base, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "writing \(source.count) values") }
             if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: source.count * 4, blocking: true) }
+            // A blocking write on the in-order queue: every launch before it has finished.
+            try launches.check()
         }
     }
 
@@ -227,8 +243,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let status = library.api.clEnqueueReadBuffer(queue, source.mem, cl_bool(CL_TRUE), offset * 4, destination.count * 4, base, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "reading \(destination.count) values") }
             if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: destination.count * 4, blocking: true) }
-            // A blocking read on the in-order queue: everything enqueued before it has finished.
-            if profilingQueue { collectProfilingEvents(wait: false) }
+            // A blocking read on the in-order queue: every launch before it has finished.
+            try launches.check()
         }
     }
 
@@ -237,7 +253,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let status = library.api.clFinish(queue)
             if status != CL_SUCCESS { throw failure("clFinish", status, "waiting for the queue") }
             if Profiler.isEnabled { Profiler.shared.recordQueueDrain() }
-            if profilingQueue { collectProfilingEvents(wait: false) }
+            try launches.check()
         }
     }
 
@@ -356,35 +372,25 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
     }
 
-    /// Launches `kernel` (callers hold the lock). With the profiler on, the launch is counted
-    /// under `name`, and on a profiling queue its event is kept to read its device time later.
+    /// Launches `kernel` (callers hold the lock). Its event goes to `launches`, which checks
+    /// its execution status after the next wait; with the profiler on, the launch is counted
+    /// under `name` and its device time read from the event.
     func enqueue(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]?) throws {
         if global.contains(0) { return }
         if let local { try checkFits(kernel, name: name, local: local) }
         var globalSize = global
         var event: cl_event?
-        let timed = profilingQueue && Profiler.isEnabled
         let status: cl_int
         if var localSize = local {
             // Round the global size up to whole work-groups.
             for d in globalSize.indices { globalSize[d] = (globalSize[d] + localSize[d] - 1) / localSize[d] * localSize[d] }
-            status = timed
-                ? library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, &event)
-                : library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil)
+            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, &event)
         } else {
-            status = timed
-                ? library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, &event)
-                : library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, nil)
+            status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, &event)
         }
         if status != CL_SUCCESS { throw failure("clEnqueueNDRangeKernel", status, "launching \(name) over \(global)") }
-        if Profiler.isEnabled {
-            let steady = Profiler.shared.recordLaunch(name, backend: "opencl")
-            if let event {
-                pendingEvents.append((event, name, steady))
-                // Bounded memory in a long stretch without reads: wait for the oldest launches.
-                if pendingEvents.count >= 4096 { collectProfilingEvents(wait: true) }
-            }
-        }
+        let steady: Bool? = Profiler.isEnabled ? Profiler.shared.recordLaunch(name, backend: "opencl") : nil
+        if let event { try launches.record(event, name: name, global: global, steady: steady) }
     }
 
     /// Throws an error naming the kernel, what it asks for and what the device allows, when a
@@ -417,26 +423,6 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                                            detail: "it declares \(formatBytes(limits.localBytes)) of local memory (CL_KERNEL_LOCAL_MEM_SIZE), "
                                                + "and this device has \(formatBytes(info.localMemoryBytes))")
         }
-    }
-
-    /// Reads the device time of finished launches from their profiling events and releases the
-    /// events; with `wait`, waits for all of them first. Callers hold the lock.
-    func collectProfilingEvents(wait: Bool) {
-        guard profilingQueue, !pendingEvents.isEmpty else { return }
-        if wait {
-            var events = pendingEvents.map { Optional($0.event) }
-            _ = library.api.clWaitForEvents(cl_uint(events.count), &events)
-        }
-        for (event, kernel, steady) in pendingEvents {
-            var start: cl_ulong = 0, end: cl_ulong = 0
-            let a = library.api.clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
-            let b = library.api.clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
-            if a == CL_SUCCESS && b == CL_SUCCESS && end >= start {
-                Profiler.shared.recordTime(kernel, backend: "opencl", nanoseconds: UInt64(end - start), steady: steady)
-            }
-            _ = library.api.clReleaseEvent(event)
-        }
-        pendingEvents.removeAll(keepingCapacity: true)
     }
 
     /// A scratch buffer of at least `count` floats, kept for reuse (the in-order queue makes
@@ -537,6 +523,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let status = library.api.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, count * 4, pointer, 0, nil, nil)
             if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "copying a gemm operand to the host") }
             if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: count * 4, blocking: true) }
+            try launches.check()
             return host
         }
         let (countA, countB, countC) = (p.requiredCountA, p.requiredCountB, p.requiredCountC)

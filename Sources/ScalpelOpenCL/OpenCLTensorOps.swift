@@ -56,6 +56,7 @@ extension OpenCLBackend {
             : library.api.clEnqueueWriteBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
         if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, "moving a fallback operand") }
         if Profiler.isEnabled { Profiler.shared.recordTransfer(toHost ? .deviceToHost : .hostToDevice, bytes: count * 4, blocking: true) }
+        try launches.check()
     }
 
     func run1D(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], count: Int) throws {

@@ -43,7 +43,10 @@
   X(clFlush) \
   X(clWaitForEvents) \
   X(clReleaseEvent) \
-  X(clGetEventProfilingInfo)
+  X(clGetEventProfilingInfo) \
+  X(clGetEventInfo) \
+  X(clCreateUserEvent) \
+  X(clSetUserEventStatus)
 
 #define SCALPEL_CL_MEMBER(name) __typeof__(&name) name;
 
