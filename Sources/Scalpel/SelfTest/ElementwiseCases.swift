@@ -16,7 +16,9 @@ extension KernelCases {
         }
         for op in BinaryOp.allCases where !op.isComparison {
             let ranges: [ClosedRange<Float>] = op == .pow ? [0.5 ... 2, -1.5 ... 1.5] : op == .div ? [-1 ... 1, 0.5 ... 2] : [-1 ... 1, -1 ... 1]
-            cases.append(.tensor(.elementwise, op.rawValue, [[37, 29], [37, 29]], ranges: ranges, kernels: ["binary_same"],
+            // The gradients of sub and div negate, pow's takes a logarithm: unary kernels.
+            let kernels = [.sub, .div, .pow].contains(op) ? ["binary_same", "unary"] : ["binary_same"]
+            cases.append(.tensor(.elementwise, op.rawValue, [[37, 29], [37, 29]], ranges: ranges, kernels: kernels,
                                  quick: op == .div) { x in try apply(op, x[0], x[1]) })
         }
         cases.append(comparisons(.elementwise, [37, 29], [37, 29], kernel: "binary_same"))

@@ -12,11 +12,11 @@ extension KernelCases {
             return try Tensor.concatenate([h, c], axis: 1)
         },
         .tensor(.recurrent, "lstmCell h only", [[3, 20], [3, 5]], ranges: [-3 ... 3, -2 ... 2], inputNames: ["gates", "cPrev"],
-                kernels: ["lstm_cell", "lstm_cell_backward"]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).h },
+                kernels: ["lstm_cell", "lstm_cell_backward", "copy_strided"]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).h },
         .tensor(.recurrent, "lstmCell c only", [[3, 20], [3, 5]], ranges: [-3 ... 3, -2 ... 2], inputNames: ["gates", "cPrev"],
-                kernels: ["lstm_cell", "lstm_cell_backward"]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).c },
+                kernels: ["lstm_cell", "lstm_cell_backward", "copy_strided"]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).c },
         .tensor(.recurrent, "lstmCell two chained steps", [[2, 12], [2, 12], [2, 3]], ranges: [-2 ... 2, -2 ... 2, -1 ... 1],
-                kernels: ["lstm_cell", "lstm_cell_backward"]) { x in
+                kernels: ["lstm_cell", "lstm_cell_backward", "copy_strided"]) { x in
             let first = try Tensor.lstmCell(gates: x[0], cPrev: x[2])
             let gates = try x[1] + Tensor.concatenate([first.h, first.h, first.h, first.h], axis: 1) * 0.7
             let second = try Tensor.lstmCell(gates: gates, cPrev: first.c)
