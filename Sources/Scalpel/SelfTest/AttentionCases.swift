@@ -3,11 +3,17 @@ import ScalpelTensor
 
 /// One attention problem of the table: shapes, masks and scale.
 public struct AttentionCase: Sendable, CustomStringConvertible {
+    /// Batch entries (B).
     public var batch: Int
+    /// Heads per entry (H).
     public var heads: Int
+    /// Queries per head (Nq).
     public var queries: Int
+    /// Keys (and values) per head (Nk).
     public var keys: Int
+    /// Floats per query, key and value (d).
     public var headSize: Int
+    /// Whether query i attends only to keys j ≤ i.
     public var causal: Bool
     /// Keys each batch entry attends to (nil: all); 0 leaves its queries no key at all.
     public var lengths: [Int]?
@@ -16,6 +22,7 @@ public struct AttentionCase: Sendable, CustomStringConvertible {
     /// Whether the case belongs to the quick subset.
     public var quick: Bool
 
+    /// A case of the given sizes and masks (not quick unless said).
     public init(batch: Int, heads: Int, queries: Int, keys: Int, headSize: Int, causal: Bool = false, lengths: [Int]? = nil,
                 scale: Float? = nil, quick: Bool = false) {
         (self.batch, self.heads, self.queries, self.keys, self.headSize) = (batch, heads, queries, keys, headSize)

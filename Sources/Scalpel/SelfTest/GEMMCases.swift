@@ -10,7 +10,9 @@ public enum GEMMCases {
 
     /// One case: parameters and a seed for its data.
     public struct Case: Sendable, CustomStringConvertible {
+        /// Sizes, transposes, alpha, beta, batch, offsets and strides.
         public var parameters: GEMMParameters
+        /// The seed of the operands' values.
         public var seed: UInt64
         public var description: String {
             var text = parameters.description

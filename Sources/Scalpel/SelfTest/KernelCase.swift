@@ -42,13 +42,16 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable, CustomStringC
 public struct KernelOutput: Sendable {
     /// What the values are ("forward", "d weight", "state1 after 3 steps" …).
     public var name: String
+    /// The values, in Double (exact for an fp64 reference, widened from fp32 elsewhere).
     public var values: [Double]
 
+    /// Values named `name`.
     public init(_ name: String, _ values: [Double]) {
         self.name = name
         self.values = values
     }
 
+    /// fp32 values named `name`.
     public init(_ name: String, _ values: [Float]) {
         self.init(name, values.map(Double.init))
     }
@@ -69,6 +72,7 @@ public struct TensorCase: Sendable {
     /// The operation.
     public var body: @Sendable ([Tensor]) throws -> Tensor
 
+    /// An operation on inputs of `shapes` (values in [-1, 1] unless `ranges` says otherwise).
     public init(shapes: [[Int]], ranges: [ClosedRange<Float>]? = nil, constants: Set<Int> = [], inputNames: [String]? = nil,
                 body: @escaping @Sendable ([Tensor]) throws -> Tensor) {
         self.shapes = shapes
@@ -80,6 +84,7 @@ public struct TensorCase: Sendable {
 
     /// Forward values, the weighted scalar and every input's gradient on one backend.
     public struct Evaluation: Sendable {
+        /// The operation's output, flattened.
         public var output: [Double]
         /// Σ w·output with the fixed weights w (what is differentiated).
         public var scalar: Double
@@ -156,8 +161,10 @@ public struct KernelCase: Sendable, CustomStringConvertible {
     /// The largest error allowed, relative to the largest reference magnitude of each output
     /// (at least 1). GEMM cases use `GEMMCheck`'s own tolerance instead.
     public var tolerance: Double
+    /// What is run and compared.
     public var check: Check
 
+    /// A case; see `tensor` and `buffers` for the two usual kinds.
     public init(_ family: KernelFamily, _ name: String, shape: String, kernels: [String], quick: Bool = false,
                 tolerance: Double = 2e-5, check: Check) {
         self.family = family

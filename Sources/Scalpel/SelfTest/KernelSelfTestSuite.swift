@@ -14,11 +14,13 @@ import ScalpelOpenCL
 public enum KernelSelfTestSuite {
     /// One case on one backend.
     public struct Row: Sendable {
+        /// The case's family.
         public var family: KernelFamily
         /// The case's name ("relu", "gemm_packed", "conv2d direct").
         public var kernel: String
         /// The backend's id ("cl:0:0", "cpu").
         public var device: String
+        /// The case's shapes, as the table prints them.
         public var shape: String
         /// The largest |result − reference| over every output.
         public var maxAbsError: Double
@@ -50,7 +52,8 @@ public enum KernelSelfTestSuite {
 
     /// Runs every case of `cases` that applies to each backend (backend by backend); `report`
     /// sees each row as it is made. The build log of a program that did not build is quoted in
-    /// full in the first row it fails, and referred to after.
+    /// full in the first row it fails, and referred to after; to keep such logs, `run` installs
+    /// `WarningTranscript.shared` (warnings still print on standard error).
     public static func run(_ cases: [KernelCase], on backends: [any Backend], report: (Row) -> Void = { _ in }) -> [Row] {
         WarningTranscript.shared.install()
         let quoted = QuotedWarnings()
