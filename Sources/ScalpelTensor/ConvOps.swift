@@ -6,8 +6,13 @@ extension Tensor {
     /// per chunk of images, im2col into a (C·R·S, n·OH·OW) matrix, one GEMM per group into
     /// (K, n·OH·OW), a permute into (N, K, OH, OW). Gradients: the weight's is one GEMM per group
     /// and chunk against the (recomputed) columns, accumulated; the input's a GEMM and col2im.
+    ///
+    /// - algorithm: how the forward pass is computed; nil lets the backend choose
+    ///   (`conv2dForwardAlgorithm`). The self-test forces each in turn. The backward pass is the
+    ///   same for both.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                       dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int = 8 << 20) throws -> Tensor {
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int = 8 << 20,
+                       algorithm: ConvAlgorithm? = nil) throws -> Tensor {
         try sameBackend(weight, "conv2d")
         guard rank == 4, weight.rank == 4 else {
             throw ScalpelError.shapeMismatch(op: "conv2d", detail: "needs input (N, C, H, W) and weight (K, C/groups, R, S), got \(shape) and \(weight.shape)")
@@ -28,7 +33,7 @@ extension Tensor {
         let chunk = Swift.max(1, Swift.min(n, columnBudget / Swift.max(perImage, 1)))
         let imageSize = g.inChannels * g.height * g.width
         let out = try Tensor.empty([n, k, oh, ow], on: backend)
-        if backend.conv2dForwardAlgorithm(g) == .direct {
+        if (algorithm ?? backend.conv2dForwardAlgorithm(g)) == .direct {
             try backend.conv2dDirect(g, input: storage, weight: weight.storage, output: out.storage)
         } else {
             for start in Swift.stride(from: 0, to: n, by: chunk) {

@@ -6,50 +6,6 @@ import ScalpelOpenCL
 import ScalpelTensor
 import Testing
 
-/// One attention problem: shapes, masks, and inputs drawn from a seed.
-struct AttentionCase: Sendable, CustomStringConvertible {
-    var batch: Int
-    var heads: Int
-    var queries: Int
-    var keys: Int
-    var headSize: Int
-    var causal = false
-    /// Keys each batch entry attends to (nil: all).
-    var lengths: [Int]?
-    var scale: Float?
-
-    var description: String {
-        "B\(batch) H\(heads) Nq\(queries) Nk\(keys) d\(headSize)" + (causal ? " causal" : "")
-            + (lengths.map { " lengths \($0)" } ?? "") + (scale.map { " scale \($0)" } ?? "")
-    }
-
-    var queryShape: [Int] { [batch, heads, queries, headSize] }
-    var keyShape: [Int] { [batch, heads, keys, headSize] }
-
-    /// q, k, v as Double values (exactly representable in fp32), uniform in [−1.5, 1.5).
-    func inputs(seed: UInt64 = 11) -> [[Double]] {
-        var random = SeededRandom(seed: seed &+ UInt64(queries * 131 + keys * 17 + headSize))
-        return [queryShape, keyShape, keyShape].map { shape in
-            (0 ..< shape.reduce(1, *)).map { _ in Double(Float(random.uniform(-1.5, 1.5))) }
-        }
-    }
-
-    /// Lengths 1 and 0 (a batch entry that sees no key) and one past the keys (all of them), odd
-    /// sizes around tile edges (7, 33, 129), head sizes 8, 32, 64 and 128 and odd ones (5, 33),
-    /// causal with Nq > Nk and Nq < Nk.
-    static let all: [AttentionCase] = [
-        AttentionCase(batch: 1, heads: 1, queries: 1, keys: 1, headSize: 8),
-        AttentionCase(batch: 2, heads: 2, queries: 7, keys: 7, headSize: 8),
-        AttentionCase(batch: 1, heads: 2, queries: 33, keys: 33, headSize: 32, causal: true),
-        AttentionCase(batch: 3, heads: 2, queries: 7, keys: 33, headSize: 8, lengths: [1, 0, 20]),
-        AttentionCase(batch: 2, heads: 1, queries: 33, keys: 129, headSize: 32, lengths: [200, 50]),
-        AttentionCase(batch: 1, heads: 1, queries: 129, keys: 129, headSize: 64, causal: true, lengths: [100]),
-        AttentionCase(batch: 1, heads: 2, queries: 129, keys: 7, headSize: 5, causal: true),
-        AttentionCase(batch: 2, heads: 1, queries: 7, keys: 129, headSize: 33, causal: true, lengths: [3, 0], scale: 0.3),
-        AttentionCase(batch: 1, heads: 1, queries: 33, keys: 65, headSize: 128),
-    ]
-}
-
 /// The backends the fused op runs on: the fp64 reference, the fp32 plain and fast CPU kernels,
 /// each OpenCL device.
 enum AttentionBackends {

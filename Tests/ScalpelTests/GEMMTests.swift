@@ -37,16 +37,6 @@ enum GEMMContenders {
 }
 
 @Suite struct GEMMTests {
-    @Test(arguments: GEMMContenders.names, GEMMCases.all)
-    func matchesTheReference(_ name: String, _ testCase: GEMMCases.Case) throws {
-        let contender = try GEMMContenders.contender(name)
-        let p = testCase.parameters
-        let (a, b, c) = testCase.data()
-        let result = try contender.backend.gemm(p, a: a, b: b, c: c) { da, db, dc in try contender.gemm(p, da, db, dc) }
-        let check = GEMMCheck.check(p, a: a, b: b, c0: c, result: result)
-        #expect(check.passed, "\(name) \(testCase): \(check)")
-    }
-
     @Test func everyOpenCLDeviceHasBothKernelFamiliesUnderTest() {
         guard openCLAvailable() else { return }
         #expect(GEMMContenders.names.count == 1 + 2 * OpenCLInventory.shared.devices.count)

@@ -1,115 +1,23 @@
 import Foundation
+import Scalpel
 import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
 import Testing
 
-/// The backends the recurrent tests run on: the fp32 reference kernels (the generic loops in
-/// Float) besides the fast CPU backend (SIMD) and each OpenCL device.
+/// The fp32 reference kernels (the generic loops in Float), which the recurrent cases also run
+/// on besides the backends of every table case.
 enum RecurrentBackends {
     static let referenceFloat = CPUBackend(kernels: .reference)
-    static let names = ["cpu-reference-fp32"] + TensorBackends.names
-
-    static func backend(_ name: String) throws -> any Backend {
-        name == "cpu-reference-fp32" ? referenceFloat : try TensorBackends.backend(name)
-    }
-
-    /// A sequence op's outputs flattened and joined, so that one weighted sum reaches them all.
-    static func joined(_ parts: [Tensor]) throws -> Tensor {
-        try Tensor.concatenate(parts.map { try $0.reshaped([-1]) }, axis: 0)
-    }
-
-    /// The cells and sequence ops as differentiable cases (see OpCase), at small odd sizes.
-    static let cases: [OpCase] = [
-        OpCase("lstmCell h and c", [[3, 20], [3, 5]], ranges: [(-3, 3), (-2, 2)]) { x in
-            let (h, c) = try Tensor.lstmCell(gates: x[0], cPrev: x[1])
-            return try Tensor.concatenate([h, c], axis: 1)
-        },
-        OpCase("lstmCell h only", [[3, 20], [3, 5]], ranges: [(-3, 3), (-2, 2)]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).h },
-        OpCase("lstmCell c only", [[3, 20], [3, 5]], ranges: [(-3, 3), (-2, 2)]) { x in try Tensor.lstmCell(gates: x[0], cPrev: x[1]).c },
-        OpCase("lstmCell two chained steps", [[2, 12], [2, 12], [2, 3]], ranges: [(-2, 2), (-2, 2), (-1, 1)]) { x in
-            let first = try Tensor.lstmCell(gates: x[0], cPrev: x[2])
-            let gates = try x[1] + Tensor.concatenate([first.h, first.h, first.h, first.h], axis: 1) * 0.7
-            let second = try Tensor.lstmCell(gates: gates, cPrev: first.c)
-            return try Tensor.concatenate([second.h, second.c], axis: 1)
-        },
-        OpCase("gruCell", [[3, 15], [3, 15], [3, 5]], ranges: [(-3, 3), (-3, 3), (-1, 1)]) { x in
-            try Tensor.gruCell(gi: x[0], gh: x[1], hPrev: x[2])
-        },
-        OpCase("lstmSequence reverse with initial states", [[2, 3, 3], [8, 3], [8, 2], [8], [8], [2, 2], [2, 2]]) { x in
-            let r = try Tensor.lstmSequence(x[0], weightIH: x[1], weightHH: x[2], biasIH: x[3], biasHH: x[4], h0: x[5], c0: x[6], reverse: true)
-            return try joined([r.output, r.h, r.c])
-        },
-        OpCase("lstmSequence forward from zeros, one bias", [[3, 4, 2], [12, 2], [12, 3], [12]]) { x in
-            let r = try Tensor.lstmSequence(x[0], weightIH: x[1], weightHH: x[2], biasIH: nil, biasHH: x[3])
-            return try joined([r.output, r.c])
-        },
-        OpCase("gruSequence forward with initial state", [[2, 3, 3], [6, 3], [6, 2], [6], [6], [2, 2]]) { x in
-            let r = try Tensor.gruSequence(x[0], weightIH: x[1], weightHH: x[2], biasIH: x[3], biasHH: x[4], h0: x[5])
-            return try joined([r.output, r.h])
-        },
-        OpCase("gruSequence reverse from zeros, no biases", [[3, 4, 2], [9, 2], [9, 3]]) { x in
-            let r = try Tensor.gruSequence(x[0], weightIH: x[1], weightHH: x[2], biasIH: nil, biasHH: nil, reverse: true)
-            return try joined([r.output, r.h])
-        },
-    ]
 }
 
 @Suite struct RecurrentOpTests {
-    @Test(arguments: RecurrentBackends.cases)
-    func gradientsMatchFiniteDifferencesInDouble(_ op: OpCase) throws {
-        try expectGradientsMatchFiniteDifferences(op)
-    }
-
-    @Test(arguments: RecurrentBackends.names, RecurrentBackends.cases)
-    func forwardAndBackwardMatchTheReference(_ backendName: String, _ op: OpCase) throws {
-        try expectMatchesTheReference(op, on: try RecurrentBackends.backend(backendName), named: backendName)
-    }
-
-    /// The kernels on their own at a size the fast CPU backend splits over its threads (batch ·
-    /// hidden ≥ 8192), with a hidden size that leaves a partial SIMD vector, and pre-activations
-    /// from the linear part of σ and tanh into saturation. On an OpenCL device, the kernels must
-    /// have run there (no fallback to the CPU).
-    @Test(arguments: RecurrentBackends.names)
-    func cellKernelsMatchTheReferenceAtThreadedSizes(_ backendName: String) throws {
-        let backend = try RecurrentBackends.backend(backendName), reference = TensorBackends.reference
-        let (batch, hidden) = (64, 515)
-        let n = batch * hidden
-        var random = SeededRandom(seed: 21)
-        let gates = random.uniformArray(4 * n, -9, 9), state = random.uniformArray(n, -2, 2)
-        let dh = random.uniformArray(n), dc = random.uniformArray(n)
-        let gi = random.uniformArray(3 * n, -5, 5), gh = random.uniformArray(3 * n, -5, 5)
-        func check(_ what: String, _ body: (any Backend) throws -> [[Float]]) throws {
-            let got = try body(backend), want = try body(reference)
-            for (index, (a, b)) in zip(got, want).enumerated() {
-                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-                #expect(worst <= 2e-6, "\(what) output \(index) on \(backendName): max error \(worst)")
-            }
-        }
-        for withDc in [true, false] {
-            try check("lstm cell, dc \(withDc)") { b in
-                let (g, cp, c, h) = (try b.makeBuffer(gates), try b.makeBuffer(state), try b.makeBuffer(count: n), try b.makeBuffer(count: n))
-                try b.lstmCell(gates: g, cPrev: cp, c: c, h: h, batch: batch, hidden: hidden)
-                let (dG, dcp) = (try b.makeBuffer(count: 4 * n), try b.makeBuffer(count: n))
-                try b.lstmCellBackward(gates: g, cPrev: cp, c: c, dh: try b.makeBuffer(dh), dc: withDc ? try b.makeBuffer(dc) : nil,
-                                       dGates: dG, dcPrev: dcp, batch: batch, hidden: hidden)
-                return try [g, c, h, dG, dcp].map { try b.read($0) }
-            }
-        }
-        try check("gru cell") { b in
-            let (hp, h, saved) = (try b.makeBuffer(state), try b.makeBuffer(count: n), try b.makeBuffer(count: 3 * n))
-            let ghBuffer = try b.makeBuffer(gh)
-            try b.gruCell(gi: try b.makeBuffer(gi), gh: ghBuffer, hPrev: hp, h: h, saved: saved, batch: batch, hidden: hidden)
-            let (dgi, dgh, dhp) = (try b.makeBuffer(count: 3 * n), try b.makeBuffer(count: 3 * n), try b.makeBuffer(count: n))
-            try b.gruCellBackward(saved: saved, gh: ghBuffer, hPrev: hp, dh: try b.makeBuffer(dh), dgi: dgi, dgh: dgh, dhPrev: dhp,
-                                  batch: batch, hidden: hidden)
-            return try [h, saved, dgi, dgh, dhp].map { try b.read($0) }
-        }
-        if !(backend is CPUBackend) {
-            let fellBack = Diagnostics.shared.fallbackCounts.keys.filter { $0.hasPrefix("lstm_cell") || $0.hasPrefix("gru_cell") }
-            #expect(fellBack.isEmpty, "recurrent.cl did not run on \(backendName): \(fellBack)")
-        }
+    /// The table's recurrent cases (`KernelCases.recurrent`, which the table test runs on every
+    /// backend) also on the fp32 reference kernels: the generic loops in Float.
+    @Test(arguments: KernelCases.recurrent)
+    func fp32ReferenceKernelsMatchTheFp64Reference(_ testCase: KernelCase) throws {
+        expectMatchesTheReference(testCase, on: RecurrentBackends.referenceFloat, named: "cpu-reference-fp32")
     }
 
     @Test func gradientsThroughFinalStatesAccumulateOverRepeatedBackwardPasses() throws {

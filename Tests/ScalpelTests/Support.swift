@@ -30,11 +30,21 @@ struct ProcessResult {
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 }
 
+/// PoCL's own cache of compiled kernels, shared by every `scalpel` the tests run. PoCL keeps it
+/// under $XDG_CACHE_HOME, which many tests point at a fresh folder to isolate Scalpel's program
+/// cache; without this each of them would compile every kernel again (about 20 s on PoCL).
+/// Its entries are keyed by source, options and device, so sharing them changes no result.
+let sharedPoCLCache = FileManager.default.temporaryDirectory.appending(path: "scalpel-tests-pocl-cache").path
+
 /// Runs the built `scalpel` with `arguments`, the current environment plus `environment`
 /// (a nil value removes a variable), as a user would from a shell.
 func runScalpel(_ arguments: [String], environment: [String: String?] = [:]) throws -> ProcessResult {
     #expect(FileManager.default.isExecutableFile(atPath: scalpelBinary.path),
             "the scalpel binary is missing at \(scalpelBinary.path): build it first (swift build)")
+    var environment = environment
+    if ProcessInfo.processInfo.environment["POCL_CACHE_DIR"] == nil && environment["POCL_CACHE_DIR"] == nil {
+        environment["POCL_CACHE_DIR"] = sharedPoCLCache
+    }
     return try runProcess(scalpelBinary, arguments, environment: environment)
 }
 

@@ -1,4 +1,5 @@
 import ScalpelCore
+import ScalpelOpenCL
 
 /// The GEMM shapes every kernel is checked at: sizes around tile and vector edges, all four
 /// transpose pairs, batches with strides and offsets, alpha and beta, and the empty cases.
@@ -9,7 +10,9 @@ public enum GEMMCases {
 
     /// One case: parameters and a seed for its data.
     public struct Case: Sendable, CustomStringConvertible {
+        /// Sizes, transposes, alpha, beta, batch, offsets and strides.
         public var parameters: GEMMParameters
+        /// The seed of the operands' values.
         public var seed: UInt64
         public var description: String {
             var text = parameters.description
@@ -94,5 +97,43 @@ public enum GEMMCases {
     public static var quick: [Case] {
         [Case(parameters: GEMMParameters(m: 37, n: 45, k: 29), seed: 101),
          Case(parameters: GEMMParameters(m: 33, n: 17, k: 65, transA: true, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 102)]
+    }
+}
+
+extension KernelCases {
+    /// GEMM: every `GEMMCases` case (the quick ones included) with each OpenCL kernel variant on
+    /// a device and with the CPU-Swift GEMM elsewhere, then the tensor ops built on GEMM.
+    /// Those ops call the device's default variant, whose kernels the variant cases claim.
+    public static let gemm: [KernelCase] = {
+        var cases: [KernelCase] = []
+        let quick = GEMMCases.quick
+        for (testCase, isQuick) in GEMMCases.all.map({ ($0, false) }) + quick.map({ ($0, true) }) {
+            for variant in [GEMMTuning.Variant?.none] + GEMMTuning.Variant.allCases.map(Optional.some) {
+                cases.append(KernelCase(.gemm, variant.map { "gemm_\($0.rawValue)" } ?? "gemm_fast_swift", shape: testCase.description,
+                                        kernels: gemmKernels(testCase.parameters, variant: variant), quick: isQuick,
+                                        check: .gemm(testCase, variant: variant)))
+            }
+        }
+        return cases + [
+            .tensor(.gemm, "matmul", [[3, 4], [4, 5]], kernels: [], quick: true) { try $0[0].matmul($0[1]) },
+            .tensor(.gemm, "batched matmul", [[2, 3, 4], [2, 4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
+            .tensor(.gemm, "shared-weight matmul", [[2, 3, 4], [4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
+            .tensor(.gemm, "linear", [[5, 4], [3, 4], [3]], inputNames: ["input", "weight", "bias"], kernels: ["binary_broadcast", "reduce_axis"]) {
+                try $0[0].linear(weight: $0[1], bias: $0[2])
+            },
+            .tensor(.gemm, "linear", [[67, 33], [65, 33], [65]], inputNames: ["input", "weight", "bias"], kernels: ["binary_broadcast", "reduce_axis"]) {
+                try $0[0].linear(weight: $0[1], bias: $0[2])
+            },
+        ]
+    }()
+
+    /// The kernels one GEMM launches with `variant` (none on the CPU-Swift backend, none for an
+    /// empty product).
+    static func gemmKernels(_ p: GEMMParameters, variant: GEMMTuning.Variant?) -> [String] {
+        guard let variant, p.m > 0, p.n > 0, p.batch > 0 else { return [] }
+        switch variant {
+        case .packed: return p.k > 0 ? ["gemm_pack_a", p.transB ? "gemm_pack_bt" : "gemm_pack_b", "gemm_packed"] : ["gemm_packed"]
+        case .tiled: return ["gemm_tiled"]
+        }
     }
 }

@@ -1,0 +1,48 @@
+import ScalpelCore
+import ScalpelTensor
+
+extension KernelCases {
+    /// Reductions over every axis position, over long axes (the two-pass path of a device:
+    /// 8192 and more elements into few outputs, with and without a partial chunk), and argmax
+    /// and sum of squares, which have no tensor gradient.
+    public static let reduction: [KernelCase] = [
+        .tensor(.reduction, "sum all", [[3, 4, 2]], kernels: ["reduce_axis", "copy_strided"], quick: true) { try $0[0].sum() },
+        .tensor(.reduction, "sum axes 0, 2", [[3, 4, 2]], kernels: ["reduce_axis", "copy_strided"]) { try $0[0].sum(axes: [0, 2]) },
+        .tensor(.reduction, "mean keepDims", [[3, 4, 2]], kernels: ["reduce_axis", "binary_broadcast", "copy_strided"]) {
+            try $0[0].mean(axes: [1], keepDims: true)
+        },
+        .tensor(.reduction, "variance", [[5, 3]], kernels: ["reduce_axis", "binary_broadcast", "unary", "unary_backward"]) {
+            try $0[0].variance(axes: [0])
+        },
+        .tensor(.reduction, "max axis", [[3, 5]], kernels: ["reduce_axis", "binary_broadcast"]) { try $0[0].max(axis: 1) },
+        .tensor(.reduction, "max axis 0", [[67, 33]], kernels: ["reduce_axis", "binary_broadcast"]) { try $0[0].max(axis: 0) },
+        .tensor(.reduction, "global average pool", [[2, 3, 4, 5]], kernels: ["reduce_axis", "binary_broadcast", "copy_strided"]) {
+            try $0[0].mean(axes: [2, 3])
+        },
+        .tensor(.reduction, "sum long axis", [[2, 9000]], kernels: ["reduce_axis", "copy_strided"], quick: true) { try $0[0].sum(axes: [1]) },
+        .tensor(.reduction, "sum long axis, whole chunks", [[1, 8192]], kernels: ["reduce_axis", "copy_strided", "fill"]) {
+            try $0[0].sum(axes: [1])
+        },
+        .buffers(.reduction, "argmax, max, sum of squares", shape: "outer 7, axis 33, inner 5; ties", kernels: ["reduce_axis"]) { backend in
+            let (outer, axis, inner) = (7, 33, 5)
+            var random = SeededRandom(seed: 71)
+            // Values on a coarse grid, so that maxima tie and argmax must pick the first.
+            let x = try backend.makeBuffer(random.uniformArray(outer * axis * inner, -1, 1).map { ($0 * 3).rounded() / 3 })
+            return try [ReduceOp.argmax, .max, .sumOfSquares, .sum].map { op in
+                let out = try backend.makeBuffer(count: outer * inner)
+                try backend.reduce(op, x: x, out: out, outer: outer, axis: axis, inner: inner)
+                return KernelOutput(op.rawValue, try doubles(out, on: backend))
+            }
+        },
+        .buffers(.reduction, "max, sum of squares, long axis", shape: "outer 3, axis 10000", kernels: ["reduce_axis", "copy_strided"]) { backend in
+            let (outer, axis) = (3, 10_000)
+            var random = SeededRandom(seed: 72)
+            let x = try backend.makeBuffer(random.uniformArray(outer * axis))
+            return try [ReduceOp.max, .sumOfSquares].map { op in
+                let out = try backend.makeBuffer(count: outer)
+                try backend.reduce(op, x: x, out: out, outer: outer, axis: axis, inner: 1)
+                return KernelOutput(op.rawValue, try doubles(out, on: backend))
+            }
+        },
+    ]
+}
