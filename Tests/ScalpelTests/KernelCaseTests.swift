@@ -102,6 +102,21 @@ func runsOnCPU(_ testCase: KernelCase) -> Bool {
         #expect(!row.passed && row.note.contains("the kernel refused to launch") && row.maxAbsError.isNaN)
     }
 
+    /// A case that claims a kernel it never launches fails when the profiler counts launches.
+    @Test func aClaimTheCaseDoesNotLaunchFailsUnderTheProfiler() throws {
+        guard openCLAvailable(), let device = firstDevice else { return }
+        var dishonest = try #require(KernelCases.quick.first { $0.family == .elementwise && runsOnOpenCL($0) })
+        dishonest.kernels.append("no_such_kernel")
+        let wasEnabled = Profiler.isEnabled
+        Profiler.setEnabled(true)
+        defer { Profiler.setEnabled(wasEnabled) }
+        let row = KernelSelfTestSuite.check(dishonest, on: device)
+        #expect(!row.passed, "\(row.note)")
+        #expect(row.note.contains("claims kernels it did not launch: no_such_kernel"), "\(row.note)")
+        let honest = KernelSelfTestSuite.check(try #require(KernelCases.quick.first { $0.family == .elementwise && runsOnOpenCL($0) }), on: device)
+        #expect(honest.passed, "\(honest.note)")
+    }
+
     /// The check run when a device opens covers every family, and passes here.
     @Test func theDeviceCheckRunsTheQuickCasesOfEveryFamily() throws {
         guard openCLAvailable(), let device = firstDevice else { return }

@@ -27,6 +27,16 @@ import Testing
         #expect(last.hasPrefix("\(expected) passed"), "\(expected) quick rows expected: \(last)")
     }
 
+    /// With --profile, every case must launch each kernel it claims (the profiler counts them),
+    /// so the table's claims stay honest as kernels move.
+    @Test func withTheProfilerEveryQuickCaseLaunchesTheKernelsItClaims() throws {
+        guard openCLAvailable() else { return }
+        let result = try runScalpel(["selftest", "--quick", "--device", "cl", "--profile"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(!result.stdout.contains("claims kernels it did not launch"), "\(result.stdout)")
+        #expect(result.stderr.contains("Whole run:") && result.stderr.contains("opencl"), "the profile: \(result.stderr)")
+    }
+
     @Test func theFamilyOptionSelectsFamiliesAndRejectsUnknownOnes() throws {
         let result = try runScalpel(["selftest", "--quick", "--device", "cpu", "--family", "pooling", "--family", "optimizer"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -86,6 +86,8 @@ public enum KernelSelfTestSuite {
         var row = Row(family: testCase.family, kernel: testCase.name, device: backend.id.description, shape: testCase.shape,
                       maxAbsError: .nan, maxRelError: .nan, passed: false, note: "", valuesAgree: false, fallbacks: [:], kernels: testCase.kernels)
         let before = Diagnostics.shared.fallbackCounts
+        // With the profiler on, the case's claims are checked against what it launched.
+        let launchedBefore = Profiler.isEnabled && backend is OpenCLBackend ? openCLLaunches() : nil
         do {
             let comparison = try compare(testCase, on: backend)
             row.maxAbsError = comparison.maxAbsError
@@ -102,8 +104,26 @@ public enum KernelSelfTestSuite {
         if !row.fallbacks.isEmpty {
             row.note = [fallbackNote(row.fallbacks, testCase, device: row.device, quoted: quoted), row.note].filter { !$0.isEmpty }.joined(separator: "; ")
         }
-        row.passed = row.valuesAgree && row.fallbacks.isEmpty
+        var honest = true
+        if let launchedBefore, row.fallbacks.isEmpty, row.valuesAgree {
+            let after = openCLLaunches()
+            let missing = testCase.kernels.filter { after[$0, default: 0] <= launchedBefore[$0, default: 0] }
+            if !missing.isEmpty {
+                honest = false
+                row.note = "claims kernels it did not launch: \(missing.joined(separator: ", ")) (a case must launch every kernel it claims)"
+            }
+        }
+        row.passed = row.valuesAgree && row.fallbacks.isEmpty && honest
         return row
+    }
+
+    /// Launches of each OpenCL kernel the profiler has counted so far.
+    static func openCLLaunches() -> [String: Int] {
+        var launches: [String: Int] = [:]
+        for kernel in Profiler.shared.snapshot().total.kernels.values where kernel.backend == "opencl" {
+            launches[kernel.name, default: 0] += kernel.launches
+        }
+        return launches
     }
 
     /// What moved to the CPU, and the warnings that carry the build log of the programs
