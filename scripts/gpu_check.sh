@@ -9,8 +9,9 @@
 #                                  runs devices, the self-test of every kernel family, the
 #                                  profiled training steps of cnn, resnet18 and transformer
 #                                  (device beside the CPU-Swift backend) and the GEMM and
-#                                  convolution benchmarks; everything goes to $OUT (or
-#                                  device-check/out): devices.txt, results.txt, step-*.json
+#                                  convolution benchmarks, and three profiled epochs of the main
+#                                  job's model; everything goes to $OUT (or device-check/out):
+#                                  devices.txt, results.txt, step-*.json, train-*.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=device-check
@@ -59,6 +60,14 @@ run)
       echo "## scalpel bench step --model $model --device auto --profile"
       "$bin" bench step --model "$model" --device auto --profile --json "$out/step-$model.json" 2>&1 || echo "bench step $model failed: exit $?"
     done
+    echo
+    echo "## scalpel train --model resnet18 --epochs 3 --device cl --profile (the main job's model, BreastMNIST)"
+    run=$(mktemp -d)
+    "$bin" train --data Data/breastmnist.npz --model resnet18 --epochs 3 --device cl --profile --out "$run/train" 2>&1 \
+      | grep -v "█" || echo "train failed: exit $?"
+    cp "$run/train/profile.json" "$out/train-profile.json" 2>/dev/null || true
+    cp "$run/train/metrics.json" "$out/train-metrics.json" 2>/dev/null || true
+    rm -rf "$run"
     echo
     echo "## scalpel bench gemm / conv --device cl"
     "$bin" bench gemm --device cl --all-variants --shapes 1024x1024x1024 4096x4096x4096 256x512x784 784x512x256:TN 256x784x512:NT 2>&1 || echo "bench gemm failed: exit $?"
