@@ -79,4 +79,28 @@ struct OpenCLLaunchStatusTests {
         try log.check()
         #expect(log.pendingCount == 0)
     }
+
+    /// A host far ahead of the device holds at most `maxPending` launches: recording one more
+    /// waits for the oldest half (here, until another thread completes the first).
+    @Test func recordingWaitsForTheOldestLaunchesPastTheLimit() throws {
+        guard let (library, context) = try Self.context() else { return }
+        defer { _ = library.api.clReleaseContext(context) }
+        let log = LaunchStatusLog(library: library, checkpointCount: 64, maxPending: 2)
+        let first = try Self.userEvent(library, context), second = try Self.userEvent(library, context)
+        try log.record(first, name: "launch 0", global: [1])
+        #expect(log.pendingCount == 1)
+        nonisolated(unsafe) let pendingFirst = first
+        let started = Date()
+        let completer = Thread {
+            Thread.sleep(forTimeInterval: 0.2)
+            _ = library.api.clSetUserEventStatus(pendingFirst, CL_COMPLETE)
+        }
+        completer.start()
+        try log.record(second, name: "launch 1", global: [1])
+        #expect(Date().timeIntervalSince(started) >= 0.15, "recording past the limit waited for the oldest launch")
+        #expect(log.pendingCount == 1)
+        try library.check(library.api.clSetUserEventStatus(second, CL_COMPLETE), "clSetUserEventStatus")
+        try log.check()
+        #expect(log.pendingCount == 0)
+    }
 }
