@@ -116,13 +116,7 @@ import Testing
 
     /// A copy of the real gemm.cl in which every fma is 1% off: it builds, and computes wrong.
     func miscompiledKernels() throws -> URL {
-        let folder = try makeTemporaryDirectory("scalpel-kernels")
-        let real = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appending(path: "Kernels/gemm.cl")
-        let source = try String(contentsOf: real, encoding: .utf8)
-        try ("#define fma(a, b, c) ((a) * (b) * 1.01f + (c))\n" + source)
-            .write(to: folder.appending(path: "gemm.cl"), atomically: true, encoding: .utf8)
-        return folder
+        try editedKernels("gemm.cl") { "#define fma(a, b, c) ((a) * (b) * 1.01f + (c))\n" + $0 }
     }
 
     @Test func aDeviceThatFailsItsSelfTestIsNotUsedByAuto() throws {
@@ -149,19 +143,13 @@ import Testing
 
     @Test func aMiscompiledAttentionKernelFailsTheSelfTest() throws {
         guard openCLAvailable() else { return }
-        let folder = try makeTemporaryDirectory("scalpel-kernels")
+        // A forward kernel whose softmax runs 5% hot: it builds, and gives wrong probabilities.
+        let folder = try editedKernels("attention.cl") { $0.replacingOccurrences(of: "exp(s[jj] - mNew)", with: "exp(1.05f * (s[jj] - mNew))") }
         let cache = try makeTemporaryDirectory("scalpel-cache")
         defer {
             try? FileManager.default.removeItem(at: folder)
             try? FileManager.default.removeItem(at: cache)
         }
-        let real = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appending(path: "Kernels/attention.cl")
-        // A forward kernel whose softmax runs 5% hot: it builds, and gives wrong probabilities.
-        let source = try String(contentsOf: real, encoding: .utf8)
-        let broken = source.replacingOccurrences(of: "exp(s[jj] - mNew)", with: "exp(1.05f * (s[jj] - mNew))")
-        try #require(broken != source, "the forward kernel's softmax line moved; update this test")
-        try broken.write(to: folder.appending(path: "attention.cl"), atomically: true, encoding: .utf8)
         let forced = try runScalpel(["selftest", "--quick", "--device", "cl:0:0"],
                                     environment: ["SCALPEL_KERNELS": folder.path, "XDG_CACHE_HOME": cache.path, "SCALPEL_DEVICE": nil])
         #expect(forced.status == 1)

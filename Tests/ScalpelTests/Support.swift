@@ -104,3 +104,16 @@ let firstDevice: OpenCLBackend? = {
     guard let info = OpenCLInventory.shared.devices.first else { return nil }
     return try? OpenCLBackend(info)
 }()
+
+/// A new folder (for `SCALPEL_KERNELS`) holding `file`, a copy of the real `Kernels/<file>`
+/// changed by `edit`; fails the test when the edit changes nothing (the text it looks for moved).
+func editedKernels(_ file: String, sourceLocation: SourceLocation = #_sourceLocation, _ edit: (String) -> String) throws -> URL {
+    let real = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appending(path: "Kernels/\(file)")
+    let source = try String(contentsOf: real, encoding: .utf8)
+    let edited = edit(source)
+    try #require(edited != source, "the edit of \(file) changed nothing: the text it replaces moved", sourceLocation: sourceLocation)
+    let folder = try makeTemporaryDirectory("scalpel-kernels")
+    try edited.write(to: folder.appending(path: file), atomically: true, encoding: .utf8)
+    return folder
+}
