@@ -12,6 +12,13 @@
 #                                  convolution benchmarks, and three profiled epochs of the main
 #                                  job's model; everything goes to $OUT (or device-check/out):
 #                                  devices.txt, results.txt, step-*.json, train-*.json
+#   scripts/gpu_check.sh prepare-tests   here: the test binary (debug, stripped) and the Swift
+#                                  toolchain's shared libraries it loads, in device-check-tests/
+#                                  (33 MB; carried apart from device-check/, since both together
+#                                  with the working tree pass the device tool's 64 MiB)
+#   scripts/gpu_check.sh run-tests  there: the OpenCL test suites on the GPU (every op case of
+#                                  the table, the convolution algorithms, attention, recurrent
+#                                  layers, the golden models, concurrent backends) -> tests.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=device-check
@@ -75,8 +82,51 @@ run)
   } > "$out/results.txt"
   grep -E "passed, .* failed|ms per step|per step:" "$out/results.txt"
   ;;
+prepare-tests)
+  scripts/setup.sh
+  swift build --build-tests
+  tests=device-check-tests
+  rm -rf "$tests" && mkdir -p "$tests/bundle/lib" "$tests/lib"
+  strip -o "$tests/bundle/ScalpelPackageTests.xctest" .build/debug/ScalpelPackageTests.xctest
+  # The toolchain's libraries (Foundation, Testing, the runtime) and ICU, which a bare machine lacks.
+  ldd .build/debug/ScalpelPackageTests.xctest | awk '$3 ~ /^\// {print $3}' | grep -E '/swift/|libicu|libxml2' \
+    | xargs -I{} cp -L {} "$tests/bundle/lib/"
+  # The tests find their fixtures through the source paths they were compiled at.
+  echo "$PWD" > "$tests/bundle/source-root"
+  tar -C "$tests/bundle" -cf - . | xz -6 -T2 > "$tests/bundle.tar.xz"
+  rm -rf "$tests/bundle"
+  cp "$dir/lib/libOpenCL.so.1" "$tests/lib/" 2>/dev/null || {
+    deb=$(mktemp -d)
+    (cd "$deb" && apt-get download -qq ocl-icd-libopencl1)
+    dpkg -x "$deb"/ocl-icd-libopencl1_*.deb "$deb/x"
+    cp -L "$deb"/x/usr/lib/*/libOpenCL.so.1 "$tests/lib/libOpenCL.so.1"
+    rm -rf "$deb"
+  }
+  du -sh "$tests"
+  ;;
+run-tests)
+  tests=device-check-tests
+  out="${OUT:-$tests/out}"
+  mkdir -p "$out" "$tests/vendors" "$tests/bundle"
+  driver=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1 || true)
+  if [ -n "$driver" ]; then
+    echo "$driver" > "$tests/vendors/nvidia.icd"
+    export OCL_ICD_VENDORS="$PWD/$tests/vendors"
+  fi
+  xz -dc "$tests/bundle.tar.xz" | tar -C "$tests/bundle" -xf -
+  root=$(cat "$tests/bundle/source-root")
+  if [ "$root" != "$PWD" ] && [ ! -e "$root" ]; then mkdir -p "$(dirname "$root")" && ln -s "$PWD" "$root"; fi
+  # The OpenCL suites; left out, the one command-line test among them (the scalpel binary
+  # travels in device-check/, not here).
+  suites='KernelCaseTests|AutogradTests|GraphLifetimeTests|ConvAlgorithmTests|RecurrentOpTests|RecurrentLayerTests|AttentionTests'
+  suites+='|GEMMTests|GoldenTests|OpenCLConcurrencyTests|OpenCLLaunchStatusTests'
+  SCALPEL_OPENCL_LIBRARY="$PWD/$tests/lib/libOpenCL.so.1" XDG_CACHE_HOME="$PWD/$tests/cache" SCALPEL_REQUIRE_OPENCL=1 \
+    LD_LIBRARY_PATH="$PWD/$tests/bundle/lib" "$tests/bundle/ScalpelPackageTests.xctest" --testing-library swift-testing \
+    --filter "$suites" --skip AttentionBenchCommandTests > "$out/tests.txt" 2>&1 || echo "tests failed: exit $?" >> "$out/tests.txt"
+  grep -E "✘|Test run with|tests failed" "$out/tests.txt" | tail -n 20
+  ;;
 *)
-  echo "usage: scripts/gpu_check.sh prepare|run" >&2
+  echo "usage: scripts/gpu_check.sh prepare|run|prepare-tests|run-tests" >&2
   exit 2
   ;;
 esac
