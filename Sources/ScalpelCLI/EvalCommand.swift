@@ -98,6 +98,7 @@ struct EvalCommand: ParsableCommand {
             outcome.metrics = auditMetrics(report.test)
             print("Evaluated \(saved.checkpoint) on \(saved.data); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames, split: "Data")
+            if let summary = fallbackSummary() { print(summary.prefix(1).uppercased() + summary.dropFirst()) }
             print("Wrote \(saved.out)/report.html\(trainer.encryptsOutputs ? ".enc" : ""), metrics.json" + (noExplanations ? "" : ", explanations/"))
         } }
     }

@@ -78,3 +78,13 @@ func reportProfile() {
         FileHandle.standardError.write(Data("scalpel: warning: cannot write profile.json: \(error)\n".utf8))
     }
 }
+
+/// The operations that ran on the CPU-Swift backend because their device program did not build,
+/// with their call counts, as one line (nil when none did). Each was also warned about once, with
+/// the build log, when it first happened.
+func fallbackSummary() -> String? {
+    let fallbacks = Diagnostics.shared.fallbackCounts
+    guard !fallbacks.isEmpty else { return nil }
+    return "operations that ran on the CPU-Swift backend instead of the device (their program did not build there): "
+        + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+}

@@ -58,11 +58,7 @@ struct SelfTestCommand: ParsableCommand {
             print("families: " + KernelFamily.allCases.compactMap { family in
                 byFamily[family].map { "\(family) \($0.filter(\.passed).count)/\($0.count)" }
             }.joined(separator: ", ") + String(format: " (%.1f s)", Date().timeIntervalSince(started)))
-            let fallbacks = Diagnostics.shared.fallbackCounts
-            if !fallbacks.isEmpty {
-                print("operations that ran on the CPU-Swift backend instead of the device: "
-                    + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
-            }
+            if let summary = fallbackSummary() { print(summary) }
             print("\(rows.count - failures) passed, \(failures) failed")
             if failures > 0 { throw ExitCode(1) }
         }

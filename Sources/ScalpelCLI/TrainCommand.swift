@@ -167,6 +167,7 @@ struct TrainCommand: ParsableCommand {
             outcome.metrics = auditMetrics(report.test)
             print("Selected epoch \(report.selectedEpoch) of \(report.epochs) (\(report.selectionRule)); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames)
+            if let summary = fallbackSummary() { print(summary.prefix(1).uppercased() + summary.dropFirst()) }
             let e = trainer.encryptsOutputs ? ".enc" : ""
             print("Wrote \(config.out)/report.html\(e), metrics.json, best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
                 + (trainer.encryptsOutputs ? " (encrypted: AES-256-GCM)" : ""))

@@ -84,6 +84,30 @@ import Testing
         #expect(fallbackLines(result).first?.contains("no OpenCL platform found") == true, "\(result.stderr)")
     }
 
+    /// Training with a program that does not build on the device finishes: those operations
+    /// run on the CPU-Swift backend, with one warning carrying the build log, and the run's
+    /// summary counts them.
+    @Test func trainingWithAProgramThatDoesNotBuildFallsBackPerOperationAndSaysSo() throws {
+        guard openCLAvailable() else { return }
+        let folder = try editedKernels("loss.cl") { "this is not OpenCL C;\n" + $0 }
+        let cache = try makeTemporaryDirectory("scalpel-cache")
+        let out = try makeTemporaryDirectory("scalpel-run")
+        defer {
+            for url in [folder, cache, out] { try? FileManager.default.removeItem(at: url) }
+        }
+        let result = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--epochs", "2", "--device", "cl", "--out", out.appending(path: "run").path],
+                                    environment: ["SCALPEL_KERNELS": folder.path, "XDG_CACHE_HOME": cache.path, "SCALPEL_DEVICE": nil])
+        #expect(result.status == 0, "\(result.stderr)")
+        let warnings = result.stderrLines.filter { $0.contains("loss.cl operations run on the CPU-Swift backend instead of cl:") }
+        #expect(warnings.count == 1, "one warning: \(result.stderr)")
+        #expect(result.stderr.contains("Build log:"), "\(result.stderr)")
+        let summary = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("Operations that ran on the CPU-Swift backend instead of the device") },
+                                   "\(result.stdout)")
+        #expect(summary.contains("cross_entropy ×") && summary.contains("cross_entropy backward ×"), "\(summary)")
+        // Everything else ran on the device.
+        #expect(result.stdout.contains("device cl:0:0"), "\(result.stdout)")
+    }
+
     /// A program that does not build: training runs its operations on the CPU with one warning
     /// carrying the build log, but the self-test fails every case that ran there, quoting the
     /// log in the first such row and naming the operations in each.
