@@ -23,6 +23,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=device-check
 
+# The OpenCL ICD loader from Debian's package, unpacked into folder $1 (a bare GPU machine may
+# have none; the system's is not used there).
+unpack_loader() {
+  local deb
+  deb=$(mktemp -d)
+  (cd "$deb" && apt-get download -qq ocl-icd-libopencl1)
+  dpkg -x "$deb"/ocl-icd-libopencl1_*.deb "$deb/x"
+  mkdir -p "$1"
+  cp -L "$deb"/x/usr/lib/*/libOpenCL.so.1 "$1/libOpenCL.so.1"
+  rm -rf "$deb"
+}
+
+# An ICD file in folder $1 naming NVIDIA's OpenCL driver, and OCL_ICD_VENDORS pointing at it;
+# without the driver, the system's ICD vendors stay (said in $2/notes.txt).
+use_nvidia_driver() {
+  local driver
+  driver=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1 || true)
+  if [ -n "$driver" ]; then
+    mkdir -p "$1"
+    echo "$driver" > "$1/nvidia.icd"
+    export OCL_ICD_VENDORS="$PWD/$1"
+  else
+    echo "gpu_check: no libnvidia-opencl.so.1 found; using the system's ICD vendors" | tee "$2/notes.txt"
+  fi
+}
+
 case "${1:-}" in
 prepare)
   scripts/setup.sh
@@ -32,23 +58,13 @@ prepare)
   # and the static binary is 92 MiB (62 stripped).
   strip -o "$dir/scalpel" .build-static/release/scalpel
   gzip -9 -f "$dir/scalpel"
-  deb=$(mktemp -d)
-  (cd "$deb" && apt-get download -qq ocl-icd-libopencl1)
-  dpkg -x "$deb"/ocl-icd-libopencl1_*.deb "$deb/x"
-  cp -L "$deb"/x/usr/lib/*/libOpenCL.so.1 "$dir/lib/libOpenCL.so.1"
-  rm -rf "$deb"
+  unpack_loader "$dir/lib"
   du -sh "$dir"
   ;;
 run)
   out="${OUT:-$dir/out}"
-  mkdir -p "$out" "$dir/vendors"
-  driver=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1 || true)
-  if [ -n "$driver" ]; then
-    echo "$driver" > "$dir/vendors/nvidia.icd"
-    export OCL_ICD_VENDORS="$PWD/$dir/vendors"
-  else
-    echo "gpu_check: no libnvidia-opencl.so.1 found; using the system's ICD vendors" | tee "$out/notes.txt"
-  fi
+  mkdir -p "$out"
+  use_nvidia_driver "$dir/vendors" "$out"
   export SCALPEL_OPENCL_LIBRARY="$PWD/$dir/lib/libOpenCL.so.1" XDG_CACHE_HOME="$PWD/$dir/cache"
   bin="$dir/scalpel"
   [ -x "$bin" ] || { gunzip -c "$bin.gz" > "$bin" && chmod +x "$bin"; }
@@ -95,24 +111,14 @@ prepare-tests)
   echo "$PWD" > "$tests/bundle/source-root"
   tar -C "$tests/bundle" -cf - . | xz -6 -T2 > "$tests/bundle.tar.xz"
   rm -rf "$tests/bundle"
-  cp "$dir/lib/libOpenCL.so.1" "$tests/lib/" 2>/dev/null || {
-    deb=$(mktemp -d)
-    (cd "$deb" && apt-get download -qq ocl-icd-libopencl1)
-    dpkg -x "$deb"/ocl-icd-libopencl1_*.deb "$deb/x"
-    cp -L "$deb"/x/usr/lib/*/libOpenCL.so.1 "$tests/lib/libOpenCL.so.1"
-    rm -rf "$deb"
-  }
+  unpack_loader "$tests/lib"
   du -sh "$tests"
   ;;
 run-tests)
   tests=device-check-tests
   out="${OUT:-$tests/out}"
-  mkdir -p "$out" "$tests/vendors" "$tests/bundle"
-  driver=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1 || true)
-  if [ -n "$driver" ]; then
-    echo "$driver" > "$tests/vendors/nvidia.icd"
-    export OCL_ICD_VENDORS="$PWD/$tests/vendors"
-  fi
+  mkdir -p "$out" "$tests/bundle"
+  use_nvidia_driver "$tests/vendors" "$out"
   xz -dc "$tests/bundle.tar.xz" | tar -C "$tests/bundle" -xf -
   root=$(cat "$tests/bundle/source-root")
   if [ "$root" != "$PWD" ] && [ ! -e "$root" ]; then mkdir -p "$(dirname "$root")" && ln -s "$PWD" "$root"; fi
