@@ -307,13 +307,13 @@ public struct ProfileSnapshot: Sendable {
     public func table(top: Int = 15) -> String {
         var lines: [String] = []
         func transfers(_ t: TransferCount, per n: Double = 1) -> String {
-            String(format: "%.1f (%@, %.1f blocking)", Double(t.count) / n, formatByteCount(Double(t.bytes) / n), Double(t.blocking) / n)
+            String(format: "%.1f (%@, %.1f blocking)", Double(t.count) / n, formatBytes(Double(t.bytes) / n), Double(t.blocking) / n)
         }
         func block(_ c: ProfileCounts, per n: Double, title: String) {
             lines.append(title)
             lines.append(String(format: "  kernel launches  %.1f", Double(c.launches) / n))
             lines.append(String(format: "  allocations      %.1f (%@), releases %.1f", Double(c.allocations) / n,
-                                formatByteCount(Double(c.allocatedBytes) / n), Double(c.releases) / n))
+                                formatBytes(Double(c.allocatedBytes) / n), Double(c.releases) / n))
             lines.append("  host → device    \(transfers(c.hostToDevice, per: n))")
             lines.append("  device → host    \(transfers(c.deviceToHost, per: n))")
             if c.deviceToDevice.count > 0 { lines.append("  device → device  \(transfers(c.deviceToDevice, per: n))") }
@@ -367,8 +367,8 @@ public struct ProfileSnapshot: Sendable {
     }
 }
 
-/// "1.5 MiB" for a possibly fractional byte count.
-func formatByteCount(_ bytes: Double) -> String {
+/// "1.5 GiB", "512 KiB", "12 B"… for a byte count (fractional counts are per-step means).
+public func formatBytes(_ bytes: Double) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = bytes
     var unit = 0
@@ -376,8 +376,11 @@ func formatByteCount(_ bytes: Double) -> String {
         value /= 1024
         unit += 1
     }
-    return unit == 0 ? String(format: "%.0f B", value) : String(format: "%.1f %@", value, units[unit])
+    return unit == 0 ? String(format: "%.0f B", value) : String(format: value >= 10 ? "%.0f %@" : "%.1f %@", value, units[unit])
 }
+
+/// "1.5 GiB", "512 KiB", …
+public func formatBytes(_ bytes: Int) -> String { formatBytes(Double(bytes)) }
 
 /// Wall time of one CPU-Swift op: `ProfileSpan.begin` at the op's start, `end()` when it returns.
 public struct ProfileSpan {

@@ -123,8 +123,6 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Measured choices between kernel families of one operation (convolution algorithms).
     let convScheduler: Scheduler
     private let ledger = AllocationLedger()
-    /// Whether the queue records profiling events (the profiler was on when it was created).
-    let profilingQueue: Bool
     /// What each kernel may use on this device, asked once per kernel: its largest work-group
     /// (`CL_KERNEL_WORK_GROUP_SIZE`, which registers can make smaller than the device's) and
     /// the local memory it declares (`CL_KERNEL_LOCAL_MEM_SIZE`).
@@ -167,7 +165,6 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         self.context = context
         self.queue = queue
-        profilingQueue = profiling
         launches = LaunchStatusLog(library: library, readsDeviceTime: profiling)
         programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
         cpu = CPUBackend()
@@ -225,11 +222,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         guard let base = source.baseAddress, source.count > 0 else { return }
         try lock.withLock {
-            let status = library.api.clEnqueueWriteBuffer(queue, target.mem, cl_bool(CL_TRUE), offset * 4, source.count * 4, base, 0, nil, nil)
-            if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "writing \(source.count) values") }
-            if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: source.count * 4, blocking: true) }
-            // A blocking write on the in-order queue: every launch before it has finished.
-            try launches.check()
+            try transfer(target, offset: offset, host: UnsafeMutableRawPointer(mutating: base), count: source.count, toHost: false,
+                         what: "writing \(source.count) values")
         }
     }
 
@@ -240,12 +234,22 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         guard let base = destination.baseAddress, destination.count > 0 else { return }
         try lock.withLock {
-            let status = library.api.clEnqueueReadBuffer(queue, source.mem, cl_bool(CL_TRUE), offset * 4, destination.count * 4, base, 0, nil, nil)
-            if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "reading \(destination.count) values") }
-            if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: destination.count * 4, blocking: true) }
-            // A blocking read on the in-order queue: every launch before it has finished.
-            try launches.check()
+            try transfer(source, offset: offset, host: UnsafeMutableRawPointer(base), count: destination.count, toHost: true,
+                         what: "reading \(destination.count) values")
         }
+    }
+
+    /// A blocking copy of `count` floats between `device` (from element `offset`) and `host`,
+    /// counted by the profiler. On the in-order queue every launch before it has then finished,
+    /// so their execution status is checked. Callers hold the lock.
+    func transfer(_ device: CLBuffer, offset: Int = 0, host: UnsafeMutableRawPointer, count: Int, toHost: Bool, what: String) throws {
+        guard count > 0 else { return }
+        let status = toHost
+            ? library.api.clEnqueueReadBuffer(queue, device.mem, cl_bool(CL_TRUE), offset * 4, count * 4, host, 0, nil, nil)
+            : library.api.clEnqueueWriteBuffer(queue, device.mem, cl_bool(CL_TRUE), offset * 4, count * 4, host, 0, nil, nil)
+        if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, what) }
+        if Profiler.isEnabled { Profiler.shared.recordTransfer(toHost ? .deviceToHost : .hostToDevice, bytes: count * 4, blocking: true) }
+        try launches.check()
     }
 
     public func synchronize() throws {
@@ -518,31 +522,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private func gemmOnCPU(_ p: GEMMParameters, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
         func download(_ buffer: CLBuffer, count: Int) throws -> any DeviceBuffer {
             let host = try cpu.makeBuffer(count: max(count, 1))
-            guard count > 0 else { return host }
-            let pointer = (host as! CPUBuffer).pointer
-            let status = library.api.clEnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, count * 4, pointer, 0, nil, nil)
-            if status != CL_SUCCESS { throw failure("clEnqueueReadBuffer", status, "copying a gemm operand to the host") }
-            if Profiler.isEnabled { Profiler.shared.recordTransfer(.deviceToHost, bytes: count * 4, blocking: true) }
-            try launches.check()
+            try transfer(buffer, host: (host as! CPUBuffer).pointer, count: count, toHost: true, what: "copying a gemm operand to the host")
             return host
         }
         let (countA, countB, countC) = (p.requiredCountA, p.requiredCountB, p.requiredCountC)
         let hostA = try download(a, count: countA), hostB = try download(b, count: countB), hostC = try download(c, count: countC)
         try cpu.gemm(p, a: hostA, b: hostB, c: hostC)
-        let status = library.api.clEnqueueWriteBuffer(queue, c.mem, cl_bool(CL_TRUE), 0, countC * 4, (hostC as! CPUBuffer).pointer, 0, nil, nil)
-        if status != CL_SUCCESS { throw failure("clEnqueueWriteBuffer", status, "copying the gemm result back") }
-        if Profiler.isEnabled { Profiler.shared.recordTransfer(.hostToDevice, bytes: countC * 4, blocking: true) }
+        try transfer(c, host: (hostC as! CPUBuffer).pointer, count: countC, toHost: false, what: "copying the gemm result back")
     }
-}
-
-/// "1.5 GiB", "512 KiB", …
-public func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: value >= 10 ? "%.0f" : "%.1f", value) + " " + units[unit]
 }

@@ -36,27 +36,18 @@ extension OpenCLBackend {
                 var copies: [any DeviceBuffer] = []
                 for (buffer, needed) in zip(buffers, operands.map(\.1)) {
                     let host = try cpu.makeBuffer(count: max(needed, 1)) as! CPUBuffer
-                    try transfer(buffer, host, count: needed, toHost: true)
+                    try transfer(buffer, host: host.pointer, count: needed, toHost: true, what: "moving a fallback operand")
                     copies.append(host)
                 }
                 try fallback(cpu, copies)
                 for (index, buffer) in buffers.enumerated() {
-                    try transfer(buffer, copies[index] as! CPUBuffer, count: operands[index].1, toHost: false)
+                    try transfer(buffer, host: (copies[index] as! CPUBuffer).pointer, count: operands[index].1, toHost: false,
+                                 what: "moving a fallback operand")
                 }
                 return
             }
             try body(program, buffers)
         }
-    }
-
-    private func transfer(_ device: CLBuffer, _ host: CPUBuffer, count: Int, toHost: Bool) throws {
-        guard count > 0 else { return }
-        let status = toHost
-            ? library.api.clEnqueueReadBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
-            : library.api.clEnqueueWriteBuffer(queue, device.mem, cl_bool(CL_TRUE), 0, count * 4, host.pointer, 0, nil, nil)
-        if status != CL_SUCCESS { throw failure(toHost ? "clEnqueueReadBuffer" : "clEnqueueWriteBuffer", status, "moving a fallback operand") }
-        if Profiler.isEnabled { Profiler.shared.recordTransfer(toHost ? .deviceToHost : .hostToDevice, bytes: count * 4, blocking: true) }
-        try launches.check()
     }
 
     func run1D(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], count: Int) throws {
