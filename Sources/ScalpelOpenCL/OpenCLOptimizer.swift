@@ -1,0 +1,26 @@
+import COpenCL
+import Foundation
+import ScalpelCore
+
+/// The fused optimizer updates on an OpenCL device (optim.cl).
+extension OpenCLBackend {
+    public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
+                              state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
+        guard count > 0 else { return }
+        try launch("optimizer", file: "optim.cl", operands: [(parameter, count), (gradient, count), (state1, count), (state2, count)]) { program, b in
+            switch step.kind {
+            case .sgd:
+                try run1D(program, "sgd_step", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .long(Int64(count)), .float(step.learningRate),
+                                                .float(step.beta1), .float(step.dampening), .float(step.weightDecay), .int(step.nesterov ? 1 : 0),
+                                                .int(step.step <= 1 ? 1 : 0)], count: count)
+            case .adam:
+                let correction1 = 1 - pow(Double(step.beta1), Double(step.step)), correction2 = 1 - pow(Double(step.beta2), Double(step.step))
+                try run1D(program, "adam_step", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .long(Int64(count)),
+                                                 .float(step.learningRate), .float(step.beta1), .float(step.beta2), .float(step.epsilon),
+                                                 .float(step.weightDecay), .int(step.decoupledWeightDecay ? 1 : 0),
+                                                 .float(Float(Double(step.learningRate) / correction1)), .float(Float(correction2.squareRoot()))],
+                          count: count)
+            }
+        } fallback: { cpu, b in try cpu.optimizerStep(step, parameter: b[0], gradient: b[1], state1: b[2], state2: b[3], count: count) }
+    }
+}
