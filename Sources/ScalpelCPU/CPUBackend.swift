@@ -9,6 +9,8 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     public let precision: CPUBackend.Precision
     private let raw: UnsafeMutableRawPointer
     private let bytes: Int
+    /// The buffer a view looks into (kept alive while the view lives); nil for a whole buffer.
+    private let parent: CPUBuffer?
 
     init(count: Int, precision: CPUBackend.Precision) throws {
         guard count >= 0 else { throw ScalpelError.invalidArgument("buffer size \(count) is negative") }
@@ -21,7 +23,21 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
         self.precision = precision
         self.bytes = bytes
         raw = memory
+        parent = nil
         if Profiler.isEnabled { Profiler.shared.recordAllocation(bytes: bytes) }
+    }
+
+    /// A view of `count` elements of `parent` from element `offset` (shared memory).
+    init(viewOf parent: CPUBuffer, offset: Int, count: Int) throws {
+        guard offset >= 0, count >= 0, offset + count <= parent.count else {
+            throw ScalpelError.shapeMismatch(op: "view", detail: "\(count) elements from \(offset) exceed a buffer of \(parent.count)")
+        }
+        let root = parent.parent ?? parent
+        self.count = count
+        precision = parent.precision
+        bytes = 0
+        raw = parent.raw + offset * (parent.precision == .float32 ? 4 : 8)
+        self.parent = root
     }
 
     /// The elements of an fp32 buffer. Valid while the buffer lives.
@@ -37,6 +53,7 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
     }
 
     deinit {
+        guard parent == nil else { return }
         BufferCache.shared.give(raw, bytes: bytes)
         if Profiler.isEnabled { Profiler.shared.recordRelease() }
     }
@@ -145,6 +162,13 @@ public final class CPUBackend: Backend {
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
         try CPUBuffer(count: count, precision: precision)
     }
+
+    public func makeView(of buffer: any DeviceBuffer, offset: Int, count: Int) throws -> any DeviceBuffer {
+        try CPUBuffer(viewOf: try storage(buffer, op: "makeView"), offset: offset, count: count)
+    }
+
+    /// Any element (host memory has no alignment rule for views).
+    public var viewAlignment: Int { 1 }
 
     func storage(_ buffer: any DeviceBuffer, op: String) throws -> CPUBuffer {
         guard let cpu = buffer as? CPUBuffer, cpu.precision == precision else {

@@ -19,6 +19,13 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Allocates a buffer of `count` fp32 values (contents undefined).
     func makeBuffer(count: Int) throws -> any DeviceBuffer
+    /// A buffer sharing `count` elements of `buffer` from element `offset`: writes through one
+    /// are seen through the other, and kernels take it as a buffer of its own (a flat buffer of
+    /// every parameter, with a view per tensor, lets one launch update them all). `offset` must
+    /// be a multiple of `viewAlignment`.
+    func makeView(of buffer: any DeviceBuffer, offset: Int, count: Int) throws -> any DeviceBuffer
+    /// The alignment, in elements, of a view's offset on this backend.
+    var viewAlignment: Int { get }
     /// Copies `source` into `buffer` starting at element `offset`.
     func write(_ source: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, at offset: Int) throws
     /// Copies elements of `buffer` starting at `offset` into `destination` (which sets the count).

@@ -127,6 +127,14 @@ import Testing
         #expect(profiled.kernels.allSatisfy { ($0.msPerStep ?? -1) >= 0 }, "device time from profiling events")
     }
 
+    /// The allocator's pool lends freed memory again: after the first step (which allocates what
+    /// every later step needs), a convolutional step makes no device allocation and frees none.
+    @Test func noDeviceAllocationAfterTheFirstStep() throws {
+        guard openCLAvailable() else { return }
+        let cnn = try #require(try benchStep(["--model", "cnn", "--batch-size", "8", "--device", "cl"]).first)
+        #expect(cnn.perStep.allocations == 0 && cnn.perStep.releases == 0, "\(cnn.perStep.allocations) allocations per step")
+    }
+
     @Test func trainWithProfileWritesProfileJSONAndATable() throws {
         let dir = try makeTemporaryDirectory()
         for (name, arguments, environment) in [("flag", ["--profile"], [String: String?]()), ("env", [], ["SCALPEL_PROFILE": "1"])] {

@@ -33,6 +33,7 @@
   X(clSetKernelArg) \
   X(clGetKernelWorkGroupInfo) \
   X(clCreateBuffer) \
+  X(clCreateSubBuffer) \
   X(clReleaseMemObject) \
   X(clEnqueueWriteBuffer) \
   X(clEnqueueReadBuffer) \
