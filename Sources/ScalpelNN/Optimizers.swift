@@ -117,7 +117,7 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) throws -> T
             try backend.copy(StridedCopy(shape: [1], srcStrides: [1], dstOffset: i, dstStrides: [1]), from: square, to: partial)
         }
         let norm = try Tensor(storage: partial, shape: [grads.count], backend: backend).sum().sqrt().reshaped([1])
-        let scale = try (maxNorm / (norm + 1e-6)).minimum(Tensor.scalar(1, on: backend))
+        let scale = try (maxNorm / (norm + 1e-6)).minimum(Tensor.constant(1, on: backend))
         for grad in grads {
             try backend.binary(.mul, a: grad.storage, b: scale.storage, out: grad.storage, layout: try BroadcastLayout(grad.shape, [1], op: "clipGradientNorm"))
         }

@@ -264,7 +264,7 @@ public final class TransformerClassifier: Module, Layer {
         let (n, length) = (h.shape[0], h.shape[1])
         let steps = try Tensor((0 ..< length).map(Float.init), shape: [1, length], on: h.backend)
         let mask = try steps.lt(lengths.reshaped([n, 1]))  // (N, L)
-        let pooled = try (h * mask.reshaped([n, length, 1])).sum(axes: [1]) / lengths.reshaped([n, 1]).maximum(Tensor.scalar(1, on: h.backend))
+        let pooled = try (h * mask.reshaped([n, length, 1])).sum(axes: [1]) / lengths.reshaped([n, 1]).maximum(Tensor.constant(1, on: h.backend))
         return try head(pooled)
     }
 

@@ -41,9 +41,11 @@ extension Tensor {
             let ga: Tensor?, gb: Tensor?
             switch op {
             case .add:
-                ga = g; gb = g
+                ga = a.requiresGrad ? g : nil
+                gb = b.requiresGrad ? g : nil
             case .sub:
-                ga = g; gb = b.requiresGrad ? try g.neg() : nil
+                ga = a.requiresGrad ? g : nil
+                gb = b.requiresGrad ? try g.neg() : nil
             case .mul:
                 ga = a.requiresGrad ? try g * b : nil
                 gb = b.requiresGrad ? try g * a : nil
@@ -91,7 +93,7 @@ extension Tensor {
     public func maximum(_ other: Tensor) throws -> Tensor { try binary(.maximum, other) }
     public func minimum(_ other: Tensor) throws -> Tensor { try binary(.minimum, other) }
     public func pow(_ exponent: Tensor) throws -> Tensor { try binary(.pow, exponent) }
-    public func pow(_ exponent: Float) throws -> Tensor { try binary(.pow, try Tensor.scalar(exponent, on: backend)) }
+    public func pow(_ exponent: Float) throws -> Tensor { try binary(.pow, try Tensor.constant(exponent, on: backend)) }
 
     public static func + (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.add, b) }
     public static func - (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.sub, b) }
@@ -99,12 +101,12 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.div, b) }
     public static prefix func - (a: Tensor) throws -> Tensor { try a.neg() }
 
-    public static func + (a: Tensor, b: Float) throws -> Tensor { try a.binary(.add, try .scalar(b, on: a.backend)) }
-    public static func - (a: Tensor, b: Float) throws -> Tensor { try a.binary(.sub, try .scalar(b, on: a.backend)) }
-    public static func * (a: Tensor, b: Float) throws -> Tensor { try a.binary(.mul, try .scalar(b, on: a.backend)) }
-    public static func / (a: Tensor, b: Float) throws -> Tensor { try a.binary(.div, try .scalar(b, on: a.backend)) }
-    public static func + (a: Float, b: Tensor) throws -> Tensor { try Tensor.scalar(a, on: b.backend).binary(.add, b) }
-    public static func - (a: Float, b: Tensor) throws -> Tensor { try Tensor.scalar(a, on: b.backend).binary(.sub, b) }
-    public static func * (a: Float, b: Tensor) throws -> Tensor { try Tensor.scalar(a, on: b.backend).binary(.mul, b) }
-    public static func / (a: Float, b: Tensor) throws -> Tensor { try Tensor.scalar(a, on: b.backend).binary(.div, b) }
+    public static func + (a: Tensor, b: Float) throws -> Tensor { try a.binary(.add, try .constant(b, on: a.backend)) }
+    public static func - (a: Tensor, b: Float) throws -> Tensor { try a.binary(.sub, try .constant(b, on: a.backend)) }
+    public static func * (a: Tensor, b: Float) throws -> Tensor { try a.binary(.mul, try .constant(b, on: a.backend)) }
+    public static func / (a: Tensor, b: Float) throws -> Tensor { try a.binary(.div, try .constant(b, on: a.backend)) }
+    public static func + (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.add, b) }
+    public static func - (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.sub, b) }
+    public static func * (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.mul, b) }
+    public static func / (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.div, b) }
 }

@@ -37,7 +37,20 @@ extension Tensor {
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
         let dims = try Set((axes ?? Array(0 ..< rank)).map { try axis($0) })
         let n = dims.map { shape[$0] }.reduce(1, *)
-        return try sum(axes: axes, keepDims: keepDims) * (1 / Float(Swift.max(n, 1)))
+        let scale = try Tensor.constant(1 / Float(Swift.max(n, 1)), on: backend)
+        let kept = try Autograd.noGrad { try sum(axes: axes, keepDims: true) * scale }
+        let keptShape = kept.shape, inputShape = shape
+        let finalShape = keepDims ? keptShape : shape.enumerated().filter { !dims.contains($0.offset) }.map(\.element)
+        let out = Tensor(storage: kept.storage, shape: finalShape, backend: backend)
+        // The gradient g/n broadcast back to the input in one launch: the broadcast is the
+        // product's layout, not a copy of g expanded first.
+        return Tensor.record(out, "mean", [self]) { [backend] g in
+            var layout = try BroadcastLayout(keptShape, inputShape, op: "mean")
+            layout.stridesB = [Int](repeating: 0, count: layout.shape.count)
+            let dx = try Tensor.empty(inputShape, on: backend)
+            try backend.binary(.mul, a: g.storage, b: scale.storage, out: dx.storage, layout: layout)
+            return [dx]
+        }
     }
 
     /// Population variance over `axes` (mean of squared deviations).
