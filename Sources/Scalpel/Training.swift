@@ -389,9 +389,19 @@ public final class Trainer {
     }
 
     /// A new model named `name` (one of `Trainer.models`) for samples of `sampleShape` and
-    /// `classes` classes, initialised from `seed`, with its dropout layers.
+    /// `classes` classes, initialised from `seed`, with its dropout layers. Its tensors are
+    /// packed into flat buffers (`Module.packTensors()`), so that the optimizer, the gradient
+    /// norm and the weight average each take one launch per step.
     static func buildModel(_ name: String, sampleShape: [Int], classes: Int, hidden: Int, dropout: Float, seed: UInt64,
                            on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
+        let (model, dropouts) = try buildLayers(name, sampleShape: sampleShape, classes: classes, hidden: hidden, dropout: dropout,
+                                                seed: seed, on: backend)
+        try model.packTensors()
+        return (model, dropouts)
+    }
+
+    private static func buildLayers(_ name: String, sampleShape: [Int], classes: Int, hidden: Int, dropout: Float, seed: UInt64,
+                                    on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
         var generator = SeededRandom(seed: seed &+ 1)
         switch name {
         case "fcn":

@@ -229,6 +229,18 @@ extension CPUBackend {
         }
     }
 
+    public func sumOfSquares(_ x: any DeviceBuffer, segments: [Range<Int>], out: any DeviceBuffer) throws {
+        // Each segment's sum, then the sum of those: the order one reduction per tensor gives,
+        // so packing the parameters does not change a clipped run's numbers.
+        let partial = try makeBuffer(count: Swift.max(segments.count, 1))
+        if segments.isEmpty || segments.contains(where: \.isEmpty) { try fill(partial, value: 0, offset: 0, count: partial.count) }
+        for (index, segment) in segments.enumerated() where !segment.isEmpty {
+            let part = try makeView(of: partial, offset: index, count: 1)
+            try reduce(.sumOfSquares, x: try makeView(of: x, offset: segment.lowerBound, count: segment.count), out: part, outer: 1, axis: segment.count, inner: 1)
+        }
+        try reduce(.sum, x: partial, out: out, outer: 1, axis: partial.count, inner: 1)
+    }
+
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("optimizer \(step.kind)"); defer { span?.end() }

@@ -85,7 +85,10 @@ public enum ElementwiseKernels {
             while i < n { y[i] = alpha * x[i]; i += 1 }
         } else {
             while i + 8 <= n { store8((va * load8(x, i)).addingProduct(vb, load8(y, i)), y, i); i += 8 }
-            while i < n { y[i] = alpha * x[i] + beta * y[i]; i += 1 }
+            // The same fused multiply-add as the vector loop: an element's result must not
+            // depend on where it falls in the buffer (tensors packed into one flat buffer are
+            // updated by one call and must match one call per tensor).
+            while i < n { y[i] = (alpha * x[i]).addingProduct(beta, y[i]); i += 1 }
         }
     }
 

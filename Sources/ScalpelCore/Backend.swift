@@ -51,6 +51,11 @@ public protocol Backend: AnyObject, Sendable {
     func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws
     /// out[o, n] = reduce over a of x[o, a, n]; x is (outer, axis, inner), out is (outer, inner).
     func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws
+    /// out[0] = Σ over `segments` (ascending, not overlapping, within x) of the Σ of squares of
+    /// each segment's elements: the squared global norm of tensors packed in one buffer. The
+    /// elements between segments must be zero (an arena's padding), so a backend may sum the
+    /// whole span at once; the CPU-Swift backend sums each segment, then the segments' sums.
+    func sumOfSquares(_ x: any DeviceBuffer, segments: [Range<Int>], out: any DeviceBuffer) throws
     /// Row-wise softmax (or log-softmax) of x (rows × cols) into y.
     func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws
     /// dx from y = softmax(x) (or log-softmax) and dy, row-wise.

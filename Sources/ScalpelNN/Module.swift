@@ -13,6 +13,8 @@ public protocol Layer: AnyObject {
 open class Module {
     /// Training mode (dropout active, batch statistics) or evaluation mode.
     public private(set) var isTraining = true
+    /// The flat buffers this module's tensors were packed into by `packTensors()`, if any.
+    public private(set) var arena: TensorArena?
 
     public init() {}
 
@@ -45,9 +47,24 @@ open class Module {
     /// Evaluation mode.
     public func eval() { train(false) }
 
-    /// Clears every parameter's gradient.
+    /// Clears every parameter's gradient (one launch when the parameters are packed).
     public func zeroGrad() throws {
-        for p in parameters() { try p.zeroGrad() }
+        let parameters = parameters()
+        if let arena = TensorArena.packing(parameters) { return try arena.zeroGradients() }
+        for p in parameters { try p.zeroGrad() }
+    }
+
+    /// Packs every tensor of this module (parameters, then state such as running statistics)
+    /// into one flat buffer, each tensor a view of it, with a flat buffer of gradients: the
+    /// optimizer, gradient zeroing and clipping, and the weight average then take one launch
+    /// each for all parameters instead of one per tensor. Values, names and checkpoints are
+    /// unchanged. Call it after building the model and before making its optimizer.
+    @discardableResult
+    public func packTensors() throws -> TensorArena {
+        if let arena { return arena }
+        let packed = try TensorArena(namedTensors().map(\.tensor))
+        arena = packed
+        return packed
     }
 
     /// Calls `body` with every tensor or module below this one (not this one), depth first.
@@ -59,7 +76,7 @@ open class Module {
             children.insert(contentsOf: current.children.compactMap { child in child.label.map { ($0, child.value) } }, at: 0)
             mirror = current.superclassMirror
         }
-        for (label, value) in children where label != "isTraining" {
+        for (label, value) in children where label != "isTraining" && label != "arena" {
             walk(prefix + label, value, body)
         }
     }

@@ -2,7 +2,8 @@ import Foundation
 import ScalpelCore
 import ScalpelTensor
 
-/// Updates parameters from their gradients: one fused kernel per parameter tensor.
+/// Updates parameters from their gradients with one fused kernel: over all of them at once
+/// when they are packed in a `TensorArena` (see `Module.packTensors()`), else per tensor.
 public class Optimizer {
     /// The parameters, with their names (for checkpoints).
     public let parameters: [(name: String, tensor: Tensor)]
@@ -18,22 +19,38 @@ public class Optimizer {
     var rule: OptimizerStep
     /// Names of the two state buffers, for checkpoints.
     let stateNames: (String, String)
+    /// With packed parameters: the flat buffers of the two states, laid out as the arena's
+    /// trainable regions (`state1`/`state2` are views of them).
+    private let flatState: (any DeviceBuffer, any DeviceBuffer)?
 
     init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Float, rule: OptimizerStep, stateNames: (String, String)) throws {
         self.parameters = parameters
         self.learningRate = learningRate
         self.rule = rule
         self.stateNames = stateNames
-        state1 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
-        state2 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+        if let arena = TensorArena.packing(parameters.map(\.tensor)) {
+            let (first, second) = (try arena.makeTrainableState(), try arena.makeTrainableState())
+            state1 = first.tensors
+            state2 = second.tensors
+            flatState = (first.flat, second.flat)
+        } else {
+            state1 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+            state2 = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+            flatState = nil
+        }
     }
 
-    /// Applies one update to every parameter that has a gradient.
+    /// Applies one update to every parameter that has a gradient: one launch for all of them
+    /// when they are packed (the same arithmetic per element as one launch per tensor).
     public func step() throws {
         stepCount += 1
         var settings = rule
         settings.learningRate = learningRate
         settings.step = stepCount
+        if let (first, second) = flatState, let arena = TensorArena.packing(parameters.map(\.tensor)) {
+            return try arena.backend.optimizerStep(settings, parameter: arena.storage, gradient: arena.gradients, state1: first, state2: second,
+                                                   count: arena.trainableExtent)
+        }
         for (index, (_, p)) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             try p.backend.optimizerStep(settings, parameter: p.storage, gradient: grad.storage, state1: state1[index].storage,
@@ -41,8 +58,9 @@ public class Optimizer {
         }
     }
 
-    /// Zeroes every parameter's gradient.
+    /// Zeroes every parameter's gradient (one launch when they are packed).
     public func zeroGrad() throws {
+        if let arena = TensorArena.packing(parameters.map(\.tensor)) { return try arena.zeroGradients() }
         for (_, p) in parameters { try p.zeroGrad() }
     }
 
@@ -109,6 +127,16 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) throws -> T
     }
     let backend = first.backend
     return try Autograd.noGrad {
+        // Packed parameters: the norm over the flat gradient buffer and one scaling launch.
+        if let arena = TensorArena.packing(parameters) {
+            let squared = Tensor(storage: try backend.makeBuffer(count: 1), shape: [1], backend: backend)
+            try backend.sumOfSquares(arena.gradients, segments: arena.trainableSegments, out: squared.storage)
+            let norm = try squared.sqrt()
+            let scale = try (maxNorm / (norm + 1e-6)).minimum(Tensor.constant(1, on: backend))
+            try backend.binary(.mul, a: arena.gradients, b: scale.storage, out: arena.gradients,
+                               layout: try BroadcastLayout([arena.trainableExtent], [1], op: "clipGradientNorm"))
+            return norm
+        }
         // Σ of squares per gradient into one buffer, then summed.
         let partial = try backend.makeBuffer(count: grads.count)
         let square = try backend.makeBuffer(count: 1)

@@ -19,6 +19,9 @@ public final class WeightAverage {
     /// The averages, named like the module's tensors.
     public let averages: [(name: String, tensor: Tensor)]
     let live: [(name: String, tensor: Tensor)]
+    /// With the module's tensors packed (`Module.packTensors()`): the arena and the averages'
+    /// flat buffer in its layout, so that an update is one launch.
+    private let packed: (arena: TensorArena, flat: any DeviceBuffer)?
 
     /// The key prefix of the averages in a checkpoint (`ema.layers.0.weight`).
     public static let checkpointPrefix = "ema."
@@ -30,7 +33,15 @@ public final class WeightAverage {
         }
         self.decay = decay
         live = module.namedTensors()
-        averages = try live.map { ($0.name, try Tensor($0.tensor.array(), shape: $0.tensor.shape, on: $0.tensor.backend)) }
+        if let arena = module.arena, arena.tensors.count == live.count, live.allSatisfy({ $0.tensor.arena === arena }) {
+            let copy = try arena.makeCopy()
+            let index = Dictionary(uniqueKeysWithValues: arena.tensors.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
+            averages = live.map { ($0.name, copy.tensors[index[ObjectIdentifier($0.tensor)]!]) }
+            packed = (arena, copy.flat)
+        } else {
+            averages = try live.map { ($0.name, try Tensor($0.tensor.array(), shape: $0.tensor.shape, on: $0.tensor.backend)) }
+            packed = nil
+        }
     }
 
     /// The rate d_t the average keeps of itself at optimizer step `step` (1-based).
@@ -41,6 +52,9 @@ public final class WeightAverage {
     /// Moves the average towards the module's tensors after optimizer step `step` (1-based).
     public func update(step: Int) throws {
         let kept = WeightAverage.keptFraction(decay: decay, step: step)
+        if let (arena, flat) = packed {
+            return try arena.backend.axpby(alpha: 1 - kept, x: arena.storage, beta: kept, y: flat, count: arena.extent)
+        }
         for (average, current) in zip(averages, live) {
             try current.tensor.backend.axpby(alpha: 1 - kept, x: current.tensor.storage, beta: kept, y: average.tensor.storage,
                                              count: average.tensor.count)
@@ -50,6 +64,15 @@ public final class WeightAverage {
     /// Runs `body` with the averages in the module, then puts the live tensors back (also when
     /// `body` throws).
     public func withAverage<T>(_ body: () throws -> T) throws -> T {
+        if let (arena, flat) = packed {
+            // One read, one copy and one write for all tensors.
+            let backend = arena.backend
+            let saved = try backend.read(arena.storage)
+            try backend.copy(StridedCopy(shape: [arena.extent], srcStrides: [1], dstStrides: [1]), from: flat, to: arena.storage)
+            let result: Result<T, any Error> = Result { try body() }
+            try saved.withUnsafeBufferPointer { try backend.write($0, to: arena.storage, at: 0) }
+            return try result.get()
+        }
         let saved = try live.map { try $0.tensor.array() }
         for (average, current) in zip(averages, live) { try copy(average.tensor, into: current.tensor) }
         let result: Result<T, any Error> = Result { try body() }

@@ -23,4 +23,17 @@ extension OpenCLBackend {
             }
         } fallback: { cpu, b in try cpu.optimizerStep(step, parameter: b[0], gradient: b[1], state1: b[2], state2: b[3], count: count) }
     }
+
+    /// The squared norm of packed tensors: one reduction over the segments' whole span (the
+    /// padding between them is zero), not one per tensor.
+    public func sumOfSquares(_ x: any DeviceBuffer, segments: [Range<Int>], out: any DeviceBuffer) throws {
+        guard let first = segments.first?.lowerBound, let end = segments.last?.upperBound, end > first else {
+            return try fill(out, value: 0, offset: 0, count: 1)
+        }
+        guard first % viewAlignment == 0 else {
+            throw ScalpelError.invalidArgument("sumOfSquares: the first segment starts at \(first), not at a multiple of \(viewAlignment) elements")
+        }
+        let span = first == 0 ? x : try makeView(of: x, offset: first, count: end - first)
+        try reduce(.sumOfSquares, x: span, out: out, outer: 1, axis: end - first, inner: 1)
+    }
 }

@@ -20,8 +20,11 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let shape: [Int]
     /// The backend the elements live on.
     public let backend: any Backend
-    /// The elements (count = product of `shape`), possibly shared with reshaped views.
-    public let storage: any DeviceBuffer
+    /// The elements (count = product of `shape`), possibly shared with reshaped views. A
+    /// `TensorArena` moves a model's tensors into one flat buffer, each keeping a view of it.
+    public internal(set) var storage: any DeviceBuffer
+    /// The arena this tensor was packed into, if any (see `TensorArena`).
+    public internal(set) weak var arena: TensorArena?
     public let dtype: DType
     /// Whether gradients flow to this tensor (set on leaves you want gradients for).
     public var requiresGrad: Bool
