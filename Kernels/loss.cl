@@ -53,8 +53,6 @@ __kernel void cross_entropy_backward(__global const float *probabilities, __glob
   dLogits[e] = dLoss[r] * (hard + soft);
 }
 
-inline float softplus(float x) { return x > 0.0f ? x + log1p(exp(-x)) : log1p(exp(x)); }
-inline float sigmoid_(float x) { return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x)); }
 
 // losses = pw·y·softplus(−x) + (1−y)·softplus(x); pw = posWeight[i mod classes] or 1.
 __kernel void bce_with_logits(__global const float *x, __global const float *y, __global const float *posWeight, const int hasPosWeight,
@@ -62,7 +60,7 @@ __kernel void bce_with_logits(__global const float *x, __global const float *y, 
   const long i = get_global_id(0);
   if (i >= count) return;
   const float pw = hasPosWeight ? posWeight[i % classes] : 1.0f;
-  losses[i] = pw * y[i] * softplus(-x[i]) + (1.0f - y[i]) * softplus(x[i]);
+  losses[i] = pw * y[i] * scalpel_softplus(-x[i]) + (1.0f - y[i]) * scalpel_softplus(x[i]);
 }
 
 __kernel void bce_with_logits_backward(__global const float *x, __global const float *y, __global const float *posWeight,
@@ -71,5 +69,5 @@ __kernel void bce_with_logits_backward(__global const float *x, __global const f
   const long i = get_global_id(0);
   if (i >= count) return;
   const float pw = hasPosWeight ? posWeight[i % classes] : 1.0f;
-  dx[i] = dLoss[i] * (-pw * y[i] * sigmoid_(-x[i]) + (1.0f - y[i]) * sigmoid_(x[i]));
+  dx[i] = dLoss[i] * (-pw * y[i] * scalpel_sigmoid(-x[i]) + (1.0f - y[i]) * scalpel_sigmoid(x[i]));
 }

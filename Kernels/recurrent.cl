@@ -10,11 +10,6 @@
 // Work-items of one row touch consecutive addresses in each gate block, so loads coalesce on
 // a GPU and PoCL vectorises across work-items.
 
-inline float sigmoid_r(float x) {
-  // Without overflow for large |x|.
-  return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
-}
-
 // gates ← (σ(i), σ(f), tanh(g), σ(o)); c = f·cPrev + i·g; h = o·tanh(c).
 __kernel void lstm_cell(__global float *gates, __global const float *cPrev, __global float *c, __global float *h,
                         const int batch, const int hidden) {
@@ -22,7 +17,7 @@ __kernel void lstm_cell(__global float *gates, __global const float *cPrev, __gl
   if (e >= (long)batch * hidden) return;
   const long b = e / hidden, j = e - b * hidden;
   __global float *g = gates + b * 4 * hidden + j;
-  const float i = sigmoid_r(g[0]), f = sigmoid_r(g[hidden]), n = tanh(g[2 * hidden]), o = sigmoid_r(g[3 * hidden]);
+  const float i = scalpel_sigmoid(g[0]), f = scalpel_sigmoid(g[hidden]), n = tanh(g[2 * hidden]), o = scalpel_sigmoid(g[3 * hidden]);
   g[0] = i;
   g[hidden] = f;
   g[2 * hidden] = n;
@@ -60,8 +55,8 @@ __kernel void gru_cell(__global const float *gi, __global const float *gh, __glo
   if (e >= (long)batch * hidden) return;
   const long b = e / hidden, j = e - b * hidden;
   const long g0 = b * 3 * hidden + j;
-  const float r = sigmoid_r(gi[g0] + gh[g0]);
-  const float z = sigmoid_r(gi[g0 + hidden] + gh[g0 + hidden]);
+  const float r = scalpel_sigmoid(gi[g0] + gh[g0]);
+  const float z = scalpel_sigmoid(gi[g0 + hidden] + gh[g0 + hidden]);
   const float n = tanh(gi[g0 + 2 * hidden] + r * gh[g0 + 2 * hidden]);
   saved[g0] = r;
   saved[g0 + hidden] = z;

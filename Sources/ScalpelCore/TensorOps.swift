@@ -1,22 +1,65 @@
 /// Element-wise functions of one input, y = f(x).
-public enum UnaryOp: String, Sendable, CaseIterable, Codable {
+public enum UnaryOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
     case neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, square, reciprocal
 
-    /// Numeric code shared with the OpenCL kernels (elementwise.cl).
-    public var code: Int32 { Int32(UnaryOp.allCases.firstIndex(of: self)!) }
+    /// Numeric code shared with the kernels: the OpenCL C sees it as `UNARY_<NAME>` (see
+    /// `KernelOpCodes`). Explicit, so that adding a case cannot renumber the others.
+    public var code: Int32 {
+        switch self {
+        case .neg: 0
+        case .exp: 1
+        case .log: 2
+        case .sqrt: 3
+        case .abs: 4
+        case .relu: 5
+        case .sigmoid: 6
+        case .tanh: 7
+        case .gelu: 8
+        case .square: 9
+        case .reciprocal: 10
+        }
+    }
+
+    public static let kernelPrefix = "UNARY"
 }
 
 /// Element-wise functions of two inputs with broadcasting, out = f(a, b). Comparisons give 1 or 0.
-public enum BinaryOp: String, Sendable, CaseIterable, Codable {
+public enum BinaryOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
     case add, sub, mul, div, maximum, minimum, pow, equal, notEqual, less, lessEqual, greater, greaterEqual
 
-    public var code: Int32 { Int32(BinaryOp.allCases.firstIndex(of: self)!) }
+    /// Numeric code shared with the kernels (`BINARY_<NAME>` in OpenCL C). The CPU kernels rely
+    /// on add, sub, mul, div being 0–3.
+    public var code: Int32 {
+        switch self {
+        case .add: 0
+        case .sub: 1
+        case .mul: 2
+        case .div: 3
+        case .maximum: 4
+        case .minimum: 5
+        case .pow: 6
+        case .equal: 7
+        case .notEqual: 8
+        case .less: 9
+        case .lessEqual: 10
+        case .greater: 11
+        case .greaterEqual: 12
+        }
+    }
+
+    public static let kernelPrefix = "BINARY"
+
     /// Whether the result is a 0/1 mask (no gradient flows through it).
-    public var isComparison: Bool { code >= BinaryOp.equal.code }
+    public var isComparison: Bool {
+        switch self {
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: true
+        default: false
+        }
+    }
 }
 
 /// Reductions along one axis of a tensor viewed as (outer, axis, inner).
-public enum ReduceOp: String, Sendable, CaseIterable, Codable {
+public enum ReduceOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
     /// Σ over the axis.
     case sum
     /// max over the axis.
@@ -26,7 +69,49 @@ public enum ReduceOp: String, Sendable, CaseIterable, Codable {
     /// Σ of squares over the axis (for norms).
     case sumOfSquares
 
-    public var code: Int32 { Int32(ReduceOp.allCases.firstIndex(of: self)!) }
+    /// Numeric code shared with the kernels (`REDUCE_<NAME>` in OpenCL C).
+    public var code: Int32 {
+        switch self {
+        case .sum: 0
+        case .max: 1
+        case .argmax: 2
+        case .sumOfSquares: 3
+        }
+    }
+
+    public static let kernelPrefix = "REDUCE"
+}
+
+/// An operation code passed to a kernel as an integer argument. The Swift enum is the one
+/// place the numbers are written: the OpenCL C sees them as `#define`s generated from it
+/// (`KernelOpCodes.definitions`), never as literals of its own.
+public protocol KernelOpCode: CaseIterable, RawRepresentable where RawValue == String {
+    /// The number the kernels switch on.
+    var code: Int32 { get }
+    /// The prefix of the kernels' names for the codes (`UNARY` gives `UNARY_RELU`).
+    static var kernelPrefix: String { get }
+}
+
+extension KernelOpCode {
+    /// The kernels' name for this code: the prefix and the case name in capitals with
+    /// underscores (`BINARY_GREATER_EQUAL`).
+    public var kernelName: String {
+        var name = ""
+        for character in rawValue {
+            if character.isUppercase { name += "_" }
+            name += character.uppercased()
+        }
+        return "\(Self.kernelPrefix)_\(name)"
+    }
+}
+
+/// The op codes as OpenCL C `#define`s, prepended to every kernel source.
+public enum KernelOpCodes {
+    /// `#define UNARY_NEG 0` … for every code of every kind.
+    public static var definitions: String {
+        func lines<T: KernelOpCode>(_ type: T.Type) -> [String] { T.allCases.map { "#define \($0.kernelName) \($0.code)" } }
+        return (lines(UnaryOp.self) + lines(BinaryOp.self) + lines(ReduceOp.self)).joined(separator: "\n") + "\n"
+    }
 }
 
 /// Up to 8 dimensions of a broadcast element-wise operation: the output's shape and, for each

@@ -17,8 +17,18 @@ public enum KernelSources {
     /// The names of the embedded sources.
     public static var embeddedNames: [String] { EmbeddedKernels.sources.keys.sorted() }
 
-    /// The text of `name` (for example `gemm.cl`) and where it came from.
+    /// The text of `name` (for example `gemm.cl`) as it is built, and where it came from: a
+    /// `.cl` file comes after the op codes (`KernelOpCodes.definitions`) and `common.h`, with
+    /// a `#line` directive so that build logs keep the file's own line numbers.
     public static func source(named name: String) throws -> (text: String, origin: String) {
+        let (text, origin) = try file(named: name)
+        guard name.hasSuffix(".cl") else { return (text, origin) }
+        let common = try file(named: "common.h").text
+        return (KernelOpCodes.definitions + common + "\n#line 1\n" + text, origin)
+    }
+
+    /// The text of the file `name`, unchanged, and where it came from.
+    public static func file(named name: String) throws -> (text: String, origin: String) {
         if let directory = overrideDirectory {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
