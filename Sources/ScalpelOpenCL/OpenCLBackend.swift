@@ -130,6 +130,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Every launch's event until it is seen finished: its execution status is checked, and
     /// with the profiler on its device time read.
     let launches: LaunchStatusLog
+    /// Host copies of writes that do not wait (`writeWithoutWaiting`), kept until they are done.
+    let hostStaging: HostStaging
 
     /// Bytes of device memory this backend's buffers hold now (scratch buffers included).
     public var allocatedBytes: Int { ledger.snapshot.current }
@@ -166,6 +168,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         self.context = context
         self.queue = queue
         launches = LaunchStatusLog(library: library, readsDeviceTime: profiling)
+        hostStaging = HostStaging(library: library)
         programCache = ProgramCache(directory: CacheDirectory.subdirectory("programs"))
         cpu = CPUBackend()
         let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms"
