@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelCore
+import ScalpelCPUKernels
 
 // The randomness ops of the CPU-Swift backend: the same Philox bits as random.cl, so a mask
 // or a transform drawn here is the one an OpenCL device draws.
@@ -9,23 +10,53 @@ extension CPUBackend {
         guard count > 0 else { return }
         let b = try typedBuffers("dropout", [(x, count), (y, count)])
         let key = Philox.key(seed)
-        // One Philox block gives the bits of four consecutive elements (n = offset + i).
-        var n = offset, i = 0
-        while i < count {
+        switch precision {
+        case .float32:
+            let (source, target) = (UnsafePointer(b[0].pointer), b[1].pointer)
+            // Drawing costs more than the multiply: large tensors are split over the pool's
+            // threads (each range draws its own blocks; the result is the same).
+            let threads = kernels == .fast && count >= 1 << 15 ? threads : 1
+            let fast = kernels == .fast
+            let threshold = Self.threshold(keep)
+            CPUBackend.pool(size: self.threads).run(threads: threads) { t, n in
+                let range = count * t / n ..< count * (t + 1) / n
+                if fast {
+                    RandomKernels.dropout(source, target, start: range.lowerBound, end: range.upperBound, offset: offset, key0: key.x,
+                                          key1: key.y, threshold: threshold, scale: scale)
+                } else {
+                    Self.dropout(source, target, range, keep: keep, scale: scale, key: key, offset: offset)
+                }
+            }
+        case .float64:
+            let (source, target) = (UnsafePointer(b[0].doublePointer), b[1].doublePointer)
+            Self.dropout(source, target, 0 ..< count, keep: keep, scale: scale, key: key, offset: offset)
+        }
+    }
+
+    /// y[i] = x[i]·scale where element offset + i of the dropout stream is below keep, else 0,
+    /// for i in `range`, in plain loops (the reference kernels, fp64). One Philox block serves
+    /// four consecutive elements.
+    @inline(__always)
+    static func dropout<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ range: Range<Int>, keep: Float,
+                                                scale: Float, key: SIMD2<UInt32>, offset: UInt64) {
+        let factor = T(scale)
+        let threshold = Self.threshold(keep)
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let n = offset &+ UInt64(i)
             let bits = Philox.block(counter: Philox.counter(block: n >> 2, stream: .dropout), key: key)
             var lane = Int(n & 3)
-            while lane < 4 && i < count {
-                let kept = Philox.uniform(bits[lane]) < keep
-                switch precision {
-                case .float32: b[1].pointer[i] = kept ? b[0].pointer[i] * scale : 0
-                case .float64: b[1].doublePointer[i] = kept ? b[0].doublePointer[i] * Double(scale) : 0
-                }
+            while lane < 4 && i < range.upperBound {
+                y[i] = bits[lane] >> 8 < threshold ? x[i] * factor : 0
                 lane += 1
                 i += 1
-                n &+= 1
             }
         }
     }
+
+    /// u < keep on the top 24 bits as an integer: u = (bits >> 8)·2⁻²⁴ is exact, so u < keep
+    /// exactly when (bits >> 8) < ⌈keep·2²⁴⌉ (keep ≤ 1, and keep·2²⁴ is exact in Double).
+    static func threshold(_ keep: Float) -> UInt32 { UInt32((Double(max(0, min(keep, 1))) * 0x1p24).rounded(.up)) }
 
     public func augmentImages(_ parameters: AugmentationParameters, images: any DeviceBuffer, imageCount: Int, index: any DeviceBuffer,
                               output: any DeviceBuffer, batch: Int, seed: UInt64, offset: UInt64) throws {

@@ -66,6 +66,16 @@ import Testing
         #expect(abs(many.reduce(0, +) / 20000 - 0.7) < 0.02)
     }
 
+    @Test func theFastLoopsDrawTheReferenceMasks() throws {
+        // The SIMD loop takes 32 elements from a block boundary; the edges go one by one, and
+        // large tensors are split over threads at arbitrary elements.
+        let reference = CPUBackend(kernels: .reference)
+        for (count, offset) in [(31, 0), (100_003, 5), (70_000, (1 << 34) - 1)] as [(Int, UInt64)] {
+            #expect(try mask(on: cpu, count: count, keep: 0.35, seed: 0xABCD, offset: offset)
+                == mask(on: reference, count: count, keep: 0.35, seed: 0xABCD, offset: offset), "\(count) at \(offset)")
+        }
+    }
+
     @Test func openCLDrawsTheCPUsMasks() throws {
         guard openCLAvailable() else { return }
         for name in TensorBackends.names where name != "cpu" {

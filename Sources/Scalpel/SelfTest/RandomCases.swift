@@ -38,7 +38,7 @@ extension KernelCases {
         .tensor(.random, "dropout keep 0.7, offset 6", [[7, 33]], kernels: ["dropout"], quick: true) { x in
             try x[0].dropout(keep: 0.7, seed: 0x5EED_0000_0001, offset: 6)
         },
-        .buffers(.random, "dropout in place", shape: "1021 values, offset 2^32 − 3", kernels: ["dropout"]) { backend in
+        .buffers(.random, "dropout in place", shape: "1021 values from element 2^34 − 3", kernels: ["dropout"]) { backend in
             var random = SeededRandom(seed: 17)
             let x = try backend.makeBuffer(random.uniformArray(1021))
             // The block index crosses into its high word, and y is x.
