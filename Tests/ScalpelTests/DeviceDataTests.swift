@@ -53,6 +53,24 @@ import Testing
         }
     }
 
+    @Test func aWriteThatDoesNotWaitKeepsItsOwnCopyOfTheValues() throws {
+        var backends: [any Backend] = [cpu]
+        if openCLAvailable() { backends += try TensorBackends.names.filter { $0 != "cpu" }.map(TensorBackends.backend) }
+        for backend in backends {
+            let buffer = try backend.makeBuffer([Float](repeating: -1, count: 20003))
+            var values = (0 ..< 20000).map(Float.init)
+            try backend.writeWithoutWaiting(values, to: buffer, at: 3)
+            // The caller's array may change or go at once; the device still gets what was given.
+            values = [Float](repeating: 7, count: 20000)
+            values = []
+            let read = try backend.read(buffer)
+            #expect(Array(read.prefix(3)) == [-1, -1, -1] && Array(read.dropFirst(3)) == (0 ..< 20000).map(Float.init), "\(backend.id)")
+            #expect(values.isEmpty)
+            // Out of bounds is refused before anything is queued.
+            #expect(throws: ScalpelError.self) { try backend.writeWithoutWaiting([1, 2], to: buffer, at: 20002) }
+        }
+    }
+
     func weights(_ url: URL) throws -> [String: [Float]] {
         let file = try SafeTensorsFile.read(from: url)
         return try Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.key, try $0.value.floats) })
