@@ -5,8 +5,12 @@ import ScalpelCore
 /// flip (probability ½), a rotation by up to `maxDegrees` and a shift by up to `maxShift` pixels
 /// in each direction, applied together as one inverse-mapped affine transform with bilinear
 /// sampling; pixels that come from outside the image take the value `fill` (the image's
-/// standardised zero, i.e. its mean, is a natural choice). The same generator state gives the
-/// same transforms, so a seeded run — and a resumed one — repeats exactly.
+/// standardised zero, i.e. its mean, is a natural choice).
+///
+/// Training draws each sample's transform from a counter-based generator on the backend
+/// (`transform(seed:sample:)`, `Backend.augmentImages`): sample n of a run's stream gets the
+/// same transform on every backend, so a seeded run — and a resumed one that restores the
+/// counter — repeats exactly. `draw` and `apply` remain for transforms drawn on the host.
 public struct ImageAugmentation: Sendable {
     public var maxDegrees: Float = 10
     public var maxShift: Float = 2
@@ -33,6 +37,19 @@ public struct ImageAugmentation: Sendable {
         }
     }
 
+    /// The backend op's parameters for images of `sampleShape` (C, H, W), with `fill` outside.
+    public func parameters(sampleShape: [Int], fill: Float) -> AugmentationParameters {
+        AugmentationParameters(channels: sampleShape[0], height: sampleShape[1], width: sampleShape[2], maxDegrees: maxDegrees,
+                               maxShift: maxShift, flip: flip, fill: fill)
+    }
+
+    /// The transform of sample `n` of the augmentation stream under `seed`: the one
+    /// `Backend.augmentImages` applies to it.
+    public func transform(seed: UInt64, sample n: UInt64) -> Transform {
+        let t = parameters(sampleShape: [1, 1, 1], fill: 0).transform(seed: seed, sample: n)
+        return Transform(flip: t.flip, angle: t.angle, dx: t.dx, dy: t.dy)
+    }
+
     /// Draws one transform from `generator`.
     public func draw(_ generator: inout SeededRandom) -> Transform {
         let flipped = flip && generator.uniform(0, 1) < 0.5
@@ -43,27 +60,15 @@ public struct ImageAugmentation: Sendable {
     /// Applies `t` to one image of `channels` planes of height × width (row-major) into `out`.
     public static func apply(_ t: Transform, image: ArraySlice<Float>, channels: Int, height: Int, width: Int, fill: Float,
                              into out: inout [Float], at offset: Int) {
-        let (cx, cy) = (Float(width - 1) / 2, Float(height - 1) / 2)
-        let (c, s) = (Foundation.cos(t.angle), Foundation.sin(t.angle))
-        let base = image.startIndex
-        for y in 0 ..< height {
-            for x in 0 ..< width {
-                // Inverse map: output (x, y) → source (sx, sy): undo the shift, the rotation, the flip.
-                let (ux, uy) = (Float(x) - cx - t.dx, Float(y) - cy - t.dy)
-                var sx = c * ux + s * uy + cx
-                let sy = -s * ux + c * uy + cy
-                if t.flip { sx = Float(width - 1) - sx }
-                let (x0, y0) = (Int(sx.rounded(.down)), Int(sy.rounded(.down)))
-                let (fx, fy) = (sx - Float(x0), sy - Float(y0))
-                for ch in 0 ..< channels {
-                    let plane = base + ch * height * width
-                    func pixel(_ px: Int, _ py: Int) -> Float {
-                        px >= 0 && px < width && py >= 0 && py < height ? image[plane + py * width + px] : fill
-                    }
-                    let top = pixel(x0, y0) * (1 - fx) + pixel(x0 + 1, y0) * fx
-                    let bottom = pixel(x0, y0 + 1) * (1 - fx) + pixel(x0 + 1, y0 + 1) * fx
-                    out[offset + ch * height * width + y * width + x] = top * (1 - fy) + bottom * fy
-                }
+        let parameters = AugmentationParameters(channels: channels, height: height, width: width, maxDegrees: 0, maxShift: 0, flip: false,
+                                                fill: fill)
+        let size = parameters.imageSize
+        precondition(image.count >= size && offset >= 0 && offset + size <= out.count, "an image of \(size) values")
+        image.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                guard let base = source.baseAddress, let output = target.baseAddress else { return }
+                parameters.apply(flip: t.flip, angle: t.angle, dx: t.dx, dy: t.dy, cos: Foundation.cos(t.angle), sin: Foundation.sin(t.angle),
+                                 image: base, output: output + offset)
             }
         }
     }

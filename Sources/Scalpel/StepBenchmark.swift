@@ -11,6 +11,9 @@ import ScalpelTensor
 /// loss to a running total on the backend, clip the gradient norm (when the model's recipe
 /// does), the Adam update and the weight average (when the recipe keeps one). As in training,
 /// the host reads the loss total every 16 steps and at the end of each sample, not every step.
+/// The data path is the trainer's too (`DeviceDataset`): a synthetic training set of the
+/// model's sample shape resident on the backend, each epoch's order uploaded once without
+/// waiting, each batch gathered on the backend (and augmented there with `augment`).
 public enum StepBenchmark {
     /// What one benchmark trains: a model, its input and its recipe's extras.
     public struct Workload: Sendable, Codable {
@@ -25,9 +28,11 @@ public enum StepBenchmark {
         public var ema: Float?
         public var hidden: Int
         public var dropout: Float
+        /// Image models: augment every batch as `train --augment` does.
+        public var augment: Bool
 
         public init(model: String, sampleShape: [Int], classes: Int, batchSize: Int, learningRate: Float = 1e-3, clipNorm: Float? = nil,
-                    ema: Float? = nil, hidden: Int = 64, dropout: Float = 0.1) {  // TrainingConfig's defaults
+                    ema: Float? = nil, hidden: Int = 64, dropout: Float = 0.1, augment: Bool = false) {  // TrainingConfig's defaults
             self.model = model
             self.sampleShape = sampleShape
             self.classes = classes
@@ -37,6 +42,7 @@ public enum StepBenchmark {
             self.ema = ema
             self.hidden = hidden
             self.dropout = dropout
+            self.augment = augment
         }
 
         /// The bundled data set each model is benchmarked on: its sample shape and classes
@@ -94,14 +100,37 @@ public enum StepBenchmark {
         let parameters = model.parameters()
         var random = SeededRandom(seed: 5)
         let batch = workload.batchSize
-        let x = try Tensor(random.uniformArray(batch * workload.sampleShape.reduce(1, *), -1, 1), shape: [batch] + workload.sampleShape, on: backend)
-        let y = try Tensor(labels: (0 ..< batch).map { Int32($0 % workload.classes) }, on: backend)
+        if workload.augment && workload.sampleShape.count != 3 {
+            throw ScalpelError.invalidArgument("augmentation applies to image models (cnn, resnet18), not \(workload.model)")
+        }
+        // A synthetic training set of eight batches, as the trainer holds its data.
+        let sampleCount = 8 * batch
+        let dataset = try DeviceDataset(values: random.uniformArray(sampleCount * workload.sampleShape.reduce(1, *), -1, 1),
+                                        labels: (0 ..< sampleCount).map { Int32($0 % workload.classes) }, sampleShape: workload.sampleShape,
+                                        on: backend)
+        let augmentation = ImageAugmentation()
+        var shuffle = SeededRandom(seed: 6)
+        var order = Array(0 ..< sampleCount), position = sampleCount, augmentCounter: UInt64 = 0
         let lossTotal = try Tensor.zeros([1], on: backend)
         func step() throws {
+            // A new epoch's order between steps, as in training.
+            if position + batch > sampleCount {
+                order.shuffle(using: &shuffle)
+                try dataset.beginEpoch(order)
+                position = 0
+            }
+            let range = position ..< position + batch
+            position += batch
             if Profiler.isEnabled { Profiler.shared.stepBegan() }
             try optimizer.zeroGrad()
             // In a scope of its own, so that the step's graph is released inside the step.
             do {
+                let index = try dataset.index(range), rows = dataset.rows(range)
+                let x = workload.augment
+                    ? try dataset.augmented(index: index, rows: rows, augmentation: augmentation, seed: 7, offset: augmentCounter)
+                    : try dataset.samples(index: index, rows: rows)
+                augmentCounter &+= UInt64(batch)
+                let y = try dataset.labels.indexSelect(axis: 0, index)
                 let loss = try model(x).crossEntropy(labels: y)
                 try loss.backward()
                 try backend.axpby(alpha: Float(batch), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)

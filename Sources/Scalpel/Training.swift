@@ -173,8 +173,11 @@ public final class Trainer {
     /// The moving average of the weights (`config.ema`): validated, selected, tested and saved.
     let average: WeightAverage?
     var shuffle: SeededRandom
-    /// Draws the augmentation transforms (`config.augment`), checkpointed with the shuffle state.
-    var augmentGenerator: SeededRandom
+    /// The augmentation transforms (`config.augment`) are drawn on the backend: sample n of the
+    /// run's augmentation stream under `augmentSeed`. `augmentCounter` is the next sample's n,
+    /// checkpointed with the shuffle state.
+    let augmentSeed: UInt64
+    var augmentCounter: UInt64 = 0
     let augmentation = ImageAugmentation()
     public private(set) var history: [EpochRecord] = []
     /// A saved model's decision threshold, chosen on its training run's validation split.
@@ -193,8 +196,10 @@ public final class Trainer {
     /// The MPI job of a data-parallel run (nil: a single process).
     public let distributed: DistributedContext?
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
-    let features: Tensor
-    let labels: Tensor
+    /// The samples and labels on the backend; batches are gathered there.
+    let dataset: DeviceDataset
+    /// Every label (int32) on the backend.
+    var labels: Tensor { dataset.labels }
     /// The training loss's class weights (`config.classWeights`).
     let classWeights: Tensor?
 
@@ -283,7 +288,7 @@ public final class Trainer {
             average = nil
         }
         shuffle = SeededRandom(seed: config.seed &+ 4)
-        augmentGenerator = SeededRandom(seed: config.seed &+ 6)
+        augmentSeed = config.seed &+ 6
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
             throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
         }
@@ -305,8 +310,11 @@ public final class Trainer {
             self.data.notes["weight average"] = "an exponential moving average of the weights and BatchNorm statistics, decay \(decay) per step "
                 + "(min(decay, (1 + t) / (10 + t)) at step t); the average is what was validated, selected, tested and saved"
         }
-        features = try Tensor(data.values, shape: [data.labels.count] + data.sampleShape, on: backend)
-        labels = try Tensor(labels: data.labels, on: backend)
+        dataset = try DeviceDataset(values: data.values, labels: data.labels, sampleShape: data.sampleShape, on: backend)
+        if let note = dataset.note {
+            self.data.notes["data on the device"] = note
+            Diagnostics.shared.note("training data: \(note)")
+        }
         let device = backend
         lengths = try data.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: device) }
     }
@@ -346,31 +354,13 @@ public final class Trainer {
         }
     }
 
-    /// The model's logits for the samples at `index` (a tensor of row numbers).
-    func forward(_ index: Tensor) throws -> Tensor {
-        let x = try features.indexSelect(axis: 0, index)
+    /// The model's logits for the samples `rows` (`index`: the same row numbers on the backend).
+    func forward(_ index: Tensor, rows: [Int]) throws -> Tensor {
+        let x = try dataset.samples(index: index, rows: rows)
         if let lengths, let transformer = model as? TransformerClassifier {
             return try transformer(x, lengths: lengths.indexSelect(axis: 0, index))
         }
         return try model(x)
-    }
-
-    /// The images of `rows`, each transformed by its own random augmentation, on the backend.
-    /// A distributed rank draws the transforms of the whole global batch `rows` (so that its
-    /// generator stays where a single process's would) and builds only its `slice`.
-    func augmentedBatch(_ rows: [Int], slice: Range<Int>? = nil) throws -> Tensor {
-        let per = data.sampleShape.reduce(1, *)
-        let (c, h, w) = (data.sampleShape[0], data.sampleShape[1], data.sampleShape[2])
-        let kept = slice ?? rows.indices
-        var batch = [Float](repeating: 0, count: kept.count * per)
-        for (i, row) in rows.enumerated() {
-            let transform = augmentation.draw(&augmentGenerator)
-            guard kept.contains(i) else { continue }
-            // Standardised pixels: 0 is the training mean, the fill for pixels from outside.
-            ImageAugmentation.apply(transform, image: data.values[row * per ..< (row + 1) * per], channels: c,
-                                    height: h, width: w, fill: 0, into: &batch, at: (i - kept.lowerBound) * per)
-        }
-        return try Tensor(batch, shape: [kept.count] + data.sampleShape, on: backend)
     }
 
     /// The rows of one epoch's batches: a seeded shuffle of the training rows, or with balanced
@@ -498,6 +488,8 @@ public final class Trainer {
             model.train()
             optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch, losses: history.map(\.trainLoss))
             let order = epochOrder()
+            // The order goes to the backend once; each batch is a slice of it.
+            try dataset.beginEpoch(order)
             // The loss is summed on the backend and read back every `readEvery` steps (and at
             // the epoch's end), not every step: a read waits for the device's queue to drain.
             let lossTotal = try Tensor.zeros([1], on: backend)
@@ -505,7 +497,12 @@ public final class Trainer {
             var lossSum = 0.0, lastChecked = 0, ownRows = 0
             let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)", silent: !root)
             for step in 0 ..< steps {
-                let global = Array(order[(step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)])
+                let globalRange = (step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)
+                let global = dataset.rows(globalRange)
+                // Every sample of the global batch takes its transform's place in the stream, on
+                // every rank, so that the counter stays where a single process's would.
+                let augmentOffset = augmentCounter
+                if config.augment { augmentCounter &+= UInt64(global.count) }
                 // A last batch with fewer rows than ranks would leave a rank without rows (and its
                 // collective calls unmatched): every rank skips it.
                 if !(distributed.map { global.count < $0.size } ?? false) {
@@ -516,13 +513,14 @@ public final class Trainer {
                     if Profiler.isEnabled { Profiler.shared.stepBegan() }
                     try optimizer.zeroGrad()
                     if !rows.isEmpty {
-                        let index = try Tensor(rows.map(Float.init), shape: [rows.count], on: backend)
-                        let logits = config.augment ? try model(try augmentedBatch(global, slice: slice)) : try forward(index)
+                        let index = try dataset.index(globalRange.lowerBound + slice.lowerBound ..< globalRange.lowerBound + slice.upperBound)
+                        let logits = config.augment
+                            ? try model(try dataset.augmented(index: index, rows: rows, augmentation: augmentation, seed: augmentSeed,
+                                                              offset: augmentOffset &+ UInt64(slice.lowerBound)))
+                            : try forward(index, rows: rows)
                         let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
                         try loss.backward()
                         try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
-                    } else if config.augment {
-                        _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
                     }
                     // The mean loss over the global batch: each rank's mean weighted by its share.
                     try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
@@ -530,8 +528,6 @@ public final class Trainer {
                     try optimizer.step()
                     try average?.update(step: optimizer.stepCount)
                     if Profiler.isEnabled { Profiler.shared.stepEnded() }
-                } else if config.augment {
-                    _ = try augmentedBatch(global, slice: 0 ..< 0)  // keep the augmentation generator in step
                 }
                 guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
                 lossSum = Double(try lossTotal.item())
@@ -658,7 +654,7 @@ public final class Trainer {
             for start in stride(from: 0, to: rows.count, by: 256) {
                 let chunk = Array(rows[start ..< min(rows.count, start + 256)])
                 let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
-                let logits = try forward(index)
+                let logits = try forward(index, rows: chunk)
                 let y = try labels.indexSelect(axis: 0, index)
                 lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
                 // Log-probabilities, not probabilities: a confident model's fp32 softmax rounds many
@@ -722,7 +718,7 @@ public final class Trainer {
             model.train()
         }
         let index = try Tensor(chosen.map { Float($0.row) }, shape: [chosen.count], on: backend)
-        _ = try Autograd.noGrad { try forward(index) }
+        _ = try Autograd.noGrad { try forward(index, rows: chosen.map(\.row)) }
         guard let (weights, shape) = transformer.attentionOverTime() else {
             throw ScalpelError.invalidArgument("the transformer kept no attention probabilities")
         }
@@ -764,7 +760,7 @@ public final class Trainer {
         [
             "epoch": String(epoch),
             "shuffle_state": String(shuffle.state),
-            "augment_state": String(augmentGenerator.state),
+            "augment_state": String(augmentCounter),
             "dropout_states": dropouts.map { String($0.generatorState) }.joined(separator: ","),
             "history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
             "best_epoch": best.map { String($0.epoch) } ?? "",
@@ -800,7 +796,7 @@ public final class Trainer {
         }
         shuffle = SeededRandom(state: shuffleState)
         resumedFrom = url
-        if let state = meta["augment_state"].flatMap(UInt64.init) { augmentGenerator = SeededRandom(state: state) }
+        if let state = meta["augment_state"].flatMap(UInt64.init) { augmentCounter = state }
         let states = (meta["dropout_states"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         for (dropout, state) in zip(dropouts, states) { dropout.generatorState = state }
         history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))

@@ -119,6 +119,9 @@ struct StepBenchCommand: ParsableCommand {
     @Option(help: "Samples (each at least 0.2 s of steps).")
     var samples = 5
 
+    @Flag(help: "Image models: augment every batch on the backend, as train --augment does.")
+    var augment = false
+
     @Option(help: "Write one JSON object per backend measured to this file.")
     var json: String?
 
@@ -131,7 +134,8 @@ struct StepBenchCommand: ParsableCommand {
             if let batchSize, batchSize < 1 { throw ScalpelError.invalidArgument("--batch-size must be at least 1") }
             let workload = StepBenchmark.Workload(model: model, sampleShape: sample.shape, classes: sample.classes,
                                                   batchSize: batchSize ?? defaults.batchSize, learningRate: defaults.learningRate,
-                                                  clipNorm: defaults.clipNorm > 0 ? defaults.clipNorm : nil, ema: defaults.ema > 0 ? defaults.ema : nil)
+                                                  clipNorm: defaults.clipNorm > 0 ? defaults.clipNorm : nil, ema: defaults.ema > 0 ? defaults.ema : nil,
+                                                  augment: augment)
             let runtime = try options.runtime()
             let profiled = Profiler.isEnabled
             // auto: the device and the CPU-Swift backend; cpu or cl: that backend alone. The CPU

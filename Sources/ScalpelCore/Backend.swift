@@ -142,6 +142,28 @@ public protocol Backend: AnyObject, Sendable {
     /// first moment; state2: Adam's second moment; both zero before the first step).
     func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                        state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws
+
+    // MARK: Randomness (Philox-4x32-10 drawn where it is used; see `Philox`) and resident data
+
+    /// Dropout by a mask drawn on the backend: y[i] = x[i]·scale where element `offset + i` of
+    /// the dropout stream under `seed` gives u = `Philox.uniform(bits)` < keep, else 0; x and
+    /// y hold `count` values (y may be x). The same call on dy is the backward pass, so no mask
+    /// is stored; every backend draws the same mask.
+    func dropout(x: any DeviceBuffer, y: any DeviceBuffer, count: Int, keep: Float, scale: Float, seed: UInt64, offset: UInt64) throws
+    /// A batch of randomly transformed images: output[b] (C, H, W) is images[index[b]] under
+    /// the transform of sample `offset + b` (`AugmentationParameters.transform`); images is
+    /// (imageCount, C, H, W), index holds `batch` integral values in 0..<imageCount (as
+    /// floats), output is (batch, C, H, W).
+    func augmentImages(_ parameters: AugmentationParameters, images: any DeviceBuffer, imageCount: Int, index: any DeviceBuffer,
+                       output: any DeviceBuffer, batch: Int, seed: UInt64, offset: UInt64) throws
+    /// Copies `values` into `buffer` from element `offset` without waiting for the copy: the
+    /// backend keeps its own copy of the values alive until the device has read them. Later
+    /// operations on the queue see the new values.
+    func writeWithoutWaiting(_ values: [Float], to buffer: any DeviceBuffer, at offset: Int) throws
+    /// The most bytes of data a run should keep resident on this backend beside its model (one
+    /// allocation at most the device's largest, and a share of its memory); nil: no limit
+    /// beyond the host's.
+    var residentDataLimit: Int? { get }
 }
 
 extension Backend {

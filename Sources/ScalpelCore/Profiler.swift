@@ -91,6 +91,10 @@ public final class Profiler: Sendable {
         }
     }
 
+    /// `count` random numbers were drawn on the host (by `SeededRandom`): per step they
+    /// should be none, every mask and transform drawn where it is used.
+    public func recordHostRandom(_ count: Int) { record { $0.hostRandomNumbers += count } }
+
     /// The host waited for a device queue to empty (`clFinish`).
     public func recordQueueDrain() { record { $0.queueDrains += 1 } }
 
@@ -214,6 +218,8 @@ public struct ProfileCounts: Codable, Sendable, Equatable {
     public var deviceToHost = TransferCount()
     public var deviceToDevice = TransferCount()
     public var queueDrains = 0
+    /// Random numbers drawn on the host (`SeededRandom`).
+    public var hostRandomNumbers = 0
     public var programBuilds = 0
     public var programCacheLoads = 0
     public var programBuildSeconds = 0.0
@@ -263,6 +269,7 @@ public struct ProfileSnapshot: Sendable {
         public var deviceToHost: Transfers
         public var deviceToDevice: Transfers
         public var queueDrains: Double
+        public var hostRandomNumbers: Double
         public var programBuilds: Double
 
         init(_ c: ProfileCounts, steps: Int) {
@@ -274,6 +281,7 @@ public struct ProfileSnapshot: Sendable {
             deviceToHost = Transfers(c.deviceToHost, n)
             deviceToDevice = Transfers(c.deviceToDevice, n)
             queueDrains = Double(c.queueDrains) / n
+            hostRandomNumbers = Double(c.hostRandomNumbers) / n
             programBuilds = Double(c.programBuilds + c.programCacheLoads) / n
         }
     }
@@ -318,6 +326,7 @@ public struct ProfileSnapshot: Sendable {
             lines.append("  device → host    \(transfers(c.deviceToHost, per: n))")
             if c.deviceToDevice.count > 0 { lines.append("  device → device  \(transfers(c.deviceToDevice, per: n))") }
             lines.append(String(format: "  queue drains     %.1f", Double(c.queueDrains) / n))
+            lines.append(String(format: "  host random      %.1f numbers", Double(c.hostRandomNumbers) / n))
             if c.programBuilds + c.programCacheLoads > 0 {
                 lines.append(String(format: "  programs         %.1f built, %.1f from the cache (%.0f ms)", Double(c.programBuilds) / n,
                                     Double(c.programCacheLoads) / n, c.programBuildSeconds * 1e3 / n))

@@ -14,6 +14,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
 
     public mutating func next() -> UInt64 {
+        // Counted: a training step should draw nothing on the host.
+        if Profiler.isEnabled { Profiler.shared.recordHostRandom(1) }
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -39,27 +39,34 @@ public final class Tanh: Module, Layer {
 }
 
 /// Zeroes each element with probability p in training (scaling the rest by 1/(1−p)); the
-/// identity in evaluation. The mask comes from a seeded generator, so runs repeat exactly.
+/// identity in evaluation. The mask is drawn on the backend from a counter-based generator
+/// (`Philox`): the layer's seed is the key and its counter advances by each call's element
+/// count (rounded up to a whole Philox block), so runs repeat exactly and a resumed run that
+/// restores the counter draws the masks an uninterrupted run would.
 public final class Dropout: Module, Layer {
     public let probability: Float
-    private var generator: SeededRandom
+    /// The generator's key.
+    public let seed: UInt64
+    private var counter: UInt64 = 0
 
     public init(_ probability: Float, seed: UInt64) {
         self.probability = probability
-        generator = SeededRandom(seed: seed)
+        self.seed = seed
     }
 
-    /// The generator's state, for checkpoints (a resumed run draws the same masks).
+    /// The generator's state, for checkpoints: the counter of the next draw (a resumed run that
+    /// sets it draws the same masks).
     public var generatorState: UInt64 {
-        get { generator.state }
-        set { generator = SeededRandom(state: newValue) }
+        get { counter }
+        set { counter = newValue }
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard isTraining && probability > 0 else { return x }
-        let keep = 1 - probability
-        let mask = (0 ..< x.count).map { _ in generator.uniform(0, 1) < keep ? 1 / keep : 0 }
-        return try x * Tensor(mask, shape: x.shape, on: x.backend)
+        let offset = counter
+        // Whole blocks of four, so that each call starts a fresh Philox block.
+        counter &+= (UInt64(x.count) + 3) & ~3
+        return try x.dropout(keep: 1 - probability, seed: seed, offset: offset)
     }
 }
 

@@ -35,6 +35,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Every launch's event until it is seen finished: its execution status is checked, and
     /// with the profiler on its device time read.
     var launches: LaunchStatusLog { launcher.launches }
+    /// Host copies of writes that do not wait (`writeWithoutWaiting`), kept until they are done.
+    let hostStaging: HostStaging
 
     /// Bytes of device memory this backend's live buffers hold now (scratch buffers included;
     /// not the memory pooled for reuse).
@@ -76,6 +78,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         compiler = OpenCLCompiler(library: library, context: context, device: handle.device, info: info)
         allocator = OpenCLAllocator(library: library, context: context, device: handle.device, info: info,
                                     releaseLock: OpenCLCallLock.isProcessWide(info) ? lock : nil)
+        hostStaging = HostStaging(library: library)
         cpu = CPUBackend()
         let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms"
         convScheduler = Scheduler(url: CacheDirectory.subdirectory("schedule").map { Scheduler.fileURL(in: $0, identity: identity) }, identity: identity)

@@ -109,8 +109,9 @@ import Testing
         #expect(r.kernels.reduce(0) { $0 + $1.launchesPerStep } == r.perStep.launches)
         // A step frees what it allocates: no growth in the steady state.
         #expect(r.perStep.allocations == r.perStep.releases)
-        // Each dropout layer uploads its mask once a step; the loss is read outside the step.
-        #expect(r.perStep.hostToDevice.count == 2 && r.perStep.deviceToHost.count == 0)
+        // Nothing crosses in a step: dropout masks are drawn on the backend, batches gathered
+        // there from the resident data; the loss is read outside the step.
+        #expect(r.perStep.hostToDevice.count == 0 && r.perStep.deviceToHost.count == 0)
         #expect(r.kernels.allSatisfy { $0.msPerStep != nil }, "wall time per op on the CPU-Swift backend")
         #expect(Set(r.kernels.map(\.name)).isSuperset(of: ["gemm", "optimizer adam", "crossEntropy", "relu"]))
     }

@@ -34,6 +34,9 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable, CustomStringC
     case attention
     /// LSTM and GRU cells and sequences, forward and backward.
     case recurrent
+    /// Philox-4x32-10 on the device (the published known answers) and the ops that draw from
+    /// it: dropout forward and backward, batch image augmentation.
+    case random
 
     public var description: String { rawValue }
 }
@@ -217,7 +220,7 @@ public struct KernelCase: Sendable, CustomStringConvertible {
 public enum KernelCases {
     /// Every case, family by family.
     public static let all: [KernelCase] = gemm + elementwise + broadcast + copy + gather + reduction + softmax + loss
-        + convolution + pooling + batchNorm + optimizer + attention + recurrent
+        + convolution + pooling + batchNorm + optimizer + attention + recurrent + random
 
     /// The quick subset: a few cases per family.
     public static var quick: [KernelCase] { all.filter(\.quick) }
