@@ -5,7 +5,8 @@
 // per channel over its M = N·L values. One work-group of GROUP work-items reduces one channel
 // (the statistics, the backward sums); consecutive work-items read consecutive values of a run,
 // so reads are coalesced whenever L is large, and walk on to the next batch entry's run when L is
-// small. The element-wise kernels (apply, backward_input) take one work-item per value.
+// small. The element-wise kernels (apply, backward_input) take one work-item per value, in two
+// dimensions (l, n·C + c).
 //   training forward:  batch_norm_statistics, then batch_norm_apply (2 launches)
 //   evaluation:        batch_norm_apply from the running statistics (1 launch)
 //   backward:          batch_norm_backward_reduce, then batch_norm_backward_input (2 launches)
@@ -94,13 +95,17 @@ void batch_norm_statistics(__global const float *x, __global float *runningMean,
 }
 
 // y = (x − mean[c])·invStd·weight[c] + bias[c], then max(0, ·) when relu; invStd from the saved
-// one (training) or from the running variance (evaluation). One work-item per value of y.
+// one (training) or from the running variance (evaluation). Work-item (l, row) writes value l of
+// run row = n·C + c: global (⌈L⌉, ⌈N·C⌉) in groups the host sizes to L. Two dimensions, so that
+// the channel is one modulo per run rather than two divisions per value (PoCL hoists it out of
+// its loop over l).
 __kernel void batch_norm_apply(__global const float *x, __global const float *weight, __global const float *bias,
                                __global const float *mean, __global const float *statistic, const int statisticIsVariance,
-                               __global float *y, const long count, const int C, const int L, const float epsilon, const int relu) {
-  const long i = get_global_id(0);
-  if (i >= count) return;
-  const int c = (int)((i / L) % C);
+                               __global float *y, const int rows, const int C, const int L, const float epsilon, const int relu) {
+  const int l = get_global_id(0), row = get_global_id(1);
+  if (l >= L || row >= rows) return;
+  const int c = row % C;
+  const long i = (long)row * L + l;
   const float s = inverse_std(statistic, c, statisticIsVariance, epsilon);
   const float v = (x[i] - mean[c]) * s * weight[c] + bias[c];
   y[i] = relu && !(v > 0.0f) ? 0.0f : v;
@@ -138,15 +143,16 @@ void batch_norm_backward_reduce(__global const float *x, __global const float *y
 }
 
 // dx = weight·invStd·(dy′ − (dBias + x̂·dWeight)/M) when training (the batch statistics depend
-// on x), weight·invStd·dy′ in evaluation. One work-item per value of dx.
+// on x), weight·invStd·dy′ in evaluation. Work-item (l, row) as in batch_norm_apply.
 __kernel void batch_norm_backward_input(__global const float *x, __global const float *weight, __global const float *y,
                                         __global const float *dy, __global const float *mean, __global const float *statistic,
                                         const int training, __global const float *dWeight, __global const float *dBias,
-                                        __global float *dx, const long count, const int C, const int L, const int M,
+                                        __global float *dx, const int rows, const int C, const int L, const int M,
                                         const float epsilon, const int relu) {
-  const long i = get_global_id(0);
-  if (i >= count) return;
-  const int c = (int)((i / L) % C);
+  const int l = get_global_id(0), row = get_global_id(1);
+  if (l >= L || row >= rows) return;
+  const int c = row % C;
+  const long i = (long)row * L + l;
   const float s = inverse_std(statistic, c, !training, epsilon);
   const float g = relu && !(y[i] > 0.0f) ? 0.0f : dy[i];
   if (training) {

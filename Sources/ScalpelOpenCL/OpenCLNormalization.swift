@@ -18,6 +18,18 @@ extension OpenCLBackend {
         return group
     }
 
+    /// Launches element-wise kernel `name` over the runs of x (N·C rows of L values): work-item
+    /// (l, row), in groups of `normalizationGroup` shaped to L (L values across, as many runs
+    /// down as fill the group), so that short runs do not leave most of a group idle.
+    private func runRows(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], rows: Int, spatial: Int) throws {
+        let group = normalizationGroup
+        var across = 1
+        while across < spatial && across < group { across *= 2 }
+        let kernel = try program.kernel(name)
+        try setArguments(kernel, arguments)
+        try enqueue(kernel, name: name, global: [spatial, rows], local: [across, group / across])
+    }
+
     /// Sizes the kernels index with 32-bit integers.
     private static func checkNormalizationLimits(_ op: String, _ sizes: [Int]) throws {
         guard sizes.allSatisfy({ $0 < Int(Int32.max) }) else {
@@ -41,7 +53,7 @@ extension OpenCLBackend {
         guard g.perChannel > 1 || g.channels == 0 else {
             throw ScalpelError.shapeMismatch(op: "batch_norm", detail: "training needs more than one value per channel (\(g))")
         }
-        try Self.checkNormalizationLimits("batch_norm", [g.perChannel, g.channels, g.spatial])
+        try Self.checkNormalizationLimits("batch_norm", [g.perChannel, g.batch * g.channels, g.spatial])
         let c = g.channels
         guard g.count > 0 else { return }
         let group = normalizationGroup
@@ -51,9 +63,9 @@ extension OpenCLBackend {
             try setArguments(statistics, [.buffer(b[0].mem), .buffer(b[3].mem), .buffer(b[4].mem), .buffer(b[5].mem), .buffer(b[6].mem),
                                           .int(Int32(g.batch)), .int(Int32(c)), .int(Int32(g.spatial)), .float(g.epsilon), .float(g.momentum)])
             try enqueue(statistics, name: "batch_norm_statistics", global: [c * group], local: [group])
-            try run1D(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[5].mem), .buffer(b[6].mem),
-                                                    .int(0), .buffer(b[7].mem), .long(Int64(g.count)), .int(Int32(c)), .int(Int32(g.spatial)),
-                                                    .float(g.epsilon), .int(g.relu ? 1 : 0)], count: g.count)
+            try runRows(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[5].mem), .buffer(b[6].mem),
+                                                      .int(0), .buffer(b[7].mem), .int(Int32(g.batch * c)), .int(Int32(c)), .int(Int32(g.spatial)),
+                                                      .float(g.epsilon), .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
         } fallback: { cpu, b in
             try cpu.batchNormTraining(g, x: b[0], weight: b[1], bias: b[2], runningMean: b[3], runningVar: b[4], savedMean: b[5],
                                       savedInvStd: b[6], y: b[7])
@@ -64,14 +76,14 @@ extension OpenCLBackend {
                                    runningMean: any DeviceBuffer, runningVar: any DeviceBuffer, y: any DeviceBuffer) throws {
         let g = geometry
         try g.validate(op: "batch_norm evaluation")
-        try Self.checkNormalizationLimits("batch_norm evaluation", [g.channels, g.spatial])
+        try Self.checkNormalizationLimits("batch_norm evaluation", [g.batch * g.channels, g.spatial])
         let c = g.channels
         guard g.count > 0 else { return }
         try normalizationLaunch("batch_norm evaluation", operands: [(x, g.count), (weight, c), (bias, c), (runningMean, c), (runningVar, c),
                                                                     (y, g.count)]) { program, b in
-            try run1D(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .buffer(b[4].mem),
-                                                    .int(1), .buffer(b[5].mem), .long(Int64(g.count)), .int(Int32(c)), .int(Int32(g.spatial)),
-                                                    .float(g.epsilon), .int(g.relu ? 1 : 0)], count: g.count)
+            try runRows(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .buffer(b[4].mem),
+                                                      .int(1), .buffer(b[5].mem), .int(Int32(g.batch * c)), .int(Int32(c)), .int(Int32(g.spatial)),
+                                                      .float(g.epsilon), .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
         } fallback: { cpu, b in
             try cpu.batchNormInference(g, x: b[0], weight: b[1], bias: b[2], runningMean: b[3], runningVar: b[4], y: b[5])
         }
@@ -82,7 +94,7 @@ extension OpenCLBackend {
                                   dx: (any DeviceBuffer)?, dWeight: any DeviceBuffer, dBias: any DeviceBuffer) throws {
         let g = geometry
         try g.validate(op: "batch_norm backward")
-        try Self.checkNormalizationLimits("batch_norm backward", [g.perChannel, g.channels, g.spatial])
+        try Self.checkNormalizationLimits("batch_norm backward", [g.perChannel, g.batch * g.channels, g.spatial])
         let c = g.channels
         guard c > 0 else { return }
         let group = normalizationGroup
@@ -96,11 +108,11 @@ extension OpenCLBackend {
                                       .int(Int32(g.spatial)), .float(g.epsilon), .int(g.relu ? 1 : 0)])
             try enqueue(reduce, name: "batch_norm_backward_reduce", global: [c * group], local: [group])
             guard dx != nil, g.count > 0 else { return }
-            try run1D(program, "batch_norm_backward_input", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
-                                                             .buffer(b[4].mem), .buffer(b[5].mem), .int(training ? 1 : 0), .buffer(b[7].mem),
-                                                             .buffer(b[8].mem), .buffer(b[6].mem), .long(Int64(g.count)), .int(Int32(c)),
-                                                             .int(Int32(g.spatial)), .int(Int32(g.perChannel)), .float(g.epsilon),
-                                                             .int(g.relu ? 1 : 0)], count: g.count)
+            try runRows(program, "batch_norm_backward_input", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
+                                                               .buffer(b[4].mem), .buffer(b[5].mem), .int(training ? 1 : 0), .buffer(b[7].mem),
+                                                               .buffer(b[8].mem), .buffer(b[6].mem), .int(Int32(g.batch * c)), .int(Int32(c)),
+                                                               .int(Int32(g.spatial)), .int(Int32(g.perChannel)), .float(g.epsilon),
+                                                               .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
         } fallback: { cpu, b in
             try cpu.batchNormBackward(g, training: training, x: b[0], weight: b[1], y: b[2], dy: b[3], mean: b[4], statistic: b[5],
                                       dx: dx == nil ? nil : b[6], dWeight: b[7], dBias: b[8])
