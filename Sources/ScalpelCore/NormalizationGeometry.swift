@@ -40,6 +40,7 @@ public struct BatchNormGeometry: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// "N 32 C 64 L 784 relu".
     public var description: String { "N \(batch) C \(channels) L \(spatial)\(relu ? " relu" : "")" }
 }
 
@@ -69,5 +70,6 @@ public struct LayerNormGeometry: Sendable, Hashable, CustomStringConvertible {
         guard epsilon.isFinite else { throw ScalpelError.invalidArgument("\(op): epsilon \(epsilon) must be finite") }
     }
 
+    /// "rows 2240 features 64".
     public var description: String { "rows \(rows) features \(features)" }
 }
