@@ -164,6 +164,40 @@ public protocol Backend: AnyObject, Sendable {
     /// allocation at most the device's largest, and a share of its memory); nil: no limit
     /// beyond the host's.
     var residentDataLimit: Int? { get }
+
+    // MARK: Normalisation (BatchNormGeometry and LayerNormGeometry document the layouts)
+
+    /// Batch normalisation in training mode, fused: per channel c of x (N, C, L), the mean μ and
+    /// biased variance σ² of its N·L values (two passes, not E[x²] − E[x]²); savedMean[c] = μ,
+    /// savedInvStd[c] = 1/√(σ² + ε); the running statistics (C each) updated in place,
+    /// running ← (1 − momentum)·running + momentum·batch, the variance unbiased (·n/(n−1)) as in
+    /// PyTorch; y = (x − μ)·invStd·weight[c] + bias[c], then max(0, ·) when `relu`.
+    func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
+                           runningMean: any DeviceBuffer, runningVar: any DeviceBuffer,
+                           savedMean: any DeviceBuffer, savedInvStd: any DeviceBuffer, y: any DeviceBuffer) throws
+    /// Batch normalisation in evaluation mode: y = (x − runningMean[c])/√(runningVar[c] + ε)·
+    /// weight[c] + bias[c] (then max(0, ·) when `relu`); nothing is updated.
+    func batchNormInference(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
+                            runningMean: any DeviceBuffer, runningVar: any DeviceBuffer, y: any DeviceBuffer) throws
+    /// Gradients of either batch-normalisation mode. With `training`, mean and `statistic` are
+    /// the saved batch mean and inverse std (the statistics depend on x); otherwise they are the
+    /// running mean and variance (invStd = 1/√(var + ε), constants). dy′ = dy, masked to y > 0
+    /// when `relu`; x̂ = (x − mean)·invStd. dWeight[c] = Σ dy′·x̂ and dBias[c] = Σ dy′ (always
+    /// written); dx (when not nil) = weight·invStd·(dy′ − (dBias + x̂·dWeight)/(N·L)) in
+    /// training, weight·invStd·dy′ in evaluation.
+    func batchNormBackward(_ geometry: BatchNormGeometry, training: Bool, x: any DeviceBuffer, weight: any DeviceBuffer, y: any DeviceBuffer,
+                           dy: any DeviceBuffer, mean: any DeviceBuffer, statistic: any DeviceBuffer,
+                           dx: (any DeviceBuffer)?, dWeight: any DeviceBuffer, dBias: any DeviceBuffer) throws
+    /// Layer normalisation of each row of x (rows × features): mean[r], rstd[r] = 1/√(σ² + ε)
+    /// (biased variance, two passes) saved, y = (x − mean)·rstd·weight[f] + bias[f].
+    func layerNorm(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
+                   y: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer) throws
+    /// Gradients of `layerNorm` from x, the saved mean and rstd and dy, each written only when
+    /// not nil: dx = rstd·(g − mean_f(g) − x̂·mean_f(g·x̂)) with g = dy·weight, x̂ = (x − mean)·rstd;
+    /// dWeight[f] = Σ_r dy·x̂ and dBias[f] = Σ_r dy.
+    func layerNormBackward(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, dy: any DeviceBuffer,
+                           mean: any DeviceBuffer, rstd: any DeviceBuffer,
+                           dx: (any DeviceBuffer)?, dWeight: (any DeviceBuffer)?, dBias: (any DeviceBuffer)?) throws
 }
 
 extension Backend {

@@ -101,7 +101,7 @@ public final class BasicBlock: Module, Layer {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let y = try bn2(conv2(bn1(conv1(x)).relu()))
+        let y = try bn2(conv2(bn1(conv1(x), relu: true)))
         return try (y + (downsample.map { try $0(x) } ?? x)).relu()
     }
 }

@@ -83,10 +83,7 @@ public final class LayerNorm: Module, Layer {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let mean = try x.mean(axes: [-1], keepDims: true)
-        let centered = try x - mean
-        let variance = try centered.square().mean(axes: [-1], keepDims: true)
-        return try centered / (variance + epsilon).sqrt() * weight + bias
+        try x.layerNorm(weight: weight, bias: bias, epsilon: epsilon)
     }
 }
 
@@ -114,37 +111,54 @@ public class BatchNorm: Module {
         self.inputRanks = inputRanks
     }
 
-    func normalize(_ x: Tensor) throws -> Tensor {
+    /// The layer followed by a ReLU, max(0, BatchNorm(x)), with the ReLU fused into the
+    /// normalisation's kernels (no separate pass or buffer). `Sequential` uses it for a
+    /// BatchNorm directly followed by a `ReLU` layer.
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor { try normalize(x, relu: relu) }
+
+    func normalize(_ x: Tensor, relu: Bool = false) throws -> Tensor {
         let c = weight.count
         guard inputRanks.contains(x.rank), x.shape[1] == c else {
             let expected = inputRanks.map { ["(N, \(c))", "(N, \(c), L)", "(N, \(c), H, W)"][$0 - 2] }.joined(separator: " or ")
             throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "expected \(expected), got \(x.shape)")
         }
+        // In a data-parallel run the statistics are those of the global batch (synchronised
+        // batch normalisation). That run keeps the composed operations, whose per-channel sums
+        // are all-reduced between processes (one allreduce for the mean, one for the variance);
+        // a single process runs the fused kernels.
+        if isTraining && CrossProcess.isActive {
+            let y = try synchronisedNormalize(x)
+            return relu ? try y.relu() : y
+        }
+        if isTraining && x.count / c <= 1 {
+            throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel")
+        }
+        return try x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar, training: isTraining,
+                               momentum: momentum, epsilon: epsilon, relu: relu)
+    }
+
+    /// Training-mode batch normalisation over the global batch of a data-parallel run, composed
+    /// of differentiable operations: sums over every process's slice, so that N ranks compute
+    /// what one process would on the whole batch.
+    private func synchronisedNormalize(_ x: Tensor) throws -> Tensor {
+        let c = weight.count
         let inputRank = x.rank
         // Parameters and statistics broadcast over every axis but the channel's.
         let shape = [c] + [Int](repeating: 1, count: inputRank - 2)
         let axes = [0] + Array(2 ..< inputRank)
         let scale = try weight.reshaped(shape), shift = try bias.reshaped(shape)
-        if isTraining {
-            // In a data-parallel run the statistics are those of the global batch (synchronised
-            // batch normalisation): sums over every process's slice, so N ranks compute what one
-            // process would on the whole batch. In one process the sums are local.
-            let synchronised = CrossProcess.isActive
-            let n = synchronised ? Int(try CrossProcess.sum([Float(x.count / c)])[0]) : x.count / c
-            guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel") }
-            let mean = synchronised ? try x.sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n) : try x.mean(axes: axes, keepDims: true)
-            let centered = try x - mean
-            let variance = synchronised ? try centered.square().sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
-                : try centered.square().mean(axes: axes, keepDims: true)
-            try Autograd.noGrad {
-                let backend = x.backend
-                try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
-                let unbiased = try variance * (Float(n) / Float(n - 1))
-                try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
-            }
-            return try centered / (variance + epsilon).sqrt() * scale + shift
+        let n = Int(try CrossProcess.sum([Float(x.count / c)])[0])
+        guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel") }
+        let mean = try x.sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
+        let centered = try x - mean
+        let variance = try centered.square().sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
+        try Autograd.noGrad {
+            let backend = x.backend
+            try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
+            let unbiased = try variance * (Float(n) / Float(n - 1))
+            try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
         }
-        return try (x - runningMean.reshaped(shape)) / (runningVar.reshaped(shape) + epsilon).sqrt() * scale + shift
+        return try centered / (variance + epsilon).sqrt() * scale + shift
     }
 }
 

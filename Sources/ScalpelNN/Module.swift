@@ -109,7 +109,20 @@ public final class Sequential: Module, Layer {
         self.layers = layers
     }
 
+    /// Runs the layers in order; a BatchNorm directly followed by a ReLU runs as one fused
+    /// layer (the ReLU inside the normalisation's kernels), the ReLU layer then skipped.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try layers.reduce(x) { try $1($0) }
+        var y = x
+        var i = 0
+        while i < layers.count {
+            if let norm = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = try norm(y, relu: true)
+                i += 2
+            } else {
+                y = try layers[i](y)
+                i += 1
+            }
+        }
+        return y
     }
 }

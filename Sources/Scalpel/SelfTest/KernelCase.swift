@@ -26,8 +26,10 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable, CustomStringC
     case convolution
     /// Max and average pooling, forward and backward.
     case pooling
-    /// Batch normalisation layers in training and evaluation mode.
+    /// Batch normalisation layers in training and evaluation mode (with and without the fused ReLU).
     case batchNorm = "batchnorm"
+    /// Layer normalisation over the last dimension, forward and backward.
+    case layerNorm = "layernorm"
     /// The fused optimizer updates: SGD (momentum, dampening, Nesterov, weight decay), Adam, AdamW.
     case optimizer
     /// Fused scaled-dot-product attention with causal and padding masks, forward and backward.
@@ -220,7 +222,7 @@ public struct KernelCase: Sendable, CustomStringConvertible {
 public enum KernelCases {
     /// Every case, family by family.
     public static let all: [KernelCase] = gemm + elementwise + broadcast + copy + gather + reduction + softmax + loss
-        + convolution + pooling + batchNorm + optimizer + attention + recurrent + random
+        + convolution + pooling + batchNorm + layerNorm + optimizer + attention + recurrent + random
 
     /// The quick subset: a few cases per family.
     public static var quick: [KernelCase] { all.filter(\.quick) }

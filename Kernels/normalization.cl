@@ -1,0 +1,242 @@
+// normalization.cl: fused batch and layer normalisation, forward and backward.
+//
+// Batch normalisation views x (and y, dy, dx) as (N, C, L), contiguous fp32: channel c of batch
+// entry n is the run x[(n·C + c)·L ..< +L] (L = H·W for images, 1 for (N, C)). Statistics are
+// per channel over its M = N·L values. One work-group of GROUP work-items reduces one channel
+// (the statistics, the backward sums); consecutive work-items read consecutive values of a run,
+// so reads are coalesced whenever L is large, and walk on to the next batch entry's run when L is
+// small. The element-wise kernels (apply, backward_input) take one work-item per value, in two
+// dimensions (l, n·C + c).
+//   training forward:  batch_norm_statistics, then batch_norm_apply (2 launches)
+//   evaluation:        batch_norm_apply from the running statistics (1 launch)
+//   backward:          batch_norm_backward_reduce, then batch_norm_backward_input (2 launches)
+// Layer normalisation views x as (rows, F) and normalises each row: one work-group per row
+// forward and for dx; dweight/dbias are column sums over rows, one work-group per COLS columns.
+//
+// Sums are formed by each work-item over its share, then in a fixed tree in local memory: no
+// atomics, the same result on every run. The variance takes two passes (the mean first, then
+// the squared deviations from it), which stays accurate when |mean| ≫ std, unlike E[x²] − E[x]².
+//
+// Knob (-D, set by the host from the device): GROUP, work-items per group, a power of two
+// within the device's and the kernels' work-group limits (256 on a GPU, 64 on a CPU device).
+
+#ifndef GROUP
+#define GROUP 256
+#endif
+
+// Columns per work-group of layer_norm_backward_parameters, and the row slices it splits into.
+#if GROUP < 32
+#define COLS GROUP
+#else
+#define COLS 32
+#endif
+#define SLICES (GROUP / COLS)
+
+// The sums of a and b over the work-group, returned to every work-item. Called in uniform
+// control flow; scratch is free again on return.
+inline float2 group_sum2(__local float2 *scratch, const float a, const float b) {
+  const int lid = get_local_id(0);
+  scratch[lid] = (float2)(a, b);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = GROUP / 2; s > 0; s >>= 1) {
+    if (lid < s) scratch[lid] += scratch[lid + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float2 total = scratch[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+
+inline float group_sum(__local float2 *scratch, const float a) { return group_sum2(scratch, a, 0.0f).x; }
+
+// The inverse standard deviation from a saved one (statisticIsVariance 0) or from a running
+// variance (1).
+inline float inverse_std(__global const float *statistic, const int c, const int statisticIsVariance, const float epsilon) {
+  return statisticIsVariance ? 1.0f / sqrt(statistic[c] + epsilon) : statistic[c];
+}
+
+// Per channel c (work-group c): mean and biased variance of x's M = N·L values; savedMean[c],
+// savedInvStd[c] = 1/√(var + ε); running ← (1 − momentum)·running + momentum·batch, the variance
+// unbiased (·M/(M−1)). Global (C·GROUP), local (GROUP).
+__kernel __attribute__((reqd_work_group_size(GROUP, 1, 1)))
+void batch_norm_statistics(__global const float *x, __global float *runningMean, __global float *runningVar,
+                           __global float *savedMean, __global float *savedInvStd,
+                           const int N, const int C, const int L, const float epsilon, const float momentum) {
+  __local float2 scratch[GROUP];
+  const int lid = get_local_id(0);
+  const int c = get_group_id(0);
+  const int M = N * L;
+  // Value i of the channel is (n, l) = (i / L, i % L); a stride of GROUP moves n and l by these.
+  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
+  const int n0 = lid / L, l0 = lid - n0 * L;
+  float acc = 0.0f;
+  for (int i = lid, n = n0, l = l0; i < M; i += GROUP) {
+    acc += x[((long)n * C + c) * L + l];
+    n += stepN;
+    l += stepL;
+    if (l >= L) { l -= L; n++; }
+  }
+  const float mean = group_sum(scratch, acc) / (float)M;
+  acc = 0.0f;
+  for (int i = lid, n = n0, l = l0; i < M; i += GROUP) {
+    const float d = x[((long)n * C + c) * L + l] - mean;
+    acc += d * d;
+    n += stepN;
+    l += stepL;
+    if (l >= L) { l -= L; n++; }
+  }
+  const float variance = group_sum(scratch, acc) / (float)M;
+  if (lid == 0) {
+    savedMean[c] = mean;
+    savedInvStd[c] = 1.0f / sqrt(variance + epsilon);
+    runningMean[c] = momentum * mean + (1.0f - momentum) * runningMean[c];
+    runningVar[c] = momentum * (variance * ((float)M / (float)(M - 1))) + (1.0f - momentum) * runningVar[c];
+  }
+}
+
+// y = (x − mean[c])·invStd·weight[c] + bias[c], then max(0, ·) when relu; invStd from the saved
+// one (training) or from the running variance (evaluation). Work-item (l, row) writes value l of
+// run row = n·C + c: global (⌈L⌉, ⌈N·C⌉) in groups the host sizes to L. Two dimensions, so that
+// the channel is one modulo per run rather than two divisions per value (PoCL hoists it out of
+// its loop over l).
+__kernel void batch_norm_apply(__global const float *x, __global const float *weight, __global const float *bias,
+                               __global const float *mean, __global const float *statistic, const int statisticIsVariance,
+                               __global float *y, const int rows, const int C, const int L, const float epsilon, const int relu) {
+  const int l = get_global_id(0), row = get_global_id(1);
+  if (l >= L || row >= rows) return;
+  const int c = row % C;
+  const long i = (long)row * L + l;
+  const float s = inverse_std(statistic, c, statisticIsVariance, epsilon);
+  const float v = (x[i] - mean[c]) * s * weight[c] + bias[c];
+  y[i] = relu && !(v > 0.0f) ? 0.0f : v;
+}
+
+// Per channel c (work-group c): with dy′ = dy (0 where relu clamped y) and x̂ = (x − mean)·invStd,
+// dWeight[c] = Σ dy′·x̂ and dBias[c] = Σ dy′. Global (C·GROUP), local (GROUP).
+__kernel __attribute__((reqd_work_group_size(GROUP, 1, 1)))
+void batch_norm_backward_reduce(__global const float *x, __global const float *y, __global const float *dy,
+                                __global const float *mean, __global const float *statistic, const int statisticIsVariance,
+                                __global float *dWeight, __global float *dBias,
+                                const int N, const int C, const int L, const float epsilon, const int relu) {
+  __local float2 scratch[GROUP];
+  const int lid = get_local_id(0);
+  const int c = get_group_id(0);
+  const int M = N * L;
+  const float mu = mean[c];
+  const float s = inverse_std(statistic, c, statisticIsVariance, epsilon);
+  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
+  float accG = 0.0f, accGX = 0.0f;
+  for (int i = lid, n = lid / L, l = lid - (lid / L) * L; i < M; i += GROUP) {
+    const long at = ((long)n * C + c) * L + l;
+    const float g = relu && !(y[at] > 0.0f) ? 0.0f : dy[at];
+    accG += g;
+    accGX += g * ((x[at] - mu) * s);
+    n += stepN;
+    l += stepL;
+    if (l >= L) { l -= L; n++; }
+  }
+  const float2 sums = group_sum2(scratch, accG, accGX);
+  if (lid == 0) {
+    dWeight[c] = sums.y;
+    dBias[c] = sums.x;
+  }
+}
+
+// dx = weight·invStd·(dy′ − (dBias + x̂·dWeight)/M) when training (the batch statistics depend
+// on x), weight·invStd·dy′ in evaluation. Work-item (l, row) as in batch_norm_apply.
+__kernel void batch_norm_backward_input(__global const float *x, __global const float *weight, __global const float *y,
+                                        __global const float *dy, __global const float *mean, __global const float *statistic,
+                                        const int training, __global const float *dWeight, __global const float *dBias,
+                                        __global float *dx, const int rows, const int C, const int L, const int M,
+                                        const float epsilon, const int relu) {
+  const int l = get_global_id(0), row = get_global_id(1);
+  if (l >= L || row >= rows) return;
+  const int c = row % C;
+  const long i = (long)row * L + l;
+  const float s = inverse_std(statistic, c, !training, epsilon);
+  const float g = relu && !(y[i] > 0.0f) ? 0.0f : dy[i];
+  if (training) {
+    const float xhat = (x[i] - mean[c]) * s;
+    dx[i] = weight[c] * s * (g - (dBias[c] + xhat * dWeight[c]) / (float)M);
+  } else {
+    dx[i] = weight[c] * s * g;
+  }
+}
+
+// Row r of x (rows, F) (work-group r): mean[r], rstd[r] = 1/√(var + ε),
+// y = (x − mean)·rstd·weight + bias. Global (rows·GROUP), local (GROUP).
+__kernel __attribute__((reqd_work_group_size(GROUP, 1, 1)))
+void layer_norm_forward(__global const float *x, __global const float *weight, __global const float *bias,
+                        __global float *y, __global float *mean, __global float *rstd, const int F, const float epsilon) {
+  __local float2 scratch[GROUP];
+  const int lid = get_local_id(0);
+  const long base = (long)get_group_id(0) * F;
+  float acc = 0.0f;
+  for (int j = lid; j < F; j += GROUP) acc += x[base + j];
+  const float mu = group_sum(scratch, acc) / (float)F;
+  acc = 0.0f;
+  for (int j = lid; j < F; j += GROUP) {
+    const float d = x[base + j] - mu;
+    acc += d * d;
+  }
+  const float inv = 1.0f / sqrt(group_sum(scratch, acc) / (float)F + epsilon);
+  for (int j = lid; j < F; j += GROUP) y[base + j] = (x[base + j] - mu) * inv * weight[j] + bias[j];
+  if (lid == 0) {
+    mean[get_group_id(0)] = mu;
+    rstd[get_group_id(0)] = inv;
+  }
+}
+
+// Row r (work-group r): with g = dy·weight and x̂ = (x − mean)·rstd,
+// dx = rstd·(g − mean_F(g) − x̂·mean_F(g·x̂)). Global (rows·GROUP), local (GROUP).
+__kernel __attribute__((reqd_work_group_size(GROUP, 1, 1)))
+void layer_norm_backward_input(__global const float *x, __global const float *weight, __global const float *dy,
+                               __global const float *mean, __global const float *rstd, __global float *dx, const int F) {
+  __local float2 scratch[GROUP];
+  const int lid = get_local_id(0);
+  const int r = get_group_id(0);
+  const long base = (long)r * F;
+  const float mu = mean[r], inv = rstd[r];
+  float accG = 0.0f, accGX = 0.0f;
+  for (int j = lid; j < F; j += GROUP) {
+    const float g = dy[base + j] * weight[j];
+    accG += g;
+    accGX += g * ((x[base + j] - mu) * inv);
+  }
+  const float2 sums = group_sum2(scratch, accG, accGX);
+  const float a = sums.x / (float)F, b = sums.y / (float)F;
+  for (int j = lid; j < F; j += GROUP) {
+    dx[base + j] = inv * (dy[base + j] * weight[j] - a - (x[base + j] - mu) * inv * b);
+  }
+}
+
+// Columns COLS·g … COLS·g + COLS − 1 (work-group g): dWeight[f] = Σ_r dy·x̂, dBias[f] = Σ_r dy
+// (each written when its has- flag is 1). Work-item (column t, slice s) sums rows s, s + SLICES,
+// … (a row's COLS columns are read together, coalesced); the slices are then added in order.
+// Global (⌈F/COLS⌉·GROUP), local (GROUP).
+__kernel __attribute__((reqd_work_group_size(GROUP, 1, 1)))
+void layer_norm_backward_parameters(__global const float *x, __global const float *dy, __global const float *mean,
+                                    __global const float *rstd, __global float *dWeight, const int hasWeight,
+                                    __global float *dBias, const int hasBias, const int rows, const int F) {
+  __local float2 partial[GROUP];
+  const int lid = get_local_id(0);
+  const int t = lid % COLS, slice = lid / COLS;
+  const int f = get_group_id(0) * COLS + t;
+  float accW = 0.0f, accB = 0.0f;
+  if (f < F) {
+    for (int r = slice; r < rows; r += SLICES) {
+      const long at = (long)r * F + f;
+      const float d = dy[at];
+      accW += d * ((x[at] - mean[r]) * rstd[r]);
+      accB += d;
+    }
+  }
+  partial[lid] = (float2)(accW, accB);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (slice == 0 && f < F) {
+    float2 total = partial[t];
+    for (int s = 1; s < SLICES; s++) total += partial[s * COLS + t];
+    if (hasWeight) dWeight[f] = total.x;
+    if (hasBias) dBias[f] = total.y;
+  }
+}
