@@ -71,8 +71,11 @@ __kernel void conv_igemm_sum_splits(__global const float *partial, __global floa
 #define vstoreV IG_CAT(vstore, IG_VW)
 #if IG_VW == 8
 #define IG_IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+// IG_VW values at p, p + 2, p + 4 … (a stride-2 window): one wide load, even lanes.
+#define IG_LOAD_STRIDE2(p) (vload16(0, (p)).even)
 #elif IG_VW == 16
 #define IG_IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define IG_LOAD_STRIDE2(p) ((float16)(vload16(0, (p)).even, vload16(0, (p) + 16).even))
 #else
 #error "IG_VW must be 8 or 16"
 #endif
@@ -85,6 +88,12 @@ __kernel void conv_igemm_sum_splits(__global const float *partial, __global floa
 #else
 #error "IG_RM must be 4, 6 or 8"
 #endif
+
+// In the packed kernels the IG_VW lanes are IG_VW consecutive columns of one row of an image
+// (output row for forward and backward-weight, input row for backward-data): a window then
+// reads IG_VW consecutive (stride 1) or every other (stride 2) input elements, one vector
+// load, with lanes outside the image zeroed by a select. Only edge windows near the ends of
+// the buffer, and other strides, gather lane by lane.
 
 #define IG_DECLARE(m) floatV acc##m = (floatV)(0.0f);
 #define IG_FMA(m) acc##m = fma((floatV)(a##m[aIndex]), v, acc##m);
@@ -100,9 +109,29 @@ inline floatV ig_gather(const __global float *src, intV idx, intV ok) {
   return vloadV(0, values);
 }
 
+// The IG_VW-lane window of src starting at p with lane step `step`, lanes where !ok zeroed.
+// `inside`: the whole span p … p + (IG_VW − 1)·step + 1 lies in the buffer (so a vector load
+// is safe even where some lanes fall outside the image row and are then zeroed).
+inline floatV ig_window(const __global float *src, int p, int step, intV ok, bool inside) {
+  if (inside && step == 1) return select((floatV)(0.0f), vloadV(0, src + p), ok);
+  if (inside && step == 2) return select((floatV)(0.0f), IG_LOAD_STRIDE2(src + p), ok);
+  return ig_gather(src, select((intV)(0), p + IG_IOTA * step, ok), ok);
+}
+
+// Stores the IG_VW lanes of v at dst[0 … count−1] (count ≤ IG_VW).
+inline void ig_store(__global float *dst, floatV v, int count) {
+  if (count >= IG_VW) {
+    vstoreV(v, 0, dst);
+  } else {
+    float vals[IG_VW];
+    vstoreV(v, 0, vals);
+    for (int lane = 0; lane < count; lane++) dst[lane] = vals[lane];
+  }
+}
+
 // Forward, one IG_RM × IG_VW block per work-item: output channels grp·KG + i0 … i0+IG_RM−1 at
-// the IG_VW pixels j0 … of the N·OH·OW output pixels (n, y, x). Global size
-// (ceil(N·OH·OW / IG_VW), ceil(KG / IG_RM), G), rounded up to the work-group.
+// output columns x0 … x0+IG_VW−1 of row y of image n. Global size
+// (N·OH·ceil(OW / IG_VW), ceil(KG / IG_RM), G), dimension 0 rounded up to the work-group.
 // input (N, C, H, W), weight (K, CG, R, S), bias (K) read when flags & 1, output (N, K, OH, OW);
 // flags & 2: ReLU after the bias.
 #define IG_WEIGHT_ROW(m) const __global float *a##m = weight + (long)(grp * KG + min(i0 + m, KG - 1)) * CG * RS;
@@ -112,160 +141,168 @@ inline floatV ig_gather(const __global float *src, intV idx, intV ok) {
     floatV v = acc##m;                                                                      \
     if (flags & 1) v += (floatV)(bias[k]);                                                  \
     if (flags & 2) v = fmax(v, (floatV)(0.0f));                                             \
-    if (whole) {                                                                            \
-      vstoreV(v, 0, output + ((long)n0 * K + k) * OHW + rem0);                              \
-    } else {                                                                                \
-      float vals[IG_VW];                                                                    \
-      vstoreV(v, 0, vals);                                                                  \
-      for (int lane = 0; lane < IG_VW && j0 + lane < P; lane++) {                           \
-        const int j = j0 + lane, n = j / OHW;                                               \
-        output[((long)n * K + k) * OHW + (j - n * OHW)] = vals[lane];                       \
-      }                                                                                     \
-    }                                                                                       \
+    ig_store(output + (((long)n * K + k) * OH + y) * OW + x0, v, OW - x0);                  \
   }
 __kernel void conv_igemm_forward(__global const float *input, __global const float *weight, __global const float *bias,
                                  __global float *output, const int8 g0, const int8 g1, const int flags) {
   IG_GEOMETRY
-  const int P = N * OHW;
-  const int jb = get_global_id(0), ib = get_global_id(1), grp = get_global_id(2);
-  const int i0 = ib * IG_RM, j0 = jb * IG_VW;
-  if (i0 >= KG || j0 >= P || grp >= G) return;
-  const intV j = min(j0 + IG_IOTA, (intV)(P - 1));
-  const intV live = (j0 + IG_IOTA) < P;
-  const intV n = j / OHW, rem = j - n * OHW, y = rem / OW, x = rem - y * OW;
-  const intV base = (n * C + grp * CG) * HW;
-  const intV h0 = y * sh - ph, w0 = x * sw - pw;
+  const int tilesX = (OW + IG_VW - 1) / IG_VW, total = N * C * HW;
+  const int t = get_global_id(0), ib = get_global_id(1), grp = get_global_id(2);
+  const int i0 = ib * IG_RM;
+  if (t >= N * OH * tilesX || i0 >= KG || grp >= G) return;
+  const int xb = t % tilesX, row = t / tilesX, y = row % OH, n = row / OH, x0 = xb * IG_VW;
+  const intV live = (x0 + IG_IOTA) < OW;
+  const int planes = (n * C + grp * CG) * HW;
   IG_ROWS(IG_WEIGHT_ROW)
   IG_ROWS(IG_DECLARE)
-  // Window position outside, input channel inside: the bounds test and the index are formed
-  // once per (r, s) and advance by one plane per channel.
+  // Window position outside, input channel inside: the bounds test is formed once per
+  // (r, s) and the window advances by one plane per channel.
   for (int r = 0; r < R; r++) {
-    const intV h = h0 + r * dh;
-    const intV hok = live & (h >= 0) & (h < H);
+    const int h = y * sh - ph + r * dh;
+    if (h < 0 || h >= H) continue;
     for (int s = 0; s < S; s++) {
-      const intV w = w0 + s * dw;
-      const intV ok = hok & (w >= 0) & (w < W);
-      intV idx = select((intV)(0), base + h * W + w, ok);
+      const int w0 = x0 * sw - pw + s * dw;
+      const intV w = w0 + IG_IOTA * sw;
+      const intV ok = live & (w >= 0) & (w < W);
+      int p = planes + h * W + w0;
+      const bool inside = p >= 0 && p + (CG - 1) * HW + (IG_VW - 1) * sw + 1 <= total;
       int aIndex = r * S + s;
       for (int c = 0; c < CG; c++) {
-        const floatV v = ig_gather(input, idx, ok);
+        const floatV v = ig_window(input, p, sw, ok, inside);
         IG_ROWS(IG_FMA)
-        idx += HW;
+        p += HW;
         aIndex += RS;
       }
     }
   }
-  const int n0 = j0 / OHW, rem0 = j0 - n0 * OHW;
-  const bool whole = j0 + IG_VW <= P && rem0 + IG_VW <= OHW;
   IG_ROWS(IG_STORE_FWD)
 }
 
-// Backward-data, one IG_RM × IG_VW block per work-item: input channels grp·CG + i0 … at the
-// IG_VW pixels j0 … of the N·H·W input pixels (n, h, w). dx[n][c][h][w] = Σ over (k, r, s) with
+// Backward-data, one IG_RM × IG_VW block per work-item: input channels grp·CG + i0 … at input
+// columns x0 … of row h of image n. dx[n][c][h][w] = Σ over (k, r, s) with
 // h + ph − r·dh = y·sh, w + pw − s·dw = x·sw inside the output of dy[n][k][y][x]·W[k][c][r][s].
 // gradOutput (N, K, OH, OW), weight (K, CG, R, S), gradInput (N, C, H, W) overwritten.
-// Global size (ceil(N·H·W / IG_VW), ceil(CG / IG_RM), G).
+// Global size (N·H·ceil(W / IG_VW), ceil(CG / IG_RM), G).
 #define IG_WEIGHT_COL(m) const __global float *a##m = weight + ((long)grp * KG * CG + min(i0 + m, CG - 1)) * RS;
-#define IG_STORE_DATA(m)                                                                    \
-  if (i0 + m < CG) {                                                                        \
-    const int c = grp * CG + i0 + m;                                                        \
-    if (whole) {                                                                            \
-      vstoreV(acc##m, 0, gradInput + ((long)n0 * C + c) * HW + rem0);                       \
-    } else {                                                                                \
-      float vals[IG_VW];                                                                    \
-      vstoreV(acc##m, 0, vals);                                                             \
-      for (int lane = 0; lane < IG_VW && j0 + lane < P; lane++) {                           \
-        const int jj = j0 + lane, nn = jj / HW;                                             \
-        gradInput[((long)nn * C + c) * HW + (jj - nn * HW)] = vals[lane];                   \
-      }                                                                                     \
-    }                                                                                       \
-  }
+#define IG_STORE_DATA(m) \
+  if (i0 + m < CG) ig_store(gradInput + (((long)n * C + grp * CG + i0 + m) * H + h) * W + x0, acc##m, W - x0);
 __kernel void conv_igemm_backward_data(__global const float *gradOutput, __global const float *weight, __global float *gradInput,
                                        const int8 g0, const int8 g1) {
   IG_GEOMETRY
-  const int P = N * HW;
-  const int jb = get_global_id(0), ib = get_global_id(1), grp = get_global_id(2);
-  const int i0 = ib * IG_RM, j0 = jb * IG_VW;
-  if (i0 >= CG || j0 >= P || grp >= G) return;
-  const intV j = min(j0 + IG_IOTA, (intV)(P - 1));
-  const intV live = (j0 + IG_IOTA) < P;
-  const intV n = j / HW, rem = j - n * HW, h = rem / W, w = rem - h * W;
-  const intV base = (n * K + grp * KG) * OHW;
+  const int tilesX = (W + IG_VW - 1) / IG_VW, total = N * K * OHW;
+  const int t = get_global_id(0), ib = get_global_id(1), grp = get_global_id(2);
+  const int i0 = ib * IG_RM;
+  if (t >= N * H * tilesX || i0 >= CG || grp >= G) return;
+  const int xb = t % tilesX, row = t / tilesX, h = row % H, n = row / H, x0 = xb * IG_VW;
+  const intV live = (x0 + IG_IOTA) < W;
+  const int planes = (n * K + grp * KG) * OHW;
   IG_ROWS(IG_WEIGHT_COL)
   IG_ROWS(IG_DECLARE)
   for (int r = 0; r < R; r++) {
-    const intV ty = h + ph - r * dh;
-    const intV tyc = max(ty, (intV)(0));
-    const intV y = tyc / sh;
-    const intV yok = live & (ty >= 0) & (y * sh == tyc) & (y < OH);
+    const int ty = h + ph - r * dh;
+    if (ty < 0 || ty % sh != 0 || ty / sh >= OH) continue;
+    const int y = ty / sh;
     for (int s = 0; s < S; s++) {
-      const intV tx = w + pw - s * dw;
+      // Lane w reads output column (w + pw − s·dw) / sw where that divides exactly.
+      const int tx0 = x0 + pw - s * dw;
+      const intV tx = tx0 + IG_IOTA;
       const intV txc = max(tx, (intV)(0));
-      const intV x = txc / sw;
-      const intV ok = yok & (tx >= 0) & (x * sw == txc) & (x < OW);
-      intV idx = select((intV)(0), base + y * OW + x, ok);
+      const intV ok = live & (tx >= 0) & ((txc / sw) * sw == txc) & (txc / sw < OW);
       int aIndex = r * S + s;
-      for (int k = 0; k < KG; k++) {
-        const floatV v = ig_gather(gradOutput, idx, ok);
-        IG_ROWS(IG_FMA)
-        idx += OHW;
-        aIndex += CG * RS;
+      if (sw == 1) {
+        // Consecutive lanes read consecutive outputs: a window load.
+        int p = planes + y * OW + tx0;
+        const bool inside = p >= 0 && p + (KG - 1) * OHW + IG_VW <= total;
+        for (int k = 0; k < KG; k++) {
+          const floatV v = ig_window(gradOutput, p, 1, ok, inside);
+          IG_ROWS(IG_FMA)
+          p += OHW;
+          aIndex += CG * RS;
+        }
+      } else {
+        intV idx = select((intV)(0), planes + y * OW + txc / sw, ok);
+        for (int k = 0; k < KG; k++) {
+          const floatV v = ig_gather(gradOutput, idx, ok);
+          IG_ROWS(IG_FMA)
+          idx += OHW;
+          aIndex += CG * RS;
+        }
       }
     }
   }
-  const int n0 = j0 / HW, rem0 = j0 - n0 * HW;
-  const bool whole = j0 + IG_VW <= P && rem0 + IG_VW <= HW;
   IG_ROWS(IG_STORE_DATA)
 }
 
-// Backward-weight, one IG_RM × IG_VW block per work-item over one split of the pixels:
-// output channels grp·KG + i0 … by the IG_VW columns j0 … of the CG·R·S (c, r, s) columns,
-// summed over pixels p in [split·chunk, min((split+1)·chunk, N·OH·OW)) in order.
-// input (N, C, H, W), gradOutput (N, K, OH, OW), partial (splits, K, CG·R·S).
-// Global size (ceil(CG·R·S / IG_VW), ceil(KG / IG_RM), G·splits); dimension 2 is grp·splits + split.
-#define IG_DY_ROW(m) const __global float *a##m = gradOutput + (long)(grp * KG + min(i0 + m, KG - 1)) * OHW;
-#define IG_STORE_WEIGHT(m)                                                                  \
+// Backward-weight: a work-item owns 4 output channels grp·KG + i0 … by 4 columns j0 … of the
+// CG·R·S (c, r, s) columns and sums over the output rows (n, y) of its split, in order, IG_VW
+// output columns at a time: 16 vector accumulators, each lane a partial sum over its own x,
+// added across lanes at the end (a fixed order). Per step: 4 dy windows (contiguous along x),
+// 4 input windows, 16 fma. input (N, C, H, W), gradOutput (N, K, OH, OW),
+// partial (splits, K, CG·R·S). Global size (ceil(CG·R·S / 4), ceil(KG / 4), G·splits),
+// dimension 2 = grp·splits + split; split covers output rows [split·chunk, (split+1)·chunk).
+#define IGW_4(X) X(0) X(1) X(2) X(3)
+#define IGW_COLUMN(q)                                                                       \
+  const int col##q = min(j0 + q, L - 1), c##q = col##q / RS, r##q = (col##q % RS) / S, s##q = col##q % S; \
+  const int plane##q = (grp * CG + c##q) * HW;
+#define IGW_ACC_ROW(m) floatV acc##m##_0 = 0.0f, acc##m##_1 = 0.0f, acc##m##_2 = 0.0f, acc##m##_3 = 0.0f;
+#define IGW_DY(m) const floatV d##m = select((floatV)(0.0f), vloadV(0, gradOutput + dyRow + (long)min(i0 + m, KG - 1) * OHW), live);
+#define IGW_DY_EDGE(m) const floatV d##m = ig_gather(gradOutput, dyRow + min(i0 + m, KG - 1) * OHW + IG_IOTA, live);
+#define IGW_INPUT(q)                                                                        \
+  floatV v##q = (floatV)(0.0f);                                                             \
+  {                                                                                         \
+    const int h = y * sh - ph + r##q * dh, w0 = x0 * sw - pw + s##q * dw;                   \
+    if (h >= 0 && h < H) {                                                                  \
+      const intV w = w0 + IG_IOTA * sw;                                                     \
+      const int p = n * C * HW + plane##q + h * W + w0;                                     \
+      v##q = ig_window(input, p, sw, live & (w >= 0) & (w < W), p >= 0 && p + (IG_VW - 1) * sw + 1 <= totalIn); \
+    }                                                                                       \
+  }
+#define IGW_FMA_ROW(m)                                                                      \
+  acc##m##_0 = fma(d##m, v0, acc##m##_0);                                                   \
+  acc##m##_1 = fma(d##m, v1, acc##m##_1);                                                   \
+  acc##m##_2 = fma(d##m, v2, acc##m##_2);                                                   \
+  acc##m##_3 = fma(d##m, v3, acc##m##_3);
+#define IGW_STORE_ONE(m, q)                                                                 \
+  if (j0 + q < L) {                                                                         \
+    float vals[IG_VW];                                                                      \
+    vstoreV(acc##m##_##q, 0, vals);                                                         \
+    float sum = 0.0f;                                                                       \
+    for (int lane = 0; lane < IG_VW; lane++) sum += vals[lane];                             \
+    dst[j0 + q] = sum;                                                                      \
+  }
+#define IGW_STORE_ROW(m)                                                                    \
   if (i0 + m < KG) {                                                                        \
     __global float *dst = partial + ((long)split * K + grp * KG + i0 + m) * L;              \
-    if (j0 + IG_VW <= L) {                                                                  \
-      vstoreV(acc##m, 0, dst + j0);                                                         \
-    } else {                                                                                \
-      float vals[IG_VW];                                                                    \
-      vstoreV(acc##m, 0, vals);                                                             \
-      for (int lane = 0; lane < IG_VW && j0 + lane < L; lane++) dst[j0 + lane] = vals[lane]; \
-    }                                                                                       \
+    IGW_STORE_ONE(m, 0) IGW_STORE_ONE(m, 1) IGW_STORE_ONE(m, 2) IGW_STORE_ONE(m, 3)         \
   }
 __kernel void conv_igemm_backward_weight(__global const float *input, __global const float *gradOutput, __global float *partial,
                                          const int8 g0, const int8 g1, const int splits, const int chunk) {
   IG_GEOMETRY
-  const int L = CG * RS, P = N * OHW;
+  const int L = CG * RS, tilesX = (OW + IG_VW - 1) / IG_VW, totalIn = N * C * HW, totalOut = N * K * OHW;
   const int jb = get_global_id(0), ib = get_global_id(1), grp = get_global_id(2) / splits, split = get_global_id(2) % splits;
-  const int i0 = ib * IG_RM, j0 = jb * IG_VW;
+  const int i0 = ib * 4, j0 = jb * 4;
   if (i0 >= KG || j0 >= L || grp >= G) return;
-  const intV j = min(j0 + IG_IOTA, (intV)(L - 1));
-  const intV live = (j0 + IG_IOTA) < L;
-  const intV c = j / RS, rs = j - c * RS, r = rs / S, s = rs - r * S;
-  const intV plane = (grp * CG + c) * HW;
-  const intV rr = r * dh - ph, ss = s * dw - pw;
-  IG_ROWS(IG_DY_ROW)
-  IG_ROWS(IG_DECLARE)
-  const int pBegin = min(split * chunk, P), pEnd = min(pBegin + chunk, P);
-  int n = pBegin / OHW, rem = pBegin - n * OHW, y = rem / OW, x = rem - y * OW;
-  for (int p = pBegin; p < pEnd; p++) {
-    const intV hh = y * sh + rr, ww = x * sw + ss;
-    const intV ok = live & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W);
-    const intV idx = select((intV)(0), n * C * HW + plane + hh * W + ww, ok);
-    const floatV v = ig_gather(input, idx, ok);
-    const int aIndex = n * K * OHW + rem;
-    IG_ROWS(IG_FMA)
-    // Next pixel: (n, y, x) in row-major order.
-    rem++;
-    if (++x == OW) {
-      x = 0;
-      if (++y == OH) { y = 0; n++; rem = 0; }
+  IGW_4(IGW_COLUMN)
+  IGW_4(IGW_ACC_ROW)
+  const int rowBegin = min(split * chunk, N * OH), rowEnd = min(rowBegin + chunk, N * OH);
+  for (int row = rowBegin; row < rowEnd; row++) {
+    const int n = row / OH, y = row - n * OH;
+    for (int xb = 0; xb < tilesX; xb++) {
+      const int x0 = xb * IG_VW;
+      const intV live = (x0 + IG_IOTA) < OW;
+      const int dyRow = (n * K + grp * KG) * OHW + y * OW + x0;
+      if (dyRow + (KG - 1) * OHW + IG_VW <= totalOut) {
+        IGW_4(IGW_DY)
+        IGW_4(IGW_INPUT)
+        IGW_4(IGW_FMA_ROW)
+      } else {
+        IGW_4(IGW_DY_EDGE)
+        IGW_4(IGW_INPUT)
+        IGW_4(IGW_FMA_ROW)
+      }
     }
   }
-  IG_ROWS(IG_STORE_WEIGHT)
+  IGW_4(IGW_STORE_ROW)
 }
 
 #else  // CONV_TILED

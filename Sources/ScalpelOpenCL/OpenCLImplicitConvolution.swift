@@ -17,15 +17,16 @@ extension OpenCLBackend {
         }
     }
 
-    /// packed: rows × columns of the result per work-item (a supported row count at most the
-    /// GEMM's, float vectors of the GEMM's width). tiled: the square tile and results per
-    /// work-item along each side, shrunk where a device's work-group cannot hold 16×16.
+    /// packed: output (or input) channels per work-item for forward and backward-data (a
+    /// supported row count at most the GEMM's) and the float vector width: lanes are columns
+    /// of one image row, so 8 wastes little on the narrow rows of late stages (7 of 8 lanes at
+    /// 7×7). tiled: the square tile and results per work-item along each side, shrunk where a
+    /// device's work-group cannot hold 16×16.
     private var implicitConvBlock: (rows: Int, columns: Int, perItem: Int) {
         if implicitConvTiled {
             return info.maxWorkGroupSize >= 256 ? (64, 64, 4) : (32, 32, 4)
         }
-        let rows = [8, 6, 4].first { $0 <= tuning.packRM } ?? 4
-        return (rows, tuning.packVW == 8 ? 8 : 16, 1)
+        return ([8, 6, 4].first { $0 <= tuning.packRM } ?? 4, 8, 1)
     }
 
     private var implicitConvOptions: String {
@@ -45,18 +46,25 @@ extension OpenCLBackend {
         }
     }
 
-    /// Enqueues one implicit-GEMM kernel over a result of `rows` × `columns` per slice, with
-    /// `slices` slices (groups, or groups × splits) along dimension 2.
-    private func enqueueImplicit(_ kernel: cl_kernel, name: String, rows: Int, columns: Int, slices: Int) throws {
+    /// Enqueues one implicit-GEMM kernel. tiled: a result of `rows` × `pixels` per slice in
+    /// square tiles. packed: `rows` in blocks of `rowsPerItem` by `images`·`height` image rows
+    /// of `width` columns in vectors of the block's width (the work-item's lanes), or — when
+    /// `itemsAlong0` is given — that many work-items along dimension 0. `slices` (groups, or
+    /// groups × splits) along dimension 2.
+    private func enqueueImplicit(_ kernel: cl_kernel, name: String, rows: Int, pixels: Int, imageRows: Int, width: Int, slices: Int,
+                                 rowsPerItem: Int? = nil, itemsAlong0: Int? = nil) throws {
         let block = implicitConvBlock
-        let rowBlocks = (rows + block.rows - 1) / block.rows, columnBlocks = (columns + block.columns - 1) / block.columns
         if implicitConvTiled {
             let side = block.rows / block.perItem
+            let rowBlocks = (rows + block.rows - 1) / block.rows, columnBlocks = (pixels + block.columns - 1) / block.columns
             try enqueue(kernel, name: name, global: [columnBlocks * side, rowBlocks * side, slices], local: [side, side, 1])
         } else {
+            let perItem = rowsPerItem ?? block.rows
+            let items = itemsAlong0 ?? imageRows * ((width + block.columns - 1) / block.columns)
             // An explicit work-group, as gemm_packed: PoCL's own choice collapses for awkward sizes.
             let group = max(1, tuning.packGroup)
-            try enqueue(kernel, name: name, global: [(columnBlocks + group - 1) / group * group, rowBlocks, slices], local: [group, 1, 1])
+            try enqueue(kernel, name: name, global: [(items + group - 1) / group * group, (rows + perItem - 1) / perItem, slices],
+                        local: [group, 1, 1])
         }
     }
 
@@ -76,8 +84,8 @@ extension OpenCLBackend {
             // Without a bias the kernel never reads its bias argument: any buffer will do.
             try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[bias != nil ? 3 : 1].mem), .buffer(b[2].mem)]
                 + Self.convGeometry(g) + [.int(flags)])
-            try enqueueImplicit(kernel, name: "conv_igemm_forward", rows: g.outChannels / g.groups,
-                                columns: g.batch * g.outHeight * g.outWidth, slices: g.groups)
+            try enqueueImplicit(kernel, name: "conv_igemm_forward", rows: g.outChannels / g.groups, pixels: g.batch * g.outHeight * g.outWidth,
+                                imageRows: g.batch * g.outHeight, width: g.outWidth, slices: g.groups)
         } fallback: { cpu, b in
             try cpu.conv2dImplicitForward(g, input: b[0], weight: b[1], bias: bias != nil ? b[3] : nil, relu: relu, output: b[2])
         }
@@ -93,24 +101,28 @@ extension OpenCLBackend {
                               (gradInput, g.batch * g.inChannels * g.height * g.width)]) { program, b in
             let kernel = try program.kernel("conv_igemm_backward_data")
             try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem)] + Self.convGeometry(g))
-            try enqueueImplicit(kernel, name: "conv_igemm_backward_data", rows: g.inChannels / g.groups,
-                                columns: g.batch * g.height * g.width, slices: g.groups)
+            try enqueueImplicit(kernel, name: "conv_igemm_backward_data", rows: g.inChannels / g.groups, pixels: g.batch * g.height * g.width,
+                                imageRows: g.batch * g.height, width: g.width, slices: g.groups)
         } fallback: { cpu, b in try cpu.conv2dImplicitBackwardData(g, gradOutput: b[0], weight: b[1], gradInput: b[2]) }
     }
 
     /// How the N·OH·OW reduction of the weight gradient is split: enough slices for the device
     /// (about 8 work-items per compute unit for the packed kernels, 4 work-groups per compute
-    /// unit for the tiled ones) but no slice shorter than 32 (packed) or 64 (tiled) pixels.
-    /// Depends on the shape and the device only, so results repeat from run to run.
+    /// unit for the tiled ones), none shorter than about 64 pixels. The tiled kernels split
+    /// pixels, the packed ones whole output rows (their lanes run along a row). Depends on the
+    /// shape and the device only, so results repeat from run to run.
     func implicitWeightSplits(_ g: Conv2dGeometry) -> (splits: Int, chunk: Int) {
-        let block = implicitConvBlock, pixels = g.batch * g.outHeight * g.outWidth
+        let tiled = implicitConvTiled, block = implicitConvBlock
         let rows = g.outChannels / g.groups, columns = g.columnRows / g.groups
-        let tiles = (rows + block.rows - 1) / block.rows * ((columns + block.columns - 1) / block.columns) * g.groups
-        let target = max(1, info.computeUnits) * (implicitConvTiled ? 4 : 8)
-        let shortest = implicitConvTiled ? 64 : 32
-        let wanted = min((target + tiles - 1) / tiles, max(1, pixels / shortest))
-        let chunk = (pixels + max(wanted, 1) - 1) / max(wanted, 1)
-        return ((pixels + chunk - 1) / chunk, chunk)
+        let (rowBlock, columnBlock) = tiled ? (block.rows, block.columns) : (4, 4)
+        let tiles = (rows + rowBlock - 1) / rowBlock * ((columns + columnBlock - 1) / columnBlock) * g.groups
+        let target = max(1, info.computeUnits) * (tiled ? 4 : 8)
+        // What is split: pixels (tiled) or output rows (packed), at least ~64 pixels a slice.
+        let units = tiled ? g.batch * g.outHeight * g.outWidth : g.batch * g.outHeight
+        let shortest = tiled ? 64 : max(1, 64 / g.outWidth)
+        let wanted = max(1, min((target + tiles - 1) / tiles, units / shortest))
+        let chunk = (units + wanted - 1) / wanted
+        return ((units + chunk - 1) / chunk, chunk)
     }
 
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
@@ -128,8 +140,9 @@ extension OpenCLBackend {
             let kernel = try program.kernel("conv_igemm_backward_weight")
             try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(partial.mem)] + Self.convGeometry(g)
                 + [.int(Int32(splits)), .int(Int32(chunk))])
-            try enqueueImplicit(kernel, name: "conv_igemm_backward_weight", rows: g.outChannels / g.groups, columns: g.columnRows / g.groups,
-                                slices: g.groups * splits)
+            // packed: 4 × 4 blocks of (K/G) × (C/G·R·S); the pixels are the reduction.
+            try enqueueImplicit(kernel, name: "conv_igemm_backward_weight", rows: g.outChannels / g.groups, pixels: g.columnRows / g.groups,
+                                imageRows: 0, width: 0, slices: g.groups * splits, rowsPerItem: 4, itemsAlong0: (g.columnRows / g.groups + 3) / 4)
             if splits > 1 {
                 try run1D(program, "conv_igemm_sum_splits", [.buffer(partial.mem), .buffer(b[2].mem), .int(Int32(weightCount)), .int(Int32(splits))],
                           count: weightCount)
@@ -141,7 +154,12 @@ extension OpenCLBackend {
     /// with exactly the calls a training step makes, and remembers the fastest on disk next to
     /// the program cache. The cost is bounded: a warm-up, a calibration and three timed calls
     /// per candidate, each one draining the queue — only the first time a shape is met.
+    /// `SCALPEL_CONV_ALGORITHM` (im2colGEMM, direct or implicitGEMM) forces one algorithm on
+    /// every pass, measuring nothing (to compare the algorithms inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
+        if let forced = ProcessInfo.processInfo.environment["SCALPEL_CONV_ALGORITHM"].flatMap(ConvAlgorithm.init(rawValue:)) {
+            return forced.resolved(for: pass)
+        }
         let g = geometry
         let inputCount = g.batch * g.inChannels * g.height * g.width
         let weightCount = g.outChannels * g.columnRows / g.groups
