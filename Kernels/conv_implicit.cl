@@ -8,7 +8,8 @@
 //                    per group: M = C/G, columns = N·H·W pixels, depth = K/G·R·S
 //   backward-weight  dW  (K, C/G, R, S)  = dy (K/G × N·OH·OW) · cols(input)ᵀ
 //                    per group: M = K/G, columns = C/G·R·S, depth = N·OH·OW (tall and skinny:
-//                    split into SPLITS ranges over the work-groups, each writing its own
+//                    split into SPLITS ranges — of pixels (tiled) or of output rows
+//                    (packed) — over the work-groups, each writing its own
 //                    partial (SPLITS, K, C/G·R·S), summed by conv_igemm_sum_splits in split
 //                    order: no atomics, the same result on every run).
 //
@@ -18,9 +19,11 @@
 // Two variants with the same kernel names, chosen by the build option CONV_TILED, as gemm.cl's
 // families are chosen per device type:
 //  * packed (CONV_TILED 0, CPU-type devices such as PoCL): a work-item holds an IG_RM × IG_VW
-//    block of the result in IG_RM float vectors (IG_VW columns each) and vectorises itself:
-//    per depth step one IG_VW-lane gather of the image operand, IG_RM broadcasts of the
-//    weight operand and IG_RM fma(). No __local memory, no barrier (what PoCL needs).
+//    block of the result in IG_RM float vectors whose lanes are IG_VW columns of one image
+//    row, and vectorises itself: per depth step one vector load of the image operand (a
+//    window of a row), IG_RM broadcasts of the weight operand and IG_RM fma(). The weight
+//    gradient keeps 4 × 4 such vectors of partial sums along the row. No __local memory,
+//    no barrier (what PoCL needs).
 //  * tiled (CONV_TILED 1, GPUs): a work-group stages IGT_K-deep slices of both operands in
 //    __local memory; each work-item accumulates IGT_WPT × IGT_WPT results in registers.
 
@@ -109,9 +112,13 @@ inline floatV ig_gather(const __global float *src, intV idx, intV ok) {
   return vloadV(0, values);
 }
 
+// Elements a window of lane step `step` reads from its start: a stride-2 window loads
+// 2·IG_VW and keeps the even lanes.
+#define IG_SPAN(step) ((step) == 2 ? 2 * IG_VW : (IG_VW - 1) * (step) + 1)
+
 // The IG_VW-lane window of src starting at p with lane step `step`, lanes where !ok zeroed.
-// `inside`: the whole span p … p + (IG_VW − 1)·step + 1 lies in the buffer (so a vector load
-// is safe even where some lanes fall outside the image row and are then zeroed).
+// `inside`: the whole span p … p + IG_SPAN(step) lies in the buffer (so a vector load is safe
+// even where some lanes fall outside the image row and are then zeroed).
 inline floatV ig_window(const __global float *src, int p, int step, intV ok, bool inside) {
   if (inside && step == 1) return select((floatV)(0.0f), vloadV(0, src + p), ok);
   if (inside && step == 2) return select((floatV)(0.0f), IG_LOAD_STRIDE2(src + p), ok);
@@ -165,7 +172,7 @@ __kernel void conv_igemm_forward(__global const float *input, __global const flo
       const intV w = w0 + IG_IOTA * sw;
       const intV ok = live & (w >= 0) & (w < W);
       int p = planes + h * W + w0;
-      const bool inside = p >= 0 && p + (CG - 1) * HW + (IG_VW - 1) * sw + 1 <= total;
+      const bool inside = p >= 0 && p + (CG - 1) * HW + IG_SPAN(sw) <= total;
       int aIndex = r * S + s;
       for (int c = 0; c < CG; c++) {
         const floatV v = ig_window(input, p, sw, ok, inside);
@@ -254,7 +261,7 @@ __kernel void conv_igemm_backward_data(__global const float *gradOutput, __globa
     if (h >= 0 && h < H) {                                                                  \
       const intV w = w0 + IG_IOTA * sw;                                                     \
       const int p = n * C * HW + plane##q + h * W + w0;                                     \
-      v##q = ig_window(input, p, sw, live & (w >= 0) & (w < W), p >= 0 && p + (IG_VW - 1) * sw + 1 <= totalIn); \
+      v##q = ig_window(input, p, sw, live & (w >= 0) & (w < W), p >= 0 && p + IG_SPAN(sw) <= totalIn);         \
     }                                                                                       \
   }
 #define IGW_FMA_ROW(m)                                                                      \
