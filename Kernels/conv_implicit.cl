@@ -74,10 +74,19 @@ __kernel void conv_igemm_sum_splits(__global const float *partial, __global floa
 #define vstoreV IG_CAT(vstore, IG_VW)
 #if IG_VW == 8
 #define IG_IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#define floatHalfV float4
+#define vloadHalfV vload4
+// Spreads the IG_VW/2 values of h over the even (or odd) lanes, zeros between.
+#define IG_SPREAD_EVEN(h) shuffle2((h), (float4)(0.0f), (uint8)(0, 4, 1, 4, 2, 4, 3, 4))
+#define IG_SPREAD_ODD(h) shuffle2((h), (float4)(0.0f), (uint8)(4, 0, 4, 1, 4, 2, 4, 3))
 // IG_VW values at p, p + 2, p + 4 … (a stride-2 window): one wide load, even lanes.
 #define IG_LOAD_STRIDE2(p) (vload16(0, (p)).even)
 #elif IG_VW == 16
 #define IG_IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define floatHalfV float8
+#define vloadHalfV vload8
+#define IG_SPREAD_EVEN(h) shuffle2((h), (float8)(0.0f), (uint16)(0, 8, 1, 8, 2, 8, 3, 8, 4, 8, 5, 8, 6, 8, 7, 8))
+#define IG_SPREAD_ODD(h) shuffle2((h), (float8)(0.0f), (uint16)(8, 0, 8, 1, 8, 2, 8, 3, 8, 4, 8, 5, 8, 6, 8, 7))
 #define IG_LOAD_STRIDE2(p) ((float16)(vload16(0, (p)).even, vload16(0, (p) + 16).even))
 #else
 #error "IG_VW must be 8 or 16"
@@ -224,6 +233,26 @@ __kernel void conv_igemm_backward_data(__global const float *gradOutput, __globa
           const floatV v = ig_window(gradOutput, p, 1, ok, inside);
           IG_ROWS(IG_FMA)
           p += OHW;
+          aIndex += CG * RS;
+        }
+      } else if (sw == 2) {
+        // Every other lane reads an output, consecutive ones: a half-width load spread over
+        // the even or the odd lanes (by the parity of the first lane's tx).
+        const int odd = tx0 & 1, xFirst = (tx0 + odd) / 2;
+        int p = planes + y * OW + xFirst;
+        const bool inside = p >= 0 && p + (KG - 1) * OHW + IG_VW / 2 <= total;
+        intV idx = select((intV)(0), planes + y * OW + txc / sw, ok);
+        for (int k = 0; k < KG; k++) {
+          floatV v;
+          if (inside) {
+            const floatHalfV outs = vloadHalfV(0, gradOutput + p);
+            v = select((floatV)(0.0f), odd ? IG_SPREAD_ODD(outs) : IG_SPREAD_EVEN(outs), ok);
+          } else {
+            v = ig_gather(gradOutput, idx, ok);
+          }
+          IG_ROWS(IG_FMA)
+          p += OHW;
+          idx += OHW;
           aIndex += CG * RS;
         }
       } else {
