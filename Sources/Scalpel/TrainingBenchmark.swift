@@ -12,9 +12,13 @@ public enum TrainingBenchmark {
         public var name: String
         /// The input (N, C, H, W).
         public var input: [Int]
+        /// Output channels K.
         public var outChannels: Int
+        /// Kernel height and width.
         public var kernel = 3
+        /// Stride along both axes.
         public var stride = 1
+        /// Zero padding on every side.
         public var padding = 1
         /// Whether the layer has a bias (ResNet's convolutions are followed by batch norm and have none).
         public var bias = true
