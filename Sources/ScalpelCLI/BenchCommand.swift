@@ -170,15 +170,24 @@ struct StepBenchCommand: ParsableCommand {
 struct ConvBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "GFLOP/s of the small CNN's convolutions, forward and forward+backward, per backend.",
+        abstract: "GFLOP/s of a network's convolutions, forward and forward+backward, per backend and algorithm.",
         discussion: """
             Nominal FLOPs: 2 per multiply-add; forward+backward counts the forward pass plus one pass \
             for the weight gradient, and one more for the input gradient where it is computed (not for \
-            the first layer, as in PyTorch where the input needs no gradient). bench/conv_peers.sh runs \
-            PyTorch's CPU convolutions in the same run.
+            the first layer, as in PyTorch where the input needs no gradient). --set cnn: the small \
+            CNN's convolutions (batch 64); --set resnet18: ResNet-18's for 28×28 inputs (batch 32). \
+            --algorithms all forces each algorithm (im2colGEMM, direct, implicitGEMM) on every pass \
+            in turn, in the same run; the default lets the backend choose per pass. \
+            bench/conv_peers.sh runs PyTorch's CPU convolutions in the same run.
             """)
 
     @OptionGroup var options: DeviceOptions
+
+    @Option(help: "Which convolutions: cnn or resnet18.")
+    var set = "cnn"
+
+    @Option(help: "chosen (the backend's measured choice per pass), all, or a comma-separated list of im2colGEMM, direct, implicitGEMM.")
+    var algorithms = "chosen"
 
     @Option(help: "Samples (each at least 0.2 s).")
     var samples = 5
@@ -188,23 +197,45 @@ struct ConvBenchCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let shapes: [TrainingBenchmark.ConvShape]
+            switch set {
+            case "cnn": shapes = TrainingBenchmark.convShapes
+            case "resnet18": shapes = TrainingBenchmark.resnet18ConvShapes
+            default: throw ScalpelError.invalidArgument("--set must be cnn or resnet18, not \(set)")
+            }
+            let forced: [ConvAlgorithm?]
+            switch algorithms {
+            case "chosen": forced = [nil]
+            case "all": forced = ConvAlgorithm.allCases
+            default:
+                forced = try algorithms.split(separator: ",").map { name in
+                    guard let algorithm = ConvAlgorithm(rawValue: String(name)) else {
+                        throw ScalpelError.invalidArgument("unknown algorithm \(name) (im2colGEMM, direct, implicitGEMM)")
+                    }
+                    return algorithm
+                }
+            }
             let runtime = try options.runtime()
             var rows: [[String: String]] = []
-            for (name, shape, out) in TrainingBenchmark.convShapes {
-                let inputGradient = shape[1] > 1
-                let forward = TrainingBenchmark.convFlops(input: shape, outChannels: out)
+            for shape in shapes {
+                let inputGradient = shape.input[1] > 1
+                let forward = shape.forwardFlops
                 for backward in [false, true] {
                     let flops = backward ? forward * (inputGradient ? 3 : 2) : forward
                     for backend in runtime.backends.reversed() {
-                        let step = try TrainingBenchmark.convStep(on: backend, input: shape, outChannels: out, backward: backward,
-                                                                  inputGradient: inputGradient)
-                        let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
-                        let pass = backward ? (inputGradient ? "fwd+bwd (dW, dX)" : "fwd+bwd (dW)") : "fwd"
-                        print(String(format: "%@ %@ on %@: %.3f ms [%.3f–%.3f], %.1f GFLOP/s", name, pass, backend.id.description,
-                                     timing.median * 1e3, timing.min * 1e3, timing.max * 1e3, flops / timing.median / 1e9))
-                        rows.append(["shape": name, "pass": pass, "backend": backend.id.description, "msMedian": String(timing.median * 1e3),
-                                     "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3),
-                                     "gflops": String(flops / timing.median / 1e9)])
+                        // The CPU-Swift backend has one algorithm: time it once.
+                        for algorithm in backend is CPUBackend ? [nil] : forced {
+                            let step = try TrainingBenchmark.convStep(on: backend, shape: shape, backward: backward, inputGradient: inputGradient,
+                                                                      algorithm: algorithm)
+                            let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)
+                            let pass = backward ? (inputGradient ? "fwd+bwd (dW, dX)" : "fwd+bwd (dW)") : "fwd"
+                            let how = algorithm?.rawValue ?? "chosen"
+                            print(String(format: "%@ %@ on %@ (%@): %.3f ms [%.3f–%.3f], %.1f GFLOP/s", shape.name, pass, backend.id.description, how,
+                                         timing.median * 1e3, timing.min * 1e3, timing.max * 1e3, flops / timing.median / 1e9))
+                            rows.append(["shape": shape.name, "pass": pass, "backend": backend.id.description, "algorithm": how,
+                                         "msMedian": String(timing.median * 1e3), "msMin": String(timing.min * 1e3), "msMax": String(timing.max * 1e3),
+                                         "gflops": String(flops / timing.median / 1e9)])
+                        }
                     }
                 }
             }

@@ -334,7 +334,4 @@ extension CPUBackend {
         case .float64: TensorKernels.conv2dDirect(g, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer)
         }
     }
-
-    /// The CPU keeps im2col + its fast GEMM (the direct loop is the reference for the OpenCL kernel).
-    public func conv2dForwardAlgorithm(_ geometry: Conv2dGeometry) -> ConvAlgorithm { .im2colGEMM }
 }

@@ -93,9 +93,6 @@ public protocol Backend: AnyObject, Sendable {
     /// output (N, K, OH, OW) = the convolution of input with weight (K, C/groups, R, S), no bias,
     /// computed directly (no column matrix).
     func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws
-    /// The forward algorithm for `geometry`: a backend with a choice measures both once per
-    /// shape and remembers the faster.
-    func conv2dForwardAlgorithm(_ geometry: Conv2dGeometry) -> ConvAlgorithm
     /// Max (or average) pooling of input (N, C, H, W) into output (N, C, OH, OW).
     func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws
     /// gradInput (overwritten) from gradOutput; max pooling routes each gradient to the first
@@ -198,6 +195,24 @@ public protocol Backend: AnyObject, Sendable {
     func layerNormBackward(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, dy: any DeviceBuffer,
                            mean: any DeviceBuffer, rstd: any DeviceBuffer,
                            dx: (any DeviceBuffer)?, dWeight: (any DeviceBuffer)?, dBias: (any DeviceBuffer)?) throws
+
+    // MARK: Implicit-GEMM convolution (Conv2dGeometry documents the layouts)
+
+    /// output (N, K, OH, OW) = the convolution of input (N, C, H, W) with weight (K, C/groups,
+    /// R, S), plus bias (K) when given, then max(·, 0) when `relu`: a GEMM reading the image
+    /// through the geometry, with no column matrix and no permute.
+    func conv2dImplicitForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
+                               bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws
+    /// gradInput (N, C, H, W), overwritten, from gradOutput (N, K, OH, OW) and weight.
+    func conv2dImplicitBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
+                                    gradInput: any DeviceBuffer) throws
+    /// gradWeight (K, C/groups, R, S), overwritten, from input and gradOutput; the sum over
+    /// N·OH·OW is formed in a fixed order (deterministic, no atomics).
+    func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
+                                      gradWeight: any DeviceBuffer) throws
+    /// The algorithm for `pass` at `geometry`: a backend with a choice times the candidates
+    /// once per shape and pass (with a bounded number of runs) and remembers the fastest.
+    func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm
 }
 
 extension Backend {

@@ -92,10 +92,34 @@ public struct Pool2dGeometry: Hashable, Sendable {
     }
 }
 
-/// How a backend computes a convolution's forward pass.
-public enum ConvAlgorithm: String, Sendable {
-    /// im2col, then one GEMM per group.
+/// How a backend computes one pass of a convolution.
+public enum ConvAlgorithm: String, Sendable, CaseIterable {
+    /// im2col (or col2im), one GEMM per group and permutes around it: the reference path.
     case im2colGEMM
-    /// One output element per thread, no column matrix (few input channels).
+    /// One output element per thread, no column matrix (few input channels). Forward only:
+    /// forced on a backward pass it means im2colGEMM.
     case direct
+    /// A GEMM that reads the image through the convolution's geometry and writes NCHW
+    /// directly (no column matrix, no permute); the forward pass adds the bias itself.
+    case implicitGEMM
+
+    /// The algorithms that can compute `pass`.
+    public static func candidates(for pass: ConvPass) -> [ConvAlgorithm] {
+        pass == .forward ? [.im2colGEMM, .direct, .implicitGEMM] : [.im2colGEMM, .implicitGEMM]
+    }
+
+    /// What runs for `pass` when this algorithm is forced (direct has no backward kernels).
+    public func resolved(for pass: ConvPass) -> ConvAlgorithm {
+        self == .direct && pass != .forward ? .im2colGEMM : self
+    }
+}
+
+/// The three passes of a convolution, each with its own measured algorithm.
+public enum ConvPass: String, Sendable, CaseIterable {
+    /// output from input and weight.
+    case forward
+    /// The input's gradient from the output's gradient and the weight.
+    case backwardData = "backward-data"
+    /// The weight's gradient from the input and the output's gradient.
+    case backwardWeight = "backward-weight"
 }

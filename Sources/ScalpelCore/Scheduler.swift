@@ -77,7 +77,11 @@ public final class Scheduler: Sendable {
     /// The id of the fastest candidate for `key`, measuring (once per key) when nothing is
     /// remembered. A candidate that throws is out of the race; if all throw, the first
     /// candidate's id is returned so that the caller surfaces the error where it runs.
-    public func choose(key: String, measuredShape: String, candidates: [Candidate]) -> String {
+    /// Each candidate runs a warm-up call, one calibration call and `samples` samples of calls
+    /// repeated until each lasts `minSampleSeconds`; 0 bounds the cost to `samples` + 2 calls
+    /// per candidate (for choices made inside a training step, where every call drains the queue).
+    public func choose(key: String, measuredShape: String, candidates: [Candidate], samples: Int = 3,
+                       minSampleSeconds: Double = 0.02) -> String {
         precondition(!candidates.isEmpty, "Scheduler.choose needs at least one candidate")
         if candidates.count == 1 { return candidates[0].id }
         if let known = entry(for: key), candidates.contains(where: { $0.id == known.choice }) {
@@ -91,7 +95,7 @@ public final class Scheduler: Sendable {
             var seconds: [String: Double] = [:]
             for candidate in candidates {
                 do {
-                    seconds[candidate.id] = try measure(samples: 3, minSampleSeconds: 0.02, candidate.run).median
+                    seconds[candidate.id] = try measure(samples: samples, minSampleSeconds: minSampleSeconds, candidate.run).median
                 } catch {
                     Diagnostics.shared.warnOnce(key: "sched-\(key)-\(candidate.id)",
                                                 "\(candidate.id) failed while being timed for \(key): \(error)")

@@ -60,42 +60,4 @@ extension OpenCLBackend {
             try run1D(program, "conv2d_direct", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem)] + Self.convGeometry(g), count: total)
         } fallback: { cpu, b in try cpu.conv2dDirect(g, input: b[0], weight: b[1], output: b[2]) }
     }
-
-    /// Times the direct kernel against im2col + GEMM once per geometry (on scratch data) and
-    /// remembers the faster, on disk next to the program cache.
-    public func conv2dForwardAlgorithm(_ geometry: Conv2dGeometry) -> ConvAlgorithm {
-        let g = geometry
-        func candidate(_ algorithm: ConvAlgorithm) -> Scheduler.Candidate {
-            var buffers: (any DeviceBuffer, any DeviceBuffer, any DeviceBuffer, any DeviceBuffer)?
-            return Scheduler.Candidate(id: algorithm.rawValue) { [self] in
-                if buffers == nil {
-                    buffers = (try makeBuffer(count: g.batch * g.inChannels * g.height * g.width),
-                               try makeBuffer(count: g.outChannels * g.inChannels / g.groups * g.kernelHeight * g.kernelWidth),
-                               try makeBuffer(count: g.batch * g.outChannels * g.outHeight * g.outWidth),
-                               try makeBuffer(count: algorithm == .direct ? 1 : g.columnRows * g.columnCount))
-                    try fill(buffers!.0, value: 0.5, offset: 0, count: buffers!.0.count)
-                    try fill(buffers!.1, value: 0.25, offset: 0, count: buffers!.1.count)
-                }
-                let (input, weight, output, columns) = buffers!
-                switch algorithm {
-                case .direct:
-                    try conv2dDirect(g, input: input, weight: weight, output: output)
-                case .im2colGEMM:
-                    try im2col(g, input: input, offset: 0, columns: columns)
-                    let rows = g.columnRows / g.groups, outs = g.outChannels / g.groups
-                    for group in 0 ..< g.groups {
-                        var p = GEMMParameters(m: outs, n: g.columnCount, k: rows)
-                        p.offsetA = group * outs * rows
-                        p.offsetB = group * rows * g.columnCount
-                        p.offsetC = group * outs * g.columnCount
-                        try gemm(p, a: weight, b: columns, c: output)
-                    }
-                }
-                try synchronize()
-            }
-        }
-        let choice = convScheduler.choose(key: "conv2d forward \(g)", measuredShape: g.description,
-                                          candidates: [candidate(.im2colGEMM), candidate(.direct)])
-        return ConvAlgorithm(rawValue: choice) ?? .im2colGEMM
-    }
 }

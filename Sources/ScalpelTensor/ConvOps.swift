@@ -2,14 +2,17 @@ import ScalpelCore
 
 // Convolution and pooling on NCHW tensors.
 extension Tensor {
-    /// 2-D convolution of self (N, C, H, W) with weight (K, C/groups, R, S) and optional bias (K):
-    /// per chunk of images, im2col into a (C·R·S, n·OH·OW) matrix, one GEMM per group into
-    /// (K, n·OH·OW), a permute into (N, K, OH, OW). Gradients: the weight's is one GEMM per group
-    /// and chunk against the (recomputed) columns, accumulated; the input's a GEMM and col2im.
+    /// 2-D convolution of self (N, C, H, W) with weight (K, C/groups, R, S) and optional bias (K).
     ///
-    /// - algorithm: how the forward pass is computed; nil lets the backend choose
-    ///   (`conv2dForwardAlgorithm`). The self-test forces each in turn. The backward pass is the
-    ///   same for both.
+    /// Each pass — forward, the input's gradient (backward-data) and the weight's gradient
+    /// (backward-weight) — runs the algorithm the backend measured fastest for this shape
+    /// (`conv2dAlgorithm`): im2col + GEMM (the reference: per chunk of images of about
+    /// `columnBudget` floats of columns, im2col, one GEMM per group, permutes; see
+    /// `conv2dForwardColumns`), the direct kernel (forward only), or implicit GEMM (no column
+    /// matrix; the forward pass adds the bias in its epilogue).
+    ///
+    /// - algorithm: forces every pass to this algorithm (`direct` means im2col + GEMM for the
+    ///   backward passes); nil lets the backend choose per pass. The self-test forces each in turn.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                        dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int = 8 << 20,
                        algorithm: ConvAlgorithm? = nil) throws -> Tensor {
@@ -23,78 +26,51 @@ extension Tensor {
         guard weight.shape[1] * groups == shape[1] else {
             throw ScalpelError.shapeMismatch(op: "conv2d", detail: "weight \(weight.shape) expects \(weight.shape[1] * groups) input channels with \(groups) group(s), the input has \(shape[1])")
         }
-        let (n, k, oh, ow) = (g.batch, g.outChannels, g.outHeight, g.outWidth)
-        let spatial = oh * ow, rowsPerGroup = g.columnRows / groups, outPerGroup = k / groups
-        // Images are processed in chunks whose column matrix stays near `columnBudget` floats
-        // (default 8 Mi): memory
-        // stays bounded (one 3×3 layer of 64 channels on 128 images of 28×28 would need 231 MB
-        // of columns at once) and the columns stay warm in cache between im2col and the GEMMs.
-        let perImage = g.columnRows * spatial
-        let chunk = Swift.max(1, Swift.min(n, columnBudget / Swift.max(perImage, 1)))
-        let imageSize = g.inChannels * g.height * g.width
-        let out = try Tensor.empty([n, k, oh, ow], on: backend)
-        if (algorithm ?? backend.conv2dForwardAlgorithm(g)) == .direct {
-            try backend.conv2dDirect(g, input: storage, weight: weight.storage, output: out.storage)
-        } else {
-            for start in Swift.stride(from: 0, to: n, by: chunk) {
-                var cg = g
-                cg.batch = Swift.min(chunk, n - start)
-                let columnsPerRow = cg.columnCount
-                let columns = try backend.makeBuffer(count: g.columnRows * columnsPerRow)
-                try backend.im2col(cg, input: storage, offset: start * imageSize, columns: columns)
-                let permuted = try backend.makeBuffer(count: k * columnsPerRow)
-                for group in 0 ..< groups {
-                    var p = GEMMParameters(m: outPerGroup, n: columnsPerRow, k: rowsPerGroup)
-                    p.offsetA = group * outPerGroup * rowsPerGroup
-                    p.offsetB = group * rowsPerGroup * columnsPerRow
-                    p.offsetC = group * outPerGroup * columnsPerRow
-                    try backend.gemm(p, a: weight.storage, b: columns, c: permuted)
-                }
-                // (K, chunk, OH·OW) → images start… of (N, K, OH·OW)
-                try backend.copy(StridedCopy(shape: [cg.batch, k, spatial], srcStrides: [spatial, columnsPerRow, 1], dstOffset: start * k * spatial,
-                                             dstStrides: [k * spatial, spatial, 1]), from: permuted, to: out.storage)
-            }
+        let k = g.outChannels
+        if let bias {
+            try sameBackend(bias, "conv2d")
+            guard bias.shape == [k] else { throw ScalpelError.shapeMismatch(op: "conv2d", detail: "bias \(bias.shape) for \(k) output channels") }
+        }
+        let backend = self.backend
+        func choice(_ pass: ConvPass) -> ConvAlgorithm {
+            algorithm.map { $0.resolved(for: pass) } ?? backend.conv2dAlgorithm(g, pass: pass)
+        }
+        let out = try Tensor.empty([g.batch, k, g.outHeight, g.outWidth], on: backend)
+        let forward = choice(.forward)
+        switch forward {
+        case .direct: try backend.conv2dDirect(g, input: storage, weight: weight.storage, output: out.storage)
+        case .im2colGEMM: try backend.conv2dForwardColumns(g, input: storage, weight: weight.storage, output: out.storage, columnBudget: columnBudget)
+        case .implicitGEMM:
+            try backend.conv2dImplicitForward(g, input: storage, weight: weight.storage, bias: bias?.storage, relu: false, output: out.storage)
         }
         let x = self
-        let convolved = Tensor.record(out, "conv2d", [x, weight]) { [backend] grad in
+        let fusedBias = forward == .implicitGEMM ? bias : nil
+        let convolved = Tensor.record(out, "conv2d", [x, weight] + (fusedBias.map { [$0] } ?? [])) { grad in
             let dw = weight.requiresGrad ? try Tensor.empty(weight.shape, on: backend) : nil
             let dx = x.requiresGrad ? try Tensor.empty(x.shape, on: backend) : nil
-            for start in Swift.stride(from: 0, to: n, by: chunk) {
-                var cg = g
-                cg.batch = Swift.min(chunk, n - start)
-                let columnsPerRow = cg.columnCount
-                // dOut of these images (chunk, K, OH·OW) → (K, chunk·OH·OW), the layout the GEMMs want.
-                let gradPermuted = try backend.makeBuffer(count: k * columnsPerRow)
-                try backend.copy(StridedCopy(shape: [k, cg.batch, spatial], srcOffset: start * k * spatial, srcStrides: [spatial, k * spatial, 1],
-                                             dstStrides: [columnsPerRow, spatial, 1]), from: grad.storage, to: gradPermuted)
-                if let dw {
-                    // Recomputing the columns costs less than keeping them for every image.
-                    let columns = try backend.makeBuffer(count: g.columnRows * columnsPerRow)
-                    try backend.im2col(cg, input: x.storage, offset: start * imageSize, columns: columns)
-                    for group in 0 ..< groups {
-                        var p = GEMMParameters(m: outPerGroup, n: rowsPerGroup, k: columnsPerRow, transB: true, beta: start == 0 ? 0 : 1)
-                        p.offsetA = group * outPerGroup * columnsPerRow
-                        p.offsetB = group * rowsPerGroup * columnsPerRow
-                        p.offsetC = group * outPerGroup * rowsPerGroup
-                        try backend.gemm(p, a: gradPermuted, b: columns, c: dw.storage)
-                    }
-                }
-                if let dx {
-                    let gradColumns = try backend.makeBuffer(count: g.columnRows * columnsPerRow)
-                    for group in 0 ..< groups {
-                        var p = GEMMParameters(m: rowsPerGroup, n: columnsPerRow, k: outPerGroup, transA: true)
-                        p.offsetA = group * outPerGroup * rowsPerGroup
-                        p.offsetB = group * outPerGroup * columnsPerRow
-                        p.offsetC = group * rowsPerGroup * columnsPerRow
-                        try backend.gemm(p, a: weight.storage, b: gradPermuted, c: gradColumns)
-                    }
-                    try backend.col2im(cg, columns: gradColumns, gradInput: dx.storage, offset: start * imageSize)
-                }
+            let data = dx == nil ? nil : choice(.backwardData), weights = dw == nil ? nil : choice(.backwardWeight)
+            // Both on the column path: one pass over the chunks shares the permuted gradient.
+            let dataByColumns = data == .im2colGEMM, weightByColumns = weights == .im2colGEMM
+            if dataByColumns || weightByColumns {
+                try backend.conv2dBackwardColumns(g, input: x.storage, weight: weight.storage, gradOutput: grad.storage,
+                                                  gradInput: dataByColumns ? dx?.storage : nil, gradWeight: weightByColumns ? dw?.storage : nil,
+                                                  columnBudget: columnBudget)
             }
-            return [dx, dw]
+            if let dx, data == .implicitGEMM {
+                try backend.conv2dImplicitBackwardData(g, gradOutput: grad.storage, weight: weight.storage, gradInput: dx.storage)
+            }
+            if let dw, weights == .implicitGEMM {
+                try backend.conv2dImplicitBackwardWeight(g, input: x.storage, gradOutput: grad.storage, gradWeight: dw.storage)
+            }
+            guard let fusedBias else { return [dx, dw] }
+            guard fusedBias.requiresGrad else { return [dx, dw, nil] }
+            // The bias gradient: dOut (N, K, OH·OW) summed over OH·OW, then over N.
+            let perImage = try Tensor.empty([g.batch, k], on: backend), db = try Tensor.empty([k], on: backend)
+            try backend.reduce(.sum, x: grad.storage, out: perImage.storage, outer: g.batch * k, axis: g.outHeight * g.outWidth, inner: 1)
+            try backend.reduce(.sum, x: perImage.storage, out: db.storage, outer: 1, axis: g.batch, inner: k)
+            return [dx, dw, db]
         }
-        guard let bias else { return convolved }
-        guard bias.shape == [k] else { throw ScalpelError.shapeMismatch(op: "conv2d", detail: "bias \(bias.shape) for \(k) output channels") }
+        guard let bias, fusedBias == nil else { return convolved }
         return try convolved + bias.reshaped([k, 1, 1])
     }
 

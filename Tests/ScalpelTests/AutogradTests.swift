@@ -124,25 +124,67 @@ func expectMatchesTheReference(_ testCase: KernelCase, on backend: any Backend, 
 }
 
 @Suite struct ConvAlgorithmTests {
-    /// The table forces every forward algorithm at every convolution geometry (the backward
-    /// pass is shared): each shape appears once per algorithm.
+    /// The table forces every algorithm on every pass at every convolution geometry: each
+    /// geometry appears once per algorithm, and each algorithm has a quick case.
     @Test func everyGeometryIsCheckedWithEveryAlgorithm() {
-        let byShape = Dictionary(grouping: KernelCases.convolution, by: \.shape)
-        #expect(KernelCases.convolutionAlgorithms.count == 2)
+        let names = Set(ConvAlgorithm.allCases.map(KernelCases.convolutionCaseName))
+        let byShape = Dictionary(grouping: KernelCases.convolution.filter { names.contains($0.name) }, by: \.shape)
+        #expect(KernelCases.convolutionAlgorithms == ConvAlgorithm.allCases)
+        #expect(byShape.count >= 11)
         for (shape, cases) in byShape {
-            #expect(Set(cases.map(\.name)) == ["conv2d direct", "conv2d im2col+GEMM"], "\(shape): \(cases.map(\.name))")
+            #expect(Set(cases.map(\.name)) == names, "\(shape): \(cases.map(\.name))")
         }
-        #expect(KernelCases.convolution.contains { $0.quick && $0.name == "conv2d direct" })
-        #expect(KernelCases.convolution.contains { $0.quick && $0.name == "conv2d im2col+GEMM" })
+        for name in names { #expect(KernelCases.convolution.contains { $0.quick && $0.name == name }, "\(name) has no quick case") }
+        // The split weight gradient and the ReLU epilogue have quick cases of their own.
+        #expect(KernelCases.convolution.contains { $0.quick && $0.kernels.contains("conv_igemm_sum_splits") })
+        #expect(KernelCases.convolution.contains { $0.quick && $0.shape.hasSuffix("ReLU") })
     }
 
-    /// A backend with a choice measures it without failing, and picks an algorithm the table checks.
+    /// A backend with a choice measures it without failing, and picks for each pass an
+    /// algorithm that can compute it and that the table checks.
     @Test(arguments: TensorBackends.names)
     func theAlgorithmChosenIsOneTheTableChecks(_ backendName: String) throws {
         let backend = try TensorBackends.backend(backendName)
         for g in [Conv2dGeometry(batch: 2, inChannels: 1, height: 9, width: 7, outChannels: 5, kernel: (3, 3), padding: (1, 1)),
                   Conv2dGeometry(batch: 3, inChannels: 3, height: 5, width: 6, outChannels: 3, kernel: (1, 1), groups: 3)] {
-            #expect(KernelCases.convolutionAlgorithms.contains(backend.conv2dForwardAlgorithm(g)), "\(backendName) \(g)")
+            for pass in ConvPass.allCases {
+                let chosen = backend.conv2dAlgorithm(g, pass: pass)
+                #expect(ConvAlgorithm.candidates(for: pass).contains(chosen) && KernelCases.convolutionAlgorithms.contains(chosen),
+                        "\(backendName) \(g) \(pass): \(chosen)")
+            }
+        }
+    }
+
+    /// Forcing direct on a backward pass means im2col + GEMM (direct has no backward kernels).
+    @Test func directResolvesToColumnsOnTheBackwardPasses() {
+        #expect(ConvAlgorithm.direct.resolved(for: .forward) == .direct)
+        #expect(ConvAlgorithm.direct.resolved(for: .backwardData) == .im2colGEMM)
+        #expect(ConvAlgorithm.direct.resolved(for: .backwardWeight) == .im2colGEMM)
+        #expect(ConvAlgorithm.implicitGEMM.resolved(for: .backwardWeight) == .implicitGEMM)
+    }
+
+    /// The weight gradient's split reduction repeats bit for bit (no atomics, a fixed order),
+    /// and the implicit-GEMM passes agree with im2col + GEMM, on every OpenCL backend.
+    @Test(arguments: TensorBackends.names)
+    func implicitGEMMIsDeterministicAndAgreesWithColumns(_ backendName: String) throws {
+        let backend = try TensorBackends.backend(backendName)
+        let g = Conv2dGeometry(batch: 3, inChannels: 4, height: 13, width: 11, outChannels: 6, kernel: (3, 3), stride: (2, 1), padding: (1, 1))
+        var random = SeededRandom(seed: 5)
+        let input = try backend.makeBuffer(random.uniformArray(g.batch * g.inChannels * g.height * g.width))
+        let weight = try backend.makeBuffer(random.uniformArray(g.outChannels * g.columnRows))
+        let gradOutput = try backend.makeBuffer(random.uniformArray(g.batch * g.outChannels * g.outHeight * g.outWidth))
+        let first = try backend.makeBuffer(count: weight.count), second = try backend.makeBuffer(count: weight.count)
+        let columns = try backend.makeBuffer(count: weight.count), dataImplicit = try backend.makeBuffer(count: input.count)
+        let dataColumns = try backend.makeBuffer(count: input.count)
+        try backend.conv2dImplicitBackwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: first)
+        try backend.conv2dImplicitBackwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: second)
+        try backend.conv2dImplicitBackwardData(g, gradOutput: gradOutput, weight: weight, gradInput: dataImplicit)
+        try backend.conv2dBackwardColumns(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: dataColumns, gradWeight: columns)
+        let (a, b) = (try backend.read(first), try backend.read(second))
+        #expect(a == b, "\(backendName): two runs of the split weight gradient differ")
+        for (implicit, reference, what) in [(a, try backend.read(columns), "weight"), (try backend.read(dataImplicit), try backend.read(dataColumns), "data")] {
+            let error = zip(implicit, reference).map { abs($0 - $1) }.max() ?? 0
+            #expect(error < 1e-4, "\(backendName) backward-\(what): max difference \(error)")
         }
     }
 }

@@ -35,6 +35,23 @@ import Testing
         #expect(Scheduler(url: url, identity: "another machine").entry(for: "gemm k1") == nil)
     }
 
+    /// Choices made inside a training step (the convolution algorithms) bound their cost: with
+    /// no minimum sample length each candidate runs a warm-up, a calibration and `samples`
+    /// calls — however fast it is — and only the first time a key is met.
+    @Test func aBoundedMeasurementRunsEachCandidateAFixedNumberOfTimes() {
+        let calls = Mutex([String: Int]())
+        func candidate(_ id: String) -> Scheduler.Candidate {
+            Scheduler.Candidate(id: id) { calls.withLock { $0[id, default: 0] += 1 } }
+        }
+        let scheduler = Scheduler(url: nil, identity: "bounded")
+        _ = scheduler.choose(key: "conv k", measuredShape: "s", candidates: [candidate("a"), candidate("b"), candidate("c")], samples: 3,
+                             minSampleSeconds: 0)
+        #expect(calls.withLock { $0 } == ["a": 5, "b": 5, "c": 5])
+        _ = scheduler.choose(key: "conv k", measuredShape: "s", candidates: [candidate("a"), candidate("b"), candidate("c")], samples: 3,
+                             minSampleSeconds: 0)
+        #expect(calls.withLock { $0 } == ["a": 5, "b": 5, "c": 5])
+    }
+
     @Test func aFailingCandidateIsOutOfTheRace() {
         struct Boom: Error {}
         let scheduler = Scheduler(url: nil, identity: "x")

@@ -2,14 +2,15 @@ import ScalpelCore
 import ScalpelTensor
 
 extension KernelCases {
-    /// The forward algorithms a backend may pick for a convolution, each forced in turn.
-    public static let convolutionAlgorithms: [ConvAlgorithm] = [.im2colGEMM, .direct]
+    /// The algorithms a backend may pick for a convolution, each forced in turn (on every
+    /// pass it can compute).
+    public static let convolutionAlgorithms: [ConvAlgorithm] = [.im2colGEMM, .direct, .implicitGEMM]
 
     /// Whether `convolutionAlgorithms` holds `algorithm`: a switch, so that an algorithm added
     /// to `ConvAlgorithm` does not compile until it is listed here (and so checked).
     static func isChecked(_ algorithm: ConvAlgorithm) -> Bool {
         switch algorithm {
-        case .im2colGEMM, .direct: convolutionAlgorithms.contains(algorithm)
+        case .im2colGEMM, .direct, .implicitGEMM: convolutionAlgorithms.contains(algorithm)
         }
     }
 
@@ -55,18 +56,66 @@ extension KernelCases {
         ConvShape(input: [2, 8, 17, 19], weight: [16, 8, 3, 3], bias: true, padding: (1, 1)),
     ]
 
-    /// Every geometry with every forward algorithm: forward, backward-data (the gradient of the
-    /// input: GEMM and col2im) and backward-weight (im2col and GEMM), and the bias gradient.
+    /// The OpenCL kernels a convolution launches with `algorithm` forced: its forward kernels,
+    /// then those of the backward passes (im2col + GEMM's for `direct`).
+    static func convolutionKernels(_ algorithm: ConvAlgorithm) -> [String] {
+        switch algorithm {
+        case .im2colGEMM: ["im2col", "col2im", "copy_strided"]
+        case .direct: ["conv2d_direct", "im2col", "col2im", "copy_strided"]
+        case .implicitGEMM: implicitGEMMKernels
+        }
+    }
+
+    /// The implicit-GEMM kernels of the three passes (one name per pass in both the packed and
+    /// the tiled family; `SCALPEL_CONV_VARIANT` picks the family on any device).
+    static let implicitGEMMKernels = ["conv_igemm_forward", "conv_igemm_backward_data", "conv_igemm_backward_weight"]
+
+    /// The name of the table's cases that force `algorithm`.
+    public static func convolutionCaseName(_ algorithm: ConvAlgorithm) -> String {
+        switch algorithm {
+        case .im2colGEMM: "conv2d im2col+GEMM"
+        case .direct: "conv2d direct"
+        case .implicitGEMM: "conv2d implicit GEMM"
+        }
+    }
+
+    /// Every geometry with every algorithm forced on all three passes: forward, backward-data
+    /// (the gradient of the input) and backward-weight, and the bias gradient. Then implicit
+    /// GEMM where the weight gradient's N·OH·OW sum is split over work-groups on every device
+    /// (summed again by conv_igemm_sum_splits), and its ReLU epilogue.
     public static let convolution: [KernelCase] = convolutionShapes.flatMap { s in
         convolutionAlgorithms.map { algorithm in
-            let forward = algorithm == .direct ? ["conv2d_direct"] : ["im2col"]
-            return KernelCase.tensor(.convolution, "conv2d \(algorithm == .direct ? "direct" : "im2col+GEMM")",
-                                     [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []), shape: s.text,
-                                     inputNames: ["input", "weight", "bias"], kernels: forward + ["im2col", "col2im", "copy_strided"].filter { !forward.contains($0) },
-                                     quick: s.quick) { x in
+            KernelCase.tensor(.convolution, convolutionCaseName(algorithm), [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []), shape: s.text,
+                              inputNames: ["input", "weight", "bias"], kernels: convolutionKernels(algorithm), quick: s.quick) { x in
                 try x[0].conv2d(weight: x[1], bias: s.bias ? x[2] : nil, stride: s.stride, padding: s.padding, dilation: s.dilation,
                                 groups: s.groups, columnBudget: s.columnBudget, algorithm: algorithm)
             }
+        }
+    } + [
+        // 288 pixels with 3 × 18 weights: split 8 ways by the packed kernels, 4 by the tiled ones.
+        KernelCase.tensor(.convolution, "conv2d implicit GEMM, split weight gradient", [[2, 2, 12, 12], [3, 2, 3, 3], [3]],
+                          inputNames: ["input", "weight", "bias"], kernels: implicitGEMMKernels + ["conv_igemm_sum_splits"], quick: true) { x in
+            try x[0].conv2d(weight: x[1], bias: x[2], padding: (1, 1), algorithm: .implicitGEMM)
+        },
+        implicitReLUCase(input: [2, 3, 7, 6], weight: [5, 3, 3, 3], stride: (2, 1), padding: (1, 1), quick: true),
+        implicitReLUCase(input: [1, 4, 9, 9], weight: [6, 2, 1, 1], groups: 2, quick: false),
+    ]
+
+    /// The implicit-GEMM forward kernel with bias and its ReLU epilogue, called directly (no
+    /// tensor op uses the epilogue yet); the reference computes conv, bias and ReLU apart.
+    static func implicitReLUCase(input: [Int], weight: [Int], stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                                 groups: Int = 1, quick: Bool) -> KernelCase {
+        let g = Conv2dGeometry(batch: input[0], inChannels: input[1], height: input[2], width: input[3], outChannels: weight[0],
+                               kernel: (weight[2], weight[3]), stride: stride, padding: padding, groups: groups)
+        let shape = "\(shapeText(input)) ⊛ \(shapeText(weight)) bias ReLU" + (groups > 1 ? " groups \(groups)" : "")
+        return .buffers(.convolution, "conv2d implicit GEMM forward", shape: shape, kernels: ["conv_igemm_forward"], quick: quick) { backend in
+            var random = SeededRandom(seed: 47)
+            let x = try backend.makeBuffer(random.uniformArray(input.reduce(1, *)))
+            let w = try backend.makeBuffer(random.uniformArray(weight.reduce(1, *)))
+            let b = try backend.makeBuffer(random.uniformArray(weight[0]))
+            let out = try backend.makeBuffer(count: g.batch * g.outChannels * g.outHeight * g.outWidth)
+            try backend.conv2dImplicitForward(g, input: x, weight: w, bias: b, relu: true, output: out)
+            return [KernelOutput("forward", try doubles(out, on: backend))]
         }
     }
 }
