@@ -112,7 +112,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let tuning: GEMMTuning
 
     let library: OpenCLLibrary
-    private let device: cl_device_id?
+    let device: cl_device_id?
     private let context: cl_context
     let queue: cl_command_queue
     let lock: NSRecursiveLock
