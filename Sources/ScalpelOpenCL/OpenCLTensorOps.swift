@@ -66,6 +66,25 @@ extension OpenCLBackend {
     /// kernel may index in 32-bit ints.
     static func fitsInt(_ sizes: Int...) -> Bool { sizes.allSatisfy { $0 < Int(Int32.max) } }
 
+    /// `shape` with the strides of each operand, simplified for the strided kernels: size-1
+    /// dimensions dropped and neighbours merged wherever every operand steps through them as
+    /// one (stride[d] = stride[d+1]·shape[d+1]), so that a kernel divides once per remaining
+    /// dimension (a batch-norm broadcast over (N, C, H, W) becomes (N, C, H·W)). At least rank 1.
+    public static func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+        var outShape: [Int] = []
+        var outStrides = [[Int]](repeating: [], count: strides.count)
+        for d in shape.indices.reversed() where shape[d] != 1 {
+            if let innerSize = outShape.first, outStrides.indices.allSatisfy({ strides[$0][d] == outStrides[$0][0] * innerSize }) {
+                outShape[0] *= shape[d]
+            } else {
+                outShape.insert(shape[d], at: 0)
+                for i in strides.indices { outStrides[i].insert(strides[i][d], at: 0) }
+            }
+        }
+        if outShape.isEmpty { return ([1], strides.map { _ in [0] }) }
+        return (outShape, outStrides)
+    }
+
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         guard count > 0 else { return }
         try launch("fill", file: "elementwise.cl", operands: [(buffer, offset + count)]) { program, b in
@@ -94,13 +113,14 @@ extension OpenCLBackend {
         let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         try launch(op.rawValue, file: "elementwise.cl", operands: [(a, extentA), (b, extentB), (out, count)]) { program, m in
+            let (shape, strides) = Self.coalesce(layout.shape, [layout.stridesA, layout.stridesB])
             if layout.isElementwise {
                 try run1D(program, "binary_same", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count))], count: count)
             } else {
                 let small = Self.fitsInt(count, extentA, extentB)
                 try run1D(program, "binary_broadcast", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count)),
-                                                        .int(Int32(layout.shape.count)), Self.int8(layout.shape), Self.int8(layout.stridesA),
-                                                        Self.int8(layout.stridesB), .int(small ? 1 : 0)], count: count)
+                                                        .int(Int32(shape.count)), Self.int8(shape), Self.int8(strides[0]),
+                                                        Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
             }
         } fallback: { cpu, m in try cpu.binary(op, a: m[0], b: m[1], out: m[2], layout: layout) }
     }
@@ -182,9 +202,10 @@ extension OpenCLBackend {
         guard copy.shape.count <= 8 else { throw ScalpelError.shapeMismatch(op: "copy", detail: "rank \(copy.shape.count) exceeds 8") }
         try launch("copy", file: "elementwise.cl", operands: [(source, copy.srcExtent), (destination, copy.dstExtent)]) { program, b in
             let small = Self.fitsInt(count, copy.srcExtent, copy.dstExtent)
+            let (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
             try run1D(program, "copy_strided", [.buffer(b[0].mem), .long(Int64(copy.srcOffset)), .buffer(b[1].mem), .long(Int64(copy.dstOffset)),
-                                                .long(Int64(count)), .int(Int32(copy.shape.count)), Self.int8(copy.shape),
-                                                Self.int8(copy.srcStrides), Self.int8(copy.dstStrides), .int(small ? 1 : 0)], count: count)
+                                                .long(Int64(count)), .int(Int32(shape.count)), Self.int8(shape),
+                                                Self.int8(strides[0]), Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
         } fallback: { cpu, b in try cpu.copy(copy, from: b[0], to: b[1]) }
     }
 

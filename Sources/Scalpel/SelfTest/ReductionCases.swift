@@ -45,7 +45,7 @@ extension KernelCases {
                 return KernelOutput(op.rawValue, try doubles(out, on: backend))
             }
         },
-        .buffers(.reduction, "sum, max, argmax, long axis, wide inner", shape: "outer 1, axis 3001, inner 30", kernels: ["reduce_axis"]) { backend in
+        .buffers(.reduction, "sum, max, argmax, long axis, wide inner", shape: "outer 1, axis 3001, inner 30", kernels: ["reduce_axis"], quick: true) { backend in
             let (outer, axis, inner) = (1, 3001, 30)
             var random = SeededRandom(seed: 73)
             let x = try backend.makeBuffer(random.uniformArray(outer * axis * inner))
@@ -55,7 +55,7 @@ extension KernelCases {
                 return KernelOutput(op.rawValue, try doubles(out, on: backend))
             }
         },
-        .buffers(.reduction, "argmax and max with NaN, -inf and an empty axis", shape: "rows of 6", kernels: ["reduce_axis"]) { backend in
+        .buffers(.reduction, "argmax and max with NaN, -inf and an empty axis", shape: "rows of 6", kernels: ["reduce_axis"], quick: true) { backend in
             // Rows: NaN first (argmax keeps index 0, max is NaN); NaN later (argmax skips it);
             // all −∞ (index 0); a tie between the last two.
             let rows: [[Float]] = [[.nan, 1, 5, 2, 0, 0], [1, 2, .nan, 7, 7, 0], [-.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity],
