@@ -275,16 +275,18 @@ void gemm_tiled(const int M, const int N, const int K, const int Kc, const int s
 
 // ---- split-K, second pass ----
 // C[b](i, j) = alpha·Σ_s P[b·splits + s](i, j) + beta·C[b](i, j), the slices added in order s =
-// 0, 1, … so the result does not depend on scheduling. P is dense: batch·splits × M × N. C is
-// not read when beta is 0. Global size (N, M, batch); consecutive work-items read consecutive
-// columns of every slice (coalesced).
-__kernel void gemm_splitk_reduce(const int M, const int N, const int splits, const float alpha, const float beta,
+// 0, 1, … so the result does not depend on scheduling. P is dense: batch·splits slices of M × N,
+// or of N × M when `transposed` (the host computed Cᵀ = op(B)ᵀ·op(A)ᵀ, which packs the larger
+// operand the cheap way). C is not read when beta is 0. Global size (fast, slow, batch) with
+// fast = j (or i when transposed), so consecutive work-items read consecutive partials.
+__kernel void gemm_splitk_reduce(const int M, const int N, const int splits, const int transposed, const float alpha, const float beta,
                                  __global const float *P, __global float *C, const long offC, const int ldc,
                                  const long strideC) {
-  const int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+  const int fast = get_global_id(0), slow = get_global_id(1), b = get_global_id(2);
+  const int i = transposed ? fast : slow, j = transposed ? slow : fast;
   if (i >= M || j >= N) return;
   const long slice = (long)M * N;
-  const __global float *p = P + (long)b * splits * slice + (long)i * N + j;
+  const __global float *p = P + (long)b * splits * slice + (transposed ? (long)j * M + i : (long)i * N + j);
   float sum = 0.0f;
   for (int s = 0; s < splits; s++) sum += p[s * slice];
   __global float *dst = C + offC + (long)b * strideC + (long)i * ldc + j;

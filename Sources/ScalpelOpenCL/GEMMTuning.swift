@@ -28,7 +28,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// packed: depth of one K slice when a tall-skinny product is split (a multiple of
     /// `packVW`): 256 keeps a slice of B for N ≈ 600 columns (600 KB) in the last-level cache
     /// while every row panel streams it.
-    public var packSliceDepth = 256
+    public var packSliceDepth = 1024
 
     /// The defaults of `variant`'s family (the tuning table adjusts them per device).
     public init(variant: Variant) {

@@ -38,20 +38,36 @@ extension OpenCLBackend {
             // second pass adds into C with alpha and beta.
             var target = p
             var output = bc
+            // Split and packed with B transposed and wider than A (a weight gradient dY·colsᵀ):
+            // gemm_pack_bt would transpose the large operand, while gemm_pack_a reads it in
+            // contiguous runs. Computing the partials of Cᵀ = op(B)ᵀ·op(A)ᵀ sends the large
+            // operand through gemm_pack_a and the small one through gemm_pack_bt; the second
+            // pass reads the partials transposed.
+            let swap = family == .packed && plan.splits > 1 && p.transB && p.n > p.m
+            var (first, second) = (ba, bb)
             if plan.splits > 1 {
                 output = try scratchBuffer("gemm split-K partials", count: p.batch * plan.splits * p.m * p.n)
                 (target.alpha, target.beta, target.offsetC, target.ldc, target.strideC) = (1, 0, 0, p.n, p.m * p.n)
+                if swap {
+                    (target.m, target.n, target.transA, target.transB) = (p.n, p.m, !p.transB, !p.transA)
+                    (target.lda, target.ldb, target.offsetA, target.offsetB, target.strideA, target.strideB) =
+                        (p.ldb, p.lda, p.offsetB, p.offsetA, p.strideB, p.strideA)
+                    target.ldc = p.m
+                    (first, second) = (bb, ba)
+                }
             }
             switch family {
-            case .packed: try gemmPacked(target, plan: plan, program: program, a: ba, b: bb, c: output)
-            case .tiled: try gemmTiled(target, plan: plan, program: program, a: ba, b: bb, c: output)
+            case .packed: try gemmPacked(target, plan: plan, program: program, a: first, b: second, c: output)
+            case .tiled: try gemmTiled(target, plan: plan, program: program, a: first, b: second, c: output)
             }
             if plan.splits > 1 {
                 let reduce = try program.kernel("gemm_splitk_reduce")
-                try setArguments(reduce, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(plan.splits)), .float(p.alpha), .float(p.beta),
-                                          .buffer(output.mem), .buffer(bc.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
-                let across = min(p.n, info.kind == .cpu ? 16 : 64)
-                try enqueue(reduce, name: "gemm_splitk_reduce", global: [(p.n + across - 1) / across * across, p.m, p.batch], local: [across, 1, 1])
+                try setArguments(reduce, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(plan.splits)), .int(swap ? 1 : 0), .float(p.alpha),
+                                          .float(p.beta), .buffer(output.mem), .buffer(bc.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)),
+                                          .long(Int64(p.strideC))])
+                let (fast, slow) = swap ? (p.m, p.n) : (p.n, p.m)
+                let across = min(fast, info.kind == .cpu ? 16 : 64)
+                try enqueue(reduce, name: "gemm_splitk_reduce", global: [(fast + across - 1) / across * across, slow, p.batch], local: [across, 1, 1])
             }
         }
     }
