@@ -81,6 +81,14 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         public var description: String { (smallTile ? "small tile" : "large tile") + (splits > 1 ? ", \(splits) K slices of \(sliceDepth)" : "") }
     }
 
+    /// Whether a split product of `variant` computes its partials as Cᵀ = op(B)ᵀ·op(A)ᵀ: on
+    /// the packed family when B is transposed and wider than A (a weight gradient dY·colsᵀ),
+    /// so that the wide operand is packed by gemm_pack_a's contiguous runs instead of being
+    /// transposed by gemm_pack_bt.
+    public static func swapsOperands(_ p: GEMMParameters, variant: Variant, splits: Int) -> Bool {
+        variant == .packed && splits > 1 && p.transB && p.n > p.m
+    }
+
     /// Largest partial-sum buffer of a split (floats): a split never costs more than 64 MB.
     static let maxPartialFloats = 16 << 20
 

@@ -43,7 +43,7 @@ extension OpenCLBackend {
             // contiguous runs. Computing the partials of Cᵀ = op(B)ᵀ·op(A)ᵀ sends the large
             // operand through gemm_pack_a and the small one through gemm_pack_bt; the second
             // pass reads the partials transposed.
-            let swap = family == .packed && plan.splits > 1 && p.transB && p.n > p.m
+            let swap = GEMMTuning.swapsOperands(p, variant: family, splits: plan.splits)
             var (first, second) = (ba, bb)
             if plan.splits > 1 {
                 output = try scratchBuffer("gemm split-K partials", count: p.batch * plan.splits * p.m * p.n)
