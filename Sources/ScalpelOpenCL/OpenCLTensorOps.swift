@@ -161,11 +161,15 @@ extension OpenCLBackend {
         func powerOfTwo(atLeast value: Int) -> Int { var p = 1; while p < value { p *= 2 }; return p }
         var group = 1
         while group * 2 <= min(256, info.maxWorkGroupSize) { group *= 2 }
+        let target = 2 * max(info.computeUnits, 1)
         let along = min(powerOfTwo(atLeast: inner), 32, group)
-        let y = min(powerOfTwo(atLeast: max(axis, 1)), group / along)
+        var y = min(powerOfTwo(atLeast: max(axis, 1)), group / along)
+        // A CPU device gains nothing from splitting an axis across work-items when the
+        // outputs along a wide inner axis already fill it: each work-item walks its axis
+        // alone, with no tree and no barrier (PoCL runs a barrier by splitting the kernel).
+        if info.kind == .cpu && inner >= 32 && (inner + group - 1) / group * outer >= 4 * target { y = 1 }
         let x = min(powerOfTwo(atLeast: inner), group / y)
         let groups = (inner + x - 1) / x * outer
-        let target = 2 * max(info.computeUnits, 1)
         guard splittable, groups < target, axis >= 8 * y else { return (x, y, 1, max(axis, 1)) }
         let wanted = min((target + groups - 1) / groups, axis / (4 * y))
         let chunk = (axis + wanted - 1) / wanted

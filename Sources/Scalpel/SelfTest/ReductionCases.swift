@@ -55,6 +55,17 @@ extension KernelCases {
                 return KernelOutput(op.rawValue, try doubles(out, on: backend))
             }
         },
+        // Many outputs along a wide inner axis: on a CPU device each work-item walks its axis alone.
+        .buffers(.reduction, "sum, max, argmax, many wide outputs", shape: "outer 20, axis 9, inner 40", kernels: ["reduce_axis"]) { backend in
+            let (outer, axis, inner) = (20, 9, 40)
+            var random = SeededRandom(seed: 74)
+            let x = try backend.makeBuffer(random.uniformArray(outer * axis * inner))
+            return try [ReduceOp.sum, .max, .argmax].map { op in
+                let out = try backend.makeBuffer(count: outer * inner)
+                try backend.reduce(op, x: x, out: out, outer: outer, axis: axis, inner: inner)
+                return KernelOutput(op.rawValue, try doubles(out, on: backend))
+            }
+        },
         .buffers(.reduction, "argmax and max with NaN, -inf and an empty axis", shape: "rows of 6", kernels: ["reduce_axis"], quick: true) { backend in
             // Rows: NaN first (argmax keeps index 0, max is NaN); NaN later (argmax skips it);
             // all −∞ (index 0); a tie between the last two.
