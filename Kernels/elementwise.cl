@@ -86,23 +86,48 @@ __kernel void binary_same(const int op, __global const float *a, __global const 
   if (i < count) out[i] = apply_binary(op, a[i], b[i]);
 }
 
+// Coordinate k of a flat index (dimensions k+1… already divided out of `rest`) added to the
+// offsets, dimension by dimension from the innermost, fully unrolled over the int8 components:
+// no private array indexed at run time, and only the `rank` innermost dimensions cost a
+// division. T is int where every offset fits (the host says so), else long.
+#define STRIDED_STEP(T, dims, s1, s2, rest, o1, o2)                     \
+  {                                                                    \
+    const T coordinate = rest % (T)(dims);                             \
+    rest /= (T)(dims);                                                 \
+    o1 += coordinate * (T)(s1);                                        \
+    o2 += coordinate * (T)(s2);                                        \
+  }
+// Dimension d of the int8 arguments counts from the outermost; `rank` dimensions are used,
+// so the innermost is component rank − 1: walk components 7…0 and skip those ≥ rank.
+#define STRIDED_OFFSETS(T, rank, shape, x1, x2, rest, o1, o2)                                  \
+  {                                                                                            \
+    if (rank > 7) STRIDED_STEP(T, shape.s7, x1.s7, x2.s7, rest, o1, o2)                  \
+    if (rank > 6) STRIDED_STEP(T, shape.s6, x1.s6, x2.s6, rest, o1, o2)                  \
+    if (rank > 5) STRIDED_STEP(T, shape.s5, x1.s5, x2.s5, rest, o1, o2)                  \
+    if (rank > 4) STRIDED_STEP(T, shape.s4, x1.s4, x2.s4, rest, o1, o2)                  \
+    if (rank > 3) STRIDED_STEP(T, shape.s3, x1.s3, x2.s3, rest, o1, o2)                  \
+    if (rank > 2) STRIDED_STEP(T, shape.s2, x1.s2, x2.s2, rest, o1, o2)                  \
+    if (rank > 1) STRIDED_STEP(T, shape.s1, x1.s1, x2.s1, rest, o1, o2)                  \
+    if (rank > 0) STRIDED_STEP(T, shape.s0, x1.s0, x2.s0, rest, o1, o2)                  \
+  }
+
 // out = a ⊕ b with broadcasting: out is contiguous in `shape` (rank ≤ 8, unused dimensions 1);
-// sa and sb give each input's stride per output dimension (0 where it broadcasts).
+// sa and sb give each input's stride per output dimension (0 where it broadcasts). small: every
+// offset fits in an int (32-bit index arithmetic).
 __kernel void binary_broadcast(const int op, __global const float *a, __global const float *b, __global float *out,
-                               const long count, const int rank, const int8 shape, const int8 sa, const int8 sb) {
+                               const long count, const int rank, const int8 shape, const int8 sa, const int8 sb,
+                               const int small) {
   const long i = get_global_id(0);
   if (i >= count) return;
-  const int dims[8] = {shape.s0, shape.s1, shape.s2, shape.s3, shape.s4, shape.s5, shape.s6, shape.s7};
-  const int stridesA[8] = {sa.s0, sa.s1, sa.s2, sa.s3, sa.s4, sa.s5, sa.s6, sa.s7};
-  const int stridesB[8] = {sb.s0, sb.s1, sb.s2, sb.s3, sb.s4, sb.s5, sb.s6, sb.s7};
-  long rest = i, ia = 0, ib = 0;
-  for (int d = rank - 1; d >= 0; d--) {
-    const long coordinate = rest % dims[d];
-    rest /= dims[d];
-    ia += coordinate * stridesA[d];
-    ib += coordinate * stridesB[d];
+  if (small) {
+    int rest = (int)i, ia = 0, ib = 0;
+    STRIDED_OFFSETS(int, rank, shape, sa, sb, rest, ia, ib)
+    out[i] = apply_binary(op, a[ia], b[ib]);
+  } else {
+    long rest = i, ia = 0, ib = 0;
+    STRIDED_OFFSETS(long, rank, shape, sa, sb, rest, ia, ib)
+    out[i] = apply_binary(op, a[ia], b[ib]);
   }
-  out[i] = apply_binary(op, a[ia], b[ib]);
 }
 
 // y = alpha·x + beta·y (y not read when beta is 0).
@@ -112,22 +137,22 @@ __kernel void axpby(const float alpha, __global const float *x, const float beta
   y[i] = beta == 0.0f ? alpha * x[i] : alpha * x[i] + beta * y[i];
 }
 
-// dst[dstOffset + Σ i_d·ds_d] = src[srcOffset + Σ i_d·ss_d] for every index i of `shape`.
+// dst[dstOffset + Σ i_d·ds_d] = src[srcOffset + Σ i_d·ss_d] for every index i of `shape`
+// (rank ≤ 8). small: every offset fits in an int (32-bit index arithmetic).
 __kernel void copy_strided(__global const float *src, const long srcOffset, __global float *dst, const long dstOffset,
-                           const long count, const int rank, const int8 shape, const int8 ss, const int8 ds) {
+                           const long count, const int rank, const int8 shape, const int8 ss, const int8 ds,
+                           const int small) {
   const long i = get_global_id(0);
   if (i >= count) return;
-  const int dims[8] = {shape.s0, shape.s1, shape.s2, shape.s3, shape.s4, shape.s5, shape.s6, shape.s7};
-  const int srcStrides[8] = {ss.s0, ss.s1, ss.s2, ss.s3, ss.s4, ss.s5, ss.s6, ss.s7};
-  const int dstStrides[8] = {ds.s0, ds.s1, ds.s2, ds.s3, ds.s4, ds.s5, ds.s6, ds.s7};
-  long rest = i, s = srcOffset, d = dstOffset;
-  for (int k = rank - 1; k >= 0; k--) {
-    const long coordinate = rest % dims[k];
-    rest /= dims[k];
-    s += coordinate * srcStrides[k];
-    d += coordinate * dstStrides[k];
+  if (small) {
+    int rest = (int)i, s = (int)srcOffset, d = (int)dstOffset;
+    STRIDED_OFFSETS(int, rank, shape, ss, ds, rest, s, d)
+    dst[d] = src[s];
+  } else {
+    long rest = i, s = srcOffset, d = dstOffset;
+    STRIDED_OFFSETS(long, rank, shape, ss, ds, rest, s, d)
+    dst[d] = src[s];
   }
-  dst[d] = src[s];
 }
 
 // out[o, i, n] = x[o, index[i], n]; x is (outer, axis, inner), out is (outer, count, inner).

@@ -13,6 +13,14 @@
 //  * tiled (GPUs): gemm_tiled stages TILE_K-deep slices of op(A) and op(B) in __local memory;
 //    each work-item accumulates TILE_WPT_M × TILE_WPT_N outputs in registers.
 //
+// Split-K (both families): a product with a long K and a small M·N (a convolution's weight
+// gradient: M = output channels, N = input channels·kernel area, K = images·output positions)
+// leaves most of the device idle, or streams panels far larger than the caches. The host then
+// cuts K into `splits` slices of Kc (the last one shorter): launch index z = b·splits + s
+// computes slice s of batch entry b into a partial buffer P (batch·splits × M × N, dense), and
+// gemm_splitk_reduce adds the slices in order (deterministic, no atomics) into C with alpha
+// and beta. Without a split, splits = 1 and Kc = K.
+//
 // Shapes (elements): op(A) is M×K, op(B) is K×N, C is M×N. A is stored M×K (lda ≥ K) or, when
 // transA, K×M (lda ≥ M); B is stored K×N (ldb ≥ N) or, when transB, N×K (ldb ≥ K). Batch entry
 // b of X starts at offX + b·strideX. When beta == 0, C is not read.
@@ -67,32 +75,40 @@
 #error "PACK_RM must be 1, 2, 4, 6 or 8"
 #endif
 
-// Packed A: for each batch entry, ceil(M/PACK_RM) panels of K×PACK_RM (row-block ib, depth k,
-// row r at ((ib·K + k)·PACK_RM + r)). One work-item per (k, ib, batch) writes PACK_RM values.
-__kernel void gemm_pack_a(const int M, const int K, const int transA,
+// Packed A: for each launch index z = b·splits + s, ceil(M/PACK_RM) panels of Kc×PACK_RM
+// (row-block ib, depth k, row r at ((ib·Kc + k)·PACK_RM + r)) holding rows of op(A) over the
+// K slice [s·Kc, s·Kc + Kc), zero past M and past K. One work-item per (k, ib, z).
+__kernel void gemm_pack_a(const int M, const int K, const int Kc, const int splits, const int transA,
                           __global const float *A, const long offA, const int lda, const long strideA,
                           __global float *Ap) {
-  const int k = get_global_id(0), ib = get_global_id(1), b = get_global_id(2);
-  if (k >= K) return;
+  const int k = get_global_id(0), ib = get_global_id(1), z = get_global_id(2);
+  if (k >= Kc) return;
+  const int b = z / splits, l = (z - b * splits) * Kc + k;
   const int panels = (M + PACK_RM - 1) / PACK_RM;
   const __global float *a = A + offA + (long)b * strideA;
-  __global float *out = Ap + (((long)b * panels + ib) * K + k) * PACK_RM;
+  __global float *out = Ap + (((long)z * panels + ib) * Kc + k) * PACK_RM;
   for (int r = 0; r < PACK_RM; r++) {
     const int i = ib * PACK_RM + r;
-    out[r] = i < M ? (transA ? a[(long)k * lda + i] : a[(long)i * lda + k]) : 0.0f;
+    out[r] = i < M && l < K ? (transA ? a[(long)l * lda + i] : a[(long)i * lda + l]) : 0.0f;
   }
 }
 
-// Packed B: for each batch entry, ceil(N/PACK_VW) panels of K×PACK_VW (column-block jb,
-// depth k, column c at ((jb·K + k)·PACK_VW + c)). One work-item per (k, jb, batch).
-__kernel void gemm_pack_b(const int N, const int K,
+// Packed B: for each launch index z = b·splits + s, ceil(N/PACK_VW) panels of Kc×PACK_VW
+// (column-block jb, depth k, column c at ((jb·Kc + k)·PACK_VW + c)) over the K slice of s,
+// zero past N and past K. One work-item per (k, jb, z).
+__kernel void gemm_pack_b(const int N, const int K, const int Kc, const int splits,
                           __global const float *B, const long offB, const int ldb, const long strideB,
                           __global float *Bp) {
-  const int k = get_global_id(0), jb = get_global_id(1), b = get_global_id(2);
-  if (k >= K) return;
+  const int k = get_global_id(0), jb = get_global_id(1), z = get_global_id(2);
+  if (k >= Kc) return;
+  const int b = z / splits, l = (z - b * splits) * Kc + k;
   const int panels = (N + PACK_VW - 1) / PACK_VW;
-  const __global float *src = B + offB + (long)b * strideB + (long)k * ldb;
-  __global float *out = Bp + (((long)b * panels + jb) * K + k) * PACK_VW;
+  __global float *out = Bp + (((long)z * panels + jb) * Kc + k) * PACK_VW;
+  if (l >= K) {
+    vstoreV((floatV)(0.0f), 0, out);
+    return;
+  }
+  const __global float *src = B + offB + (long)b * strideB + (long)l * ldb;
   const int j0 = jb * PACK_VW;
   if (j0 + PACK_VW <= N) {
     vstoreV(vloadV(0, src + j0), 0, out);
@@ -102,29 +118,39 @@ __kernel void gemm_pack_b(const int N, const int K,
 }
 
 // Packed B from B stored transposed (N×K, B(k, j) at j·ldb + k). One work-item per
-// (PACK_VW-deep slice of k, jb, batch): it reads PACK_VW contiguous runs along k, one per
+// (PACK_VW-deep run of the slice, jb, z): it reads PACK_VW contiguous runs along k, one per
 // column, and writes the PACK_VW × PACK_VW block of the panel they fill; reading along k keeps
-// the loads contiguous instead of gathering PACK_VW columns for every k.
-__kernel void gemm_pack_bt(const int N, const int K,
+// the loads contiguous instead of gathering PACK_VW columns for every k. Kc is a multiple of
+// PACK_VW when splits > 1, so runs never straddle two slices.
+__kernel void gemm_pack_bt(const int N, const int K, const int Kc, const int splits,
                            __global const float *B, const long offB, const int ldb, const long strideB,
                            __global float *Bp) {
-  const int k0 = get_global_id(0) * PACK_VW, jb = get_global_id(1), b = get_global_id(2);
-  if (k0 >= K) return;
+  const int k0 = get_global_id(0) * PACK_VW, jb = get_global_id(1), z = get_global_id(2);
+  if (k0 >= Kc) return;
+  const int b = z / splits, l0 = (z - b * splits) * Kc + k0;
   const int panels = (N + PACK_VW - 1) / PACK_VW;
   const __global float *src = B + offB + (long)b * strideB;
-  __global float *out = Bp + (((long)b * panels + jb) * K + k0) * PACK_VW;
+  __global float *out = Bp + (((long)z * panels + jb) * Kc + k0) * PACK_VW;
   const int j0 = jb * PACK_VW;
-  const int depth = min(PACK_VW, K - k0);
+  const int depth = min(PACK_VW, Kc - k0);    // rows of the panel this work-item writes
+  const int valid = clamp(K - l0, 0, depth);  // of which hold data; the rest are zero
   for (int c = 0; c < PACK_VW; c++) {
     const int j = j0 + c;
-    const __global float *column = src + (long)j * ldb + k0;
-    if (j < N && depth == PACK_VW) {
+    const __global float *column = src + (long)j * ldb + l0;
+    if (j < N && valid == PACK_VW) {
       const floatV v = vloadV(0, column);
-      float vals[PACK_VW];
-      vstoreV(v, 0, vals);
-      for (int kk = 0; kk < PACK_VW; kk++) out[kk * PACK_VW + c] = vals[kk];
+#define PACK_BT_STORE(kk, lane) out[(kk) * PACK_VW + c] = v.s##lane;
+      PACK_BT_STORE(0, 0) PACK_BT_STORE(1, 1) PACK_BT_STORE(2, 2) PACK_BT_STORE(3, 3)
+#if PACK_VW >= 8
+      PACK_BT_STORE(4, 4) PACK_BT_STORE(5, 5) PACK_BT_STORE(6, 6) PACK_BT_STORE(7, 7)
+#endif
+#if PACK_VW == 16
+      PACK_BT_STORE(8, 8) PACK_BT_STORE(9, 9) PACK_BT_STORE(10, a) PACK_BT_STORE(11, b)
+      PACK_BT_STORE(12, c) PACK_BT_STORE(13, d) PACK_BT_STORE(14, e) PACK_BT_STORE(15, f)
+#endif
+#undef PACK_BT_STORE
     } else {
-      for (int kk = 0; kk < depth; kk++) out[kk * PACK_VW + c] = j < N ? column[kk] : 0.0f;
+      for (int kk = 0; kk < depth; kk++) out[kk * PACK_VW + c] = j < N && kk < valid ? column[kk] : 0.0f;
     }
   }
 }
@@ -189,36 +215,40 @@ inline float loadB(const __global float *b, int transB, int ldb, int K, int N, i
 }
 
 // Work-group (TILE_RTS_N, TILE_RTS_M, 1) computes a TILE_M × TILE_N tile of C; global size
-// (ceil(N/TILE_N)·TILE_RTS_N, ceil(M/TILE_M)·TILE_RTS_M, batch). Work-item (tx, ty) owns rows
-// ty + w·TILE_RTS_M and columns tx + w·TILE_RTS_N, so neighbouring work-items touch
-// neighbouring addresses (coalesced) and distinct __local banks.
+// (ceil(N/TILE_N)·TILE_RTS_N, ceil(M/TILE_M)·TILE_RTS_M, batch·splits). Work-item (tx, ty) owns
+// rows ty + w·TILE_RTS_M and columns tx + w·TILE_RTS_N, so neighbouring work-items touch
+// neighbouring addresses (coalesced) and distinct __local banks. Launch index z = b·splits + s
+// covers the K slice [s·Kc, min(K, s·Kc + Kc)) of batch entry b and writes C's entry z (the
+// partial buffer when splits > 1).
 __kernel __attribute__((reqd_work_group_size(TILE_RTS_N, TILE_RTS_M, 1)))
-void gemm_tiled(const int M, const int N, const int K, const float alpha, const float beta,
+void gemm_tiled(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                 const int transA, __global const float *A, const long offA, const int lda, const long strideA,
                 const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
                 __global float *C, const long offC, const int ldc, const long strideC) {
-  const int tx = get_local_id(0), ty = get_local_id(1), b = get_global_id(2);
+  const int tx = get_local_id(0), ty = get_local_id(1), z = get_global_id(2);
+  const int b = z / splits, kStart = (z - b * splits) * Kc;
+  const int kLen = min(Kc, K - kStart);
   const int tileRow = get_group_id(1) * TILE_M, tileCol = get_group_id(0) * TILE_N;
-  const __global float *a = A + offA + (long)b * strideA;
-  const __global float *bb = B + offB + (long)b * strideB;
-  __global float *c = C + offC + (long)b * strideC;
+  const __global float *a = A + offA + (long)b * strideA + (long)kStart * (transA ? lda : 1);
+  const __global float *bb = B + offB + (long)b * strideB + (long)kStart * (transB ? 1 : ldb);
+  __global float *c = C + offC + (long)z * strideC;
   __local float As[TILE_K][TILE_M + 1];
   __local float Bs[TILE_K][TILE_N + 1];
   float acc[TILE_WPT_M][TILE_WPT_N];
   for (int wm = 0; wm < TILE_WPT_M; wm++)
     for (int wn = 0; wn < TILE_WPT_N; wn++) acc[wm][wn] = 0.0f;
   const int tid = ty * TILE_RTS_N + tx;
-  for (int l0 = 0; l0 < K; l0 += TILE_K) {
+  for (int l0 = 0; l0 < kLen; l0 += TILE_K) {
     for (int e = tid; e < TILE_M * TILE_K; e += TILE_THREADS) {
       // Consecutive e walk along the contiguous direction of A as stored.
       const int kk = transA ? e / TILE_M : e % TILE_K;
       const int ii = transA ? e % TILE_M : e / TILE_K;
-      As[kk][ii] = loadA(a, transA, lda, M, K, tileRow + ii, l0 + kk);
+      As[kk][ii] = loadA(a, transA, lda, M, kLen, tileRow + ii, l0 + kk);
     }
     for (int e = tid; e < TILE_N * TILE_K; e += TILE_THREADS) {
       const int kk = transB ? e % TILE_K : e / TILE_N;
       const int jj = transB ? e / TILE_K : e % TILE_N;
-      Bs[kk][jj] = loadB(bb, transB, ldb, K, N, l0 + kk, tileCol + jj);
+      Bs[kk][jj] = loadB(bb, transB, ldb, kLen, N, l0 + kk, tileCol + jj);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int kk = 0; kk < TILE_K; kk++) {
@@ -241,4 +271,24 @@ void gemm_tiled(const int M, const int N, const int K, const float alpha, const 
       *dst = beta != 0.0f ? alpha * acc[wm][wn] + beta * *dst : alpha * acc[wm][wn];
     }
   }
+}
+
+// ---- split-K, second pass ----
+// C[b](i, j) = alpha·Σ_s P[b·splits + s](i, j) + beta·C[b](i, j), the slices added in order s =
+// 0, 1, … so the result does not depend on scheduling. P is dense: batch·splits slices of M × N,
+// or of N × M when `transposed` (the host computed Cᵀ = op(B)ᵀ·op(A)ᵀ, which packs the larger
+// operand the cheap way). C is not read when beta is 0. Global size (fast, slow, batch) with
+// fast = j (or i when transposed), so consecutive work-items read consecutive partials.
+__kernel void gemm_splitk_reduce(const int M, const int N, const int splits, const int transposed, const float alpha, const float beta,
+                                 __global const float *P, __global float *C, const long offC, const int ldc,
+                                 const long strideC) {
+  const int fast = get_global_id(0), slow = get_global_id(1), b = get_global_id(2);
+  const int i = transposed ? fast : slow, j = transposed ? slow : fast;
+  if (i >= M || j >= N) return;
+  const long slice = (long)M * N;
+  const __global float *p = P + (long)b * splits * slice + (transposed ? (long)j * M + i : (long)i * N + j);
+  float sum = 0.0f;
+  for (int s = 0; s < splits; s++) sum += p[s * slice];
+  __global float *dst = C + offC + (long)b * strideC + (long)i * ldc + j;
+  *dst = beta != 0.0f ? alpha * sum + beta * *dst : alpha * sum;
 }

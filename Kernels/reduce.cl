@@ -1,40 +1,84 @@
 // reduce.cl: reductions along one axis and row-wise softmax.
 //
-// A tensor is viewed as (outer, axis, inner); one work-item per (outer, inner) output walks the
-// axis. Consecutive work-items take consecutive inner positions, so their loads are adjacent.
-// The host splits a long reduction of few outputs into two passes (partial sums first).
+// A tensor is viewed as (outer, axis, inner). reduce_axis runs work-groups of
+// (RX along inner) × (RY along the axis), RX·RY ≤ REDUCE_GROUP, RY a power of two: work-item
+// (lx, ly) walks axis positions ly, ly + RY, … of inner position n, so the RX work-items of a
+// row read consecutive addresses when inner is large (RX = 32), and a whole work-group strides
+// along one contiguous row when inner = 1 (RX = 1, a work-group per output). The RY partial
+// results are combined by a tree in __local memory, always in the same order: deterministic.
+// A long axis with few outputs is cut into `chunks` slices, one work-group each, written as
+// partials (outer, chunks, inner) that a second launch over axis = chunks combines.
 // Operation codes match ScalpelCore's ReduceOp: 0 sum, 1 max, 2 argmax, 3 sum of squares.
 
+#ifndef REDUCE_GROUP
+#define REDUCE_GROUP 256
+#endif
+
+// max that propagates NaN, as the CPU reference does (any NaN along the axis gives NaN).
+inline float nanMax(float a, float b) { return isnan(a) || isnan(b) ? NAN : fmax(a, b); }
+
+// argmax candidates (value, index): the larger value wins, the smaller index on ties. The CPU
+// reference keeps x[0] when it is NaN and otherwise never picks a NaN, so a NaN at index 0
+// enters as +∞ and a NaN elsewhere as (−∞, INT_MAX), which loses to everything.
+inline void argmaxTake(float *best, int *bestIndex, float v, int i) {
+  if (v > *best || (v == *best && i < *bestIndex)) { *best = v; *bestIndex = i; }
+}
+
+// Global size (ceil(inner/RX)·RX, outer·chunks·RY), work-group (RX, RY). Group row g = o·chunks
+// + c covers axis positions [c·chunk, min(axis, c·chunk + chunk)) of outer index o and writes
+// out[g·inner + n]: the result when chunks = 1, else a partial for the second launch.
 __kernel void reduce_axis(const int op, __global const float *x, __global float *out,
-                          const int outer, const int axis, const int inner) {
-  const long e = get_global_id(0);
-  if (e >= (long)outer * inner) return;
-  const int n = e % inner, o = e / inner;
-  const __global float *base = x + (long)o * axis * inner + n;
+                          const int outer, const int axis, const int inner, const int chunks, const int chunk) {
+  __local float values[REDUCE_GROUP];
+  __local int indices[REDUCE_GROUP];
+  const int lx = get_local_id(0), ly = get_local_id(1);
+  const int rx = get_local_size(0), ry = get_local_size(1);
+  const int n = get_global_id(0), g = get_group_id(1);
+  const int o = g / chunks, c = g - o * chunks;
+  const int start = c * chunk, end = min(axis, start + chunk);
+  const bool active = n < inner;
+  const __global float *base = x + ((long)o * axis) * inner + n;
   float acc;
-  if (op == 0) {
-    acc = 0.0f;
-    for (int a = 0; a < axis; a++) acc += base[(long)a * inner];
-  } else if (op == 3) {
-    acc = 0.0f;
-    for (int a = 0; a < axis; a++) acc = fma(base[(long)a * inner], base[(long)a * inner], acc);
-  } else if (op == 1) {
-    acc = -INFINITY;
-    for (int a = 0; a < axis; a++) {
-      const float v = base[(long)a * inner];
-      if (isnan(v)) { acc = v; break; }
-      acc = fmax(acc, v);
+  int accIndex = INT_MAX;
+  if (op == 1 || op == 2) acc = -INFINITY; else acc = 0.0f;
+  if (active) {
+    if (op == 0) {
+      for (int a = start + ly; a < end; a += ry) acc += base[(long)a * inner];
+    } else if (op == 3) {
+      for (int a = start + ly; a < end; a += ry) { const float v = base[(long)a * inner]; acc = fma(v, v, acc); }
+    } else if (op == 1) {
+      for (int a = start + ly; a < end; a += ry) acc = nanMax(acc, base[(long)a * inner]);
+    } else {
+      for (int a = start + ly; a < end; a += ry) {
+        const float v = base[(long)a * inner];
+        if (isnan(v)) { if (a == 0) argmaxTake(&acc, &accIndex, INFINITY, 0); }
+        else argmaxTake(&acc, &accIndex, v, a);
+      }
     }
-  } else {
-    float best = axis > 0 ? base[0] : 0.0f;
-    int bestIndex = 0;
-    for (int a = 1; a < axis; a++) {
-      const float v = base[(long)a * inner];
-      if (v > best) { best = v; bestIndex = a; }
-    }
-    acc = (float)bestIndex;
   }
-  out[e] = acc;
+  const int slot = ly * rx + lx;
+  values[slot] = acc;
+  indices[slot] = accIndex;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int span = ry / 2; span > 0; span /= 2) {
+    if (ly < span) {
+      const int other = slot + span * rx;
+      if (op == 0 || op == 3) values[slot] += values[other];
+      else if (op == 1) values[slot] = nanMax(values[slot], values[other]);
+      else {
+        float best = values[slot];
+        int bestIndex = indices[slot];
+        argmaxTake(&best, &bestIndex, values[other], indices[other]);
+        values[slot] = best;
+        indices[slot] = bestIndex;
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (ly == 0 && active) {
+    // An empty axis (or no candidate) gives index 0, as the reference does.
+    out[(long)g * inner + n] = op == 2 ? (float)(indices[lx] == INT_MAX ? 0 : indices[lx]) : values[lx];
+  }
 }
 
 // y = softmax(x) (or log-softmax) along each row of x (rows × cols); one work-item per row.

@@ -35,12 +35,23 @@ public enum GEMMBenchmark {
         }
     }
 
-    /// n = 256…2048 squares, and one dense layer 784→512 on a batch of 256: forward (NN),
-    /// weight gradient Xᵀ·dY (TN) and input gradient dY·Wᵀ (NT).
+    /// n = 256…2048 squares, one dense layer 784→512 on a batch of 256: forward (NN),
+    /// weight gradient Xᵀ·dY (TN) and input gradient dY·Wᵀ (NT), and the convolution weight
+    /// gradients of ResNet-18's first stage.
     public static let defaultShapes: [Shape] = [
         Shape(m: 256, n: 256, k: 256), Shape(m: 512, n: 512, k: 512), Shape(m: 1024, n: 1024, k: 1024),
         Shape(m: 2048, n: 2048, k: 2048), Shape(m: 256, n: 512, k: 784), Shape(m: 784, n: 512, k: 256, transA: true),
         Shape(m: 256, n: 784, k: 512, transB: true),
+    ] + resnetWeightGradientShapes
+
+    /// The weight-gradient GEMMs dW = dY·colsᵀ (NT) of ResNet-18 (28×28 inputs, 3×3 stem
+    /// without pooling) at batch 32 in its first stage, 28×28 with 64 channels: M = 64 output
+    /// channels, N = input channels·9, K = images·784 output positions. The stem (N = 1·9)
+    /// takes the whole batch; a 64-channel 3×3 layer (N = 576) runs in column chunks of 18
+    /// images (8 Mi floats) and then 14, and would take K = 25,088 unchunked.
+    public static let resnetWeightGradientShapes: [Shape] = [
+        Shape(m: 64, n: 9, k: 25088, transB: true), Shape(m: 64, n: 576, k: 14112, transB: true),
+        Shape(m: 64, n: 576, k: 10976, transB: true), Shape(m: 64, n: 576, k: 25088, transB: true),
     ]
 
     /// One thing being timed: a backend and, on OpenCL, a kernel family.

@@ -18,8 +18,9 @@ struct GEMMBenchCommand: ParsableCommand {
         commandName: "gemm",
         abstract: "GFLOP/s of fp32 GEMM per backend.",
         discussion: """
-            Shapes default to n = 256, 512, 1024, 2048 and the dense layer 784→512 on a batch of 256 \
-            (forward NN, weight gradient TN, input gradient NT). Each contender gets a warm-up call, then \
+            Shapes default to n = 256, 512, 1024, 2048, the dense layer 784→512 on a batch of 256 \
+            (forward NN, weight gradient TN, input gradient NT) and the convolution weight gradients (NT) of \
+            ResNet-18's first stage at batch 32. Each contender gets a warm-up call, then \
             --samples samples of at least 0.2 s; the table shows the median and [min–max] GFLOP/s. \
             bench/gemm_peers.sh runs OpenBLAS and CLBlast on the same shapes in the same run.
             """)

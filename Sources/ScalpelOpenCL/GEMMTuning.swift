@@ -25,18 +25,118 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// clang warn about the (internal, inlined) vector ABI of every builtin call.
     public var silenceWarnings = false
 
+    /// packed: depth of one K slice when a tall-skinny product is split (a multiple of
+    /// `packVW`): 256 keeps a slice of B for N ≈ 600 columns (600 KB) in the last-level cache
+    /// while every row panel streams it.
+    public var packSliceDepth = 1024
+    /// packed: whether tall-skinny products are split along K. Measured on 2 Zen cores, the
+    /// ResNet-18 stage-1 weight gradient (64×576×14112 NT) beside 1024³ in the same run: PoCL
+    /// 68 GFLOP/s unsplit and 97 split (1024³: 185–198); Intel's CPU runtime 43–50 unsplit
+    /// and 30 split (1024³: 81–92), so it keeps whole K.
+    public var packSplitK = true
+
+    /// The defaults of `variant`'s family (the tuning table adjusts them per device).
+    public init(variant: Variant) {
+        self.variant = variant
+    }
+
     /// Work-items per work-group of the tiled kernel.
     public var tileWorkGroup: (n: Int, m: Int) { (tileN / wptN, tileM / wptM) }
 
     /// The `-D` options for gemm.cl.
-    public var buildOptions: String {
+    public var buildOptions: String { options(tileM: tileM, tileN: tileN, wptM: wptM, wptN: wptN) }
+
+    /// The tiled kernel's half-size tile (same work-group, half the outputs per work-item along
+    /// each side) for products whose large tiles would leave compute units idle; nil when the
+    /// tile cannot shrink.
+    public var smallTile: (m: Int, n: Int)? {
+        guard wptM % 2 == 0, wptN % 2 == 0 else { return nil }
+        return (tileM / 2, tileN / 2)
+    }
+
+    /// The `-D` options for gemm.cl built with the small tile.
+    public var smallTileBuildOptions: String? {
+        smallTile.map { options(tileM: $0.m, tileN: $0.n, wptM: wptM / 2, wptN: wptN / 2) }
+    }
+
+    private func options(tileM: Int, tileN: Int, wptM: Int, wptN: Int) -> String {
         "-DPACK_RM=\(packRM) -DPACK_VW=\(packVW) -DTILE_M=\(tileM) -DTILE_N=\(tileN) -DTILE_K=\(tileK) -DTILE_WPT_M=\(wptM) -DTILE_WPT_N=\(wptN)"
             + (silenceWarnings ? " -w" : "")
     }
 
+    /// How one product runs: which tile (tiled family) and how many K slices.
+    public struct Plan: Sendable, Hashable, CustomStringConvertible {
+        /// The tiled family uses `smallTile` instead of the large one.
+        public var smallTile: Bool
+        /// K slices computed separately and added by gemm_splitk_reduce (1: no split).
+        public var splits: Int
+        /// Depth of each slice but the last (K when there is no split).
+        public var sliceDepth: Int
+
+        /// The plan of a product over `k` that is not split.
+        public init(smallTile: Bool = false, k: Int) {
+            self.init(smallTile: smallTile, splits: 1, sliceDepth: k)
+        }
+
+        /// An explicit plan.
+        public init(smallTile: Bool, splits: Int, sliceDepth: Int) {
+            (self.smallTile, self.splits, self.sliceDepth) = (smallTile, splits, sliceDepth)
+        }
+
+        public var description: String { (smallTile ? "small tile" : "large tile") + (splits > 1 ? ", \(splits) K slices of \(sliceDepth)" : "") }
+    }
+
+    /// Whether a split product of `variant` computes its partials as Cᵀ = op(B)ᵀ·op(A)ᵀ: on
+    /// the packed family when B is transposed and wider than A (a weight gradient dY·colsᵀ),
+    /// so that the wide operand is packed by gemm_pack_a's contiguous runs instead of being
+    /// transposed by gemm_pack_bt.
+    public static func swapsOperands(_ p: GEMMParameters, variant: Variant, splits: Int) -> Bool {
+        variant == .packed && splits > 1 && p.transB && p.n > p.m
+    }
+
+    /// Largest partial-sum buffer of a split (floats): a split never costs more than 64 MB.
+    static let maxPartialFloats = 16 << 20
+
+    /// The plan for `p` with kernel family `variant` on a device of `computeUnits`, aiming at
+    /// two work-groups per compute unit (GPUs) and cache-sized K slices (CPUs). `forcedSplits`
+    /// (the self-test's) overrides the number of slices, rounded to what the slice depth allows.
+    public func plan(_ p: GEMMParameters, variant: Variant, computeUnits: Int, forcedSplits: Int? = nil) -> Plan {
+        let units = max(computeUnits, 1)
+        let outputs = p.m * p.n * p.batch
+        var plan = Plan(k: p.k)
+        let granule: Int  // slice depths are multiples of this
+        var splits: Int
+        switch variant {
+        case .tiled:
+            granule = tileK
+            func groups(_ tm: Int, _ tn: Int) -> Int { ((p.m + tm - 1) / tm) * ((p.n + tn - 1) / tn) * p.batch }
+            var count = groups(tileM, tileN)
+            if count < 2 * units, let small = smallTile {
+                plan.smallTile = true
+                count = groups(small.m, small.n)
+            }
+            // Enough slices to give every compute unit two work-groups, each slice at least
+            // 256 deep so that the extra pass stays small beside the product.
+            splits = count < 2 * units ? min((2 * units + count - 1) / count, p.k / 256) : 1
+        case .packed:
+            granule = packVW
+            // A product much deeper than wide streams panels of K·PACK_RM and K·PACK_VW floats
+            // per work-item, far past the caches: slice K so that a slice of B stays cached.
+            let deep = packSplitK && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n)
+            splits = deep ? p.k / packSliceDepth : 1
+        }
+        if let forcedSplits { splits = forcedSplits }
+        splits = min(splits, Self.maxPartialFloats / max(outputs, 1))
+        guard splits > 1, p.k > granule else { return plan }
+        let depth = ((p.k + splits - 1) / splits + granule - 1) / granule * granule
+        plan.splits = (p.k + depth - 1) / depth
+        plan.sliceDepth = plan.splits > 1 ? depth : p.k
+        return plan
+    }
+
     public var description: String {
         switch variant {
-        case .packed: return "packed \(packRM)×\(packVW)"
+        case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "")
         case .tiled: return "tiled \(tileM)×\(tileN)×\(tileK), \(wptM)×\(wptN) per work-item"
         }
     }
@@ -49,6 +149,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         // cores; 8×16 at 110 on one Zen 4 core).
         tuning.packRM = device.preferredFloatVectorWidth >= 16 ? 8 : 6
         tuning.silenceWarnings = device.kind == .cpu && tuning.packVW > device.preferredFloatVectorWidth
+        tuning.packSplitK = !(device.kind == .cpu && device.vendor.lowercased().contains("intel"))
         if device.kind != .cpu {
             let vendor = device.vendor.lowercased()
             if vendor.contains("nvidia") || vendor.contains("advanced micro devices") || vendor.contains("amd") {

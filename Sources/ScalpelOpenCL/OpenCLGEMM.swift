@@ -10,8 +10,10 @@ extension OpenCLBackend {
         try gemm(p, a: a, b: b, c: c, variant: nil)
     }
 
-    /// GEMM with an explicit kernel family (nil: the tuning table's choice).
-    public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, variant: GEMMTuning.Variant?) throws {
+    /// GEMM with an explicit kernel family (nil: the tuning table's choice) and, for the
+    /// self-test, an explicit number of K slices (nil: the plan's choice).
+    public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, variant: GEMMTuning.Variant?,
+                     splits: Int? = nil) throws {
         let (ba, bb, bc) = (try storage(a, op: "gemm"), try storage(b, op: "gemm"), try storage(c, op: "gemm"))
         try p.validate(countA: ba.count, countB: bb.count, countC: bc.count)
         let limit = Int(Int32.max)
@@ -19,6 +21,7 @@ extension OpenCLBackend {
             throw ScalpelError.shapeMismatch(op: "gemm \(p)", detail: "sizes and leading dimensions must be below 2³¹ on OpenCL")
         }
         if p.m == 0 || p.n == 0 || p.batch == 0 { return }
+        let family = variant ?? tuning.variant
         try lock.withLock {
             let program: CLProgram
             do {
@@ -29,50 +32,99 @@ extension OpenCLBackend {
                 try gemmOnCPU(p, a: ba, b: bb, c: bc)
                 return
             }
-            switch variant ?? tuning.variant {
-            case .packed: try gemmPacked(p, program: program, a: ba, b: bb, c: bc)
-            case .tiled: try gemmTiled(p, program: program, a: ba, b: bb, c: bc)
+            var plan = tuning.plan(p, variant: family, computeUnits: info.computeUnits, forcedSplits: splits)
+            if plan.splits * p.batch >= limit { plan = GEMMTuning.Plan(smallTile: plan.smallTile, k: p.k) }
+            // The product lands in C directly, or — split — in dense partial slices that the
+            // second pass adds into C with alpha and beta.
+            var target = p
+            var output = bc
+            // Split and packed with B transposed and wider than A (a weight gradient dY·colsᵀ):
+            // gemm_pack_bt would transpose the large operand, while gemm_pack_a reads it in
+            // contiguous runs. Computing the partials of Cᵀ = op(B)ᵀ·op(A)ᵀ sends the large
+            // operand through gemm_pack_a and the small one through gemm_pack_bt; the second
+            // pass reads the partials transposed.
+            let swap = GEMMTuning.swapsOperands(p, variant: family, splits: plan.splits)
+            var (first, second) = (ba, bb)
+            if plan.splits > 1 {
+                output = try scratchBuffer("gemm split-K partials", count: p.batch * plan.splits * p.m * p.n)
+                (target.alpha, target.beta, target.offsetC, target.ldc, target.strideC) = (1, 0, 0, p.n, p.m * p.n)
+                if swap {
+                    (target.m, target.n, target.transA, target.transB) = (p.n, p.m, !p.transB, !p.transA)
+                    (target.lda, target.ldb, target.offsetA, target.offsetB, target.strideA, target.strideB) =
+                        (p.ldb, p.lda, p.offsetB, p.offsetA, p.strideB, p.strideA)
+                    target.ldc = p.m
+                    (first, second) = (bb, ba)
+                }
+            }
+            switch family {
+            case .packed: try gemmPacked(target, plan: plan, program: program, a: first, b: second, c: output)
+            case .tiled: try gemmTiled(target, plan: plan, program: program, a: first, b: second, c: output)
+            }
+            if plan.splits > 1 {
+                let reduce = try program.kernel("gemm_splitk_reduce")
+                try setArguments(reduce, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(plan.splits)), .int(swap ? 1 : 0), .float(p.alpha),
+                                          .float(p.beta), .buffer(output.mem), .buffer(bc.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)),
+                                          .long(Int64(p.strideC))])
+                let (fast, slow) = swap ? (p.m, p.n) : (p.n, p.m)
+                let across = min(fast, info.kind == .cpu ? 16 : 64)
+                try enqueue(reduce, name: "gemm_splitk_reduce", global: [(fast + across - 1) / across * across, slow, p.batch], local: [across, 1, 1])
             }
         }
     }
 
-    private func gemmPacked(_ p: GEMMParameters, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+    /// The packed family over `plan`'s K slices: C (or the partial slices) has batch·splits
+    /// entries. Callers hold the lock.
+    private func gemmPacked(_ p: GEMMParameters, plan: GEMMTuning.Plan, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
         let rm = tuning.packRM, vw = tuning.packVW
         let rowPanels = (p.m + rm - 1) / rm, colPanels = (p.n + vw - 1) / vw
-        let packedA = try scratchBuffer("gemm packed A", count: p.batch * rowPanels * p.k * rm)
-        let packedB = try scratchBuffer("gemm packed B", count: p.batch * colPanels * p.k * vw)
+        let (splits, depth) = (plan.splits, plan.sliceDepth)
+        let entries = p.batch * splits
+        let packedA = try scratchBuffer("gemm packed A", count: entries * rowPanels * depth * rm)
+        let packedB = try scratchBuffer("gemm packed B", count: entries * colPanels * depth * vw)
         if p.k > 0 {
             let packA = try program.kernel("gemm_pack_a")
-            try setArguments(packA, [.int(Int32(p.m)), .int(Int32(p.k)), .int(p.transA ? 1 : 0),
+            try setArguments(packA, [.int(Int32(p.m)), .int(Int32(p.k)), .int(Int32(depth)), .int(Int32(splits)), .int(p.transA ? 1 : 0),
                                      .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
                                      .buffer(packedA.mem)])
-            try enqueue(packA, name: "gemm_pack_a", global: [p.k, rowPanels, p.batch], local: [min(p.k, 16), 1, 1])
+            try enqueue(packA, name: "gemm_pack_a", global: [depth, rowPanels, entries], local: [min(depth, 16), 1, 1])
             let packName = p.transB ? "gemm_pack_bt" : "gemm_pack_b"
             let packB = try program.kernel(packName)
-            try setArguments(packB, [.int(Int32(p.n)), .int(Int32(p.k)),
+            try setArguments(packB, [.int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(depth)), .int(Int32(splits)),
                                      .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
                                      .buffer(packedB.mem)])
-            let depthItems = p.transB ? (p.k + vw - 1) / vw : p.k
-            try enqueue(packB, name: packName, global: [depthItems, colPanels, p.batch], local: [min(depthItems, 16), 1, 1])
+            let depthItems = p.transB ? (depth + vw - 1) / vw : depth
+            try enqueue(packB, name: packName, global: [depthItems, colPanels, entries], local: [min(depthItems, 16), 1, 1])
         }
         let kernel = try program.kernel("gemm_packed")
-        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .float(p.alpha), .float(p.beta),
+        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(depth)), .float(p.alpha), .float(p.beta),
                                   .buffer(packedA.mem), .buffer(packedB.mem),
                                   .buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
         // An explicit work-group: PoCL's own choice collapses for awkward global sizes (49×43
         // work-items ran at half speed).
-        try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, p.batch], local: [tuning.packGroup, 1, 1])
+        try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, entries], local: [tuning.packGroup, 1, 1])
     }
 
-    private func gemmTiled(_ p: GEMMParameters, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
-        let kernel = try program.kernel("gemm_tiled")
+    /// The tiled family over `plan`'s K slices with the plan's tile — the large one only when
+    /// its compiled kernel fits the device (`CL_KERNEL_WORK_GROUP_SIZE` at least the tile's
+    /// work-group, `CL_KERNEL_PRIVATE_MEM_SIZE` no more than twice its accumulators, beyond
+    /// which registers spill). Callers hold the lock.
+    private func gemmTiled(_ p: GEMMParameters, plan: GEMMTuning.Plan, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+        var (tileM, tileN, tileProgram) = (tuning.tileM, tuning.tileN, program)
         let (wn, wm) = tuning.tileWorkGroup
-        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .float(p.alpha), .float(p.beta),
+        var kernel = try program.kernel("gemm_tiled")
+        if let small = tuning.smallTile, let options = tuning.smallTileBuildOptions,
+           plan.smallTile || !launcher.fits(kernel, workGroup: wn * wm, privateBytes: 2 * 4 * tuning.wptM * tuning.wptN) {
+            tileProgram = try self.program("gemm.cl", options: options)
+            kernel = try tileProgram.kernel("gemm_tiled")
+            (tileM, tileN) = small
+        }
+        try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(plan.sliceDepth)), .int(Int32(plan.splits)),
+                                  .float(p.alpha), .float(p.beta),
                                   .int(p.transA ? 1 : 0), .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
                                   .int(p.transB ? 1 : 0), .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
                                   .buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
-        let groupsN = (p.n + tuning.tileN - 1) / tuning.tileN, groupsM = (p.m + tuning.tileM - 1) / tuning.tileM
-        try enqueue(kernel, name: "gemm_tiled", global: [groupsN * wn, groupsM * wm, p.batch], local: [wn, wm, 1])
+        let groupsN = (p.n + tileN - 1) / tileN, groupsM = (p.m + tileM - 1) / tileM
+        try enqueue(kernel, name: "gemm_tiled", global: [groupsN * wn, groupsM * wm, p.batch * plan.splits], local: [wn, wm, 1])
     }
 
     /// The CPU fallback for a device whose gemm program does not build: copy the operands to

@@ -82,6 +82,20 @@ final class OpenCLLauncher: @unchecked Sendable {
     /// for callers that size their groups to the kernel.
     func maxWorkGroup(_ kernel: cl_kernel) -> Int { kernelLimits(kernel).workGroup }
 
+    /// Whether `kernel` as compiled for this device runs in work-groups of `workGroup` and keeps
+    /// its private memory (CL_KERNEL_PRIVATE_MEM_SIZE) within `privateBytes`: a variant that
+    /// spills registers or cannot take its work-group is passed over for a smaller one. A
+    /// driver that cannot answer: yes.
+    func fits(_ kernel: cl_kernel, workGroup: Int, privateBytes: Int) -> Bool {
+        guard kernelLimits(kernel).workGroup >= workGroup else { return false }
+        var privateSize: cl_ulong = 0
+        if library.api.clGetKernelWorkGroupInfo(kernel, device, cl_kernel_work_group_info(CL_KERNEL_PRIVATE_MEM_SIZE), MemoryLayout<cl_ulong>.size,
+                                                &privateSize, nil) == CL_SUCCESS, Int(privateSize) > privateBytes {
+            return false
+        }
+        return true
+    }
+
     private func kernelLimits(_ kernel: cl_kernel) -> (workGroup: Int, localBytes: Int) {
         if let known = limits[kernel] { return known }
         var workGroup = 0

@@ -62,6 +62,29 @@ extension OpenCLBackend {
         return .int8(padded)
     }
 
+    /// Whether element counts and extents (offset included) all stay below 2³¹, so that a
+    /// kernel may index in 32-bit ints.
+    static func fitsInt(_ sizes: Int...) -> Bool { sizes.allSatisfy { $0 < Int(Int32.max) } }
+
+    /// `shape` with the strides of each operand, simplified for the strided kernels: size-1
+    /// dimensions dropped and neighbours merged wherever every operand steps through them as
+    /// one (stride[d] = stride[d+1]·shape[d+1]), so that a kernel divides once per remaining
+    /// dimension (a batch-norm broadcast over (N, C, H, W) becomes (N, C, H·W)). At least rank 1.
+    public static func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+        var outShape: [Int] = []
+        var outStrides = [[Int]](repeating: [], count: strides.count)
+        for d in shape.indices.reversed() where shape[d] != 1 {
+            if let innerSize = outShape.first, outStrides.indices.allSatisfy({ strides[$0][d] == outStrides[$0][0] * innerSize }) {
+                outShape[0] *= shape[d]
+            } else {
+                outShape.insert(shape[d], at: 0)
+                for i in strides.indices { outStrides[i].insert(strides[i][d], at: 0) }
+            }
+        }
+        if outShape.isEmpty { return ([1], strides.map { _ in [0] }) }
+        return (outShape, outStrides)
+    }
+
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         guard count > 0 else { return }
         try launch("fill", file: "elementwise.cl", operands: [(buffer, offset + count)]) { program, b in
@@ -90,12 +113,14 @@ extension OpenCLBackend {
         let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         try launch(op.rawValue, file: "elementwise.cl", operands: [(a, extentA), (b, extentB), (out, count)]) { program, m in
+            let (shape, strides) = Self.coalesce(layout.shape, [layout.stridesA, layout.stridesB])
             if layout.isElementwise {
                 try run1D(program, "binary_same", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count))], count: count)
             } else {
+                let small = Self.fitsInt(count, extentA, extentB)
                 try run1D(program, "binary_broadcast", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count)),
-                                                        .int(Int32(layout.shape.count)), Self.int8(layout.shape), Self.int8(layout.stridesA),
-                                                        Self.int8(layout.stridesB)], count: count)
+                                                        .int(Int32(shape.count)), Self.int8(shape), Self.int8(strides[0]),
+                                                        Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
             }
         } fallback: { cpu, m in try cpu.binary(op, a: m[0], b: m[1], out: m[2], layout: layout) }
     }
@@ -110,44 +135,54 @@ extension OpenCLBackend {
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
         let outputs = outer * inner
         guard outputs > 0 else { return }
-        // A long axis with few outputs would leave the device idle: sum in two passes
-        // (partial sums over chunks first). Not for argmax, whose partials are not values.
-        if op != .argmax && outputs < 64 && axis >= 8192 && inner == 1 {
-            let chunk = 1024
-            let chunks = axis / chunk
-            let partial = try makeBuffer(count: outer * (chunks + 1))
-            for o in 0 ..< outer {
-                // Partials of the whole chunks of row o, then the tail, then combine.
-                try reduceOnce(op, x: x, out: partial, outer: chunks, axis: chunk, inner: 1, xOffset: o * axis, outOffset: o * (chunks + 1))
-                let tail = axis - chunks * chunk
-                if tail > 0 {
-                    try reduceOnce(op, x: x, out: partial, outer: 1, axis: tail, inner: 1, xOffset: o * axis + chunks * chunk, outOffset: o * (chunks + 1) + chunks)
-                } else {
-                    try fill(partial, value: op == .max ? -.infinity : 0, offset: o * (chunks + 1) + chunks, count: 1)
-                }
-            }
-            try reduceOnce(op == .sumOfSquares ? .sum : op, x: partial, out: out, outer: outer, axis: chunks + 1, inner: 1, xOffset: 0, outOffset: 0)
+        let shape = reduceShape(outer: outer, axis: axis, inner: inner, splittable: op != .argmax)
+        guard shape.chunks > 1 else {
+            try launch(op.rawValue, file: "reduce.cl", operands: [(x, outer * axis * inner), (out, outputs)]) { program, b in
+                try reduceLaunch(program, op: op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner, shape: shape)
+            } fallback: { cpu, b in try cpu.reduce(op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner) }
             return
         }
-        try reduceOnce(op, x: x, out: out, outer: outer, axis: axis, inner: inner, xOffset: 0, outOffset: 0)
+        // Few outputs along a long axis: partials (outer, chunks, inner) from one work-group per
+        // slice, then a second launch combines them (sums of squares add as sums).
+        let partial = try makeBuffer(count: outer * shape.chunks * inner)
+        try launch(op.rawValue, file: "reduce.cl", operands: [(x, outer * axis * inner), (out, outputs), (partial, outer * shape.chunks * inner)]) { program, b in
+            try reduceLaunch(program, op: op, x: b[0], out: b[2], outer: outer, axis: axis, inner: inner, shape: shape)
+            let combine = reduceShape(outer: outer, axis: shape.chunks, inner: inner, splittable: false)
+            try reduceLaunch(program, op: op == .sumOfSquares ? .sum : op, x: b[2], out: b[1], outer: outer, axis: shape.chunks, inner: inner,
+                             shape: combine)
+        } fallback: { cpu, b in try cpu.reduce(op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner) }
     }
 
-    private func reduceOnce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int,
-                            xOffset: Int, outOffset: Int) throws {
-        let outputs = outer * inner
-        guard xOffset == 0 && outOffset == 0 else {
-            // Offsets: copy the operand window out (rare path: the two-pass split above).
-            let window = try makeBuffer(count: outer * axis * inner)
-            try copy(StridedCopy(shape: [outer * axis * inner], srcOffset: xOffset, srcStrides: [1], dstStrides: [1]), from: x, to: window)
-            let result = try makeBuffer(count: outputs)
-            try reduceOnce(op, x: window, out: result, outer: outer, axis: axis, inner: inner, xOffset: 0, outOffset: 0)
-            try copy(StridedCopy(shape: [outputs], srcStrides: [1], dstOffset: outOffset, dstStrides: [1]), from: result, to: out)
-            return
-        }
-        try launch(op.rawValue, file: "reduce.cl", operands: [(x, outer * axis * inner), (out, outputs)]) { program, b in
-            try run1D(program, "reduce_axis", [.int(op.code), .buffer(b[0].mem), .buffer(b[1].mem), .int(Int32(outer)), .int(Int32(axis)),
-                                               .int(Int32(inner))], count: outputs)
-        } fallback: { cpu, b in try cpu.reduce(op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner) }
+    /// The work-group of reduce_axis for (outer, axis, inner) — `x` work-items along inner
+    /// (coalesced when inner is long), `y` along the axis (a power of two, a tree combines
+    /// them) — and the axis slices per output: more than one only for a long axis whose outputs
+    /// would leave the device with fewer than two work-groups per compute unit.
+    func reduceShape(outer: Int, axis: Int, inner: Int, splittable: Bool) -> (x: Int, y: Int, chunks: Int, chunk: Int) {
+        func powerOfTwo(atLeast value: Int) -> Int { var p = 1; while p < value { p *= 2 }; return p }
+        var group = 1
+        while group * 2 <= min(256, info.maxWorkGroupSize) { group *= 2 }
+        let target = 2 * max(info.computeUnits, 1)
+        let along = min(powerOfTwo(atLeast: inner), 32, group)
+        var y = min(powerOfTwo(atLeast: max(axis, 1)), group / along)
+        // A CPU device gains nothing from splitting an axis across work-items when the
+        // outputs along a wide inner axis already fill it: each work-item walks its axis
+        // alone, with no tree and no barrier (PoCL runs a barrier by splitting the kernel).
+        if info.kind == .cpu && inner >= 32 && (inner + group - 1) / group * outer >= 4 * target { y = 1 }
+        let x = min(powerOfTwo(atLeast: inner), group / y)
+        let groups = (inner + x - 1) / x * outer
+        guard splittable, groups < target, axis >= 8 * y else { return (x, y, 1, max(axis, 1)) }
+        let wanted = min((target + groups - 1) / groups, axis / (4 * y))
+        let chunk = (axis + wanted - 1) / wanted
+        return (x, y, (axis + chunk - 1) / chunk, chunk)
+    }
+
+    private func reduceLaunch(_ program: CLProgram, op: ReduceOp, x: CLBuffer, out: CLBuffer, outer: Int, axis: Int, inner: Int,
+                              shape: (x: Int, y: Int, chunks: Int, chunk: Int)) throws {
+        let kernel = try program.kernel("reduce_axis")
+        try setArguments(kernel, [.int(op.code), .buffer(x.mem), .buffer(out.mem), .int(Int32(outer)), .int(Int32(axis)), .int(Int32(inner)),
+                                  .int(Int32(shape.chunks)), .int(Int32(shape.chunk))])
+        try enqueue(kernel, name: "reduce_axis", global: [(inner + shape.x - 1) / shape.x * shape.x, outer * shape.chunks * shape.y],
+                    local: [shape.x, shape.y])
     }
 
     public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
@@ -170,9 +205,11 @@ extension OpenCLBackend {
         guard count > 0 else { return }
         guard copy.shape.count <= 8 else { throw ScalpelError.shapeMismatch(op: "copy", detail: "rank \(copy.shape.count) exceeds 8") }
         try launch("copy", file: "elementwise.cl", operands: [(source, copy.srcExtent), (destination, copy.dstExtent)]) { program, b in
+            let small = Self.fitsInt(count, copy.srcExtent, copy.dstExtent)
+            let (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
             try run1D(program, "copy_strided", [.buffer(b[0].mem), .long(Int64(copy.srcOffset)), .buffer(b[1].mem), .long(Int64(copy.dstOffset)),
-                                                .long(Int64(count)), .int(Int32(copy.shape.count)), Self.int8(copy.shape),
-                                                Self.int8(copy.srcStrides), Self.int8(copy.dstStrides)], count: count)
+                                                .long(Int64(count)), .int(Int32(shape.count)), Self.int8(shape),
+                                                Self.int8(strides[0]), Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
         } fallback: { cpu, b in try cpu.copy(copy, from: b[0], to: b[1]) }
     }
 

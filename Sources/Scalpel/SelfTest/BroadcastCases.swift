@@ -14,6 +14,10 @@ extension KernelCases {
         .tensor(.broadcast, "pow", [[4, 5], [4, 1]], ranges: [0.5 ... 2, -1.5 ... 1.5], kernels: ["binary_broadcast", "reduce_axis", "unary"]) {
             try $0[0].pow($0[1])
         },
+        // A per-channel operand over (N, C, H, W): H and W merge into one dimension on a device.
+        .tensor(.broadcast, "per-channel mul", [[4, 6, 5, 7], [1, 6, 1, 1]], kernels: ["binary_broadcast", "reduce_axis"], quick: true) {
+            try $0[0] * $0[1]
+        },
         .tensor(.broadcast, "scalar operands", [[3, 4]], kernels: ["binary_broadcast", "unary"]) { try (2 - $0[0] * 3 + 1) / 4 },
         .tensor(.broadcast, "rank 8", [[2, 1, 2, 1, 2, 1, 2, 3], [1, 2, 1, 2, 1, 2, 1, 3]], kernels: ["binary_broadcast", "reduce_axis"], quick: true) {
             try $0[0] * $0[1]

@@ -8,6 +8,8 @@ extension KernelCases {
         .tensor(.copy, "reshape", [[3, 4]], kernels: ["binary_same"]) { try $0[0].reshaped([2, -1]) * $0[0].reshaped([2, 6]) },
         .tensor(.copy, "permute", [[2, 3, 4]], kernels: ["copy_strided"], quick: true) { try $0[0].permuted([2, 0, 1]) },
         .tensor(.copy, "permute", [[3, 5, 7, 11]], kernels: ["copy_strided"]) { try $0[0].permuted([3, 1, 0, 2]) },
+        // Swapping the two outer axes of (N, C, H, W): H and W merge, three dimensions remain.
+        .tensor(.copy, "permute outer axes", [[3, 5, 4, 6]], kernels: ["copy_strided"], quick: true) { try $0[0].permuted([1, 0, 2, 3]) },
         .tensor(.copy, "transpose", [[33, 65]], kernels: ["copy_strided"]) { try $0[0].transposed() },
         .tensor(.copy, "slice", [[5, 4]], kernels: ["copy_strided", "fill"]) { try $0[0].slice(axis: 0, 1 ..< 4) },
         .tensor(.copy, "slice inner axis", [[3, 9, 5]], kernels: ["copy_strided", "fill"]) { try $0[0].slice(axis: 2, 1 ..< 4) },

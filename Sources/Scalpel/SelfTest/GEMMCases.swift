@@ -14,8 +14,18 @@ public enum GEMMCases {
         public var parameters: GEMMParameters
         /// The seed of the operands' values.
         public var seed: UInt64
+        /// K slices the OpenCL families must use (split-K and its second pass); nil: the
+        /// device's plan.
+        public var splits: Int?
+
+        /// A case of `parameters`, its data drawn from `seed`.
+        public init(parameters: GEMMParameters, seed: UInt64, splits: Int? = nil) {
+            (self.parameters, self.seed, self.splits) = (parameters, seed, splits)
+        }
+
         public var description: String {
             var text = parameters.description
+            if let splits { text += " split-K \(splits)" }
             if parameters.alpha != 1 || parameters.beta != 0 { text += " α=\(parameters.alpha) β=\(parameters.beta)" }
             if parameters.offsetA != 0 || parameters.ldc != parameters.n { text += " strided" }
             return text
@@ -55,8 +65,8 @@ public enum GEMMCases {
     public static var all: [Case] {
         var cases: [Case] = []
         var seed: UInt64 = 1
-        func add(_ p: GEMMParameters) {
-            cases.append(Case(parameters: p, seed: seed))
+        func add(_ p: GEMMParameters, splits: Int? = nil) {
+            cases.append(Case(parameters: p, seed: seed, splits: splits))
             seed += 1
         }
         let transposes = [(false, false), (false, true), (true, false), (true, true)]
@@ -90,13 +100,27 @@ public enum GEMMCases {
         add(GEMMParameters(m: 5, n: 7, k: 0, beta: 2))
         add(GEMMParameters(m: 1, n: 1, k: 1, batch: 5))
         add(GEMMParameters(m: 2, n: 300, k: 1000, transB: true))
+        // Split-K: tall-skinny products (a convolution's weight gradient is NT) at the tile and
+        // vector edges, K not a multiple of the slice depth, the last slice short, with alpha,
+        // beta, batches and strided C; the slices are added by gemm_splitk_reduce.
+        for (index, s) in [1, 31, 32, 33, 63, 64, 65].enumerated() {
+            let (ta, tb) = transposes[(index + 1) % 4]
+            add(GEMMParameters(m: s, n: 70 - s, k: 1000 + s, transA: ta, transB: tb), splits: 2 + index % 3)
+        }
+        add(GEMMParameters(m: 64, n: 144, k: 3136, transB: true, beta: 1), splits: 13)
+        var strided = GEMMParameters(m: 29, n: 35, k: 700, transB: true, alpha: -0.75, beta: 0.25, batch: 2)
+        strided.offsetC = 7
+        strided.ldc += 4
+        strided.strideC = strided.m * strided.ldc + 2
+        add(strided, splits: 3)
         return cases
     }
 
-    /// A few quick cases for the self-test run when a device is opened.
+    /// A few quick cases for the self-test run when a device is opened: one plain, one split
+    /// into K slices (batched, with alpha and beta).
     public static var quick: [Case] {
         [Case(parameters: GEMMParameters(m: 37, n: 45, k: 29), seed: 101),
-         Case(parameters: GEMMParameters(m: 33, n: 17, k: 65, transA: true, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 102)]
+         Case(parameters: GEMMParameters(m: 9, n: 20, k: 100, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 103, splits: 3)]
     }
 }
 
@@ -110,7 +134,7 @@ extension KernelCases {
         for (testCase, isQuick) in GEMMCases.all.map({ ($0, false) }) + quick.map({ ($0, true) }) {
             for variant in [GEMMTuning.Variant?.none] + GEMMTuning.Variant.allCases.map(Optional.some) {
                 cases.append(KernelCase(.gemm, variant.map { "gemm_\($0.rawValue)" } ?? "gemm_fast_swift", shape: testCase.description,
-                                        kernels: gemmKernels(testCase.parameters, variant: variant), quick: isQuick,
+                                        kernels: gemmKernels(testCase.parameters, variant: variant, splits: testCase.splits), quick: isQuick,
                                         check: .gemm(testCase, variant: variant)))
             }
         }
@@ -128,12 +152,16 @@ extension KernelCases {
     }()
 
     /// The kernels one GEMM launches with `variant` (none on the CPU-Swift backend, none for an
-    /// empty product).
-    static func gemmKernels(_ p: GEMMParameters, variant: GEMMTuning.Variant?) -> [String] {
+    /// empty product), with the second pass when the case forces K slices.
+    static func gemmKernels(_ p: GEMMParameters, variant: GEMMTuning.Variant?, splits: Int? = nil) -> [String] {
         guard let variant, p.m > 0, p.n > 0, p.batch > 0 else { return [] }
+        let second = (splits ?? 1) > 1 ? ["gemm_splitk_reduce"] : []
+        // A swapped split packs op(A)ᵀ as B: transposed when A is not.
+        let swapped = GEMMTuning.swapsOperands(p, variant: variant, splits: splits ?? 1)
+        let transposedB = swapped ? !p.transA : p.transB
         switch variant {
-        case .packed: return p.k > 0 ? ["gemm_pack_a", p.transB ? "gemm_pack_bt" : "gemm_pack_b", "gemm_packed"] : ["gemm_packed"]
-        case .tiled: return ["gemm_tiled"]
+        case .packed: return (p.k > 0 ? ["gemm_pack_a", transposedB ? "gemm_pack_bt" : "gemm_pack_b", "gemm_packed"] : ["gemm_packed"]) + second
+        case .tiled: return ["gemm_tiled"] + second
         }
     }
 }

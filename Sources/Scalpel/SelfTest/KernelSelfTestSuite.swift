@@ -163,7 +163,7 @@ public enum KernelSelfTestSuite {
             let (a, b, c) = gemmCase.data()
             let result = try backend.gemm(p, a: a, b: b, c: c) { da, db, dc in
                 if let variant, let device = backend as? OpenCLBackend {
-                    try device.gemm(p, a: da, b: db, c: dc, variant: variant)
+                    try device.gemm(p, a: da, b: db, c: dc, variant: variant, splits: gemmCase.splits)
                 } else {
                     try backend.gemm(p, a: da, b: db, c: dc)
                 }
