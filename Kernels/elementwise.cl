@@ -2,19 +2,12 @@
 // and scatter-add. One work-item per output element unless noted; every kernel checks its
 // bound, so global sizes may be rounded up.
 //
-// Operation codes match ScalpelCore's UnaryOp, BinaryOp (their declaration order).
+// Operation codes are ScalpelCore's UnaryOp and BinaryOp, by name (UNARY_RELU …, generated
+// from the Swift enums into the source's prelude).
 
 __kernel void fill(__global float *buf, const long offset, const long count, const float value) {
   const long i = get_global_id(0);
   if (i < count) buf[offset + i] = value;
-}
-
-// Φ(x), the standard normal CDF.
-inline float phi(float x) { return 0.5f * (1.0f + erf(x * 0.70710678118654752f)); }
-
-inline float sigmoid_(float x) {
-  // Without overflow for large |x|.
-  return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
 }
 
 // y = f(x)
@@ -24,17 +17,18 @@ __kernel void unary(const int op, __global const float *x, __global float *y, co
   const float v = x[i];
   float r;
   switch (op) {
-    case 0: r = -v; break;
-    case 1: r = exp(v); break;
-    case 2: r = log(v); break;
-    case 3: r = sqrt(v); break;
-    case 4: r = fabs(v); break;
-    case 5: r = v > 0.0f ? v : 0.0f; break;
-    case 6: r = sigmoid_(v); break;
-    case 7: r = tanh(v); break;
-    case 8: r = v * phi(v); break;
-    case 9: r = v * v; break;
-    default: r = 1.0f / v; break;
+    case UNARY_NEG: r = -v; break;
+    case UNARY_EXP: r = exp(v); break;
+    case UNARY_LOG: r = log(v); break;
+    case UNARY_SQRT: r = sqrt(v); break;
+    case UNARY_ABS: r = fabs(v); break;
+    case UNARY_RELU: r = v > 0.0f ? v : 0.0f; break;
+    case UNARY_SIGMOID: r = scalpel_sigmoid(v); break;
+    case UNARY_TANH: r = tanh(v); break;
+    case UNARY_GELU: r = v * scalpel_phi(v); break;
+    case UNARY_SQUARE: r = v * v; break;
+    case UNARY_RECIPROCAL: r = 1.0f / v; break;
+    default: r = NAN; break;  // an unknown code shows, never passes for another op
   }
   y[i] = r;
 }
@@ -47,36 +41,38 @@ __kernel void unary_backward(const int op, __global const float *x, __global con
   const float v = x[i], w = y[i], g = dy[i];
   float r;
   switch (op) {
-    case 0: r = -g; break;
-    case 1: r = g * w; break;
-    case 2: r = g / v; break;
-    case 3: r = g / (2.0f * w); break;
-    case 4: r = v > 0.0f ? g : (v < 0.0f ? -g : 0.0f); break;
-    case 5: r = v > 0.0f ? g : 0.0f; break;
-    case 6: r = g * w * (1.0f - w); break;
-    case 7: r = g * (1.0f - w * w); break;
-    case 8: r = g * (phi(v) + v * 0.39894228040143268f * exp(-0.5f * v * v)); break;
-    case 9: r = g * 2.0f * v; break;
-    default: r = -g * w * w; break;
+    case UNARY_NEG: r = -g; break;
+    case UNARY_EXP: r = g * w; break;
+    case UNARY_LOG: r = g / v; break;
+    case UNARY_SQRT: r = g / (2.0f * w); break;
+    case UNARY_ABS: r = v > 0.0f ? g : (v < 0.0f ? -g : 0.0f); break;
+    case UNARY_RELU: r = v > 0.0f ? g : 0.0f; break;
+    case UNARY_SIGMOID: r = g * w * (1.0f - w); break;
+    case UNARY_TANH: r = g * (1.0f - w * w); break;
+    case UNARY_GELU: r = g * (scalpel_phi(v) + v * 0.39894228040143268f * exp(-0.5f * v * v)); break;
+    case UNARY_SQUARE: r = g * 2.0f * v; break;
+    case UNARY_RECIPROCAL: r = -g * w * w; break;
+    default: r = NAN; break;
   }
   dx[i] = r;
 }
 
 inline float apply_binary(int op, float a, float b) {
   switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3: return a / b;
-    case 4: return (isnan(a) || isnan(b)) ? NAN : fmax(a, b);
-    case 5: return (isnan(a) || isnan(b)) ? NAN : fmin(a, b);
-    case 6: return pow(a, b);
-    case 7: return a == b ? 1.0f : 0.0f;
-    case 8: return a != b ? 1.0f : 0.0f;
-    case 9: return a < b ? 1.0f : 0.0f;
-    case 10: return a <= b ? 1.0f : 0.0f;
-    case 11: return a > b ? 1.0f : 0.0f;
-    default: return a >= b ? 1.0f : 0.0f;
+    case BINARY_ADD: return a + b;
+    case BINARY_SUB: return a - b;
+    case BINARY_MUL: return a * b;
+    case BINARY_DIV: return a / b;
+    case BINARY_MAXIMUM: return (isnan(a) || isnan(b)) ? NAN : fmax(a, b);
+    case BINARY_MINIMUM: return (isnan(a) || isnan(b)) ? NAN : fmin(a, b);
+    case BINARY_POW: return pow(a, b);
+    case BINARY_EQUAL: return a == b ? 1.0f : 0.0f;
+    case BINARY_NOT_EQUAL: return a != b ? 1.0f : 0.0f;
+    case BINARY_LESS: return a < b ? 1.0f : 0.0f;
+    case BINARY_LESS_EQUAL: return a <= b ? 1.0f : 0.0f;
+    case BINARY_GREATER: return a > b ? 1.0f : 0.0f;
+    case BINARY_GREATER_EQUAL: return a >= b ? 1.0f : 0.0f;
+    default: return NAN;
   }
 }
 

@@ -40,13 +40,13 @@ __kernel void reduce_axis(const int op, __global const float *x, __global float 
   const __global float *base = x + ((long)o * axis) * inner + n;
   float acc;
   int accIndex = INT_MAX;
-  if (op == 1 || op == 2) acc = -INFINITY; else acc = 0.0f;
+  if (op == REDUCE_MAX || op == REDUCE_ARGMAX) acc = -INFINITY; else acc = 0.0f;
   if (active) {
-    if (op == 0) {
+    if (op == REDUCE_SUM) {
       for (int a = start + ly; a < end; a += ry) acc += base[(long)a * inner];
-    } else if (op == 3) {
+    } else if (op == REDUCE_SUM_OF_SQUARES) {
       for (int a = start + ly; a < end; a += ry) { const float v = base[(long)a * inner]; acc = fma(v, v, acc); }
-    } else if (op == 1) {
+    } else if (op == REDUCE_MAX) {
       for (int a = start + ly; a < end; a += ry) acc = nanMax(acc, base[(long)a * inner]);
     } else {
       for (int a = start + ly; a < end; a += ry) {
@@ -63,8 +63,8 @@ __kernel void reduce_axis(const int op, __global const float *x, __global float 
   for (int span = ry / 2; span > 0; span /= 2) {
     if (ly < span) {
       const int other = slot + span * rx;
-      if (op == 0 || op == 3) values[slot] += values[other];
-      else if (op == 1) values[slot] = nanMax(values[slot], values[other]);
+      if (op == REDUCE_SUM || op == REDUCE_SUM_OF_SQUARES) values[slot] += values[other];
+      else if (op == REDUCE_MAX) values[slot] = nanMax(values[slot], values[other]);
       else {
         float best = values[slot];
         int bestIndex = indices[slot];
@@ -77,7 +77,7 @@ __kernel void reduce_axis(const int op, __global const float *x, __global float 
   }
   if (ly == 0 && active) {
     // An empty axis (or no candidate) gives index 0, as the reference does.
-    out[(long)g * inner + n] = op == 2 ? (float)(indices[lx] == INT_MAX ? 0 : indices[lx]) : values[lx];
+    out[(long)g * inner + n] = op == REDUCE_ARGMAX ? (float)(indices[lx] == INT_MAX ? 0 : indices[lx]) : values[lx];
   }
 }
 

@@ -132,11 +132,27 @@ import Testing
     @Test func embeddedKernelsAreTheFilesInKernels() throws {
         let kernels = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appending(path: "Kernels")
-        let files = try FileManager.default.contentsOfDirectory(atPath: kernels.path).filter { $0.hasSuffix(".cl") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: kernels.path).filter { $0.hasSuffix(".cl") || $0.hasSuffix(".h") }.sorted()
         #expect(!files.isEmpty)
         #expect(EmbeddedKernels.sources.keys.sorted() == files)
         for file in files {
             #expect(EmbeddedKernels.sources[file] == (try String(contentsOf: kernels.appending(path: file), encoding: .utf8)), "\(file) is stale")
+        }
+    }
+
+    /// Kernels name op codes (UNARY_RELU …, generated from the Swift enums) instead of writing
+    /// the numbers again: a `case <digit>` in a switch over an op code would silently rewire when
+    /// an enum gains a case. Built sources carry the definitions and common.h, then the file.
+    @Test func kernelsNameTheirOpCodes() throws {
+        for file in KernelSources.embeddedNames where file.hasSuffix(".cl") {
+            let text = try KernelSources.file(named: file).text
+            #expect(text.range(of: #"case\s+[0-9]+\s*:"#, options: .regularExpression) == nil, "\(file) switches on a numeric op code")
+            let built = try KernelSources.source(named: file).text
+            #expect(built.hasPrefix(KernelOpCodes.definitions) && built.hasSuffix(text) && built.contains("scalpel_sigmoid"))
+        }
+        #expect(KernelOpCodes.definitions.contains("#define BINARY_GREATER_EQUAL 12\n"))
+        for kind in [UnaryOp.allCases.map(\.code), BinaryOp.allCases.map(\.code), ReduceOp.allCases.map(\.code)] {
+            #expect(Set(kind).count == kind.count, "codes are distinct")
         }
     }
 
