@@ -5,9 +5,9 @@
 # launches, allocations, transfers (blocking ones in parentheses) and queue drains, from
 # `scalpel bench step --json` — beside PyTorch CPU's ms per step (bench/peers/step_torch.py).
 # Each OpenCL implementation runs alone through its own ICD folder (scripts/opencl_vendors.sh).
-# Writes bench/results/engine-baseline.md.
+# Writes bench/results/engine-baseline.md, or the file OUT names.
 #
-#   THREADS=2 SAMPLES=5 SCRATCH=.build bench/engine_baseline.sh [MODEL...]
+#   THREADS=2 SAMPLES=5 SCRATCH=.build OUT=bench/results/engine-baseline.md bench/engine_baseline.sh [MODEL...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models=("$@")
@@ -54,4 +54,4 @@ mkdir -p bench/results
   echo
   echo "Command: \`THREADS=$threads SAMPLES=$samples bench/engine_baseline.sh ${models[*]}\`."
   python3 bench/peers/step_summary.py "$raw" "$threads"
-} | tee bench/results/engine-baseline.md
+} | tee "${OUT:-bench/results/engine-baseline.md}"
