@@ -87,5 +87,6 @@ extension CPUBackend {
         try values.withUnsafeBufferPointer { try write($0, to: buffer, at: offset) }
     }
 
+    /// No limit beyond the host's memory: the CPU backend's buffers are host memory.
     public var residentDataLimit: Int? { nil }
 }
