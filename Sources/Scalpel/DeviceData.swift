@@ -93,18 +93,11 @@ final class DeviceDataset {
             return Tensor(storage: out, shape: [rows.count] + sampleShape, backend: backend)
         }
         var batch = [Float](repeating: 0, count: rows.count * size)
-        try values.withUnsafeBufferPointer { source in
-            try batch.withUnsafeMutableBufferPointer { out in
-                for (b, row) in rows.enumerated() {
-                    guard let image = source.baseAddress, let output = out.baseAddress else { continue }
-                    let t = parameters.transform(seed: seed, sample: offset &+ UInt64(b))
-                    guard row >= 0, (row + 1) * size <= source.count else {
-                        throw ScalpelError.invalidArgument("augmentation: row \(row) is outside the data")
-                    }
-                    parameters.apply(flip: t.flip, angle: t.angle, dx: t.dx, dy: t.dy, cos: Foundation.cos(t.angle), sin: Foundation.sin(t.angle),
-                                     image: image + row * size, output: output + b * size)
-                }
-            }
+        for (b, row) in rows.enumerated() {
+            guard row >= 0, (row + 1) * size <= values.count else { throw ScalpelError.invalidArgument("augmentation: row \(row) is outside the data") }
+            ImageAugmentation.apply(augmentation.transform(seed: seed, sample: offset &+ UInt64(b)), image: values[row * size ..< (row + 1) * size],
+                                    channels: parameters.channels, height: parameters.height, width: parameters.width, fill: parameters.fill,
+                                    into: &batch, at: b * size)
         }
         return try Tensor(batch, shape: [rows.count] + sampleShape, on: backend)
     }

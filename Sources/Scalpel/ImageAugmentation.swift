@@ -10,7 +10,8 @@ import ScalpelCore
 /// Training draws each sample's transform from a counter-based generator on the backend
 /// (`transform(seed:sample:)`, `Backend.augmentImages`): sample n of a run's stream gets the
 /// same transform on every backend, so a seeded run — and a resumed one that restores the
-/// counter — repeats exactly. `draw` and `apply` remain for transforms drawn on the host.
+/// counter — repeats exactly. `apply` applies one transform on the host (data too large to keep
+/// on the backend).
 public struct ImageAugmentation: Sendable {
     public var maxDegrees: Float = 10
     public var maxShift: Float = 2
@@ -48,13 +49,6 @@ public struct ImageAugmentation: Sendable {
     public func transform(seed: UInt64, sample n: UInt64) -> Transform {
         let t = parameters(sampleShape: [1, 1, 1], fill: 0).transform(seed: seed, sample: n)
         return Transform(flip: t.flip, angle: t.angle, dx: t.dx, dy: t.dy)
-    }
-
-    /// Draws one transform from `generator`.
-    public func draw(_ generator: inout SeededRandom) -> Transform {
-        let flipped = flip && generator.uniform(0, 1) < 0.5
-        let angle = generator.uniform(-maxDegrees, maxDegrees) * .pi / 180
-        return Transform(flip: flipped, angle: angle, dx: generator.uniform(-maxShift, maxShift), dy: generator.uniform(-maxShift, maxShift))
     }
 
     /// Applies `t` to one image of `channels` planes of height × width (row-major) into `out`.

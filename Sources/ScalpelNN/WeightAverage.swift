@@ -65,12 +65,15 @@ public final class WeightAverage {
     /// `body` throws).
     public func withAverage<T>(_ body: () throws -> T) throws -> T {
         if let (arena, flat) = packed {
-            // One read, one copy and one write for all tensors.
+            // Three copies on the backend for all tensors: the live values are kept there, not
+            // read back to the host and written again.
             let backend = arena.backend
-            let saved = try backend.read(arena.storage)
-            try backend.copy(StridedCopy(shape: [arena.extent], srcStrides: [1], dstStrides: [1]), from: flat, to: arena.storage)
+            let whole = StridedCopy(shape: [arena.extent], srcStrides: [1], dstStrides: [1])
+            let saved = try backend.makeBuffer(count: arena.extent)
+            try backend.copy(whole, from: arena.storage, to: saved)
+            try backend.copy(whole, from: flat, to: arena.storage)
             let result: Result<T, any Error> = Result { try body() }
-            try saved.withUnsafeBufferPointer { try backend.write($0, to: arena.storage, at: 0) }
+            try backend.copy(whole, from: saved, to: arena.storage)
             return try result.get()
         }
         let saved = try live.map { try $0.tensor.array() }

@@ -1,3 +1,5 @@
+import ScalpelCore
+
 /// OpenCL status codes by name, so that errors say `CL_OUT_OF_RESOURCES`, not `-5`.
 enum CLErrorNames {
     static func name(_ code: Int32) -> String {
@@ -71,5 +73,15 @@ enum CLErrorNames {
     /// Codes that mean the device ran out of memory.
     static func isOutOfMemory(_ code: Int32) -> Bool {
         code == -4 || code == -5 || code == -6 || code == -61
+    }
+
+    /// The error for `call` returning `status` while doing `context` on `device` ("cl:0:0
+    /// (name)"): out of memory (with `bytes` when known) for the codes that mean it, else the
+    /// OpenCL error by name.
+    static func error(_ call: String, _ status: Int32, _ context: String, device: String, bytes: Int = 0) -> ScalpelError {
+        if isOutOfMemory(status) {
+            return .outOfMemory(device: device, bytes: bytes, detail: "\(call) returned \(name(status)) while \(context)")
+        }
+        return .openCL(call: call, code: status, name: name(status), context: context)
     }
 }

@@ -151,11 +151,8 @@ final class OpenCLAllocator: @unchecked Sendable {
                 return mem
             }
         }
-        let context = "allocating \(formatBytes(bytes)) for \(purpose)"
-        if CLErrorNames.isOutOfMemory(status) {
-            throw ScalpelError.outOfMemory(device: "\(info.id) (\(info.name))", bytes: bytes, detail: "clCreateBuffer returned \(CLErrorNames.name(status)) while \(context)")
-        }
-        throw ScalpelError.openCL(call: "clCreateBuffer", code: status, name: CLErrorNames.name(status), context: context)
+        throw CLErrorNames.error("clCreateBuffer", status, "allocating \(formatBytes(bytes)) for \(purpose)", device: "\(info.id) (\(info.name))",
+                                 bytes: bytes)
     }
 
     /// A view of `count` elements of `parent` from element `offset` (a sub-buffer): kernels see

@@ -199,9 +199,6 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     func failure(_ call: String, _ status: cl_int, _ context: String, bytes: Int = 0) -> ScalpelError {
-        if CLErrorNames.isOutOfMemory(status) {
-            return .outOfMemory(device: "\(id) (\(info.name))", bytes: bytes, detail: "\(call) returned \(CLErrorNames.name(status)) while \(context)")
-        }
-        return .openCL(call: call, code: status, name: CLErrorNames.name(status), context: context)
+        CLErrorNames.error(call, status, context, device: "\(id) (\(info.name))", bytes: bytes)
     }
 }

@@ -48,7 +48,7 @@ final class OpenCLLauncher: @unchecked Sendable {
             case let .int8(values): status = values.withUnsafeBytes { library.api.clSetKernelArg(kernel, cl_uint(index), 32, $0.baseAddress) }
             }
             if status != CL_SUCCESS {
-                throw ScalpelError.openCL(call: "clSetKernelArg", code: status, name: CLErrorNames.name(status), context: "setting argument \(index)")
+                throw CLErrorNames.error("clSetKernelArg", status, "setting argument \(index)", device: "\(info.id) (\(info.name))")
             }
         }
     }
@@ -68,11 +68,7 @@ final class OpenCLLauncher: @unchecked Sendable {
             status = library.api.clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSize, nil, 0, nil, &event)
         }
         if status != CL_SUCCESS {
-            let context = "launching \(name) over \(global)"
-            if CLErrorNames.isOutOfMemory(status) {
-                throw ScalpelError.outOfMemory(device: "\(info.id) (\(info.name))", bytes: 0, detail: "clEnqueueNDRangeKernel returned \(CLErrorNames.name(status)) while \(context)")
-            }
-            throw ScalpelError.openCL(call: "clEnqueueNDRangeKernel", code: status, name: CLErrorNames.name(status), context: context)
+            throw CLErrorNames.error("clEnqueueNDRangeKernel", status, "launching \(name) over \(global)", device: "\(info.id) (\(info.name))")
         }
         let steady: Bool? = Profiler.isEnabled ? Profiler.shared.recordLaunch(name, backend: "opencl") : nil
         if let event { try launches.record(event, name: name, global: global, steady: steady) }

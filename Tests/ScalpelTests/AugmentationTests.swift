@@ -49,10 +49,9 @@ import Testing
 
     @Test func drawsRepeatWithTheSeedAndStayInRange() {
         let augmentation = ImageAugmentation()
-        var a = SeededRandom(seed: 5), b = SeededRandom(seed: 5), c = SeededRandom(seed: 6)
-        let first = (0 ..< 50).map { _ in augmentation.draw(&a) }
-        #expect(first == (0 ..< 50).map { _ in augmentation.draw(&b) })
-        #expect(first != (0 ..< 50).map { _ in augmentation.draw(&c) })
+        let first = (0 ..< 50).map { augmentation.transform(seed: 5, sample: UInt64($0)) }
+        #expect(first == (0 ..< 50).map { augmentation.transform(seed: 5, sample: UInt64($0)) })
+        #expect(first != (0 ..< 50).map { augmentation.transform(seed: 6, sample: UInt64($0)) })
         #expect(first.allSatisfy { abs($0.angle) <= 10 * .pi / 180 + 1e-6 && abs($0.dx) <= 2 && abs($0.dy) <= 2 })
         #expect(first.contains(where: \.flip) && first.contains { !$0.flip })
     }
