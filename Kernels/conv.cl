@@ -1,4 +1,4 @@
-// conv.cl: the pieces of 2-D convolution and pooling on NCHW tensors that are not GEMM.
+// conv.cl: the pieces of 2-D convolution on NCHW tensors that are not GEMM (pooling: pool.cl).
 // A convolution is im2col, one GEMM per group, and a permute; its input gradient is a GEMM
 // and col2im; its weight gradient a GEMM. Every kernel checks its bound, so global sizes may be
 // rounded up. Gradients are gathered (each output element sums what reaches it, in a fixed
@@ -45,72 +45,6 @@ __kernel void col2im(__global const float *columns, __global float *gradInput, c
     }
   }
   gradInput[offset + e] = acc;
-}
-
-// Pooling geometry: p0 = (N·C, H, W, R, S, sh, sw, 0), p1 = (ph, pw, OH, OW, isMax, 0, 0, 0).
-__kernel void pool2d(__global const float *input, __global float *output, const int8 p0, const int8 p1) {
-  const int planes = p0.s0, H = p0.s1, W = p0.s2, R = p0.s3, S = p0.s4, sh = p0.s5, sw = p0.s6;
-  const int ph = p1.s0, pw = p1.s1, OH = p1.s2, OW = p1.s3, isMax = p1.s4;
-  const long e = get_global_id(0);
-  if (e >= (long)planes * OH * OW) return;
-  const int x = e % OW, y = (e / OW) % OH, plane = e / ((long)OW * OH);
-  const __global float *in = input + (long)plane * H * W;
-  float acc = isMax ? -INFINITY : 0.0f;
-  for (int r = 0; r < R; r++) {
-    const int h = y * sh - ph + r;
-    if (h < 0 || h >= H) continue;
-    for (int s = 0; s < S; s++) {
-      const int w = x * sw - pw + s;
-      if (w < 0 || w >= W) continue;
-      const float v = in[h * W + w];
-      if (isMax) { if (v > acc || isnan(v)) acc = v; } else acc += v;
-    }
-  }
-  output[e] = isMax ? acc : acc / (float)(R * S);
-}
-
-// gradInput[plane][h][w]: the sum over windows containing (h, w) of their gradient — for max
-// pooling only from windows whose first maximum is (h, w).
-__kernel void pool2d_backward(__global const float *input, __global const float *output, __global const float *gradOutput,
-                              __global float *gradInput, const int8 p0, const int8 p1) {
-  const int planes = p0.s0, H = p0.s1, W = p0.s2, R = p0.s3, S = p0.s4, sh = p0.s5, sw = p0.s6;
-  const int ph = p1.s0, pw = p1.s1, OH = p1.s2, OW = p1.s3, isMax = p1.s4;
-  const long e = get_global_id(0);
-  if (e >= (long)planes * H * W) return;
-  const int w = e % W, h = (e / W) % H, plane = e / ((long)W * H);
-  const __global float *in = input + (long)plane * H * W;
-  float acc = 0.0f;
-  for (int r = 0; r < R; r++) {
-    const int ty = h + ph - r;
-    if (ty < 0 || ty % sh) continue;
-    const int y = ty / sh;
-    if (y >= OH) continue;
-    for (int s = 0; s < S; s++) {
-      const int tx = w + pw - s;
-      if (tx < 0 || tx % sw) continue;
-      const int x = tx / sw;
-      if (x >= OW) continue;
-      const long o = ((long)plane * OH + y) * OW + x;
-      if (!isMax) {
-        acc += gradOutput[o] / (float)(R * S);
-        continue;
-      }
-      // Find the window's first maximum, as the forward pass and the CPU do.
-      const float peak = output[o];
-      int firstH = -1, firstW = -1;
-      for (int rr = 0; rr < R && firstH < 0; rr++) {
-        const int hh = y * sh - ph + rr;
-        if (hh < 0 || hh >= H) continue;
-        for (int ss = 0; ss < S; ss++) {
-          const int ww = x * sw - pw + ss;
-          if (ww < 0 || ww >= W) continue;
-          if (in[hh * W + ww] == peak) { firstH = hh; firstW = ww; break; }
-        }
-      }
-      if (firstH == h && firstW == w) acc += gradOutput[o];
-    }
-  }
-  gradInput[e] = acc;
 }
 
 // Direct convolution, one output element per work-item: output[n][k][y][x] =

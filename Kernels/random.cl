@@ -50,19 +50,28 @@ __kernel void philox_words(__global const uint *counters, __global const uint *k
 
 // y[i] = u < keep ? x[i]·scale : 0, u from element offset + i of the dropout stream; x and y
 // hold `count` values (y may be x). One work-item per Philox block: block b covers elements
-// 4b ..< 4b + 4 of the stream, of which those in offset ..< offset + count are written.
+// 4b ..< 4b + 4 of the stream, of which those in offset ..< offset + count are written. A block
+// wholly inside is one vector load and store with no branch per lane, so a CPU device's
+// compiler vectorises across work-items; only the first and the last block take the lane loop.
 __kernel void dropout(__global const float *x, __global float *y, const long count, const float keep, const float scale,
                       const ulong seed, const ulong offset) {
   const ulong block = (offset >> 2) + get_global_id(0);
-  const ulong end = offset + (ulong)count;
-  if (block << 2 >= end) return;
+  const ulong first = block << 2, end = offset + (ulong)count;
+  if (first >= end) return;
   const uint4 r = philox_block(seed, STREAM_DROPOUT, block);
-  const uint w[4] = {r.x, r.y, r.z, r.w};
+  const float4 u = convert_float4(r >> 8) * 0x1p-24f;  // philox_uniform per word
+  const int4 kept = u < (float4)(keep);
+  if (first >= offset && first + 4 <= end) {
+    const long i = (long)(first - offset);
+    vstore4(select((float4)(0.0f), vload4(0, x + i) * scale, kept), 0, y + i);
+    return;
+  }
   for (int lane = 0; lane < 4; lane++) {
-    const ulong n = (block << 2) + lane;
+    const ulong n = first + lane;
     if (n < offset || n >= end) continue;
     const long i = (long)(n - offset);
-    y[i] = philox_uniform(w[lane]) < keep ? x[i] * scale : 0.0f;
+    const int keepLane = lane == 0 ? kept.x : lane == 1 ? kept.y : lane == 2 ? kept.z : kept.w;
+    y[i] = keepLane ? x[i] * scale : 0.0f;
   }
 }
 

@@ -81,6 +81,31 @@ __kernel void reduce_axis(const int op, __global const float *x, __global float 
   }
 }
 
+// out[k] = Σ_n Σ_p x[(n·K + k)·P + p]: per-channel sums of x (N, K, P), a convolution's bias
+// gradient, in one pass. One work-group per channel; its work-items stride along each
+// contiguous run of P positions (consecutive work-items, consecutive addresses), then a tree in
+// __local memory combines them in a fixed order: deterministic. Loop bounds are uniform across
+// the work-group. Global size (G·K), work-group (G), G a power of two ≤ REDUCE_GROUP.
+__kernel void reduce_channels(__global const float *x, __global float *out, const int N, const int K, const int P) {
+  __local float values[REDUCE_GROUP];
+  const int lid = get_local_id(0), group = get_local_size(0), k = get_group_id(0);
+  float acc = 0.0f;
+  for (int n = 0; n < N; n++) {
+    const __global float *row = x + ((long)n * K + k) * P;
+    for (int p0 = 0; p0 < P; p0 += group) {
+      const int p = p0 + lid;
+      if (p < P) acc += row[p];
+    }
+  }
+  values[lid] = acc;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int span = group / 2; span > 0; span /= 2) {
+    if (lid < span) values[lid] += values[lid + span];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) out[k] = values[0];
+}
+
 // y = softmax(x) (or log-softmax) along each row of x (rows × cols); one work-item per row.
 __kernel void softmax_rows(__global const float *x, __global float *y, const int rows, const int cols, const int logarithm) {
   const int r = get_global_id(0);

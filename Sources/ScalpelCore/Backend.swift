@@ -51,6 +51,10 @@ public protocol Backend: AnyObject, Sendable {
     func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws
     /// out[o, n] = reduce over a of x[o, a, n]; x is (outer, axis, inner), out is (outer, inner).
     func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws
+    /// out[k] = Σ over n and p of x[n, k, p]; x is (batch, channels, positions), out is
+    /// (channels): a convolution's bias gradient. The default sums over the positions, then
+    /// over the batch, with `reduce`; a backend overrides it where one pass pays.
+    func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws
     /// out[0] = Σ over `segments` (ascending, not overlapping, within x) of the Σ of squares of
     /// each segment's elements: the squared global norm of tensors packed in one buffer. The
     /// elements between segments must be zero (an arena's padding), so a backend may sum the
@@ -216,6 +220,12 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    public func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws {
+        let perImage = try makeBuffer(count: max(batch * channels, 1))
+        try reduce(.sum, x: x, out: perImage, outer: batch * channels, axis: positions, inner: 1)
+        try reduce(.sum, x: perImage, out: out, outer: 1, axis: batch, inner: channels)
+    }
+
     /// A new buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {
         let buffer = try makeBuffer(count: values.count)

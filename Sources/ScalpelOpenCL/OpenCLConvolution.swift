@@ -2,16 +2,33 @@ import COpenCL
 import Foundation
 import ScalpelCore
 
-// Convolution pieces and pooling (conv.cl).
+// Convolution pieces (conv.cl) and pooling (pool.cl).
 extension OpenCLBackend {
     static func convGeometry(_ g: Conv2dGeometry) -> [KernelArgument] {
         [int8([g.batch, g.inChannels, g.height, g.width, g.outChannels, g.kernelHeight, g.kernelWidth, g.groups]),
          int8([g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outHeight, g.outWidth])]
     }
 
-    private static func poolGeometry(_ g: Pool2dGeometry, max: Bool) -> [KernelArgument] {
-        [int8([g.batch * g.channels, g.height, g.width, g.kernelHeight, g.kernelWidth, g.strideH, g.strideW, 0]),
-         int8([g.padH, g.padW, g.outHeight, g.outWidth, max ? 1 : 0, 0, 0, 0])]
+    /// pool.cl's geometry argument (N·C, H, W, padH, padW, OH, OW, 0).
+    private static func poolGeometry(_ g: Pool2dGeometry) -> KernelArgument {
+        int8([g.batch * g.channels, g.height, g.width, g.padH, g.padW, g.outHeight, g.outWidth, 0])
+    }
+
+    /// Runs a pool.cl kernel over the 3-D range (width, height, planes): work-groups of whole
+    /// rows (up to 32 wide) stacked to 64 work-items on a CPU device (its compiler vectorises
+    /// along the row) or 256 on a GPU.
+    private func runPool(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], width: Int, height: Int, planes: Int) throws {
+        let kernel = try program.kernel(name)
+        try setArguments(kernel, arguments)
+        let across = min(width, 32)
+        let down = min(height, max(1, min(info.kind == .cpu ? 64 : 256, info.maxWorkGroupSize) / across))
+        try enqueue(kernel, name: name, global: [width, height, planes], local: [across, down, 1])
+    }
+
+    /// pool.cl's build options: the window and the stride are compile-time constants, one
+    /// program per window and stride.
+    private static func poolOptions(_ g: Pool2dGeometry) -> String {
+        "-DPOOL_R=\(g.kernelHeight) -DPOOL_S=\(g.kernelWidth) -DPOOL_SH=\(g.strideH) -DPOOL_SW=\(g.strideW)"
     }
 
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
@@ -33,8 +50,9 @@ extension OpenCLBackend {
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, outCount = g.batch * g.channels * g.outHeight * g.outWidth
-        try launch("pool2d", file: "conv.cl", operands: [(input, g.batch * g.channels * g.height * g.width), (output, outCount)]) { program, b in
-            try run1D(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem)] + Self.poolGeometry(g, max: max), count: outCount)
+        try launch("pool2d", file: "pool.cl", options: Self.poolOptions(g), operands: [(input, g.batch * g.channels * g.height * g.width), (output, outCount)]) { program, b in
+            try runPool(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem), Self.poolGeometry(g), .int(max ? 1 : 0)],
+                        width: g.outWidth, height: g.outHeight, planes: g.batch * g.channels)
         } fallback: { cpu, b in try cpu.pool2d(g, max: max, input: b[0], output: b[1]) }
     }
 
@@ -43,9 +61,10 @@ extension OpenCLBackend {
         try geometry.validate()
         let g = geometry
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
-        try launch("pool2d backward", file: "conv.cl", operands: [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)]) { program, b in
-            try run1D(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem)]
-                + Self.poolGeometry(g, max: max), count: inCount)
+        try launch("pool2d backward", file: "pool.cl", options: Self.poolOptions(g),
+                   operands: [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)]) { program, b in
+            try runPool(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
+                                                     Self.poolGeometry(g), .int(max ? 1 : 0)], width: g.width, height: g.height, planes: g.batch * g.channels)
         } fallback: { cpu, b in try cpu.pool2dBackward(g, max: max, input: b[0], output: b[1], gradOutput: b[2], gradInput: b[3]) }
     }
 }

@@ -153,6 +153,19 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.reduce(op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner) }
     }
 
+    public func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws {
+        guard channels > 0 else { return }
+        // A CPU device runs a work-group's items as one vector loop: 16 lanes cover a row
+        // without the barrier tree of a wide group; a GPU wants enough items to hide latency.
+        var group = 1
+        while group * 2 <= min(info.kind == .cpu ? 16 : 256, info.maxWorkGroupSize, max(positions, 1)) { group *= 2 }
+        try launch("channel sums", file: "reduce.cl", operands: [(x, batch * channels * positions), (out, channels)]) { program, b in
+            let kernel = try program.kernel("reduce_channels")
+            try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .int(Int32(batch)), .int(Int32(channels)), .int(Int32(positions))])
+            try enqueue(kernel, name: "reduce_channels", global: [group * channels], local: [group])
+        } fallback: { cpu, b in try cpu.channelSums(b[0], out: b[1], batch: batch, channels: channels, positions: positions) }
+    }
+
     /// The work-group of reduce_axis for (outer, axis, inner) — `x` work-items along inner
     /// (coalesced when inner is long), `y` along the axis (a power of two, a tree combines
     /// them) — and the axis slices per output: more than one only for a long axis whose outputs

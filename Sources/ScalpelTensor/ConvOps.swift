@@ -65,9 +65,8 @@ extension Tensor {
             guard let fusedBias else { return [dx, dw] }
             guard fusedBias.requiresGrad else { return [dx, dw, nil] }
             // The bias gradient: dOut (N, K, OH·OW) summed over OH·OW, then over N.
-            let perImage = try Tensor.empty([g.batch, k], on: backend), db = try Tensor.empty([k], on: backend)
-            try backend.reduce(.sum, x: grad.storage, out: perImage.storage, outer: g.batch * k, axis: g.outHeight * g.outWidth, inner: 1)
-            try backend.reduce(.sum, x: perImage.storage, out: db.storage, outer: 1, axis: g.batch, inner: k)
+            let db = try Tensor.empty([k], on: backend)
+            try backend.channelSums(grad.storage, out: db.storage, batch: g.batch, channels: k, positions: g.outHeight * g.outWidth)
             return [dx, dw, db]
         }
         guard let bias, fusedBias == nil else { return convolved }

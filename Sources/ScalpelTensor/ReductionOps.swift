@@ -17,16 +17,48 @@ extension Tensor {
         return out
     }
 
+    /// Σ over the sorted axes `dims` in one backend call when, with neighbouring axes merged,
+    /// the reduced ones form one run (`reduce` over (outer, axis, inner)) or two runs around a
+    /// kept one (`channelSums` over (batch, channels, positions): a convolution's or batch
+    /// norm's per-channel sums over (N, C, H, W)); nil for any other pattern.
+    private func sumInOnePass(dims: [Int], keptShape: [Int]) throws -> Tensor? {
+        guard !dims.isEmpty else { return nil }
+        // Runs of neighbouring axes that are all reduced or all kept; size-1 axes join either.
+        var runs: [(size: Int, reduced: Bool)] = []
+        for d in shape.indices where shape[d] != 1 {
+            let reduced = dims.contains(d)
+            if let last = runs.last, last.reduced == reduced { runs[runs.count - 1].size *= shape[d] } else { runs.append((shape[d], reduced)) }
+        }
+        let out = try Tensor.empty(keptShape, on: backend)
+        switch runs.map(\.reduced) {
+        case []: return nil
+        case [true]: try backend.reduce(.sum, x: storage, out: out.storage, outer: 1, axis: runs[0].size, inner: 1)
+        case [false, true]: try backend.reduce(.sum, x: storage, out: out.storage, outer: runs[0].size, axis: runs[1].size, inner: 1)
+        case [true, false]: try backend.reduce(.sum, x: storage, out: out.storage, outer: 1, axis: runs[0].size, inner: runs[1].size)
+        case [false, true, false]:
+            try backend.reduce(.sum, x: storage, out: out.storage, outer: runs[0].size, axis: runs[1].size, inner: runs[2].size)
+        case [true, false, true]:
+            try backend.channelSums(storage, out: out.storage, batch: runs[0].size, channels: runs[1].size, positions: runs[2].size)
+        default: return nil
+        }
+        return out
+    }
+
     /// Σ over `axes` (all when nil).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
         let dims = try Set((axes ?? Array(0 ..< rank)).map { try axis($0) }).sorted()
         var result: Tensor = self
         // Reduce without recording, then record one node for the whole reduction.
-        try Autograd.noGrad {
-            for d in dims { result = try result.reduceAxis(.sum, d) }
+        var keptShape = shape
+        for d in dims { keptShape[d] = 1 }
+        if let merged = try Autograd.noGrad({ try sumInOnePass(dims: dims, keptShape: keptShape) }) {
+            result = merged
+        } else {
+            try Autograd.noGrad {
+                for d in dims { result = try result.reduceAxis(.sum, d) }
+            }
         }
         if dims.isEmpty { result = try Autograd.noGrad { try self.reshaped(shape) } }
-        let keptShape = result.shape
         let finalShape = keepDims ? keptShape : shape.enumerated().filter { !dims.contains($0.offset) }.map(\.element)
         let out = Tensor(storage: result.storage, shape: finalShape, backend: backend)
         let inputShape = shape

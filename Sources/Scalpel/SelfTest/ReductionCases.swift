@@ -4,11 +4,17 @@ import ScalpelTensor
 extension KernelCases {
     /// Reductions over every axis position, over long axes (the two-pass path of a device: a
     /// long axis into few outputs is cut into slices, with and without a short last slice, for
-    /// inner = 1 and for a wide inner), and argmax (ties, NaN) and sum of squares, which have
-    /// no tensor gradient.
+    /// inner = 1 and for a wide inner), per-channel sums over (N, C, positions) in one pass, and
+    /// argmax (ties, NaN) and sum of squares, which have no tensor gradient.
     public static let reduction: [KernelCase] = [
         .tensor(.reduction, "sum all", [[3, 4, 2]], kernels: ["reduce_axis", "copy_strided"], quick: true) { try $0[0].sum() },
-        .tensor(.reduction, "sum axes 0, 2", [[3, 4, 2]], kernels: ["reduce_axis", "copy_strided"]) { try $0[0].sum(axes: [0, 2]) },
+        .tensor(.reduction, "sum axes 0, 2", [[3, 4, 2]], kernels: ["reduce_channels", "copy_strided"]) { try $0[0].sum(axes: [0, 2]) },
+        .tensor(.reduction, "per-channel sums, long rows", [[3, 5, 2, 350]], kernels: ["reduce_channels", "copy_strided"], quick: true) {
+            try $0[0].sum(axes: [0, 2, 3])
+        },
+        .tensor(.reduction, "per-channel sums, short rows", [[33, 4, 3]], kernels: ["reduce_channels", "copy_strided"]) {
+            try $0[0].sum(axes: [0, 2])
+        },
         .tensor(.reduction, "mean keepDims", [[3, 4, 2]], kernels: ["reduce_axis", "binary_broadcast", "copy_strided"]) {
             try $0[0].mean(axes: [1], keepDims: true)
         },
