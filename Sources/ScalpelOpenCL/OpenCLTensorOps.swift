@@ -4,9 +4,9 @@ import ScalpelCPU
 import ScalpelCore
 
 /// The Backend protocol's tensor operations on an OpenCL device: each is one launch of a kernel
-/// in elementwise.cl, reduce.cl, loss.cl or optim.cl. When a program fails to build, its
-/// operations run on the CPU-Swift backend (operands copied over and back), with one warning
-/// carrying the build log and a fallback count.
+/// in pointwise.cl (built once per operation), elementwise.cl, reduce.cl, loss.cl or optim.cl.
+/// When a program fails to build, its operations run on the CPU-Swift backend (operands copied
+/// over and back), with one warning carrying the build log and a fallback count.
 extension OpenCLBackend {
     /// Work-items per work-group for 1-D element-wise launches.
     private var groupSize: Int { info.kind == .cpu ? 64 : 256 }
@@ -94,14 +94,16 @@ extension OpenCLBackend {
 
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }
-        try launch(op.rawValue, file: "elementwise.cl", operands: [(x, count), (y, count)]) { program, b in
+        try launch(op.rawValue, file: "pointwise.cl", options: "-DFIXED_UNARY=\(op.code)", variant: op.rawValue,
+                   operands: [(x, count), (y, count)]) { program, b in
             try run1D(program, "unary", [.int(op.code), .buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(count))], count: count)
         } fallback: { cpu, b in try cpu.unary(op, x: b[0], y: b[1], count: count) }
     }
 
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }
-        try launch("\(op.rawValue) backward", file: "elementwise.cl", operands: [(x, count), (y, count), (dy, count), (dx, count)]) { program, b in
+        try launch("\(op.rawValue) backward", file: "pointwise.cl", options: "-DFIXED_UNARY=\(op.code)", variant: op.rawValue,
+                   operands: [(x, count), (y, count), (dy, count), (dx, count)]) { program, b in
             try run1D(program, "unary_backward", [.int(op.code), .buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
                                                   .long(Int64(count))], count: count)
         } fallback: { cpu, b in try cpu.unaryBackward(op, x: b[0], y: b[1], dy: b[2], dx: b[3], count: count) }
@@ -112,7 +114,8 @@ extension OpenCLBackend {
         guard count > 0 else { return }
         let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let extentB = zip(layout.shape, layout.stridesB).map { ($0 - 1) * $1 }.reduce(0, +) + 1
-        try launch(op.rawValue, file: "elementwise.cl", operands: [(a, extentA), (b, extentB), (out, count)]) { program, m in
+        try launch(op.rawValue, file: "pointwise.cl", options: "-DFIXED_BINARY=\(op.code)", variant: op.rawValue,
+                   operands: [(a, extentA), (b, extentB), (out, count)]) { program, m in
             let (shape, strides) = Self.coalesce(layout.shape, [layout.stridesA, layout.stridesB])
             if layout.isElementwise {
                 try run1D(program, "binary_same", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count))], count: count)
