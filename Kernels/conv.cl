@@ -7,44 +7,71 @@
 // Geometry, passed as two int8 vectors:
 //   g0 = (N, C, H, W, K, R, S, groups)   g1 = (strideH, strideW, padH, padW, dilationH, dilationW, OH, OW)
 
+// Both column kernels run on 3-D ranges whose first dimension walks along an image row, so a
+// CPU device vectorises across consecutive work-items (consecutive addresses) and the
+// divisions that decode the other two dimensions are the same for a whole row (no vector
+// integer division exists on a CPU: a division per element ran scalar).
+
 // columns[(c·R + r)·S + s][(n·OH + y)·OW + x] = input[n][c][y·sh − ph + r·dh][x·sw − pw + s·dw] or 0.
+// Work-item (x, n·OH + y, (c·R + r)·S + s): global (OW, N·OH, C·R·S), rounded up.
 __kernel void im2col(__global const float *input, const long offset, __global float *columns, const int8 g0, const int8 g1) {
   const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
   const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
-  const long perRow = (long)N * OH * OW;
-  const long e = get_global_id(0);
-  if (e >= (long)C * R * S * perRow) return;
-  const long column = e % perRow;
-  const int row = e / perRow;
-  const int s = row % S, r = (row / S) % R, c = row / (R * S);
-  const int x = column % OW, y = (column / OW) % OH, n = column / ((long)OW * OH);
+  const int x = get_global_id(0), row = get_global_id(1), crs = get_global_id(2);
+  if (x >= OW || row >= N * OH || crs >= C * R * S) return;
+  const int n = row / OH, y = row - n * OH;
+  const int c = crs / (R * S), rs = crs - c * (R * S), r = rs / S, s = rs - r * S;
   const int h = y * sh - ph + r * dh, w = x * sw - pw + s * dw;
-  columns[e] = (h >= 0 && h < H && w >= 0 && w < W) ? input[offset + (((long)n * C + c) * H + h) * W + w] : 0.0f;
+  const bool inside = h >= 0 && h < H && w >= 0 && w < W;
+  columns[(long)crs * N * OH * OW + (long)row * OW + x] = inside ? input[offset + (((long)n * C + c) * H + h) * W + w] : 0.0f;
 }
 
-// gradInput[n][c][h][w] = Σ over (r, s) whose window position lands on (h, w) of the column entry.
+// The window and its steps are compile-time constants for col2im (one program per
+// convolution geometry), so its loops unroll into straight-line code a CPU device vectorises.
+#ifndef COL_R
+#define COL_R 3
+#endif
+#ifndef COL_S
+#define COL_S 3
+#endif
+#ifndef COL_SH
+#define COL_SH 1
+#endif
+#ifndef COL_SW
+#define COL_SW 1
+#endif
+#ifndef COL_DH
+#define COL_DH 1
+#endif
+#ifndef COL_DW
+#define COL_DW 1
+#endif
+
+// gradInput[n][c][h][w] = Σ over (r, s) whose window position lands on (h, w) of the column
+// entry. Work-item (w, (n·C + c)·H + h): global (W, N·C·H), rounded up. R, S, sh, sw, dh, dw
+// are COL_R … COL_DW (the host builds conv.cl with them).
 __kernel void col2im(__global const float *columns, __global float *gradInput, const long offset, const int8 g0, const int8 g1) {
-  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
-  const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
-  const long e = get_global_id(0);
-  if (e >= (long)N * C * H * W) return;
-  const int w = e % W, h = (e / W) % H, c = (e / ((long)W * H)) % C, n = e / ((long)W * H * C);
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3;
+  const int ph = g1.s2, pw = g1.s3, OH = g1.s6, OW = g1.s7;
+  const int w = get_global_id(0), row = get_global_id(1);
+  if (w >= W || row >= N * C * H) return;
+  const int plane = row / H, h = row - plane * H, n = plane / C, c = plane - n * C;
   const long perRow = (long)N * OH * OW;
   float acc = 0.0f;
-  for (int r = 0; r < R; r++) {
-    const int ty = h + ph - r * dh;
-    if (ty < 0 || ty % sh) continue;
-    const int y = ty / sh;
-    if (y >= OH) continue;
-    for (int s = 0; s < S; s++) {
-      const int tx = w + pw - s * dw;
-      if (tx < 0 || tx % sw) continue;
-      const int x = tx / sw;
-      if (x >= OW) continue;
-      acc += columns[((long)(c * R + r) * S + s) * perRow + ((long)n * OH + y) * OW + x];
+#pragma unroll
+  for (int r = 0; r < COL_R; r++) {
+    const int ty = h + ph - r * COL_DH;
+    const int y = ty / COL_SH;
+    if (ty < 0 || ty - y * COL_SH != 0 || y >= OH) continue;
+#pragma unroll
+    for (int s = 0; s < COL_S; s++) {
+      const int tx = w + pw - s * COL_DW;
+      const int x = tx / COL_SW;
+      if (tx < 0 || tx - x * COL_SW != 0 || x >= OW) continue;
+      acc += columns[(long)((c * COL_R + r) * COL_S + s) * perRow + ((long)n * OH + y) * OW + x];
     }
   }
-  gradInput[offset + e] = acc;
+  gradInput[offset + (long)row * W + w] = acc;
 }
 
 // Direct convolution, one output element per work-item: output[n][k][y][x] =

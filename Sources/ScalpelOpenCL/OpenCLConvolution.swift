@@ -14,17 +14,6 @@ extension OpenCLBackend {
         int8([g.batch * g.channels, g.height, g.width, g.padH, g.padW, g.outHeight, g.outWidth, 0])
     }
 
-    /// Runs a pool.cl kernel over the 3-D range (width, height, planes): work-groups of whole
-    /// rows (up to 32 wide) stacked to 64 work-items on a CPU device (its compiler vectorises
-    /// along the row) or 256 on a GPU.
-    private func runPool(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], width: Int, height: Int, planes: Int) throws {
-        let kernel = try program.kernel(name)
-        try setArguments(kernel, arguments)
-        let across = min(width, 32)
-        let down = min(height, max(1, min(info.kind == .cpu ? 64 : 256, info.maxWorkGroupSize) / across))
-        try enqueue(kernel, name: name, global: [width, height, planes], local: [across, down, 1])
-    }
-
     /// pool.cl's build options: the window and the stride are compile-time constants, one
     /// program per window and stride.
     private static func poolOptions(_ g: Pool2dGeometry) -> String {
@@ -35,24 +24,41 @@ extension OpenCLBackend {
         try geometry.validate()
         let g = geometry, total = g.columnRows * g.columnCount
         try launch("im2col", file: "conv.cl", operands: [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
-            try run1D(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g), count: total)
+            try runRows(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g),
+                        global: [g.outWidth, g.batch * g.outHeight, g.columnRows])
         } fallback: { cpu, b in try cpu.im2col(g, input: b[0], offset: offset, columns: b[1]) }
     }
 
     public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         try geometry.validate()
         let g = geometry, total = g.batch * g.inChannels * g.height * g.width
-        try launch("col2im", file: "conv.cl", operands: [(columns, g.columnRows * g.columnCount), (gradInput, offset + total)]) { program, b in
-            try run1D(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g), count: total)
+        let options = "-DCOL_R=\(g.kernelHeight) -DCOL_S=\(g.kernelWidth) -DCOL_SH=\(g.strideH) -DCOL_SW=\(g.strideW)"
+            + " -DCOL_DH=\(g.dilationH) -DCOL_DW=\(g.dilationW)"
+        try launch("col2im", file: "conv.cl", options: options, variant: "col2im \(g.kernelHeight)×\(g.kernelWidth)",
+                   operands: [(columns, g.columnRows * g.columnCount), (gradInput, offset + total)]) { program, b in
+            try runRows(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g),
+                        global: [g.width, g.batch * g.inChannels * g.height, 1])
         } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
+    }
+
+    /// Runs a kernel over a range whose first dimension walks along image rows: work-groups of
+    /// one row (up to 64 wide, a multiple of 16 so a CPU device fills its vectors) by as many
+    /// rows as make 64 work-items on a CPU device or 256 on a GPU.
+    func runRows(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], global: [Int]) throws {
+        let kernel = try program.kernel(name)
+        try setArguments(kernel, arguments)
+        let limit = min(info.kind == .cpu ? 64 : 256, info.maxWorkGroupSize)
+        let across = min((global[0] + 15) / 16 * 16, 64, limit)
+        let down = min(global[1], max(1, limit / across))
+        try enqueue(kernel, name: name, global: global, local: [across, down, 1])
     }
 
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         try launch("pool2d", file: "pool.cl", options: Self.poolOptions(g), operands: [(input, g.batch * g.channels * g.height * g.width), (output, outCount)]) { program, b in
-            try runPool(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem), Self.poolGeometry(g), .int(max ? 1 : 0)],
-                        width: g.outWidth, height: g.outHeight, planes: g.batch * g.channels)
+            try runRows(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem), Self.poolGeometry(g), .int(max ? 1 : 0)],
+                        global: [g.outWidth, g.outHeight, g.batch * g.channels])
         } fallback: { cpu, b in try cpu.pool2d(g, max: max, input: b[0], output: b[1]) }
     }
 
@@ -63,8 +69,8 @@ extension OpenCLBackend {
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         try launch("pool2d backward", file: "pool.cl", options: Self.poolOptions(g),
                    operands: [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)]) { program, b in
-            try runPool(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
-                                                     Self.poolGeometry(g), .int(max ? 1 : 0)], width: g.width, height: g.height, planes: g.batch * g.channels)
+            try runRows(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
+                                                     Self.poolGeometry(g), .int(max ? 1 : 0)], global: [g.width, g.height, g.batch * g.channels])
         } fallback: { cpu, b in try cpu.pool2dBackward(g, max: max, input: b[0], output: b[1], gradOutput: b[2], gradInput: b[3]) }
     }
 }
