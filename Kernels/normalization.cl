@@ -5,8 +5,8 @@
 // per channel over its M = N·L values. One work-group of GROUP work-items reduces one channel
 // (the statistics, the backward sums); consecutive work-items read consecutive values of a run,
 // so reads are coalesced whenever L is large, and walk on to the next batch entry's run when L is
-// small. The element-wise kernels (apply, backward_input) take one work-item per value, in two
-// dimensions (l, n·C + c).
+// small. The element-wise kernels (apply, backward_input) take one work-item per value, in three
+// dimensions (l, c, n).
 //   training forward:  batch_norm_statistics, then batch_norm_apply (2 launches)
 //   evaluation:        batch_norm_apply from the running statistics (1 launch)
 //   backward:          batch_norm_backward_reduce, then batch_norm_backward_input (2 launches)
@@ -55,6 +55,61 @@ inline float inverse_std(__global const float *statistic, const int c, const int
   return statisticIsVariance ? 1.0f / sqrt(statistic[c] + epsilon) : statistic[c];
 }
 
+#ifndef ROW_VECTORS
+#define ROW_VECTORS 0
+#endif
+
+// The sum of a float16's lanes, in a fixed order.
+inline float sum16(const float16 v) {
+  const float8 a = v.lo + v.hi;
+  const float4 b = a.lo + a.hi;
+  const float2 d = b.lo + b.hi;
+  return d.x + d.y;
+}
+
+// Work-item lid's share of channel c's Σ x (squares = 0) or Σ (x − mean)² (squares = 1) over
+// x (N, C, L): values i = lid, lid + GROUP, … of the channel's M = N·L, walked as (n, l)
+// without dividing; consecutive work-items read consecutive values (coalesced on a GPU).
+inline float bn_share_strided(const __global float *x, const int c, const int N, const int C, const int L, const int lid,
+                              const float mean, const int squares) {
+  const int M = N * L;
+  // Value i of the channel is (n, l) = (i / L, i % L); a stride of GROUP moves n and l by these.
+  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
+  float acc = 0.0f;
+  for (int i = lid, n = lid / L, l = lid - (lid / L) * L; i < M; i += GROUP) {
+    const float v = x[((long)n * C + c) * L + l];
+    acc += squares ? (v - mean) * (v - mean) : v;
+    n += stepN;
+    l += stepL;
+    if (l >= L) { l -= L; n++; }
+  }
+  return acc;
+}
+
+// The same share on a CPU device (ROW_VECTORS) for runs of L ≥ 16: work-item lid takes the
+// runs n = lid, lid + GROUP, … whole, in float16 vectors along the run (PoCL vectorises no loop
+// inside a work-item by itself, and a scalar sum waits on each addition's latency).
+inline float bn_share_rows(const __global float *x, const int c, const int N, const int C, const int L, const int lid,
+                           const float mean, const int squares) {
+  float16 acc16 = 0.0f;
+  float acc = 0.0f;
+  for (int n = lid; n < N; n += GROUP) {
+    const __global float *run = x + ((long)n * C + c) * L;
+    int l = 0;
+    for (; l + 16 <= L; l += 16) {
+      const float16 v = vload16(0, run + l);
+      acc16 = squares ? fma(v - mean, v - mean, acc16) : acc16 + v;
+    }
+    for (; l < L; l++) acc += squares ? (run[l] - mean) * (run[l] - mean) : run[l];
+  }
+  return acc + sum16(acc16);
+}
+
+inline float bn_share(const __global float *x, const int c, const int N, const int C, const int L, const int lid, const float mean,
+                      const int squares) {
+  return ROW_VECTORS && L >= 16 ? bn_share_rows(x, c, N, C, L, lid, mean, squares) : bn_share_strided(x, c, N, C, L, lid, mean, squares);
+}
+
 // Per channel c (work-group c): mean and biased variance of x's M = N·L values; savedMean[c],
 // savedInvStd[c] = 1/√(var + ε); running ← (1 − momentum)·running + momentum·batch, the variance
 // unbiased (·M/(M−1)). Global (C·GROUP), local (GROUP).
@@ -66,26 +121,8 @@ void batch_norm_statistics(__global const float *x, __global float *runningMean,
   const int lid = get_local_id(0);
   const int c = get_group_id(0);
   const int M = N * L;
-  // Value i of the channel is (n, l) = (i / L, i % L); a stride of GROUP moves n and l by these.
-  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
-  const int n0 = lid / L, l0 = lid - n0 * L;
-  float acc = 0.0f;
-  for (int i = lid, n = n0, l = l0; i < M; i += GROUP) {
-    acc += x[((long)n * C + c) * L + l];
-    n += stepN;
-    l += stepL;
-    if (l >= L) { l -= L; n++; }
-  }
-  const float mean = group_sum(scratch, acc) / (float)M;
-  acc = 0.0f;
-  for (int i = lid, n = n0, l = l0; i < M; i += GROUP) {
-    const float d = x[((long)n * C + c) * L + l] - mean;
-    acc += d * d;
-    n += stepN;
-    l += stepL;
-    if (l >= L) { l -= L; n++; }
-  }
-  const float variance = group_sum(scratch, acc) / (float)M;
+  const float mean = group_sum(scratch, bn_share(x, c, N, C, L, lid, 0.0f, 0)) / (float)M;
+  const float variance = group_sum(scratch, bn_share(x, c, N, C, L, lid, mean, 1)) / (float)M;
   if (lid == 0) {
     savedMean[c] = mean;
     savedInvStd[c] = 1.0f / sqrt(variance + epsilon);
@@ -94,21 +131,71 @@ void batch_norm_statistics(__global const float *x, __global float *runningMean,
   }
 }
 
+// The element-wise kernels (apply, backward_input) run on a 3-D range (l, c, n), so no
+// work-item divides (a CPU device has no vector integer division: `row % C` per value ran
+// scalar and cost as much as the rest): global (⌈L⌉, C, N), or (C, N, 1) when L = 1 (the
+// (N, C) input of a batch norm over features, where a row of one value would idle a vector).
+// BODY(i, c) for value i of channel c. The two layouts are separate branches (uniform: L is
+// one for the launch) so that each knows its channel without a per-value select.
+#define BN_FOR_EACH_VALUE(BODY)                                                           \
+  if (L == 1) {                                                                           \
+    const int c = get_global_id(0), n = get_global_id(1);                                 \
+    if (c < C && n < N) BODY((long)n * C + c, c)                                          \
+  } else {                                                                                \
+    const int l = get_global_id(0), c = get_global_id(1), n = get_global_id(2);           \
+    if (l < L && c < C && n < N) BODY(((long)n * C + c) * L + l, c)                       \
+  }
+
 // y = (x − mean[c])·invStd·weight[c] + bias[c], then max(0, ·) when relu; invStd from the saved
-// one (training) or from the running variance (evaluation). Work-item (l, row) writes value l of
-// run row = n·C + c: global (⌈L⌉, ⌈N·C⌉) in groups the host sizes to L. Two dimensions, so that
-// the channel is one modulo per run rather than two divisions per value (PoCL hoists it out of
-// its loop over l).
+// one (training) or from the running variance (evaluation).
 __kernel void batch_norm_apply(__global const float *x, __global const float *weight, __global const float *bias,
                                __global const float *mean, __global const float *statistic, const int statisticIsVariance,
-                               __global float *y, const int rows, const int C, const int L, const float epsilon, const int relu) {
-  const int l = get_global_id(0), row = get_global_id(1);
-  if (l >= L || row >= rows) return;
-  const int c = row % C;
-  const long i = (long)row * L + l;
-  const float s = inverse_std(statistic, c, statisticIsVariance, epsilon);
-  const float v = (x[i] - mean[c]) * s * weight[c] + bias[c];
-  y[i] = relu && !(v > 0.0f) ? 0.0f : v;
+                               __global float *y, const int N, const int C, const int L, const float epsilon, const int relu) {
+#define BN_APPLY(i, c)                                                                    \
+  {                                                                                       \
+    const float v = (x[i] - mean[c]) * inverse_std(statistic, c, statisticIsVariance, epsilon) * weight[c] + bias[c]; \
+    y[i] = relu && !(v > 0.0f) ? 0.0f : v;                                                \
+  }
+  BN_FOR_EACH_VALUE(BN_APPLY)
+}
+
+// Work-item lid's share of channel c's (Σ dy′, Σ dy′·x̂), with dy′ = dy (0 where relu clamped
+// y) and x̂ = (x − mu)·s: strided over the channel's values as bn_share_strided, or (ROW_VECTORS,
+// L ≥ 16) whole runs in float16 vectors as bn_share_rows.
+inline float2 bn_grad_share(const __global float *x, const __global float *y, const __global float *dy, const int c, const int N,
+                            const int C, const int L, const int lid, const float mu, const float s, const int relu) {
+  float accG = 0.0f, accGX = 0.0f;
+  if (ROW_VECTORS && L >= 16) {
+    float16 g16 = 0.0f, gx16 = 0.0f;
+    for (int n = lid; n < N; n += GROUP) {
+      const long base = ((long)n * C + c) * L;
+      int l = 0;
+      for (; l + 16 <= L; l += 16) {
+        const float16 d = vload16(0, dy + base + l);
+        const float16 g = relu ? select((float16)(0.0f), d, vload16(0, y + base + l) > 0.0f) : d;
+        g16 += g;
+        gx16 = fma(g, (vload16(0, x + base + l) - mu) * s, gx16);
+      }
+      for (; l < L; l++) {
+        const float g = relu && !(y[base + l] > 0.0f) ? 0.0f : dy[base + l];
+        accG += g;
+        accGX += g * ((x[base + l] - mu) * s);
+      }
+    }
+    return (float2)(accG + sum16(g16), accGX + sum16(gx16));
+  }
+  const int M = N * L;
+  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
+  for (int i = lid, n = lid / L, l = lid - (lid / L) * L; i < M; i += GROUP) {
+    const long at = ((long)n * C + c) * L + l;
+    const float g = relu && !(y[at] > 0.0f) ? 0.0f : dy[at];
+    accG += g;
+    accGX += g * ((x[at] - mu) * s);
+    n += stepN;
+    l += stepL;
+    if (l >= L) { l -= L; n++; }
+  }
+  return (float2)(accG, accGX);
 }
 
 // Per channel c (work-group c): with dy′ = dy (0 where relu clamped y) and x̂ = (x − mean)·invStd,
@@ -121,21 +208,8 @@ void batch_norm_backward_reduce(__global const float *x, __global const float *y
   __local float2 scratch[GROUP];
   const int lid = get_local_id(0);
   const int c = get_group_id(0);
-  const int M = N * L;
-  const float mu = mean[c];
-  const float s = inverse_std(statistic, c, statisticIsVariance, epsilon);
-  const int stepN = GROUP / L, stepL = GROUP - stepN * L;
-  float accG = 0.0f, accGX = 0.0f;
-  for (int i = lid, n = lid / L, l = lid - (lid / L) * L; i < M; i += GROUP) {
-    const long at = ((long)n * C + c) * L + l;
-    const float g = relu && !(y[at] > 0.0f) ? 0.0f : dy[at];
-    accG += g;
-    accGX += g * ((x[at] - mu) * s);
-    n += stepN;
-    l += stepL;
-    if (l >= L) { l -= L; n++; }
-  }
-  const float2 sums = group_sum2(scratch, accG, accGX);
+  const float2 share = bn_grad_share(x, y, dy, c, N, C, L, lid, mean[c], inverse_std(statistic, c, statisticIsVariance, epsilon), relu);
+  const float2 sums = group_sum2(scratch, share.x, share.y);
   if (lid == 0) {
     dWeight[c] = sums.y;
     dBias[c] = sums.x;
@@ -143,24 +217,19 @@ void batch_norm_backward_reduce(__global const float *x, __global const float *y
 }
 
 // dx = weight·invStd·(dy′ − (dBias + x̂·dWeight)/M) when training (the batch statistics depend
-// on x), weight·invStd·dy′ in evaluation. Work-item (l, row) as in batch_norm_apply.
+// on x), weight·invStd·dy′ in evaluation. Work-item (l, c, n) as in batch_norm_apply.
 __kernel void batch_norm_backward_input(__global const float *x, __global const float *weight, __global const float *y,
                                         __global const float *dy, __global const float *mean, __global const float *statistic,
                                         const int training, __global const float *dWeight, __global const float *dBias,
-                                        __global float *dx, const int rows, const int C, const int L, const int M,
+                                        __global float *dx, const int N, const int C, const int L, const int M,
                                         const float epsilon, const int relu) {
-  const int l = get_global_id(0), row = get_global_id(1);
-  if (l >= L || row >= rows) return;
-  const int c = row % C;
-  const long i = (long)row * L + l;
-  const float s = inverse_std(statistic, c, !training, epsilon);
-  const float g = relu && !(y[i] > 0.0f) ? 0.0f : dy[i];
-  if (training) {
-    const float xhat = (x[i] - mean[c]) * s;
-    dx[i] = weight[c] * s * (g - (dBias[c] + xhat * dWeight[c]) / (float)M);
-  } else {
-    dx[i] = weight[c] * s * g;
+#define BN_BACKWARD_INPUT(i, c)                                                           \
+  {                                                                                       \
+    const float s = inverse_std(statistic, c, !training, epsilon);                        \
+    const float g = relu && !(y[i] > 0.0f) ? 0.0f : dy[i];                                \
+    dx[i] = training ? weight[c] * s * (g - (dBias[c] + (x[i] - mean[c]) * s * dWeight[c]) / (float)M) : weight[c] * s * g; \
   }
+  BN_FOR_EACH_VALUE(BN_BACKWARD_INPUT)
 }
 
 // Row r of x (rows, F) (work-group r): mean[r], rstd[r] = 1/√(var + ε),

@@ -18,16 +18,11 @@ extension OpenCLBackend {
         return group
     }
 
-    /// Launches element-wise kernel `name` over the runs of x (N·C rows of L values): work-item
-    /// (l, row), in groups of `normalizationGroup` shaped to L (L values across, as many runs
-    /// down as fill the group), so that short runs do not leave most of a group idle.
-    private func runRows(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], rows: Int, spatial: Int) throws {
-        let group = normalizationGroup
-        var across = 1
-        while across < spatial && across < group { across *= 2 }
-        let kernel = try program.kernel(name)
-        try setArguments(kernel, arguments)
-        try enqueue(kernel, name: name, global: [spatial, rows], local: [across, group / across])
+    /// Launches element-wise kernel `name` over x (N, C, L): work-item (l, c, n), or (c, n) when
+    /// L = 1 (see normalization.cl), in row-walking groups (`runRows`).
+    private func runElements(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], _ g: BatchNormGeometry) throws {
+        let global = g.spatial == 1 ? [g.channels, g.batch, 1] : [g.spatial, g.channels, g.batch]
+        try runRows(program, name, arguments, global: global)
     }
 
     /// Sizes the kernels index with 32-bit integers.
@@ -41,8 +36,11 @@ extension OpenCLBackend {
     private func normalizationLaunch(_ op: String, operands: [(any DeviceBuffer, Int)], body: (CLProgram, [CLBuffer]) throws -> Void,
                                      fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
         let group = normalizationGroup
-        try launch(op, file: "normalization.cl", options: "-DGROUP=\(group)", variant: "group \(group)", operands: operands, body: body,
-                   fallback: fallback)
+        // A CPU device sums a channel's runs in float16 vectors per work-item (ROW_VECTORS); a
+        // GPU keeps one value per work-item, consecutive work-items on consecutive values.
+        let rowVectors = info.kind == .cpu ? 1 : 0
+        try launch(op, file: "normalization.cl", options: "-DGROUP=\(group) -DROW_VECTORS=\(rowVectors)", variant: "group \(group)",
+                   operands: operands, body: body, fallback: fallback)
     }
 
     public func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
@@ -63,9 +61,9 @@ extension OpenCLBackend {
             try setArguments(statistics, [.buffer(b[0].mem), .buffer(b[3].mem), .buffer(b[4].mem), .buffer(b[5].mem), .buffer(b[6].mem),
                                           .int(Int32(g.batch)), .int(Int32(c)), .int(Int32(g.spatial)), .float(g.epsilon), .float(g.momentum)])
             try enqueue(statistics, name: "batch_norm_statistics", global: [c * group], local: [group])
-            try runRows(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[5].mem), .buffer(b[6].mem),
-                                                      .int(0), .buffer(b[7].mem), .int(Int32(g.batch * c)), .int(Int32(c)), .int(Int32(g.spatial)),
-                                                      .float(g.epsilon), .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
+            try runElements(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[5].mem), .buffer(b[6].mem),
+                                                          .int(0), .buffer(b[7].mem), .int(Int32(g.batch)), .int(Int32(c)), .int(Int32(g.spatial)),
+                                                          .float(g.epsilon), .int(g.relu ? 1 : 0)], g)
         } fallback: { cpu, b in
             try cpu.batchNormTraining(g, x: b[0], weight: b[1], bias: b[2], runningMean: b[3], runningVar: b[4], savedMean: b[5],
                                       savedInvStd: b[6], y: b[7])
@@ -81,9 +79,9 @@ extension OpenCLBackend {
         guard g.count > 0 else { return }
         try normalizationLaunch("batch_norm evaluation", operands: [(x, g.count), (weight, c), (bias, c), (runningMean, c), (runningVar, c),
                                                                     (y, g.count)]) { program, b in
-            try runRows(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .buffer(b[4].mem),
-                                                      .int(1), .buffer(b[5].mem), .int(Int32(g.batch * c)), .int(Int32(c)), .int(Int32(g.spatial)),
-                                                      .float(g.epsilon), .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
+            try runElements(program, "batch_norm_apply", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .buffer(b[4].mem),
+                                                          .int(1), .buffer(b[5].mem), .int(Int32(g.batch)), .int(Int32(c)), .int(Int32(g.spatial)),
+                                                          .float(g.epsilon), .int(g.relu ? 1 : 0)], g)
         } fallback: { cpu, b in
             try cpu.batchNormInference(g, x: b[0], weight: b[1], bias: b[2], runningMean: b[3], runningVar: b[4], y: b[5])
         }
@@ -108,11 +106,11 @@ extension OpenCLBackend {
                                       .int(Int32(g.spatial)), .float(g.epsilon), .int(g.relu ? 1 : 0)])
             try enqueue(reduce, name: "batch_norm_backward_reduce", global: [c * group], local: [group])
             guard dx != nil, g.count > 0 else { return }
-            try runRows(program, "batch_norm_backward_input", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
-                                                               .buffer(b[4].mem), .buffer(b[5].mem), .int(training ? 1 : 0), .buffer(b[7].mem),
-                                                               .buffer(b[8].mem), .buffer(b[6].mem), .int(Int32(g.batch * c)), .int(Int32(c)),
-                                                               .int(Int32(g.spatial)), .int(Int32(g.perChannel)), .float(g.epsilon),
-                                                               .int(g.relu ? 1 : 0)], rows: g.batch * c, spatial: g.spatial)
+            try runElements(program, "batch_norm_backward_input", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
+                                                                   .buffer(b[4].mem), .buffer(b[5].mem), .int(training ? 1 : 0), .buffer(b[7].mem),
+                                                                   .buffer(b[8].mem), .buffer(b[6].mem), .int(Int32(g.batch)), .int(Int32(c)),
+                                                                   .int(Int32(g.spatial)), .int(Int32(g.perChannel)), .float(g.epsilon),
+                                                                   .int(g.relu ? 1 : 0)], g)
         } fallback: { cpu, b in
             try cpu.batchNormBackward(g, training: training, x: b[0], weight: b[1], y: b[2], dy: b[3], mean: b[4], statistic: b[5],
                                       dx: dx == nil ? nil : b[6], dWeight: b[7], dBias: b[8])

@@ -10,8 +10,9 @@ extension KernelCases {
     /// The batch-normalisation layers: training mode (batch statistics; the output scaled and
     /// shifted by inputs, so that those get gradients too), evaluation mode (running statistics
     /// from a training step on other data), the fused op with its own weight and bias as inputs
-    /// (with and without the fused ReLU, at the edges of the work-group walk over N·L), and the
-    /// running statistics a training step leaves.
+    /// (with and without the fused ReLU, at the edges of the work-group walk over N·L, and with
+    /// more images than a work-group has work-items), and the running statistics a training step
+    /// leaves.
     public static let batchNorm: [KernelCase] = [
         batchNormCase("BatchNorm2d training", [4, 3, 5, 6], quick: true),
         batchNormCase("BatchNorm1d training", [6, 5]),
@@ -22,6 +23,7 @@ extension KernelCases {
         fusedBatchNormCase("fused with ReLU", [5, 3, 257], relu: true),
         fusedBatchNormCase("fused", [2, 64, 31]),
         fusedBatchNormCase("fused (N, C)", [70, 3], relu: true),
+        fusedBatchNormCase("fused, more images than a work-group", [80, 2, 20], relu: true),
         fusedBatchNormCase("fused evaluation with ReLU", [3, 3, 32], relu: true, evaluation: true, quick: true),
         fusedBatchNormCase("fused evaluation", [4, 2, 255], evaluation: true),
         .buffers(.batchNorm, "running statistics after 2 steps", shape: "BatchNorm2d 5×6×7×3, BatchNorm1d 9×4",
