@@ -14,19 +14,23 @@ __kernel void axpby(const float alpha, __global const float *x, const float beta
   y[i] = beta == 0.0f ? alpha * x[i] : alpha * x[i] + beta * y[i];
 }
 
-// dst[dstOffset + Σ i_d·ds_d] = src[srcOffset + Σ i_d·ss_d] for every index i of `shape`
-// (rank ≤ 8). small: every offset fits in an int (32-bit index arithmetic).
+// dst[dstOffset + Σ i_d·ds_d] = src[srcOffset + Σ i_d·ss_d] for every index i of a shape of
+// rank ≤ 8, passed as its two innermost dimensions (inner: (size, src stride, dst stride, …) of
+// the last, middle: of the one before) and the rest (`rank` ≤ 6 outer dimensions in shape, ss,
+// ds). Work-item (i, j, o): global (inner size, middle size, product of the outer sizes), so
+// the two inner coordinates cost no division (a CPU device has no vector integer division)
+// and the outer ones are decoded once per row. small: every offset fits in an int.
 __kernel void copy_strided(__global const float *src, const long srcOffset, __global float *dst, const long dstOffset,
-                           const long count, const int rank, const int8 shape, const int8 ss, const int8 ds,
-                           const int small) {
-  const long i = get_global_id(0);
-  if (i >= count) return;
+                           const int8 inner, const int8 middle, const int outerCount, const int rank, const int8 shape,
+                           const int8 ss, const int8 ds, const int small) {
+  const int i = get_global_id(0), j = get_global_id(1), o = get_global_id(2);
+  if (i >= inner.s0 || j >= middle.s0 || o >= outerCount) return;
   if (small) {
-    int rest = (int)i, s = (int)srcOffset, d = (int)dstOffset;
+    int rest = o, s = (int)srcOffset + i * inner.s1 + j * middle.s1, d = (int)dstOffset + i * inner.s2 + j * middle.s2;
     STRIDED_OFFSETS(int, rank, shape, ss, ds, rest, s, d)
     dst[d] = src[s];
   } else {
-    long rest = i, s = srcOffset, d = dstOffset;
+    long rest = o, s = srcOffset + (long)i * inner.s1 + (long)j * middle.s1, d = dstOffset + (long)i * inner.s2 + (long)j * middle.s2;
     STRIDED_OFFSETS(long, rank, shape, ss, ds, rest, s, d)
     dst[d] = src[s];
   }

@@ -222,10 +222,26 @@ extension OpenCLBackend {
         guard copy.shape.count <= 8 else { throw ScalpelError.shapeMismatch(op: "copy", detail: "rank \(copy.shape.count) exceeds 8") }
         try launch("copy", file: "elementwise.cl", operands: [(source, copy.srcExtent), (destination, copy.dstExtent)]) { program, b in
             let small = Self.fitsInt(count, copy.srcExtent, copy.dstExtent)
-            let (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
-            try run1D(program, "copy_strided", [.buffer(b[0].mem), .long(Int64(copy.srcOffset)), .buffer(b[1].mem), .long(Int64(copy.dstOffset)),
-                                                .long(Int64(count)), .int(Int32(shape.count)), Self.int8(shape),
-                                                Self.int8(strides[0]), Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
+            var (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
+            // The two innermost dimensions go to the range's first two axes, the rest (outer,
+            // at most 8) are decoded from the third.
+            func take() -> [Int] {
+                guard let size = shape.popLast() else { return [1, 0, 0] }
+                return [size, strides[0].removeLast(), strides[1].removeLast()]
+            }
+            let inner = take(), middle = take()
+            let outerCount = shape.reduce(1, *)
+            guard outerCount < Int(Int32.max), inner[0] < Int(Int32.max), middle[0] < Int(Int32.max) else {
+                throw ScalpelError.shapeMismatch(op: "copy", detail: "a dimension of \(copy.shape) is too large for OpenCL's index range")
+            }
+            let kernel = try program.kernel("copy_strided")
+            try setArguments(kernel, [.buffer(b[0].mem), .long(Int64(copy.srcOffset)), .buffer(b[1].mem), .long(Int64(copy.dstOffset)),
+                                      Self.int8(inner), Self.int8(middle), .int(Int32(outerCount)),
+                                      .int(Int32(shape.count)), Self.int8(shape), Self.int8(strides[0]), Self.int8(strides[1]),
+                                      .int(small ? 1 : 0)])
+            let limit = min(groupSize, info.maxWorkGroupSize)
+            let across = min((inner[0] + 15) / 16 * 16, limit)
+            try enqueue(kernel, name: "copy_strided", global: [inner[0], middle[0], outerCount], local: [across, max(1, min(middle[0], limit / across)), 1])
         } fallback: { cpu, b in try cpu.copy(copy, from: b[0], to: b[1]) }
     }
 
