@@ -109,3 +109,34 @@ __kernel void pool2d_backward(__global const float *input, __global const float 
 #endif
   gradInput[(long)plane * H * W + h * W + w] = acc;
 }
+
+// gradInput when the windows tile the input exactly (stride = window, no padding, H = OH·R,
+// W = OW·S: a 2×2/2 pool of even sizes), one output window per work-item: it writes its R·S
+// input gradients — the window's gradient at its first maximum (max pooling; none when the
+// maximum is NaN, as the CPU reference) or spread evenly (average) — reading the window once,
+// where the per-input kernel reads it once per element. Global (OW, OH, N·C), rounded up.
+__kernel void pool2d_backward_tiles(__global const float *input, __global const float *output, __global const float *gradOutput,
+                                    __global float *gradInput, const int8 p, const int isMax) {
+  const int H = p.s1, W = p.s2, OH = p.s5, OW = p.s6;
+  const int x = get_global_id(0), y = get_global_id(1), plane = get_global_id(2);
+  if (x >= OW || y >= OH) return;
+  const long base = (long)plane * H * W + (y * POOL_R) * W + x * POOL_S;
+  const int o = y * OW + x;
+  const float g = gradOutput[(long)plane * OH * OW + o];
+  const float peak = output[(long)plane * OH * OW + o];
+  int first = POOL_R * POOL_S;  // none
+#pragma unroll
+  for (int r = POOL_R - 1; r >= 0; r--) {
+#pragma unroll
+    for (int s = POOL_S - 1; s >= 0; s--) {
+      if (input[base + r * W + s] == peak) first = r * POOL_S + s;  // the last hit walking backwards
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < POOL_R; r++) {
+#pragma unroll
+    for (int s = 0; s < POOL_S; s++) {
+      gradInput[base + r * W + s] = isMax ? (first == r * POOL_S + s ? g : 0.0f) : g / (float)(POOL_R * POOL_S);
+    }
+  }
+}

@@ -69,8 +69,16 @@ extension OpenCLBackend {
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         try launch("pool2d backward", file: "pool.cl", options: Self.poolOptions(g),
                    operands: [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)]) { program, b in
-            try runRows(program, "pool2d_backward", [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem),
-                                                     Self.poolGeometry(g), .int(max ? 1 : 0)], global: [g.width, g.height, g.batch * g.channels])
+            let arguments: [KernelArgument] = [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), Self.poolGeometry(g),
+                                               .int(max ? 1 : 0)]
+            // Windows that tile the input exactly: one work-item per window writes all of it.
+            let tiles = g.strideH == g.kernelHeight && g.strideW == g.kernelWidth && g.padH == 0 && g.padW == 0
+                && g.height == g.outHeight * g.kernelHeight && g.width == g.outWidth * g.kernelWidth
+            if tiles {
+                try runRows(program, "pool2d_backward_tiles", arguments, global: [g.outWidth, g.outHeight, g.batch * g.channels])
+            } else {
+                try runRows(program, "pool2d_backward", arguments, global: [g.width, g.height, g.batch * g.channels])
+            }
         } fallback: { cpu, b in try cpu.pool2dBackward(g, max: max, input: b[0], output: b[1], gradOutput: b[2], gradInput: b[3]) }
     }
 }
