@@ -66,9 +66,11 @@ import Testing
         #expect(result.status == 1)
         let rows = deviceRows(result.stdout)
         let pooling = rows.filter { $0.hasPrefix("pooling ") }, convolution = rows.filter { $0.hasPrefix("convolution ") }
-        #expect(!pooling.isEmpty && pooling.allSatisfy { $0.contains("FAIL") && $0.contains("pool2d_backward") && $0.contains("CL_INVALID_KERNEL_NAME") },
-                "\(result.stdout)")
+        // The cases whose windows tile the input run pool2d_backward_tiles instead, and pass.
+        let failing = pooling.filter { $0.contains("FAIL") }
+        #expect(!failing.isEmpty && failing.allSatisfy { $0.contains("pool2d_backward") && $0.contains("CL_INVALID_KERNEL_NAME") }, "\(result.stdout)")
+        #expect(pooling.allSatisfy { $0.contains("FAIL") || $0.contains("tiling the input") }, "\(result.stdout)")
         #expect(!convolution.isEmpty && convolution.allSatisfy { $0.hasSuffix(" pass") }, "the other programs still run: \(result.stdout)")
-        #expect(result.stdout.hasSuffix("\(result.stdout.split(separator: "\n").count { $0.hasSuffix(" pass") }) passed, \(pooling.count) failed\n"))
+        #expect(result.stdout.hasSuffix("\(result.stdout.split(separator: "\n").count { $0.hasSuffix(" pass") }) passed, \(failing.count) failed\n"))
     }
 }
