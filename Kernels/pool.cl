@@ -38,7 +38,10 @@ inline float pool_window(const __global float *in, int H, int W, int top, int le
     for (int s = 0; s < POOL_S; s++) {
       const int h = top + r, w = left + s;
       const bool inside = h >= 0 && h < H && w >= 0 && w < W;
-      const float v = inside ? in[h * W + w] : (isMax ? -INFINITY : 0.0f);
+      // Every work-item loads (from a clamped address) and selects: a load under a condition
+      // keeps PoCL and Intel's compiler from vectorising the kernel (measured 3.6x and 6x).
+      const float loaded = in[clamp(h, 0, H - 1) * W + clamp(w, 0, W - 1)];
+      const float v = inside ? loaded : (isMax ? -INFINITY : 0.0f);
       if (isMax) acc = (v > acc || isnan(v)) ? v : acc;
       else acc += v;
     }
@@ -56,7 +59,8 @@ inline bool pool_first_max(const __global float *in, int H, int W, int top, int 
     for (int s = POOL_S - 1; s >= 0; s--) {
       const int hh = top + r, ww = left + s;
       const bool inside = hh >= 0 && hh < H && ww >= 0 && ww < W;
-      if (inside && in[hh * W + ww] == peak) first = r * POOL_S + s;  // the last hit walking backwards
+      const float loaded = in[clamp(hh, 0, H - 1) * W + clamp(ww, 0, W - 1)];  // unconditional, as in pool_window
+      if (inside && loaded == peak) first = r * POOL_S + s;  // the last hit walking backwards
     }
   }
   return first == (h - top) * POOL_S + (w - left);
@@ -108,6 +112,26 @@ __kernel void pool2d_backward(__global const float *input, __global const float 
   }
 #endif
   gradInput[(long)plane * H * W + h * W + w] = acc;
+}
+
+// output when the windows tile the input exactly (see pool2d_backward_tiles): every load in
+// bounds, so no clamping or selecting. Global (OW, OH, N·C), rounded up.
+__kernel void pool2d_tiles(__global const float *input, __global float *output, const int8 p, const int isMax) {
+  const int H = p.s1, W = p.s2, OH = p.s5, OW = p.s6;
+  const int x = get_global_id(0), y = get_global_id(1), plane = get_global_id(2);
+  if (x >= OW || y >= OH) return;
+  const long base = (long)plane * H * W + (y * POOL_R) * W + x * POOL_S;
+  float acc = isMax ? -INFINITY : 0.0f;
+#pragma unroll
+  for (int r = 0; r < POOL_R; r++) {
+#pragma unroll
+    for (int s = 0; s < POOL_S; s++) {
+      const float v = input[base + r * W + s];
+      if (isMax) acc = (v > acc || isnan(v)) ? v : acc;
+      else acc += v;
+    }
+  }
+  output[(long)plane * OH * OW + y * OW + x] = isMax ? acc : acc / (float)(POOL_R * POOL_S);
 }
 
 // gradInput when the windows tile the input exactly (stride = window, no padding, H = OH·R,

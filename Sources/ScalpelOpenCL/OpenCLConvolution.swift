@@ -14,6 +14,13 @@ extension OpenCLBackend {
         int8([g.batch * g.channels, g.height, g.width, g.padH, g.padW, g.outHeight, g.outWidth, 0])
     }
 
+    /// Whether the windows tile the input exactly (stride = window, no padding, no leftover
+    /// rows or columns): pool.cl's per-window kernels then apply.
+    private static func poolTiles(_ g: Pool2dGeometry) -> Bool {
+        g.strideH == g.kernelHeight && g.strideW == g.kernelWidth && g.padH == 0 && g.padW == 0
+            && g.height == g.outHeight * g.kernelHeight && g.width == g.outWidth * g.kernelWidth
+    }
+
     /// pool.cl's build options: the window and the stride are compile-time constants, one
     /// program per window and stride.
     private static func poolOptions(_ g: Pool2dGeometry) -> String {
@@ -57,7 +64,7 @@ extension OpenCLBackend {
         try geometry.validate()
         let g = geometry, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         try launch("pool2d", file: "pool.cl", options: Self.poolOptions(g), operands: [(input, g.batch * g.channels * g.height * g.width), (output, outCount)]) { program, b in
-            try runRows(program, "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem), Self.poolGeometry(g), .int(max ? 1 : 0)],
+            try runRows(program, Self.poolTiles(g) ? "pool2d_tiles" : "pool2d", [.buffer(b[0].mem), .buffer(b[1].mem), Self.poolGeometry(g), .int(max ? 1 : 0)],
                         global: [g.outWidth, g.outHeight, g.batch * g.channels])
         } fallback: { cpu, b in try cpu.pool2d(g, max: max, input: b[0], output: b[1]) }
     }
@@ -72,9 +79,7 @@ extension OpenCLBackend {
             let arguments: [KernelArgument] = [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), Self.poolGeometry(g),
                                                .int(max ? 1 : 0)]
             // Windows that tile the input exactly: one work-item per window writes all of it.
-            let tiles = g.strideH == g.kernelHeight && g.strideW == g.kernelWidth && g.padH == 0 && g.padW == 0
-                && g.height == g.outHeight * g.kernelHeight && g.width == g.outWidth * g.kernelWidth
-            if tiles {
+            if Self.poolTiles(g) {
                 try runRows(program, "pool2d_backward_tiles", arguments, global: [g.outWidth, g.outHeight, g.batch * g.channels])
             } else {
                 try runRows(program, "pool2d_backward", arguments, global: [g.width, g.height, g.batch * g.channels])

@@ -6,13 +6,13 @@ extension KernelCases {
     /// included), and more outputs than a work-group.
     public static let pooling: [KernelCase] = [
         .tensor(.pooling, "maxPool2d 2×2", [[2, 3, 6, 5]], kernels: ["pool2d", "pool2d_backward"], quick: true) { try $0[0].maxPool2d(kernel: (2, 2)) },
-        .tensor(.pooling, "maxPool2d 2×2, windows tiling the input", [[2, 3, 8, 10]], kernels: ["pool2d", "pool2d_backward_tiles"], quick: true) {
+        .tensor(.pooling, "maxPool2d 2×2, windows tiling the input", [[2, 3, 8, 10]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"], quick: true) {
             try $0[0].maxPool2d(kernel: (2, 2))
         },
-        .tensor(.pooling, "maxPool2d 2×2, ties, windows tiling the input", [[2, 3, 4, 6]], ranges: [0 ... 0], kernels: ["pool2d", "pool2d_backward_tiles"]) {
+        .tensor(.pooling, "maxPool2d 2×2, ties, windows tiling the input", [[2, 3, 4, 6]], ranges: [0 ... 0], kernels: ["pool2d_tiles", "pool2d_backward_tiles"]) {
             try $0[0].maxPool2d(kernel: (2, 2))
         },
-        .tensor(.pooling, "avgPool2d 3×3, windows tiling the input", [[2, 2, 9, 6]], kernels: ["pool2d", "pool2d_backward_tiles"]) {
+        .tensor(.pooling, "avgPool2d 3×3, windows tiling the input", [[2, 2, 9, 6]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"]) {
             try $0[0].avgPool2d(kernel: (3, 3))
         },
         .tensor(.pooling, "maxPool2d 3×3 stride 2 pad 1", [[2, 2, 7, 7]], kernels: ["pool2d", "pool2d_backward"]) {
