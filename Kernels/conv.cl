@@ -7,10 +7,11 @@
 // Geometry, passed as two int8 vectors:
 //   g0 = (N, C, H, W, K, R, S, groups)   g1 = (strideH, strideW, padH, padW, dilationH, dilationW, OH, OW)
 
-// Both column kernels run on 3-D ranges whose first dimension walks along an image row, so a
-// CPU device vectorises across consecutive work-items (consecutive addresses) and the
-// divisions that decode the other two dimensions are the same for a whole row (no vector
-// integer division exists on a CPU: a division per element ran scalar).
+// Both column kernels run on 3-D ranges whose first dimension walks along an image row:
+// consecutive work-items touch consecutive addresses, and the divisions that decode the other
+// two dimensions are per row, not per element (a CPU has no vector integer division; im2col
+// of ResNet-18's stage-1 shape went from 137 to 50 ms on PoCL and from 132 to 16 ms on Intel's
+// runtime).
 
 // columns[(c·R + r)·S + s][(n·OH + y)·OW + x] = input[n][c][y·sh − ph + r·dh][x·sw − pw + s·dw] or 0.
 // Work-item (x, n·OH + y, (c·R + r)·S + s): global (OW, N·OH, C·R·S), rounded up.
@@ -18,12 +19,15 @@ __kernel void im2col(__global const float *input, const long offset, __global fl
   const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
   const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
   const int x = get_global_id(0), row = get_global_id(1), crs = get_global_id(2);
-  if (x >= OW || row >= N * OH || crs >= C * R * S) return;
-  const int n = row / OH, y = row - n * OH;
-  const int c = crs / (R * S), rs = crs - c * (R * S), r = rs / S, s = rs - r * S;
+  // No early return and no load under a condition (each cost 1.3x on PoCL and on Intel): the
+  // coordinates are clamped into range, every work-item loads, and only the store is guarded.
+  const int rowIn = min(row, N * OH - 1), crsIn = min(crs, C * R * S - 1);
+  const int n = rowIn / OH, y = rowIn - n * OH;
+  const int c = crsIn / (R * S), rs = crsIn - c * (R * S), r = rs / S, s = rs - r * S;
   const int h = y * sh - ph + r * dh, w = x * sw - pw + s * dw;
   const bool inside = h >= 0 && h < H && w >= 0 && w < W;
-  columns[(long)crs * N * OH * OW + (long)row * OW + x] = inside ? input[offset + (((long)n * C + c) * H + h) * W + w] : 0.0f;
+  const float v = input[offset + (((long)n * C + c) * H + clamp(h, 0, H - 1)) * W + clamp(w, 0, W - 1)];
+  if (x < OW && row < N * OH && crs < C * R * S) columns[(long)crs * N * OH * OW + (long)row * OW + x] = inside ? v : 0.0f;
 }
 
 // The window and its steps are compile-time constants for col2im (one program per
