@@ -93,22 +93,24 @@ __kernel void binary_same(const int op, __global const float *a, __global const 
   if (i < count) out[i] = apply_binary(op, a[i], b[i]);
 }
 
-// out = a ⊕ b with broadcasting: out is contiguous in `shape` (rank ≤ 8, unused dimensions 1);
-// sa and sb give each input's stride per output dimension (0 where it broadcasts). small: every
-// offset fits in an int (32-bit index arithmetic).
+// out = a ⊕ b with broadcasting: out is contiguous in the shape; each input has a stride per
+// output dimension (0 where it broadcasts). As copy_strided: the two innermost dimensions are
+// work-item axes (inner, middle: (size, a stride, b stride, …)), the `rank` ≤ 6 outer ones
+// (shape, sa, sb) are decoded from the third, so no work-item divides per element. Global
+// (inner size, middle size, product of the outer sizes). small: every offset fits in an int.
 __kernel void binary_broadcast(const int op, __global const float *a, __global const float *b, __global float *out,
-                               const long count, const int rank, const int8 shape, const int8 sa, const int8 sb,
-                               const int small) {
-  const long i = get_global_id(0);
-  if (i >= count) return;
+                               const int8 inner, const int8 middle, const int outerCount, const int rank, const int8 shape,
+                               const int8 sa, const int8 sb, const int small) {
+  const int i = get_global_id(0), j = get_global_id(1), o = get_global_id(2);
+  if (i >= inner.s0 || j >= middle.s0 || o >= outerCount) return;
   if (small) {
-    int rest = (int)i, ia = 0, ib = 0;
+    int rest = o, ia = i * inner.s1 + j * middle.s1, ib = i * inner.s2 + j * middle.s2;
     STRIDED_OFFSETS(int, rank, shape, sa, sb, rest, ia, ib)
-    out[i] = apply_binary(op, a[ia], b[ib]);
+    out[(o * middle.s0 + j) * inner.s0 + i] = apply_binary(op, a[ia], b[ib]);
   } else {
-    long rest = i, ia = 0, ib = 0;
+    long rest = o, ia = (long)i * inner.s1 + (long)j * middle.s1, ib = (long)i * inner.s2 + (long)j * middle.s2;
     STRIDED_OFFSETS(long, rank, shape, sa, sb, rest, ia, ib)
-    out[i] = apply_binary(op, a[ia], b[ib]);
+    out[((long)o * middle.s0 + j) * inner.s0 + i] = apply_binary(op, a[ia], b[ib]);
   }
 }
 

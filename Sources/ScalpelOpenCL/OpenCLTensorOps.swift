@@ -62,6 +62,33 @@ extension OpenCLBackend {
         return .int8(padded)
     }
 
+    /// A coalesced strided shape split for copy_strided and binary_broadcast: the innermost
+    /// dimension and the one before it as (size, stride of each operand) — the range's first two
+    /// axes, so no work-item divides per element — and the outer dimensions with their product.
+    static func splitInnerDimensions(_ shape: [Int], _ strides: [[Int]], op: String) throws
+        -> (inner: [Int], middle: [Int], outer: (shape: [Int], strides: [[Int]], count: Int)) {
+        var (shape, strides) = (shape, strides)
+        func take() -> [Int] {
+            guard let size = shape.popLast() else { return [1] + strides.map { _ in 0 } }
+            return [size] + strides.indices.map { strides[$0].removeLast() }
+        }
+        let inner = take(), middle = take()
+        let count = shape.reduce(1, *)
+        guard count < Int(Int32.max), inner[0] < Int(Int32.max), middle[0] < Int(Int32.max) else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "a dimension is too large for OpenCL's index range")
+        }
+        return (inner, middle, (shape, strides, count))
+    }
+
+    /// Enqueues a kernel over (row, rows, outer) whose first axis walks along rows: work-groups
+    /// a multiple of 16 wide where the row allows (a CPU device's vector), stacked to the 1-D
+    /// group size.
+    func enqueueRows(_ kernel: cl_kernel, name: String, global: [Int]) throws {
+        let limit = min(groupSize, info.maxWorkGroupSize)
+        let across = min((global[0] + 15) / 16 * 16, limit)
+        try enqueue(kernel, name: name, global: global, local: [across, max(1, min(global[1], limit / across)), 1])
+    }
+
     /// Whether element counts and extents (offset included) all stay below 2³¹, so that a
     /// kernel may index in 32-bit ints.
     static func fitsInt(_ sizes: Int...) -> Bool { sizes.allSatisfy { $0 < Int(Int32.max) } }
@@ -121,9 +148,12 @@ extension OpenCLBackend {
                 try run1D(program, "binary_same", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count))], count: count)
             } else {
                 let small = Self.fitsInt(count, extentA, extentB)
-                try run1D(program, "binary_broadcast", [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), .long(Int64(count)),
-                                                        .int(Int32(shape.count)), Self.int8(shape), Self.int8(strides[0]),
-                                                        Self.int8(strides[1]), .int(small ? 1 : 0)], count: count)
+                let (inner, middle, outer) = try Self.splitInnerDimensions(shape, strides, op: "binary \(op.rawValue)")
+                let kernel = try program.kernel("binary_broadcast")
+                try setArguments(kernel, [.int(op.code), .buffer(m[0].mem), .buffer(m[1].mem), .buffer(m[2].mem), Self.int8(inner), Self.int8(middle),
+                                          .int(Int32(outer.count)), .int(Int32(outer.shape.count)), Self.int8(outer.shape),
+                                          Self.int8(outer.strides[0]), Self.int8(outer.strides[1]), .int(small ? 1 : 0)])
+                try enqueueRows(kernel, name: "binary_broadcast", global: [inner[0], middle[0], outer.count])
             }
         } fallback: { cpu, m in try cpu.binary(op, a: m[0], b: m[1], out: m[2], layout: layout) }
     }
@@ -222,26 +252,14 @@ extension OpenCLBackend {
         guard copy.shape.count <= 8 else { throw ScalpelError.shapeMismatch(op: "copy", detail: "rank \(copy.shape.count) exceeds 8") }
         try launch("copy", file: "elementwise.cl", operands: [(source, copy.srcExtent), (destination, copy.dstExtent)]) { program, b in
             let small = Self.fitsInt(count, copy.srcExtent, copy.dstExtent)
-            var (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
-            // The two innermost dimensions go to the range's first two axes, the rest (outer,
-            // at most 8) are decoded from the third.
-            func take() -> [Int] {
-                guard let size = shape.popLast() else { return [1, 0, 0] }
-                return [size, strides[0].removeLast(), strides[1].removeLast()]
-            }
-            let inner = take(), middle = take()
-            let outerCount = shape.reduce(1, *)
-            guard outerCount < Int(Int32.max), inner[0] < Int(Int32.max), middle[0] < Int(Int32.max) else {
-                throw ScalpelError.shapeMismatch(op: "copy", detail: "a dimension of \(copy.shape) is too large for OpenCL's index range")
-            }
+            let (shape, strides) = Self.coalesce(copy.shape, [copy.srcStrides, copy.dstStrides])
+            let (inner, middle, outer) = try Self.splitInnerDimensions(shape, strides, op: "copy")
             let kernel = try program.kernel("copy_strided")
             try setArguments(kernel, [.buffer(b[0].mem), .long(Int64(copy.srcOffset)), .buffer(b[1].mem), .long(Int64(copy.dstOffset)),
-                                      Self.int8(inner), Self.int8(middle), .int(Int32(outerCount)),
-                                      .int(Int32(shape.count)), Self.int8(shape), Self.int8(strides[0]), Self.int8(strides[1]),
-                                      .int(small ? 1 : 0)])
-            let limit = min(groupSize, info.maxWorkGroupSize)
-            let across = min((inner[0] + 15) / 16 * 16, limit)
-            try enqueue(kernel, name: "copy_strided", global: [inner[0], middle[0], outerCount], local: [across, max(1, min(middle[0], limit / across)), 1])
+                                      Self.int8(inner), Self.int8(middle), .int(Int32(outer.count)),
+                                      .int(Int32(outer.shape.count)), Self.int8(outer.shape), Self.int8(outer.strides[0]),
+                                      Self.int8(outer.strides[1]), .int(small ? 1 : 0)])
+            try enqueueRows(kernel, name: "copy_strided", global: [inner[0], middle[0], outer.count])
         } fallback: { cpu, b in try cpu.copy(copy, from: b[0], to: b[1]) }
     }
 
