@@ -199,6 +199,126 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
   }
 }
 
+// ---- direct (CPU-type devices, products too small to repay packing) ----
+// gemm_direct and gemm_direct_nt read op(A) and op(B) where they are: one launch instead of
+// gemm_pack_a, gemm_pack_b(t) and gemm_packed. For the small products of a training step
+// (M = batch·length in the thousands, N and K in the tens or hundreds) each pack launch costs
+// about as much as the product. Both take the arguments of gemm_tiled (transposes, batch
+// strides, offsets, K slices: launch index z = b·splits + s covers [s·Kc, min(K, s·Kc + Kc))
+// of batch entry b and writes C's entry z) and store like gemm_packed: C = alpha·acc +
+// beta·C, C not read when beta is 0. Rows past M and columns past N read the last valid row
+// or column (in bounds, no guard in the inner loop) and are never stored.
+
+#define DIRECT_AOFF(r) const long aOff##r = (long)min(i0 + r, M - 1) * aRow;
+#define DIRECT_FMA(r) acc##r = fma((floatV)(ak[aOff##r]), bv, acc##r);
+
+// One PACK_RM × PACK_VW block of C per work-item, vectorised along N like gemm_packed: global
+// size (ceil(N/PACK_VW), ceil(M/PACK_RM), batch·splits). Per k, one vector load of a row of
+// op(B) (B stored K×N) and PACK_RM broadcasts of op(A) (A stored M×K or K×M). A block past
+// N's edge, and B stored transposed (N×K, where a row of op(B) is a gather), load op(B)'s row
+// element by element.
+__kernel void gemm_direct(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
+                          const int transA, __global const float *A, const long offA, const int lda, const long strideA,
+                          const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
+                          __global float *C, const long offC, const int ldc, const long strideC) {
+  const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2);
+  const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
+  if (i0 >= M || j0 >= N) return;
+  const int b = z / splits, kStart = (z - b * splits) * Kc;
+  const int kLen = min(Kc, K - kStart);
+  // op(A)(i, l) at ak[i·aRow] where ak points at depth l; op(B)(l, j) likewise at bk[j·bCol].
+  const long aRow = transA ? 1 : lda, aK = transA ? lda : 1;
+  const long bCol = transB ? ldb : 1, bK = transB ? 1 : ldb;
+  const __global float *ak = A + offA + (long)b * strideA + (long)kStart * aK;
+  const __global float *bk = B + offB + (long)b * strideB + (long)kStart * bK;
+  __global float *c = C + offC + (long)z * strideC;
+  PACK_ROWS(DIRECT_AOFF)
+  PACK_ROWS(PACK_DECLARE)
+  if (bCol == 1 && j0 + PACK_VW <= N) {
+    bk += j0;
+    for (int k = 0; k < kLen; k++) {
+      const floatV bv = vloadV(0, bk);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bk += bK;
+    }
+  } else {
+    long bOff[PACK_VW];
+    for (int cc = 0; cc < PACK_VW; cc++) bOff[cc] = (long)min(j0 + cc, N - 1) * bCol;
+    for (int k = 0; k < kLen; k++) {
+      float brow[PACK_VW];
+      for (int cc = 0; cc < PACK_VW; cc++) brow[cc] = bk[bOff[cc]];
+      const floatV bv = vloadV(0, brow);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bk += bK;
+    }
+  }
+  if (i0 + PACK_RM <= M && j0 + PACK_VW <= N) {
+    PACK_ROWS(PACK_STORE_FULL)
+  } else {
+    PACK_ROWS(PACK_STORE_EDGE)
+  }
+}
+
+// gemm_direct_nt: work-items along M per work-group (all on one column block of C), and the
+// depth of the slice of op(B) they stage together.
+#ifndef DIRECT_GROUP
+#define DIRECT_GROUP 8
+#endif
+#ifndef DIRECT_KC
+#define DIRECT_KC 128
+#endif
+
+// C = alpha·A·Bᵀ + beta·C with B stored N×K (a Linear layer's forward pass y = x·Wᵀ): a row
+// of op(B) is a gather of PACK_VW columns, so the work-group stages op(B)'s PACK_VW-column
+// panel, DIRECT_KC deep at a time, in __local memory as gemm_pack_bt would (each work-item
+// copies PACK_VW / DIRECT_GROUP columns, reading along K), and its DIRECT_GROUP work-items —
+// row blocks i0 = PACK_RM·(group row + w) of the same columns — then run gemm_direct's inner
+// loop on it: the transposition costs 1/(DIRECT_GROUP·PACK_RM) of the multiply-adds and no
+// launch. Global size (ceil(N/PACK_VW), ceil(M/PACK_RM) rounded up to DIRECT_GROUP,
+// batch·splits), work-group (1, DIRECT_GROUP, 1); work-items past M take part in the staging
+// and barriers but store nothing.
+__kernel __attribute__((reqd_work_group_size(1, DIRECT_GROUP, 1)))
+void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
+                    const int transA, __global const float *A, const long offA, const int lda, const long strideA,
+                    __global const float *B, const long offB, const int ldb, const long strideB,
+                    __global float *C, const long offC, const int ldc, const long strideC) {
+  __local float Bs[DIRECT_KC * PACK_VW];  // Bs[t·PACK_VW + cc] = op(B)(l0 + t, j0 + cc)
+  const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2), w = get_local_id(1);
+  const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
+  const int b = z / splits, kStart = (z - b * splits) * Kc;
+  const int kLen = min(Kc, K - kStart);
+  const long aRow = transA ? 1 : lda, aK = transA ? lda : 1;
+  const __global float *ak = A + offA + (long)b * strideA + (long)kStart * aK;
+  const __global float *bk = B + offB + (long)b * strideB + kStart;
+  __global float *c = C + offC + (long)z * strideC;
+  PACK_ROWS(DIRECT_AOFF)
+  PACK_ROWS(PACK_DECLARE)
+  for (int l0 = 0; l0 < kLen; l0 += DIRECT_KC) {
+    const int depth = min(DIRECT_KC, kLen - l0);
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous slice is consumed
+    for (int cc = w; cc < PACK_VW; cc += DIRECT_GROUP) {
+      const __global float *column = bk + (long)min(j0 + cc, N - 1) * ldb + l0;
+      for (int t = 0; t < depth; t++) Bs[t * PACK_VW + cc] = column[t];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const __local float *bp = Bs;
+    for (int t = 0; t < depth; t++) {
+      const floatV bv = vloadV(0, bp);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bp += PACK_VW;
+    }
+  }
+  if (i0 >= M || j0 >= N) return;
+  if (i0 + PACK_RM <= M && j0 + PACK_VW <= N) {
+    PACK_ROWS(PACK_STORE_FULL)
+  } else {
+    PACK_ROWS(PACK_STORE_EDGE)
+  }
+}
+
 // ---- tiled (GPU) ----
 #define TILE_RTS_M (TILE_M / TILE_WPT_M)  // work-items along M
 #define TILE_RTS_N (TILE_N / TILE_WPT_N)  // work-items along N
