@@ -1,6 +1,6 @@
 // gemm.cl: fp32 GEMM, row-major, C = alpha·op(A)·op(B) + beta·C, batched with strides.
 //
-// Two families, chosen per device by the tuning table (and by measurement in `scalpel bench`):
+// Three families, chosen per device (and per product) by the tuning table (and by measurement in `scalpel bench`):
 //
 //  * packed (CPU-type devices such as PoCL): gemm_pack_a / gemm_pack_b copy op(A) and op(B)
 //    into zero-padded micro-panels, then gemm_packed gives each work-item a PACK_RM × PACK_VW
@@ -9,6 +9,10 @@
 //    and PACK_RM fma() per k, no __local memory, no barrier. Packing also removes the edge
 //    cases from the inner loop, handles both transposes, and avoids the cache-set conflicts
 //    of power-of-two leading dimensions.
+//
+//  * direct (the packed family's choice for products whose operands stay cached, see
+//    GEMMTuning.directPays): gemm_direct and gemm_direct_nt read op(A) and op(B) in place, one
+//    launch instead of three.
 //
 //  * tiled (GPUs): gemm_tiled stages TILE_K-deep slices of op(A) and op(B) in __local memory;
 //    each work-item accumulates TILE_WPT_M × TILE_WPT_N outputs in registers.

@@ -186,7 +186,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch variant {
-        case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "")
+        case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "") + ", direct to \(directMaxOperand * 4 >> 20) MiB operands"
         case .tiled: return "tiled \(tileM)×\(tileN)×\(tileK), \(wptM)×\(wptN) per work-item"
         case .direct: return "direct \(packRM)×\(packVW), 3×4 dot products for A·Bᵀ"
         }
