@@ -213,6 +213,23 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
 // beta·C, C not read when beta is 0. Rows past M and columns past N read the last valid row
 // or column (in bounds, no guard in the inner loop) and are never stored.
 
+// gemm_direct_nt's stores of one slice's sum: C = alpha·acc + b1·C with b1 = beta for the
+// first slice (C not read when it is 0) and 1 for the others.
+#define DIRECT_STORE_FULL(r)                                                          \
+  {                                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
+    floatV v = alpha * acc##r;                                                        \
+    if (b1 != 0.0f) v = fma((floatV)(b1), vloadV(0, row), v);                         \
+    vstoreV(v, 0, row);                                                               \
+  }
+#define DIRECT_STORE_EDGE(r)                                                          \
+  if (i0 + r < M) {                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
+    float vals[PACK_VW];                                                              \
+    vstoreV(acc##r, 0, vals);                                                         \
+    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
+      row[cc] = b1 != 0.0f ? alpha * vals[cc] + b1 * row[cc] : alpha * vals[cc];      \
+  }
 #define DIRECT_AOFF(r) const long aOff##r = (long)min(i0 + r, M - 1) * aRow;
 #define DIRECT_FMA(r) acc##r = fma((floatV)(ak[aOff##r]), bv, acc##r);
 
@@ -282,7 +299,9 @@ __kernel void gemm_direct(const int M, const int N, const int K, const int Kc, c
 // loop on it: the transposition costs 1/(DIRECT_GROUP·PACK_RM) of the multiply-adds and no
 // launch. Global size (ceil(N/PACK_VW), ceil(M/PACK_RM) rounded up to DIRECT_GROUP,
 // batch·splits), work-group (1, DIRECT_GROUP, 1); work-items past M take part in the staging
-// and barriers but store nothing.
+// and barriers but store nothing. Each slice's sum goes to C before the next slice is staged
+// (measured on PoCL, 2240×192×64: 0.89 of the packed path's GFLOP/s with accumulators kept
+// across the slices' barriers, 0.97 this way; 2240×64×128: 1.24 and 1.74).
 __kernel __attribute__((reqd_work_group_size(1, DIRECT_GROUP, 1)))
 void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                     const int transA, __global const float *A, const long offA, const int lda, const long strideA,
@@ -294,19 +313,23 @@ void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const i
   const int b = z / splits, kStart = (z - b * splits) * Kc;
   const int kLen = min(Kc, K - kStart);
   const long aRow = transA ? 1 : lda, aK = transA ? lda : 1;
-  const __global float *ak = A + offA + (long)b * strideA + (long)kStart * aK;
+  const __global float *a0 = A + offA + (long)b * strideA + (long)kStart * aK;
   const __global float *bk = B + offB + (long)b * strideB + kStart;
   __global float *c = C + offC + (long)z * strideC;
   PACK_ROWS(DIRECT_AOFF)
-  PACK_ROWS(PACK_DECLARE)
-  for (int l0 = 0; l0 < kLen; l0 += DIRECT_KC) {
-    const int depth = min(DIRECT_KC, kLen - l0);
+  const bool stores = i0 < M && j0 < N, full = i0 + PACK_RM <= M && j0 + PACK_VW <= N;
+  // C takes each slice's sum in turn (the first with beta, the rest added), so that no
+  // accumulator lives across a barrier: PoCL would keep it in memory, not in registers.
+  for (int l0 = 0; l0 == 0 || l0 < kLen; l0 += DIRECT_KC) {
+    const int depth = clamp(kLen - l0, 0, DIRECT_KC);
     barrier(CLK_LOCAL_MEM_FENCE);  // the previous slice is consumed
     for (int cc = w; cc < PACK_VW; cc += DIRECT_GROUP) {
       const __global float *column = bk + (long)min(j0 + cc, N - 1) * ldb + l0;
       for (int t = 0; t < depth; t++) Bs[t * PACK_VW + cc] = column[t];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    PACK_ROWS(PACK_DECLARE)
+    const __global float *ak = a0 + (long)l0 * aK;
     const __local float *bp = Bs;
     for (int t = 0; t < depth; t++) {
       const floatV bv = vloadV(0, bp);
@@ -314,12 +337,14 @@ void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const i
       ak += aK;
       bp += PACK_VW;
     }
-  }
-  if (i0 >= M || j0 >= N) return;
-  if (i0 + PACK_RM <= M && j0 + PACK_VW <= N) {
-    PACK_ROWS(PACK_STORE_FULL)
-  } else {
-    PACK_ROWS(PACK_STORE_EDGE)
+    if (stores) {
+      const float b1 = l0 == 0 ? beta : 1.0f;  // later slices add to C
+      if (full) {
+        PACK_ROWS(DIRECT_STORE_FULL)
+      } else {
+        PACK_ROWS(DIRECT_STORE_EDGE)
+      }
+    }
   }
 }
 

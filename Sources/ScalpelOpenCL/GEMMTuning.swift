@@ -171,15 +171,14 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// Measured with `scalpel bench gemm --all-variants` (GFLOP/s, packed → direct; each call
     /// ends in a sync, so the pack launches' cost is included) on 2 Zen 4 cores shared with
     /// other work, PoCL: a transformer's Linear layers at batch 16 × length 140 — 2240×64×192
-    /// NN 58 → 106, 192×64×2240 TN 50 → 100, 2240×64×64 NT 54 → 62, 2240×64×128 NT 57 → 70,
-    /// 2240×128×64 NT 72 → 68, 2240×192×64 NT 80 → 71 — a small CNN's 3136 → 128 layer
-    /// 128×3136×128 NN 94 → 107, 128×128×3136 NT 69 → 69, and 512³ NN 94 → 120; Intel's CPU
+    /// NN 58 → 106, 192×64×2240 TN 50 → 100 (packed split in 2), 2240×64×64 NT 54 → 61,
+    /// 2240×64×128 NT 50 → 86, 2240×192×64 NT 80 → 78 — a small CNN's 3136 → 128 layer
+    /// 128×3136×128 NN 94 → 107, 128×128×3136 NT 71 → 82, and 512³ NN 94 → 120; Intel's CPU
     /// runtime: 2240×64×192 NN 44 → 104, 192×64×2240 TN 40 → 101, 2240×64×64 NT 41 → 78,
     /// 2240×192×64 NT 68 → 72, 128×128×3136 NT 55 → 71, 32×64×64 NT 13 → 23. Past the
     /// bound packing wins: 1024³ NN on Intel 94 → 53 (A and B 4 MiB each), a convolution's
     /// 64×25088×288 NN (B 29 MiB) on PoCL 57 → 33, its input gradient 288×25088×64 TN (B 6 MiB)
-    /// 101 → 91 on PoCL and 86 → 84 on Intel. The few NT products where PoCL's packed path
-    /// is up to 11 % faster per call still go direct: in a step their two pack launches cost more.
+    /// 101 → 91 on PoCL and 86 → 84 on Intel.
     public func directPays(_ p: GEMMParameters) -> Bool {
         p.m * p.k <= directMaxOperand && p.k * p.n <= directMaxOperand
     }

@@ -119,9 +119,10 @@ public enum GEMMCases {
         return cases
     }
 
-    /// 11×21×13 TT, batch 2, offsets, padded leading dimensions and gaps between entries.
+    /// 11×21×133 TT, batch 2, offsets, padded leading dimensions and gaps between entries: K
+    /// past gemm_direct_nt's 128-deep staged slice.
     static var quickStrided: GEMMParameters {
-        var p = GEMMParameters(m: 11, n: 21, k: 13, transA: true, transB: true, alpha: 1.25, batch: 2)
+        var p = GEMMParameters(m: 11, n: 21, k: 133, transA: true, transB: true, alpha: 1.25, batch: 2)
         (p.offsetA, p.offsetB, p.offsetC) = (3, 5, 2)
         (p.lda, p.ldb, p.ldc) = (p.m + 2, p.k + 1, p.n + 3)
         (p.strideA, p.strideB, p.strideC) = (p.k * p.lda + 4, p.n * p.ldb + 1, p.m * p.ldc + 5)
