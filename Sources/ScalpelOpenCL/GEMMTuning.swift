@@ -40,6 +40,8 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// packed: the largest op(A) and op(B), in floats per batch entry, of a product that runs
     /// the direct kernels instead of packing (2 MiB; see `directPays`).
     public var directMaxOperand = 1 << 19
+    /// packed: the widest op(B) stored transposed (N×K) that the direct kernels take.
+    public var directMaxStagedColumns = 192
 
     /// The defaults of `variant`'s family (the tuning table adjusts them per device).
     public init(variant: Variant) {
@@ -178,9 +180,13 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// 2240×192×64 NT 68 → 72, 128×128×3136 NT 55 → 71, 32×64×64 NT 13 → 23. Past the
     /// bound packing wins: 1024³ NN on Intel 94 → 53 (A and B 4 MiB each), a convolution's
     /// 64×25088×288 NN (B 29 MiB) on PoCL 57 → 33, its input gradient 288×25088×64 TN (B 6 MiB)
-    /// 101 → 91 on PoCL and 86 → 84 on Intel.
+    /// 101 → 91 on PoCL and 86 → 84 on Intel. B stored N×K (gemm_direct_nt, which stages
+    /// op(B) in __local memory) stops paying from N = 256, where packing op(A) once serves 16
+    /// column blocks or more: 512×256×512 NT 88 → 74 on PoCL and 79 → 65 on Intel,
+    /// 128×256×1568 NT 143 → 138 and 134 → 116 (while NN and TN of the same sizes, 512×512×256
+    /// NN 178 → 210 and 58 → 72, 256×512×512 TN 89 → 103 and 67 → 187, still gain).
     public func directPays(_ p: GEMMParameters) -> Bool {
-        p.m * p.k <= directMaxOperand && p.k * p.n <= directMaxOperand
+        p.m * p.k <= directMaxOperand && p.k * p.n <= directMaxOperand && (!p.transB || p.n <= directMaxStagedColumns)
     }
 
     public var description: String {

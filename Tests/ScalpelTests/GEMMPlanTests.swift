@@ -53,8 +53,9 @@ import Testing
             #expect(!Self.gpu.plan(p, variant: .tiled, computeUnits: 132).direct, "\(p)")
         }
         // A convolution's forward product (64 channels × 25,088 positions × 288) and a 1024³
-        // square keep the packed path.
-        for p in [GEMMParameters(m: 64, n: 25088, k: 288), GEMMParameters(m: 1024, n: 1024, k: 1024)] {
+        // square keep the packed path, and so does a product with B stored N×K, N ≥ 256.
+        for p in [GEMMParameters(m: 64, n: 25088, k: 288), GEMMParameters(m: 1024, n: 1024, k: 1024),
+                  GEMMParameters(m: 512, n: 256, k: 512, transB: true)] {
             #expect(!packed.plan(p, variant: .packed, computeUnits: 2).direct, "\(p)")
         }
         // Split products keep the packed path, whether the plan or the caller splits them.
