@@ -207,11 +207,12 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
 // gemm_direct and gemm_direct_nt read op(A) and op(B) where they are: one launch instead of
 // gemm_pack_a, gemm_pack_b(t) and gemm_packed. For the small products of a training step
 // (M = batch·length in the thousands, N and K in the tens or hundreds) each pack launch costs
-// about as much as the product. Both take the arguments of gemm_tiled (transposes, batch
-// strides, offsets, K slices: launch index z = b·splits + s covers [s·Kc, min(K, s·Kc + Kc))
-// of batch entry b and writes C's entry z) and store like gemm_packed: C = alpha·acc +
-// beta·C, C not read when beta is 0. Rows past M and columns past N read the last valid row
-// or column (in bounds, no guard in the inner loop) and are never stored.
+// about as much as the product. Both take gemm_tiled's arguments (transposes — gemm_direct_nt
+// only transA —, batch strides, offsets, K slices: launch index z = b·splits + s covers
+// [s·Kc, min(K, s·Kc + Kc)) of batch entry b and writes C's entry z) and store like
+// gemm_packed: C = alpha·acc + beta·C, C not read when beta is 0. Rows past M and columns
+// past N read the last valid row or column (in bounds, no guard in the inner loop) and are
+// never stored.
 
 // gemm_direct_nt's stores of one slice's sum: C = alpha·acc + b1·C with b1 = beta for the
 // first slice (C not read when it is 0) and 1 for the others.
@@ -236,8 +237,8 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
 // One PACK_RM × PACK_VW block of C per work-item, vectorised along N like gemm_packed: global
 // size (ceil(N/PACK_VW), ceil(M/PACK_RM), batch·splits). Per k, one vector load of a row of
 // op(B) (B stored K×N) and PACK_RM broadcasts of op(A) (A stored M×K or K×M). A block past
-// N's edge, and B stored transposed (N×K, where a row of op(B) is a gather), load op(B)'s row
-// element by element.
+// N's edge loads op(B)'s row element by element, and so would B stored N×K (where a row of
+// op(B) is a gather); the host sends those products to gemm_direct_nt instead.
 __kernel void gemm_direct(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                           const int transA, __global const float *A, const long offA, const int lda, const long strideA,
                           const int transB, __global const float *B, const long offB, const int ldb, const long strideB,

@@ -9,8 +9,8 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         case packed
         /// __local-memory tiles with register blocking: for GPUs.
         case tiled
-        /// Operands read where they are, one launch (gemm_direct, or gemm_direct_nt for
-        /// A·Bᵀ): what the packed family runs for products too small to repay packing.
+        /// Operands read where they are, one launch (gemm_direct, or gemm_direct_nt when B is
+        /// stored N×K): what the packed family runs for products too small to repay packing.
         case direct
     }
 
@@ -193,7 +193,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         switch variant {
         case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "") + ", direct to \(directMaxOperand * 4 >> 20) MiB operands"
         case .tiled: return "tiled \(tileM)×\(tileN)×\(tileK), \(wptM)×\(wptN) per work-item"
-        case .direct: return "direct \(packRM)×\(packVW), 3×4 dot products for A·Bᵀ"
+        case .direct: return "direct \(packRM)×\(packVW), op(B) stored N×K staged \(Self.directGroup) row blocks at a time"
         }
     }
 

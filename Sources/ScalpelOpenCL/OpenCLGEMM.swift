@@ -108,8 +108,9 @@ extension OpenCLBackend {
         try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, entries], local: [tuning.packGroup, 1, 1])
     }
 
-    /// The direct kernels over `plan`'s K slices: gemm_direct_nt for A·Bᵀ (A stored M×K, B
-    /// stored N×K: both operands contiguous along K), gemm_direct otherwise. Callers hold the lock.
+    /// The direct kernels over `plan`'s K slices: gemm_direct_nt when B is stored N×K (each
+    /// work-group stages a panel of op(B) in __local memory for its row blocks), gemm_direct
+    /// otherwise. Callers hold the lock.
     private func gemmDirect(_ p: GEMMParameters, plan: GEMMTuning.Plan, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
         let entries = p.batch * plan.splits
         let sizes: [KernelArgument] = [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(plan.sliceDepth)), .int(Int32(plan.splits)),
