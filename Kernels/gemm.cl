@@ -1,6 +1,6 @@
 // gemm.cl: fp32 GEMM, row-major, C = alpha·op(A)·op(B) + beta·C, batched with strides.
 //
-// Two families, chosen per device by the tuning table (and by measurement in `scalpel bench`):
+// Three families, chosen per device (and per product) by the tuning table (and by measurement in `scalpel bench`):
 //
 //  * packed (CPU-type devices such as PoCL): gemm_pack_a / gemm_pack_b copy op(A) and op(B)
 //    into zero-padded micro-panels, then gemm_packed gives each work-item a PACK_RM × PACK_VW
@@ -9,6 +9,10 @@
 //    and PACK_RM fma() per k, no __local memory, no barrier. Packing also removes the edge
 //    cases from the inner loop, handles both transposes, and avoids the cache-set conflicts
 //    of power-of-two leading dimensions.
+//
+//  * direct (the packed family's choice for products whose operands stay cached, see
+//    GEMMTuning.directPays): gemm_direct and gemm_direct_nt read op(A) and op(B) in place, one
+//    launch instead of three.
 //
 //  * tiled (GPUs): gemm_tiled stages TILE_K-deep slices of op(A) and op(B) in __local memory;
 //    each work-item accumulates TILE_WPT_M × TILE_WPT_N outputs in registers.
@@ -196,6 +200,152 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
     PACK_ROWS(PACK_STORE_FULL)
   } else {
     PACK_ROWS(PACK_STORE_EDGE)
+  }
+}
+
+// ---- direct (CPU-type devices, products too small to repay packing) ----
+// gemm_direct and gemm_direct_nt read op(A) and op(B) where they are: one launch instead of
+// gemm_pack_a, gemm_pack_b(t) and gemm_packed. For the small products of a training step
+// (M = batch·length in the thousands, N and K in the tens or hundreds) each pack launch costs
+// about as much as the product. Both take gemm_tiled's arguments (transposes — gemm_direct_nt
+// only transA —, batch strides, offsets, K slices: launch index z = b·splits + s covers
+// [s·Kc, min(K, s·Kc + Kc)) of batch entry b and writes C's entry z) and store like
+// gemm_packed: C = alpha·acc + beta·C, C not read when beta is 0. Rows past M and columns
+// past N read the last valid row or column (in bounds, no guard in the inner loop) and are
+// never stored.
+
+// gemm_direct_nt's stores of one slice's sum: C = alpha·acc + b1·C with b1 = beta for the
+// first slice (C not read when it is 0) and 1 for the others.
+#define DIRECT_STORE_FULL(r)                                                          \
+  {                                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
+    floatV v = alpha * acc##r;                                                        \
+    if (b1 != 0.0f) v = fma((floatV)(b1), vloadV(0, row), v);                         \
+    vstoreV(v, 0, row);                                                               \
+  }
+#define DIRECT_STORE_EDGE(r)                                                          \
+  if (i0 + r < M) {                                                                   \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
+    float vals[PACK_VW];                                                              \
+    vstoreV(acc##r, 0, vals);                                                         \
+    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
+      row[cc] = b1 != 0.0f ? alpha * vals[cc] + b1 * row[cc] : alpha * vals[cc];      \
+  }
+#define DIRECT_AOFF(r) const long aOff##r = (long)min(i0 + r, M - 1) * aRow;
+#define DIRECT_FMA(r) acc##r = fma((floatV)(ak[aOff##r]), bv, acc##r);
+
+// One PACK_RM × PACK_VW block of C per work-item, vectorised along N like gemm_packed: global
+// size (ceil(N/PACK_VW), ceil(M/PACK_RM), batch·splits). Per k, one vector load of a row of
+// op(B) (B stored K×N) and PACK_RM broadcasts of op(A) (A stored M×K or K×M). A block past
+// N's edge loads op(B)'s row element by element, and so would B stored N×K (where a row of
+// op(B) is a gather); the host sends those products to gemm_direct_nt instead.
+__kernel void gemm_direct(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
+                          const int transA, __global const float *A, const long offA, const int lda, const long strideA,
+                          const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
+                          __global float *C, const long offC, const int ldc, const long strideC) {
+  const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2);
+  const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
+  if (i0 >= M || j0 >= N) return;
+  const int b = z / splits, kStart = (z - b * splits) * Kc;
+  const int kLen = min(Kc, K - kStart);
+  // op(A)(i, l) at ak[i·aRow] where ak points at depth l; op(B)(l, j) likewise at bk[j·bCol].
+  const long aRow = transA ? 1 : lda, aK = transA ? lda : 1;
+  const long bCol = transB ? ldb : 1, bK = transB ? 1 : ldb;
+  const __global float *ak = A + offA + (long)b * strideA + (long)kStart * aK;
+  const __global float *bk = B + offB + (long)b * strideB + (long)kStart * bK;
+  __global float *c = C + offC + (long)z * strideC;
+  PACK_ROWS(DIRECT_AOFF)
+  PACK_ROWS(PACK_DECLARE)
+  if (bCol == 1 && j0 + PACK_VW <= N) {
+    bk += j0;
+    for (int k = 0; k < kLen; k++) {
+      const floatV bv = vloadV(0, bk);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bk += bK;
+    }
+  } else {
+    long bOff[PACK_VW];
+    for (int cc = 0; cc < PACK_VW; cc++) bOff[cc] = (long)min(j0 + cc, N - 1) * bCol;
+    for (int k = 0; k < kLen; k++) {
+      float brow[PACK_VW];
+      for (int cc = 0; cc < PACK_VW; cc++) brow[cc] = bk[bOff[cc]];
+      const floatV bv = vloadV(0, brow);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bk += bK;
+    }
+  }
+  if (i0 + PACK_RM <= M && j0 + PACK_VW <= N) {
+    PACK_ROWS(PACK_STORE_FULL)
+  } else {
+    PACK_ROWS(PACK_STORE_EDGE)
+  }
+}
+
+// gemm_direct_nt: work-items along M per work-group (all on one column block of C), and the
+// depth of the slice of op(B) they stage together.
+#ifndef DIRECT_GROUP
+#define DIRECT_GROUP 8
+#endif
+#ifndef DIRECT_KC
+#define DIRECT_KC 128
+#endif
+
+// C = alpha·A·Bᵀ + beta·C with B stored N×K (a Linear layer's forward pass y = x·Wᵀ): a row
+// of op(B) is a gather of PACK_VW columns, so the work-group stages op(B)'s PACK_VW-column
+// panel, DIRECT_KC deep at a time, in __local memory as gemm_pack_bt would (each work-item
+// copies PACK_VW / DIRECT_GROUP columns, reading along K), and its DIRECT_GROUP work-items —
+// row blocks i0 = PACK_RM·(group row + w) of the same columns — then run gemm_direct's inner
+// loop on it: the transposition costs 1/(DIRECT_GROUP·PACK_RM) of the multiply-adds and no
+// launch. Global size (ceil(N/PACK_VW), ceil(M/PACK_RM) rounded up to DIRECT_GROUP,
+// batch·splits), work-group (1, DIRECT_GROUP, 1); work-items past M take part in the staging
+// and barriers but store nothing. Each slice's sum goes to C before the next slice is staged
+// (measured on PoCL, 2240×192×64: 0.89 of the packed path's GFLOP/s with accumulators kept
+// across the slices' barriers, 0.97 this way; 2240×64×128: 1.24 and 1.74).
+__kernel __attribute__((reqd_work_group_size(1, DIRECT_GROUP, 1)))
+void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
+                    const int transA, __global const float *A, const long offA, const int lda, const long strideA,
+                    __global const float *B, const long offB, const int ldb, const long strideB,
+                    __global float *C, const long offC, const int ldc, const long strideC) {
+  __local float Bs[DIRECT_KC * PACK_VW];  // Bs[t·PACK_VW + cc] = op(B)(l0 + t, j0 + cc)
+  const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2), w = get_local_id(1);
+  const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
+  const int b = z / splits, kStart = (z - b * splits) * Kc;
+  const int kLen = min(Kc, K - kStart);
+  const long aRow = transA ? 1 : lda, aK = transA ? lda : 1;
+  const __global float *a0 = A + offA + (long)b * strideA + (long)kStart * aK;
+  const __global float *bk = B + offB + (long)b * strideB + kStart;
+  __global float *c = C + offC + (long)z * strideC;
+  PACK_ROWS(DIRECT_AOFF)
+  const bool stores = i0 < M && j0 < N, full = i0 + PACK_RM <= M && j0 + PACK_VW <= N;
+  // C takes each slice's sum in turn (the first with beta, the rest added), so that no
+  // accumulator lives across a barrier: PoCL would keep it in memory, not in registers.
+  for (int l0 = 0; l0 == 0 || l0 < kLen; l0 += DIRECT_KC) {
+    const int depth = clamp(kLen - l0, 0, DIRECT_KC);
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous slice is consumed
+    for (int cc = w; cc < PACK_VW; cc += DIRECT_GROUP) {
+      const __global float *column = bk + (long)min(j0 + cc, N - 1) * ldb + l0;
+      for (int t = 0; t < depth; t++) Bs[t * PACK_VW + cc] = column[t];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    PACK_ROWS(PACK_DECLARE)
+    const __global float *ak = a0 + (long)l0 * aK;
+    const __local float *bp = Bs;
+    for (int t = 0; t < depth; t++) {
+      const floatV bv = vloadV(0, bp);
+      PACK_ROWS(DIRECT_FMA)
+      ak += aK;
+      bp += PACK_VW;
+    }
+    if (stores) {
+      const float b1 = l0 == 0 ? beta : 1.0f;  // later slices add to C
+      if (full) {
+        PACK_ROWS(DIRECT_STORE_FULL)
+      } else {
+        PACK_ROWS(DIRECT_STORE_EDGE)
+      }
+    }
   }
 }
 

@@ -9,6 +9,9 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         case packed
         /// __local-memory tiles with register blocking: for GPUs.
         case tiled
+        /// Operands read where they are, one launch (gemm_direct, or gemm_direct_nt when B is
+        /// stored N×K): what the packed family runs for products too small to repay packing.
+        case direct
     }
 
     public var variant: Variant
@@ -34,6 +37,11 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// 68 GFLOP/s unsplit and 97 split (1024³: 185–198); Intel's CPU runtime 43–50 unsplit
     /// and 30 split (1024³: 81–92), so it keeps whole K.
     public var packSplitK = true
+    /// packed: the largest op(A) and op(B), in floats per batch entry, of a product that runs
+    /// the direct kernels instead of packing (2 MiB; see `directPays`).
+    public var directMaxOperand = 1 << 19
+    /// packed: the widest op(B) stored transposed (N×K) that the direct kernels take.
+    public var directMaxStagedColumns = 192
 
     /// The defaults of `variant`'s family (the tuning table adjusts them per device).
     public init(variant: Variant) {
@@ -72,6 +80,9 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         public var splits: Int
         /// Depth of each slice but the last (K when there is no split).
         public var sliceDepth: Int
+        /// The packed family reads the operands in place instead of packing them (see
+        /// `GEMMTuning.directPays`).
+        public var direct = false
 
         /// The plan of a product over `k` that is not split.
         public init(smallTile: Bool = false, k: Int) {
@@ -83,7 +94,9 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
             (self.smallTile, self.splits, self.sliceDepth) = (smallTile, splits, sliceDepth)
         }
 
-        public var description: String { (smallTile ? "small tile" : "large tile") + (splits > 1 ? ", \(splits) K slices of \(sliceDepth)" : "") }
+        public var description: String {
+            (direct ? "direct" : smallTile ? "small tile" : "large tile") + (splits > 1 ? ", \(splits) K slices of \(sliceDepth)" : "")
+        }
     }
 
     /// Whether a split product of `variant` computes its partials as Cᵀ = op(B)ᵀ·op(A)ᵀ: on
@@ -118,8 +131,19 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
             // Enough slices to give every compute unit two work-groups, each slice at least
             // 256 deep so that the extra pass stays small beside the product.
             splits = count < 2 * units ? min((2 * units + count - 1) / count, p.k / 256) : 1
+        case .direct:
+            granule = packVW
+            splits = 1
+            plan.direct = true
         case .packed:
             granule = packVW
+            // Operands that stay cached need neither packing nor K slices: the transformer's
+            // weight gradients (192×64×2240 TN) ran 50 GFLOP/s packed in 2 slices on PoCL and
+            // 100 direct and whole.
+            if forcedSplits == nil && directPays(p) {
+                plan.direct = true
+                return plan
+            }
             // A product much deeper than wide streams panels of K·PACK_RM and K·PACK_VW floats
             // per work-item, far past the caches: slice K so that a slice of B stays cached.
             let deep = packSplitK && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n)
@@ -134,10 +158,42 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         return plan
     }
 
+    /// Whether the direct family stages op(B) in __local memory (gemm_direct_nt): B stored
+    /// N×K, where a row of op(B) would be a gather.
+    public static func directStagesB(_ p: GEMMParameters) -> Bool { p.transB }
+
+    /// gemm_direct_nt's work-group: row blocks that share one staged panel of op(B) (the
+    /// kernel's DIRECT_GROUP).
+    public static let directGroup = 8
+
+    /// Whether a product of the packed family that is not split runs the direct kernels
+    /// instead: when op(A) (M×K) and op(B) (K×N) each hold at most `directMaxOperand` floats
+    /// (per batch entry), so that each stays cached while every block of C re-reads it.
+    ///
+    /// Measured with `scalpel bench gemm --all-variants` (GFLOP/s, packed → direct; each call
+    /// ends in a sync, so the pack launches' cost is included) on 2 Zen 4 cores shared with
+    /// other work, PoCL: a transformer's Linear layers at batch 16 × length 140 — 2240×64×192
+    /// NN 58 → 106, 192×64×2240 TN 50 → 100 (packed split in 2), 2240×64×64 NT 54 → 61,
+    /// 2240×64×128 NT 50 → 86, 2240×192×64 NT 80 → 78 — a small CNN's 3136 → 128 layer
+    /// 128×3136×128 NN 94 → 107, 128×128×3136 NT 71 → 82, and 512³ NN 94 → 120; Intel's CPU
+    /// runtime: 2240×64×192 NN 44 → 104, 192×64×2240 TN 40 → 101, 2240×64×64 NT 41 → 78,
+    /// 2240×192×64 NT 68 → 72, 128×128×3136 NT 55 → 71, 32×64×64 NT 13 → 23. Past the
+    /// bound packing wins: 1024³ NN on Intel 94 → 53 (A and B 4 MiB each), a convolution's
+    /// 64×25088×288 NN (B 29 MiB) on PoCL 57 → 33, its input gradient 288×25088×64 TN (B 6 MiB)
+    /// 101 → 91 on PoCL and 86 → 84 on Intel. B stored N×K (gemm_direct_nt, which stages
+    /// op(B) in __local memory) stops paying from N = 256, where packing op(A) once serves 16
+    /// column blocks or more: 512×256×512 NT 88 → 74 on PoCL and 79 → 65 on Intel,
+    /// 128×256×1568 NT 143 → 138 and 134 → 116 (while NN and TN of the same sizes, 512×512×256
+    /// NN 178 → 210 and 58 → 72, 256×512×512 TN 89 → 103 and 67 → 187, still gain).
+    public func directPays(_ p: GEMMParameters) -> Bool {
+        p.m * p.k <= directMaxOperand && p.k * p.n <= directMaxOperand && (!p.transB || p.n <= directMaxStagedColumns)
+    }
+
     public var description: String {
         switch variant {
-        case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "")
+        case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "") + ", direct to \(directMaxOperand * 4 >> 20) MiB operands"
         case .tiled: return "tiled \(tileM)×\(tileN)×\(tileK), \(wptM)×\(wptN) per work-item"
+        case .direct: return "direct \(packRM)×\(packVW), op(B) stored N×K staged \(Self.directGroup) row blocks at a time"
         }
     }
 

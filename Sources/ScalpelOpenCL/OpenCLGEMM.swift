@@ -21,7 +21,7 @@ extension OpenCLBackend {
             throw ScalpelError.shapeMismatch(op: "gemm \(p)", detail: "sizes and leading dimensions must be below 2³¹ on OpenCL")
         }
         if p.m == 0 || p.n == 0 || p.batch == 0 { return }
-        let family = variant ?? tuning.variant
+        var family = variant ?? tuning.variant
         try lock.withLock {
             let program: CLProgram
             do {
@@ -34,6 +34,9 @@ extension OpenCLBackend {
             }
             var plan = tuning.plan(p, variant: family, computeUnits: info.computeUnits, forcedSplits: splits)
             if plan.splits * p.batch >= limit { plan = GEMMTuning.Plan(smallTile: plan.smallTile, k: p.k) }
+            // The tuning table's family reads a small product in place (an explicit family is
+            // what the caller asked for: the self-test and the benchmark time each one).
+            if variant == nil && plan.direct { family = .direct }
             // The product lands in C directly, or — split — in dense partial slices that the
             // second pass adds into C with alpha and beta.
             var target = p
@@ -59,6 +62,7 @@ extension OpenCLBackend {
             switch family {
             case .packed: try gemmPacked(target, plan: plan, program: program, a: first, b: second, c: output)
             case .tiled: try gemmTiled(target, plan: plan, program: program, a: first, b: second, c: output)
+            case .direct: try gemmDirect(target, plan: plan, program: program, a: first, b: second, c: output)
             }
             if plan.splits > 1 {
                 let reduce = try program.kernel("gemm_splitk_reduce")
@@ -104,6 +108,29 @@ extension OpenCLBackend {
         try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, entries], local: [tuning.packGroup, 1, 1])
     }
 
+    /// The direct kernels over `plan`'s K slices: gemm_direct_nt when B is stored N×K (each
+    /// work-group stages a panel of op(B) in __local memory for its row blocks), gemm_direct
+    /// otherwise. Callers hold the lock.
+    private func gemmDirect(_ p: GEMMParameters, plan: GEMMTuning.Plan, program: CLProgram, a: CLBuffer, b: CLBuffer, c: CLBuffer) throws {
+        let entries = p.batch * plan.splits
+        let sizes: [KernelArgument] = [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(plan.sliceDepth)), .int(Int32(plan.splits)),
+                                   .float(p.alpha), .float(p.beta)]
+        let operandA: [KernelArgument] = [.buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA))]
+        let operandB: [KernelArgument] = [.buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB))]
+        let operandC: [KernelArgument] = [.buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))]
+        let (rm, vw, group) = (tuning.packRM, tuning.packVW, GEMMTuning.directGroup)
+        let rowBlocks = (p.m + rm - 1) / rm, columnBlocks = (p.n + vw - 1) / vw
+        if GEMMTuning.directStagesB(p) {
+            let kernel = try program.kernel("gemm_direct_nt")
+            try setArguments(kernel, sizes + [.int(p.transA ? 1 : 0)] + operandA + operandB + operandC)
+            try enqueue(kernel, name: "gemm_direct_nt", global: [columnBlocks, (rowBlocks + group - 1) / group * group, entries], local: [1, group, 1])
+        } else {
+            let kernel = try program.kernel("gemm_direct")
+            try setArguments(kernel, sizes + [.int(p.transA ? 1 : 0)] + operandA + [.int(p.transB ? 1 : 0)] + operandB + operandC)
+            try enqueue(kernel, name: "gemm_direct", global: [columnBlocks, rowBlocks, entries], local: [tuning.packGroup, 1, 1])
+        }
+    }
+
     /// The tiled family over `plan`'s K slices with the plan's tile — the large one only when
     /// its compiled kernel fits the device (`CL_KERNEL_WORK_GROUP_SIZE` at least the tile's
     /// work-group, `CL_KERNEL_PRIVATE_MEM_SIZE` no more than twice its accumulators, beyond
@@ -141,3 +168,4 @@ extension OpenCLBackend {
         try transfer(c, host: (hostC as! CPUBuffer).pointer, count: countC, toHost: false, what: "copying the gemm result back")
     }
 }
+

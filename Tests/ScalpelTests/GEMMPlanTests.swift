@@ -38,6 +38,38 @@ import Testing
         #expect(GEMMTuning(variant: .packed).plan(GEMMParameters(m: 4, n: 4, k: 16), variant: .packed, computeUnits: 2, forcedSplits: 5).splits == 1)
     }
 
+    /// The packed family reads a training step's small products in place (one launch instead of
+    /// three) and keeps packing the large ones and every split one; the tiled family never
+    /// switches.
+    @Test func smallProductsOfThePackedFamilyRunDirect() {
+        let packed = GEMMTuning(variant: .packed)
+        // A transformer's Linear layers at batch 16 × length 140 (forward NT, input gradient NN,
+        // weight gradient TN), a small CNN's 3136 → 128 layer, an MLP's 30 → 64 layer.
+        let small = [GEMMParameters(m: 2240, n: 192, k: 64, transB: true), GEMMParameters(m: 2240, n: 64, k: 192),
+                     GEMMParameters(m: 192, n: 64, k: 2240, transA: true), GEMMParameters(m: 128, n: 128, k: 3136, transB: true),
+                     GEMMParameters(m: 128, n: 3136, k: 128), GEMMParameters(m: 32, n: 64, k: 30, transB: true)]
+        for p in small {
+            #expect(packed.plan(p, variant: .packed, computeUnits: 2).direct, "\(p)")
+            #expect(!Self.gpu.plan(p, variant: .tiled, computeUnits: 132).direct, "\(p)")
+        }
+        // A convolution's forward product (64 channels × 25,088 positions × 288) and a 1024³
+        // square keep the packed path, and so does a product with B stored N×K, N ≥ 256.
+        for p in [GEMMParameters(m: 64, n: 25088, k: 288), GEMMParameters(m: 1024, n: 1024, k: 1024),
+                  GEMMParameters(m: 512, n: 256, k: 512, transB: true)] {
+            #expect(!packed.plan(p, variant: .packed, computeUnits: 2).direct, "\(p)")
+        }
+        // Split products keep the packed path, whether the plan or the caller splits them.
+        for shape in GEMMBenchmark.resnetWeightGradientShapes {
+            let plan = packed.plan(shape.parameters, variant: .packed, computeUnits: 2)
+            #expect(plan.splits > 1 && !plan.direct, "\(shape): \(plan)")
+        }
+        let forced = packed.plan(GEMMParameters(m: 9, n: 20, k: 100, transB: true), variant: .packed, computeUnits: 2, forcedSplits: 3)
+        #expect(forced.splits == 3 && !forced.direct)
+        // The direct family itself is direct, split when the caller asks.
+        let direct = packed.plan(GEMMParameters(m: 9, n: 20, k: 100, transB: true), variant: .direct, computeUnits: 2, forcedSplits: 3)
+        #expect(direct.splits == 3 && direct.direct)
+    }
+
     @Test func forcedSplitsAndThePartialBufferCap() {
         let p = GEMMParameters(m: 9, n: 20, k: 100, transB: true, batch: 2)
         let plan = GEMMTuning(variant: .packed).plan(p, variant: .packed, computeUnits: 2, forcedSplits: 3)

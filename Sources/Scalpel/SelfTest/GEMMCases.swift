@@ -17,10 +17,13 @@ public enum GEMMCases {
         /// K slices the OpenCL families must use (split-K and its second pass); nil: the
         /// device's plan.
         public var splits: Int?
+        /// The OpenCL kernel families a case of the quick list runs with in the quick
+        /// selection (all of them in the full one), which stays within six OpenCL cases.
+        public var quickVariants: [GEMMTuning.Variant]
 
         /// A case of `parameters`, its data drawn from `seed`.
-        public init(parameters: GEMMParameters, seed: UInt64, splits: Int? = nil) {
-            (self.parameters, self.seed, self.splits) = (parameters, seed, splits)
+        public init(parameters: GEMMParameters, seed: UInt64, splits: Int? = nil, quickVariants: [GEMMTuning.Variant] = GEMMTuning.Variant.allCases) {
+            (self.parameters, self.seed, self.splits, self.quickVariants) = (parameters, seed, splits, quickVariants)
         }
 
         public var description: String {
@@ -116,11 +119,25 @@ public enum GEMMCases {
         return cases
     }
 
-    /// A few quick cases for the self-test run when a device is opened: one plain, one split
-    /// into K slices (batched, with alpha and beta).
+    /// 11×21×133 TT, batch 2, offsets, padded leading dimensions and gaps between entries: K
+    /// past gemm_direct_nt's 128-deep staged slice.
+    static var quickStrided: GEMMParameters {
+        var p = GEMMParameters(m: 11, n: 21, k: 133, transA: true, transB: true, alpha: 1.25, batch: 2)
+        (p.offsetA, p.offsetB, p.offsetC) = (3, 5, 2)
+        (p.lda, p.ldb, p.ldc) = (p.m + 2, p.k + 1, p.n + 3)
+        (p.strideA, p.strideB, p.strideC) = (p.k * p.lda + 4, p.n * p.ldb + 1, p.m * p.ldc + 5)
+        return p
+    }
+
+    /// A few quick cases for the self-test run when a device is opened: one plain (every
+    /// family: gemm_direct on the direct one), one split into K slices (batched, with alpha and
+    /// beta: the packing families), one with both operands transposed in strided batch entries
+    /// and beta = 0 (C holds NaN), past every block edge (the direct family: gemm_direct_nt).
     public static var quick: [Case] {
         [Case(parameters: GEMMParameters(m: 37, n: 45, k: 29), seed: 101),
-         Case(parameters: GEMMParameters(m: 9, n: 20, k: 100, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 103, splits: 3)]
+         Case(parameters: GEMMParameters(m: 9, n: 20, k: 100, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 103, splits: 3,
+              quickVariants: [.packed, .tiled]),
+         Case(parameters: quickStrided, seed: 107, quickVariants: [.direct])]
     }
 }
 
@@ -133,13 +150,14 @@ extension KernelCases {
         let quick = GEMMCases.quick
         for (testCase, isQuick) in GEMMCases.all.map({ ($0, false) }) + quick.map({ ($0, true) }) {
             for variant in [GEMMTuning.Variant?.none] + GEMMTuning.Variant.allCases.map(Optional.some) {
+                let quickHere = isQuick && variant.map { testCase.quickVariants.contains($0) } ?? isQuick
                 cases.append(KernelCase(.gemm, variant.map { "gemm_\($0.rawValue)" } ?? "gemm_fast_swift", shape: testCase.description,
-                                        kernels: gemmKernels(testCase.parameters, variant: variant, splits: testCase.splits), quick: isQuick,
+                                        kernels: gemmKernels(testCase.parameters, variant: variant, splits: testCase.splits), quick: quickHere,
                                         check: .gemm(testCase, variant: variant)))
             }
         }
         return cases + [
-            .tensor(.gemm, "matmul", [[3, 4], [4, 5]], kernels: [], quick: true) { try $0[0].matmul($0[1]) },
+            .tensor(.gemm, "matmul", [[3, 4], [4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
             .tensor(.gemm, "batched matmul", [[2, 3, 4], [2, 4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
             .tensor(.gemm, "shared-weight matmul", [[2, 3, 4], [4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
             .tensor(.gemm, "linear", [[5, 4], [3, 4], [3]], inputNames: ["input", "weight", "bias"], kernels: ["binary_broadcast", "reduce_axis"]) {
@@ -162,6 +180,7 @@ extension KernelCases {
         switch variant {
         case .packed: return (p.k > 0 ? ["gemm_pack_a", transposedB ? "gemm_pack_bt" : "gemm_pack_b", "gemm_packed"] : ["gemm_packed"]) + second
         case .tiled: return ["gemm_tiled"] + second
+        case .direct: return [GEMMTuning.directStagesB(p) ? "gemm_direct_nt" : "gemm_direct"] + second
         }
     }
 }
