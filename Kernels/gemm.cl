@@ -2,7 +2,7 @@
 //
 // Three families, chosen per device (and per product) by the tuning table (and by measurement in `scalpel bench`):
 //
-//  * packed (CPU-type devices such as PoCL): gemm_pack_a / gemm_pack_b copy op(A) and op(B)
+//  * packed (CPU-type devices such as PoCL): gemm_pack (one launch) copies op(A) and op(B)
 //    into zero-padded micro-panels, then gemm_packed gives each work-item a PACK_RM × PACK_VW
 //    block of C held in PACK_RM explicit float vectors. PoCL vectorises only innermost loops and
 //    turns __local tiles into gathers, so this kernel vectorises itself: one vector load of B
@@ -82,10 +82,8 @@
 // Packed A: for each launch index z = b·splits + s, ceil(M/PACK_RM) panels of Kc×PACK_RM
 // (row-block ib, depth k, row r at ((ib·Kc + k)·PACK_RM + r)) holding rows of op(A) over the
 // K slice [s·Kc, s·Kc + Kc), zero past M and past K. One work-item per (k, ib, z).
-__kernel void gemm_pack_a(const int M, const int K, const int Kc, const int splits, const int transA,
-                          __global const float *A, const long offA, const int lda, const long strideA,
-                          __global float *Ap) {
-  const int k = get_global_id(0), ib = get_global_id(1), z = get_global_id(2);
+inline void gemm_pack_a(const int k, const int ib, const int z, const int M, const int K, const int Kc, const int splits, const int transA,
+                        __global const float *A, const long offA, const int lda, const long strideA, __global float *Ap) {
   if (k >= Kc) return;
   const int b = z / splits, l = (z - b * splits) * Kc + k;
   const int panels = (M + PACK_RM - 1) / PACK_RM;
@@ -100,10 +98,8 @@ __kernel void gemm_pack_a(const int M, const int K, const int Kc, const int spli
 // Packed B: for each launch index z = b·splits + s, ceil(N/PACK_VW) panels of Kc×PACK_VW
 // (column-block jb, depth k, column c at ((jb·Kc + k)·PACK_VW + c)) over the K slice of s,
 // zero past N and past K. One work-item per (k, jb, z).
-__kernel void gemm_pack_b(const int N, const int K, const int Kc, const int splits,
-                          __global const float *B, const long offB, const int ldb, const long strideB,
-                          __global float *Bp) {
-  const int k = get_global_id(0), jb = get_global_id(1), z = get_global_id(2);
+inline void gemm_pack_b(const int k, const int jb, const int z, const int N, const int K, const int Kc, const int splits,
+                        __global const float *B, const long offB, const int ldb, const long strideB, __global float *Bp) {
   if (k >= Kc) return;
   const int b = z / splits, l = (z - b * splits) * Kc + k;
   const int panels = (N + PACK_VW - 1) / PACK_VW;
@@ -126,10 +122,9 @@ __kernel void gemm_pack_b(const int N, const int K, const int Kc, const int spli
 // column, and writes the PACK_VW × PACK_VW block of the panel they fill; reading along k keeps
 // the loads contiguous instead of gathering PACK_VW columns for every k. Kc is a multiple of
 // PACK_VW when splits > 1, so runs never straddle two slices.
-__kernel void gemm_pack_bt(const int N, const int K, const int Kc, const int splits,
-                           __global const float *B, const long offB, const int ldb, const long strideB,
-                           __global float *Bp) {
-  const int k0 = get_global_id(0) * PACK_VW, jb = get_global_id(1), z = get_global_id(2);
+inline void gemm_pack_bt(const int item, const int jb, const int z, const int N, const int K, const int Kc, const int splits,
+                         __global const float *B, const long offB, const int ldb, const long strideB, __global float *Bp) {
+  const int k0 = item * PACK_VW;
   if (k0 >= Kc) return;
   const int b = z / splits, l0 = (z - b * splits) * Kc + k0;
   const int panels = (N + PACK_VW - 1) / PACK_VW;
@@ -157,6 +152,22 @@ __kernel void gemm_pack_bt(const int N, const int K, const int Kc, const int spl
       for (int kk = 0; kk < depth; kk++) out[kk * PACK_VW + c] = j < N && kk < valid ? column[kk] : 0.0f;
     }
   }
+}
+
+// Both operands packed in one launch: work-items (item, panel, z) with panel < ⌈M/PACK_RM⌉
+// pack row panel `panel` of A (item = depth k), the others column panel panel − ⌈M/PACK_RM⌉
+// of B (item = depth k, or the item-th PACK_VW-deep run when B is stored transposed). The
+// host makes dimension 0 as long as the longer of the two and each work-group one panel, so a
+// work-group takes one branch. One launch instead of two for every packed product.
+__kernel void gemm_pack(const int M, const int N, const int K, const int Kc, const int splits, const int transA, const int transB,
+                        __global const float *A, const long offA, const int lda, const long strideA,
+                        __global const float *B, const long offB, const int ldb, const long strideB,
+                        __global float *Ap, __global float *Bp) {
+  const int item = get_global_id(0), panel = get_global_id(1), z = get_global_id(2);
+  const int rowPanels = (M + PACK_RM - 1) / PACK_RM;
+  if (panel < rowPanels) gemm_pack_a(item, panel, z, M, K, Kc, splits, transA, A, offA, lda, strideA, Ap);
+  else if (transB) gemm_pack_bt(item, panel - rowPanels, z, N, K, Kc, splits, B, offB, ldb, strideB, Bp);
+  else gemm_pack_b(item, panel - rowPanels, z, N, K, Kc, splits, B, offB, ldb, strideB, Bp);
 }
 
 #define PACK_DECLARE(r) floatV acc##r = (floatV)(0.0f);

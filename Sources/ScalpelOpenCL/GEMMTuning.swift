@@ -101,8 +101,8 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether a split product of `variant` computes its partials as Cᵀ = op(B)ᵀ·op(A)ᵀ: on
     /// the packed family when B is transposed and wider than A (a weight gradient dY·colsᵀ),
-    /// so that the wide operand is packed by gemm_pack_a's contiguous runs instead of being
-    /// transposed by gemm_pack_bt.
+    /// so that the wide operand is packed as A, in contiguous runs, instead of being
+    /// transposed as B.
     public static func swapsOperands(_ p: GEMMParameters, variant: Variant, splits: Int) -> Bool {
         variant == .packed && splits > 1 && p.transB && p.n > p.m
     }

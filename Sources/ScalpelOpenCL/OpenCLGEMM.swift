@@ -42,9 +42,9 @@ extension OpenCLBackend {
             var target = p
             var output = bc
             // Split and packed with B transposed and wider than A (a weight gradient dY·colsᵀ):
-            // gemm_pack_bt would transpose the large operand, while gemm_pack_a reads it in
+            // packing B transposed would transpose the large operand, while packing A reads it in
             // contiguous runs. Computing the partials of Cᵀ = op(B)ᵀ·op(A)ᵀ sends the large
-            // operand through gemm_pack_a and the small one through gemm_pack_bt; the second
+            // operand through A's packing and the small one through B's transposed one; the second
             // pass reads the partials transposed.
             let swap = GEMMTuning.swapsOperands(p, variant: family, splits: plan.splits)
             var (first, second) = (ba, bb)
@@ -86,18 +86,17 @@ extension OpenCLBackend {
         let packedA = try scratchBuffer("gemm packed A", count: entries * rowPanels * depth * rm)
         let packedB = try scratchBuffer("gemm packed B", count: entries * colPanels * depth * vw)
         if p.k > 0 {
-            let packA = try program.kernel("gemm_pack_a")
-            try setArguments(packA, [.int(Int32(p.m)), .int(Int32(p.k)), .int(Int32(depth)), .int(Int32(splits)), .int(p.transA ? 1 : 0),
-                                     .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
-                                     .buffer(packedA.mem)])
-            try enqueue(packA, name: "gemm_pack_a", global: [depth, rowPanels, entries], local: [min(depth, 16), 1, 1])
-            let packName = p.transB ? "gemm_pack_bt" : "gemm_pack_b"
-            let packB = try program.kernel(packName)
-            try setArguments(packB, [.int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(depth)), .int(Int32(splits)),
-                                     .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
-                                     .buffer(packedB.mem)])
-            let depthItems = p.transB ? (depth + vw - 1) / vw : depth
-            try enqueue(packB, name: packName, global: [depthItems, colPanels, entries], local: [min(depthItems, 16), 1, 1])
+            // Both operands in one launch: row panels of A, then column panels of B, along
+            // dimension 1; dimension 0 as deep as the deeper of the two walks.
+            let depthItemsB = p.transB ? (depth + vw - 1) / vw : depth
+            let items = max(depth, depthItemsB)
+            let pack = try program.kernel("gemm_pack")
+            try setArguments(pack, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(depth)), .int(Int32(splits)),
+                                    .int(p.transA ? 1 : 0), .int(p.transB ? 1 : 0),
+                                    .buffer(a.mem), .long(Int64(p.offsetA)), .int(Int32(p.lda)), .long(Int64(p.strideA)),
+                                    .buffer(b.mem), .long(Int64(p.offsetB)), .int(Int32(p.ldb)), .long(Int64(p.strideB)),
+                                    .buffer(packedA.mem), .buffer(packedB.mem)])
+            try enqueue(pack, name: "gemm_pack", global: [items, rowPanels + colPanels, entries], local: [min(items, 16), 1, 1])
         }
         let kernel = try program.kernel("gemm_packed")
         try setArguments(kernel, [.int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(depth)), .float(p.alpha), .float(p.beta),

@@ -178,7 +178,7 @@ extension KernelCases {
         let swapped = GEMMTuning.swapsOperands(p, variant: variant, splits: splits ?? 1)
         let transposedB = swapped ? !p.transA : p.transB
         switch variant {
-        case .packed: return (p.k > 0 ? ["gemm_pack_a", transposedB ? "gemm_pack_bt" : "gemm_pack_b", "gemm_packed"] : ["gemm_packed"]) + second
+        case .packed: return (p.k > 0 ? ["gemm_pack", "gemm_packed"] : ["gemm_packed"]) + second
         case .tiled: return ["gemm_tiled"] + second
         case .direct: return [GEMMTuning.directStagesB(p) ? "gemm_direct_nt" : "gemm_direct"] + second
         }
