@@ -56,9 +56,13 @@ public struct AttentionGeometry: Sendable, Hashable, Codable {
 /// adjacent. Lets attention read q, k, v where an input projection wrote them, e.g. from one
 /// (N, L, 3·d) buffer, and write its output as (N, L, heads, headSize).
 public struct AttentionRows: Sendable, Hashable, Codable {
+    /// The first element of row 0 of batch entry 0, head 0.
     public var offset: Int
+    /// Elements from one batch entry's rows to the next's.
     public var batchStride: Int
+    /// Elements from one head's rows to the next's.
     public var headStride: Int
+    /// Elements from one row (query or key) to the next.
     public var rowStride: Int
 
     /// Rows at the given offset and strides (elements).
@@ -104,9 +108,13 @@ public struct AttentionRows: Sendable, Hashable, Codable {
 /// The rows of every attention operand. A gradient takes the layout of the tensor it belongs to:
 /// dq that of q, dk of k, dv of v, dOutput of the output.
 public struct AttentionLayout: Sendable, Hashable, Codable {
+    /// The rows of q (and dq): queryLength per (batch, head).
     public var query: AttentionRows
+    /// The rows of k (and dk): keyLength per (batch, head).
     public var key: AttentionRows
+    /// The rows of v (and dv): keyLength per (batch, head).
     public var value: AttentionRows
+    /// The rows of the output (and of its gradient): queryLength per (batch, head).
     public var output: AttentionRows
 
     /// Rows as given.
