@@ -6,10 +6,16 @@
 // per query block (iterating over keys). Each gradient element is owned by one work-item and
 // summed in a fixed order: no atomics, the same result on every run.
 //
-// Layouts (contiguous fp32), with bh = b·heads + h:
-//   q, out, dout, dq   (batch, heads, Nq, d)    row (bh, i) starts at (bh·Nq + i)·d
-//   k, v, dk, dv       (batch, heads, Nk, d)    row (bh, j) starts at (bh·Nk + j)·d
-//   lse, delta         (batch, heads, Nq)
+// Layouts (fp32), with bh = b·heads + h. Each of q, k, v and out comes with its rows
+// (ROWS: offset, batch stride, head stride, row stride, in elements): row i of (b, h) is the d
+// adjacent floats from off + b·batch + h·head + i·row. dq shares q's rows, dk k's, dv v's, and
+// dout out's. Contiguous (batch, heads, N, d) is off 0, batch H·N·d, head N·d, row d; attention
+// on a fused projection (N, L, 3·H·d) reads q, k, v in place (offsets 0, H·d, 2·H·d, row
+// 3·H·d, head d) and writes out as (N, L, H, d), so no permute copy sits on either side.
+// Distinct work-items write distinct rows, so dq, dk, dv may share one buffer.
+//   q, out, dout, dq   (batch, heads, Nq, d) rows
+//   k, v, dk, dv       (batch, heads, Nk, d) rows
+//   lse, delta         (batch, heads, Nq) contiguous
 //   keyLengths         (batch) integral floats; read only when hasLengths is 1
 // Query i sees key j when j < keyLengths[b] and, when causal, j ≤ i (top-left aligned): always
 // a prefix 0 ≤ j < visible(i) of the keys. A query that sees no key gets output 0 and lse −∞.
@@ -62,6 +68,10 @@ inline float vsum(const float4 v) { return (v.x + v.y) + (v.z + v.w); }
 // Vectors per row.
 #define HV (HEAD_CAP / VEC)
 
+// The row arguments of operand x, and the first element of row 0 of pair bh in it.
+#define ROWS(x) const long x##Off, const long x##Batch, const long x##Head, const long x##Row
+#define PAIR_BASE(x, bh) (x##Off + (long)((bh) / heads) * x##Batch + (long)((bh) % heads) * x##Head)
+
 // Keys 0 ≤ j < limit survive the padding mask of batch entry b (keys j < keyLengths[b]; a NaN
 // or non-positive length masks every key).
 inline int key_limit(__global const float *keyLengths, const int hasLengths, const int b, const int Nk) {
@@ -104,6 +114,7 @@ __kernel __attribute__((reqd_work_group_size(BLOCK_Q, 1, 1)))
 void attention_forward(__global const float *q, __global const float *k, __global const float *v,
                        __global const float *keyLengths, const int hasLengths,
                        __global float *out, __global float *lse,
+                       ROWS(q), ROWS(k), ROWS(v), ROWS(o),
                        const int heads, const int Nq, const int Nk, const int d, const float scale, const int causal) {
   __local vecf kTile[BLOCK_K * HV];
   __local vecf vTile[BLOCK_K * HV];
@@ -115,13 +126,13 @@ void attention_forward(__global const float *q, __global const float *k, __globa
   const int rowEnd = i < Nq ? visible_keys(i, limit, causal) : 0;
   // The most keys any query of this group sees: every work-item walks the same tiles.
   const int groupEnd = causal ? min(limit, min(Nq, q0 + BLOCK_Q)) : limit;
-  const __global float *kBase = k + (long)bh * Nk * d;
-  const __global float *vBase = v + (long)bh * Nk * d;
+  const __global float *kBase = k + PAIR_BASE(k, bh);
+  const __global float *vBase = v + PAIR_BASE(v, bh);
 
   vecf qs[HV], acc[HV];
-  const __global float *qRow = q + ((long)bh * Nq + min(i, Nq - 1)) * d;
+  const __global float *qFirst = q + PAIR_BASE(q, bh) + (long)min(i, Nq - 1) * qRow;
   for (int c = 0; c < HV; c++) {
-    qs[c] = i < Nq ? load_row(qRow, c, d) * scale : (vecf)(0.0f);
+    qs[c] = i < Nq ? load_row(qFirst, c, d) * scale : (vecf)(0.0f);
     acc[c] = (vecf)(0.0f);
   }
   float m = -INFINITY, l = 0.0f;
@@ -131,9 +142,9 @@ void attention_forward(__global const float *q, __global const float *k, __globa
     barrier(CLK_LOCAL_MEM_FENCE); // the previous tile is consumed
     for (int e = lid; e < BLOCK_K * HV; e += BLOCK_Q) {
       const int jj = e / HV, c = e % HV;
-      const long row = (long)(j0 + jj) * d;
-      kTile[e] = jj < tileKeys ? load_row(kBase + row, c, d) : (vecf)(0.0f);
-      vTile[e] = jj < tileKeys ? load_row(vBase + row, c, d) : (vecf)(0.0f);
+      const long key = j0 + jj;
+      kTile[e] = jj < tileKeys ? load_row(kBase + key * kRow, c, d) : (vecf)(0.0f);
+      vTile[e] = jj < tileKeys ? load_row(vBase + key * vRow, c, d) : (vecf)(0.0f);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int visible = min(tileKeys, rowEnd - j0);
@@ -162,18 +173,21 @@ void attention_forward(__global const float *q, __global const float *k, __globa
   }
   if (i >= Nq) return;
   const long rowIndex = (long)bh * Nq + i;
-  __global float *outRow = out + rowIndex * d;
+  __global float *outRow = out + PAIR_BASE(o, bh) + (long)i * oRow;
   const float inverse = l > 0.0f ? 1.0f / l : 0.0f;
   for (int c = 0; c < HV; c++) store_row(outRow, c, d, acc[c] * inverse);
   lse[rowIndex] = l > 0.0f ? m + log(l) : -INFINITY;
 }
 
-// delta_i = dout_i · out_i (the row sums D of the backward pass). One work-item per row.
+// delta_i = dout_i · out_i (the row sums D of the backward pass), out and dout in out's rows,
+// delta (batch, heads, Nq) contiguous. One work-item per row r = bh·Nq + i.
 __kernel void attention_backward_delta(__global const float *out, __global const float *dout, __global float *delta,
-                                       const long rows, const int d) {
+                                       const long rows, const int d, ROWS(o), const int heads, const int Nq) {
   const long r = get_global_id(0);
   if (r >= rows) return;
-  const __global float *o = out + r * d, *g = dout + r * d;
+  const int bh = (int)(r / Nq), i = (int)(r % Nq);
+  const long start = PAIR_BASE(o, bh) + (long)i * oRow;
+  const __global float *o = out + start, *g = dout + start;
   vecf acc = (vecf)(0.0f);
   for (int c = 0; c < (d + VEC - 1) / VEC; c++) acc = fma(load_row(o, c, d), load_row(g, c, d), acc);
   delta[r] = vsum(acc);
@@ -186,6 +200,7 @@ void attention_backward_dq(__global const float *q, __global const float *k, __g
                            __global const float *keyLengths, const int hasLengths,
                            __global const float *lse, __global const float *delta, __global const float *dout,
                            __global float *dq,
+                           ROWS(q), ROWS(k), ROWS(v), ROWS(o),
                            const int heads, const int Nq, const int Nk, const int d, const float scale, const int causal) {
   __local vecf kTile[BLOCK_K * HV];
   __local vecf vTile[BLOCK_K * HV];
@@ -196,14 +211,17 @@ void attention_backward_dq(__global const float *q, __global const float *k, __g
   const int limit = key_limit(keyLengths, hasLengths, bh / heads, Nk);
   const int rowEnd = i < Nq ? visible_keys(i, limit, causal) : 0;
   const int groupEnd = causal ? min(limit, min(Nq, q0 + BLOCK_Q)) : limit;
-  const __global float *kBase = k + (long)bh * Nk * d;
-  const __global float *vBase = v + (long)bh * Nk * d;
-  const long rowIndex = (long)bh * Nq + min(i, Nq - 1);
+  const __global float *kBase = k + PAIR_BASE(k, bh);
+  const __global float *vBase = v + PAIR_BASE(v, bh);
+  const int row = min(i, Nq - 1);
+  const long rowIndex = (long)bh * Nq + row;
+  const long qStart = PAIR_BASE(q, bh) + (long)row * qRow;
+  const long gStart = PAIR_BASE(o, bh) + (long)row * oRow;
 
   vecf qs[HV], g[HV], acc[HV];
   for (int c = 0; c < HV; c++) {
-    qs[c] = i < Nq ? load_row(q + rowIndex * d, c, d) * scale : (vecf)(0.0f);
-    g[c] = i < Nq ? load_row(dout + rowIndex * d, c, d) : (vecf)(0.0f);
+    qs[c] = i < Nq ? load_row(q + qStart, c, d) * scale : (vecf)(0.0f);
+    g[c] = i < Nq ? load_row(dout + gStart, c, d) : (vecf)(0.0f);
     acc[c] = (vecf)(0.0f);
   }
   // Only read for a query that sees a key (whose lse is finite).
@@ -215,9 +233,9 @@ void attention_backward_dq(__global const float *q, __global const float *k, __g
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int e = lid; e < BLOCK_K * HV; e += BLOCK_Q) {
       const int jj = e / HV, c = e % HV;
-      const long row = (long)(j0 + jj) * d;
-      kTile[e] = jj < tileKeys ? load_row(kBase + row, c, d) : (vecf)(0.0f);
-      vTile[e] = jj < tileKeys ? load_row(vBase + row, c, d) : (vecf)(0.0f);
+      const long key = j0 + jj;
+      kTile[e] = jj < tileKeys ? load_row(kBase + key * kRow, c, d) : (vecf)(0.0f);
+      vTile[e] = jj < tileKeys ? load_row(vBase + key * vRow, c, d) : (vecf)(0.0f);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int visible = min(tileKeys, rowEnd - j0);
@@ -233,7 +251,7 @@ void attention_backward_dq(__global const float *q, __global const float *k, __g
     }
   }
   if (i >= Nq) return;
-  __global float *dqRow = dq + rowIndex * d;
+  __global float *dqRow = dq + qStart;
   for (int c = 0; c < HV; c++) store_row(dqRow, c, d, acc[c] * scale);
 }
 
@@ -245,6 +263,7 @@ void attention_backward_dkdv(__global const float *q, __global const float *k, _
                              __global const float *keyLengths, const int hasLengths,
                              __global const float *lse, __global const float *delta, __global const float *dout,
                              __global float *dk, __global float *dv,
+                             ROWS(q), ROWS(k), ROWS(v), ROWS(o),
                              const int heads, const int Nq, const int Nk, const int d, const float scale, const int causal) {
   __local vecf qTile[TILE_Q * HV];
   __local vecf gTile[TILE_Q * HV];
@@ -260,26 +279,27 @@ void attention_backward_dkdv(__global const float *q, __global const float *k, _
   const int qStart = causal ? k0 : 0;
   const int qEnd = k0 < limit ? Nq : qStart;
   const bool live = j < limit;
-  const long keyRow = (long)bh * Nk + min(j, Nk - 1);
+  const long key = min(j, Nk - 1);
+  const long kStart = PAIR_BASE(k, bh) + key * kRow, vStart = PAIR_BASE(v, bh) + key * vRow;
 
   vecf ks[HV], vs[HV], dkAcc[HV], dvAcc[HV];
   for (int c = 0; c < HV; c++) {
-    ks[c] = live ? load_row(k + keyRow * d, c, d) * scale : (vecf)(0.0f);
-    vs[c] = live ? load_row(v + keyRow * d, c, d) : (vecf)(0.0f);
+    ks[c] = live ? load_row(k + kStart, c, d) * scale : (vecf)(0.0f);
+    vs[c] = live ? load_row(v + vStart, c, d) : (vecf)(0.0f);
     dkAcc[c] = (vecf)(0.0f);
     dvAcc[c] = (vecf)(0.0f);
   }
-  const __global float *qBase = q + (long)bh * Nq * d;
-  const __global float *gBase = dout + (long)bh * Nq * d;
+  const __global float *qBase = q + PAIR_BASE(q, bh);
+  const __global float *gBase = dout + PAIR_BASE(o, bh);
 
   for (int i0 = qStart; i0 < qEnd; i0 += TILE_Q) {
     const int tileQueries = min(TILE_Q, qEnd - i0);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int e = lid; e < TILE_Q * HV; e += BLOCK_KV) {
       const int ii = e / HV, c = e % HV;
-      const long row = (long)(i0 + ii) * d;
-      qTile[e] = ii < tileQueries ? load_row(qBase + row, c, d) : (vecf)(0.0f);
-      gTile[e] = ii < tileQueries ? load_row(gBase + row, c, d) : (vecf)(0.0f);
+      const long query = i0 + ii;
+      qTile[e] = ii < tileQueries ? load_row(qBase + query * qRow, c, d) : (vecf)(0.0f);
+      gTile[e] = ii < tileQueries ? load_row(gBase + query * oRow, c, d) : (vecf)(0.0f);
     }
     for (int ii = lid; ii < TILE_Q; ii += BLOCK_KV) {
       const long r = (long)bh * Nq + i0 + ii;
@@ -306,9 +326,8 @@ void attention_backward_dkdv(__global const float *q, __global const float *k, _
     }
   }
   if (j >= Nk) return;
-  const long row = ((long)bh * Nk + j) * d;
   for (int c = 0; c < HV; c++) {
-    store_row(dk + row, c, d, dkAcc[c] * scale);
-    store_row(dv + row, c, d, dvAcc[c]);
+    store_row(dk + kStart, c, d, dkAcc[c] * scale);
+    store_row(dv + vStart, c, d, dvAcc[c]);
   }
 }

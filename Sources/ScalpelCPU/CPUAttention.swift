@@ -5,12 +5,21 @@ import ScalpelCore
 import Synchronization
 
 extension AttentionGeometry {
-    /// Throws a `shapeMismatch` naming `op` unless every size is non-negative and the scale finite.
+    /// Throws a `shapeMismatch` naming `op` unless every size is non-negative, the scale finite
+    /// and, under a layout, every operand's rows disjoint at non-negative offsets and strides
+    /// (a gradient row written twice would be a race). Keeping the operands apart from each
+    /// other (dq, dk, dv in one buffer) is the caller's part.
     public func validate(op: String) throws {
         guard batch >= 0, heads >= 0, queryLength >= 0, keyLength >= 0, headSize >= 0 else {
             throw ScalpelError.shapeMismatch(op: op, detail: "sizes must be non-negative (\(self))")
         }
         guard scale.isFinite else { throw ScalpelError.shapeMismatch(op: op, detail: "scale \(scale) is not finite") }
+        guard let layout else { return }
+        for (name, rows, count) in [("query", layout.query, queryLength), ("key", layout.key, keyLength), ("value", layout.value, keyLength),
+                                    ("output", layout.output, queryLength)]
+            where !rows.isValid(batch: batch, heads: heads, rows: count, width: headSize) {
+            throw ScalpelError.shapeMismatch(op: op, detail: "\(name) rows \(rows) overlap or have a negative offset or stride (\(self))")
+        }
     }
 
     /// Keys 0..<result survive batch entry b's padding mask (keys j < length survive; a NaN
@@ -37,7 +46,8 @@ extension CPUBackend {
         let span = ProfileSpan.begin("attention"); defer { span?.end() }
         let g = geometry
         try g.validate(op: "attention")
-        let b = try typedBuffers("attention", [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (output, g.queryCount), (logSumExp, g.rowCount)])
+        let b = try typedBuffers("attention", [(q, g.queryExtent), (k, g.keyExtent), (v, g.valueExtent), (output, g.outputExtent),
+                                               (logSumExp, g.rowCount)])
         let lengths = try keyLengths.map { try typedBuffers("attention", [($0, g.batch)])[0] }
         switch precision {
         case .float64:
@@ -57,9 +67,9 @@ extension CPUBackend {
         let span = ProfileSpan.begin("attentionBackward"); defer { span?.end() }
         let g = geometry
         try g.validate(op: "attention backward")
-        let b = try typedBuffers("attention backward", [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (output, g.queryCount),
-                                                        (logSumExp, g.rowCount), (dOutput, g.queryCount), (dq, g.queryCount),
-                                                        (dk, g.keyCount), (dv, g.keyCount)])
+        let b = try typedBuffers("attention backward", [(q, g.queryExtent), (k, g.keyExtent), (v, g.valueExtent), (output, g.outputExtent),
+                                                        (logSumExp, g.rowCount), (dOutput, g.outputExtent), (dq, g.queryExtent),
+                                                        (dk, g.keyExtent), (dv, g.valueExtent)])
         let lengths = try keyLengths.map { try typedBuffers("attention backward", [($0, g.batch)])[0] }
         switch precision {
         case .float64:
@@ -86,15 +96,18 @@ enum AttentionReference {
 
     static func forward<T: Scalar>(_ g: AttentionGeometry, _ q: UnsafePointer<T>, _ k: UnsafePointer<T>, _ v: UnsafePointer<T>,
                                    _ keyLengths: UnsafePointer<T>?, _ out: UnsafeMutablePointer<T>, _ lse: UnsafeMutablePointer<T>) {
-        let (nq, nk, d) = (g.queryLength, g.keyLength, g.headSize)
+        let (nq, d) = (g.queryLength, g.headSize)
+        let layout = g.rows
         let scale = T(g.scale)
-        var scores = [T](repeating: 0, count: nk)
+        var scores = [T](repeating: 0, count: g.keyLength)
         for bh in 0 ..< g.batch * g.heads {
             let limit = g.keyLimit(length: keyLengths.map { Double($0[bh / g.heads]) })
-            let kb = k + bh * nk * d, vb = v + bh * nk * d
+            let kb = k + layout.key.start(pair: bh, heads: g.heads), vb = v + layout.value.start(pair: bh, heads: g.heads)
+            let (ks, vs) = (layout.key.rowStride, layout.value.rowStride)
+            let qb = q + layout.query.start(pair: bh, heads: g.heads), ob = out + layout.output.start(pair: bh, heads: g.heads)
             for i in 0 ..< nq {
                 let row = bh * nq + i
-                let qi = q + row * d, oi = out + row * d
+                let qi = qb + i * layout.query.rowStride, oi = ob + i * layout.output.rowStride
                 let visible = g.visibleKeys(query: i, limit: limit)
                 guard visible > 0 else {
                     oi.update(repeating: 0, count: d)
@@ -104,7 +117,7 @@ enum AttentionReference {
                 var peak = -T.infinity
                 for j in 0 ..< visible {
                     var dot: T = 0
-                    for c in 0 ..< d { dot += qi[c] * kb[j * d + c] }
+                    for c in 0 ..< d { dot += qi[c] * kb[j * ks + c] }
                     scores[j] = scale * dot
                     peak = max(peak, scores[j])
                 }
@@ -115,7 +128,7 @@ enum AttentionReference {
                 }
                 for c in 0 ..< d {
                     var acc: T = 0
-                    for j in 0 ..< visible { acc += scores[j] * vb[j * d + c] }
+                    for j in 0 ..< visible { acc += scores[j] * vb[j * vs + c] }
                     oi[c] = acc / total
                 }
                 lse[row] = peak + .log(total)
@@ -125,37 +138,45 @@ enum AttentionReference {
 
     /// dq, dk, dv from the probabilities recomputed from lse: with p_ij = exp(scale·q_i·k_j − lse_i),
     /// D_i = dO_i·O_i and ds_ij = p_ij·(dO_i·v_j − D_i): dv_j = Σ_i p_ij dO_i, dq_i = scale Σ_j ds_ij k_j,
-    /// dk_j = scale Σ_i ds_ij q_i (summed over queries in order).
+    /// dk_j = scale Σ_i ds_ij q_i (summed over queries in order). Writes only the rows of dq, dk,
+    /// dv (which may share a buffer).
     static func backward<T: Scalar>(_ g: AttentionGeometry, _ q: UnsafePointer<T>, _ k: UnsafePointer<T>, _ v: UnsafePointer<T>,
                                     _ keyLengths: UnsafePointer<T>?, _ out: UnsafePointer<T>, _ lse: UnsafePointer<T>, _ dOut: UnsafePointer<T>,
                                     _ dq: UnsafeMutablePointer<T>, _ dk: UnsafeMutablePointer<T>, _ dv: UnsafeMutablePointer<T>) {
         let (nq, nk, d) = (g.queryLength, g.keyLength, g.headSize)
+        let layout = g.rows
         let scale = T(g.scale)
-        dk.update(repeating: 0, count: g.keyCount)
-        dv.update(repeating: 0, count: g.keyCount)
+        let (qs, ks, vs, os) = (layout.query.rowStride, layout.key.rowStride, layout.value.rowStride, layout.output.rowStride)
         for bh in 0 ..< g.batch * g.heads {
             let limit = g.keyLimit(length: keyLengths.map { Double($0[bh / g.heads]) })
-            let kb = k + bh * nk * d, vb = v + bh * nk * d, dkb = dk + bh * nk * d, dvb = dv + bh * nk * d
+            let kb = k + layout.key.start(pair: bh, heads: g.heads), vb = v + layout.value.start(pair: bh, heads: g.heads)
+            let dkb = dk + layout.key.start(pair: bh, heads: g.heads), dvb = dv + layout.value.start(pair: bh, heads: g.heads)
+            let qb = q + layout.query.start(pair: bh, heads: g.heads), dqb = dq + layout.query.start(pair: bh, heads: g.heads)
+            let ob = out + layout.output.start(pair: bh, heads: g.heads), gb = dOut + layout.output.start(pair: bh, heads: g.heads)
+            for j in 0 ..< nk {
+                (dkb + j * ks).update(repeating: 0, count: d)
+                (dvb + j * vs).update(repeating: 0, count: d)
+            }
             for i in 0 ..< nq {
                 let row = bh * nq + i
-                let qi = q + row * d, gi = dOut + row * d, dqi = dq + row * d
+                let qi = qb + i * qs, gi = gb + i * os, oi = ob + i * os, dqi = dqb + i * qs
                 dqi.update(repeating: 0, count: d)
                 let visible = g.visibleKeys(query: i, limit: limit)
                 guard visible > 0 else { continue }
                 var delta: T = 0
-                for c in 0 ..< d { delta += gi[c] * out[row * d + c] }
+                for c in 0 ..< d { delta += gi[c] * oi[c] }
                 for j in 0 ..< visible {
                     var dot: T = 0, dp: T = 0
                     for c in 0 ..< d {
-                        dot += qi[c] * kb[j * d + c]
-                        dp += gi[c] * vb[j * d + c]
+                        dot += qi[c] * kb[j * ks + c]
+                        dp += gi[c] * vb[j * vs + c]
                     }
                     let p = T.exp(scale * dot - lse[row])
                     let ds = p * (dp - delta)
                     for c in 0 ..< d {
-                        dvb[j * d + c] += p * gi[c]
-                        dqi[c] += scale * ds * kb[j * d + c]
-                        dkb[j * d + c] += scale * ds * qi[c]
+                        dvb[j * vs + c] += p * gi[c]
+                        dqi[c] += scale * ds * kb[j * ks + c]
+                        dkb[j * ks + c] += scale * ds * qi[c]
                     }
                 }
             }
@@ -261,6 +282,8 @@ struct FastAttention {
     let pool: WorkerPool
     let threads: Int
     let keyLengths: UnsafePointer<Float>?
+    /// Where q, k, v, the output and their gradients lie (`g.rows`).
+    let layout: AttentionLayout
     /// Queries per block.
     let block: Int
     /// Depth of the packed blocks along the keys (the granularity of causal and padding skips).
@@ -272,6 +295,7 @@ struct FastAttention {
         g = geometry
         self.pool = pool
         self.keyLengths = keyLengths
+        layout = geometry.rows
         // Blocks of ≤ 128 queries (≤ 48 when causal, so that the masked triangle is mostly
         // skipped), with a score block of at most ~128 K floats; evened out over the queries.
         let cap = max(24, min(geometry.causal ? 48 : 128, 131_072 / max(geometry.keyLength, 1)))
@@ -305,6 +329,12 @@ struct FastAttention {
         min(g.keyLength, (most + FastAttention.keyDepth - 1) / FastAttention.keyDepth * FastAttention.keyDepth)
     }
 
+    /// Sets `rows` rows of `width` floats, `stride` apart, to 0 (one run when they are adjacent).
+    static func zero(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int) {
+        if stride == width { return p.update(repeating: 0, count: rows * width) }
+        for r in 0 ..< rows { (p + r * stride).update(repeating: 0, count: width) }
+    }
+
     /// Runs `body(item, scratch, participant)` for items 0..<count on the pool, each item once;
     /// a participant keeps its scratch memory across its items.
     func parallel(_ count: Int, scratchFloats: Int, _ body: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
@@ -333,8 +363,8 @@ struct FastAttention {
         let aFloats = PackedGEMM.packedASize(mc: FastGEMM.mc, kc: FastAttention.depth)
         let sFloats = block * max(nk, 1)
         // (`visible` holds Ints: two floats' room each.)
-        let layout = [kFloats, vFloats, aFloats, sFloats, 2 * block].map { ($0 + 15) / 16 * 16 }
-        let offsets = layout.reduce(into: [0]) { $0.append($0.last! + $1) }
+        let sizes = [kFloats, vFloats, aFloats, sFloats, 2 * block].map { ($0 + 15) / 16 * 16 }
+        let offsets = sizes.reduce(into: [0]) { $0.append($0.last! + $1) }
         // Each thread packs a pair's keys and values when it meets the pair first; items are
         // pair-major, so a thread mostly continues with the pair it holds.
         let packedPair = UnsafeMutablePointer<Int>.allocate(capacity: threads)
@@ -347,25 +377,29 @@ struct FastAttention {
             let scores = memory + offsets[3]
             let visible = UnsafeMutableRawPointer(memory + offsets[4]).bindMemory(to: Int.self, capacity: block)
             let rowBase = pair * nq + i0
+            let (qs, os) = (layout.query.rowStride, layout.output.rowStride)
+            let outBlock = output + layout.output.start(pair: pair, heads: g.heads) + i0 * os
             let most = visibility(pair: pair, i0: i0, rows: rows, into: visible)
             if most == 0 {
-                (output + rowBase * d).update(repeating: 0, count: rows * d)
+                FastAttention.zero(outBlock, rows: rows, width: d, stride: os)
                 (lse + rowBase).update(repeating: -.infinity, count: rows)
                 return
             }
             let kt = PackedRight(existing: kPacked, k: d, n: nk, depth: FastAttention.depth)
             let vv = PackedRight(existing: vPacked, k: nk, n: d, depth: FastAttention.keyDepth)
             if packedPair[participant] != pair {
-                _ = PackedRight(k + pair * nk * d, ldb: d, trans: true, k: d, n: nk, depth: FastAttention.depth, into: kPacked)
-                _ = PackedRight(v + pair * nk * d, ldb: d, trans: false, k: nk, n: d, depth: FastAttention.keyDepth, into: vPacked)
+                _ = PackedRight(k + layout.key.start(pair: pair, heads: g.heads), ldb: layout.key.rowStride, trans: true, k: d, n: nk,
+                                depth: FastAttention.depth, into: kPacked)
+                _ = PackedRight(v + layout.value.start(pair: pair, heads: g.heads), ldb: layout.value.rowStride, trans: false, k: nk, n: d,
+                                depth: FastAttention.keyDepth, into: vPacked)
                 packedPair[participant] = pair
             }
             let width = width(most: most)
             // scores = scale · q_block · kᵀ (rows × width), then softmax rows, then p · v.
-            kt.multiply(q + rowBase * d, lda: d, transA: false, m: rows, kUsed: d, columns: width, c: scores, ldc: width,
-                        alpha: g.scale, accumulate: false, packedA: packedA)
+            kt.multiply(q + layout.query.start(pair: pair, heads: g.heads) + i0 * qs, lda: qs, transA: false, m: rows, kUsed: d,
+                        columns: width, c: scores, ldc: width, alpha: g.scale, accumulate: false, packedA: packedA)
             AttentionKernels.softmaxRows(scores, ld: width, rows: rows, width: width, visible: visible, lse: lse + rowBase)
-            vv.multiply(scores, lda: width, transA: false, m: rows, kUsed: width, columns: d, c: output + rowBase * d, ldc: d,
+            vv.multiply(scores, lda: width, transA: false, m: rows, kUsed: width, columns: d, c: outBlock, ldc: os,
                         alpha: 1, accumulate: false, packedA: packedA)
         }
     }
@@ -386,8 +420,8 @@ struct FastAttention {
         let blockFloats = PackedRight.floats(k: block, n: d)
         let aFloats = PackedGEMM.packedASize(mc: FastGEMM.mc, kc: FastAttention.depth)
         let sFloats = block * max(nk, 1)
-        let layout = [ktFloats, ktFloats, kFloats, blockFloats, blockFloats, aFloats, sFloats, sFloats, 2 * block, block].map { ($0 + 15) / 16 * 16 }
-        let offsets = layout.reduce(into: [0]) { $0.append($0.last! + $1) }
+        let sizes = [ktFloats, ktFloats, kFloats, blockFloats, blockFloats, aFloats, sFloats, sFloats, 2 * block, block].map { ($0 + 15) / 16 * 16 }
+        let offsets = sizes.reduce(into: [0]) { $0.append($0.last! + $1) }
         parallel(pairs * chunks, scratchFloats: offsets.last!) { item, memory, _ in
             let pair = item / chunks, chunk = item % chunks
             let ktPacked = memory + offsets[0], vtPacked = memory + offsets[1], kPacked = memory + offsets[2]
@@ -395,60 +429,75 @@ struct FastAttention {
             let scores = memory + offsets[6], dScores = memory + offsets[7]
             let visible = UnsafeMutableRawPointer(memory + offsets[8]).bindMemory(to: Int.self, capacity: block)
             let delta = memory + offsets[9]
-            let keyBase = pair * nk * d
+            let (qs, ks, vs, os) = (layout.query.rowStride, layout.key.rowStride, layout.value.rowStride, layout.output.rowStride)
+            let kBase = k + layout.key.start(pair: pair, heads: g.heads), vBase = v + layout.value.start(pair: pair, heads: g.heads)
+            // Partial sums are contiguous (nk × d); the gradients themselves have k's and v's rows.
             let (dkTarget, dvTarget): (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+            let (dkStride, dvStride): (Int, Int)
             if let partials {
                 dkTarget = partials.pointer + (pair * chunks + chunk) * 2 * nk * d
                 dvTarget = dkTarget + nk * d
+                (dkStride, dvStride) = (d, d)
             } else {
-                (dkTarget, dvTarget) = (dk + keyBase, dv + keyBase)
+                (dkTarget, dvTarget) = (dk + layout.key.start(pair: pair, heads: g.heads), dv + layout.value.start(pair: pair, heads: g.heads))
+                (dkStride, dvStride) = (ks, vs)
             }
-            dkTarget.update(repeating: 0, count: nk * d)
-            dvTarget.update(repeating: 0, count: nk * d)
+            FastAttention.zero(dkTarget, rows: nk, width: d, stride: dkStride)
+            FastAttention.zero(dvTarget, rows: nk, width: d, stride: dvStride)
             let firstBlock = chunk * blocksPerChunk, lastBlock = min(blocksPerPair, firstBlock + blocksPerChunk)
             guard firstBlock < lastBlock else { return }
-            let kt = PackedRight(k + keyBase, ldb: d, trans: true, k: d, n: nk, depth: FastAttention.depth, into: ktPacked)
-            let vt = PackedRight(v + keyBase, ldb: d, trans: true, k: d, n: nk, depth: FastAttention.depth, into: vtPacked)
-            let kk = PackedRight(k + keyBase, ldb: d, trans: false, k: nk, n: d, depth: FastAttention.keyDepth, into: kPacked)
+            let kt = PackedRight(kBase, ldb: ks, trans: true, k: d, n: nk, depth: FastAttention.depth, into: ktPacked)
+            let vt = PackedRight(vBase, ldb: vs, trans: true, k: d, n: nk, depth: FastAttention.depth, into: vtPacked)
+            let kk = PackedRight(kBase, ldb: ks, trans: false, k: nk, n: d, depth: FastAttention.keyDepth, into: kPacked)
             for blockIndex in firstBlock ..< lastBlock {
                 let i0 = blockIndex * block, rows = min(block, nq - i0)
                 let rowBase = pair * nq + i0
+                let dqBlock = dq + layout.query.start(pair: pair, heads: g.heads) + i0 * qs
                 let most = visibility(pair: pair, i0: i0, rows: rows, into: visible)
                 if most == 0 {
-                    (dq + rowBase * d).update(repeating: 0, count: rows * d)
+                    FastAttention.zero(dqBlock, rows: rows, width: d, stride: qs)
                     continue
                 }
                 let width = width(most: most)
-                let qBlock = q + rowBase * d, gBlock = dOutput + rowBase * d
-                AttentionKernels.rowDots(gBlock, output + rowBase * d, rows: rows, n: d, into: delta)
+                let qBlock = q + layout.query.start(pair: pair, heads: g.heads) + i0 * qs
+                let outputStart = layout.output.start(pair: pair, heads: g.heads) + i0 * os
+                let gBlock = dOutput + outputStart
+                AttentionKernels.rowDots(gBlock, output + outputStart, rows: rows, n: d, lda: os, ldb: os, into: delta)
                 // scores = scale·q·kᵀ, dScores = dO·vᵀ (rows × width); then p and ds in place.
-                kt.multiply(qBlock, lda: d, transA: false, m: rows, kUsed: d, columns: width, c: scores, ldc: width,
+                kt.multiply(qBlock, lda: qs, transA: false, m: rows, kUsed: d, columns: width, c: scores, ldc: width,
                             alpha: g.scale, accumulate: false, packedA: packedA)
-                vt.multiply(gBlock, lda: d, transA: false, m: rows, kUsed: d, columns: width, c: dScores, ldc: width,
+                vt.multiply(gBlock, lda: os, transA: false, m: rows, kUsed: d, columns: width, c: dScores, ldc: width,
                             alpha: 1, accumulate: false, packedA: packedA)
                 AttentionKernels.softmaxGradientRows(scores: scores, dp: dScores, ld: width, rows: rows, width: width, visible: visible,
                                                      lse: lse + rowBase, delta: delta)
                 // dv[0..<width] += pᵀ·dO and dk[0..<width] += scale·dsᵀ·q (k = the block's rows).
-                let gRight = PackedRight(gBlock, ldb: d, trans: false, k: rows, n: d, depth: FastAttention.depth, into: gPacked)
-                gRight.multiply(scores, lda: width, transA: true, m: width, kUsed: rows, columns: d, c: dvTarget, ldc: d,
+                let gRight = PackedRight(gBlock, ldb: os, trans: false, k: rows, n: d, depth: FastAttention.depth, into: gPacked)
+                gRight.multiply(scores, lda: width, transA: true, m: width, kUsed: rows, columns: d, c: dvTarget, ldc: dvStride,
                                 alpha: 1, accumulate: true, packedA: packedA)
-                let qRight = PackedRight(qBlock, ldb: d, trans: false, k: rows, n: d, depth: FastAttention.depth, into: qPacked)
-                qRight.multiply(dScores, lda: width, transA: true, m: width, kUsed: rows, columns: d, c: dkTarget, ldc: d,
+                let qRight = PackedRight(qBlock, ldb: qs, trans: false, k: rows, n: d, depth: FastAttention.depth, into: qPacked)
+                qRight.multiply(dScores, lda: width, transA: true, m: width, kUsed: rows, columns: d, c: dkTarget, ldc: dkStride,
                                 alpha: g.scale, accumulate: true, packedA: packedA)
                 // dq = scale·ds·k (rows × d, k = width keys).
-                kk.multiply(dScores, lda: width, transA: false, m: rows, kUsed: width, columns: d, c: dq + rowBase * d, ldc: d,
+                kk.multiply(dScores, lda: width, transA: false, m: rows, kUsed: width, columns: d, c: dqBlock, ldc: qs,
                             alpha: g.scale, accumulate: false, packedA: packedA)
             }
         }
         if let partials {
-            // dk, dv = Σ over chunks in order.
+            // dk, dv = Σ over chunks in order (a whole pair at once when its rows are adjacent).
             let n = nk * d
+            let (ks, vs) = (layout.key.rowStride, layout.value.rowStride)
             for pair in 0 ..< pairs {
-                let dkOut = dk + pair * n, dvOut = dv + pair * n
+                let dkOut = dk + layout.key.start(pair: pair, heads: g.heads), dvOut = dv + layout.value.start(pair: pair, heads: g.heads)
                 for chunk in 0 ..< chunks {
                     let source = partials.pointer + (pair * chunks + chunk) * 2 * n
-                    ElementwiseKernels.axpby(1, source, chunk == 0 ? 0 : 1, dkOut, n)
-                    ElementwiseKernels.axpby(1, source + n, chunk == 0 ? 0 : 1, dvOut, n)
+                    let beta: Float = chunk == 0 ? 0 : 1
+                    for (target, from, stride) in [(dkOut, source, ks), (dvOut, source + n, vs)] {
+                        if stride == d {
+                            ElementwiseKernels.axpby(1, from, beta, target, n)
+                        } else {
+                            for j in 0 ..< nk { ElementwiseKernels.axpby(1, from + j * d, beta, target + j * stride, d) }
+                        }
+                    }
                 }
             }
         }

@@ -143,10 +143,11 @@ public enum AttentionKernels {
         }
     }
 
-    /// out[r] = Σ_c a[r·n + c]·b[r·n + c] for r < rows (delta = rowsum(dO ⊙ O)).
-    public static func rowDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, n: Int, into out: UnsafeMutablePointer<Float>) {
+    /// out[r] = Σ_c a[r·lda + c]·b[r·ldb + c] for r < rows, c < n (delta = rowsum(dO ⊙ O)).
+    public static func rowDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, n: Int, lda: Int, ldb: Int,
+                               into out: UnsafeMutablePointer<Float>) {
         for r in 0 ..< rows {
-            let ar = a + r * n, br = b + r * n
+            let ar = a + r * lda, br = b + r * ldb
             var acc = SIMD8<Float>()
             var c = 0
             while c + 8 <= n { acc = acc.addingProduct(load8(ar, c), load8(br, c)); c += 8 }

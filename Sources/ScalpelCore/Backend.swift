@@ -110,10 +110,14 @@ public protocol Backend: AnyObject, Sendable {
     /// keyLengths (batch values, integral floats; nil: every key) masks keys j ≥ keyLengths[b];
     /// `causal` masks keys j > i. A query with no unmasked key gets output 0 and logSumExp −∞.
     /// Memory beyond the outputs: O(queryLength·headSize) per head, never the score matrix.
+    /// `geometry.layout` places the rows of q, k, v and the output (strided views: q, k and v
+    /// may be one buffer); logSumExp and keyLengths are contiguous.
     func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                    keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws
     /// Gradients dq, dk, dv (overwritten) of `attention`, from its inputs, output, logSumExp and
-    /// dOutput (recomputing the probabilities; deterministic, no atomics).
+    /// dOutput (recomputing the probabilities; deterministic, no atomics). dOutput has the
+    /// output's rows, dq q's, dk k's and dv v's; every row of dq, dk and dv is written and
+    /// nothing else, so the three may be disjoint parts of one buffer that needs no zero fill.
     func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                            keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
                            dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws

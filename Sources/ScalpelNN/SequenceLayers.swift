@@ -108,19 +108,20 @@ public final class MultiheadAttention: Module, Layer {
             throw ScalpelError.shapeMismatch(op: "MultiheadAttention", detail: "needs (N, L, \(d)), got \(x.shape)")
         }
         let (n, length, headSize) = (x.shape[0], x.shape[1], d / heads)
-        // (N, L, 3·d) → (3, N, H, L, headSize): one copy, then q, k and v are contiguous slices.
-        let qkv = try inputProjection(x).reshaped([n, length, 3, heads, headSize]).permuted([2, 0, 3, 1, 4])
-        let (q, k, v) = (try qkv.slice(axis: 0, 0 ..< 1).reshaped([n, heads, length, headSize]),
-                         try qkv.slice(axis: 0, 1 ..< 2).reshaped([n, heads, length, headSize]),
-                         try qkv.slice(axis: 0, 2 ..< 3).reshaped([n, heads, length, headSize]))
+        // (N, L, 3·d): the attention kernels read q, k and v where the projection wrote them and
+        // write (N, L, heads, headSize), which is the output projection's (N, L, d) input.
+        let qkv = try inputProjection(x)
         if keepsAttention {
             try Autograd.noGrad {
+                // (N, L, 3, H, headSize) → (3, N, H, L, headSize): the maps want q and k as tensors.
+                let split = try qkv.reshaped([n, length, 3, heads, headSize]).permuted([2, 0, 3, 1, 4])
+                let q = try split.slice(axis: 0, 0 ..< 1).reshaped([n, heads, length, headSize])
+                let k = try split.slice(axis: 0, 1 ..< 2).reshaped([n, heads, length, headSize])
                 let p = try q.attentionProbabilities(key: k, keyLengths: keyLengths, causal: causal).mean(axes: [1])
                 lastAttention = (try p.array(), p.shape)
             }
         }
-        let attended = try q.scaledDotProductAttention(key: k, value: v, keyLengths: keyLengths, causal: causal)
-        return try outputProjection(attended.permuted([0, 2, 1, 3]).reshaped([n, length, d]))
+        return try outputProjection(qkv.selfAttention(heads: heads, keyLengths: keyLengths, causal: causal))
     }
 }
 

@@ -51,8 +51,10 @@ struct AttentionKernelConfig: Hashable, CustomStringConvertible {
 /// Fused attention on an OpenCL device (attention.cl). The forward pass is one launch; the
 /// backward pass three (delta = rowsum(dO·O), dk/dv per key block, dq per query block). Beyond
 /// its outputs the backward pass allocates one scratch row of batch·heads·Nq floats; neither
-/// pass ever holds the Nq×Nk scores. When the program does not build, both run on the CPU-Swift
-/// backend (operands copied over and back) with one warning carrying the build log.
+/// pass ever holds the Nq×Nk scores. The geometry's layout places the rows of q, k, v, the
+/// output and the gradients (strided views of larger buffers; q, k, v may be one buffer, and
+/// dq, dk, dv another). When the program does not build, both run on the CPU-Swift backend
+/// (each distinct buffer copied over and back once) with one warning carrying the build log.
 extension OpenCLBackend {
     public func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                           keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws {
@@ -60,14 +62,14 @@ extension OpenCLBackend {
         try g.validate(op: "attention")
         try checkAttentionLimits(g, op: "attention")
         let lengths = keyLengths ?? q // the kernel needs a buffer argument; not read without lengths
-        let operands: [(any DeviceBuffer, Int)] = [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (lengths, keyLengths == nil ? 0 : g.batch),
-                                                   (output, g.queryCount), (logSumExp, g.rowCount)]
+        let operands = AttentionOperands([(q, g.queryExtent), (k, g.keyExtent), (v, g.valueExtent), (lengths, keyLengths == nil ? 0 : g.batch),
+                                          (output, g.outputExtent), (logSumExp, g.rowCount)])
         if g.rowCount == 0 { return }
         let config = AttentionKernelConfig(headSize: g.headSize, info: info)
         try attentionLaunch("attention", config: config, operands: operands) { program, b in
             let kernel = try program.kernel("attention_forward")
             try setArguments(kernel, [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .int(keyLengths == nil ? 0 : 1),
-                                      .buffer(b[4].mem), .buffer(b[5].mem)] + Self.attentionShape(g))
+                                      .buffer(b[4].mem), .buffer(b[5].mem)] + Self.attentionRows(g) + Self.attentionShape(g))
             try enqueue(kernel, name: "attention_forward", global: [g.queryLength, g.batch * g.heads], local: [config.blockQ, 1])
         } fallback: { cpu, b in
             try cpu.attention(g, q: b[0], k: b[1], v: b[2], keyLengths: keyLengths == nil ? nil : b[3], output: b[4], logSumExp: b[5])
@@ -81,29 +83,40 @@ extension OpenCLBackend {
         try g.validate(op: "attention backward")
         try checkAttentionLimits(g, op: "attention backward")
         let lengths = keyLengths ?? q
-        let operands: [(any DeviceBuffer, Int)] = [(q, g.queryCount), (k, g.keyCount), (v, g.keyCount), (lengths, keyLengths == nil ? 0 : g.batch),
-                                                   (output, g.queryCount), (logSumExp, g.rowCount), (dOutput, g.queryCount),
-                                                   (dq, g.queryCount), (dk, g.keyCount), (dv, g.keyCount)]
+        let operands = AttentionOperands([(q, g.queryExtent), (k, g.keyExtent), (v, g.valueExtent), (lengths, keyLengths == nil ? 0 : g.batch),
+                                          (output, g.outputExtent), (logSumExp, g.rowCount), (dOutput, g.outputExtent),
+                                          (dq, g.queryExtent), (dk, g.keyExtent), (dv, g.valueExtent)])
         if g.queryCount == 0 && g.keyCount == 0 { return }
         let config = AttentionKernelConfig(headSize: g.headSize, info: info)
         try attentionLaunch("attention backward", config: config, operands: operands) { program, b in
             let delta = try scratchBuffer("attention delta", count: g.rowCount)
+            let rows = Self.attentionRows(g)
             if g.rowCount > 0 {
-                let rows = try program.kernel("attention_backward_delta")
-                try setArguments(rows, [.buffer(b[4].mem), .buffer(b[6].mem), .buffer(delta.mem), .long(Int64(g.rowCount)), .int(Int32(g.headSize))])
-                try enqueue(rows, name: "attention_backward_delta", global: [g.rowCount], local: [min(64, g.rowCount)])
+                let kernel = try program.kernel("attention_backward_delta")
+                try setArguments(kernel, [.buffer(b[4].mem), .buffer(b[6].mem), .buffer(delta.mem), .long(Int64(g.rowCount)), .int(Int32(g.headSize))]
+                                     + rows.suffix(4) + [.int(Int32(g.heads)), .int(Int32(g.queryLength))])
+                try enqueue(kernel, name: "attention_backward_delta", global: [g.rowCount], local: [min(64, g.rowCount)])
             }
             let common: [KernelArgument] = [.buffer(b[0].mem), .buffer(b[1].mem), .buffer(b[2].mem), .buffer(b[3].mem), .int(keyLengths == nil ? 0 : 1),
                                             .buffer(b[5].mem), .buffer(delta.mem), .buffer(b[6].mem)]
             let keys = try program.kernel("attention_backward_dkdv")
-            try setArguments(keys, common + [.buffer(b[8].mem), .buffer(b[9].mem)] + Self.attentionShape(g))
+            try setArguments(keys, common + [.buffer(b[8].mem), .buffer(b[9].mem)] + rows + Self.attentionShape(g))
             try enqueue(keys, name: "attention_backward_dkdv", global: [g.keyLength, g.batch * g.heads], local: [config.blockKV, 1])
             let queries = try program.kernel("attention_backward_dq")
-            try setArguments(queries, common + [.buffer(b[7].mem)] + Self.attentionShape(g))
+            try setArguments(queries, common + [.buffer(b[7].mem)] + rows + Self.attentionShape(g))
             try enqueue(queries, name: "attention_backward_dq", global: [g.queryLength, g.batch * g.heads], local: [config.blockQ, 1])
         } fallback: { cpu, b in
             try cpu.attentionBackward(g, q: b[0], k: b[1], v: b[2], keyLengths: keyLengths == nil ? nil : b[3], output: b[4], logSumExp: b[5],
                                       dOutput: b[6], dq: b[7], dk: b[8], dv: b[9])
+        }
+    }
+
+    /// The ROWS arguments of q, k, v and the output, in that order (offset, batch, head and row
+    /// strides each; the delta kernel takes the output's, the last four).
+    private static func attentionRows(_ g: AttentionGeometry) -> [KernelArgument] {
+        let layout = g.rows
+        return [layout.query, layout.key, layout.value, layout.output].flatMap { rows -> [KernelArgument] in
+            [.long(Int64(rows.offset)), .long(Int64(rows.batchStride)), .long(Int64(rows.headStride)), .long(Int64(rows.rowStride))]
         }
     }
 
@@ -120,11 +133,39 @@ extension OpenCLBackend {
         }
     }
 
-    /// Runs `body` with attention.cl built for `config`, or `fallback` on the CPU backend (see `launch`).
-    private func attentionLaunch(_ op: String, config: AttentionKernelConfig, operands: [(any DeviceBuffer, Int)],
+    /// Runs `body` with attention.cl built for `config`, or `fallback` on the CPU backend (see
+    /// `launch`); both see the operands in their original order, aliases included.
+    private func attentionLaunch(_ op: String, config: AttentionKernelConfig, operands: AttentionOperands,
                                  body: (CLProgram, [CLBuffer]) throws -> Void,
                                  fallback: (CPUBackend, [any DeviceBuffer]) throws -> Void) throws {
-        try launch(op, file: "attention.cl", options: config.buildOptions, variant: "head size class \(config.headCapacity)", operands: operands,
-                   body: body, fallback: fallback)
+        try launch(op, file: "attention.cl", options: config.buildOptions, variant: "head size class \(config.headCapacity)",
+                   operands: operands.distinct, body: { program, buffers in try body(program, operands.expand(buffers)) },
+                   fallback: { cpu, buffers in try fallback(cpu, operands.expand(buffers)) })
     }
+}
+
+/// Attention's operands with each buffer listed once (at the largest extent asked of it). q, k
+/// and v of a fused projection are one buffer, and so are dq, dk and dv: `launch`'s CPU
+/// fallback copies each listed buffer over and back, and a second copy of a shared gradient
+/// buffer would write its stale parts over the first's results.
+struct AttentionOperands {
+    /// The distinct buffers with the elements each must hold.
+    private(set) var distinct: [(any DeviceBuffer, Int)] = []
+    /// For each original operand, its index in `distinct`.
+    private(set) var index: [Int] = []
+
+    init(_ operands: [(any DeviceBuffer, Int)]) {
+        for (buffer, needed) in operands {
+            if let at = distinct.firstIndex(where: { $0.0 === buffer }) {
+                distinct[at].1 = max(distinct[at].1, needed)
+                index.append(at)
+            } else {
+                index.append(distinct.count)
+                distinct.append((buffer, needed))
+            }
+        }
+    }
+
+    /// Per-distinct-buffer values back in the original operands' order.
+    func expand<T>(_ values: [T]) -> [T] { index.map { values[$0] } }
 }

@@ -34,6 +34,53 @@ extension Tensor {
         }
     }
 
+    /// Multi-head self-attention read straight from a fused input projection: self = qkv
+    /// (N, L, 3·d), each row holding q, k and v of every head side by side (d = heads·headSize;
+    /// head h of q at columns h·headSize, of k at d + h·headSize, of v at 2·d + h·headSize, as
+    /// PyTorch's `in_proj` lays them out). Returns (N, L, d): each head's
+    /// softmax(scale·q·kᵀ + mask)·v at columns h·headSize, what an output projection takes. The
+    /// same values as reshaping to (N, L, 3, heads, headSize), permuting to (3, N, heads, L,
+    /// headSize), slicing q, k, v, `scaledDotProductAttention` and permuting back, without the
+    /// copies: the kernels address the rows in place, and the backward pass writes dq, dk and dv
+    /// into the thirds of one (N, L, 3·d) gradient.
+    ///
+    /// - keyLengths: (N) integral values; sequence b attends to time steps j < keyLengths[b]. nil: all.
+    /// - causal: step i attends to steps j ≤ i.
+    /// - scale: the factor on q·kᵀ; nil: 1/√headSize.
+    public func selfAttention(heads: Int, keyLengths: Tensor? = nil, causal: Bool = false, scale: Float? = nil) throws -> Tensor {
+        let op = "selfAttention"
+        guard rank == 3, heads >= 1, shape[2] % (3 * heads) == 0 else {
+            throw ScalpelError.shapeMismatch(op: op, detail: "qkv \(shape) must be (batch, length, 3·d) with d a multiple of \(Swift.max(heads, 1)) heads")
+        }
+        let (batch, length, d) = (shape[0], shape[1], shape[2] / 3)
+        let headSize = d / heads
+        if let keyLengths {
+            try sameBackend(keyLengths, op)
+            guard keyLengths.shape == [batch] else {
+                throw ScalpelError.shapeMismatch(op: op, detail: "keyLengths \(keyLengths.shape) must be (\(batch)), one length per sequence")
+            }
+        }
+        if let scale, !scale.isFinite {
+            throw ScalpelError.invalidArgument("\(op): scale \(scale) is not finite")
+        }
+        let g = AttentionGeometry(batch: batch, heads: heads, queryLength: length, keyLength: length, headSize: headSize,
+                                  scale: scale ?? (headSize == 0 ? 1 : nil), causal: causal,
+                                  layout: .packedSelfAttention(heads: heads, length: length, headSize: headSize))
+        let output = try Tensor.empty([batch, length, d], on: backend)
+        let logSumExp = try Tensor.empty([batch, heads, length], on: backend)
+        try backend.attention(g, q: storage, k: storage, v: storage, keyLengths: keyLengths?.storage,
+                              output: output.storage, logSumExp: logSumExp.storage)
+        // The closure holds the output's storage, never the output itself (see unary).
+        return Tensor.record(output, op, [self]) { [backend, shape, storage, outputStorage = output.storage] gradient in
+            // dq, dk, dv fill the three thirds of every row: no zero fill needed.
+            let dqkv = try Tensor.empty(shape, on: backend)
+            try backend.attentionBackward(g, q: storage, k: storage, v: storage, keyLengths: keyLengths?.storage,
+                                          output: outputStorage, logSumExp: logSumExp.storage, dOutput: gradient.storage,
+                                          dq: dqkv.storage, dk: dqkv.storage, dv: dqkv.storage)
+            return [dqkv]
+        }
+    }
+
     /// The same attention as `scaledDotProductAttention`, built from differentiable operations:
     /// scores = scale·q·kᵀ (B, H, Nq, Nk), masked keys pushed to −10⁹, softmax, the masked
     /// weights zeroed (so that a query with no visible key outputs 0, as the fused op does),
