@@ -52,8 +52,8 @@ public protocol Backend: AnyObject, Sendable {
     /// out[o, n] = reduce over a of x[o, a, n]; x is (outer, axis, inner), out is (outer, inner).
     func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws
     /// out[k] = Σ over n and p of x[n, k, p]; x is (batch, channels, positions), out is
-    /// (channels): a convolution's bias gradient. The default sums over the positions, then
-    /// over the batch, with `reduce`; a backend overrides it where one pass pays.
+    /// (channels): a convolution's bias gradient. The default sums over the batch, then over
+    /// the positions, with `reduce`; a backend overrides it where one pass pays.
     func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws
     /// out[0] = Σ over `segments` (ascending, not overlapping, within x) of the Σ of squares of
     /// each segment's elements: the squared global norm of tensors packed in one buffer. The
@@ -225,9 +225,11 @@ public protocol Backend: AnyObject, Sendable {
 
 extension Backend {
     public func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws {
-        let perImage = try makeBuffer(count: max(batch * channels, 1))
-        try reduce(.sum, x: x, out: perImage, outer: batch * channels, axis: positions, inner: 1)
-        try reduce(.sum, x: perImage, out: out, outer: 1, axis: batch, inner: channels)
+        // The batch first: a sum of whole images, contiguous along channels × positions (a
+        // row-wise sum of every position, outer N·C, ran 3.6× slower on the CPU-Swift backend).
+        let perChannel = try makeBuffer(count: max(channels * positions, 1))
+        try reduce(.sum, x: x, out: perChannel, outer: 1, axis: batch, inner: channels * positions)
+        try reduce(.sum, x: perChannel, out: out, outer: channels, axis: positions, inner: 1)
     }
 
     /// A new buffer holding `values`.
