@@ -140,7 +140,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
             // Operands that stay cached need neither packing nor K slices: the transformer's
             // weight gradients (192×64×2240 TN) ran 50 GFLOP/s packed in 2 slices on PoCL and
             // 100 direct and whole.
-            if forcedSplits == nil && directPays(p) {
+            if forcedSplits == nil && (directPays(p) || directPaysDeep(p)) {
                 plan.direct = true
                 return plan
             }
@@ -187,6 +187,18 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// NN 178 → 210 and 58 → 72, 256×512×512 TN 89 → 103 and 67 → 187, still gain).
     public func directPays(_ p: GEMMParameters) -> Bool {
         p.m * p.k <= directMaxOperand && p.k * p.n <= directMaxOperand && (!p.transB || p.n <= directMaxStagedColumns)
+    }
+
+    /// Whether a deep product with B stored N×K — a convolution's weight gradient dY·colsᵀ, K
+    /// the images' output pixels, at least 2048 and four times M and N — runs the direct
+    /// kernels, whole K, instead of packing both operands (and, on PoCL, splitting K). Measured
+    /// with `scalpel bench gemm --all-variants` on 2 Zen 4 cores, GFLOP/s packed → direct, PoCL:
+    /// 64×576×14112 NT 100 → 136 (1024³ NN: 203), 64×576×25088 95 → 136, 64×288×25088 86 → 138,
+    /// 128×1152×6272 135 → 140, 64×9×100352 20 → 31, but 32×288×25088 63 → 50; Intel's CPU
+    /// runtime (which never splits): 66 → 88, 65 → 82, 113 → 126, 12 → 39, 47 → 83 (1024³ NN:
+    /// 183). Hence on a splitting device only from M = 64.
+    public func directPaysDeep(_ p: GEMMParameters) -> Bool {
+        p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (p.m >= 64 || !packSplitK)
     }
 
     public var description: String {

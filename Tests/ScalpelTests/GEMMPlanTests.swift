@@ -14,21 +14,30 @@ import Testing
         return tuning
     }
 
-    @Test func tallSkinnyWeightGradientsAreSplitAndSquaresAreNot() {
+    /// ResNet-18's first-stage weight gradients (dY·colsᵀ, K the output pixels): a GPU splits
+    /// K over its compute units; a CPU device reads them in place, whole (faster than packing and
+    /// splitting, measured); a narrower one (M = 32) is packed and split where the device
+    /// splits, direct where it never does (Intel's runtime); squares are never split.
+    @Test func tallSkinnyWeightGradientsAreSplitOnAGPUAndReadInPlaceOnACPU() {
+        let packed = GEMMTuning(variant: .packed)
         for shape in GEMMBenchmark.resnetWeightGradientShapes {
             let p = shape.parameters
             let tiled = Self.gpu.plan(p, variant: .tiled, computeUnits: 132)
             #expect(tiled.smallTile && tiled.splits > 1, "\(shape): \(tiled)")
-            let packed = GEMMTuning(variant: .packed).plan(p, variant: .packed, computeUnits: 2)
-            #expect(packed.splits > 1, "\(shape): \(packed)")
-            for plan in [tiled, packed] {
-                // The slices cover K exactly once: every slice non-empty, the last one short.
-                #expect(plan.sliceDepth * (plan.splits - 1) < p.k && plan.sliceDepth * plan.splits >= p.k, "\(shape): \(plan)")
-            }
+            // The slices cover K exactly once: every slice non-empty, the last one short.
+            #expect(tiled.sliceDepth * (tiled.splits - 1) < p.k && tiled.sliceDepth * tiled.splits >= p.k, "\(shape): \(tiled)")
+            let plan = packed.plan(p, variant: .packed, computeUnits: 2)
+            #expect(plan.direct && plan.splits == 1, "\(shape): \(plan)")
         }
+        let narrow = GEMMParameters(m: 32, n: 288, k: 25088, transB: true)
+        let split = packed.plan(narrow, variant: .packed, computeUnits: 2)
+        #expect(!split.direct && split.splits > 1 && split.sliceDepth * (split.splits - 1) < narrow.k && split.sliceDepth * split.splits >= narrow.k)
+        var whole = packed
+        whole.packSplitK = false
+        #expect(whole.plan(narrow, variant: .packed, computeUnits: 2).direct)
         let square = GEMMParameters(m: 1024, n: 1024, k: 1024)
         #expect(Self.gpu.plan(square, variant: .tiled, computeUnits: 32) == GEMMTuning.Plan(k: 1024))
-        #expect(GEMMTuning(variant: .packed).plan(square, variant: .packed, computeUnits: 2) == GEMMTuning.Plan(k: 1024))
+        #expect(packed.plan(square, variant: .packed, computeUnits: 2) == GEMMTuning.Plan(k: 1024))
     }
 
     @Test func smallProductsTakeTheSmallTileAndShortKIsNeverSplit() {
@@ -58,11 +67,10 @@ import Testing
                   GEMMParameters(m: 512, n: 256, k: 512, transB: true)] {
             #expect(!packed.plan(p, variant: .packed, computeUnits: 2).direct, "\(p)")
         }
-        // Split products keep the packed path, whether the plan or the caller splits them.
-        for shape in GEMMBenchmark.resnetWeightGradientShapes {
-            let plan = packed.plan(shape.parameters, variant: .packed, computeUnits: 2)
-            #expect(plan.splits > 1 && !plan.direct, "\(shape): \(plan)")
-        }
+        // Split products keep the packed path, whether the plan or the caller splits them (the
+        // deep weight gradients that run direct instead: see the test above).
+        let deep = packed.plan(GEMMParameters(m: 32, n: 288, k: 25088, transB: true), variant: .packed, computeUnits: 2)
+        #expect(deep.splits > 1 && !deep.direct, "\(deep)")
         let forced = packed.plan(GEMMParameters(m: 9, n: 20, k: 100, transB: true), variant: .packed, computeUnits: 2, forcedSplits: 3)
         #expect(forced.splits == 3 && !forced.direct)
         // The direct family itself is direct, split when the caller asks.
