@@ -20,7 +20,8 @@ struct GEMMBenchCommand: ParsableCommand {
         discussion: """
             Shapes default to n = 256, 512, 1024, 2048, the dense layer 784→512 on a batch of 256 \
             (forward NN, weight gradient TN, input gradient NT) and the convolution weight gradients (NT) of \
-            ResNet-18's first stage at batch 32. Each contender gets a warm-up call, then \
+            ResNet-18's first stage at batch 32. An OpenCL device is timed with its own choice per shape \
+            (what training runs); --all-variants adds each kernel family forced. Each contender gets a warm-up call, then \
             --samples samples of at least 0.2 s; the table shows the median and [min–max] GFLOP/s. \
             bench/gemm_peers.sh runs OpenBLAS and CLBlast on the same shapes in the same run.
             """)
@@ -36,7 +37,7 @@ struct GEMMBenchCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Shapes as MxNxK or MxNxK:TN (default: the standard list).")
     var shapes: [String] = []
 
-    @Flag(help: "Also time the OpenCL kernel family the tuning table does not pick for the device.")
+    @Flag(help: "Also time every OpenCL kernel family (packed, tiled, direct) on every shape, beside the device's own choice.")
     var allVariants = false
 
     func run() throws {
@@ -46,8 +47,10 @@ struct GEMMBenchCommand: ParsableCommand {
             let runtime = try options.runtime()
             var contenders: [GEMMBenchmark.Contender] = [.init(name: "cpu-swift \(runtime.cpu.threads)t", backend: runtime.cpu)]
             if let device = runtime.device {
-                let variants = allVariants ? GEMMTuning.Variant.allCases : [device.tuning.variant]
-                for variant in variants {
+                // What a training step runs: the tuning table's family and its per-shape plan
+                // (a CPU device reads small and deep products in place, packs the rest).
+                contenders.append(.init(name: "\(device.id) chosen", backend: device, variant: nil))
+                for variant in allVariants ? GEMMTuning.Variant.allCases : [] {
                     contenders.append(.init(name: "\(device.id) \(variant.rawValue)", backend: device, variant: variant))
                 }
             }
