@@ -172,21 +172,25 @@ __kernel void gemm_pack(const int M, const int N, const int K, const int Kc, con
 
 #define PACK_DECLARE(r) floatV acc##r = (floatV)(0.0f);
 #define PACK_FMA(r) acc##r = fma((floatV)(a[r]), bv, acc##r);
-#define PACK_STORE_FULL(r)                                                            \
+// Row r of a block's C = alpha·acc + B·C (C not read when B is 0): whole (all PACK_VW columns
+// inside) or at the edges of C. B is beta, or gemm_direct_nt's per-slice factor.
+#define GEMM_STORE_FULL(r, B)                                                         \
   {                                                                                   \
     __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
     floatV v = alpha * acc##r;                                                        \
-    if (beta != 0.0f) v = fma((floatV)(beta), vloadV(0, row), v);                     \
+    if ((B) != 0.0f) v = fma((floatV)(B), vloadV(0, row), v);                         \
     vstoreV(v, 0, row);                                                               \
   }
-#define PACK_STORE_EDGE(r)                                                            \
+#define GEMM_STORE_EDGE(r, B)                                                         \
   if (i0 + r < M) {                                                                   \
-    __global float *row = c + (long)(i0 + r) * ldc + j0;                             \
+    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
     float vals[PACK_VW];                                                              \
     vstoreV(acc##r, 0, vals);                                                         \
     for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
-      row[cc] = beta != 0.0f ? alpha * vals[cc] + beta * row[cc] : alpha * vals[cc];  \
+      row[cc] = (B) != 0.0f ? alpha * vals[cc] + (B) * row[cc] : alpha * vals[cc];    \
   }
+#define PACK_STORE_FULL(r) GEMM_STORE_FULL(r, beta)
+#define PACK_STORE_EDGE(r) GEMM_STORE_EDGE(r, beta)
 
 // One PACK_RM × PACK_VW block of C per work-item: global size
 // (ceil(N/PACK_VW), ceil(M/PACK_RM), batch). Consecutive work-items share an A panel.
@@ -227,21 +231,8 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
 
 // gemm_direct_nt's stores of one slice's sum: C = alpha·acc + b1·C with b1 = beta for the
 // first slice (C not read when it is 0) and 1 for the others.
-#define DIRECT_STORE_FULL(r)                                                          \
-  {                                                                                   \
-    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
-    floatV v = alpha * acc##r;                                                        \
-    if (b1 != 0.0f) v = fma((floatV)(b1), vloadV(0, row), v);                         \
-    vstoreV(v, 0, row);                                                               \
-  }
-#define DIRECT_STORE_EDGE(r)                                                          \
-  if (i0 + r < M) {                                                                   \
-    __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
-    float vals[PACK_VW];                                                              \
-    vstoreV(acc##r, 0, vals);                                                         \
-    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
-      row[cc] = b1 != 0.0f ? alpha * vals[cc] + b1 * row[cc] : alpha * vals[cc];      \
-  }
+#define DIRECT_STORE_FULL(r) GEMM_STORE_FULL(r, b1)
+#define DIRECT_STORE_EDGE(r) GEMM_STORE_EDGE(r, b1)
 #define DIRECT_AOFF(r) const long aOff##r = (long)min(i0 + r, M - 1) * aRow;
 #define DIRECT_FMA(r) acc##r = fma((floatV)(ak[aOff##r]), bv, acc##r);
 

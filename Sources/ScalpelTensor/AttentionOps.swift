@@ -54,15 +54,7 @@ extension Tensor {
         }
         let (batch, length, d) = (shape[0], shape[1], shape[2] / 3)
         let headSize = d / heads
-        if let keyLengths {
-            try sameBackend(keyLengths, op)
-            guard keyLengths.shape == [batch] else {
-                throw ScalpelError.shapeMismatch(op: op, detail: "keyLengths \(keyLengths.shape) must be (\(batch)), one length per sequence")
-            }
-        }
-        if let scale, !scale.isFinite {
-            throw ScalpelError.invalidArgument("\(op): scale \(scale) is not finite")
-        }
+        try checkAttentionOptions(op, keyLengths: keyLengths, batch: batch, scale: scale)
         let g = AttentionGeometry(batch: batch, heads: heads, queryLength: length, keyLength: length, headSize: headSize,
                                   scale: scale ?? (headSize == 0 ? 1 : nil), causal: causal,
                                   layout: .packedSelfAttention(heads: heads, length: length, headSize: headSize))
@@ -124,6 +116,20 @@ extension Tensor {
         return keep
     }
 
+    /// Checks what both attention entry points take besides q, k and v: key lengths (one per
+    /// batch entry, on this backend) and a finite scale; the errors name `op`.
+    private func checkAttentionOptions(_ op: String, keyLengths: Tensor?, batch: Int, scale: Float?) throws {
+        if let keyLengths {
+            try sameBackend(keyLengths, op)
+            guard keyLengths.shape == [batch] else {
+                throw ScalpelError.shapeMismatch(op: op, detail: "keyLengths \(keyLengths.shape) must be (\(batch)), one length per batch entry")
+            }
+        }
+        if let scale, !scale.isFinite {
+            throw ScalpelError.invalidArgument("\(op): scale \(scale) is not finite")
+        }
+    }
+
     /// The geometry of an attention call, or a shape error naming `op`.
     private func attentionGeometry(_ op: String, key: Tensor, value: Tensor, keyLengths: Tensor?, causal: Bool,
                                    scale: Float?) throws -> AttentionGeometry {
@@ -139,15 +145,7 @@ extension Tensor {
         guard value.shape == key.shape else {
             throw ScalpelError.shapeMismatch(op: op, detail: "value \(value.shape) must have the key's shape \(key.shape)")
         }
-        if let keyLengths {
-            try sameBackend(keyLengths, op)
-            guard keyLengths.shape == [batch] else {
-                throw ScalpelError.shapeMismatch(op: op, detail: "keyLengths \(keyLengths.shape) must be (\(batch)), one length per batch entry")
-            }
-        }
-        if let scale, !scale.isFinite {
-            throw ScalpelError.invalidArgument("\(op): scale \(scale) is not finite")
-        }
+        try checkAttentionOptions(op, keyLengths: keyLengths, batch: batch, scale: scale)
         // A head size of 0 has no 1/√d: its scores are all 0 whatever the scale.
         return AttentionGeometry(batch: batch, heads: heads, queryLength: queries, keyLength: key.shape[2], headSize: headSize,
                                  scale: scale ?? (headSize == 0 ? 1 : nil), causal: causal)
