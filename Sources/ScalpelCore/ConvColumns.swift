@@ -16,13 +16,10 @@ extension Backend {
     /// (C·R·S, n·OH·OW) matrix, one GEMM per group into (K, n·OH·OW), a permute into NCHW.
     public func conv2dForwardColumns(_ g: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer,
                                      columnBudget: Int = 8 << 20) throws {
-        let (n, k, groups) = (g.batch, g.outChannels, g.groups)
+        let (k, groups) = (g.outChannels, g.groups)
         let spatial = g.outHeight * g.outWidth, rowsPerGroup = g.columnRows / groups, outPerGroup = k / groups
-        let chunk = Self.convColumnChunk(g, columnBudget: columnBudget)
         let imageSize = g.inChannels * g.height * g.width
-        for start in Swift.stride(from: 0, to: n, by: chunk) {
-            var cg = g
-            cg.batch = Swift.min(chunk, n - start)
+        try forEachColumnChunk(g, columnBudget: columnBudget) { cg, start in
             let columnsPerRow = cg.columnCount
             let columns = try makeBuffer(count: g.columnRows * columnsPerRow)
             try im2col(cg, input: input, offset: start * imageSize, columns: columns)
@@ -40,19 +37,27 @@ extension Backend {
         }
     }
 
+    /// Runs `body` on each chunk of images whose columns fit `columnBudget` floats: the chunk's
+    /// geometry (its batch the chunk's size) and its first image.
+    private func forEachColumnChunk(_ g: Conv2dGeometry, columnBudget: Int, _ body: (Conv2dGeometry, Int) throws -> Void) throws {
+        let chunk = Self.convColumnChunk(g, columnBudget: columnBudget)
+        for start in Swift.stride(from: 0, to: g.batch, by: chunk) {
+            var cg = g
+            cg.batch = Swift.min(chunk, g.batch - start)
+            try body(cg, start)
+        }
+    }
+
     /// The gradients of `conv2dForwardColumns`, per chunk of images: gradWeight (K, C/groups, R, S)
     /// is one GEMM per group against the recomputed columns, accumulated over chunks;
     /// gradInput (N, C, H, W) a GEMM per group and col2im. Either may be nil (not computed);
     /// both are overwritten.
     public func conv2dBackwardColumns(_ g: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                       gradInput: (any DeviceBuffer)?, gradWeight: (any DeviceBuffer)?, columnBudget: Int = 8 << 20) throws {
-        let (n, k, groups) = (g.batch, g.outChannels, g.groups)
+        let (k, groups) = (g.outChannels, g.groups)
         let spatial = g.outHeight * g.outWidth, rowsPerGroup = g.columnRows / groups, outPerGroup = k / groups
-        let chunk = Self.convColumnChunk(g, columnBudget: columnBudget)
         let imageSize = g.inChannels * g.height * g.width
-        for start in Swift.stride(from: 0, to: n, by: chunk) {
-            var cg = g
-            cg.batch = Swift.min(chunk, n - start)
+        try forEachColumnChunk(g, columnBudget: columnBudget) { cg, start in
             let columnsPerRow = cg.columnCount
             // dOut of these images (chunk, K, OH·OW) → (K, chunk·OH·OW), the layout the GEMMs want.
             let gradPermuted = try makeBuffer(count: k * columnsPerRow)

@@ -48,16 +48,12 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
     }
 
-    /// Runs a kernel over a range whose first dimension walks along image rows: work-groups of
-    /// one row (up to 64 wide, a multiple of 16 so a CPU device fills its vectors) by as many
-    /// rows as make 64 work-items on a CPU device or 256 on a GPU.
+    /// Runs kernel `name` of `program` with `arguments` over a range whose first dimension walks
+    /// along image rows, in the row-shaped work-groups of `enqueueRows`.
     func runRows(_ program: CLProgram, _ name: String, _ arguments: [KernelArgument], global: [Int]) throws {
         let kernel = try program.kernel(name)
         try setArguments(kernel, arguments)
-        let limit = min(info.kind == .cpu ? 64 : 256, info.maxWorkGroupSize)
-        let across = min((global[0] + 15) / 16 * 16, 64, limit)
-        let down = min(global[1], max(1, limit / across))
-        try enqueue(kernel, name: name, global: global, local: [across, down, 1])
+        try enqueueRows(kernel, name: name, global: global)
     }
 
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {

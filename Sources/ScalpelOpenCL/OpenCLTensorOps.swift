@@ -82,7 +82,7 @@ extension OpenCLBackend {
 
     /// Enqueues a kernel over (row, rows, outer) whose first axis walks along rows: work-groups
     /// a multiple of 16 wide where the row allows (a CPU device's vector), stacked to the 1-D
-    /// group size.
+    /// group size (64 work-items on a CPU device, 256 on a GPU).
     func enqueueRows(_ kernel: cl_kernel, name: String, global: [Int]) throws {
         let limit = min(groupSize, info.maxWorkGroupSize)
         let across = min((global[0] + 15) / 16 * 16, limit)

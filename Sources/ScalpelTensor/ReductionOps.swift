@@ -29,9 +29,10 @@ extension Tensor {
             let reduced = dims.contains(d)
             if let last = runs.last, last.reduced == reduced { runs[runs.count - 1].size *= shape[d] } else { runs.append((shape[d], reduced)) }
         }
+        let pattern = runs.map(\.reduced)
+        guard [[true], [false, true], [true, false], [false, true, false], [true, false, true]].contains(pattern) else { return nil }
         let out = try Tensor.empty(keptShape, on: backend)
-        switch runs.map(\.reduced) {
-        case []: return nil
+        switch pattern {
         case [true]: try backend.reduce(.sum, x: storage, out: out.storage, outer: 1, axis: runs[0].size, inner: 1)
         case [false, true]: try backend.reduce(.sum, x: storage, out: out.storage, outer: runs[0].size, axis: runs[1].size, inner: 1)
         case [true, false]: try backend.reduce(.sum, x: storage, out: out.storage, outer: 1, axis: runs[0].size, inner: runs[1].size)
@@ -39,7 +40,7 @@ extension Tensor {
             try backend.reduce(.sum, x: storage, out: out.storage, outer: runs[0].size, axis: runs[1].size, inner: runs[2].size)
         case [true, false, true]:
             try backend.channelSums(storage, out: out.storage, batch: runs[0].size, channels: runs[1].size, positions: runs[2].size)
-        default: return nil
+        default: preconditionFailure("pattern \(pattern) was checked above")
         }
         return out
     }
