@@ -77,7 +77,7 @@ __kernel void philox_words(__global const uint *counters, __global const uint *k
 // y[i] = u < keep ? x[i]·scale : 0, u from element offset + i of the dropout stream; x and y
 // hold `count` values (y may be x). One work-item per Philox block: block b covers elements
 // 4b ..< 4b + 4 of the stream, of which those in offset ..< offset + count are written. Scalar
-// words and no loop, so that a CPU device vectorises across work-items (measured on PoCL: 2.4×
+// words and no loop, so that a CPU device vectorises across work-items (measured on PoCL: 2.3×
 // the uint4 form's speed).
 #define DROPOUT_LANE(lane, word)                                                        \
   if (first + lane >= offset && first + lane < end) {                                   \
