@@ -30,6 +30,24 @@ __kernel void im2col(__global const float *input, const long offset, __global fl
   if (x < OW && row < N * OH && crs < C * R * S) columns[(long)crs * N * OH * OW + (long)row * OW + x] = inside ? v : 0.0f;
 }
 
+// im2col for launches whose work-groups tile the range exactly (OW work-items across, a
+// divisor of N·OH down) and whose sizes fit 32-bit indices: no guard, no 64-bit arithmetic,
+// and "inside" tested as "clamping changed nothing". Only in that form does PoCL vectorise it
+// (a guarded store, an early return or a && of range tests kept it scalar or made it gather);
+// ResNet-18's stage-1 columns took 7 ms instead of 24 on PoCL and 8.5 instead of 19 on Intel's
+// runtime.
+__kernel void im2col_rows(__global const float *input, const int offset, __global float *columns, const int8 g0, const int8 g1) {
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3, R = g0.s5, S = g0.s6;
+  const int sh = g1.s0, sw = g1.s1, ph = g1.s2, pw = g1.s3, dh = g1.s4, dw = g1.s5, OH = g1.s6, OW = g1.s7;
+  const int x = get_global_id(0), row = get_global_id(1), crs = get_global_id(2);
+  const int n = row / OH, y = row - n * OH;
+  const int c = crs / (R * S), rs = crs - c * (R * S), r = rs / S, s = rs - r * S;
+  const int h = y * sh - ph + r * dh, w = x * sw - pw + s * dw;
+  const int hc = clamp(h, 0, H - 1), wc = clamp(w, 0, W - 1);
+  const float v = input[offset + ((n * C + c) * H + hc) * W + wc];
+  columns[crs * N * OH * OW + row * OW + x] = (hc == h && wc == w) ? v : 0.0f;
+}
+
 // The window and its steps are compile-time constants for col2im (one program per
 // convolution geometry), so its loops unroll into straight-line code a CPU device vectorises.
 #ifndef COL_R

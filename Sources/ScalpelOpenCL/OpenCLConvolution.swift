@@ -31,8 +31,14 @@ extension OpenCLBackend {
         try geometry.validate()
         let g = geometry, total = g.columnRows * g.columnCount
         try launch("im2col", file: "conv.cl", operands: [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
-            try runRows(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g),
-                        global: [g.outWidth, g.batch * g.outHeight, g.columnRows])
+            let global = [g.outWidth, g.batch * g.outHeight, g.columnRows]
+            let rows = try program.kernel("im2col_rows")
+            if Self.fitsInt(offset + g.batch * g.inChannels * g.height * g.width, total), let local = exactRows(rows, global: global) {
+                try setArguments(rows, [.buffer(b[0].mem), .int(Int32(offset)), .buffer(b[1].mem)] + Self.convGeometry(g))
+                try enqueue(rows, name: "im2col_rows", global: global, local: local)
+            } else {
+                try runRows(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g), global: global)
+            }
         } fallback: { cpu, b in try cpu.im2col(g, input: b[0], offset: offset, columns: b[1]) }
     }
 
@@ -46,6 +52,16 @@ extension OpenCLBackend {
             try runRows(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g),
                         global: [g.width, g.batch * g.inChannels * g.height, 1])
         } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
+    }
+
+    /// Work-groups that tile a (row, rows, outer) range exactly: the whole row across and the
+    /// most rows that keep the group within 256 work-items (and what the kernel and the device
+    /// allow), for kernels that skip the bounds test. Nil when a row is wider than a group.
+    func exactRows(_ kernel: cl_kernel, global: [Int]) -> [Int]? {
+        let limit = min(256, info.maxWorkGroupSize, launcher.maxWorkGroup(kernel))
+        guard global[0] <= limit else { return nil }
+        let down = stride(from: min(global[1], limit / global[0]), through: 1, by: -1).first { global[1] % $0 == 0 } ?? 1
+        return [global[0], down, 1]
     }
 
     /// Runs kernel `name` of `program` with `arguments` over a range whose first dimension walks
