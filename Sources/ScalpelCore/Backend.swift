@@ -221,6 +221,9 @@ public protocol Backend: AnyObject, Sendable {
     /// The algorithm for `pass` at `geometry`: a backend with a choice times the candidates
     /// once per shape and pass (with a bounded number of runs) and remembers the fastest.
     func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm
+    /// Floats of column matrix per chunk of images on the im2col + GEMM path when the caller
+    /// does not say (see `conv2dForwardColumns`).
+    var convColumnBudget: Int { get }
 }
 
 extension Backend {

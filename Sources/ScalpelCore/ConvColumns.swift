@@ -4,6 +4,11 @@
 /// own kernels with exactly the calls a training step makes, and so that a backend without
 /// implicit-GEMM kernels (the CPU-Swift one) can offer those operations with the same results.
 extension Backend {
+    /// Floats of column matrix per chunk of images when a caller does not say: 8 Mi (32 MiB),
+    /// which keeps a chunk's columns warm in a CPU's caches between im2col and the GEMM.
+    /// Backends whose launches cost more than the cache misses (OpenCL) take more.
+    public var convColumnBudget: Int { 8 << 20 }
+
     /// Images per chunk so that one chunk's column matrix holds about `columnBudget` floats:
     /// memory stays bounded (one 3×3 layer of 64 channels on 128 images of 28×28 would need
     /// 231 MB of columns at once) and the columns stay warm in cache between im2col and GEMM.
@@ -15,7 +20,8 @@ extension Backend {
     /// output (N, K, OH, OW) = conv(input, weight), no bias: per chunk of images, im2col into a
     /// (C·R·S, n·OH·OW) matrix, one GEMM per group into (K, n·OH·OW), a permute into NCHW.
     public func conv2dForwardColumns(_ g: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer,
-                                     columnBudget: Int = 8 << 20) throws {
+                                     columnBudget: Int? = nil) throws {
+        let columnBudget = columnBudget ?? convColumnBudget
         let (k, groups) = (g.outChannels, g.groups)
         let spatial = g.outHeight * g.outWidth, rowsPerGroup = g.columnRows / groups, outPerGroup = k / groups
         let imageSize = g.inChannels * g.height * g.width
@@ -53,7 +59,8 @@ extension Backend {
     /// gradInput (N, C, H, W) a GEMM per group and col2im. Either may be nil (not computed);
     /// both are overwritten.
     public func conv2dBackwardColumns(_ g: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, gradOutput: any DeviceBuffer,
-                                      gradInput: (any DeviceBuffer)?, gradWeight: (any DeviceBuffer)?, columnBudget: Int = 8 << 20) throws {
+                                      gradInput: (any DeviceBuffer)?, gradWeight: (any DeviceBuffer)?, columnBudget: Int? = nil) throws {
+        let columnBudget = columnBudget ?? convColumnBudget
         let (k, groups) = (g.outChannels, g.groups)
         let spatial = g.outHeight * g.outWidth, rowsPerGroup = g.columnRows / groups, outPerGroup = k / groups
         let imageSize = g.inChannels * g.height * g.width
@@ -102,3 +109,4 @@ extension Backend {
         if relu { try unary(.relu, x: output, y: output, count: shape.reduce(1, *)) }
     }
 }
+

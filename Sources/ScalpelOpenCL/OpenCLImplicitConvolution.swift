@@ -150,6 +150,13 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.conv2dImplicitBackwardWeight(g, input: b[0], gradOutput: b[1], gradWeight: b[2]) }
     }
 
+    /// Twice the CPU backend's column budget: 16 Mi floats (64 MiB), so that ResNet-18's
+    /// stage-1 layers on 32 images of 28×28 (14.5 M floats of columns) take one chunk. With
+    /// 8 Mi they took two — twice the launches of each pass, and each chunk's operands packed on
+    /// their own —, which cost PoCL 70 ms of an 855 ms step.
+    public var convColumnBudget: Int { Self.columnBudget }
+    static let columnBudget = 16 << 20
+
     /// Times the algorithms that can compute `pass` once per geometry, on scratch data, each
     /// with exactly the calls a training step makes, and remembers the fastest on disk next to
     /// the program cache. The cost is bounded: a warm-up, a calibration and three timed calls

@@ -7,14 +7,14 @@ extension Tensor {
     /// Each pass — forward, the input's gradient (backward-data) and the weight's gradient
     /// (backward-weight) — runs the algorithm the backend measured fastest for this shape
     /// (`conv2dAlgorithm`): im2col + GEMM (the reference: per chunk of images of about
-    /// `columnBudget` floats of columns, im2col, one GEMM per group, permutes; see
+    /// `columnBudget` floats of columns — nil: the backend's `convColumnBudget` —, im2col, one GEMM per group, permutes; see
     /// `conv2dForwardColumns`), the direct kernel (forward only), or implicit GEMM (no column
     /// matrix; the forward pass adds the bias in its epilogue).
     ///
     /// - algorithm: forces every pass to this algorithm (`direct` means im2col + GEMM for the
     ///   backward passes); nil lets the backend choose per pass. The self-test forces each in turn.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                       dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int = 8 << 20,
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int? = nil,
                        algorithm: ConvAlgorithm? = nil) throws -> Tensor {
         try sameBackend(weight, "conv2d")
         guard rank == 4, weight.rank == 4 else {

@@ -23,8 +23,8 @@ extension KernelCases {
         var padding = (0, 0)
         var dilation = (1, 1)
         var groups = 1
-        /// Floats of column matrix per chunk of images (1: one image per chunk).
-        var columnBudget = 8 << 20
+        /// Floats of column matrix per chunk of images (1: one image per chunk; nil: the backend's).
+        var columnBudget: Int? = nil
         var quick = false
 
         var text: String {
@@ -34,7 +34,7 @@ extension KernelCases {
             if padding != (0, 0) { parts.append("pad \(padding.0),\(padding.1)") }
             if dilation != (1, 1) { parts.append("dilation \(dilation.0),\(dilation.1)") }
             if groups != 1 { parts.append("groups \(groups)") }
-            if columnBudget < 8 << 20 { parts.append("one image per chunk") }
+            if columnBudget == 1 { parts.append("one image per chunk") }
             return parts.joined(separator: " ")
         }
     }
