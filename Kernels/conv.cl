@@ -1,7 +1,7 @@
 // conv.cl: the pieces of 2-D convolution on NCHW tensors that are not GEMM (pooling: pool.cl).
 // A convolution is im2col, one GEMM per group, and a permute; its input gradient is a GEMM
 // and col2im; its weight gradient a GEMM. Every kernel checks its bound, so global sizes may be
-// rounded up. Gradients are gathered (each output element sums what reaches it, in a fixed
+// rounded up, except the *_rows kernels, whose work-groups tile the range exactly. Gradients are gathered (each output element sums what reaches it, in a fixed
 // order): no atomics, and the same result on every run.
 
 // Geometry, passed as two int8 vectors:
@@ -94,6 +94,38 @@ __kernel void col2im(__global const float *columns, __global float *gradInput, c
     }
   }
   gradInput[offset + (long)row * W + w] = acc;
+}
+
+// col2im for launches whose work-groups tile the range exactly (W work-items across, a
+// divisor of N·C·H down) and whose sizes fit 32-bit indices. A window row that misses the
+// output is skipped by a branch uniform along the image row (h, not w, decides it); along the
+// row each tap loads at a clamped column and keeps the value where clamping changed nothing.
+// Only in that form does PoCL load the taps as contiguous vectors rather than gathers (or
+// scalars): ResNet-18's stage-1 shape took 2.4 ms instead of 9.5 on PoCL, 3.7 instead of 4.6
+// on Intel's runtime.
+__kernel void col2im_rows(__global const float *columns, __global float *gradInput, const int offset, const int8 g0, const int8 g1) {
+  const int N = g0.s0, C = g0.s1, H = g0.s2, W = g0.s3;
+  const int ph = g1.s2, pw = g1.s3, OH = g1.s6, OW = g1.s7;
+  const int w = get_global_id(0), row = get_global_id(1);
+  const int plane = row / H, h = row - plane * H, n = plane / C, c = plane - n * C;
+  const int perRow = N * OH * OW;
+  float acc = 0.0f;
+#pragma unroll
+  for (int r = 0; r < COL_R; r++) {
+    const int ty = h + ph - r * COL_DH;
+    const int y = ty / COL_SH;
+    if (ty >= 0 && ty - y * COL_SH == 0 && y < OH) {
+      const __global float *taps = columns + (c * COL_R + r) * COL_S * perRow + (n * OH + y) * OW;
+#pragma unroll
+      for (int s = 0; s < COL_S; s++) {
+        const int tx = w + pw - s * COL_DW;
+        const int x = tx / COL_SW, xc = clamp(x, 0, OW - 1);
+        const float v = taps[s * perRow + xc];
+        acc += (xc == x && tx == x * COL_SW) ? v : 0.0f;
+      }
+    }
+  }
+  gradInput[offset + row * W + w] = acc;
 }
 
 // Direct convolution, one output element per work-item: output[n][k][y][x] =

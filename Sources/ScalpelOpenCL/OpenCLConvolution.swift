@@ -49,8 +49,14 @@ extension OpenCLBackend {
             + " -DCOL_DH=\(g.dilationH) -DCOL_DW=\(g.dilationW)"
         try launch("col2im", file: "conv.cl", options: options, variant: "col2im \(g.kernelHeight)×\(g.kernelWidth)",
                    operands: [(columns, g.columnRows * g.columnCount), (gradInput, offset + total)]) { program, b in
-            try runRows(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g),
-                        global: [g.width, g.batch * g.inChannels * g.height, 1])
+            let global = [g.width, g.batch * g.inChannels * g.height, 1]
+            let rows = try program.kernel("col2im_rows")
+            if Self.fitsInt(g.columnRows * g.columnCount, offset + total), let local = exactRows(rows, global: global) {
+                try setArguments(rows, [.buffer(b[0].mem), .buffer(b[1].mem), .int(Int32(offset))] + Self.convGeometry(g))
+                try enqueue(rows, name: "col2im_rows", global: global, local: local)
+            } else {
+                try runRows(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g), global: global)
+            }
         } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
     }
 

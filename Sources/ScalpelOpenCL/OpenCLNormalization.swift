@@ -39,8 +39,10 @@ extension OpenCLBackend {
         // A CPU device sums a channel's runs in float16 vectors per work-item (ROW_VECTORS); a
         // GPU keeps one value per work-item, consecutive work-items on consecutive values.
         let rowVectors = info.kind == .cpu ? 1 : 0
-        try launch(op, file: "normalization.cl", options: "-DGROUP=\(group) -DROW_VECTORS=\(rowVectors)", variant: "group \(group)",
-                   operands: operands, body: body, fallback: fallback)
+        // 32-bit element indices where every operand fits them.
+        let intIndex = Self.fitsInt(operands.map(\.1).max() ?? 0) ? 1 : 0
+        try launch(op, file: "normalization.cl", options: "-DGROUP=\(group) -DROW_VECTORS=\(rowVectors) -DBN_INT_INDEX=\(intIndex)",
+                   variant: "group \(group)" + (intIndex == 1 ? ", 32-bit indices" : ""), operands: operands, body: body, fallback: fallback)
     }
 
     public func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,

@@ -60,8 +60,8 @@ extension KernelCases {
     /// then those of the backward passes (im2col + GEMM's for `direct`).
     static func convolutionKernels(_ algorithm: ConvAlgorithm) -> [String] {
         switch algorithm {
-        case .im2colGEMM: ["im2col_rows", "col2im", "copy_strided"]
-        case .direct: ["conv2d_direct", "im2col_rows", "col2im", "copy_strided"]
+        case .im2colGEMM: ["im2col_rows", "col2im_rows", "copy_strided"]
+        case .direct: ["conv2d_direct", "im2col_rows", "col2im_rows", "copy_strided"]
         case .implicitGEMM: implicitGEMMKernels
         }
     }
@@ -80,9 +80,10 @@ extension KernelCases {
     }
 
     /// Every geometry with every algorithm forced on all three passes: forward, backward-data
-    /// (the gradient of the input) and backward-weight, and the bias gradient. Then im2col's
-    /// bounds-checked kernel (rows wider than a work-group), implicit GEMM where the weight gradient's N·OH·OW sum is split over work-groups on every device
-    /// (summed again by conv_igemm_sum_splits), and its ReLU epilogue.
+    /// (the gradient of the input) and backward-weight, and the bias gradient. Then im2col's and
+    /// col2im's bounds-checked kernels (rows wider than a work-group), implicit GEMM where the
+    /// weight gradient's N·OH·OW sum is split over work-groups on every device (summed again by
+    /// conv_igemm_sum_splits), and its ReLU epilogue.
     public static let convolution: [KernelCase] = convolutionShapes.flatMap { s in
         convolutionAlgorithms.map { algorithm in
             KernelCase.tensor(.convolution, convolutionCaseName(algorithm), [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []), shape: s.text,
@@ -92,8 +93,8 @@ extension KernelCases {
             }
         }
     } + [
-        // Output rows wider than any work-group: im2col's bounds-checked kernel instead of the
-        // one whose work-groups tile the rows exactly.
+        // Image rows wider than any work-group: im2col's and col2im's bounds-checked kernels
+        // instead of those whose work-groups tile the rows exactly.
         KernelCase.tensor(.convolution, "conv2d im2col+GEMM, rows wider than a work-group", [[1, 2, 2, 300], [2, 2, 1, 3]],
                           inputNames: ["input", "weight"], kernels: ["im2col", "col2im", "copy_strided"], quick: true) { x in
             try x[0].conv2d(weight: x[1], padding: (0, 1), algorithm: .im2colGEMM)
