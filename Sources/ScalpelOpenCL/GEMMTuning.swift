@@ -35,7 +35,8 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// packed: whether tall-skinny products are split along K. Measured on 2 Zen cores, the
     /// ResNet-18 stage-1 weight gradient (64×576×14112 NT) beside 1024³ in the same run: PoCL
     /// 68 GFLOP/s unsplit and 97 split (1024³: 185–198); Intel's CPU runtime 43–50 unsplit
-    /// and 30 split (1024³: 81–92), so it keeps whole K.
+    /// and 30 split (1024³: 81–92), so it keeps whole K (with the packing kernel's vector-type
+    /// hint, 64×576×14112 and 64×576×25088: 104–112 unsplit, 79 split; 1024³: 194–196).
     public var packSplitK = true
     /// packed: the largest op(A) and op(B), in floats per batch entry, of a product that runs
     /// the direct kernels instead of packing (2 MiB; see `directPays`).
@@ -194,11 +195,13 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// kernels, whole K, instead of packing both operands (and, on PoCL, splitting K). Measured
     /// with `scalpel bench gemm --all-variants` on 2 Zen 4 cores, GFLOP/s packed → direct, PoCL:
     /// 64×576×14112 NT 100 → 136 (1024³ NN: 203), 64×576×25088 95 → 136, 64×288×25088 86 → 138,
-    /// 128×1152×6272 135 → 140, 64×9×100352 20 → 31, but 32×288×25088 63 → 50; Intel's CPU
-    /// runtime (which never splits): 66 → 88, 65 → 82, 113 → 126, 12 → 39, 47 → 83 (1024³ NN:
-    /// 183). Hence on a splitting device only from M = 64.
+    /// 128×1152×6272 135 → 140, 64×9×100352 20 → 31, but 32×288×25088 63 → 50. Hence on a
+    /// splitting device only from M = 64. Intel's CPU runtime (which never splits), since its
+    /// packing kernel carries a vector-type hint: 64×576×14112 107 → 86, 64×576×25088 107 → 86,
+    /// 128×1152×6272 118 → 115, but 64×9×100352 13 → 36 and 32×288×25088 47 → 85 (1024³ NN:
+    /// 194–199). Hence on a device that does not split, only for outputs below 64×576.
     public func directPaysDeep(_ p: GEMMParameters) -> Bool {
-        p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (p.m >= 64 || !packSplitK)
+        p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (packSplitK ? p.m >= 64 : p.m * p.n < 64 * 576)
     }
 
     public var description: String {
