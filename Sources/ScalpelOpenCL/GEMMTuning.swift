@@ -17,8 +17,11 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     public var variant: Variant
     public var packRM = 6
     public var packVW = 16
-    /// packed: work-items per work-group, along the columns of C (a host-side launch knob).
+    /// gemm_direct and the packed implicit-convolution kernels: work-items per work-group,
+    /// along the columns of C (a host-side launch knob).
     public var packGroup = 4
+    /// packed: work-items per work-group of gemm_packed, along the rows of C (see gemm.cl).
+    public var packedGroup = 8
     public var tileM = 64
     public var tileN = 64
     public var tileK = 16

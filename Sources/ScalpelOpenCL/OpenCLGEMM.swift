@@ -104,7 +104,7 @@ extension OpenCLBackend {
                                   .buffer(c.mem), .long(Int64(p.offsetC)), .int(Int32(p.ldc)), .long(Int64(p.strideC))])
         // An explicit work-group: PoCL's own choice collapses for awkward global sizes (49×43
         // work-items ran at half speed).
-        try enqueue(kernel, name: "gemm_packed", global: [colPanels, rowPanels, entries], local: [tuning.packGroup, 1, 1])
+        try enqueue(kernel, name: "gemm_packed", global: [rowPanels, colPanels, entries], local: [tuning.packedGroup, 1, 1])
     }
 
     /// The direct kernels over `plan`'s K slices: gemm_direct_nt when B is stored N×K (each
