@@ -28,6 +28,12 @@
 // Shapes (elements): op(A) is M×K, op(B) is K×N, C is M×N. A is stored M×K (lda ≥ K) or, when
 // transA, K×M (lda ≥ M); B is stored K×N (ldb ≥ N) or, when transB, N×K (ldb ≥ K). Batch entry
 // b of X starts at offX + b·strideX. When beta == 0, C is not read.
+//
+// Epilogue (every family, applied where C is finally stored — by gemm_splitk_reduce when K is
+// split): `epilogue` holds GEMM_BIAS (add bias[offBias + j] to column j of every row and
+// batch entry: a Linear layer's y = x·Wᵀ + b) and GEMM_RELU (then max(0, ·), as UNARY_RELU:
+// v > 0 ? v : 0). The product, its bias and its activation are stored once instead of being
+// read and written again by two element-wise launches.
 
 // ---- Tuning knobs (override with -D; these defaults are safe on any OpenCL 1.2 device) ----
 
@@ -174,15 +180,27 @@ __kernel __attribute__((vec_type_hint(floatV))) void gemm_pack(const int M, cons
   else gemm_pack_b(item, panel - rowPanels, z, N, K, Kc, splits, B, offB, ldb, strideB, Bp);
 }
 
+#define GEMM_BIAS 1
+#define GEMM_RELU 2
+// The epilogue `ep` on a vector of row r's columns j0… (whole block) and on one value.
+#define GEMM_EPILOGUE_V(v)                                                            \
+  if (ep & GEMM_BIAS) v += vloadV(0, bias + offBias + j0);                            \
+  if (ep & GEMM_RELU) v = select((floatV)(0.0f), v, v > (floatV)(0.0f));
+#define GEMM_EPILOGUE_S(v, j)                                                         \
+  if (ep & GEMM_BIAS) v += bias[offBias + (j)];                                       \
+  if (ep & GEMM_RELU) v = v > 0.0f ? v : 0.0f;
+
 #define PACK_DECLARE(r) floatV acc##r = (floatV)(0.0f);
 #define PACK_FMA(r) acc##r = fma((floatV)(a[r]), bv, acc##r);
-// Row r of a block's C = alpha·acc + B·C (C not read when B is 0): whole (all PACK_VW columns
-// inside) or at the edges of C. B is beta, or gemm_direct_nt's per-slice factor.
+// Row r of a block's C = alpha·acc + B·C (C not read when B is 0), then the epilogue `ep`:
+// whole (all PACK_VW columns inside) or at the edges of C. B is beta, or gemm_direct_nt's
+// per-slice factor.
 #define GEMM_STORE_FULL(r, B)                                                         \
   {                                                                                   \
     __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
     floatV v = alpha * acc##r;                                                        \
     if ((B) != 0.0f) v = fma((floatV)(B), vloadV(0, row), v);                         \
+    GEMM_EPILOGUE_V(v)                                                                \
     vstoreV(v, 0, row);                                                               \
   }
 #define GEMM_STORE_EDGE(r, B)                                                         \
@@ -190,8 +208,11 @@ __kernel __attribute__((vec_type_hint(floatV))) void gemm_pack(const int M, cons
     __global float *row = c + (long)(i0 + r) * ldc + j0;                              \
     float vals[PACK_VW];                                                              \
     vstoreV(acc##r, 0, vals);                                                         \
-    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++)                               \
-      row[cc] = (B) != 0.0f ? alpha * vals[cc] + (B) * row[cc] : alpha * vals[cc];    \
+    for (int cc = 0; cc < PACK_VW && j0 + cc < N; cc++) {                             \
+      float v = (B) != 0.0f ? alpha * vals[cc] + (B) * row[cc] : alpha * vals[cc];    \
+      GEMM_EPILOGUE_S(v, j0 + cc)                                                     \
+      row[cc] = v;                                                                    \
+    }                                                                                 \
   }
 #define PACK_STORE_FULL(r) GEMM_STORE_FULL(r, beta)
 #define PACK_STORE_EDGE(r) GEMM_STORE_EDGE(r, beta)
@@ -205,8 +226,10 @@ __kernel __attribute__((vec_type_hint(floatV))) void gemm_pack(const int M, cons
 // (1024³: 205 → 212; Intel's runtime 200–227 either way).
 __kernel void gemm_packed(const int M, const int N, const int K, const float alpha, const float beta,
                           __global const float *Ap, __global const float *Bp,
-                          __global float *C, const long offC, const int ldc, const long strideC) {
+                          __global float *C, const long offC, const int ldc, const long strideC,
+                          __global const float *bias, const long offBias, const int epilogue) {
   const int ib = get_global_id(0), jb = get_global_id(1), b = get_global_id(2);
+  const int ep = epilogue;
   const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
   if (i0 >= M || j0 >= N) return;
   const int rowPanels = (M + PACK_RM - 1) / PACK_RM, colPanels = (N + PACK_VW - 1) / PACK_VW;
@@ -253,10 +276,12 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
 __kernel void gemm_direct(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                           const int transA, __global const float *A, const long offA, const int lda, const long strideA,
                           const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
-                          __global float *C, const long offC, const int ldc, const long strideC) {
+                          __global float *C, const long offC, const int ldc, const long strideC,
+                          __global const float *bias, const long offBias, const int epilogue) {
   const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2);
   const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
   if (i0 >= M || j0 >= N) return;
+  const int ep = epilogue;
   const int b = z / splits, kStart = (z - b * splits) * Kc;
   const int kLen = min(Kc, K - kStart);
   // op(A)(i, l) at ak[i·aRow] where ak points at depth l; op(B)(l, j) likewise at bk[j·bCol].
@@ -318,7 +343,8 @@ __kernel __attribute__((reqd_work_group_size(1, DIRECT_GROUP, 1)))
 void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                     const int transA, __global const float *A, const long offA, const int lda, const long strideA,
                     __global const float *B, const long offB, const int ldb, const long strideB,
-                    __global float *C, const long offC, const int ldc, const long strideC) {
+                    __global float *C, const long offC, const int ldc, const long strideC,
+                    __global const float *bias, const long offBias, const int epilogue) {
   __local float Bs[DIRECT_KC * PACK_VW];  // Bs[t·PACK_VW + cc] = op(B)(l0 + t, j0 + cc)
   const int jb = get_global_id(0), ib = get_global_id(1), z = get_global_id(2), w = get_local_id(1);
   const int i0 = ib * PACK_RM, j0 = jb * PACK_VW;
@@ -351,6 +377,7 @@ void gemm_direct_nt(const int M, const int N, const int K, const int Kc, const i
     }
     if (stores) {
       const float b1 = l0 == 0 ? beta : 1.0f;  // later slices add to C
+      const int ep = l0 + DIRECT_KC >= kLen ? epilogue : 0;  // on the whole sum only
       if (full) {
         PACK_ROWS(DIRECT_STORE_FULL)
       } else {
@@ -385,8 +412,10 @@ __kernel __attribute__((reqd_work_group_size(TILE_RTS_N, TILE_RTS_M, 1)))
 void gemm_tiled(const int M, const int N, const int K, const int Kc, const int splits, const float alpha, const float beta,
                 const int transA, __global const float *A, const long offA, const int lda, const long strideA,
                 const int transB, __global const float *B, const long offB, const int ldb, const long strideB,
-                __global float *C, const long offC, const int ldc, const long strideC) {
+                __global float *C, const long offC, const int ldc, const long strideC,
+                __global const float *bias, const long offBias, const int epilogue) {
   const int tx = get_local_id(0), ty = get_local_id(1), z = get_global_id(2);
+  const int ep = epilogue;
   const int b = z / splits, kStart = (z - b * splits) * Kc;
   const int kLen = min(Kc, K - kStart);
   const int tileRow = get_group_id(1) * TILE_M, tileCol = get_group_id(0) * TILE_N;
@@ -429,20 +458,23 @@ void gemm_tiled(const int M, const int N, const int K, const int Kc, const int s
       const int j = tileCol + tx + wn * TILE_RTS_N;
       if (j >= N) continue;
       __global float *dst = c + (long)i * ldc + j;
-      *dst = beta != 0.0f ? alpha * acc[wm][wn] + beta * *dst : alpha * acc[wm][wn];
+      float v = beta != 0.0f ? alpha * acc[wm][wn] + beta * *dst : alpha * acc[wm][wn];
+      GEMM_EPILOGUE_S(v, j)
+      *dst = v;
     }
   }
 }
 
 // ---- split-K, second pass ----
-// C[b](i, j) = alpha·Σ_s P[b·splits + s](i, j) + beta·C[b](i, j), the slices added in order s =
+// C[b](i, j) = alpha·Σ_s P[b·splits + s](i, j) + beta·C[b](i, j), then the epilogue; the slices added in order s =
 // 0, 1, … so the result does not depend on scheduling. P is dense: batch·splits slices of M × N,
 // or of N × M when `transposed` (the host computed Cᵀ = op(B)ᵀ·op(A)ᵀ, which packs the larger
 // operand the cheap way). C is not read when beta is 0. Global size (fast, slow, batch) with
 // fast = j (or i when transposed), so consecutive work-items read consecutive partials.
 __kernel void gemm_splitk_reduce(const int M, const int N, const int splits, const int transposed, const float alpha, const float beta,
                                  __global const float *P, __global float *C, const long offC, const int ldc,
-                                 const long strideC) {
+                                 const long strideC, __global const float *bias, const long offBias, const int epilogue) {
+  const int ep = epilogue;
   const int fast = get_global_id(0), slow = get_global_id(1), b = get_global_id(2);
   const int i = transposed ? fast : slow, j = transposed ? slow : fast;
   if (i >= M || j >= N) return;
@@ -451,5 +483,7 @@ __kernel void gemm_splitk_reduce(const int M, const int N, const int splits, con
   float sum = 0.0f;
   for (int s = 0; s < splits; s++) sum += p[s * slice];
   __global float *dst = C + offC + (long)b * strideC + (long)i * ldc + j;
-  *dst = beta != 0.0f ? alpha * sum + beta * *dst : alpha * sum;
+  float v = beta != 0.0f ? alpha * sum + beta * *dst : alpha * sum;
+  GEMM_EPILOGUE_S(v, j)
+  *dst = v;
 }

@@ -37,16 +37,32 @@ public struct GEMMCheck: Sendable, CustomStringConvertible {
         return text
     }
 
-    /// Checks `result` = GEMM(p, a, b, c0) (all arrays laid out as `p` says).
-    public static func check(_ p: GEMMParameters, a: [Float], b: [Float], c0: [Float], result: [Float]) -> GEMMCheck {
+    /// Checks `result` = GEMM(p, a, b, c0) (all arrays laid out as `p` says), then the epilogue:
+    /// `bias[j]` added to column j (when given), then max(0, ·) when `relu`.
+    public static func check(_ p: GEMMParameters, a: [Float], b: [Float], c0: [Float], result: [Float],
+                             bias: [Float]? = nil, relu: Bool = false) -> GEMMCheck {
         var expected = c0
         ReferenceKernels.gemm(p, a: a, b: b, c: &expected)
-        // Magnitudes: the same GEMM on absolute values.
+        // Magnitudes: the same GEMM on absolute values (and the bias's).
         var magnitude = p
         magnitude.alpha = abs(p.alpha)
         magnitude.beta = abs(p.beta)
         var magnitudes = c0.map { abs($0) }
         ReferenceKernels.gemm(magnitude, a: a.map { abs($0) }, b: b.map { abs($0) }, c: &magnitudes)
+        if bias != nil || relu {
+            for batch in 0 ..< p.batch {
+                for i in 0 ..< p.m {
+                    for j in 0 ..< p.n {
+                        let index = p.offsetC + batch * p.strideC + i * p.ldc + j
+                        if let bias {
+                            expected[index] += bias[j]
+                            magnitudes[index] += abs(bias[j])
+                        }
+                        if relu { expected[index] = expected[index] > 0 ? expected[index] : 0 }
+                    }
+                }
+            }
+        }
         let eps = Double(Float.ulpOfOne)
         let tolerance = (2 * Double(p.k).squareRoot() + 8) * eps
         var check = GEMMCheck(maxAbsError: 0, maxRelError: 0, worstRatio: 0, worstAt: (0, 0, 0))

@@ -33,6 +33,9 @@ public protocol Backend: AnyObject, Sendable {
 
     /// C = alpha·op(A)·op(B) + beta·C for each batch entry (row-major fp32). See `GEMMParameters`.
     func gemm(_ parameters: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws
+    /// The same GEMM, then `epilogue` (a bias along the columns, a ReLU) on C; C must be dense.
+    /// The default is `gemmComposed` (separate element-wise passes).
+    func gemm(_ parameters: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, epilogue: GEMMEpilogue) throws
 
     /// Blocks until every operation enqueued so far has finished.
     func synchronize() throws

@@ -16,6 +16,13 @@ public final class Linear: Module, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.linear(weight: weight, bias: bias)
     }
+
+    /// The layer followed by a ReLU, max(0, x·Wᵀ + b), with the bias and the ReLU applied
+    /// where the GEMM stores its result (no separate passes or buffers). `Sequential` uses it
+    /// for a Linear directly followed by a `ReLU` layer.
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
+        try x.linear(weight: weight, bias: bias, relu: relu)
+    }
 }
 
 public final class ReLU: Module, Layer {

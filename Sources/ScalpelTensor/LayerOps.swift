@@ -2,37 +2,49 @@ import ScalpelCore
 
 // Fused operations of layers and losses.
 extension Tensor {
-    /// y = x·Wᵀ + b for x (…, in), W (out, in), b (out): one GEMM with B transposed, so the
-    /// weight keeps PyTorch's layout and is never copied.
-    public func linear(weight: Tensor, bias: Tensor?) throws -> Tensor {
+    /// y = x·Wᵀ + b for x (…, in), W (out, in), b (out), then max(0, y) when `relu`: one GEMM
+    /// with B transposed (the weight keeps PyTorch's layout and is never copied) whose store
+    /// adds the bias and applies the ReLU (`Backend.gemm(_:a:b:c:epilogue:)`; a backend without
+    /// a fused store does them as element-wise passes, with the same results).
+    public func linear(weight: Tensor, bias: Tensor?, relu: Bool = false) throws -> Tensor {
         try sameBackend(weight, "linear")
         guard rank >= 1, weight.rank == 2, shape[rank - 1] == weight.shape[1] else {
             throw ScalpelError.shapeMismatch(op: "linear", detail: "input \(shape) does not match weight \(weight.shape) (expected last dimension \(weight.rank == 2 ? weight.shape[1] : -1))")
         }
         let (inFeatures, outFeatures) = (weight.shape[1], weight.shape[0])
+        if let bias {
+            try sameBackend(bias, "linear")
+            guard bias.shape == [outFeatures] else {
+                throw ScalpelError.shapeMismatch(op: "linear", detail: "bias \(bias.shape) does not match \(outFeatures) outputs")
+            }
+        }
         let rows = count / Swift.max(inFeatures, 1)
         let product = try Tensor.empty(Array(shape.dropLast()) + [outFeatures], on: backend)
-        try backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures, transB: true), a: storage, b: weight.storage, c: product.storage)
+        try backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures, transB: true), a: storage, b: weight.storage, c: product.storage,
+                         epilogue: GEMMEpilogue(bias: bias?.storage, relu: relu))
         let x = self
-        let out = Tensor.record(product, "linear", [x, weight]) { [backend] g in
+        // The closure holds the output's storage, never the output (see `unary`).
+        return Tensor.record(product, relu ? "linear+relu" : "linear", [x, weight] + (bias.map { [$0] } ?? [])) { [backend, yStorage = product.storage] g in
+            // Through the ReLU: y > 0 exactly where its input was.
+            var dz = g
+            if relu {
+                dz = try Tensor.empty(g.shape, on: backend)
+                try backend.unaryBackward(.relu, x: yStorage, y: yStorage, dy: g.storage, dx: dz.storage, count: g.count)
+            }
             var gx: Tensor?, gw: Tensor?
             if x.requiresGrad {
                 let dx = try Tensor.empty(x.shape, on: backend)
-                try backend.gemm(GEMMParameters(m: rows, n: inFeatures, k: outFeatures), a: g.storage, b: weight.storage, c: dx.storage)
+                try backend.gemm(GEMMParameters(m: rows, n: inFeatures, k: outFeatures), a: dz.storage, b: weight.storage, c: dx.storage)
                 gx = dx
             }
             if weight.requiresGrad {
                 let dw = try Tensor.empty(weight.shape, on: backend)
-                try backend.gemm(GEMMParameters(m: outFeatures, n: inFeatures, k: rows, transA: true), a: g.storage, b: x.storage, c: dw.storage)
+                try backend.gemm(GEMMParameters(m: outFeatures, n: inFeatures, k: rows, transA: true), a: dz.storage, b: x.storage, c: dw.storage)
                 gw = dw
             }
-            return [gx, gw]
+            guard let bias else { return [gx, gw] }
+            return [gx, gw, bias.requiresGrad ? try dz.sum(to: bias.shape) : nil]
         }
-        guard let bias else { return out }
-        guard bias.shape == [outFeatures] else {
-            throw ScalpelError.shapeMismatch(op: "linear", detail: "bias \(bias.shape) does not match \(outFeatures) outputs")
-        }
-        return try out + bias
     }
 
     /// Mean cross-entropy of `self` (rows × classes logits) against integral `labels` (rows),

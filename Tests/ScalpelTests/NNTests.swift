@@ -40,6 +40,27 @@ import Testing
         #expect(!model.norm.isTraining && !model.blocks[1].isTraining)
     }
 
+    /// A Linear followed by a ReLU in a Sequential runs as one GEMM whose store adds the bias
+    /// and applies the ReLU; outputs and every gradient equal those of the layers run apart,
+    /// bit for bit (the epilogue performs the same fp32 operations), on every backend.
+    @Test(arguments: AttentionBackends.names)
+    func linearThenReLUFusesWithTheSameResults(_ backendName: String) throws {
+        let backend = try AttentionBackends.backend(backendName)
+        func run(fused: Bool) throws -> [[Double]] {
+            var g = SeededRandom(seed: 11)
+            let first = try Linear(9, 20, generator: &g, on: backend), second = try Linear(20, 3, bias: false, generator: &g, on: backend)
+            let x = try Tensor(g.uniformArray(6 * 9, -1, 1), shape: [2, 3, 9], on: backend, requiresGrad: true)
+            let y = fused ? try Sequential([first, ReLU(), second, ReLU()])(x) : try second(first(x).relu()).relu()
+            try (y * tensor((0 ..< y.count).map { Double($0 % 5) - 1.5 }, y.shape, on: backend)).sum().backward()
+            return try [doubles(y)] + [x, first.weight, first.bias!, second.weight].map { try doubles($0.grad!) }
+        }
+        let (fused, apart) = (try run(fused: true), try run(fused: false))
+        for (index, name) in ["output", "dx", "dW1", "db1", "dW2"].enumerated() {
+            #expect(fused[index] == apart[index], "\(name) on \(backendName)")
+        }
+        #expect(fused[0].contains(0) && fused[0].contains { $0 > 0 }, "the ReLU clamps some outputs and passes others")
+    }
+
     @Test func batchNormUsesBatchStatisticsInTrainingAndRunningOnesInEvaluation() throws {
         let bn = try BatchNorm1d(2, momentum: 0.5, on: cpu)
         let x = try Tensor([1, 10, 3, 20, 5, 30], shape: [3, 2], on: cpu)

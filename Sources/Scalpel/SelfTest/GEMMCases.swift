@@ -20,15 +20,22 @@ public enum GEMMCases {
         /// The OpenCL kernel families a case of the quick list runs with in the quick
         /// selection (all of them in the full one), which stays within six OpenCL cases.
         public var quickVariants: [GEMMTuning.Variant]
+        /// The epilogue: a bias along the columns, then a ReLU.
+        public var bias = false
+        public var relu = false
 
         /// A case of `parameters`, its data drawn from `seed`.
-        public init(parameters: GEMMParameters, seed: UInt64, splits: Int? = nil, quickVariants: [GEMMTuning.Variant] = GEMMTuning.Variant.allCases) {
+        public init(parameters: GEMMParameters, seed: UInt64, splits: Int? = nil, quickVariants: [GEMMTuning.Variant] = GEMMTuning.Variant.allCases,
+                    bias: Bool = false, relu: Bool = false) {
             (self.parameters, self.seed, self.splits, self.quickVariants) = (parameters, seed, splits, quickVariants)
+            (self.bias, self.relu) = (bias, relu)
         }
 
         public var description: String {
             var text = parameters.description
             if let splits { text += " split-K \(splits)" }
+            if bias { text += " +bias" }
+            if relu { text += " ReLU" }
             if parameters.alpha != 1 || parameters.beta != 0 { text += " α=\(parameters.alpha) β=\(parameters.beta)" }
             if parameters.offsetA != 0 || parameters.ldc != parameters.n { text += " strided" }
             return text
@@ -51,6 +58,13 @@ public enum GEMMCases {
                 for index in c.indices where c[index].isNaN && !inWindow(index) { c[index] = 0.5 }
             }
             return (a, b, c)
+        }
+
+        /// The bias of the epilogue (n values after the operands'), or nil.
+        public func biasData() -> [Float]? {
+            guard bias else { return nil }
+            var random = SeededRandom(seed: seed &+ 0x5EED)
+            return random.uniformArray(max(parameters.n, 1))
         }
 
         private func inWindow(_ index: Int) -> Bool {
@@ -116,6 +130,18 @@ public enum GEMMCases {
         strided.ldc += 4
         strided.strideC = strided.m * strided.ldc + 2
         add(strided, splits: 3)
+        // Epilogues (bias along the columns, ReLU) in every family's store: block edges in N and
+        // M, a batch, alpha and beta, K = 0, gemm_direct_nt's slices past its staged depth (the
+        // epilogue on the last one only), and split K (in the second pass).
+        func addEpilogue(_ p: GEMMParameters, splits: Int? = nil, bias: Bool = true, relu: Bool = true) {
+            cases.append(Case(parameters: p, seed: seed, splits: splits, bias: bias, relu: relu))
+            seed += 1
+        }
+        addEpilogue(GEMMParameters(m: 37, n: 45, k: 29))
+        addEpilogue(GEMMParameters(m: 70, n: 33, k: 300, transB: true))
+        addEpilogue(GEMMParameters(m: 65, n: 17, k: 64, transA: true, alpha: 0.5, beta: -1, batch: 2), relu: false)
+        addEpilogue(GEMMParameters(m: 9, n: 16, k: 0), bias: false)
+        addEpilogue(GEMMParameters(m: 33, n: 31, k: 1000, transB: true), splits: 3)
         return cases
     }
 
@@ -132,12 +158,15 @@ public enum GEMMCases {
     /// A few quick cases for the self-test run when a device is opened: one plain (every
     /// family: gemm_direct on the direct one), one split into K slices (batched, with alpha and
     /// beta: the packing families), one with both operands transposed in strided batch entries
-    /// and beta = 0 (C holds NaN), past every block edge (the direct family: gemm_direct_nt).
+    /// and beta = 0 (C holds NaN), past every block edge (the direct family: gemm_direct_nt),
+    /// and one split with a bias and a ReLU (the epilogue in the second pass).
     public static var quick: [Case] {
         [Case(parameters: GEMMParameters(m: 37, n: 45, k: 29), seed: 101),
          Case(parameters: GEMMParameters(m: 9, n: 20, k: 100, transB: true, alpha: 0.5, beta: 0.25, batch: 2), seed: 103, splits: 3,
               quickVariants: [.packed, .tiled]),
-         Case(parameters: quickStrided, seed: 107, quickVariants: [.direct])]
+         Case(parameters: quickStrided, seed: 107, quickVariants: [.direct]),
+         Case(parameters: GEMMParameters(m: 21, n: 35, k: 140, transB: true), seed: 109, splits: 2, quickVariants: [.packed, .tiled],
+              bias: true, relu: true)]
     }
 }
 
@@ -160,11 +189,18 @@ extension KernelCases {
             .tensor(.gemm, "matmul", [[3, 4], [4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
             .tensor(.gemm, "batched matmul", [[2, 3, 4], [2, 4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
             .tensor(.gemm, "shared-weight matmul", [[2, 3, 4], [4, 5]], kernels: []) { try $0[0].matmul($0[1]) },
-            .tensor(.gemm, "linear", [[5, 4], [3, 4], [3]], inputNames: ["input", "weight", "bias"], kernels: ["binary_broadcast", "reduce_axis"]) {
+            .tensor(.gemm, "linear", [[5, 4], [3, 4], [3]], inputNames: ["input", "weight", "bias"], kernels: ["reduce_axis"]) {
                 try $0[0].linear(weight: $0[1], bias: $0[2])
             },
-            .tensor(.gemm, "linear", [[67, 33], [65, 33], [65]], inputNames: ["input", "weight", "bias"], kernels: ["binary_broadcast", "reduce_axis"]) {
+            .tensor(.gemm, "linear", [[67, 33], [65, 33], [65]], inputNames: ["input", "weight", "bias"], kernels: ["reduce_axis"]) {
                 try $0[0].linear(weight: $0[1], bias: $0[2])
+            },
+            .tensor(.gemm, "linear + ReLU", [[2, 3, 9], [20, 9], [20]], inputNames: ["input", "weight", "bias"],
+                    kernels: ["reduce_axis", "unary_backward"]) {
+                try $0[0].linear(weight: $0[1], bias: $0[2], relu: true)
+            },
+            .tensor(.gemm, "linear + ReLU, no bias", [[7, 5], [4, 5]], inputNames: ["input", "weight"], kernels: ["unary_backward"]) {
+                try $0[0].linear(weight: $0[1], bias: nil, relu: true)
             },
         ]
     }()

@@ -161,14 +161,17 @@ public enum KernelSelfTestSuite {
         case let .gemm(gemmCase, variant):
             let p = gemmCase.parameters
             let (a, b, c) = gemmCase.data()
+            let bias = gemmCase.biasData()
+            let biasBuffer = try bias.map { try backend.makeBuffer($0) }
+            let epilogue = GEMMEpilogue(bias: biasBuffer, relu: gemmCase.relu)
             let result = try backend.gemm(p, a: a, b: b, c: c) { da, db, dc in
                 if let variant, let device = backend as? OpenCLBackend {
-                    try device.gemm(p, a: da, b: db, c: dc, variant: variant, splits: gemmCase.splits)
+                    try device.gemm(p, a: da, b: db, c: dc, variant: variant, splits: gemmCase.splits, epilogue: epilogue)
                 } else {
-                    try backend.gemm(p, a: da, b: db, c: dc)
+                    try backend.gemm(p, a: da, b: db, c: dc, epilogue: epilogue)
                 }
             }
-            let check = GEMMCheck.check(p, a: a, b: b, c0: c, result: result)
+            let check = GEMMCheck.check(p, a: a, b: b, c0: c, result: result, bias: bias, relu: gemmCase.relu)
             return Comparison(maxAbsError: check.maxAbsError, maxRelError: check.maxRelError, passed: check.passed,
                               detail: check.passed ? "" : "wrong results: \(check)")
         case let .tensor(op):
