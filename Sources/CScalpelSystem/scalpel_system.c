@@ -27,6 +27,11 @@ int scalpel_cpu_has_fast_simd(void) {
          __builtin_cpu_supports("popcnt");
 }
 
+int scalpel_cpu_has_avx512(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+}
+
 void scalpel_cpu_model_name(char *buffer, int size) {
   unsigned int regs[12];
   unsigned int max = __get_cpuid_max(0x80000000u, 0);
@@ -47,6 +52,8 @@ void scalpel_cpu_model_name(char *buffer, int size) {
 }
 #else
 int scalpel_cpu_has_fast_simd(void) { return 1; }
+
+int scalpel_cpu_has_avx512(void) { return 0; }
 
 void scalpel_cpu_model_name(char *buffer, int size) {
   FILE *f = fopen("/proc/cpuinfo", "r");

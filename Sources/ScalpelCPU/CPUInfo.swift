@@ -6,6 +6,10 @@ public enum CPUInfo {
     /// Whether the fast SIMD kernels (compiled for AVX2+FMA on x86-64) can run here.
     public static let hasFastSIMD: Bool = scalpel_cpu_has_fast_simd() != 0
 
+    /// Whether the CPU has AVX-512 Foundation: 32 vector registers of 16 floats, which CPU
+    /// OpenCL runtimes compile for whatever preferred vector width they report.
+    public static let hasAVX512: Bool = scalpel_cpu_has_avx512() != 0
+
     /// The CPU model name.
     public static let modelName: String = {
         var buffer = [CChar](repeating: 0, count: 128)

@@ -80,7 +80,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                                     releaseLock: OpenCLCallLock.isProcessWide(info) ? lock : nil)
         hostStaging = HostStaging(library: library)
         cpu = CPUBackend()
-        let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms;columns=\(Self.columnBudget)"
+        let identity = "device=\(info.cacheIdentity);kernels=\(KernelSources.fingerprint);algorithms;columns=\(Self.columnBudget);gemm=\(self.tuning)"
         convScheduler = Scheduler(url: CacheDirectory.subdirectory("schedule").map { Scheduler.fileURL(in: $0, identity: identity) }, identity: identity)
         if profiling {
             Profiler.shared.addFlusher { [weak self] in

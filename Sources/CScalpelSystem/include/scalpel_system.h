@@ -6,6 +6,8 @@
 /// kernels are compiled for), else 0. Always 1 on non-x86 machines, whose SIMD baseline the
 /// fast kernels are compiled for.
 int scalpel_cpu_has_fast_simd(void);
+// Whether the CPU has AVX-512 Foundation (32 vector registers of 16 floats); 0 off x86-64.
+int scalpel_cpu_has_avx512(void);
 
 /// The CPU's model name (from cpuid's brand string on x86), written into `buffer`.
 void scalpel_cpu_model_name(char *buffer, int size);
