@@ -200,12 +200,12 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// with `scalpel bench gemm --all-variants` on 2 Zen 4 cores, GFLOP/s packed → direct, PoCL:
     /// 64×576×14112 NT 100 → 136 (1024³ NN: 203), 64×576×25088 95 → 136, 64×288×25088 86 → 138,
     /// 128×1152×6272 135 → 140, 64×9×100352 20 → 31, but 32×288×25088 63 → 50. Hence on a
-    /// splitting device only from M = 64. Intel's CPU runtime (which never splits), since its
-    /// packing kernel carries a vector-type hint: 64×576×14112 107 → 86, 64×576×25088 107 → 86,
-    /// 128×1152×6272 118 → 115, but 64×9×100352 13 → 36 and 32×288×25088 47 → 85 (1024³ NN:
-    /// 194–199). Hence on a device that does not split, only for outputs below 64×576.
+    /// splitting device only from M = 64. Intel's CPU runtime (which never splits), with 8 rows
+    /// per work-item and the packing kernel's vector-type hint: 64×576×14112 122 → 138,
+    /// 64×576×10976 118 → 149, 128×1152×6272 160 → 152, 64×9×100352 20 → 34, 32×288×25088
+    /// 57 → 73 (1024³ NN: 204). (With 6 rows the direct kernels lost on the first two: 107 → 86.)
     public func directPaysDeep(_ p: GEMMParameters) -> Bool {
-        p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (packSplitK ? p.m >= 64 : p.m * p.n < 64 * 576)
+        p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (p.m >= 64 || !packSplitK)
     }
 
     public var description: String {
