@@ -31,6 +31,13 @@ public final class Conv2d: Module, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
+
+    /// The layer followed by a ReLU, max(0, conv(x) + b), the ReLU in the implicit-GEMM
+    /// forward pass's store when the backend runs that algorithm. `Sequential` uses it for a
+    /// Conv2d directly followed by a `ReLU` layer.
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
+        try x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, relu: relu)
+    }
 }
 
 /// Square pooling windows: kernel, stride (default: the kernel) and padding.

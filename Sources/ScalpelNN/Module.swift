@@ -109,9 +109,9 @@ public final class Sequential: Module, Layer {
         self.layers = layers
     }
 
-    /// Runs the layers in order; a BatchNorm or a Linear directly followed by a ReLU runs as
-    /// one fused layer (the ReLU inside the normalisation's kernels or the GEMM's store), the
-    /// ReLU layer then skipped.
+    /// Runs the layers in order; a BatchNorm, a Linear or a Conv2d directly followed by a ReLU
+    /// runs as one fused layer (the ReLU inside the normalisation's kernels, the GEMM's store or
+    /// the implicit-GEMM convolution's), the ReLU layer then skipped.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         var y = x
         var i = 0
@@ -121,6 +121,9 @@ public final class Sequential: Module, Layer {
                 i += 2
             } else if let linear = layers[i] as? Linear, i + 1 < layers.count, layers[i + 1] is ReLU {
                 y = try linear(y, relu: true)
+                i += 2
+            } else if let conv = layers[i] as? Conv2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = try conv(y, relu: true)
                 i += 2
             } else {
                 y = try layers[i](y)

@@ -7,15 +7,18 @@ extension Tensor {
     /// Each pass — forward, the input's gradient (backward-data) and the weight's gradient
     /// (backward-weight) — runs the algorithm the backend measured fastest for this shape
     /// (`conv2dAlgorithm`): im2col + GEMM (the reference: per chunk of images of about
-    /// `columnBudget` floats of columns — nil: the backend's `convColumnBudget` —, im2col, one GEMM per group, permutes; see
-    /// `conv2dForwardColumns`), the direct kernel (forward only), or implicit GEMM (no column
-    /// matrix; the forward pass adds the bias in its epilogue).
+    /// `columnBudget` floats of columns — nil: the backend's `convColumnBudget` —, im2col, one
+    /// GEMM per group, permutes; see `conv2dForwardColumns`), the direct kernel (forward only),
+    /// or implicit GEMM (no column matrix; the forward pass adds the bias, and the ReLU when
+    /// `relu`, in its epilogue).
     ///
     /// - algorithm: forces every pass to this algorithm (`direct` means im2col + GEMM for the
     ///   backward passes); nil lets the backend choose per pass. The self-test forces each in turn.
+    /// - relu: max(0, ·) on the result (fused into the implicit-GEMM forward pass, an
+    ///   element-wise pass after the others); the same values either way.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                        dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int? = nil,
-                       algorithm: ConvAlgorithm? = nil) throws -> Tensor {
+                       algorithm: ConvAlgorithm? = nil, relu: Bool = false) throws -> Tensor {
         try sameBackend(weight, "conv2d")
         guard rank == 4, weight.rank == 4 else {
             throw ScalpelError.shapeMismatch(op: "conv2d", detail: "needs input (N, C, H, W) and weight (K, C/groups, R, S), got \(shape) and \(weight.shape)")
@@ -41,11 +44,18 @@ extension Tensor {
         case .direct: try backend.conv2dDirect(g, input: storage, weight: weight.storage, output: out.storage)
         case .im2colGEMM: try backend.conv2dForwardColumns(g, input: storage, weight: weight.storage, output: out.storage, columnBudget: columnBudget)
         case .implicitGEMM:
-            try backend.conv2dImplicitForward(g, input: storage, weight: weight.storage, bias: bias?.storage, relu: false, output: out.storage)
+            try backend.conv2dImplicitForward(g, input: storage, weight: weight.storage, bias: bias?.storage, relu: relu, output: out.storage)
         }
         let x = self
         let fusedBias = forward == .implicitGEMM ? bias : nil
-        let convolved = Tensor.record(out, "conv2d", [x, weight] + (fusedBias.map { [$0] } ?? [])) { grad in
+        let fusedReLU = relu && forward == .implicitGEMM
+        let convolved = Tensor.record(out, fusedReLU ? "conv2d+relu" : "conv2d", [x, weight] + (fusedBias.map { [$0] } ?? [])) { [yStorage = out.storage] output in
+            // Through the fused ReLU first: y > 0 exactly where its input was.
+            var grad = output
+            if fusedReLU {
+                grad = try Tensor.empty(output.shape, on: backend)
+                try backend.unaryBackward(.relu, x: yStorage, y: yStorage, dy: output.storage, dx: grad.storage, count: output.count)
+            }
             let dw = weight.requiresGrad ? try Tensor.empty(weight.shape, on: backend) : nil
             let dx = x.requiresGrad ? try Tensor.empty(x.shape, on: backend) : nil
             let data = dx == nil ? nil : choice(.backwardData), weights = dw == nil ? nil : choice(.backwardWeight)
@@ -69,8 +79,8 @@ extension Tensor {
             try backend.channelSums(grad.storage, out: db.storage, batch: g.batch, channels: k, positions: g.outHeight * g.outWidth)
             return [dx, dw, db]
         }
-        guard let bias, fusedBias == nil else { return convolved }
-        return try convolved + bias.reshaped([k, 1, 1])
+        let biased = try bias.map { fusedBias == nil ? try convolved + $0.reshaped([k, 1, 1]) : convolved } ?? convolved
+        return relu && !fusedReLU ? try biased.relu() : biased
     }
 
     /// Max pooling over (N, C, H, W); padding counts as −∞.

@@ -61,6 +61,37 @@ import Testing
         #expect(fused[0].contains(0) && fused[0].contains { $0 > 0 }, "the ReLU clamps some outputs and passes others")
     }
 
+    /// A Conv2d followed by a ReLU: the ReLU in the implicit-GEMM forward's store (each
+    /// algorithm forced, and the backend's own choice through a Sequential), with outputs and
+    /// gradients equal to the layers run apart, bit for bit, on every backend.
+    @Test(arguments: AttentionBackends.names)
+    func conv2dThenReLUFusesWithTheSameResults(_ backendName: String) throws {
+        let backend = try AttentionBackends.backend(backendName)
+        func run(fused: Bool, algorithm: ConvAlgorithm?) throws -> [[Double]] {
+            var g = SeededRandom(seed: 13)
+            let conv = try Conv2d(3, 5, kernel: 3, padding: 1, generator: &g, on: backend)
+            let x = try Tensor(g.uniformArray(2 * 3 * 7 * 6, -1, 1), shape: [2, 3, 7, 6], on: backend, requiresGrad: true)
+            let y: Tensor
+            if let algorithm {
+                let plain = { (relu: Bool) in
+                    try x.conv2d(weight: conv.weight, bias: conv.bias, padding: (1, 1), algorithm: algorithm, relu: relu)
+                }
+                y = fused ? try plain(true) : try plain(false).relu()
+            } else {
+                y = fused ? try Sequential([conv, ReLU()])(x) : try conv(x).relu()
+            }
+            try (y * tensor((0 ..< y.count).map { Double($0 % 7) - 3 }, y.shape, on: backend)).sum().backward()
+            return try [doubles(y)] + [x, conv.weight, conv.bias!].map { try doubles($0.grad!) }
+        }
+        for algorithm in [ConvAlgorithm.implicitGEMM, .im2colGEMM, nil] {
+            let (fused, apart) = (try run(fused: true, algorithm: algorithm), try run(fused: false, algorithm: algorithm))
+            for (index, name) in ["output", "dx", "dweight", "dbias"].enumerated() {
+                #expect(fused[index] == apart[index], "\(name), \(algorithm.map { "\($0)" } ?? "the backend's choice") on \(backendName)")
+            }
+            #expect(fused[0].contains(0) && fused[0].contains { $0 > 0 }, "the ReLU clamps some outputs and passes others")
+        }
+    }
+
     @Test func batchNormUsesBatchStatisticsInTrainingAndRunningOnesInEvaluation() throws {
         let bn = try BatchNorm1d(2, momentum: 0.5, on: cpu)
         let x = try Tensor([1, 10, 3, 20, 5, 30], shape: [3, 2], on: cpu)

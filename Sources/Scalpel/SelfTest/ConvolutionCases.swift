@@ -83,7 +83,7 @@ extension KernelCases {
     /// (the gradient of the input) and backward-weight, and the bias gradient. Then im2col's and
     /// col2im's bounds-checked kernels (rows wider than a work-group), implicit GEMM where the
     /// weight gradient's N·OH·OW sum is split over work-groups on every device (summed again by
-    /// conv_igemm_sum_splits), and its ReLU epilogue.
+    /// conv_igemm_sum_splits), and the ReLU (in implicit GEMM's epilogue, after the column path).
     public static let convolution: [KernelCase] = convolutionShapes.flatMap { s in
         convolutionAlgorithms.map { algorithm in
             KernelCase.tensor(.convolution, convolutionCaseName(algorithm), [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []), shape: s.text,
@@ -104,12 +104,22 @@ extension KernelCases {
                           inputNames: ["input", "weight", "bias"], kernels: implicitGEMMKernels + ["conv_igemm_sum_splits"], quick: true) { x in
             try x[0].conv2d(weight: x[1], bias: x[2], padding: (1, 1), algorithm: .implicitGEMM)
         },
+        // The tensor op with its ReLU: in the implicit-GEMM forward's store (the backward pass
+        // masks the gradient by the output), or after the column path.
+        KernelCase.tensor(.convolution, "conv2d implicit GEMM + ReLU", [[2, 3, 7, 6], [5, 3, 3, 3], [5]], inputNames: ["input", "weight", "bias"],
+                          kernels: implicitGEMMKernels + ["unary_backward"], quick: true) { x in
+            try x[0].conv2d(weight: x[1], bias: x[2], padding: (1, 1), algorithm: .implicitGEMM, relu: true)
+        },
+        KernelCase.tensor(.convolution, "conv2d im2col+GEMM + ReLU", [[2, 3, 7, 6], [5, 3, 3, 3], [5]], inputNames: ["input", "weight", "bias"],
+                          kernels: ["im2col_rows", "col2im_rows", "copy_strided", "unary", "unary_backward"]) { x in
+            try x[0].conv2d(weight: x[1], bias: x[2], padding: (1, 1), algorithm: .im2colGEMM, relu: true)
+        },
         implicitReLUCase(input: [2, 3, 7, 6], weight: [5, 3, 3, 3], stride: (2, 1), padding: (1, 1), quick: true),
         implicitReLUCase(input: [1, 4, 9, 9], weight: [6, 2, 1, 1], groups: 2, quick: false),
     ]
 
-    /// The implicit-GEMM forward kernel with bias and its ReLU epilogue, called directly (no
-    /// tensor op uses the epilogue yet); the reference computes conv, bias and ReLU apart.
+    /// The implicit-GEMM forward kernel with bias and its ReLU epilogue, called directly; the
+    /// reference computes conv, bias and ReLU apart.
     static func implicitReLUCase(input: [Int], weight: [Int], stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                                  groups: Int = 1, quick: Bool) -> KernelCase {
         let g = Conv2dGeometry(batch: input[0], inChannels: input[1], height: input[2], width: input[3], outChannels: weight[0],
