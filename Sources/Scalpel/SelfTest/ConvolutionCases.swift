@@ -107,7 +107,7 @@ extension KernelCases {
         // The tensor op with its ReLU: in the implicit-GEMM forward's store (the backward pass
         // masks the gradient by the output), or after the column path.
         KernelCase.tensor(.convolution, "conv2d implicit GEMM + ReLU", [[2, 3, 7, 6], [5, 3, 3, 3], [5]], inputNames: ["input", "weight", "bias"],
-                          kernels: implicitGEMMKernels + ["unary_backward"], quick: true) { x in
+                          kernels: implicitGEMMKernels + ["unary_backward"]) { x in
             try x[0].conv2d(weight: x[1], bias: x[2], padding: (1, 1), algorithm: .implicitGEMM, relu: true)
         },
         KernelCase.tensor(.convolution, "conv2d im2col+GEMM + ReLU", [[2, 3, 7, 6], [5, 3, 3, 3], [5]], inputNames: ["input", "weight", "bias"],
