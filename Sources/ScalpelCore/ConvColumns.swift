@@ -109,4 +109,3 @@ extension Backend {
         if relu { try unary(.relu, x: output, y: output, count: shape.reduce(1, *)) }
     }
 }
-

@@ -34,6 +34,7 @@ public struct GEMMEpilogue: Sendable {
 }
 
 extension Backend {
+    /// The GEMM, then `epilogue` as separate element-wise passes (`gemmComposed`).
     public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, epilogue: GEMMEpilogue) throws {
         try gemmComposed(p, a: a, b: b, c: c, epilogue: epilogue)
     }

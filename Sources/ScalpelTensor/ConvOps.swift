@@ -14,8 +14,8 @@ extension Tensor {
     ///
     /// - algorithm: forces every pass to this algorithm (`direct` means im2col + GEMM for the
     ///   backward passes); nil lets the backend choose per pass. The self-test forces each in turn.
-    /// - relu: max(0, ·) on the result (fused into the implicit-GEMM forward pass, an
-    ///   element-wise pass after the others); the same values either way.
+    /// - relu: max(0, ·) on the result: in the implicit-GEMM forward pass's store, or an
+    ///   element-wise pass after the other algorithms; the same values either way.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                        dilation: (Int, Int) = (1, 1), groups: Int = 1, columnBudget: Int? = nil,
                        algorithm: ConvAlgorithm? = nil, relu: Bool = false) throws -> Tensor {
