@@ -91,6 +91,8 @@ let package = Package(
 
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
+        // A user's program: only the Scalpel product, only `import Scalpel`.
+        .testTarget(name: "ScalpelLibraryTests", dependencies: ["Scalpel"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
         .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"], exclude: ["Fixtures"]),
         .testTarget(name: "ScalpelPrivacyTests", dependencies: ["ScalpelPrivacy"]),
