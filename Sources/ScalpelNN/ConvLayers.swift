@@ -4,7 +4,7 @@ import ScalpelTensor
 
 /// 2-D convolution. Weight (K, C/groups, R, S) and bias (K) start uniform in ±1/√fan_in,
 /// fan_in = C/groups·R·S, as in PyTorch.
-public final class Conv2d: Module, Layer {
+public final class Conv2d: Module, ReLUFusing {
     public let weight: Tensor
     public let bias: Tensor?
     public let stride: (Int, Int)
@@ -79,7 +79,7 @@ public final class Flatten: Module, Layer {
 }
 
 /// Batch normalisation of (N, C, H, W) per channel (see `BatchNorm`).
-public final class BatchNorm2d: BatchNorm, Layer {
+public final class BatchNorm2d: BatchNorm, ReLUFusing {
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
         try super.init(channels, momentum: momentum, epsilon: epsilon, inputRanks: [4], on: backend)
     }

@@ -3,7 +3,7 @@ import ScalpelCore
 import ScalpelTensor
 
 /// y = x·Wᵀ + b. Weight (out, in) and bias (out) start uniform in ±1/√in, as in PyTorch.
-public final class Linear: Module, Layer {
+public final class Linear: Module, ReLUFusing {
     public let weight: Tensor
     public let bias: Tensor?
 
@@ -170,7 +170,7 @@ public class BatchNorm: Module {
 }
 
 /// Batch normalisation of (N, C) or (N, C, L) inputs (see `BatchNorm`).
-public final class BatchNorm1d: BatchNorm, Layer {
+public final class BatchNorm1d: BatchNorm, ReLUFusing {
     public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
         try super.init(features, momentum: momentum, epsilon: epsilon, inputRanks: [2, 3], on: backend)
     }

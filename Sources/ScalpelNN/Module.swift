@@ -6,6 +6,14 @@ public protocol Layer: AnyObject {
     func callAsFunction(_ x: Tensor) throws -> Tensor
 }
 
+/// A layer that can apply a following ReLU itself, inside its own kernels (a batch norm's, a
+/// GEMM's or an implicit-GEMM convolution's store), with the same values as the two layers
+/// apart. `Sequential` runs such a layer directly followed by a `ReLU` as one.
+public protocol ReLUFusing: Layer {
+    /// The layer's output, then max(0, ·) when `relu`.
+    func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor
+}
+
 /// The base of every model part. Parameters and state are found by reflection over stored
 /// properties — `Tensor`s (parameters when they require gradients, otherwise state such as
 /// running statistics), child `Module`s, and arrays or optionals of them — and named by their
@@ -109,21 +117,14 @@ public final class Sequential: Module, Layer {
         self.layers = layers
     }
 
-    /// Runs the layers in order; a BatchNorm, a Linear or a Conv2d directly followed by a ReLU
-    /// runs as one fused layer (the ReLU inside the normalisation's kernels, the GEMM's store or
-    /// the implicit-GEMM convolution's), the ReLU layer then skipped.
+    /// Runs the layers in order; a `ReLUFusing` layer (BatchNorm, Linear, Conv2d) directly
+    /// followed by a ReLU runs as one fused layer, the ReLU layer then skipped.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         var y = x
         var i = 0
         while i < layers.count {
-            if let norm = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = try norm(y, relu: true)
-                i += 2
-            } else if let linear = layers[i] as? Linear, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = try linear(y, relu: true)
-                i += 2
-            } else if let conv = layers[i] as? Conv2d, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = try conv(y, relu: true)
+            if let fusing = layers[i] as? any ReLUFusing, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = try fusing(y, relu: true)
                 i += 2
             } else {
                 y = try layers[i](y)

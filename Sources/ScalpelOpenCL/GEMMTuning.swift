@@ -39,8 +39,10 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
     /// packed: whether tall-skinny products are split along K. Measured on 2 Zen cores, the
     /// ResNet-18 stage-1 weight gradient (64×576×14112 NT) beside 1024³ in the same run: PoCL
     /// 68 GFLOP/s unsplit and 97 split (1024³: 185–198); Intel's CPU runtime 43–50 unsplit
-    /// and 30 split (1024³: 81–92), so it keeps whole K (with the packing kernel's vector-type
-    /// hint, 64×576×14112 and 64×576×25088: 104–112 unsplit, 79 split; 1024³: 194–196).
+    /// and 30 split (1024³: 81–92), so it keeps whole K. (With 8 rows per work-item and the
+    /// packing kernel's vector-type hint, 64×576×14112 and 64×576×10976 ran 118–123 unsplit and
+    /// 122–137 split, but those products now take the direct kernels, 138–149; other deep
+    /// products were not measured again on Intel.)
     public var packSplitK = true
     /// packed: the largest op(A) and op(B), in floats per batch entry, of a product that runs
     /// the direct kernels instead of packing (2 MiB; see `directPays`).

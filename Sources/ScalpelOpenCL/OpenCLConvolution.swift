@@ -31,13 +31,9 @@ extension OpenCLBackend {
         try geometry.validate()
         let g = geometry, total = g.columnRows * g.columnCount
         try launch("im2col", file: "conv.cl", operands: [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, total)]) { program, b in
-            let global = [g.outWidth, g.batch * g.outHeight, g.columnRows]
-            let rows = try program.kernel("im2col_rows")
-            if Self.fitsInt(offset + g.batch * g.inChannels * g.height * g.width, total), let local = exactRows(rows, global: global) {
-                try setArguments(rows, [.buffer(b[0].mem), .int(Int32(offset)), .buffer(b[1].mem)] + Self.convGeometry(g))
-                try enqueue(rows, name: "im2col_rows", global: global, local: local)
-            } else {
-                try runRows(program, "im2col", [.buffer(b[0].mem), .long(Int64(offset)), .buffer(b[1].mem)] + Self.convGeometry(g), global: global)
+            try runRowsExactly(program, "im2col", small: Self.fitsInt(offset + g.batch * g.inChannels * g.height * g.width, total),
+                               global: [g.outWidth, g.batch * g.outHeight, g.columnRows], offset: offset) { offset in
+                [.buffer(b[0].mem), offset, .buffer(b[1].mem)] + Self.convGeometry(g)
             }
         } fallback: { cpu, b in try cpu.im2col(g, input: b[0], offset: offset, columns: b[1]) }
     }
@@ -49,25 +45,29 @@ extension OpenCLBackend {
             + " -DCOL_DH=\(g.dilationH) -DCOL_DW=\(g.dilationW)"
         try launch("col2im", file: "conv.cl", options: options, variant: "col2im \(g.kernelHeight)×\(g.kernelWidth)",
                    operands: [(columns, g.columnRows * g.columnCount), (gradInput, offset + total)]) { program, b in
-            let global = [g.width, g.batch * g.inChannels * g.height, 1]
-            let rows = try program.kernel("col2im_rows")
-            if Self.fitsInt(g.columnRows * g.columnCount, offset + total), let local = exactRows(rows, global: global) {
-                try setArguments(rows, [.buffer(b[0].mem), .buffer(b[1].mem), .int(Int32(offset))] + Self.convGeometry(g))
-                try enqueue(rows, name: "col2im_rows", global: global, local: local)
-            } else {
-                try runRows(program, "col2im", [.buffer(b[0].mem), .buffer(b[1].mem), .long(Int64(offset))] + Self.convGeometry(g), global: global)
+            try runRowsExactly(program, "col2im", small: Self.fitsInt(g.columnRows * g.columnCount, offset + total),
+                               global: [g.width, g.batch * g.inChannels * g.height, 1], offset: offset) { offset in
+                [.buffer(b[0].mem), .buffer(b[1].mem), offset] + Self.convGeometry(g)
             }
         } fallback: { cpu, b in try cpu.col2im(g, columns: b[0], gradInput: b[1], offset: offset) }
     }
 
-    /// Work-groups that tile a (row, rows, outer) range exactly: the whole row across and the
-    /// most rows that keep the group within 256 work-items (and what the kernel and the device
-    /// allow), for kernels that skip the bounds test. Nil when a row is wider than a group.
-    func exactRows(_ kernel: cl_kernel, global: [Int]) -> [Int]? {
-        let limit = min(256, info.maxWorkGroupSize, launcher.maxWorkGroup(kernel))
-        guard global[0] <= limit else { return nil }
+    /// Runs `name`_rows — the form of `name` without bounds tests and with 32-bit indices —
+    /// where its work-groups can tile the (row, rows, outer) range exactly (the whole row across,
+    /// the most rows down that keep a group within 256 work-items and what the kernel and the
+    /// device allow) and the sizes are `small` (below 2³¹); else the bounds-checked `name` in
+    /// `enqueueRows`' groups. `arguments` gets the one argument the two forms type differently,
+    /// `offset`: int for the exact form, long for the other.
+    func runRowsExactly(_ program: CLProgram, _ name: String, small: Bool, global: [Int], offset: Int,
+                        arguments: (KernelArgument) -> [KernelArgument]) throws {
+        let exact = try program.kernel(name + "_rows")
+        let limit = min(256, info.maxWorkGroupSize, launcher.maxWorkGroup(exact))
+        guard small, global[0] <= limit else {
+            return try runRows(program, name, arguments(.long(Int64(offset))), global: global)
+        }
         let down = stride(from: min(global[1], limit / global[0]), through: 1, by: -1).first { global[1] % $0 == 0 } ?? 1
-        return [global[0], down, 1]
+        try setArguments(exact, arguments(.int(Int32(offset))))
+        try enqueue(exact, name: name + "_rows", global: global, local: [global[0], down, 1])
     }
 
     /// Runs kernel `name` of `program` with `arguments` over a range whose first dimension walks

@@ -50,12 +50,7 @@ extension Tensor {
         let fusedBias = forward == .implicitGEMM ? bias : nil
         let fusedReLU = relu && forward == .implicitGEMM
         let convolved = Tensor.record(out, fusedReLU ? "conv2d+relu" : "conv2d", [x, weight] + (fusedBias.map { [$0] } ?? [])) { [yStorage = out.storage] output in
-            // Through the fused ReLU first: y > 0 exactly where its input was.
-            var grad = output
-            if fusedReLU {
-                grad = try Tensor.empty(output.shape, on: backend)
-                try backend.unaryBackward(.relu, x: yStorage, y: yStorage, dy: output.storage, dx: grad.storage, count: output.count)
-            }
+            let grad = fusedReLU ? try Tensor.throughReLU(output, output: yStorage) : output
             let dw = weight.requiresGrad ? try Tensor.empty(weight.shape, on: backend) : nil
             let dx = x.requiresGrad ? try Tensor.empty(x.shape, on: backend) : nil
             let data = dx == nil ? nil : choice(.backwardData), weights = dw == nil ? nil : choice(.backwardWeight)

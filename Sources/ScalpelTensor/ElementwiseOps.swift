@@ -15,6 +15,15 @@ extension Tensor {
         }
     }
 
+    /// The gradient `g` of a fused op's ReLU output carried back through the ReLU: g where the
+    /// output (whose storage is `output`) is positive — exactly where the ReLU's input was —,
+    /// else 0.
+    static func throughReLU(_ g: Tensor, output: any DeviceBuffer) throws -> Tensor {
+        let dz = try Tensor.empty(g.shape, on: g.backend)
+        try g.backend.unaryBackward(.relu, x: output, y: output, dy: g.storage, dx: dz.storage, count: g.count)
+        return dz
+    }
+
     public func neg() throws -> Tensor { try unary(.neg) }
     public func exp() throws -> Tensor { try unary(.exp) }
     public func log() throws -> Tensor { try unary(.log) }

@@ -25,12 +25,7 @@ extension Tensor {
         let x = self
         // The closure holds the output's storage, never the output (see `unary`).
         return Tensor.record(product, relu ? "linear+relu" : "linear", [x, weight] + (bias.map { [$0] } ?? [])) { [backend, yStorage = product.storage] g in
-            // Through the ReLU: y > 0 exactly where its input was.
-            var dz = g
-            if relu {
-                dz = try Tensor.empty(g.shape, on: backend)
-                try backend.unaryBackward(.relu, x: yStorage, y: yStorage, dy: g.storage, dx: dz.storage, count: g.count)
-            }
+            let dz = relu ? try Tensor.throughReLU(g, output: yStorage) : g
             var gx: Tensor?, gw: Tensor?
             if x.requiresGrad {
                 let dx = try Tensor.empty(x.shape, on: backend)
