@@ -98,17 +98,25 @@ public final class LayerNorm: Module, Layer {
 /// statistics updated with `momentum`, the variance unbiased, as in PyTorch), running ones in
 /// evaluation. The running statistics are module state, saved in checkpoints.
 public class BatchNorm: Module {
+    /// The scale γ per feature (starts at 1).
     public let weight: Tensor
+    /// The shift β per feature (starts at 0).
     public let bias: Tensor
+    /// The running mean per feature, used in evaluation.
     public let runningMean: Tensor
+    /// The running (unbiased) variance per feature, used in evaluation.
     public let runningVar: Tensor
+    /// How far one training batch moves the running statistics (PyTorch's 0.1 by default).
     public let momentum: Float
+    /// Added to the variance before its square root.
     public let epsilon: Float
     /// The input ranks accepted (BatchNorm1d: 2 for (N, C) and 3 for (N, C, L); BatchNorm2d: 4
     /// for (N, C, H, W)); statistics are over every axis but 1.
-    let inputRanks: [Int]
+    public let inputRanks: [Int]
 
-    init(_ features: Int, momentum: Float, epsilon: Float, inputRanks: [Int], on backend: any Backend) throws {
+    /// Batch normalisation of `features` features (axis 1) for inputs of the ranks in
+    /// `inputRanks`; `BatchNorm1d` and `BatchNorm2d` are the usual ways in.
+    public init(_ features: Int, momentum: Float, epsilon: Float, inputRanks: [Int], on backend: any Backend) throws {
         weight = try .ones([features], on: backend, requiresGrad: true)
         bias = try .zeros([features], on: backend, requiresGrad: true)
         runningMean = try .zeros([features], on: backend)

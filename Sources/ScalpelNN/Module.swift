@@ -23,6 +23,8 @@ open class Module {
     public private(set) var isTraining = true
     /// The flat buffers this module's tensors were packed into by `packTensors()`, if any.
     public private(set) var arena: TensorArena?
+    /// This module's own parameters (not its children's) that `freeze()` turned off.
+    private var frozenTensors: [Tensor] = []
 
     public init() {}
 
@@ -75,6 +77,54 @@ open class Module {
         return packed
     }
 
+    /// Freezes every parameter here and below: each stops requiring gradients, so backward
+    /// passes compute none for it, `namedParameters()` leaves it out and an optimizer skips
+    /// it (value and state unchanged) — the first layers of a pretrained model while its head
+    /// is fine-tuned. Checkpoints still hold it (`namedTensors()`). `unfreeze()` undoes it.
+    public func freeze() {
+        forEachModule { module in
+            let own = module.ownTensors().filter(\.requiresGrad)
+            for tensor in own { tensor.requiresGrad = false }
+            module.frozenTensors += own
+        }
+    }
+
+    /// Makes every parameter that `freeze()` froze here or below trainable again (running
+    /// statistics, which never required gradients, stay as they are).
+    public func unfreeze() {
+        forEachModule { module in
+            for tensor in module.frozenTensors { tensor.requiresGrad = true }
+            module.frozenTensors = []
+        }
+    }
+
+    /// Whether `freeze()` froze parameters here or below that are still frozen.
+    public var hasFrozenParameters: Bool {
+        var found = false
+        forEachModule { found = found || !$0.frozenTensors.isEmpty }
+        return found
+    }
+
+    /// Calls `body` with this module and every module below it.
+    private func forEachModule(_ body: (Module) -> Void) {
+        body(self)
+        visit(prefix: "") { _, value in if let module = value as? Module { body(module) } }
+    }
+
+    /// The tensors this module holds itself, not through a child module.
+    private func ownTensors() -> [Tensor] {
+        var inChildren = Set<ObjectIdentifier>()
+        var all: [Tensor] = []
+        visit(prefix: "") { _, value in
+            if let module = value as? Module {
+                for (_, tensor) in module.namedTensors() { inChildren.insert(ObjectIdentifier(tensor)) }
+            } else if let tensor = value as? Tensor {
+                all.append(tensor)
+            }
+        }
+        return all.filter { !inChildren.contains(ObjectIdentifier($0)) }
+    }
+
     /// Calls `body` with every tensor or module below this one (not this one), depth first.
     private func visit(prefix: String, _ body: (String, Any) -> Void) {
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -84,7 +134,7 @@ open class Module {
             children.insert(contentsOf: current.children.compactMap { child in child.label.map { ($0, child.value) } }, at: 0)
             mirror = current.superclassMirror
         }
-        for (label, value) in children where label != "isTraining" && label != "arena" {
+        for (label, value) in children where label != "isTraining" && label != "arena" && label != "frozenTensors" {
             walk(prefix + label, value, body)
         }
     }

@@ -30,6 +30,8 @@ public final class TensorArena {
     public let gradients: any DeviceBuffer
     /// Each trainable tensor's gradient view, to check that a tensor's `grad` is still it.
     private let gradientViews: [any DeviceBuffer]
+    /// Each packed tensor's index in `tensors`.
+    private let indexByTensor: [ObjectIdentifier: Int]
 
     /// Packs `tensors` (all on one backend, each once) into flat buffers.
     public init(_ tensors: [Tensor]) throws {
@@ -67,6 +69,7 @@ public final class TensorArena {
             }
         }
         gradientViews = views
+        indexByTensor = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { (ObjectIdentifier($1), $0) })
         // Rebind only after every copy is enqueued, so that a failure leaves the tensors as they were.
         for (index, tensor) in ordered.enumerated() {
             tensor.storage = try backend.makeView(of: storage, offset: offsets[index], count: tensor.count)
@@ -96,6 +99,14 @@ public final class TensorArena {
             guard tensor === arena.tensors[index], tensor.grad?.storage === arena.gradientViews[index] else { return nil }
         }
         return arena
+    }
+
+    /// The index in `tensors` of `tensor` when it is one of the trainable tensors and its
+    /// gradient is still the arena's view, else nil.
+    public func trainableIndex(of tensor: Tensor) -> Int? {
+        guard let index = indexByTensor[ObjectIdentifier(tensor)], index < trainableCount,
+              tensor.grad?.storage === gradientViews[index] else { return nil }
+        return index
     }
 
     /// A flat buffer with this arena's layout over its trainable regions, zero-filled, and a
