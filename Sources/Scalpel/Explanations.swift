@@ -49,7 +49,7 @@ public struct Explanations {
     public var files: [String] = []
 }
 
-extension Trainer {
+extension TrainingRun {
     /// The samples explained: for each class, the first `perGroup` correctly and the first
     /// `perGroup` wrongly predicted rows (in row order, so the choice is reproducible).
     func examples(rows: [Int], predicted: [Int32], perGroup: Int) -> [(row: Int, predicted: Int32)] {

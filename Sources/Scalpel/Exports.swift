@@ -1,7 +1,9 @@
-// What `import Scalpel` brings besides the runtime, the trainer and the clinical layer: the
-// backends and their protocol (ScalpelCore, ScalpelCPU, ScalpelOpenCL), tensors and autograd
-// (ScalpelTensor), and modules, layers, losses and optimizers (ScalpelNN) — everything a
-// program that defines and trains its own model needs, in one import.
+// What `import Scalpel` brings besides the runtime and the trainer: the backends and their
+// protocol (ScalpelCore, ScalpelCPU, ScalpelOpenCL), tensors and autograd (ScalpelTensor),
+// modules, layers, losses and optimizers (ScalpelNN), and the diagnosis metrics a trainer's
+// evaluation returns (ScalpelClinic) — everything a program that defines and trains its own
+// model needs, in one import.
+@_exported import ScalpelClinic
 @_exported import ScalpelCore
 @_exported import ScalpelCPU
 @_exported import ScalpelNN

@@ -23,7 +23,7 @@ extension TrainingConfig {
     public func keyRing() throws -> KeyRing? { try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile) }
 }
 
-extension Trainer {
+extension TrainingRun {
     /// Where a run file goes: `out/name`, with `.enc` appended when outputs are encrypted.
     func outputURL(_ name: String) -> URL {
         URL(fileURLWithPath: config.out).appending(path: encryptsOutputs ? name + ".enc" : name)

@@ -12,7 +12,7 @@ struct RunReport {
     var summary: [(String, String)]
     var history: [EpochRecord] = []
     var selectedEpoch: Int?
-    var evaluation: Trainer.Evaluation
+    var evaluation: Evaluation
     /// The split the metrics are from ("test").
     var splitName: String
     var classNames: [String]

@@ -9,7 +9,7 @@ import Synchronization
 /// * `cpu`: the CPU-Swift backend only.
 /// * `auto`: the best-ranked OpenCL device that opens and passes its self-test competes with
 ///   the CPU-Swift backend. A training run times one step of its model on each and trains the
-///   whole model on the faster (`Trainer.chooseBackend`); a GEMM on its own (`backend(forGEMM:)`,
+///   whole model on the faster (`TrainingRun.chooseBackend`); a GEMM on its own (`backend(forGEMM:)`,
 ///   the benchmarks) goes where its shape class measured faster. Each choice is measured once
 ///   and remembered on disk (see `Scheduler`). With no usable device, everything runs on the
 ///   CPU-Swift backend and one line says why.

@@ -17,7 +17,7 @@ public struct EvaluationReport: Encodable {
     public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
 }
 
-extension Trainer {
+extension TrainingRun {
     /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
     /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
     /// Encrypted checkpoints and data are decrypted in memory with the keys the options name
@@ -25,11 +25,11 @@ extension Trainer {
     /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
                              out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
-                             encryptOutputs: Bool? = nil) throws -> Trainer {
+                             encryptOutputs: Bool? = nil) throws -> TrainingRun {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
-        let file = try Trainer.readCheckpoint(url, keys: keys)
+        let file = try TrainingRun.readCheckpoint(url, keys: keys)
         guard let text = file.metadata["config"],
               var config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
             throw ScalpelError.io(path: checkpoint, reason: "the checkpoint holds no readable training configuration; use best.safetensors or "
@@ -45,7 +45,7 @@ extension Trainer {
         config.labels = labels
         (config.keyFile, config.passphraseFile, config.encryptOutputs) = (keyFile, passphraseFile, encryptOutputs)
         let trainer = try SavedModelCheck.building(under: largestTensor, source: checkpoint) {
-            try Trainer(config: config, data: data, runtime: runtime, keys: keys)
+            try TrainingRun(config: config, data: data, runtime: runtime, keys: keys)
         }
         try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
         if let text = file.metadata["decision_threshold"] {

@@ -92,7 +92,7 @@ public enum StepBenchmark {
         let wasEnabled = Profiler.isEnabled
         defer { Profiler.setEnabled(wasEnabled) }
         Profiler.setEnabled(false)
-        let (model, _) = try Trainer.buildModel(workload.model, sampleShape: workload.sampleShape, classes: workload.classes,
+        let (model, _) = try TrainingRun.buildModel(workload.model, sampleShape: workload.sampleShape, classes: workload.classes,
                                                 hidden: workload.hidden, dropout: workload.dropout, seed: 1, on: backend)
         model.train()
         let optimizer = try Adam(model.namedParameters(), learningRate: workload.learningRate)

@@ -28,7 +28,9 @@ public struct PreparedData: Sendable {
     /// Whether the data (or its test file) was read from an encrypted file.
     public var encryptedSource = false
 
+    /// The number of classes.
     public var classCount: Int { classNames.count }
+
 
     /// The kind of data a file holds, by its extension (nil: unknown, or an `.npy`, whose
     /// shape decides; see `kind(of:model:)`).
@@ -234,5 +236,66 @@ public struct PreparedData: Sendable {
                             pipeline: DataPipeline(kind: .images, sampleShape: [c, train.height, train.width], classNames: classNames,
                                                    fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: positive,
                                                    images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)))
+    }
+}
+
+extension PreparedData {
+    /// Samples already in memory with their rows already split: `values` holds
+    /// `labels.count` samples of `sampleShape` row-major ([features] for a table, [C, L] for
+    /// signals, [C, H, W] for images, which decides `kind`); labels are class indices into
+    /// `classNames` (default "0", "1", …).
+    public init(values: [Float], sampleShape: [Int], labels: [Int32], classNames: [String]? = nil,
+                train: [Int], validation: [Int] = [], test: [Int] = []) throws {
+        guard (1 ... 3).contains(sampleShape.count), sampleShape.allSatisfy({ $0 > 0 }) else {
+            throw ScalpelError.invalidArgument("sample shape \(sampleShape): give [features], [channels, length] or [channels, height, width]")
+        }
+        guard labels.count * sampleShape.reduce(1, *) == values.count else {
+            throw ScalpelError.shapeMismatch(op: "PreparedData", detail: "\(values.count) values are not \(labels.count) samples of \(sampleShape)")
+        }
+        let classes = classNames?.count ?? Int((labels.max() ?? 0) + 1)
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ScalpelError.invalidArgument("label \(labels[bad]) of row \(bad) is not a class index below \(classes)")
+        }
+        guard classes >= 2 else { throw ScalpelError.invalidArgument("a classifier needs at least two classes, the labels hold \(classes)") }
+        if let bad = (train + validation + test).first(where: { !labels.indices.contains($0) }) {
+            throw ScalpelError.invalidArgument("row \(bad) is not one of the \(labels.count) samples")
+        }
+        kind = [.table, .sequences, .images][sampleShape.count - 1]
+        self.values = values
+        self.sampleShape = sampleShape
+        self.labels = labels
+        self.classNames = classNames ?? (0 ..< classes).map(String.init)
+        self.train = train
+        self.validation = validation
+        self.test = test
+        notes = ["split": "given: \(train.count) train / \(validation.count) validation / \(test.count) test rows"]
+    }
+
+    /// Samples in memory split into training, validation and test rows class by class (each
+    /// split keeps the classes' proportions; seeded, so the same labels, fractions and seed give
+    /// the same rows). See `init(values:sampleShape:labels:classNames:train:validation:test:)`.
+    public static func split(values: [Float], sampleShape: [Int], labels: [Int32], classNames: [String]? = nil,
+                             fractions: (train: Double, validation: Double, test: Double) = (0.7, 0.15, 0.15),
+                             seed: UInt64 = 0) throws -> PreparedData {
+        let rows: StratifiedSplit
+        do {
+            rows = try StratifiedSplit.split(labels: labels, fractions: fractions, seed: seed)
+        } catch {
+            throw ScalpelError.invalidArgument("\(error)")
+        }
+        var data = try PreparedData(values: values, sampleShape: sampleShape, labels: labels, classNames: classNames,
+                                    train: rows.train, validation: rows.validation, test: rows.test)
+        data.notes["split"] = "stratified \(fractions.train)/\(fractions.validation)/\(fractions.test), seed \(seed): "
+            + "\(rows.train.count) train / \(rows.validation.count) validation / \(rows.test.count) test rows"
+        return data
+    }
+
+    /// A data file as `scalpel train --data` reads it — a CSV table (`label`: the class
+    /// column), a MedMNIST `.npz`, a UCR `.tsv` — loaded, split (seeded) and normalised as the
+    /// command does.
+    public static func load(_ path: String, label: String = "label", seed: UInt64 = 0) throws -> PreparedData {
+        var config = TrainingConfig(data: path, label: label, out: "")
+        config.seed = seed
+        return try load(config)
     }
 }

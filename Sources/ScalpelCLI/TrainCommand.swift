@@ -53,6 +53,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
     var patience: Int?
 
+    @Option(name: .customLong("early-stopping"), help: "Stop when the validation AUROC (without a validation split: the training loss) has not improved for this many epochs (default: train every epoch).")
+    var earlyStopping: Int?
+
     @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for resnet18, none otherwise; 0 turns it off.")
     var ema: Float?
 
@@ -158,8 +161,8 @@ struct TrainCommand: ParsableCommand {
             // folder is claimed, before anything is written.
             let runtime = try Runtime.open(spec, announce: root)
             let trainer = try limit.map { limit in
-                try Trainer.building(under: limit, source: resume ?? "") { try Trainer(config: config, runtime: runtime, distributed: context) }
-            } ?? Trainer(config: config, runtime: runtime, distributed: context)
+                try TrainingRun.building(under: limit, source: resume ?? "") { try TrainingRun(config: config, runtime: runtime, distributed: context) }
+            } ?? TrainingRun(config: config, runtime: runtime, distributed: context)
             trainer.runFolder = root ? try RunFolder(config.out, existing: existing) : nil
             outcome.outputs = [config.out]
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
@@ -179,7 +182,7 @@ struct TrainCommand: ParsableCommand {
         let data = self.data ?? "Data/breastmnist.npz"
         let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
         let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
-        let known = Trainer.models.values.flatMap { $0 }
+        let known = TrainingRun.models.values.flatMap { $0 }
         guard known.contains(model) else {
             throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
         }
@@ -202,6 +205,7 @@ struct TrainCommand: ParsableCommand {
         config.labels = labels
         config.schedule = schedule ?? defaults.schedule
         config.patience = patience ?? 50
+        config.earlyStopping = earlyStopping
         let decay = ema ?? defaults.ema
         config.ema = decay == 0 ? nil : decay
         config.weightDecay = weightDecay
@@ -218,7 +222,7 @@ struct TrainCommand: ParsableCommand {
     /// over it (the trainer refuses those that contradict the run, naming them); the output
     /// folder defaults to the checkpoint's.
     func resumedConfig(_ checkpoint: URL) throws -> (TrainingConfig, largestTensor: Int) {
-        let (saved, largest) = try Trainer.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+        let (saved, largest) = try TrainingRun.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
         var config = saved
         if let data { config.data = data }
         if let test { config.test = test }
@@ -238,6 +242,7 @@ struct TrainCommand: ParsableCommand {
         if let classWeights { config.classWeights = classWeights }
         if let schedule { config.schedule = schedule }
         if let patience { config.patience = patience }
+        if let earlyStopping { config.earlyStopping = earlyStopping }
         if let ema { config.ema = ema == 0 ? nil : ema }
         if let weightDecay { config.weightDecay = weightDecay }
         if augment { config.augment = true }

@@ -185,11 +185,11 @@ import Testing
     }
 
     @Test func classWeightsAreBalancedOverTheTrainingRowsOrGiven() throws {
-        #expect(try Trainer.classWeights("balanced", labels: [0, 0, 0, 1, 2, 2], classes: 4) == [6.0 / 12, 6.0 / 4, 6.0 / 8, 0])
-        #expect(try Trainer.classWeights("1, 2.5", labels: [0, 1], classes: 2) == [1, 2.5])
-        #expect(try Trainer.classWeights(nil, labels: [0, 1], classes: 2) == nil)
+        #expect(try TrainingRun.classWeights("balanced", labels: [0, 0, 0, 1, 2, 2], classes: 4) == [6.0 / 12, 6.0 / 4, 6.0 / 8, 0])
+        #expect(try TrainingRun.classWeights("1, 2.5", labels: [0, 1], classes: 2) == [1, 2.5])
+        #expect(try TrainingRun.classWeights(nil, labels: [0, 1], classes: 2) == nil)
         for bad in ["1", "1,-1", "0,0", "1,nan", "heavy"] {
-            #expect(throws: ScalpelError.self, "\(bad)") { try Trainer.classWeights(bad, labels: [0, 1], classes: 2) }
+            #expect(throws: ScalpelError.self, "\(bad)") { try TrainingRun.classWeights(bad, labels: [0, 1], classes: 2) }
         }
         // Weighting the rare class up moves the decisions towards it: more predicted positives.
         let folder = try makeTemporaryDirectory("scalpel-eval")

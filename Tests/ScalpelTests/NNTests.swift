@@ -211,6 +211,19 @@ import Testing
         try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "metrics.json"))) as! [String: Any]
     }
 
+    /// `--early-stopping N` ends a run whose validation AUROC stalls (here: a learning rate too
+    /// small to move it) N epochs after its best, says so, and reports the epochs it ran.
+    @Test func earlyStoppingEndsAStalledRun() throws {
+        let out = try makeTemporaryDirectory("scalpel-early")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let result = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--label", "diagnosis", "--device", "cpu", "--epochs", "40",
+                                     "--lr", "1e-12", "--early-stopping", "2", "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("stopped early after epoch 3"), "\(result.stderr)")
+        #expect((try metrics(out)["history"] as? [Any])?.count == 3)
+        #expect(try metrics(out)["selectedEpoch"] as? Int == 1)
+    }
+
     @Test func wdbcTrainsToTheTargetsAndWritesMetrics() throws {
         let out = try makeTemporaryDirectory("scalpel-run")
         defer { try? FileManager.default.removeItem(at: out) }

@@ -62,6 +62,9 @@ public struct TrainingConfig: Codable, Sendable {
     public var classWeights: String?
     /// With an `.npy` of samples as `data`: the `.npy` of their class labels.
     public var labels: String?
+    /// Stop when the validation AUROC (without a validation split: the training loss) has not
+    /// improved for this many epochs (nil: train every epoch).
+    public var earlyStopping: Int?
     /// Encryption: the key file or passphrase file (paths only; `SCALPEL_KEY` and
     /// `SCALPEL_PASSPHRASE` are read from the environment and never stored).
     public var keyFile: String?
@@ -155,34 +158,31 @@ public enum EpochSelection: String, Codable, Sendable, CaseIterable {
     var needsValidation: Bool { self == .validationAUROC || self == .validationLoss }
 }
 
-/// Trains a model on a table (`mlp`), images (`cnn`, `resnet18`) or signals (`fcn`,
-/// `transformer`, `lstm`, `gru`) and keeps the epoch the selection rule picks: Adam,
-/// cross-entropy, seeded shuffling, a checkpoint per epoch.
-public final class Trainer {
+/// A training run as `scalpel train` makes it: a configuration (data file, built-in model,
+/// recipe) becomes a `Trainer` for the model on the backend the runtime picks, and the run
+/// writes its folder — `config.json`, a checkpoint per epoch, `metrics.json`, the report and
+/// the explanations — and can be resumed from its last checkpoint.
+public final class TrainingRun {
     public let config: TrainingConfig
     public let runtime: Runtime
-    let backend: any Backend
-    var data: PreparedData
-    let model: any TrainableModel
-    let optimizer: Adam
-    let selection: EpochSelection
-    let schedule: LearningRateSchedule
-    /// Valid time steps per sample, for signals of unequal length (nil: all full length).
-    let lengths: Tensor?
-    let dropouts: [Dropout]
-    /// The moving average of the weights (`config.ema`): validated, selected, tested and saved.
-    let average: WeightAverage?
-    var shuffle: SeededRandom
-    /// The augmentation transforms (`config.augment`) are drawn on the backend: sample n of the
-    /// run's augmentation stream under `augmentSeed`. `augmentCounter` is the next sample's n,
-    /// checkpointed with the shuffle state.
-    let augmentSeed: UInt64
-    var augmentCounter: UInt64 = 0
-    let augmentation = ImageAugmentation()
-    public private(set) var history: [EpochRecord] = []
+    /// The library trainer that runs the epochs, validates and selects.
+    public let trainer: Trainer
+    var backend: any Backend { trainer.backend }
+    var data: PreparedData {
+        get { trainer.data }
+        set { trainer.data = newValue }
+    }
+    var model: any TrainableModel { trainer.model }
+    var optimizer: Optimizer { trainer.optimizer }
+    var selection: EpochSelection { trainer.selection }
+    var dropouts: [Dropout] { trainer.dropouts }
+    var average: WeightAverage? { trainer.average }
+    /// Every epoch trained so far.
+    public var history: [EpochRecord] { trainer.history }
+    var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])? { trainer.best }
     /// A saved model's decision threshold, chosen on its training run's validation split.
     var savedThreshold: (String, DecisionThreshold)?
-    /// The run folder, held while this trainer writes into it (claimed by `run`, `evaluateSaved`
+    /// The run folder, held while this run writes into it (claimed by `run`, `evaluateSaved`
     /// or `explainSaved` when not set before).
     public var runFolder: RunFolder?
     /// The checkpoint `resume(from:)` continued from.
@@ -194,14 +194,7 @@ public final class Trainer {
     /// Whether checkpoints, the report and explanations are written encrypted.
     public let encryptsOutputs: Bool
     /// The MPI job of a data-parallel run (nil: a single process).
-    public let distributed: DistributedContext?
-    var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
-    /// The samples and labels on the backend; batches are gathered there.
-    let dataset: DeviceDataset
-    /// Every label (int32) on the backend.
-    var labels: Tensor { dataset.labels }
-    /// The training loss's class weights (`config.classWeights`).
-    let classWeights: Tensor?
+    public var distributed: DistributedContext? { trainer.distributed }
 
     /// The models each kind of data takes.
     public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
@@ -237,19 +230,18 @@ public final class Trainer {
     init(config: TrainingConfig, data: PreparedData, runtime: Runtime, keys: KeyRing?, distributed: DistributedContext? = nil) throws {
         self.config = config
         self.runtime = runtime
-        self.data = data
         self.keys = keys
-        self.distributed = distributed
         encryptsOutputs = config.encryptOutputs ?? data.encryptedSource
         if encryptsOutputs && keys == nil {
             throw ScalpelError.invalidArgument("--encrypt-outputs needs a key: give --key-file FILE or --passphrase-file FILE, or set SCALPEL_KEY or SCALPEL_PASSPHRASE")
         }
-        guard Trainer.models[data.kind]!.contains(config.model) else {
+        guard TrainingRun.models[data.kind]!.contains(config.model) else {
             throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
-                + "use \(Trainer.models[data.kind]!.joined(separator: " or "))")
+                + "use \(TrainingRun.models[data.kind]!.joined(separator: " or "))")
         }
+        let selection: EpochSelection?
         switch config.selection {
-        case "auto": selection = data.validation.isEmpty ? .trainingLoss : .validationAUROC
+        case "auto": selection = nil
         default:
             guard let rule = EpochSelection(rawValue: config.selection) else {
                 throw ScalpelError.invalidArgument("--select \(config.selection): choose auto, "
@@ -257,66 +249,52 @@ public final class Trainer {
             }
             selection = rule
         }
-        if selection.needsValidation && data.validation.isEmpty {
-            throw ScalpelError.invalidArgument("--select \(selection.rawValue) needs a validation split, and this run has none "
-                + "(give --validation-fraction, or select by train-loss or last)")
-        }
-        if let clip = config.clipNorm, !(clip > 0) { throw ScalpelError.invalidArgument("--clip-norm must be positive, got \(clip)") }
-        schedule = try Trainer.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
+        let schedule = try TrainingRun.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
         if config.model == "cnn", data.sampleShape.count == 3, data.sampleShape[1] < 4 || data.sampleShape[2] < 4 {
             throw ScalpelError.invalidArgument("\(config.data): images of \(data.sampleShape[1])×\(data.sampleShape[2]) pixels are too small for the "
                 + "cnn model, which pools twice by 2 (it needs at least 4×4); use --model resnet18 or larger images")
         }
-        let cfg = config, sampleShape = data.sampleShape, classes = data.classCount
-        func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
-            try Trainer.buildModel(cfg.model, sampleShape: sampleShape, classes: classes, hidden: cfg.hidden, dropout: cfg.dropout,
-                                   seed: cfg.seed, on: backend)
-        }
-        backend = try Trainer.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
-                                            classes: data.classCount, build: build)
-        (model, dropouts) = try build(on: backend)
-        let weightDecay = config.weightDecay ?? 0
-        guard weightDecay >= 0, weightDecay.isFinite, weightDecay * config.learningRate < 1 else {
-            throw ScalpelError.invalidArgument("--weight-decay \(weightDecay): give a decay ≥ 0 whose product with the learning rate is below 1, such as 0.01")
-        }
-        optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate, weightDecay: weightDecay,
-                             decoupledWeightDecay: weightDecay > 0)
-        if let decay = config.ema {
-            guard decay > 0, decay < 1 else { throw ScalpelError.invalidArgument("--ema \(decay): give a decay per step between 0 and 1, such as 0.99") }
-            average = try WeightAverage(model, decay: decay)
-        } else {
-            average = nil
-        }
-        shuffle = SeededRandom(seed: config.seed &+ 4)
-        augmentSeed = config.seed &+ 6
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
             throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
         }
         if config.augment && data.kind != .images {
             throw ScalpelError.invalidArgument("--augment applies to images; \(config.data) holds \(data.kind.rawValue) data")
         }
+        let weightDecay = config.weightDecay ?? 0
+        guard weightDecay >= 0, weightDecay.isFinite, weightDecay * config.learningRate < 1 else {
+            throw ScalpelError.invalidArgument("--weight-decay \(weightDecay): give a decay ≥ 0 whose product with the learning rate is below 1, such as 0.01")
+        }
+        let cfg = config, sampleShape = data.sampleShape, classes = data.classCount
+        func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
+            try TrainingRun.buildModel(cfg.model, sampleShape: sampleShape, classes: classes, hidden: cfg.hidden, dropout: cfg.dropout,
+                                       seed: cfg.seed, on: backend)
+        }
+        let backend = try TrainingRun.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
+                                                    classes: data.classCount, build: build)
+        let (model, dropouts) = try build(on: backend)
+        let optimizer = try Adam(model.namedParameters(), learningRate: config.learningRate, weightDecay: weightDecay,
+                                 decoupledWeightDecay: weightDecay > 0)
         let trainLabels = data.train.map { data.labels[$0] }
-        let weights = try Trainer.classWeights(config.classWeights, labels: trainLabels, classes: data.classCount)
-        let chosen = backend
-        classWeights = try weights.map { try Tensor($0, shape: [$0.count], on: chosen) }
+        let weights = try TrainingRun.classWeights(config.classWeights, labels: trainLabels, classes: data.classCount)
+        var data = data
         if let weights {
-            self.data.notes["class weights"] = weights.map { String(format: "%.4g", $0) }.joined(separator: ", ")
+            data.notes["class weights"] = weights.map { String(format: "%.4g", $0) }.joined(separator: ", ")
                 + (config.classWeights == "balanced" ? " (balanced over the training rows)" : "") + ", in the training loss only"
         }
         if weightDecay > 0 {
-            self.data.notes["weight decay"] = "AdamW, decoupled weight decay \(weightDecay) on every parameter (each step multiplies the weights by 1 − rate × decay)"
+            data.notes["weight decay"] = "AdamW, decoupled weight decay \(weightDecay) on every parameter (each step multiplies the weights by 1 − rate × decay)"
         }
         if let decay = config.ema {
-            self.data.notes["weight average"] = "an exponential moving average of the weights and BatchNorm statistics, decay \(decay) per step "
+            data.notes["weight average"] = "an exponential moving average of the weights and BatchNorm statistics, decay \(decay) per step "
                 + "(min(decay, (1 + t) / (10 + t)) at step t); the average is what was validated, selected, tested and saved"
         }
-        dataset = try DeviceDataset(values: data.values, labels: data.labels, sampleShape: data.sampleShape, on: backend)
-        if let note = dataset.note {
-            self.data.notes["data on the device"] = note
-            Diagnostics.shared.note("training data: \(note)")
-        }
-        let device = backend
-        lengths = try data.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: device) }
+        let options = TrainerOptions(epochs: config.epochs, batchSize: config.batchSize, schedule: schedule, clipNorm: config.clipNorm,
+                                     balancedSampling: config.balancedSampling, augment: config.augment, classWeights: weights,
+                                     selection: selection,
+                                     earlyStopping: config.earlyStopping.map { EarlyStopping(metric: data.validation.isEmpty ? .trainingLoss : .validationAUROC, patience: $0) },
+                                     weightAverage: config.ema, seed: config.seed, showsProgress: true)
+        trainer = try Trainer(model: model, data: data, optimizer: optimizer, options: options, on: backend, distributed: distributed)
+        trainer.dropouts = dropouts
     }
 
     /// The class weights `spec` asks for: "balanced" gives class c the weight n / (k · n_c) over
@@ -354,31 +332,7 @@ public final class Trainer {
         }
     }
 
-    /// The model's logits for the samples `rows` (`index`: the same row numbers on the backend).
-    func forward(_ index: Tensor, rows: [Int]) throws -> Tensor {
-        let x = try dataset.samples(index: index, rows: rows)
-        if let lengths, let transformer = model as? TransformerClassifier {
-            return try transformer(x, lengths: lengths.indexSelect(axis: 0, index))
-        }
-        return try model(x)
-    }
-
-    /// The rows of one epoch's batches: a seeded shuffle of the training rows, or with balanced
-    /// sampling, as many rows drawn with replacement, each class equally likely.
-    func epochOrder() -> [Int] {
-        guard config.balancedSampling else {
-            var order = data.train
-            order.shuffle(using: &shuffle)
-            return order
-        }
-        let byClass = Dictionary(grouping: data.train) { data.labels[$0] }.sorted { $0.key < $1.key }.map(\.value)
-        return (0 ..< data.train.count).map { _ in
-            let rows = byClass[Int(shuffle.next() % UInt64(byClass.count))]
-            return rows[Int(shuffle.next() % UInt64(rows.count))]
-        }
-    }
-
-    /// A new model named `name` (one of `Trainer.models`) for samples of `sampleShape` and
+    /// A new model named `name` (one of `TrainingRun.models`) for samples of `sampleShape` and
     /// `classes` classes, initialised from `seed`, with its dropout layers. Its tensors are
     /// packed into flat buffers (`Module.packTensors()`), so that the optimizer, the gradient
     /// norm and the weight average each take one launch per step.
@@ -472,110 +426,19 @@ public final class Trainer {
                 + (distributed.map { "; data-parallel over \($0.size) MPI ranks, each taking 1/\($0.size) of every batch of \(config.batchSize) "
                     + "(if a rank fails the job stops: continue with --resume \(config.out)/last.safetensors)" } ?? ""))
         }
-        // Every rank starts from rank 0's weights (the same seed gives the same ones; a resume reads the same file).
-        if let distributed { try distributed.broadcast(model.namedTensors().map(\.tensor)) }
-        // While training, batch normalisation sees the global batch (its sums go across the ranks).
-        if let distributed, distributed.size > 1 { CrossProcess.reducer = { try distributed.allreduceSum(&$0) } }
-        defer { CrossProcess.reducer = nil }
-        let parameters = model.parameters()
-        let buffers = model.namedTensors().map(\.tensor).filter { !$0.requiresGrad }
-        let steps = (data.train.count + config.batchSize - 1) / config.batchSize
-        let fault = ProcessInfo.processInfo.environment["SCALPEL_FAULT_INJECT"]
-        for epoch in startEpoch ..< config.epochs {
-            // Fault injection for the tests of a distributed run: "rank-exit:R:E" kills rank R as epoch E starts.
-            if let distributed, fault == "rank-exit:\(distributed.rank):\(epoch + 1)" { kill(getpid(), SIGKILL) }
-            let started = Date()
-            model.train()
-            optimizer.learningRate = schedule.rate(base: config.learningRate, epoch: epoch, losses: history.map(\.trainLoss))
-            let order = epochOrder()
-            // The order goes to the backend once; each batch is a slice of it.
-            try dataset.beginEpoch(order)
-            // The loss is summed on the backend and read back every `readEvery` steps (and at
-            // the epoch's end), not every step: a read waits for the device's queue to drain.
-            let lossTotal = try Tensor.zeros([1], on: backend)
-            let readEvery = 16
-            var lossSum = 0.0, lastChecked = 0, ownRows = 0
-            let bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(config.epochs)", silent: !root)
-            for step in 0 ..< steps {
-                let globalRange = (step * config.batchSize) ..< min(order.count, (step + 1) * config.batchSize)
-                let global = dataset.rows(globalRange)
-                // Every sample of the global batch takes its transform's place in the stream, on
-                // every rank, so that the counter stays where a single process's would.
-                let augmentOffset = augmentCounter
-                if config.augment { augmentCounter &+= UInt64(global.count) }
-                // A last batch with fewer rows than ranks would leave a rank without rows (and its
-                // collective calls unmatched): every rank skips it.
-                if !(distributed.map { global.count < $0.size } ?? false) {
-                    // This rank's slice of the global batch (all of it in a single process).
-                    let slice = distributed?.slice(of: global.count) ?? global.indices
-                    let rows = Array(global[slice])
-                    ownRows += rows.count
-                    if Profiler.isEnabled { Profiler.shared.stepBegan() }
-                    try optimizer.zeroGrad()
-                    if !rows.isEmpty {
-                        let index = try dataset.index(globalRange.lowerBound + slice.lowerBound ..< globalRange.lowerBound + slice.upperBound)
-                        let logits = config.augment
-                            ? try model(try dataset.augmented(index: index, rows: rows, augmentation: augmentation, seed: augmentSeed,
-                                                              offset: augmentOffset &+ UInt64(slice.lowerBound)))
-                            : try forward(index, rows: rows)
-                        let loss = try logits.crossEntropy(labels: try labels.indexSelect(axis: 0, index), classWeights: classWeights)
-                        try loss.backward()
-                        try backend.axpby(alpha: Float(rows.count), x: loss.storage, beta: 1, y: lossTotal.storage, count: 1)
-                    }
-                    // The mean loss over the global batch: each rank's mean weighted by its share.
-                    try distributed?.reduceGradients(parameters, weight: Float(rows.count) / Float(global.count))
-                    if let clip = config.clipNorm { try clipGradientNorm(parameters, maxNorm: clip) }
-                    try optimizer.step()
-                    try average?.update(step: optimizer.stepCount)
-                    if Profiler.isEnabled { Profiler.shared.stepEnded() }
-                }
-                guard (step + 1) % readEvery == 0 || step + 1 == steps else { continue }
-                lossSum = Double(try lossTotal.item())
-                guard lossSum.isFinite else {
-                    throw ScalpelError.invalidArgument("the training loss became \(lossSum) at epoch \(epoch + 1), within steps \(lastChecked + 1)–\(step + 1); lower the learning rate")
-                }
-                lastChecked = step + 1
-                let seen = min(order.count, (step + 1) * config.batchSize)
-                let rate = Double(seen) / Date().timeIntervalSince(started)
-                bar.update(step + 1, status: String(format: "loss %.4f | %.0f rows/s", lossSum / Double(max(ownRows, 1)), rate))
-            }
-            if let distributed {
-                // The epoch's loss over all ranks; BatchNorm's running statistics averaged over them.
-                var total = [lossSum]
-                try distributed.allreduceSum(&total)
-                lossSum = total[0]
-                try distributed.average(buffers)
-                // Only rank 0 evaluates and writes; the others go on to the next epoch and wait for it there.
-                guard root else { continue }
-            }
-            let validation = data.validation.isEmpty ? nil : try averaged { try evaluate(data.validation).metrics }
-            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(order.count), validationLoss: validation?.loss,
-                                     validationAUROC: validation?.auroc, validationAccuracy: validation?.accuracy,
-                                     learningRate: optimizer.learningRate, seconds: Date().timeIntervalSince(started))
-            history.append(record)
-            if let validation {
-                bar.update(steps, status: String(format: "loss %.4f | val loss %.4f, AUROC %@, accuracy %.3f | %.2fs", record.trainLoss,
-                                                 validation.loss, validation.auroc.map { String(format: "%.4f", $0) } ?? "n/a",
-                                                 validation.accuracy, record.seconds), final: true)
-            } else {
-                bar.update(steps, status: String(format: "loss %.4f | %.2fs", record.trainLoss, record.seconds), final: true)
-            }
-            let score: Double
-            switch selection {
-            case .validationAUROC: score = validation!.auroc ?? -validation!.loss
-            case .validationLoss: score = -validation!.loss
-            case .trainingLoss: score = -record.trainLoss
-            case .last: score = Double(epoch)
-            }
-            let tieLoss = validation?.loss ?? record.trainLoss
-            if best == nil || score > best!.score || (score == best!.score && tieLoss < best!.loss) {
-                try averaged {
-                    best = (epoch + 1, score, tieLoss, try snapshot())
-                    try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: epoch + 1))
-                }
-            }
+        // A checkpoint of the best epoch while the model holds its (averaged) weights, and of
+        // the last after every epoch: a run stopped at any point continues with --resume.
+        trainer.onImprovement = { [unowned self] record in
+            try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: record.epoch))
+        }
+        trainer.onEpochEnd = { [unowned self] event in
             try saveCheckpoint("last.safetensors", optimizer: optimizer, extra: average?.namedState() ?? [],
-                               metadata: try checkpointMetadata(epoch: epoch + 1))
+                               metadata: try checkpointMetadata(epoch: event.record.epoch))
+        }
+        let fit = try trainer.fit(from: startEpoch)
+        if let stopped = fit.stoppedEarly, root {
+            log("scalpel: stopped early after epoch \(stopped): no better \(trainer.options.earlyStopping?.metric.rawValue ?? "score") "
+                + "for \(trainer.options.earlyStopping?.patience ?? 0) epochs")
         }
         guard root else { return nil }
         if let distributed, !history.isEmpty {
@@ -585,8 +448,7 @@ public final class Trainer {
                        Double(data.train.count * (config.epochs - startEpoch)) / max(seconds, 1e-9), distributed.reduceSeconds * 1000 / Double(max(steps, 1)),
                        100 * distributed.reduceSeconds / max(seconds, 1e-9)))
         }
-        // Evaluate the selected epoch's weights on the test split.
-        if let best { try restore(best.state) }
+        // The model holds the selected epoch's weights: evaluate them on the test split.
         let validation = data.validation.isEmpty ? nil : try evaluate(data.validation, intervals: true)
         // Binary: a decision threshold chosen on validation (Youden's J), applied to the test split.
         var threshold: (String, DecisionThreshold)?
@@ -597,7 +459,7 @@ public final class Trainer {
             threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: scores, rule: rule))
         }
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
-        let report = TrainingReport(test: test.metrics, validation: validation?.metrics, selectedEpoch: best?.epoch ?? config.epochs,
+        let report = TrainingReport(test: test.metrics, validation: validation?.metrics, selectedEpoch: fit.selectedEpoch,
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
                                     classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
@@ -605,7 +467,7 @@ public final class Trainer {
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
         if let (_, choice) = threshold {
             // The chosen threshold travels with the selected weights, for `scalpel eval`.
-            var metadata = try checkpointMetadata(epoch: best?.epoch ?? config.epochs)
+            var metadata = try checkpointMetadata(epoch: fit.selectedEpoch)
             metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
             metadata["decision_threshold_rule"] = threshold!.0
             try saveCheckpoint("best.safetensors", metadata: metadata)
@@ -630,75 +492,13 @@ public final class Trainer {
         return report
     }
 
-    /// What one evaluation found: the metrics, the class predicted for each row, and (binary)
-    /// each row's log-odds of class 1.
-    struct Evaluation {
-        var metrics: SplitMetrics
-        var predicted: [Int32]
-        var scores: [Float]?
-        /// The rows' labels, and their log-probabilities (rows × classes).
-        var truth: [Int32]
-        var logProbabilities: [Float]
+    /// Loss and diagnosis metrics of the model on `rows` (see `Trainer.evaluate`).
+    func evaluate(_ rows: [Int], intervals: Bool = false, threshold: (String, DecisionThreshold)? = nil) throws -> Evaluation {
+        try trainer.evaluate(rows, intervals: intervals, threshold: threshold)
     }
 
-    /// Loss and diagnosis metrics of the model on `rows` (evaluation mode, no gradients).
-    /// With `intervals`, adds bootstrap 95% intervals (1000 resamples, seeded by the run's seed);
-    /// with `threshold` (binary), the metrics at that decision threshold (on the log-odds).
-    func evaluate(_ rows: [Int], intervals: Bool = false, threshold: (String, DecisionThreshold)? = nil) throws -> Evaluation {
-        model.eval()
-        defer { model.train() }
-        return try Autograd.noGrad {
-            // In chunks, so that evaluating a large split does not hold all activations at once.
-            var lossSum = 0.0
-            var logProbabilities: [Float] = []
-            for start in stride(from: 0, to: rows.count, by: 256) {
-                let chunk = Array(rows[start ..< min(rows.count, start + 256)])
-                let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
-                let logits = try forward(index, rows: chunk)
-                let y = try labels.indexSelect(axis: 0, index)
-                lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
-                // Log-probabilities, not probabilities: a confident model's fp32 softmax rounds many
-                // scores to exactly 1, and the ties would distort the ranking AUROC is made of.
-                logProbabilities += try logits.logSoftmax().array()
-            }
-            let loss = lossSum / Double(max(rows.count, 1))
-            let truth = rows.map { data.labels[$0] }
-            let classes = data.classCount
-            let predicted = (0 ..< rows.count).map { r in
-                Int32((0 ..< classes).max { logProbabilities[r * classes + $0] < logProbabilities[r * classes + $1] }!)
-            }
-            do {
-                if classes == 2 {
-                    // The log-odds of class 1: monotonic in its probability, and p ≥ 0.5 ⟺ log-odds ≥ 0.
-                    let logOdds: [Float] = (0 ..< rows.count).map { (r: Int) -> Float in logProbabilities[r * 2 + 1] - logProbabilities[r * 2] }
-                    let probabilities = (0 ..< rows.count).map { (r: Int) -> Float in min(Foundation.exp(logProbabilities[r * 2 + 1]), 1) }
-                    var metrics = SplitMetrics(binary: try BinaryMetrics.compute(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities),
-                                               multiclass: nil, loss: loss)
-                    if intervals {
-                        metrics.intervals = try MetricBootstrap.binary(labels: truth, scores: logOdds, threshold: 0, probabilities: probabilities,
-                                                                       seed: config.seed)
-                    }
-                    if let (rule, choice) = threshold {
-                        metrics.validationThreshold = ChosenThreshold(rule: rule, choice: choice, metrics: try BinaryMetrics.compute(
-                            labels: truth, scores: logOdds, threshold: choice.threshold, probabilities: probabilities))
-                    }
-                    return Evaluation(metrics: metrics, predicted: predicted, scores: logOdds, truth: truth, logProbabilities: logProbabilities)
-                }
-                // Per-class rankings and the argmax are the same for log-probabilities.
-                let probabilities = logProbabilities.map { min(Foundation.exp($0), 1) }  // exp(log p) can round past 1
-                var metrics = SplitMetrics(binary: nil, multiclass: try MulticlassMetrics.compute(labels: truth, probabilities: logProbabilities,
-                                                                                                  classCount: classes, calibrationProbabilities: probabilities),
-                                           loss: loss)
-                if intervals {
-                    metrics.intervals = try MetricBootstrap.multiclass(labels: truth, probabilities: logProbabilities, classCount: classes,
-                                                                       calibrationProbabilities: probabilities, seed: config.seed)
-                }
-                return Evaluation(metrics: metrics, predicted: predicted, scores: nil, truth: truth, logProbabilities: logProbabilities)
-            } catch {
-                throw ScalpelError.invalidArgument("metrics: \(error)")
-            }
-        }
-    }
+    /// The model's logits for the samples `rows` (`index`: the same row numbers on the backend).
+    func forward(_ index: Tensor, rows: [Int]) throws -> Tensor { try trainer.forward(index, rows: rows) }
 
     /// Attention maps over the input signal: for each class, the first correctly and the first
     /// wrongly predicted sample of `rows`, drawn with the attention the last encoder layer paid
@@ -738,29 +538,12 @@ public final class Trainer {
         return (chart.svg(), signals.count)
     }
 
-    /// Runs `body` with the weight average in the model when the run keeps one.
-    func averaged<T>(_ body: () throws -> T) throws -> T {
-        guard let average else { return try body() }
-        return try average.withAverage(body)
-    }
-
-    func snapshot() throws -> [String: [Float]] {
-        Dictionary(uniqueKeysWithValues: try model.namedTensors().map { ($0.name, try $0.tensor.array()) })
-    }
-
-    func restore(_ state: [String: [Float]]) throws {
-        for (name, tensor) in model.namedTensors() {
-            guard let values = state[name] else { continue }
-            try values.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage, at: 0) }
-        }
-    }
-
     /// What a resumed run needs besides the tensors.
     func checkpointMetadata(epoch: Int) throws -> [String: String] {
         [
             "epoch": String(epoch),
-            "shuffle_state": String(shuffle.state),
-            "augment_state": String(augmentCounter),
+            "shuffle_state": String(trainer.shuffle.state),
+            "augment_state": String(trainer.augmentCounter),
             "dropout_states": dropouts.map { String($0.generatorState) }.joined(separator: ","),
             "history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
             "best_epoch": best.map { String($0.epoch) } ?? "",
@@ -775,7 +558,7 @@ public final class Trainer {
     /// Restores a `last.safetensors` written by an interrupted run of the same configuration;
     /// returns the epoch to continue from.
     public func resume(from url: URL) throws -> Int {
-        let file = try Trainer.readCheckpoint(url, keys: keys)
+        let file = try TrainingRun.readCheckpoint(url, keys: keys)
         // Nothing is restored, and nothing written, before the checkpoint is known to be this run's.
         if let text = file.metadata["config"], let saved = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) {
             try config.checkResumable(from: saved, source: url.path)
@@ -794,18 +577,18 @@ public final class Trainer {
         guard let epoch = meta["epoch"].flatMap(Int.init), let shuffleState = meta["shuffle_state"].flatMap(UInt64.init) else {
             throw ScalpelError.io(path: url.path, reason: "not a training checkpoint (no epoch or generator state); use last.safetensors of a run")
         }
-        shuffle = SeededRandom(state: shuffleState)
+        trainer.shuffle = SeededRandom(state: shuffleState)
         resumedFrom = url
-        if let state = meta["augment_state"].flatMap(UInt64.init) { augmentCounter = state }
+        if let state = meta["augment_state"].flatMap(UInt64.init) { trainer.augmentCounter = state }
         let states = (meta["dropout_states"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         for (dropout, state) in zip(dropouts, states) { dropout.generatorState = state }
-        history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))
+        trainer.history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8))
         if let bestEpoch = meta["best_epoch"].flatMap(Int.init), let score = meta["best_score"].flatMap(Double.init),
            let loss = meta["best_loss"].flatMap(Double.init) {
             let bestName = url.lastPathComponent.hasSuffix(".enc") ? "best.safetensors.enc" : "best.safetensors"
-            let bestFile = try Trainer.readCheckpoint(url.deletingLastPathComponent().appending(path: bestName), keys: keys)
+            let bestFile = try TrainingRun.readCheckpoint(url.deletingLastPathComponent().appending(path: bestName), keys: keys)
             let state = try Dictionary(uniqueKeysWithValues: bestFile.tensors.filter { !$0.key.hasPrefix("optimizer.") }.map { ($0.key, try $0.value.floats) })
-            best = (bestEpoch, score, loss, state)
+            trainer.best = (bestEpoch, score, loss, state)
         }
         return epoch
     }
@@ -834,7 +617,7 @@ extension TrainingConfig {
             ("--patience", text(patience ?? 50), text(saved.patience ?? 50)), ("--ema", text(ema), text(saved.ema)),
             ("--weight-decay", text(weightDecay ?? 0), text(saved.weightDecay ?? 0)),
             ("--target-sensitivity", text(targetSensitivity), text(saved.targetSensitivity)),
-            ("--augment", "\(augment)", "\(saved.augment)"), ("--class-weights", text(classWeights), text(saved.classWeights)),
+            ("--augment", "\(augment)", "\(saved.augment)"), ("--early-stopping", text(earlyStopping), text(saved.earlyStopping)), ("--class-weights", text(classWeights), text(saved.classWeights)),
             ("--class-names", text(classNames?.joined(separator: ",")), text(saved.classNames?.joined(separator: ","))),
         ]
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (the run used \($0.2))" }
