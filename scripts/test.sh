@@ -14,4 +14,6 @@ swift build --build-tests
 # The kernel self-test on two more OpenCL implementations (Intel's CPU runtime; Oclgrind, a
 # simulated GPU-type device checking races and bounds), before the suite so its summary ends the log.
 scripts/opencl_implementations.sh .build/debug/scalpel
+# The example programs, built as a user's package that depends on Scalpel, each checking its result.
+scripts/examples.sh
 swift test --skip-build "$@"

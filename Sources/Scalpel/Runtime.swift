@@ -76,6 +76,15 @@ public final class Runtime: Sendable {
         }
     }
 
+    /// The device `SCALPEL_DEVICE` names (`auto` when it is unset: the best OpenCL device that
+    /// passes its self-test, else the CPU-Swift backend), as a program's default.
+    public static func open(announce: Bool = true) throws -> Runtime {
+        try open(try DeviceSpec.resolve(option: nil, environment: ProcessInfo.processInfo.environment), announce: announce)
+    }
+
+    /// The backend to build a model on: the OpenCL device in use, else the CPU-Swift backend.
+    public var backend: any Backend { device ?? cpu }
+
     /// Resolves `spec`. With `auto`, a fallback to the CPU-Swift backend is announced in one line
     /// on standard error (unless `announce` is false). `openAll` also opens and self-tests the
     /// devices auto did not need (for `scalpel devices`).

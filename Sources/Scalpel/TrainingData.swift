@@ -291,10 +291,11 @@ extension PreparedData {
     }
 
     /// A data file as `scalpel train --data` reads it — a CSV table (`label`: the class
-    /// column), a MedMNIST `.npz`, a UCR `.tsv` — loaded, split (seeded) and normalised as the
-    /// command does.
-    public static func load(_ path: String, label: String = "label", seed: UInt64 = 0) throws -> PreparedData {
+    /// column; `positiveClass`: the label value that becomes class 1), a MedMNIST `.npz`, a UCR
+    /// `.tsv` — loaded, split (seeded) and normalised as the command does.
+    public static func load(_ path: String, label: String = "label", positiveClass: String? = nil, seed: UInt64 = 0) throws -> PreparedData {
         var config = TrainingConfig(data: path, label: label, out: "")
+        config.positiveClass = positiveClass
         config.seed = seed
         return try load(config)
     }

@@ -1,6 +1,7 @@
 // A program that depends on the `Scalpel` product alone: one import gives it tensors,
 // autograd, layers, optimizers and backends. If a re-export goes missing, this target stops
 // compiling.
+import Foundation
 import Scalpel
 import Testing
 
@@ -17,8 +18,32 @@ import Testing
         func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
     }
 
-    /// A hand-written training loop (forward, loss, backward, step) on the CPU backend (the
-    /// README's example) learns two separable classes: the loss falls and the training accuracy
+    /// The README's library example, as written there (with the data path made absolute):
+    /// a model of the program's own, the WDBC file, the Trainer with early stopping.
+    @Test func theReadmeExampleTrainsOnAFile() throws {
+        final class Classifier: Module, Layer {
+            let body: Sequential
+            init(features: Int, classes: Int, generator: inout SeededRandom, on backend: any Backend) throws {
+                body = Sequential([try Linear(features, 32, generator: &generator, on: backend), ReLU(),
+                                   try Linear(32, classes, generator: &generator, on: backend)])
+            }
+            func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
+        }
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../Data/wdbc.csv").path
+        let data = try PreparedData.load(path, label: "diagnosis", positiveClass: "M")
+        let backend = try Runtime.open(.cpu, announce: false).backend
+        var generator = SeededRandom(seed: 1)
+        let model = try Classifier(features: data.sampleShape[0], classes: data.classCount, generator: &generator, on: backend)
+        let trainer = try Trainer(model: model, data: data, optimizer: try Adam(model.namedParameters()),
+                                  options: TrainerOptions(epochs: 60, earlyStopping: EarlyStopping(patience: 10)), on: backend)
+        var epochs = 0
+        trainer.onEpochEnd = { _ in epochs += 1 }
+        let result = try trainer.fit()
+        #expect(epochs == result.history.count && data.classNames == ["B", "M"])
+        #expect(try #require(trainer.evaluate(data.test).metrics.auroc) > 0.98)
+    }
+
+    /// A hand-written training loop (forward, loss, backward, step) on the CPU backend learns two separable classes: the loss falls and the training accuracy
     /// reaches 95 %.
     @Test func aModelDefinedInSwiftTrainsWithOneImport() throws {
         let runtime = try Runtime.open(.cpu, announce: false)

@@ -208,9 +208,6 @@ extension KernelCases {
     static func gemmKernels(_ p: GEMMParameters, variant: GEMMTuning.Variant?, splits: Int? = nil) -> [String] {
         guard let variant, p.m > 0, p.n > 0, p.batch > 0 else { return [] }
         let second = (splits ?? 1) > 1 ? ["gemm_splitk_reduce"] : []
-        // A swapped split packs op(A)ᵀ as B: transposed when A is not.
-        let swapped = GEMMTuning.swapsOperands(p, variant: variant, splits: splits ?? 1)
-        let transposedB = swapped ? !p.transA : p.transB
         switch variant {
         case .packed: return (p.k > 0 ? ["gemm_pack", "gemm_packed"] : ["gemm_packed"]) + second
         case .tiled: return ["gemm_tiled"] + second
