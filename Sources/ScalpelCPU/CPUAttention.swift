@@ -41,6 +41,9 @@ extension AttentionGeometry {
 /// `AttentionReference` (row by row, plainly); the fast fp32 kernels run `FastAttention`
 /// (blocks of queries, packed products, SIMD softmax, threads over heads and blocks).
 extension CPUBackend {
+    /// Validates `geometry` and the buffers (throwing `shapeMismatch`, or `foreignBuffer` for a
+    /// buffer of another backend or precision), then runs `AttentionReference.forward` in fp64 or
+    /// with the reference kernels, and `FastAttention.forward` over the worker pool otherwise.
     public func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                           keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("attention"); defer { span?.end() }
@@ -61,6 +64,9 @@ extension CPUBackend {
         }
     }
 
+    /// Validates as `attention` does (dOutput, dq, dk and dv included), then runs
+    /// `AttentionReference.backward` in fp64 or with the reference kernels, and
+    /// `FastAttention.backward` over the worker pool otherwise.
     public func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                                   keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
                                   dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws {

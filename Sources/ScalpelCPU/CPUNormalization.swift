@@ -24,6 +24,10 @@ extension CPUBackend {
         }
     }
 
+    /// Throws for an invalid geometry (`BatchNormGeometry.validate`), a buffer too short or a
+    /// channel with a single value (`shapeMismatch`), then runs the kernels per channel:
+    /// `NormalizationSIMD` with the fast fp32 kernels (channels split over the worker pool from
+    /// `normalizationParallelThreshold` elements), `NormalizationKernels` otherwise.
     public func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                                   runningMean: any DeviceBuffer, runningVar: any DeviceBuffer,
                                   savedMean: any DeviceBuffer, savedInvStd: any DeviceBuffer, y: any DeviceBuffer) throws {
@@ -53,6 +57,8 @@ extension CPUBackend {
         }
     }
 
+    /// Throws for an invalid geometry or a buffer too short, then normalises with the running
+    /// statistics per channel, with the same kernels and threading as `batchNormTraining`.
     public func batchNormInference(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                                    runningMean: any DeviceBuffer, runningVar: any DeviceBuffer, y: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("batchNormInference"); defer { span?.end() }
@@ -77,6 +83,9 @@ extension CPUBackend {
         }
     }
 
+    /// Throws for an invalid geometry or a buffer too short (y is checked and read only when
+    /// `relu`), then computes the gradients per channel with the same kernels and threading as
+    /// `batchNormTraining`.
     public func batchNormBackward(_ geometry: BatchNormGeometry, training: Bool, x: any DeviceBuffer, weight: any DeviceBuffer, y: any DeviceBuffer,
                                   dy: any DeviceBuffer, mean: any DeviceBuffer, statistic: any DeviceBuffer,
                                   dx: (any DeviceBuffer)?, dWeight: any DeviceBuffer, dBias: any DeviceBuffer) throws {
@@ -105,6 +114,9 @@ extension CPUBackend {
         }
     }
 
+    /// Throws for an invalid geometry or a buffer too short, then normalises each row:
+    /// `NormalizationSIMD` with the fast fp32 kernels (rows split over the worker pool from
+    /// `normalizationParallelThreshold` elements), `NormalizationKernels` otherwise.
     public func layerNorm(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                           y: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("layerNorm"); defer { span?.end() }
@@ -128,6 +140,9 @@ extension CPUBackend {
         }
     }
 
+    /// Throws for an invalid geometry or a buffer too short among those given, then computes dx per
+    /// row (SIMD and threaded as in `layerNorm`) and dWeight and dBias in one single-threaded pass
+    /// of `NormalizationKernels`.
     public func layerNormBackward(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, dy: any DeviceBuffer,
                                   mean: any DeviceBuffer, rstd: any DeviceBuffer,
                                   dx: (any DeviceBuffer)?, dWeight: (any DeviceBuffer)?, dBias: (any DeviceBuffer)?) throws {

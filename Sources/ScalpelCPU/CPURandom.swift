@@ -5,6 +5,10 @@ import ScalpelCPUKernels
 // The randomness ops of the CPU-Swift backend: the same Philox bits as random.cl, so a mask
 // or a transform drawn here is the one an OpenCL device draws.
 extension CPUBackend {
+    /// Draws the mask from the same Philox bits as random.cl: with the fast fp32 kernels
+    /// `RandomKernels.dropout`, split over the worker pool from 2¹⁵ elements; otherwise (fp64
+    /// included) plain loops on the calling thread. Throws `shapeMismatch` when x or y holds fewer
+    /// than `count` values.
     public func dropout(x: any DeviceBuffer, y: any DeviceBuffer, count: Int, keep: Float, scale: Float, seed: UInt64, offset: UInt64) throws {
         let span = ProfileSpan.begin("dropout"); defer { span?.end() }
         guard count > 0 else { return }
@@ -58,6 +62,9 @@ extension CPUBackend {
     /// exactly when (bits >> 8) < ⌈keep·2²⁴⌉ (keep ≤ 1, and keep·2²⁴ is exact in Double).
     static func threshold(_ keep: Float) -> UInt32 { UInt32((Double(max(0, min(keep, 1))) * 0x1p24).rounded(.up)) }
 
+    /// Transforms one sample at a time on the calling thread (`AugmentationParameters.apply`);
+    /// throws `invalidArgument` at the first index that is not an integer in 0..<imageCount (the
+    /// samples before it already written) and `shapeMismatch` when a buffer is too short.
     public func augmentImages(_ parameters: AugmentationParameters, images: any DeviceBuffer, imageCount: Int, index: any DeviceBuffer,
                               output: any DeviceBuffer, batch: Int, seed: UInt64, offset: UInt64) throws {
         let span = ProfileSpan.begin("augmentImages"); defer { span?.end() }
@@ -82,6 +89,8 @@ extension CPUBackend {
         }
     }
 
+    /// Copies at once with `write` (the buffer is host memory), so the copy is complete when this
+    /// returns; throws `shapeMismatch` when the values do not fit from `offset`.
     public func writeWithoutWaiting(_ values: [Float], to buffer: any DeviceBuffer, at offset: Int) throws {
         // Host memory: the copy is done when write returns.
         try values.withUnsafeBufferPointer { try write($0, to: buffer, at: offset) }

@@ -32,6 +32,9 @@ extension CPUBackend {
     /// Whether the fp32 SIMD loops run.
     private var simdCells: Bool { precision == .float32 && kernels == .fast }
 
+    /// Throws `shapeMismatch` for a negative size or a buffer too short, then runs the cell over
+    /// the batch's rows: `RecurrentSIMD` with the fast fp32 kernels (rows split over the worker
+    /// pool from `recurrentParallelThreshold` elements), `RecurrentKernels` otherwise.
     public func lstmCell(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, h: any DeviceBuffer,
                          batch: Int, hidden: Int) throws {
         let span = ProfileSpan.begin("lstmCell"); defer { span?.end() }
@@ -52,6 +55,8 @@ extension CPUBackend {
         }
     }
 
+    /// Checks and runs as `lstmCell` does, with the backward loops of `RecurrentSIMD` or
+    /// `RecurrentKernels`; dc, when given, must hold batch·hidden values.
     public func lstmCellBackward(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, dh: any DeviceBuffer,
                                  dc: (any DeviceBuffer)?, dGates: any DeviceBuffer, dcPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
         let span = ProfileSpan.begin("lstmCellBackward"); defer { span?.end() }
@@ -76,6 +81,8 @@ extension CPUBackend {
         }
     }
 
+    /// Checks and runs as `lstmCell` does, with the GRU loops of `RecurrentSIMD` or
+    /// `RecurrentKernels`.
     public func gruCell(gi: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, h: any DeviceBuffer,
                         saved: any DeviceBuffer, batch: Int, hidden: Int) throws {
         let span = ProfileSpan.begin("gruCell"); defer { span?.end() }
@@ -97,6 +104,8 @@ extension CPUBackend {
         }
     }
 
+    /// Checks and runs as `lstmCell` does, with the GRU backward loops of `RecurrentSIMD` or
+    /// `RecurrentKernels`.
     public func gruCellBackward(saved: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, dh: any DeviceBuffer,
                                 dgi: any DeviceBuffer, dgh: any DeviceBuffer, dhPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
         let span = ProfileSpan.begin("gruCellBackward"); defer { span?.end() }

@@ -20,6 +20,7 @@ public final class FastGEMM: @unchecked Sendable {
 
     private let pool: WorkerPool
 
+    /// A GEMM whose calls run on `pool`'s threads (its `size` caps the threads of a call).
     public init(pool: WorkerPool) {
         self.pool = pool
     }
@@ -27,6 +28,10 @@ public final class FastGEMM: @unchecked Sendable {
     /// Below this many multiply-adds per GEMM one thread is faster than waking another.
     static let parallelThreshold = 96 * 96 * 96
 
+    /// C = alpha·op(A)·op(B) + beta·C for every batch entry as `p` lays them out, on at most
+    /// `threads` threads (one for small products). Checks nothing: the caller validates `p` against
+    /// the arrays. Safe to call from several threads at once: each call takes its own packing
+    /// buffers, and a call that finds the pool busy runs on its own thread alone.
     public func run(_ p: GEMMParameters, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, threads: Int) {
         if p.m == 0 || p.n == 0 || p.batch == 0 { return }
         let work = p.m * p.n * max(p.k, 1)

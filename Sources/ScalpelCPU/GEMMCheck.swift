@@ -17,8 +17,12 @@ public struct GEMMCheck: Sendable, CustomStringConvertible {
     public var worstRatio: Double
     /// Where the worst element sits (batch, row, column), for the report.
     public var worstAt: (batch: Int, row: Int, column: Int)
+    /// Whether every element is within its allowance (`worstRatio` ≤ 1, not NaN); an element of C
+    /// outside the m×n windows that changed fails the check.
     public var passed: Bool { worstRatio <= 1 && !worstRatio.isNaN }
 
+    /// The largest absolute and relative errors and, for a failed check, where the worst element
+    /// sits and its error as a multiple of the tolerance.
     public var description: String {
         "max abs \(Self.short(maxAbsError)), max rel \(Self.short(maxRelError))"
             + (passed ? "" : ", worst at batch \(worstAt.batch) row \(worstAt.row) column \(worstAt.column) (\(Self.short(worstRatio))× the tolerance)")

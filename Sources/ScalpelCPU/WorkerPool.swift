@@ -95,6 +95,7 @@ public final class Barrier: @unchecked Sendable {
     private var waiting = 0
     private var phase = 0
 
+    /// A barrier for `count` threads; with `count` ≤ 1, `wait()` returns at once.
     public init(count: Int) { self.count = count }
 
     /// Returns once `count` threads have called `wait()` in this phase.

@@ -8,7 +8,9 @@
 
 /// Register-block sizes of the micro-kernel: MR rows × NR columns of C live in 12 AVX registers.
 public enum PackedGEMM {
+    /// MR: rows of C per micro-kernel call, and values per k in a packed A micro-panel.
     public static let mr = 6
+    /// NR: columns of C per micro-kernel call, and values per k in a packed B micro-panel.
     public static let nr = 16
 
     /// Floats needed to pack an mc×kc block of A.

@@ -3,10 +3,15 @@
 /// (batch, heads, keyLength, headSize). logSumExp (batch, heads, queryLength) and keyLengths
 /// (batch) are always contiguous.
 public struct AttentionGeometry: Sendable, Hashable, Codable {
+    /// Batch entries.
     public var batch: Int
+    /// Attention heads per batch entry.
     public var heads: Int
+    /// Query positions per (batch entry, head): the rows of q and of the output.
     public var queryLength: Int
+    /// Key positions per (batch entry, head): the rows of k and of v.
     public var keyLength: Int
+    /// Floats in each row of q, k, v and the output (the per-head dimension).
     public var headSize: Int
     /// The factor applied to q·kᵀ (usually 1/√headSize).
     public var scale: Float
@@ -17,6 +22,8 @@ public struct AttentionGeometry: Sendable, Hashable, Codable {
     /// as before.
     public var layout: AttentionLayout?
 
+    /// A geometry whose `scale` defaults to 1/√headSize, without a causal mask and, with a nil
+    /// `layout`, with every operand contiguous.
     public init(batch: Int, heads: Int, queryLength: Int, keyLength: Int, headSize: Int, scale: Float? = nil, causal: Bool = false,
                 layout: AttentionLayout? = nil) {
         self.batch = batch

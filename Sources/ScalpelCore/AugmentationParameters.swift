@@ -4,7 +4,9 @@
 public struct AugmentationParameters: Sendable, Equatable {
     /// Planes, rows and columns of one image (C, H, W).
     public var channels: Int
+    /// Rows of one image (H).
     public var height: Int
+    /// Columns of one image (W).
     public var width: Int
     /// The largest rotation, in degrees either way.
     public var maxDegrees: Float

@@ -2,9 +2,12 @@ import Foundation
 
 /// Identifies one backend instance: the pure-Swift CPU backend or one OpenCL device.
 public enum DeviceID: Hashable, Sendable, CustomStringConvertible, Codable {
+    /// The pure-Swift CPU backend.
     case cpu
+    /// Device index `device` of platform index `platform`, as in `cl:P:D`.
     case opencl(platform: Int, device: Int)
 
+    /// `cpu`, or `cl:P:D` for an OpenCL device: the form `encode(to:)` writes.
     public var description: String {
         switch self {
         case .cpu: return "cpu"
@@ -12,6 +15,9 @@ public enum DeviceID: Hashable, Sendable, CustomStringConvertible, Codable {
         }
     }
 
+    /// Decodes the string `encode(to:)` writes (`cpu` or `cl:P:D`, read as `DeviceSpec(parsing:)`
+    /// reads it). Throws `DecodingError.dataCorrupted` for `auto` or `cl`, which name no single
+    /// device, and `ScalpelError.invalidDevice` for text that does not parse.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         switch try DeviceSpec(parsing: text) {
@@ -22,6 +28,7 @@ public enum DeviceID: Hashable, Sendable, CustomStringConvertible, Codable {
         }
     }
 
+    /// Encodes the id as one string, its `description`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -45,6 +52,7 @@ public enum DeviceSpec: Hashable, Sendable, CustomStringConvertible {
     /// Environment variable that sets the device when no `--device` is given.
     public static let environmentVariable = "SCALPEL_DEVICE"
 
+    /// The spec as a user writes it: `auto`, `cpu`, `cl` or `cl:P:D`.
     public var description: String {
         switch self {
         case .auto: return "auto"

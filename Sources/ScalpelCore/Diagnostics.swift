@@ -16,6 +16,8 @@ public final class Diagnostics: Sendable {
     }
     private let state = Mutex(State())
 
+    /// An instance with nothing warned or counted, verbose when `SCALPEL_VERBOSE` is set to
+    /// anything but empty or `0`; the runtime reports through `shared`.
     public init() {}
 
     /// Whether `note` prints (set by `--verbose` or `SCALPEL_VERBOSE=1`).

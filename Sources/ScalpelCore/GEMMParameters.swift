@@ -6,22 +6,40 @@
 /// C is m×n (`ldc` ≥ n). Batch entry b of X starts at `offsetX + b·strideX` elements.
 /// As in BLAS, C is not read when `beta` is 0, so NaNs in an uninitialised C do not leak.
 public struct GEMMParameters: Hashable, Sendable, CustomStringConvertible {
+    /// Rows of op(A) and of C.
     public var m: Int
+    /// Columns of op(B) and of C.
     public var n: Int
+    /// Columns of op(A) and rows of op(B): the length of each dot product.
     public var k: Int
+    /// Whether A is stored k×m and op(A) = Aᵀ.
     public var transA: Bool
+    /// Whether B is stored n×k and op(B) = Bᵀ.
     public var transB: Bool
+    /// The factor applied to op(A)·op(B).
     public var alpha: Float
+    /// The factor applied to C's previous contents; 0: C is not read.
     public var beta: Float
+    /// Elements from one row of A as stored to the next (at least k, or m when `transA`).
     public var lda: Int
+    /// Elements from one row of B as stored to the next (at least n, or k when `transB`).
     public var ldb: Int
+    /// Elements from one row of C to the next (at least n).
     public var ldc: Int
+    /// Elements before batch entry 0 of A in its buffer.
     public var offsetA: Int
+    /// Elements before batch entry 0 of B in its buffer.
     public var offsetB: Int
+    /// Elements before batch entry 0 of C in its buffer.
     public var offsetC: Int
+    /// Independent products the call computes, one per batch entry.
     public var batch: Int
+    /// Elements from one batch entry of A to the next (m·k when densely packed).
     public var strideA: Int
+    /// Elements from one batch entry of B to the next (k·n when densely packed).
     public var strideB: Int
+    /// Elements from one batch entry of C to the next (m·n when densely packed); entries of C
+    /// must not overlap.
     public var strideC: Int
 
     /// Densely packed operands: leading dimensions are the row lengths, batch entries follow
@@ -51,6 +69,7 @@ public struct GEMMParameters: Hashable, Sendable, CustomStringConvertible {
     /// "NN", "TN", "NT" or "TT".
     public var transposeCode: String { (transA ? "T" : "N") + (transB ? "T" : "N") }
 
+    /// The shape as m×n×k, the transpose code and, when above 1, the batch: `64×32×128 NT batch 4`.
     public var description: String {
         "\(m)×\(n)×\(k) \(transposeCode)" + (batch > 1 ? " batch \(batch)" : "")
     }
@@ -60,7 +79,9 @@ public struct GEMMParameters: Hashable, Sendable, CustomStringConvertible {
 
     /// Elements of A, B and C the call touches, ending at the last one.
     public var requiredCountA: Int { extent(rows: transA ? k : m, cols: transA ? m : k, ld: lda, offset: offsetA, stride: strideA) }
+    /// Elements B's buffer must hold: one past the last element the call reads (0 when B is empty).
     public var requiredCountB: Int { extent(rows: transB ? n : k, cols: transB ? k : n, ld: ldb, offset: offsetB, stride: strideB) }
+    /// Elements C's buffer must hold: one past the last element the call writes (0 when C is empty).
     public var requiredCountC: Int { extent(rows: m, cols: n, ld: ldc, offset: offsetC, stride: strideC) }
 
     private func extent(rows: Int, cols: Int, ld: Int, offset: Int, stride: Int) -> Int {

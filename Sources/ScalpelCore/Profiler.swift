@@ -35,6 +35,7 @@ public final class Profiler: Sendable {
     }
     private let state = Mutex(State())
 
+    /// A profiler with nothing counted; the runtime records into `shared`.
     public init() {}
 
     // MARK: Recording (call only when `Profiler.isEnabled`)
@@ -169,15 +170,21 @@ public final class Profiler: Sendable {
 
 /// Which way a transfer went.
 public enum TransferDirection: Sendable {
+    /// Host memory to a device buffer, a device buffer to host memory, and one device buffer
+    /// to another.
     case hostToDevice, deviceToHost, deviceToDevice
 }
 
 /// Copies of one direction: how many, bytes, and how many made the host wait.
 public struct TransferCount: Codable, Sendable, Equatable {
+    /// Copies made.
     public var count = 0
+    /// Bytes copied, all copies together.
     public var bytes = 0
+    /// Copies during which the host waited for the copy to finish.
     public var blocking = 0
 
+    /// No copies.
     public init() {}
 
     mutating func add(bytes: Int, blocking: Bool) {
@@ -189,13 +196,18 @@ public struct TransferCount: Codable, Sendable, Equatable {
 
 /// One kernel (or CPU-Swift op): launches, and the time of those launches that were timed.
 public struct KernelCount: Codable, Sendable, Equatable {
+    /// The kernel's or CPU-Swift op's name, as given to `Profiler.recordLaunch`.
     public var name: String
+    /// The backend that ran it: `opencl` or `cpu`.
     public var backend: String
+    /// Launches counted, timed or not.
     public var launches = 0
     /// Launches with a time (all on the CPU-Swift backend; on OpenCL those with a profiling event).
     public var timedLaunches = 0
+    /// Device time (OpenCL) or wall time (CPU-Swift) of the timed launches together, in nanoseconds.
     public var nanoseconds: UInt64 = 0
 
+    /// `name` on `backend`, with no launches counted yet.
     public init(name: String, backend: String) {
         self.name = name
         self.backend = backend
@@ -211,19 +223,30 @@ public struct KernelCount: Codable, Sendable, Equatable {
 public struct ProfileCounts: Codable, Sendable, Equatable {
     /// By "backend kernel".
     public var kernels: [String: KernelCount] = [:]
+    /// Device buffers created.
     public var allocations = 0
+    /// Bytes of the device buffers created, all together (not the peak in use).
     public var allocatedBytes = 0
+    /// Device buffers released.
     public var releases = 0
+    /// Copies from host memory to the device.
     public var hostToDevice = TransferCount()
+    /// Copies from the device to host memory.
     public var deviceToHost = TransferCount()
+    /// Copies from one device buffer to another.
     public var deviceToDevice = TransferCount()
+    /// Times the host waited for a device queue to empty (`clFinish`).
     public var queueDrains = 0
     /// Random numbers drawn on the host (`SeededRandom`).
     public var hostRandomNumbers = 0
+    /// Programs compiled from source.
     public var programBuilds = 0
+    /// Programs loaded from the program cache instead of compiled.
     public var programCacheLoads = 0
+    /// Seconds spent compiling programs and loading them from the cache, together.
     public var programBuildSeconds = 0.0
 
+    /// Every counter at zero.
     public init() {}
 
     static func key(_ name: String, _ backend: String) -> String { "\(backend) \(name)" }
@@ -242,7 +265,10 @@ public struct ProfileSnapshot: Sendable {
     public var steps: Int
     /// Steps in `steady`.
     public var steadySteps: Int
+    /// Wall-clock seconds from the profiler's start (or last reset) to the snapshot.
     public var wallSeconds: Double
+    /// Wall-clock seconds of the steady-state steps together, each from `stepBegan` to
+    /// `stepEnded`.
     public var steadyWallSeconds: Double
 
     /// The steady state divided by its step count (nil without steady-state steps).
@@ -252,9 +278,13 @@ public struct ProfileSnapshot: Sendable {
 
     /// Per-step averages of the steady-state counters.
     public struct PerStep: Codable, Sendable {
+        /// Copies of one direction per step: count, bytes and blocking copies, each a mean.
         public struct Transfers: Codable, Sendable {
+            /// Copies per step.
             public var count: Double
+            /// Bytes copied per step.
             public var bytes: Double
+            /// Copies per step during which the host waited.
             public var blocking: Double
             init(_ t: TransferCount, _ n: Double) {
                 count = Double(t.count) / n
@@ -262,14 +292,23 @@ public struct ProfileSnapshot: Sendable {
                 blocking = Double(t.blocking) / n
             }
         }
+        /// Kernel launches (or CPU-Swift ops) per step.
         public var launches: Double
+        /// Device buffers created per step.
         public var allocations: Double
+        /// Device buffers released per step.
         public var releases: Double
+        /// Copies from host memory to the device per step.
         public var hostToDevice: Transfers
+        /// Copies from the device to host memory per step.
         public var deviceToHost: Transfers
+        /// Copies from one device buffer to another per step.
         public var deviceToDevice: Transfers
+        /// Waits for a device queue to empty (`clFinish`) per step.
         public var queueDrains: Double
+        /// Random numbers drawn on the host (`SeededRandom`) per step.
         public var hostRandomNumbers: Double
+        /// Programs compiled or loaded from the program cache per step, both together.
         public var programBuilds: Double
 
         init(_ c: ProfileCounts, steps: Int) {
@@ -288,8 +327,11 @@ public struct ProfileSnapshot: Sendable {
 
     /// One kernel per steady-state step.
     public struct KernelPerStep: Codable, Sendable {
+        /// The kernel's or CPU-Swift op's name.
         public var name: String
+        /// The backend that ran it: `opencl` or `cpu`.
         public var backend: String
+        /// Launches per steady-state step.
         public var launchesPerStep: Double
         /// Device time (OpenCL, from profiling events) or wall time (CPU-Swift) per step, in ms;
         /// nil when none of its launches was timed.

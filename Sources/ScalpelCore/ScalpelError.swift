@@ -26,6 +26,7 @@ public enum ScalpelError: Error, CustomStringConvertible, Sendable {
     /// A value outside what an option accepts.
     case invalidArgument(String)
 
+    /// The message shown to the user: what failed, why and, for `invalidDevice`, the valid values.
     public var description: String {
         switch self {
         case let .invalidDevice(value, reason, valid):
@@ -56,5 +57,6 @@ public enum ScalpelError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ScalpelError: LocalizedError {
+    /// The same text as `description`, so that `localizedDescription` shows it.
     public var errorDescription: String? { description }
 }

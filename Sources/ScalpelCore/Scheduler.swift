@@ -22,8 +22,13 @@ public final class Scheduler: Sendable {
 
     /// A contender: its id and one call of the operation on data already resident where it runs.
     public struct Candidate {
+        /// The name recorded as the choice when this candidate wins: a device id such as `cpu` or
+        /// `cl:0:0`, or a convolution algorithm's name.
         public var id: String
+        /// One call of the operation, finished before it returns (it is timed); throwing takes the
+        /// candidate out of the race.
         public var run: () throws -> Void
+        /// A candidate named `id` that calls `run`.
         public init(id: String, run: @escaping () throws -> Void) {
             self.id = id
             self.run = run

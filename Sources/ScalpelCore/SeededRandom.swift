@@ -1,8 +1,11 @@
 /// A small, fast, seedable generator (SplitMix64) for reproducible test data, weights and
 /// shuffles. Not for cryptography.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
+    /// The SplitMix64 state, advanced by 0x9E3779B97F4A7C15 at every draw; `init(state:)` with
+    /// a saved value resumes the sequence there.
     public private(set) var state: UInt64
 
+    /// A generator whose sequence is fixed by `seed`, which becomes the initial `state`.
     public init(seed: UInt64) {
         state = seed
     }
@@ -13,6 +16,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
 
+    /// The next 64 random bits; counted as one host random number when profiling is on.
     public mutating func next() -> UInt64 {
         // Counted: a training step should draw nothing on the host.
         if Profiler.isEnabled { Profiler.shared.recordHostRandom(1) }

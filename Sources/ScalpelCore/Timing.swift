@@ -9,11 +9,16 @@ public func monotonicSeconds() -> Double {
 
 /// Timings of repeated samples: median, minimum and maximum, in seconds per call.
 public struct TimingSummary: Sendable, Codable, Hashable {
+    /// The median sample (the mean of the middle two for an even count), in seconds per call.
     public var median: Double
+    /// The fastest sample, in seconds per call.
     public var min: Double
+    /// The slowest sample, in seconds per call.
     public var max: Double
+    /// How many samples were summarised.
     public var samples: Int
 
+    /// Summarises `values`, one sample each in seconds per call; traps when there are none.
     public init(samples values: [Double]) {
         let sorted = values.sorted()
         precondition(!sorted.isEmpty, "no timing samples")

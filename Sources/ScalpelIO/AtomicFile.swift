@@ -31,7 +31,9 @@ public struct AtomicFileError: Error, CustomStringConvertible, LocalizedError, S
 
     /// The problem and the system's reason, without the path.
     public var reason: String { "\(problem): \(String(cString: strerror(code)))" }
+    /// `path: reason`: the file, the step that failed and the system's reason.
     public var description: String { "\(path): \(reason)" }
+    /// The same text as `description`, so that `localizedDescription` shows it.
     public var errorDescription: String? { description }
 }
 

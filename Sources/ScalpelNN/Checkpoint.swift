@@ -13,6 +13,7 @@ import ScalpelTensor
 public enum Checkpoint {
     /// The metadata key naming the format.
     public static let formatKey = "format"
+    /// The value under `formatKey` that marks a file as a Scalpel checkpoint (version 1 of the format).
     public static let formatValue = "scalpel-checkpoint-1"
 
     /// Writes `model` (and `optimizer`) with `metadata` to `url`.

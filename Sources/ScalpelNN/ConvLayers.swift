@@ -5,13 +5,22 @@ import ScalpelTensor
 /// 2-D convolution. Weight (K, C/groups, R, S) and bias (K) start uniform in ±1/√fan_in,
 /// fan_in = C/groups·R·S, as in PyTorch.
 public final class Conv2d: Module, ReLUFusing {
+    /// The kernels, (K, C/groups, kernel, kernel).
     public let weight: Tensor
+    /// The bias per output channel, (K); nil when made with `bias: false`.
     public let bias: Tensor?
+    /// The step between windows, (vertical, horizontal); both the `stride` given.
     public let stride: (Int, Int)
+    /// The zeros added on each side, (vertical, horizontal); both the `padding` given.
     public let padding: (Int, Int)
+    /// The spacing between kernel taps, (vertical, horizontal); both the `dilation` given.
     public let dilation: (Int, Int)
+    /// The number of channel groups, each convolved with its own K/groups kernels.
     public let groups: Int
 
+    /// A convolution from `inChannels` to `outChannels` with square `kernel`×`kernel` windows (PyTorch's
+    /// `nn.Conv2d`), the weight then the bias drawn uniform in ±1/√fan_in from `generator`; throws
+    /// `ScalpelError.invalidArgument` unless `groups` ≥ 1 divides both channel counts.
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1,
                 bias: Bool = true, generator: inout SeededRandom, on backend: any Backend) throws {
         guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
@@ -28,6 +37,9 @@ public final class Conv2d: Module, ReLUFusing {
         self.groups = groups
     }
 
+    /// The convolution of x (N, C, H, W) plus the bias, (N, K, OH, OW) with
+    /// OH = ⌊(H + 2·padding − dilation·(kernel − 1) − 1)/stride⌋ + 1 (OW alike); throws
+    /// `ScalpelError.shapeMismatch` when x is not (N, C, H, W) with C input channels.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
@@ -42,10 +54,14 @@ public final class Conv2d: Module, ReLUFusing {
 
 /// Square pooling windows: kernel, stride (default: the kernel) and padding.
 public class Pool2d: Module {
+    /// The side of the square window.
     public let kernel: Int
+    /// The step between windows, in both directions.
     public let stride: Int
+    /// The padding on each side of both spatial axes.
     public let padding: Int
 
+    /// Pooling over `kernel`×`kernel` windows, `stride` apart (nil: `kernel`), with `padding` on each side.
     public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
         self.kernel = kernel
         self.stride = stride ?? kernel
@@ -53,7 +69,11 @@ public class Pool2d: Module {
     }
 }
 
+/// Max pooling over square windows of (N, C, H, W) (PyTorch's `nn.MaxPool2d`); padding counts as −∞.
 public final class MaxPool2d: Pool2d, Layer {
+    /// The maximum of each window of x (N, C, H, W), (N, C, OH, OW) with OH = ⌊(H + 2·padding − kernel)/stride⌋ + 1
+    /// (OW alike); throws `ScalpelError.shapeMismatch` unless x has rank 4 and the window fits (padding at most
+    /// half the kernel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
@@ -61,6 +81,9 @@ public final class MaxPool2d: Pool2d, Layer {
 
 /// Average pooling; the average divides by the whole window, padding included.
 public final class AvgPool2d: Pool2d, Layer {
+    /// The mean of each window of x (N, C, H, W), (N, C, OH, OW) with OH = ⌊(H + 2·padding − kernel)/stride⌋ + 1
+    /// (OW alike); throws `ScalpelError.shapeMismatch` unless x has rank 4 and the window fits (padding at most
+    /// half the kernel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.avgPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
     }
@@ -69,33 +92,48 @@ public final class AvgPool2d: Pool2d, Layer {
 /// Mean over the spatial dimensions: (N, C, H, W) → (N, C).
 public final class GlobalAvgPool2d: Module, Layer {
     override public init() {}
+    /// The mean of each channel of x (N, C, H, W) over H and W, shape (N, C).
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.mean(axes: [2, 3]) }
 }
 
 /// (N, …) → (N, product of the rest).
 public final class Flatten: Module, Layer {
     override public init() {}
+    /// x reshaped to (N, product of the other dimensions), values in row-major order.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.reshaped([x.shape[0], -1]) }
 }
 
 /// Batch normalisation of (N, C, H, W) per channel (see `BatchNorm`).
 public final class BatchNorm2d: BatchNorm, ReLUFusing {
+    /// Batch normalisation of `channels` channels (PyTorch's `nn.BatchNorm2d`), γ starting at 1, β at 0, the
+    /// running mean at 0 and the running variance at 1.
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
         try super.init(channels, momentum: momentum, epsilon: epsilon, inputRanks: [4], on: backend)
     }
 
+    /// x (N, C, H, W) normalised per channel, same shape; throws `ScalpelError.shapeMismatch` for any other shape,
+    /// or in training when there is only one value per channel.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }
 }
 
 /// ResNet's basic block: two 3×3 convolutions with batch norm, ReLU, and a shortcut (a 1×1
 /// convolution with batch norm where the shape changes).
 public final class BasicBlock: Module, Layer {
+    /// The first 3×3 convolution (padding 1, the block's stride, no bias).
     public let conv1: Conv2d
+    /// The batch norm after `conv1`, followed by a ReLU.
     public let bn1: BatchNorm2d
+    /// The second 3×3 convolution (padding 1, stride 1, no bias).
     public let conv2: Conv2d
+    /// The batch norm after `conv2`, before the shortcut is added.
     public let bn2: BatchNorm2d
+    /// The shortcut's 1×1 convolution (the block's stride, no bias) and batch norm; nil (the identity) when the
+    /// stride is 1 and the channel counts are equal.
     public let downsample: Sequential?
 
+    /// A block from `inChannels` to `outChannels` whose first convolution (and shortcut) has `stride`; the
+    /// convolutions are drawn from `generator` as `Conv2d` draws them (uniform in ±1/√fan_in, not torchvision's
+    /// Kaiming normal), the batch norms start at γ = 1, β = 0.
     public init(_ inChannels: Int, _ outChannels: Int, stride: Int, generator: inout SeededRandom, on backend: any Backend) throws {
         conv1 = try Conv2d(inChannels, outChannels, kernel: 3, stride: stride, padding: 1, bias: false, generator: &generator, on: backend)
         bn1 = try BatchNorm2d(outChannels, on: backend)
@@ -107,6 +145,8 @@ public final class BasicBlock: Module, Layer {
             : nil
     }
 
+    /// ReLU(bn2(conv2(ReLU(bn1(conv1(x))))) + shortcut(x)) for x (N, inChannels, H, W), shape
+    /// (N, outChannels, ⌈H/stride⌉, ⌈W/stride⌉).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let y = try bn2(conv2(bn1(conv1(x), relu: true)))
         return try (y + (downsample.map { try $0(x) } ?? x)).relu()

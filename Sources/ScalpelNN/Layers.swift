@@ -4,15 +4,20 @@ import ScalpelTensor
 
 /// y = x·Wᵀ + b. Weight (out, in) and bias (out) start uniform in ±1/√in, as in PyTorch.
 public final class Linear: Module, ReLUFusing {
+    /// The weight W, (out, in) as in PyTorch.
     public let weight: Tensor
+    /// The bias b, (out); nil when made with `bias: false`.
     public let bias: Tensor?
 
+    /// A layer from `inFeatures` to `outFeatures` (PyTorch's `nn.Linear`), with a bias unless `bias` is false; the
+    /// weight, then the bias, drawn uniform in ±1/√inFeatures from `generator` on `backend`.
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededRandom, on backend: any Backend) throws {
         let bound = 1 / Float(inFeatures).squareRoot()
         weight = try .uniform([outFeatures, inFeatures], low: -bound, high: bound, generator: &generator, on: backend, requiresGrad: true)
         self.bias = bias ? try .uniform([outFeatures], low: -bound, high: bound, generator: &generator, on: backend, requiresGrad: true) : nil
     }
 
+    /// x·Wᵀ + b for x (…, in), shape (…, out); throws `ScalpelError.shapeMismatch` when x's last dimension is not `in`.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.linear(weight: weight, bias: bias)
     }
@@ -25,23 +30,32 @@ public final class Linear: Module, ReLUFusing {
     }
 }
 
+/// max(0, x) element-wise (PyTorch's `nn.ReLU`); in a `Sequential` directly after a `ReLUFusing` layer it runs
+/// inside that layer's kernels.
 public final class ReLU: Module, Layer {
     override public init() {}
+    /// max(0, x) for each element of x, same shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.relu() }
 }
 
+/// The exact GELU, x·Φ(x) element-wise, Φ the standard normal CDF (PyTorch's default `nn.GELU`).
 public final class GELU: Module, Layer {
     override public init() {}
+    /// x·Φ(x) for each element of x, same shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.gelu() }
 }
 
+/// The logistic function 1/(1 + e^−x) element-wise (PyTorch's `nn.Sigmoid`).
 public final class Sigmoid: Module, Layer {
     override public init() {}
+    /// 1/(1 + e^−x) for each element of x, same shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.sigmoid() }
 }
 
+/// The hyperbolic tangent element-wise (PyTorch's `nn.Tanh`).
 public final class Tanh: Module, Layer {
     override public init() {}
+    /// tanh(x) for each element of x, same shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.tanh() }
 }
 
@@ -51,11 +65,14 @@ public final class Tanh: Module, Layer {
 /// count (rounded up to a whole Philox block), so runs repeat exactly and a resumed run that
 /// restores the counter draws the masks an uninterrupted run would.
 public final class Dropout: Module, Layer {
+    /// The probability p that an element is zeroed in training.
     public let probability: Float
     /// The generator's key.
     public let seed: UInt64
     private var counter: UInt64 = 0
 
+    /// Dropout with probability `probability` (PyTorch's `nn.Dropout(p)`; it must lie in [0, 1) for training), its
+    /// masks drawn under the key `seed` from counter 0.
     public init(_ probability: Float, seed: UInt64) {
         self.probability = probability
         self.seed = seed
@@ -68,6 +85,8 @@ public final class Dropout: Module, Layer {
         set { counter = newValue }
     }
 
+    /// In training, x with each element zeroed with probability p and the rest scaled by 1/(1−p), the counter
+    /// advanced; in evaluation or with p = 0, x itself. Throws `ScalpelError.invalidArgument` for p ≥ 1 in training.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard isTraining && probability > 0 else { return x }
         let offset = counter
@@ -79,16 +98,23 @@ public final class Dropout: Module, Layer {
 
 /// Normalises the last dimension to zero mean and unit variance, then scales and shifts.
 public final class LayerNorm: Module, Layer {
+    /// The scale γ per feature, (features), starting at 1.
     public let weight: Tensor
+    /// The shift β per feature, (features), starting at 0.
     public let bias: Tensor
+    /// Added to the (biased) variance before its square root.
     public let epsilon: Float
 
+    /// Layer normalisation over a last dimension of `features` values (PyTorch's `nn.LayerNorm(features, eps)`),
+    /// γ starting at 1 and β at 0.
     public init(_ features: Int, epsilon: Float = 1e-5, on backend: any Backend) throws {
         weight = try .ones([features], on: backend, requiresGrad: true)
         bias = try .zeros([features], on: backend, requiresGrad: true)
         self.epsilon = epsilon
     }
 
+    /// (x − mean)/√(var + ε)·γ + β over the last dimension of x (…, features), var biased; throws
+    /// `ScalpelError.shapeMismatch` when that dimension is not `features`.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try x.layerNorm(weight: weight, bias: bias, epsilon: epsilon)
     }
@@ -179,21 +205,30 @@ public class BatchNorm: Module {
 
 /// Batch normalisation of (N, C) or (N, C, L) inputs (see `BatchNorm`).
 public final class BatchNorm1d: BatchNorm, ReLUFusing {
+    /// Batch normalisation of `features` features for (N, C) or (N, C, L) inputs (PyTorch's `nn.BatchNorm1d`),
+    /// γ starting at 1, β at 0, the running mean at 0 and the running variance at 1.
     public init(_ features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, on backend: any Backend) throws {
         try super.init(features, momentum: momentum, epsilon: epsilon, inputRanks: [2, 3], on: backend)
     }
 
+    /// x (N, C) or (N, C, L) normalised per feature, same shape; throws `ScalpelError.shapeMismatch` for any
+    /// other shape, or in training when there is only one value per feature.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try normalize(x) }
 }
 
 /// A lookup table: integral indices (any shape) → rows of a (count, dimension) weight.
 public final class Embedding: Module, Layer {
+    /// The table, (count, dimension): row i is index i's vector.
     public let weight: Tensor
 
+    /// A table of `count` vectors of `dimension` values (PyTorch's `nn.Embedding`), drawn from N(0, 1) with
+    /// `generator`.
     public init(_ count: Int, _ dimension: Int, generator: inout SeededRandom, on backend: any Backend) throws {
         weight = try .normal([count, dimension], generator: &generator, on: backend, requiresGrad: true)
     }
 
+    /// The rows of `weight` that `indices` (any shape, integral values in 0..<count) pick: shape
+    /// indices.shape + [dimension]; gradients add back into the picked rows.
     public func callAsFunction(_ indices: Tensor) throws -> Tensor {
         try weight.indexSelect(axis: 0, indices)
     }

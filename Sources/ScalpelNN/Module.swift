@@ -3,6 +3,7 @@ import ScalpelTensor
 
 /// Something that maps a tensor to a tensor.
 public protocol Layer: AnyObject {
+    /// The layer's output for `x`; throws when `x`'s shape does not fit the layer.
     func callAsFunction(_ x: Tensor) throws -> Tensor
 }
 
@@ -26,6 +27,7 @@ open class Module {
     /// This module's own parameters (not its children's) that `freeze()` turned off.
     private var frozenTensors: [Tensor] = []
 
+    /// A module with no tensors of its own; subclasses declare theirs as stored properties.
     public init() {}
 
     /// Every tensor with its path, parameters and state alike, in declaration order.
@@ -161,8 +163,10 @@ open class Module {
 
 /// Layers applied in order.
 public final class Sequential: Module, Layer {
+    /// The layers in the order they run; those that are modules are children named `layers.0`, `layers.1`, ….
     public let layers: [any Layer]
 
+    /// A sequence of `layers`, run first to last (PyTorch's `nn.Sequential`).
     public init(_ layers: [any Layer]) {
         self.layers = layers
     }

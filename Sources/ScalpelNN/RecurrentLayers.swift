@@ -6,9 +6,14 @@ import ScalpelTensor
 /// (gates·hidden, input), `weightHH` (gates·hidden, hidden), `biasIH` and `biasHH`
 /// (gates·hidden), gate blocks in PyTorch's order (LSTM i, f, g, o; GRU r, z, n).
 public final class RecurrentWeights: Module {
+    /// The input-to-hidden weight, (gates·hidden, input), PyTorch's `weight_ih_l<k>` (input: the input size in
+    /// layer 0, directions·hidden after it).
     public let weightIH: Tensor
+    /// The hidden-to-hidden weight, (gates·hidden, hidden), PyTorch's `weight_hh_l<k>`.
     public let weightHH: Tensor
+    /// The input-to-hidden bias, (gates·hidden), PyTorch's `bias_ih_l<k>`; nil without biases.
     public let biasIH: Tensor?
+    /// The hidden-to-hidden bias, (gates·hidden), PyTorch's `bias_hh_l<k>`; nil without biases.
     public let biasHH: Tensor?
 
     /// Every tensor uniform in ±1/√hidden, as PyTorch initialises them, drawn in PyTorch's
@@ -26,7 +31,9 @@ public final class RecurrentWeights: Module {
 /// The directions of one recurrent layer: `forward` reads the sequence first to last,
 /// `reverse` (bidirectional layers only) last to first.
 public final class RecurrentLayerWeights: Module {
+    /// The weights of the direction that reads the sequence first to last.
     public let forward: RecurrentWeights
+    /// The weights of the direction that reads it last to first (PyTorch's `_reverse` keys); nil unless bidirectional.
     public let reverse: RecurrentWeights?
 
     init(forward: RecurrentWeights, reverse: RecurrentWeights?) {

@@ -7,6 +7,7 @@ import ScalpelTensor
 /// `padding: .same` keeps the length at stride 1, padding ⌊(kernel−1)·dilation/2⌋ on the left and
 /// the rest on the right, as PyTorch's `padding="same"` does.
 public final class Conv1d: Module, Layer {
+    /// How a `Conv1d` pads the time axis with zeros.
     public enum Padding: Sendable, Equatable {
         /// The same amount on both sides.
         case symmetric(Int)
@@ -14,13 +15,23 @@ public final class Conv1d: Module, Layer {
         case same
     }
 
+    /// The kernels, (K, C/groups, kernel).
     public let weight: Tensor
+    /// The bias per output channel, (K); nil when made with `bias: false`.
     public let bias: Tensor?
+    /// The step between windows along the time axis.
     public let stride: Int
+    /// The zeros added along the time axis.
     public let padding: Padding
+    /// The spacing between kernel taps.
     public let dilation: Int
+    /// The number of channel groups, each convolved with its own K/groups kernels.
     public let groups: Int
 
+    /// A convolution from `inChannels` to `outChannels` with windows of `kernel` steps (PyTorch's `nn.Conv1d`), the
+    /// weight then the bias drawn uniform in ±1/√(C/groups·kernel) from `generator`; throws
+    /// `ScalpelError.invalidArgument` unless `groups` ≥ 1 divides both channel counts, `kernel`, `stride` and
+    /// `dilation` are positive, and `.same` comes with stride 1.
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding = .symmetric(0), dilation: Int = 1,
                 groups: Int = 1, bias: Bool = true, generator: inout SeededRandom, on backend: any Backend) throws {
         guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
@@ -42,6 +53,9 @@ public final class Conv1d: Module, Layer {
         self.groups = groups
     }
 
+    /// The convolution of x (N, C, L) plus the bias, (N, K, L′): L′ = L with `.same`, with `.symmetric(p)`
+    /// ⌊(L + 2·p − dilation·(kernel − 1) − 1)/stride⌋ + 1; throws `ScalpelError.shapeMismatch` unless x is
+    /// (N, C, L) with C input channels.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.rank == 3 else {
             throw ScalpelError.shapeMismatch(op: "conv1d", detail: "needs input (N, C, L), got \(x.shape)")
@@ -69,6 +83,8 @@ public final class Conv1d: Module, Layer {
 /// Mean over the time axis: (N, C, L) → (N, C).
 public final class GlobalAvgPool1d: Module, Layer {
     override public init() {}
+    /// The mean of each channel of x (N, C, L) over L, shape (N, C); throws `ScalpelError.shapeMismatch` unless
+    /// x has rank 3.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.rank == 3 else { throw ScalpelError.shapeMismatch(op: "GlobalAvgPool1d", detail: "needs (N, C, L), got \(x.shape)") }
         return try x.mean(axes: [2])
@@ -79,9 +95,14 @@ public final class GlobalAvgPool1d: Module, Layer {
 /// (weight (3·dModel, dModel), PyTorch's `in_proj_weight`), the fused scaled-dot-product
 /// attention per head, and an output projection (PyTorch's `out_proj`).
 public final class MultiheadAttention: Module, Layer {
+    /// The projection dModel → 3·dModel to queries, keys and values side by side (PyTorch's `in_proj_weight` and
+    /// `in_proj_bias`).
     public let inputProjection: Linear
+    /// The projection dModel → dModel of the heads' concatenated outputs (PyTorch's `out_proj`).
     public let outputProjection: Linear
+    /// The number of heads, each dModel/heads wide.
     public let heads: Int
+    /// Whether step i attends only to steps j ≤ i.
     public let causal: Bool
     /// When set (in evaluation), each call also keeps its attention probabilities averaged over
     /// the heads, (N, L, L), in `lastAttention`: what attention maps are drawn from.
@@ -89,6 +110,9 @@ public final class MultiheadAttention: Module, Layer {
     /// The last call's head-averaged attention probabilities and their shape [N, L, L].
     public private(set) var lastAttention: (values: [Float], shape: [Int])?
 
+    /// Self-attention of width `dModel` split into `heads` heads, causal when `causal`; both projections are
+    /// `Linear` layers drawn from `generator` (uniform in ±1/√dModel, where PyTorch draws `in_proj_weight`
+    /// Xavier-uniform and zeroes the biases). Throws `ScalpelError.invalidArgument` unless `heads` ≥ 1 divides `dModel`.
     public init(_ dModel: Int, heads: Int, causal: Bool = false, generator: inout SeededRandom, on backend: any Backend) throws {
         guard heads >= 1, dModel % heads == 0 else {
             throw ScalpelError.invalidArgument("MultiheadAttention: \(heads) heads must divide the model width \(dModel)")
@@ -99,6 +123,8 @@ public final class MultiheadAttention: Module, Layer {
         self.causal = causal
     }
 
+    /// Self-attention over x (N, L, dModel) with every time step a valid key, shape (N, L, dModel); throws
+    /// `ScalpelError.shapeMismatch` for any other shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try self(x, keyLengths: nil) }
 
     /// keyLengths (N): the number of valid time steps of each sequence (padding after them is masked).
@@ -128,10 +154,14 @@ public final class MultiheadAttention: Module, Layer {
 /// Adds the fixed sinusoidal position code of "Attention is all you need" to (N, L, d):
 /// PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d)).
 public final class SinusoidalPositionalEncoding: Module, Layer {
+    /// The longest sequence it encodes (the table's rows).
     public let maxLength: Int
+    /// The width d of its inputs (the table's columns).
     public let dModel: Int
     private let table: ConstantTable
 
+    /// Computes the (maxLength, dModel) table on the host once; it is no parameter or state, so checkpoints do not
+    /// hold it.
     public init(maxLength: Int, dModel: Int) {
         self.maxLength = maxLength
         self.dModel = dModel
@@ -146,6 +176,8 @@ public final class SinusoidalPositionalEncoding: Module, Layer {
         table = ConstantTable(values: values)
     }
 
+    /// x (N, L, dModel) plus the table's first L rows; throws `ScalpelError.shapeMismatch` unless x is
+    /// (N, L ≤ maxLength, dModel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.rank == 3, x.shape[2] == dModel, x.shape[1] <= maxLength else {
             throw ScalpelError.shapeMismatch(op: "SinusoidalPositionalEncoding", detail: "needs (N, L ≤ \(maxLength), \(dModel)), got \(x.shape)")
@@ -156,12 +188,16 @@ public final class SinusoidalPositionalEncoding: Module, Layer {
 
 /// Adds a learned position embedding (maxLength, d), initialised N(0, 0.02²), to (N, L, d).
 public final class LearnedPositionalEncoding: Module, Layer {
+    /// The position embedding, (maxLength, dModel): row t is added at time step t.
     public let weight: Tensor
 
+    /// A trainable (maxLength, dModel) embedding drawn from N(0, 0.02²) with `generator`.
     public init(maxLength: Int, dModel: Int, generator: inout SeededRandom, on backend: any Backend) throws {
         weight = try .normal([maxLength, dModel], std: 0.02, generator: &generator, on: backend, requiresGrad: true)
     }
 
+    /// x (N, L, dModel) plus the embedding's first L rows; throws `ScalpelError.shapeMismatch` unless x is
+    /// (N, L ≤ maxLength, dModel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (maxLength, d) = (weight.shape[0], weight.shape[1])
         guard x.rank == 3, x.shape[2] == d, x.shape[1] <= maxLength else {
@@ -195,15 +231,27 @@ final class ConstantTable: @unchecked Sendable {
 /// `norm_first=True`, `batch_first=True`, GELU): x + Dropout(MHA(LN(x))), then
 /// x + Dropout(W₂·Dropout(GELU(W₁·LN(x)))).
 public final class TransformerEncoderLayer: Module, Layer {
+    /// The LayerNorm before the attention.
     public let norm1: LayerNorm
+    /// The multi-head self-attention.
     public let attention: MultiheadAttention
+    /// The dropout on the attention's output, before the residual addition.
     public let dropout1: Dropout
+    /// The LayerNorm before the feed-forward network.
     public let norm2: LayerNorm
+    /// The feed-forward network's first projection, W₁: dModel → feedForward, followed by GELU.
     public let linear1: Linear
+    /// The dropout between the GELU and `linear2`.
     public let dropout: Dropout
+    /// The feed-forward network's second projection, W₂: feedForward → dModel.
     public let linear2: Linear
+    /// The dropout on the feed-forward output, before the residual addition.
     public let dropout2: Dropout
 
+    /// A layer of width `dModel` with `heads` attention heads (causal when `causal`), a feed-forward hidden width
+    /// of `feedForward` and dropout probability `p` in all three dropouts; the linear layers are drawn from
+    /// `generator` (uniform in ±1/√fan_in), each dropout's seed too, the LayerNorms start at γ = 1, β = 0.
+    /// Throws `ScalpelError.invalidArgument` unless `heads` ≥ 1 divides `dModel`.
     public init(dModel: Int, heads: Int, feedForward: Int, dropout p: Float = 0.1, causal: Bool = false, generator: inout SeededRandom,
                 on backend: any Backend) throws {
         norm1 = try LayerNorm(dModel, on: backend)
@@ -216,8 +264,11 @@ public final class TransformerEncoderLayer: Module, Layer {
         dropout2 = Dropout(p, seed: generator.next())
     }
 
+    /// The layer applied to x (N, L, dModel) with every time step a valid key, shape (N, L, dModel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try self(x, keyLengths: nil) }
 
+    /// The layer applied to x (N, L, dModel); keyLengths (N): the valid time steps of each sequence, later keys
+    /// masked in the attention (nil: all valid).
     public func callAsFunction(_ x: Tensor, keyLengths: Tensor?) throws -> Tensor {
         let h = try x + dropout1(attention(norm1(x), keyLengths: keyLengths))
         return try h + dropout2(linear2(dropout(linear1(norm2(h)).gelu())))
@@ -231,13 +282,23 @@ public final class TransformerEncoderLayer: Module, Layer {
 /// dModel channels with GELU, a position code, pre-norm encoder layers, a final LayerNorm, the
 /// mean over (valid) time steps and a linear head.
 public final class TransformerClassifier: Module, Layer {
+    /// The convolution inChannels → dModel (kernel 7, "same" padding), followed by GELU.
     public let stem: Conv1d
+    /// The fixed sinusoidal position code; nil with learned positions.
     public let sinusoidal: SinusoidalPositionalEncoding?
+    /// The learned position embedding; nil unless made with `learnedPositions`.
     public let learned: LearnedPositionalEncoding?
+    /// The encoder layers, in the order they run.
     public let layers: [TransformerEncoderLayer]
+    /// The LayerNorm after the last encoder layer.
     public let norm: LayerNorm
+    /// The linear classifier dModel → classes, applied to the pooled features (logits).
     public let head: Linear
 
+    /// A classifier of `inChannels`-channel signals of at most `length` steps into `classes` classes, with
+    /// `layers` encoder layers of width `dModel`, `heads` heads, feed-forward width `feedForward` and dropout
+    /// `dropout`, and learned positions when `learnedPositions` (else sinusoidal); parameters and dropout seeds
+    /// are drawn from `generator`. Throws `ScalpelError.invalidArgument` unless `heads` ≥ 1 divides `dModel`.
     public init(inChannels: Int, length: Int, classes: Int, dModel: Int = 64, heads: Int = 4, layers count: Int = 2, feedForward: Int = 128,
                 dropout: Float = 0.1, learnedPositions: Bool = false, generator: inout SeededRandom, on backend: any Backend) throws {
         stem = try Conv1d(inChannels, dModel, kernel: 7, padding: .same, generator: &generator, on: backend)
@@ -250,6 +311,8 @@ public final class TransformerClassifier: Module, Layer {
         head = try Linear(dModel, classes, generator: &generator, on: backend)
     }
 
+    /// The logits (N, classes) of x (N, inChannels, L ≤ length), every time step valid; throws
+    /// `ScalpelError.shapeMismatch` for any other shape.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try self(x, lengths: nil) }
 
     /// lengths (N): valid time steps per sequence (keys after them are masked and excluded from
@@ -312,13 +375,23 @@ public enum SequenceModels {
 /// A recurrent classifier for (N, C, L) signals: a bidirectional LSTM or GRU over the time
 /// steps, the mean of its outputs over time (both directions), and a linear head.
 public final class RecurrentClassifier: Module, Layer {
+    /// The recurrent network a `RecurrentClassifier` runs: `lstm` an `LSTM`, `gru` a `GRU` (raw values "lstm" and
+    /// "gru").
     public enum Cell: String, Sendable { case lstm, gru }
 
+    /// Which recurrent network runs.
     public let cell: Cell
+    /// The bidirectional LSTM; nil unless `cell` is `.lstm`.
     public let lstm: LSTM?
+    /// The bidirectional GRU; nil unless `cell` is `.gru`.
     public let gru: GRU?
+    /// The linear classifier 2·hidden → classes, applied to the mean output over time (logits).
     public let head: Linear
 
+    /// A classifier of `inChannels`-channel signals into `classes` classes: a bidirectional `layers`-layer
+    /// `cell` network of `hidden` units per direction, then the head, all drawn from `generator` (uniform in
+    /// ±1/√hidden for the recurrent weights, ±1/√(2·hidden) for the head). Throws `ScalpelError.invalidArgument`
+    /// unless the sizes are positive.
     public init(cell: Cell, inChannels: Int, hidden: Int, layers: Int = 1, classes: Int, generator: inout SeededRandom,
                 on backend: any Backend) throws {
         self.cell = cell
@@ -329,6 +402,8 @@ public final class RecurrentClassifier: Module, Layer {
         head = try Linear(2 * hidden, classes, generator: &generator, on: backend)
     }
 
+    /// The logits (N, classes) of x (N, C, L); throws `ScalpelError.shapeMismatch` unless x is (N, inChannels, L)
+    /// with N and L at least 1.
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard x.rank == 3 else { throw ScalpelError.shapeMismatch(op: "RecurrentClassifier", detail: "needs (N, C, L), got \(x.shape)") }
         let steps = try x.permuted([0, 2, 1])  // (N, L, C)

@@ -15,18 +15,31 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         case direct
     }
 
+    /// The device's kernel family (`lookup`: packed for CPU-type devices, tiled otherwise); `plan`
+    /// may still send a packed product to the direct kernels (`directPays`, `directPaysDeep`).
     public var variant: Variant
+    /// packed and direct: rows of C per work-item, one float vector accumulator each (PACK_RM: 1,
+    /// 2, 4, 6 or 8); `lookup` takes 8 for devices preferring 16-wide vectors and for CPU devices
+    /// on AVX-512 hosts, else 6.
     public var packRM = 6
+    /// packed and direct: columns of C per work-item, the float vector width (PACK_VW: 4, 8 or 16).
     public var packVW = 16
     /// gemm_direct and the packed implicit-convolution kernels: work-items per work-group,
     /// along the columns of C (a host-side launch knob).
     public var packGroup = 4
     /// packed: work-items per work-group of gemm_packed, along the rows of C (see gemm.cl).
     public var packedGroup = 8
+    /// tiled: rows of C per work-group (TILE_M).
     public var tileM = 64
+    /// tiled: columns of C per work-group (TILE_N).
     public var tileN = 64
+    /// tiled: depth of each slice of op(A) and op(B) staged in __local memory (TILE_K).
     public var tileK = 16
+    /// tiled: outputs per work-item along the rows of C (TILE_WPT_M); a work-group has
+    /// tileM / wptM work-items along them.
     public var wptM = 4
+    /// tiled: outputs per work-item along the columns of C (TILE_WPT_N); a work-group has
+    /// tileN / wptN work-items along them.
     public var wptN = 4
     /// Silences the compiler's warnings: wider vectors than the device's native width make
     /// clang warn about the (internal, inlined) vector ABI of every builtin call.
@@ -101,6 +114,7 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
             (self.smallTile, self.splits, self.sliceDepth) = (smallTile, splits, sliceDepth)
         }
 
+        /// "direct", "small tile" or "large tile", then ", 4 K slices of 256" when K is split.
         public var description: String {
             (direct ? "direct" : smallTile ? "small tile" : "large tile") + (splits > 1 ? ", \(splits) K slices of \(sliceDepth)" : "")
         }
@@ -210,6 +224,8 @@ public struct GEMMTuning: Sendable, Hashable, CustomStringConvertible {
         p.transB && p.k >= 2 * packSliceDepth && p.k >= 4 * max(p.m, p.n) && (p.m >= 64 || !packSplitK)
     }
 
+    /// The family and its knobs, e.g. "packed 6×16, split-K, direct to 2 MiB operands" or
+    /// "tiled 64×64×16, 4×4 per work-item".
     public var description: String {
         switch variant {
         case .packed: return "packed \(packRM)×\(packVW)" + (packSplitK ? ", split-K" : "") + ", direct to \(directMaxOperand * 4 >> 20) MiB operands"

@@ -56,6 +56,10 @@ struct AttentionKernelConfig: Hashable, CustomStringConvertible {
 /// dq, dk, dv another). When the program does not build, both run on the CPU-Swift backend
 /// (each distinct buffer copied over and back once) with one warning carrying the build log.
 extension OpenCLBackend {
+    /// Validates the geometry (its lengths, head size and batch·heads below 2³¹, else
+    /// `shapeMismatch`) and the buffers, then enqueues attention_forward, one launch over (queries,
+    /// batch·heads) in work-groups of `blockQ` queries; when attention.cl does not build, runs the
+    /// CPU-Swift backend's `attention` on copies of the operands.
     public func attention(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                           keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer) throws {
         let g = geometry
@@ -76,6 +80,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Validates as `attention` does, then enqueues three launches: attention_backward_delta
+    /// (rowsum(dO·O) into a scratch row of batch·heads·queryLength floats), attention_backward_dkdv
+    /// per key block and attention_backward_dq per query block; when attention.cl does not build,
+    /// runs the CPU-Swift backend's `attentionBackward` on copies of the operands.
     public func attentionBackward(_ geometry: AttentionGeometry, q: any DeviceBuffer, k: any DeviceBuffer, v: any DeviceBuffer,
                                   keyLengths: (any DeviceBuffer)?, output: any DeviceBuffer, logSumExp: any DeviceBuffer,
                                   dOutput: any DeviceBuffer, dq: any DeviceBuffer, dk: any DeviceBuffer, dv: any DeviceBuffer) throws {

@@ -27,6 +27,10 @@ extension OpenCLBackend {
         "-DPOOL_R=\(g.kernelHeight) -DPOOL_S=\(g.kernelWidth) -DPOOL_SH=\(g.strideH) -DPOOL_SW=\(g.strideW)"
     }
 
+    /// Validates `geometry` and the buffers (`shapeMismatch`), then enqueues conv.cl's im2col over
+    /// (OW, N·OH, C·R·S), or its unguarded im2col_rows form where row-shaped work-groups tile that
+    /// range and every index fits 32 bits; when conv.cl does not build, runs the CPU-Swift
+    /// backend's `im2col` on copies of the operands.
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, total = g.columnRows * g.columnCount
@@ -38,6 +42,11 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.im2col(g, input: b[0], offset: offset, columns: b[1]) }
     }
 
+    /// Validates `geometry` and the buffers (`shapeMismatch`), then enqueues conv.cl's col2im,
+    /// built for this window, stride and dilation: one work-item per input element gathers its
+    /// column entries (no atomics), in the unguarded col2im_rows form where the launch tiles
+    /// exactly and every index fits 32 bits; when conv.cl does not build, runs the CPU-Swift
+    /// backend's `col2im` on copies of the operands.
     public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         try geometry.validate()
         let g = geometry, total = g.batch * g.inChannels * g.height * g.width
@@ -78,6 +87,10 @@ extension OpenCLBackend {
         try enqueueRows(kernel, name: name, global: global)
     }
 
+    /// Validates `geometry` and the buffers (`shapeMismatch`), then enqueues pool.cl, built for
+    /// this window and stride, one work-item per output element (pool2d_tiles when the windows tile
+    /// the input exactly); when pool.cl does not build, runs the CPU-Swift backend's `pool2d` on
+    /// copies of the operands.
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, outCount = g.batch * g.channels * g.outHeight * g.outWidth
@@ -87,6 +100,10 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.pool2d(g, max: max, input: b[0], output: b[1]) }
     }
 
+    /// Validates `geometry` and the buffers (`shapeMismatch`), then enqueues pool.cl's
+    /// pool2d_backward, one work-item per input element, or pool2d_backward_tiles, one per window,
+    /// when the windows tile the input exactly (no atomics either way); when pool.cl does not
+    /// build, runs the CPU-Swift backend's `pool2dBackward` on copies of the operands.
     public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
                                gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
         try geometry.validate()
@@ -107,6 +124,9 @@ extension OpenCLBackend {
 }
 
 extension OpenCLBackend {
+    /// Validates `geometry` and the buffers (`shapeMismatch`), then enqueues conv.cl's
+    /// conv2d_direct, one work-item per output element; when conv.cl does not build, runs the
+    /// CPU-Swift backend's `conv2dDirect` on copies of the operands.
     public func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws {
         try geometry.validate()
         let g = geometry, total = g.batch * g.outChannels * g.outHeight * g.outWidth

@@ -3,7 +3,10 @@ import ScalpelCore
 
 /// Everything Scalpel reads about one OpenCL device, once, at enumeration.
 public struct OpenCLDeviceInfo: Sendable, Hashable {
+    /// The device type from CL_DEVICE_TYPE; the raw value is how it is printed.
     public enum Kind: String, Sendable {
+        /// A GPU, an accelerator, a CPU device (PoCL, Intel's CPU runtime), or a type that is none
+        /// of these.
         case gpu = "GPU", accelerator = "accelerator", cpu = "CPU", other = "other"
 
         /// GPU first, then accelerators, then CPU devices.
@@ -17,30 +20,58 @@ public struct OpenCLDeviceInfo: Sendable, Hashable {
         }
     }
 
+    /// The device's identity, `.opencl(platform: platformIndex, device: deviceIndex)`.
     public var id: DeviceID
+    /// The position of the device's platform in the ICD loader's platform list (clGetPlatformIDs).
     public var platformIndex: Int
+    /// The position of the device in its platform's list of devices of every type (clGetDeviceIDs).
     public var deviceIndex: Int
+    /// CL_PLATFORM_NAME, trimmed (empty when the query fails).
     public var platformName: String
+    /// CL_PLATFORM_VENDOR, trimmed (empty when the query fails).
     public var platformVendor: String
+    /// CL_PLATFORM_VERSION, trimmed (empty when the query fails).
     public var platformVersion: String
+    /// CL_DEVICE_NAME, trimmed (empty when the query fails).
     public var name: String
+    /// The device type (a GPU bit wins over an accelerator bit, which wins over a CPU bit).
     public var kind: Kind
+    /// CL_DEVICE_VENDOR, trimmed (empty when the query fails); the GEMM tuning table matches
+    /// vendors in it.
     public var vendor: String
+    /// CL_DRIVER_VERSION, trimmed (empty when the query fails).
     public var driverVersion: String
+    /// CL_DEVICE_VERSION, the OpenCL version the device supports, trimmed (empty when the query
+    /// fails).
     public var deviceVersion: String
+    /// CL_DEVICE_OPENCL_C_VERSION, the highest OpenCL C version its compiler accepts, trimmed
+    /// (empty when the query fails).
     public var openCLCVersion: String
+    /// CL_DEVICE_MAX_COMPUTE_UNITS (0 when the query fails).
     public var computeUnits: Int
+    /// CL_DEVICE_MAX_CLOCK_FREQUENCY in MHz (0 when the query fails).
     public var clockMHz: Int
+    /// CL_DEVICE_GLOBAL_MEM_SIZE in bytes (0 when the query fails).
     public var globalMemoryBytes: Int
+    /// CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer, in bytes (0 when the query fails).
     public var maxAllocationBytes: Int
+    /// CL_DEVICE_LOCAL_MEM_SIZE: __local memory per work-group, in bytes (0 when the query fails).
     public var localMemoryBytes: Int
     /// Whether __local memory is dedicated on-chip memory (false: ordinary memory, as on PoCL).
     public var localMemoryDedicated: Bool
+    /// CL_DEVICE_MAX_WORK_GROUP_SIZE in work-items (0 when the query fails); a compiled kernel may
+    /// allow fewer.
     public var maxWorkGroupSize: Int
+    /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT in floats (0 when the query fails).
     public var preferredFloatVectorWidth: Int
+    /// Whether the device lists the cl_khr_fp16 extension.
     public var fp16: Bool
+    /// Whether the device lists cl_khr_fp64 or reports a non-zero CL_DEVICE_DOUBLE_FP_CONFIG.
     public var fp64: Bool
+    /// CL_DEVICE_AVAILABLE (false when the query fails).
     public var available: Bool
+    /// CL_DEVICE_COMPILER_AVAILABLE: whether the platform can build programs from source for the
+    /// device, as Scalpel does (false when the query fails).
     public var compilerAvailable: Bool
 
     /// What the program cache and the scheduler key on: a new driver means new binaries and

@@ -6,6 +6,9 @@ import ScalpelCore
 /// GEMM on an OpenCL device (gemm.cl): the kernel family the tuning table picks for the device,
 /// or the CPU-Swift backend when the program does not build.
 extension OpenCLBackend {
+    /// The GEMM with no epilogue in the tuning table's family (the direct kernels where the plan
+    /// prefers them), through `gemm(_:a:b:c:variant:splits:epilogue:)`; sizes and leading
+    /// dimensions must be below 2³¹ (else `shapeMismatch`).
     public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         try gemm(p, a: a, b: b, c: c, variant: nil)
     }

@@ -68,6 +68,11 @@ extension OpenCLBackend {
         }
     }
 
+    /// Validates `geometry` and the buffers (`shapeMismatch`; every tensor must hold fewer than 2³¹
+    /// elements), then enqueues conv_implicit.cl's conv_igemm_forward, one launch that adds the
+    /// bias and applies the ReLU as it stores, in the packed or tiled family (`implicitConvTiled`);
+    /// when conv_implicit.cl does not build, runs the CPU-Swift backend's `conv2dImplicitForward`
+    /// on copies of the operands.
     public func conv2dImplicitForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
                                       bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws {
         try geometry.validate()
@@ -91,6 +96,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Validates as `conv2dImplicitForward` does, then enqueues conv_igemm_backward_data, one
+    /// launch in which each input element's gradient is gathered (no atomics); when
+    /// conv_implicit.cl does not build, runs the CPU-Swift backend's `conv2dImplicitBackwardData`
+    /// on copies of the operands.
     public func conv2dImplicitBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
                                            gradInput: any DeviceBuffer) throws {
         try geometry.validate()
@@ -125,6 +134,11 @@ extension OpenCLBackend {
         return ((units + chunk - 1) / chunk, chunk)
     }
 
+    /// Validates as `conv2dImplicitForward` does, then enqueues conv_igemm_backward_weight with the
+    /// N·OH·OW sum split as `implicitWeightSplits` says; more than one slice writes partial
+    /// gradients to a scratch buffer, which conv_igemm_sum_splits adds in slice order
+    /// (deterministic, no atomics). When conv_implicit.cl does not build, runs the CPU-Swift
+    /// backend's `conv2dImplicitBackwardWeight` on copies of the operands.
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                              gradWeight: any DeviceBuffer) throws {
         try geometry.validate()

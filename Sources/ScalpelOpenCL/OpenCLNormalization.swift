@@ -45,6 +45,12 @@ extension OpenCLBackend {
                    variant: "group \(group)" + (intIndex == 1 ? ", 32-bit indices" : ""), operands: operands, body: body, fallback: fallback)
     }
 
+    /// Throws for an invalid geometry (`BatchNormGeometry.validate`), a channel with a single
+    /// value, a size of 2³¹ or more or a buffer too short (`shapeMismatch`), then enqueues two
+    /// launches of normalization.cl: batch_norm_statistics, one work-group of `normalizationGroup`
+    /// per channel, for the saved and running statistics, then batch_norm_apply per element; when
+    /// normalization.cl does not build, runs the CPU-Swift backend's `batchNormTraining` on copies
+    /// of the operands.
     public func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                                   runningMean: any DeviceBuffer, runningVar: any DeviceBuffer,
                                   savedMean: any DeviceBuffer, savedInvStd: any DeviceBuffer, y: any DeviceBuffer) throws {
@@ -72,6 +78,9 @@ extension OpenCLBackend {
         }
     }
 
+    /// Checks as `batchNormTraining` does (a single value per channel allowed), then enqueues one
+    /// batch_norm_apply per element with the running statistics; when normalization.cl does not
+    /// build, runs the CPU-Swift backend's `batchNormInference` on copies of the operands.
     public func batchNormInference(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                                    runningMean: any DeviceBuffer, runningVar: any DeviceBuffer, y: any DeviceBuffer) throws {
         let g = geometry
@@ -89,6 +98,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Throws for an invalid geometry, a size of 2³¹ or more or a buffer too short (y checked only
+    /// when `relu`), then enqueues batch_norm_backward_reduce, one work-group per channel, for
+    /// dWeight and dBias and, when dx is given, batch_norm_backward_input per element; when normalization.cl does not build, runs
+    /// the CPU-Swift backend's `batchNormBackward` on copies of the operands.
     public func batchNormBackward(_ geometry: BatchNormGeometry, training: Bool, x: any DeviceBuffer, weight: any DeviceBuffer, y: any DeviceBuffer,
                                   dy: any DeviceBuffer, mean: any DeviceBuffer, statistic: any DeviceBuffer,
                                   dx: (any DeviceBuffer)?, dWeight: any DeviceBuffer, dBias: any DeviceBuffer) throws {
@@ -119,6 +132,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Throws for an invalid geometry, rows or features of 2³¹ or more, or a buffer too short, then
+    /// enqueues layer_norm_forward, one work-group of `normalizationGroup` per row; when
+    /// normalization.cl does not build, runs the CPU-Swift backend's `layerNorm` on copies of the
+    /// operands.
     public func layerNorm(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                           y: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer) throws {
         let g = geometry
@@ -137,6 +154,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Checks as `layerNorm` does, then enqueues layer_norm_backward_input, one work-group per row,
+    /// when dx is given, and layer_norm_backward_parameters, one work-group per block of up to 32
+    /// features, when dWeight or dBias is; when normalization.cl does not build, runs the CPU-Swift
+    /// backend's `layerNormBackward` on copies of the operands.
     public func layerNormBackward(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, dy: any DeviceBuffer,
                                   mean: any DeviceBuffer, rstd: any DeviceBuffer,
                                   dx: (any DeviceBuffer)?, dWeight: (any DeviceBuffer)?, dBias: (any DeviceBuffer)?) throws {

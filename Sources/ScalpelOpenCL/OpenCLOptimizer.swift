@@ -4,6 +4,10 @@ import ScalpelCore
 
 /// The fused optimizer updates on an OpenCL device (optim.cl).
 extension OpenCLBackend {
+    /// Enqueues optim.cl's sgd_step or adam_step over `count` elements in one launch (Adam's bias
+    /// corrections formed on the host in Double); every buffer, state2 included even for SGD, must
+    /// hold `count` values (else `shapeMismatch`). When optim.cl does not build, runs the CPU-Swift
+    /// backend's `optimizerStep` on copies of the operands.
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }

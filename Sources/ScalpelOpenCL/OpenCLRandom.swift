@@ -5,6 +5,9 @@ import ScalpelCore
 
 // The randomness ops (random.cl) and the writes that do not wait, of the OpenCL backend.
 extension OpenCLBackend {
+    /// Enqueues random.cl's dropout, one work-item per Philox block (four elements) that elements
+    /// offset ..< offset + count touch; when random.cl does not build, runs the CPU-Swift backend's
+    /// `dropout` on copies of the operands, which draws the same mask.
     public func dropout(x: any DeviceBuffer, y: any DeviceBuffer, count: Int, keep: Float, scale: Float, seed: UInt64, offset: UInt64) throws {
         guard count > 0 else { return }
         // One work-item per Philox block touched by elements offset ..< offset + count.
@@ -15,6 +18,10 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.dropout(x: b[0], y: b[1], count: count, keep: keep, scale: scale, seed: seed, offset: offset) }
     }
 
+    /// Enqueues random.cl's augment_images, one work-item per output pixel looping over the
+    /// channels; an index that is not an integer in 0..<imageCount fills that sample with NaN
+    /// rather than throwing (the CPU-Swift backend throws). When random.cl does not build, runs the
+    /// CPU-Swift backend's `augmentImages` on copies of the operands.
     public func augmentImages(_ parameters: AugmentationParameters, images: any DeviceBuffer, imageCount: Int, index: any DeviceBuffer,
                               output: any DeviceBuffer, batch: Int, seed: UInt64, offset: UInt64) throws {
         let size = parameters.imageSize
@@ -56,6 +63,10 @@ extension OpenCLBackend {
         return (0 ..< n).map { SIMD4(words[4 * $0 ..< 4 * $0 + 4]) }
     }
 
+    /// Enqueues a non-blocking clEnqueueWriteBuffer from a private copy of `values`, freed at a
+    /// later write once this one's event reports completion (or when the backend goes); throws
+    /// `shapeMismatch` when the values do not fit from `offset`, and the driver's error when the
+    /// enqueue fails.
     public func writeWithoutWaiting(_ values: [Float], to buffer: any DeviceBuffer, at offset: Int) throws {
         let target = try storage(buffer, op: "write")
         guard offset >= 0, offset + values.count <= target.count else {

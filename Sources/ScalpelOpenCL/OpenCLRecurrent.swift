@@ -10,6 +10,10 @@ extension OpenCLBackend {
         }
     }
 
+    /// Throws `shapeMismatch` for a negative size, batch·4·hidden beyond 2³¹ − 1 or a buffer too
+    /// short, then enqueues recurrent.cl's lstm_cell, one work-item per (batch row, hidden unit);
+    /// when recurrent.cl does not build, runs the CPU-Swift backend's `lstmCell` on copies of the
+    /// operands.
     public func lstmCell(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, h: any DeviceBuffer,
                          batch: Int, hidden: Int) throws {
         try Self.checkCell("lstm_cell", batch: batch, hidden: hidden)
@@ -21,6 +25,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.lstmCell(gates: b[0], cPrev: b[1], c: b[2], h: b[3], batch: batch, hidden: hidden) }
     }
 
+    /// Checks as `lstmCell` does, then enqueues lstm_cell_backward, one work-item per (batch row,
+    /// hidden unit); when recurrent.cl does not build, runs the CPU-Swift backend's
+    /// `lstmCellBackward` on copies of the operands.
     public func lstmCellBackward(gates: any DeviceBuffer, cPrev: any DeviceBuffer, c: any DeviceBuffer, dh: any DeviceBuffer,
                                  dc: (any DeviceBuffer)?, dGates: any DeviceBuffer, dcPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
         try Self.checkCell("lstm_cell backward", batch: batch, hidden: hidden)
@@ -38,6 +45,9 @@ extension OpenCLBackend {
         }
     }
 
+    /// Checks as `lstmCell` does, then enqueues gru_cell, one work-item per (batch row, hidden
+    /// unit); when recurrent.cl does not build, runs the CPU-Swift backend's `gruCell` on copies of
+    /// the operands.
     public func gruCell(gi: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, h: any DeviceBuffer,
                         saved: any DeviceBuffer, batch: Int, hidden: Int) throws {
         try Self.checkCell("gru_cell", batch: batch, hidden: hidden)
@@ -49,6 +59,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.gruCell(gi: b[0], gh: b[1], hPrev: b[2], h: b[3], saved: b[4], batch: batch, hidden: hidden) }
     }
 
+    /// Checks as `lstmCell` does, then enqueues gru_cell_backward, one work-item per (batch row,
+    /// hidden unit); when recurrent.cl does not build, runs the CPU-Swift backend's
+    /// `gruCellBackward` on copies of the operands.
     public func gruCellBackward(saved: any DeviceBuffer, gh: any DeviceBuffer, hPrev: any DeviceBuffer, dh: any DeviceBuffer,
                                 dgi: any DeviceBuffer, dgh: any DeviceBuffer, dhPrev: any DeviceBuffer, batch: Int, hidden: Int) throws {
         try Self.checkCell("gru_cell backward", batch: batch, hidden: hidden)

@@ -7,8 +7,11 @@ import Glibc
 
 /// A file a run read or wrote, by content: its path and SHA-256.
 public struct AuditedFile: Codable, Equatable, Sendable {
+    /// The path the run named the file by, as given (not made absolute).
     public var path: String
+    /// The SHA-256 of the file's content as 64 lowercase hexadecimal digits.
     public var sha256: String
+    /// The file's size in bytes, as hashed.
     public var bytes: Int
 
     /// The digest of the file at `path` (nil when it cannot be read).
@@ -28,14 +31,31 @@ public struct AuditedFile: Codable, Equatable, Sendable {
 /// One line of the audit trail: who ran what on which files, what it wrote, and what it found;
 /// chained to the line before by the digest of that line's bytes.
 public struct AuditRecord: Codable, Equatable, Sendable {
+    /// The record's number in the log, from 1: one more than that of the line before (a damaged
+    /// line counts as one).
     public var sequence: Int
+    /// When the record was made (or the `time` given to `append`): ISO 8601 in UTC, with fractional
+    /// seconds.
     public var time: String
+    /// The process's user: the login name from the password database, else `$USER`, else "uid"
+    /// and the numeric user id.
     public var user: String
+    /// The host name of the machine the run was on.
     public var host: String
+    /// The name of the command that ran (the CLI records its subcommand, such as "train" or
+    /// "deid").
     public var command: String
+    /// The command-line arguments after the program name, verbatim: file paths and option values
+    /// are stored in the clear, like the rest of the log.
     public var arguments: [String]
+    /// The files the run read, each by path, SHA-256 and size; a file that cannot be read when the
+    /// record is made is left out.
     public var inputs: [AuditedFile]
+    /// The files the run wrote, recorded as `inputs` are (the CLI lists every file of an output
+    /// folder).
     public var outputs: [AuditedFile]
+    /// The run's headline numbers by name (accuracy, AUROC, …); values that are not finite are left
+    /// out.
     public var metrics: [String: Double]
     /// "ok", or "failed" with the exit status for a command that did not complete.
     public var status: String
@@ -67,11 +87,16 @@ public struct AuditRecord: Codable, Equatable, Sendable {
 /// consistently; keep a copy of the head elsewhere (or the log on append-only storage) to catch
 /// that.
 public struct AuditLog: Sendable {
+    /// The log file (JSON Lines); its head is kept beside it, at the same path with `.head`
+    /// appended.
     public let url: URL
+    /// The `previous` of the first record: 64 zeros.
     public static let genesis = String(repeating: "0", count: 64)
     /// The format new records are written in.
     static let currentFormat = 2
 
+    /// The log at `url`; nothing is opened or created until `checkWritable`, `append` or `verify`
+    /// runs.
     public init(url: URL) { self.url = url }
 
     /// The log the environment names: `SCALPEL_AUDIT_LOG`, else `$XDG_DATA_HOME/scalpel/audit.log`,
@@ -252,9 +277,12 @@ public struct AuditLog: Sendable {
 
     /// What `verify` found.
     public struct Verification: Sendable {
+        /// The number of non-empty lines in the log, damaged lines included.
         public var records: Int
         /// Each problem, with its line number.
         public var problems: [String]
+        /// Whether `problems` is empty: every line is an unedited record in sequence and chain, and
+        /// the log ends where its head says. A chain rewritten together with its head still passes.
         public var isIntact: Bool { problems.isEmpty }
     }
 
@@ -282,9 +310,12 @@ public struct AuditLog: Sendable {
     }
 }
 
+/// Why the audit log or its head could not be created, opened, locked, read, written or found.
 public enum AuditError: Error, CustomStringConvertible, Sendable {
+    /// The file (the log or its head) and what went wrong; never the content of a record.
     case io(path: String, reason: String)
 
+    /// "audit log PATH: REASON".
     public var description: String {
         switch self {
         case let .io(path, reason): "audit log \(path): \(reason)"

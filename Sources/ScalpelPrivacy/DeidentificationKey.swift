@@ -168,7 +168,10 @@ public struct DeidentificationKey: Sendable, Equatable, CustomStringConvertible,
 
     /// "DeidentificationKey(fingerprint: 1a2b3c4d)": never the key itself.
     public var description: String { "DeidentificationKey(fingerprint: \(fingerprint))" }
+    /// The same as `description`: the fingerprint, never the key.
     public var debugDescription: String { description }
+    /// A mirror whose only child is the fingerprint, so `dump` and other reflection never show the
+    /// key material.
     public var customMirror: Mirror { Mirror(self, children: ["fingerprint": fingerprint]) }
 }
 

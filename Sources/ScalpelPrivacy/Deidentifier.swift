@@ -93,6 +93,9 @@ public struct Deidentifier: Sendable {
         /// (today by default).
         public var referenceDate: Date
 
+        /// Options with each property set from the parameter of the same name; by default dates
+        /// keep only their year, no column is named (patient, keep, drop or free text), dates are
+        /// read month first and ages are reckoned as of the moment the options are made.
         public init(
             dates: DateRule = .yearOnly, patientColumn: String? = nil, keep: [String] = [], drop: [String] = [],
             freeText: [String] = [], dayFirst: Bool = false, referenceDate: Date = Date()
@@ -189,19 +192,36 @@ public struct Deidentifier: Sendable {
 
     /// What was done to a column.
     public enum Action: String, Codable, Sendable {
+        /// Left unchanged: a state, a column listed in `keep`, or a column that is not an
+        /// identifier and in whose cells the scrubber found nothing.
         case kept = "kept"
+        /// Removed from the output.
         case dropped = "dropped"
+        /// Each present value replaced by its keyed pseudonym ("P-" and 16 hex digits).
         case pseudonymised = "pseudonymised"
+        /// ZIP codes cut to their first three digits (000 for the prefixes of areas of 20,000
+        /// people or fewer).
         case truncatedZIP = "truncated to 3 digits"
+        /// Dates reduced to their year; birth dates that point to an age over 89 become "90+".
         case yearOnly = "year only"
+        /// Dates moved by the patient's date shift and written as yyyy-MM-dd; dates without a day
+        /// keep their year only, and birth dates that may point to an age over 89 become "90+".
         case shifted = "shifted"
+        /// Ages over 89 replaced by "90+".
         case topCoded = "top-coded to 90+"
+        /// Text whose identifiers were replaced by tags such as [EMAIL] and [NAME]: a free-text
+        /// column, or another column in which the scrubber changed cells.
         case scrubbed = "scrubbed"
     }
 
+    /// The rules this de-identifier applies; checked against a table's header only when the table
+    /// is de-identified.
     public let options: Options
     let key: DeidentificationKey
 
+    /// A de-identifier whose pseudonyms and date shifts are keyed by `key`. `options` is not
+    /// checked here: `deidentify` throws for a column it names that the table lacks, a column given
+    /// two roles, or a date shift without a patient column.
     public init(key: DeidentificationKey, options: Options = Options()) {
         self.key = key
         self.options = options
@@ -634,6 +654,8 @@ public struct Deidentifier: Sendable {
 /// What was done to each column of a de-identified table. It holds column names, kinds, actions
 /// and counts: never a cell value, and never the key (only its fingerprint).
 public struct DeidentificationReport: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// What was done to one input column: its name, the kind found and how, the action and the
+    /// number of cells changed (never a cell value).
     public struct Column: Codable, Sendable, Equatable {
         /// The header name.
         public var name: String
@@ -715,6 +737,8 @@ public enum DeidentificationError: Error, CustomStringConvertible, Equatable, Se
     /// Every column would be removed.
     case noColumnsLeft(source: String)
 
+    /// A message naming the key file, the column or the cell's line and column, and what to do; it
+    /// never quotes a cell value or key material (column names from the header are quoted).
     public var description: String {
         switch self {
         case let .invalidKey(source, reason):

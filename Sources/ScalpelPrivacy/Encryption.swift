@@ -9,15 +9,26 @@ import Glibc
 /// Why encrypting or decrypting failed. Messages name the file and the problem, never a key,
 /// a passphrase or any of the protected content.
 public enum EncryptionError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file does not start with the `SCALPENC` header.
     case notEncrypted(source: String)
+    /// The header's format version is not one this build reads.
     case unsupportedVersion(source: String, version: UInt8)
+    /// The file ends early or its header holds a value Scalpel never writes (or, when sealing, the
+    /// recorded extension is not plain ASCII).
     case malformed(source: String, reason: String)
     /// The key is wrong or the file was changed: AES-GCM's tag does not verify.
     case authenticationFailed(source: String)
+    /// The secret cannot be used: key text that is not 64 hex characters, a passphrase under 8
+    /// characters, a key for a passphrase file or the reverse, or in strict mode a secret file
+    /// others can read.
     case badKey(source: String, reason: String)
+    /// The file is encrypted and no key or passphrase was given.
     case noKey
+    /// A file (the data, a key or a passphrase file) that cannot be read or created, and why.
     case io(path: String, reason: String)
 
+    /// A message naming the file and the problem; never a key, a passphrase or any of the protected
+    /// content.
     public var description: String {
         switch self {
         case let .notEncrypted(source): "\(source): not a Scalpel encrypted file (no SCALPENC header)"
@@ -37,7 +48,10 @@ public enum EncryptionError: Error, CustomStringConvertible, Equatable, Sendable
 /// stretched with scrypt (memory-hard: 2¹⁷ × 8 × 128 bytes = 128 MiB by default), whose salt and
 /// cost travel in the file header.
 public enum EncryptionSecret: Sendable {
+    /// A 256-bit AES key, used as it is.
     case key(SymmetricKey)
+    /// A passphrase, stretched with scrypt under the salt and cost each file's header records
+    /// (`resolve` accepts only those of 8 characters or more).
     case passphrase(String)
 
     /// A 256-bit key from text: 64 hex characters (surrounding whitespace ignored).
@@ -124,7 +138,9 @@ public enum EncryptionSecret: Sendable {
 /// Everything before the nonce is authenticated as associated data, so a changed header fails
 /// like a changed ciphertext.
 public enum EncryptedFile {
+    /// The 8 bytes every encrypted file starts with: ASCII `SCALPENC`.
     public static let magic = Array("SCALPENC".utf8)
+    /// The format version written after `magic`, and the only one `open` accepts.
     public static let version: UInt8 = 1
     /// scrypt's default cost: N = 2¹⁷, r = 8, p = 1 (128 MiB, about half a second).
     public static let defaultCost = (logN: UInt8(17), r: UInt8(8), p: UInt8(1))
@@ -242,12 +258,16 @@ public enum EncryptedFile {
 /// A secret and the keys derived from it: a passphrase is stretched once per salt (scrypt is
 /// slow on purpose), and every file one ring seals shares one fresh random salt.
 public final class KeyRing: @unchecked Sendable {
+    /// The key or passphrase the ring seals and opens files with.
     public let secret: EncryptionSecret
     let cost: (logN: UInt8, r: UInt8, p: UInt8)
     private let lock = NSLock()
     private var derived: [[UInt8]: SymmetricKey] = [:]
     private var sealing: (prefix: [UInt8], key: SymmetricKey)?
 
+    /// A ring for `secret`; `cost` is the scrypt cost of the files it seals under a passphrase
+    /// (opening uses the cost each file's header records). Nothing is derived until a key is
+    /// needed; derived keys are cached, and the ring may be shared between threads.
     public init(_ secret: EncryptionSecret, cost: (logN: UInt8, r: UInt8, p: UInt8) = EncryptedFile.defaultCost) {
         self.secret = secret
         self.cost = cost

@@ -4,7 +4,9 @@ import ScalpelCore
 /// What a tensor's elements mean. Storage is always fp32; integer tensors (class labels,
 /// indices) hold exact integers below 2²⁴.
 public enum DType: String, Sendable, Codable {
+    /// Real values.
     case float32
+    /// Integers (class labels, indices), stored as exact fp32 values below 2²⁴.
     case int32
 }
 
@@ -25,6 +27,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public internal(set) var storage: any DeviceBuffer
     /// The arena this tensor was packed into, if any (see `TensorArena`).
     public internal(set) weak var arena: TensorArena?
+    /// What the elements mean: `float32`, or `int32` for labels and indices (stored as fp32).
     public let dtype: DType
     /// Whether gradients flow to this tensor (set on leaves you want gradients for).
     public var requiresGrad: Bool
@@ -86,10 +89,12 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return t
     }
 
+    /// A tensor of `shape` filled with 0.
     public static func zeros(_ shape: [Int], on backend: any Backend, requiresGrad: Bool = false) throws -> Tensor {
         try full(shape, 0, on: backend, requiresGrad: requiresGrad)
     }
 
+    /// A tensor of `shape` filled with 1.
     public static func ones(_ shape: [Int], on backend: any Backend, requiresGrad: Bool = false) throws -> Tensor {
         try full(shape, 1, on: backend, requiresGrad: requiresGrad)
     }
@@ -176,6 +181,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         Tensor(storage: storage, shape: shape, backend: backend, dtype: dtype)
     }
 
+    /// One line for printing: shape, dtype, backend, whether it requires grad and at most the
+    /// first 8 values, e.g. `Tensor(shape: [2], float32, on cpu: [1, 2])`; reading the values
+    /// waits for pending work (`?` when the read fails).
     public var description: String {
         let preview = (try? array().prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")) ?? "?"
         return "Tensor(shape: \(shape), \(dtype), on \(backend.id)\(requiresGrad ? ", requires grad" : ""): [\(preview)\(count > 8 ? ", …" : "")])"
