@@ -65,11 +65,19 @@ let package = Package(
         // Modules, layers, losses, optimizers, schedules, safetensors checkpoints.
         .target(name: "ScalpelNN", dependencies: ["ScalpelTensor", "ScalpelIO"]),
 
-        // The runtime users program against: device resolution, self-test, benchmarks.
+        // The backend conformance matrix: every op case checked against the CPU reference on any
+        // backend (the self-test a device passes before use, `scalpel selftest`, the test suite).
+        .target(name: "ScalpelConformance", dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor"]),
+
+        // What users program against (one import): the runtime (device resolution), data sets
+        // prepared for training, the model recipes, the trainer and a run's folder, explanations.
         .target(
             name: "Scalpel",
             dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic",
-                           "ScalpelPrivacy", "CScalpelMPI"]),
+                           "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI"]),
+
+        // Benchmarks of kernels and training steps (`scalpel bench`).
+        .target(name: "ScalpelBenchmarks", dependencies: ["Scalpel"]),
 
         // Patient-data protection: de-identification, encryption at rest, the audit trail.
         .target(
@@ -82,7 +90,7 @@ let package = Package(
 
         .executableTarget(
             name: "ScalpelCLI",
-            dependencies: ["Scalpel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Scalpel", "ScalpelBenchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Files with no dependencies: atomic, private writes and safetensors checkpoints.
         .target(name: "ScalpelIO"),
@@ -90,7 +98,7 @@ let package = Package(
         .target(name: "ScalpelClinic", dependencies: ["ScalpelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // Fixtures are read through #filePath, not bundled.
-        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel", "ScalpelBenchmarks", "ScalpelConformance"], exclude: ["Fixtures"]),
         // A user's program: only the Scalpel product, only `import Scalpel`.
         .testTarget(name: "ScalpelLibraryTests", dependencies: ["Scalpel"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),

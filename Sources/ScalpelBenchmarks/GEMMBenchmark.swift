@@ -1,4 +1,5 @@
 import Foundation
+import Scalpel
 import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL

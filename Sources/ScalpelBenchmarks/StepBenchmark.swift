@@ -1,4 +1,5 @@
 import Foundation
+import Scalpel
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
@@ -45,22 +46,15 @@ public enum StepBenchmark {
             self.augment = augment
         }
 
-        /// The bundled data set each model is benchmarked on: its sample shape and classes
-        /// (BreastMNIST 1×28×28 and 2 classes for images, ECG5000 1×140 and 5 classes for
-        /// sequences, WDBC's 30 features and 2 classes for the MLP).
+        /// The bundled data set `model` is benchmarked on: its sample shape and classes
+        /// (`ModelRecipe.benchmarkSample`).
         public static func sample(for model: String) throws -> (shape: [Int], classes: Int) {
-            switch model {
-            case "cnn", "resnet18": return ([1, 28, 28], 2)
-            case "fcn", "transformer", "lstm", "gru": return ([1, 140], 5)
-            case "mlp": return ([30], 2)
-            default:
-                throw ScalpelError.invalidArgument("--model \(model): choose one of " + StepBenchmark.models.joined(separator: ", "))
-            }
+            try ModelRecipe.named(model).benchmarkSample
         }
     }
 
-    /// The models `bench step` knows.
-    public static let models = ["cnn", "resnet18", "fcn", "transformer", "lstm", "gru", "mlp"]
+    /// The models `bench step` knows: every built-in model.
+    public static var models: [String] { ModelRecipe.names }
 
     /// One backend's measurement (the keys of `bench step --json`; the table is left out).
     public struct Result: Encodable, Sendable {
@@ -92,8 +86,8 @@ public enum StepBenchmark {
         let wasEnabled = Profiler.isEnabled
         defer { Profiler.setEnabled(wasEnabled) }
         Profiler.setEnabled(false)
-        let (model, _) = try TrainingRun.buildModel(workload.model, sampleShape: workload.sampleShape, classes: workload.classes,
-                                                hidden: workload.hidden, dropout: workload.dropout, seed: 1, on: backend)
+        let (model, _) = try ModelRecipe.named(workload.model).build(
+            ModelShape(sampleShape: workload.sampleShape, classes: workload.classes, hidden: workload.hidden, dropout: workload.dropout), seed: 1, on: backend)
         model.train()
         let optimizer = try Adam(model.namedParameters(), learningRate: workload.learningRate)
         let average = try workload.ema.map { try WeightAverage(model, decay: $0) }

@@ -1,4 +1,5 @@
 import Foundation
+import Scalpel
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor

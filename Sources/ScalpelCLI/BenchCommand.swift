@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Scalpel
+import ScalpelBenchmarks
 import ScalpelCPU
 import ScalpelCore
 import ScalpelIO
@@ -132,9 +133,8 @@ struct StepBenchCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard samples >= 1 else { throw ScalpelError.invalidArgument("--samples must be at least 1") }
-            let sample = try StepBenchmark.Workload.sample(for: model)
-            let kind: PreparedData.Kind = sample.shape.count == 3 ? .images : sample.shape.count == 2 ? .sequences : .table
-            let defaults = TrainCommand.defaults(model: model, kind: kind)
+            let recipe = try ModelRecipe.named(model)
+            let (sample, defaults) = (recipe.benchmarkSample, recipe.defaults)
             if let batchSize, batchSize < 1 { throw ScalpelError.invalidArgument("--batch-size must be at least 1") }
             let workload = StepBenchmark.Workload(model: model, sampleShape: sample.shape, classes: sample.classes,
                                                   batchSize: batchSize ?? defaults.batchSize, learningRate: defaults.learningRate,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Scalpel
 import ScalpelCPU
+import ScalpelConformance
 import ScalpelCore
 import ScalpelOpenCL
 
@@ -73,7 +74,7 @@ extension SelfTestCommand {
         let spec = try options.spec()
         do {
             let runtime = try Runtime.open(spec)
-            return (KernelSelfTestSuite.backends(for: runtime), runtime.explanation)
+            return (runtime.backends, runtime.explanation)
         } catch let error as ScalpelError {
             guard case .deviceUnavailable = error else { throw error }
             let inventory = OpenCLInventory.shared

@@ -92,7 +92,9 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "CSV: numeric-coded columns to one-hot encode (columns of words always are).")
     var categorical: [String] = []
 
-    @Option(help: "The model: mlp (tables); cnn or resnet18 (images); fcn, transformer, lstm or gru (signals). Default: mlp, cnn or fcn.")
+    @Option(help: ArgumentHelp("The model: " + [PreparedData.Kind.table, .images, .sequences].map { kind in
+        ModelRecipe.recipes(for: kind).map(\.name).joined(separator: ", ") + " (\(kind.rawValue))" }.joined(separator: "; ")
+        + ". Default: the first of each kind."))
     var model: String?
 
     @Option(help: "Epochs (default: 60 for tables, 20 for images, 100 for signals).")
@@ -181,18 +183,15 @@ struct TrainCommand: ParsableCommand {
     func newConfig() throws -> TrainingConfig {
         let data = self.data ?? "Data/breastmnist.npz"
         let kind = PreparedData.kind(of: data, model: self.model, keys: try? key.keyRing(prompt: false))
-        let model = self.model ?? ["table": "mlp", "images": "cnn", "sequences": "fcn"][kind?.rawValue ?? "images"]!
-        let known = TrainingRun.models.values.flatMap { $0 }
-        guard known.contains(model) else {
-            throw ScalpelError.invalidArgument("unknown model '\(model)': choose \(known.sorted().joined(separator: ", "))")
-        }
+        let recipe = try self.model.map(ModelRecipe.named) ?? ModelRecipe.standard(for: kind ?? .images)
+        let model = recipe.name
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         var config = TrainingConfig(data: data, label: label ?? "diagnosis", out: out ?? "runs/\(stamp)-\(model)")
         config.positiveClass = positive
         config.dropColumns = drop
         config.categoricalColumns = categorical
         config.model = model
-        let defaults = TrainCommand.defaults(model: model, kind: kind ?? .images)
+        let defaults = recipe.defaults
         config.epochs = epochs ?? defaults.epochs
         config.batchSize = batchSize ?? defaults.batchSize
         config.learningRate = lr ?? defaults.learningRate
@@ -257,34 +256,5 @@ struct TrainCommand: ParsableCommand {
         return (config, largest)
     }
 
-    /// What `scalpel train` uses for an option left out, per model (and kind of data).
-    struct Defaults {
-        var epochs: Int, batchSize: Int, learningRate: Float
-        /// 0: no gradient clipping.
-        var clipNorm: Float
-        var schedule: String
-        /// 0: no weight average.
-        var ema: Float
-    }
-
-    static func defaults(model: String, kind: PreparedData.Kind) -> Defaults {
-        var result = switch kind {
-        case .table: Defaults(epochs: 60, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
-        case .images: Defaults(epochs: 20, batchSize: 128, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
-        case .sequences: Defaults(epochs: 100, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
-        }
-        switch model {
-        case "transformer":
-            (result.learningRate, result.clipNorm) = (5e-4, 1)
-        case "resnet18":
-            // BreastMNIST's 546 training images: five steps of 128 an epoch at a constant rate leave the
-            // ResNet-18 short of the MedMNIST v2 table; batch 32, a cosine rate and a weight average (which
-            // steadies the epoch picked by 78 validation images) reach it (README, results).
-            (result.batchSize, result.schedule, result.ema) = (32, "cosine", 0.98)
-        default:
-            break
-        }
-        return result
-    }
 
 }

@@ -15,6 +15,12 @@ public struct DeviceSelfTest: Sendable {
     /// One line: what ran and how close it came, or what went wrong.
     public var summary: String
 
+    /// A result made elsewhere (a device that could not be opened at all fails with its error).
+    public init(passed: Bool, summary: String) {
+        self.passed = passed
+        self.summary = summary
+    }
+
     /// Runs the quick cases on `device` with its default kernels (and each GEMM variant).
     public static func run(on device: OpenCLBackend) -> DeviceSelfTest {
         let cases = KernelCases.quick.filter { $0.applies(to: device) }

@@ -41,15 +41,6 @@ public enum KernelSelfTestSuite {
     /// The float64 reference every case is compared with.
     public static let reference = CPUBackend(kernels: .reference, precision: .float64)
 
-    /// What `runtime` is tested on: its OpenCL device, if any, then the CPU-Swift backend
-    /// (always, since every run may use it).
-    public static func backends(for runtime: Runtime) -> [any Backend] {
-        var list: [any Backend] = []
-        if let device = runtime.device { list.append(device) }
-        list.append(runtime.cpu)
-        return list
-    }
-
     /// Runs every case of `cases` that applies to each backend (backend by backend); `report`
     /// sees each row as it is made. The build log of a program that did not build is quoted in
     /// full in the first row it fails, and referred to after; to keep such logs, `run` installs

@@ -1,21 +1,39 @@
 /// The geometry of a 2-D convolution on NCHW tensors: input (N, C, H, W), weight
 /// (K, C/groups, R, S), output (N, K, OH, OW).
 public struct Conv2dGeometry: Hashable, Sendable, CustomStringConvertible {
+    /// N: images in the batch.
     public var batch: Int
+    /// C: channels of the input.
     public var inChannels: Int
+    /// H: rows of each input image, before padding.
     public var height: Int
+    /// W: columns of each input image, before padding.
     public var width: Int
+    /// K: channels of the output (one filter each).
     public var outChannels: Int
+    /// R: rows of the filter window.
     public var kernelHeight: Int
+    /// S: columns of the filter window.
     public var kernelWidth: Int
+    /// Input rows the window moves from one output row to the next.
     public var strideH: Int
+    /// Input columns the window moves from one output column to the next.
     public var strideW: Int
+    /// Rows of zeros added above and below the input (each side).
     public var padH: Int
+    /// Columns of zeros added left and right of the input (each side).
     public var padW: Int
+    /// Input rows from one filter tap to the next within the window (1: adjacent rows).
     public var dilationH: Int
+    /// Input columns from one filter tap to the next within the window (1: adjacent columns).
     public var dilationW: Int
+    /// Groups the channels are split into: output channel k sees only the C/groups input
+    /// channels of its group (1: an ordinary convolution).
     public var groups: Int
 
+    /// A geometry from the (R, S) `kernel` and the (vertical, horizontal) `stride`, `padding` and
+    /// `dilation`; the defaults give stride 1, no padding, no dilation and one group. Nothing is
+    /// checked until `validate()`.
     public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: (Int, Int),
                 stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) {
         self.batch = batch
@@ -30,13 +48,19 @@ public struct Conv2dGeometry: Hashable, Sendable, CustomStringConvertible {
         self.groups = groups
     }
 
-    public var outHeight: Int { (height + 2 * padH - dilationH * (kernelHeight - 1) - 1) / strideH + 1 }
-    public var outWidth: Int { (width + 2 * padW - dilationW * (kernelWidth - 1) - 1) / strideW + 1 }
+    /// OH: rows of the output, ⌊(H + 2·padH − dilationH·(R − 1) − 1) / strideH⌋ + 1 (0 when the
+    /// dilated kernel is longer than the padded input).
+    public var outHeight: Int { outputs(height + 2 * padH - dilationH * (kernelHeight - 1) - 1, stride: strideH) }
+    /// OW: columns of the output, ⌊(W + 2·padW − dilationW·(S − 1) − 1) / strideW⌋ + 1 (0 when the
+    /// dilated kernel is longer than the padded input).
+    public var outWidth: Int { outputs(width + 2 * padW - dilationW * (kernelWidth - 1) - 1, stride: strideW) }
     /// Rows of the column matrix: (C/groups)·R·S per group, C·R·S in all.
     public var columnRows: Int { inChannels * kernelHeight * kernelWidth }
     /// Columns of the column matrix: N·OH·OW.
     public var columnCount: Int { batch * outHeight * outWidth }
 
+    /// One line for messages, such as `conv 8×3×32×32 → 16, 3×3 stride 1×1 pad 1×1 dilation 1×1`
+    /// (followed by ` groups G` when groups > 1).
     public var description: String {
         "conv \(batch)×\(inChannels)×\(height)×\(width) → \(outChannels), \(kernelHeight)×\(kernelWidth) stride \(strideH)×\(strideW) "
             + "pad \(padH)×\(padW) dilation \(dilationH)×\(dilationW)" + (groups > 1 ? " groups \(groups)" : "")
@@ -60,17 +84,29 @@ public struct Conv2dGeometry: Hashable, Sendable, CustomStringConvertible {
 /// Padding counts as −∞ for max pooling; the average divides by the full window, padding
 /// included (PyTorch's default, count_include_pad=True).
 public struct Pool2dGeometry: Hashable, Sendable {
+    /// N: images in the batch.
     public var batch: Int
+    /// C: channels, each pooled on its own.
     public var channels: Int
+    /// H: rows of each input image, before padding.
     public var height: Int
+    /// W: columns of each input image, before padding.
     public var width: Int
+    /// Rows of the pooling window.
     public var kernelHeight: Int
+    /// Columns of the pooling window.
     public var kernelWidth: Int
+    /// Input rows the window moves from one output row to the next.
     public var strideH: Int
+    /// Input columns the window moves from one output column to the next.
     public var strideW: Int
+    /// Rows of padding above and below the input (each side); at most half the window.
     public var padH: Int
+    /// Columns of padding left and right of the input (each side); at most half the window.
     public var padW: Int
 
+    /// A geometry from the (rows, columns) `kernel`, `stride` and `padding` (default none).
+    /// Nothing is checked until `validate()`.
     public init(batch: Int, channels: Int, height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
         self.batch = batch
         self.channels = channels
@@ -81,9 +117,14 @@ public struct Pool2dGeometry: Hashable, Sendable {
         (padH, padW) = padding
     }
 
-    public var outHeight: Int { (height + 2 * padH - kernelHeight) / strideH + 1 }
-    public var outWidth: Int { (width + 2 * padW - kernelWidth) / strideW + 1 }
+    /// OH: rows of the output, ⌊(H + 2·padH − kernelHeight) / strideH⌋ + 1 (0 when the window is longer).
+    public var outHeight: Int { outputs(height + 2 * padH - kernelHeight, stride: strideH) }
+    /// OW: columns of the output, ⌊(W + 2·padW − kernelWidth) / strideW⌋ + 1 (0 when the window is longer).
+    public var outWidth: Int { outputs(width + 2 * padW - kernelWidth, stride: strideW) }
 
+    /// Throws a `shapeMismatch` (op `pool2d`) unless batch, channels, window and stride are
+    /// positive, padding is non-negative and at most half the window, and the output has at
+    /// least one row and one column.
     public func validate() throws {
         guard batch >= 1, channels >= 1, kernelHeight >= 1, kernelWidth >= 1, strideH >= 1, strideW >= 1, padH >= 0, padW >= 0,
               padH * 2 <= kernelHeight, padW * 2 <= kernelWidth, outHeight >= 1, outWidth >= 1 else {
@@ -122,4 +163,11 @@ public enum ConvPass: String, Sendable, CaseIterable {
     case backwardData = "backward-data"
     /// The weight's gradient from the input and the output's gradient.
     case backwardWeight = "backward-weight"
+}
+
+/// The number of window positions along one axis: ⌊span / stride⌋ + 1, where `span` is the
+/// padded length less the window's extent; none when the window is longer than the padded input
+/// (a negative span; Swift's `/` would round it toward zero and count one).
+func outputs(_ span: Int, stride: Int) -> Int {
+    span < 0 || stride < 1 ? 0 : span / stride + 1
 }

@@ -322,13 +322,16 @@ public enum LearningRateSchedule: Sendable {
     case step(stepSize: Int, gamma: Float)
     /// Cosine from the base rate down to `minimum` over `total` epochs.
     case cosine(total: Int, minimum: Float)
-    /// Linear from 0 up to the base rate over `warmup` epochs, then `then`.
+    /// Linear warm-up over `epochs` epochs (epoch e gets base·(e + 1)/epochs, the base rate at the
+    /// last of them), then `then` from epoch 0.
     indirect case warmup(epochs: Int, then: LearningRateSchedule)
     /// × `factor` whenever the monitored loss has not improved by 1e-4 for `patience` epochs,
     /// never below `minimum` (Keras's ReduceLROnPlateau, with which Wang et al. 2017 trained the
     /// FCN). It depends on the losses so far: see `rate(base:epoch:losses:)`.
     case plateau(patience: Int, factor: Float, minimum: Float)
 
+    /// The rate of 0-based `epoch` for the base rate `base`; a plateau schedule, which needs the losses, gives
+    /// `base` here (see `rate(base:epoch:losses:)`).
     public func rate(base: Float, epoch: Int) -> Float {
         switch self {
         case .constant:

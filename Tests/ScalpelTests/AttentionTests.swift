@@ -4,6 +4,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
 import ScalpelTensor
+@testable import ScalpelConformance
 import Testing
 
 /// The backends the fused op runs on: the fp64 reference, the fp32 plain and fast CPU kernels,

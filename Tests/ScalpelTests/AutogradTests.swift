@@ -1,5 +1,6 @@
 import Foundation
 import Scalpel
+@testable import ScalpelConformance
 import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
@@ -124,6 +125,20 @@ func expectMatchesTheReference(_ testCase: KernelCase, on backend: any Backend, 
 }
 
 @Suite struct ConvAlgorithmTests {
+    /// A window longer than the padded input has no position: the geometry says so and
+    /// `validate()` refuses it, where truncating division counted one output (reading past the
+    /// input as if it were padding).
+    @Test func aWindowLongerThanTheInputIsRefused() throws {
+        let conv = Conv2dGeometry(batch: 1, inChannels: 1, height: 1, width: 1, outChannels: 1, kernel: (3, 3), stride: (3, 3))
+        #expect(conv.outHeight == 0 && conv.outWidth == 0)
+        #expect(throws: ScalpelError.self) { try conv.validate() }
+        let pool = Pool2dGeometry(batch: 1, channels: 1, height: 2, width: 2, kernel: (3, 3), stride: (3, 3))
+        #expect(pool.outHeight == 0)
+        #expect(throws: ScalpelError.self) { try pool.validate() }
+        // Still one output where the window just fits.
+        #expect(Conv2dGeometry(batch: 1, inChannels: 1, height: 3, width: 3, outChannels: 1, kernel: (3, 3), stride: (3, 3)).outHeight == 1)
+    }
+
     /// The table forces every algorithm on every pass at every convolution geometry: each
     /// geometry appears once per algorithm, and each algorithm has a quick case.
     @Test func everyGeometryIsCheckedWithEveryAlgorithm() {

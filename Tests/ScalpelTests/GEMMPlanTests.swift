@@ -1,5 +1,6 @@
 import Foundation
 import Scalpel
+import ScalpelBenchmarks
 import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL

@@ -1,8 +1,10 @@
 import Foundation
 import Scalpel
+import ScalpelBenchmarks
 import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
+@testable import ScalpelConformance
 import Testing
 
 /// Every GEMM kernel of every available backend, each checked against the reference.

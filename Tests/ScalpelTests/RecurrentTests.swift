@@ -1,5 +1,6 @@
 import Foundation
 import Scalpel
+@testable import ScalpelConformance
 import ScalpelCPU
 import ScalpelCore
 import ScalpelNN

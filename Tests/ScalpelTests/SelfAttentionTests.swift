@@ -4,6 +4,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
 import ScalpelTensor
+@testable import ScalpelConformance
 import Testing
 
 /// Output, Σ w·output and the gradient of qkv of `selfAttention` (packed) or of the composition

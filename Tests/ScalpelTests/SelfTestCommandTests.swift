@@ -1,5 +1,6 @@
 import Foundation
 import Scalpel
+@testable import ScalpelConformance
 import ScalpelOpenCL
 import Testing
 

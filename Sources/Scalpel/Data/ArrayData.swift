@@ -24,7 +24,7 @@ extension PreparedData {
     /// The kind of data an `.npy` of `shape` holds for `model` (nil: a shape no model takes).
     static func arrayKind(_ shape: [Int], model: String?) -> Kind? {
         switch shape.count {
-        case 2: ["fcn", "transformer", "lstm", "gru"].contains(model ?? "") ? .sequences : .table
+        case 2: (try? ModelRecipe.named(model ?? ""))?.kind == .sequences ? .sequences : .table
         case 3: .images
         case 4 where [1, 3].contains(shape[1]) || [1, 3].contains(shape[3]): .images
         default: nil

@@ -8,25 +8,26 @@ import ScalpelTensor
 ///
 /// When the samples do not fit the backend (`Backend.residentDataLimit`), they stay on the
 /// host and each batch is gathered there and uploaded, as `note` says.
-final class DeviceDataset {
-    let backend: any Backend
+public final class DeviceDataset {
+    /// The backend the samples, labels and batches live on.
+    public let backend: any Backend
     /// The shape of one sample.
-    let sampleShape: [Int]
+    public let sampleShape: [Int]
     /// Every sample (count, sampleShape…) on the backend; nil when they did not fit.
-    let features: Tensor?
+    public let features: Tensor?
     /// The samples on the host, for batches when `features` is nil.
     private let values: [Float]
     /// Every label (count), int32, on the backend.
-    let labels: Tensor
+    public let labels: Tensor
     /// Why the samples stay on the host (nil: resident).
-    let note: String?
+    public let note: String?
     /// The current epoch's sample order (rows as floats) on the backend, and on the host.
     private var order: Tensor?
     private var hostOrder: [Int] = []
 
     /// Uploads `values` (count × sample size) and `labels` (count) when the samples fit in
     /// `limit` bytes (default: the backend's `residentDataLimit`).
-    init(values: [Float], labels: [Int32], sampleShape: [Int], on backend: any Backend, limit: Int?? = nil) throws {
+    public init(values: [Float], labels: [Int32], sampleShape: [Int], on backend: any Backend, limit: Int?? = nil) throws {
         self.backend = backend
         self.sampleShape = sampleShape
         let bytes = values.count * MemoryLayout<Float>.size
@@ -45,11 +46,11 @@ final class DeviceDataset {
     }
 
     /// Whether batches are gathered on the backend.
-    var isResident: Bool { features != nil }
+    public var isResident: Bool { features != nil }
 
     /// Starts an epoch that visits rows in `order`: one upload without waiting (none when the
     /// samples are on the host, whose batches upload their own indices).
-    func beginEpoch(_ order: [Int]) throws {
+    public func beginEpoch(_ order: [Int]) throws {
         hostOrder = order
         guard isResident, !order.isEmpty else {
             self.order = nil
@@ -62,16 +63,16 @@ final class DeviceDataset {
 
     /// The rows at positions `range` of the epoch's order, as an index tensor on the backend
     /// (a slice of the uploaded order; an upload of its own when the samples are on the host).
-    func index(_ range: Range<Int>) throws -> Tensor {
+    public func index(_ range: Range<Int>) throws -> Tensor {
         if let order { return try order.slice(axis: 0, range) }
         return try Tensor(hostOrder[range].map(Float.init), shape: [range.count], on: backend)
     }
 
     /// The rows of the epoch's order at positions `range`.
-    func rows(_ range: Range<Int>) -> [Int] { Array(hostOrder[range]) }
+    public func rows(_ range: Range<Int>) -> [Int] { Array(hostOrder[range]) }
 
     /// The samples of `rows` (given as `index` on the backend too), (rows.count, sampleShape…).
-    func samples(index: Tensor, rows: [Int]) throws -> Tensor {
+    public func samples(index: Tensor, rows: [Int]) throws -> Tensor {
         if let features { return try features.indexSelect(axis: 0, index) }
         let size = sampleShape.reduce(1, *)
         var batch = [Float]()
@@ -83,7 +84,7 @@ final class DeviceDataset {
     /// The images of `rows` (`index` on the backend), sample b transformed by draw `offset + b`
     /// of the augmentation stream under `seed`: on the backend when resident, else on the host
     /// with the same transforms.
-    func augmented(index: Tensor, rows: [Int], augmentation: ImageAugmentation, seed: UInt64, offset: UInt64) throws -> Tensor {
+    public func augmented(index: Tensor, rows: [Int], augmentation: ImageAugmentation, seed: UInt64, offset: UInt64) throws -> Tensor {
         let parameters = augmentation.parameters(sampleShape: sampleShape, fill: 0)
         let size = parameters.imageSize
         if let features {

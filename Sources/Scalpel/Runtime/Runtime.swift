@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelCPU
+import ScalpelConformance
 import ScalpelCore
 import ScalpelOpenCL
 import Synchronization

@@ -22,7 +22,7 @@ enum SavedModelCheck {
     /// returns the element count of the file's largest tensor (the limit to build under).
     static func validate(config: TrainingConfig, pipeline: DataPipeline, file: SafeTensorsFile, source: String) throws -> Int {
         func refuse(_ what: String) -> ScalpelError { refusal(what, source: source) }
-        guard let models = TrainingRun.models[pipeline.kind], models.contains(config.model) else {
+        guard let recipe = try? ModelRecipe.named(config.model), recipe.kind == pipeline.kind else {
             throw refuse("model '\(config.model)' for \(pipeline.kind.rawValue) data")
         }
         let dimensions = [PreparedData.Kind.table: 1, .images: 3, .sequences: 2][pipeline.kind]!
@@ -51,7 +51,7 @@ enum SavedModelCheck {
     /// the model is known, its sizes are within limits; returns the largest tensor's size.
     static func validate(config: TrainingConfig, file: SafeTensorsFile, source: String) throws -> Int {
         func refuse(_ what: String) -> ScalpelError { refusal(what, source: source) }
-        guard TrainingRun.models.values.contains(where: { $0.contains(config.model) }) else { throw refuse("model '\(config.model)'") }
+        guard ModelRecipe.names.contains(config.model) else { throw refuse("model '\(config.model)'") }
         guard (1...maxHidden).contains(config.hidden) else { throw refuse("hidden size \(config.hidden), at most \(maxHidden)") }
         guard (1...maxBatch).contains(config.batchSize) else { throw refuse("batches of \(config.batchSize) samples") }
         guard config.dropout >= 0, config.dropout < 1 else { throw refuse("dropout \(config.dropout)") }

@@ -196,10 +196,6 @@ public final class TrainingRun {
     /// The MPI job of a data-parallel run (nil: a single process).
     public var distributed: DistributedContext? { trainer.distributed }
 
-    /// The models each kind of data takes.
-    public static let models: [PreparedData.Kind: [String]] = [.table: ["mlp"], .images: ["cnn", "resnet18"],
-                                                                .sequences: ["fcn", "transformer", "lstm", "gru"]]
-
     /// The training configuration a checkpoint of a run carries (decrypted in memory when the
     /// checkpoint is encrypted), checked against the limits of `SavedModelCheck`, and the size of
     /// its largest tensor: build the resumed model under it (`building(under:source:_:)`).
@@ -235,10 +231,8 @@ public final class TrainingRun {
         if encryptsOutputs && keys == nil {
             throw ScalpelError.invalidArgument("--encrypt-outputs needs a key: give --key-file FILE or --passphrase-file FILE, or set SCALPEL_KEY or SCALPEL_PASSPHRASE")
         }
-        guard TrainingRun.models[data.kind]!.contains(config.model) else {
-            throw ScalpelError.invalidArgument("model '\(config.model)' does not fit \(data.kind.rawValue) data (\(config.data)); "
-                + "use \(TrainingRun.models[data.kind]!.joined(separator: " or "))")
-        }
+        let recipe = try ModelRecipe.named(config.model)
+        try recipe.check(kind: data.kind, sampleShape: data.sampleShape, source: config.data)
         let selection: EpochSelection?
         switch config.selection {
         case "auto": selection = nil
@@ -250,10 +244,6 @@ public final class TrainingRun {
             selection = rule
         }
         let schedule = try TrainingRun.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
-        if config.model == "cnn", data.sampleShape.count == 3, data.sampleShape[1] < 4 || data.sampleShape[2] < 4 {
-            throw ScalpelError.invalidArgument("\(config.data): images of \(data.sampleShape[1])×\(data.sampleShape[2]) pixels are too small for the "
-                + "cnn model, which pools twice by 2 (it needs at least 4×4); use --model resnet18 or larger images")
-        }
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
             throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
         }
@@ -264,10 +254,11 @@ public final class TrainingRun {
         guard weightDecay >= 0, weightDecay.isFinite, weightDecay * config.learningRate < 1 else {
             throw ScalpelError.invalidArgument("--weight-decay \(weightDecay): give a decay ≥ 0 whose product with the learning rate is below 1, such as 0.01")
         }
-        let cfg = config, sampleShape = data.sampleShape, classes = data.classCount
+        let shape = ModelShape(sampleShape: data.sampleShape, classes: data.classCount, hidden: config.hidden, dropout: config.dropout)
+        let seed = config.seed
         func build(on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
-            try TrainingRun.buildModel(cfg.model, sampleShape: sampleShape, classes: classes, hidden: cfg.hidden, dropout: cfg.dropout,
-                                       seed: cfg.seed, on: backend)
+            let built = try recipe.build(shape, seed: seed, on: backend)
+            return (built.model, built.dropouts)
         }
         let backend = try TrainingRun.chooseBackend(runtime: runtime, model: config.model, batch: config.batchSize, sampleShape: data.sampleShape,
                                                     classes: data.classCount, build: build)
@@ -329,48 +320,6 @@ public final class TrainingRun {
             return .plateau(patience: patience, factor: 0.5, minimum: base / 10)
         default:
             throw ScalpelError.invalidArgument("--schedule \(name): choose constant, cosine, warmup-cosine or plateau")
-        }
-    }
-
-    /// A new model named `name` (one of `TrainingRun.models`) for samples of `sampleShape` and
-    /// `classes` classes, initialised from `seed`, with its dropout layers. Its tensors are
-    /// packed into flat buffers (`Module.packTensors()`), so that the optimizer, the gradient
-    /// norm and the weight average each take one launch per step.
-    static func buildModel(_ name: String, sampleShape: [Int], classes: Int, hidden: Int, dropout: Float, seed: UInt64,
-                           on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
-        let (model, dropouts) = try buildLayers(name, sampleShape: sampleShape, classes: classes, hidden: hidden, dropout: dropout,
-                                                seed: seed, on: backend)
-        try model.packTensors()
-        return (model, dropouts)
-    }
-
-    private static func buildLayers(_ name: String, sampleShape: [Int], classes: Int, hidden: Int, dropout: Float, seed: UInt64,
-                                    on backend: any Backend) throws -> (any TrainableModel, [Dropout]) {
-        var generator = SeededRandom(seed: seed &+ 1)
-        switch name {
-        case "fcn":
-            return (try SequenceModels.fcn(inChannels: sampleShape[0], classes: classes, generator: &generator, on: backend), [])
-        case "transformer":
-            let model = try TransformerClassifier(inChannels: sampleShape[0], length: sampleShape[1], classes: classes,
-                                                  dropout: dropout, generator: &generator, on: backend)
-            return (model, model.dropouts)
-        case "lstm", "gru":
-            let model = try RecurrentClassifier(cell: name == "lstm" ? .lstm : .gru, inChannels: sampleShape[0], hidden: hidden,
-                                                classes: classes, generator: &generator, on: backend)
-            return (model, [])
-        case "cnn":
-            return (try VisionModels.smallCNN(inChannels: sampleShape[0], height: sampleShape[1], width: sampleShape[2],
-                                              classes: classes, generator: &generator, on: backend), [])
-        case "resnet18":
-            return (try VisionModels.resnet18(inChannels: sampleShape[0], classes: classes, generator: &generator, on: backend), [])
-        default:
-            let d1 = Dropout(dropout, seed: seed &+ 2), d2 = Dropout(dropout, seed: seed &+ 3)
-            let model = Sequential([
-                try Linear(sampleShape[0], hidden, generator: &generator, on: backend), ReLU(), d1,
-                try Linear(hidden, hidden, generator: &generator, on: backend), ReLU(), d2,
-                try Linear(hidden, classes, generator: &generator, on: backend),
-            ])
-            return (model, [d1, d2])
         }
     }
 
