@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 // Scalpel: a deep-learning training runtime in Swift that runs its kernels on OpenCL devices
-// and falls back to pure-Swift CPU kernels. Layers, top to bottom (see README.md):
-//   scalpel (CLI) → Scalpel (runtime: device choice, self-test, benchmarks)
-//   → ScalpelCore (backend protocol, device specs, scheduler) ← ScalpelCPU, ScalpelOpenCL
+// and falls back to pure-Swift CPU kernels. Modules, top to bottom (docs/architecture.md):
+//   scalpel (CLI) → ScalpelBenchmarks → Scalpel (runtime, data sets, model recipes, trainer, runs)
+//   → ScalpelConformance, ScalpelPrivacy, ScalpelReport → ScalpelMetrics → ScalpelData
+//   → ScalpelNN → ScalpelTensor → ScalpelCore (backend protocol) ← ScalpelCPU, ScalpelOpenCL
 import PackageDescription
 
 // The fast Swift kernels are compiled for the haswell level (AVX2 + FMA, what clang calls x86-64-v3): at Swift's default SSE2
@@ -20,13 +21,23 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "scalpel", targets: ["ScalpelCLI"]),
+        // Everything a program needs, with one import: the runtime, data sets, model recipes and
+        // the trainer, re-exporting the engine (backends, tensors, layers, optimizers) and metrics.
         .library(name: "Scalpel", targets: ["Scalpel"]),
+        // Tensors with autograd, layers, losses and optimizers, without the runtime or the trainer.
+        .library(name: "ScalpelNN", targets: ["ScalpelNN"]),
+        // Data files (CSV, MedMNIST, NPY, UCR), splits and preprocessing.
+        .library(name: "ScalpelData", targets: ["ScalpelData"]),
+        // Diagnosis metrics with bootstrap intervals.
+        .library(name: "ScalpelMetrics", targets: ["ScalpelMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        // `swift package generate-documentation` (scripts/docs.sh): the DocC catalogs.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // OpenCL entry points resolved with dlopen at run time; headers only at build time.
@@ -73,8 +84,8 @@ let package = Package(
         // prepared for training, the model recipes, the trainer and a run's folder, explanations.
         .target(
             name: "Scalpel",
-            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelClinic",
-                           "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI"]),
+            dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelData",
+                           "ScalpelMetrics", "ScalpelReport", "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI"]),
 
         // Benchmarks of kernels and training steps (`scalpel bench`).
         .target(name: "ScalpelBenchmarks", dependencies: ["Scalpel"]),
@@ -82,11 +93,11 @@ let package = Package(
         // Patient-data protection: de-identification, encryption at rest, the audit trail.
         .target(
             name: "ScalpelPrivacy",
-            dependencies: ["ScalpelClinic", "ScalpelIO", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["ScalpelData", "ScalpelIO", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "CryptoExtras", package: "swift-crypto")]),
 
         // A mutation fuzzer for every file parser (scripts/fuzz.sh); not part of the product.
-        .executableTarget(name: "scalpel-fuzz", dependencies: ["ScalpelIO", "ScalpelClinic"], path: "Sources/ScalpelFuzz"),
+        .executableTarget(name: "scalpel-fuzz", dependencies: ["ScalpelIO", "ScalpelData", "ScalpelCore"], path: "Sources/ScalpelFuzz"),
 
         .executableTarget(
             name: "ScalpelCLI",
@@ -94,17 +105,25 @@ let package = Package(
 
         // Files with no dependencies: atomic, private writes and safetensors checkpoints.
         .target(name: "ScalpelIO"),
-        // The clinical data layer: CSV tables, splits, standardisation, diagnosis metrics.
-        .target(name: "ScalpelClinic", dependencies: ["ScalpelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Data files and their preparation: CSV tables, MedMNIST .npz and .npy arrays, UCR signals,
+        // stratified splits, imputation, standardisation, and the errors that name file, line and column.
+        .target(name: "ScalpelData", dependencies: ["ScalpelIO", "ScalpelCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Diagnosis metrics: AUROC, sensitivity, specificity, calibration, curves, decision
+        // thresholds and bootstrap intervals (checked against scikit-learn).
+        .target(name: "ScalpelMetrics", dependencies: ["ScalpelData", "ScalpelCore"]),
+        // Self-contained reports: SVG charts (curves, signals, heatmaps), PNG images, HTML pages.
+        .target(name: "ScalpelReport", dependencies: ["ScalpelMetrics", "ScalpelData"]),
 
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ScalpelTests", dependencies: ["Scalpel", "ScalpelBenchmarks", "ScalpelConformance"], exclude: ["Fixtures"]),
         // A user's program: only the Scalpel product, only `import Scalpel`.
         .testTarget(name: "ScalpelLibraryTests", dependencies: ["Scalpel"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),
-        .testTarget(name: "ScalpelClinicTests", dependencies: ["ScalpelClinic"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelDataTests", dependencies: ["ScalpelData", "ScalpelCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelMetricsTests", dependencies: ["ScalpelMetrics", "ScalpelData", "ScalpelCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelReportTests", dependencies: ["ScalpelReport", "ScalpelMetrics", "ScalpelData", "ScalpelCore"]),
         .testTarget(name: "ScalpelPrivacyTests", dependencies: ["ScalpelPrivacy"]),
-        .testTarget(name: "ScalpelFuzzTests", dependencies: ["ScalpelIO", "ScalpelClinic"], exclude: ["Regressions"]),
+        .testTarget(name: "ScalpelFuzzTests", dependencies: ["ScalpelIO", "ScalpelData", "ScalpelCore"], exclude: ["Regressions"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Golden metric values for ScalpelClinic's tests (Tests/ScalpelClinicTests), from scikit-learn.
+"""Golden metric values for ScalpelMetrics' tests (Tests/ScalpelMetricsTests), from scikit-learn.
 
   clinic_golden.py [OUT]
       Draws fixed pseudo-random predictions (numpy seed 20240611), scores them with
       scikit-learn and writes the cases with their expected metrics as JSON to OUT
-      (default: Tests/ScalpelClinicTests/Fixtures/clinic_golden.json).
+      (default: Tests/ScalpelMetricsTests/Fixtures/clinic_golden.json).
 
 Binary cases: continuous probabilities; the same rounded to one decimal (so AUROC, AUPRC and the
 thresholds meet many ties); log-odds scores with their probabilities given separately (threshold
@@ -226,7 +226,7 @@ def multiclass_case(name, labels, probabilities):
 
 
 class SplitMix64:
-    """ScalpelClinic's SplitMix64 and its unbiased uniform(below:) (Lemire's multiply-and-reject)."""
+    """Scalpel's seeded generator (SplitMix64) and its unbiased uniform(below:) (Lemire's multiply-and-reject)."""
     MASK = (1 << 64) - 1
 
     def __init__(self, seed):
@@ -278,7 +278,7 @@ def bootstrap_case(case, resamples, seed):
 
 
 def main():
-    default = Path(__file__).resolve().parent.parent / "Tests/ScalpelClinicTests/Fixtures/clinic_golden.json"
+    default = Path(__file__).resolve().parent.parent / "Tests/ScalpelMetricsTests/Fixtures/clinic_golden.json"
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     rng = np.random.default_rng(20240611)
 

@@ -38,7 +38,7 @@ for format in $formats; do
     ( ulimit -v "$memory_kib"
       exec timeout --signal=KILL $(( iterations / 10 + 600 )) "$binary" --format "$format" --iterations "$iterations" \
           --seed "$seed" --out "$out" --max-seconds-per-input "$per_input" --corpus "$regressions" \
-          --corpus Tests/ScalpelClinicTests/Fixtures )
+          --corpus Tests/ScalpelDataTests/Fixtures )
     status=$?
     set -e
     if [[ $status -eq 0 ]]; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the small NumPy fixtures the ScalpelClinic .npy/.npz tests read.
+"""Writes the small NumPy fixtures the ScalpelData .npy/.npz tests read.
 
 Run from the repository root:  python3 scripts/npz_fixtures.py
-Output goes to Tests/ScalpelClinicTests/Fixtures/ (npy/ for single arrays, medmnist_*.npz for
+Output goes to Tests/ScalpelDataTests/Fixtures/ (npy/ for single arrays, medmnist_*.npz for
 MedMNIST-shaped archives). The values are fixed formulas, so rerunning gives the same arrays;
 the Swift tests recompute the same formulas and compare element by element.
 """
@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "Tests", "ScalpelClinicTests", "Fixtures")
+FIXTURES = os.path.join(ROOT, "Tests", "ScalpelDataTests", "Fixtures")
 
 # One (2, 3) array per supported dtype, chosen to hit both ends of each integer range, a
 # negative value where the type has one, and floats that need every byte to be read right.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Scalpel
-import ScalpelClinic
+import ScalpelData
 import ScalpelCore
 import ScalpelIO
 import ScalpelPrivacy

@@ -36,4 +36,29 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     public mutating func uniformArray(_ count: Int, _ low: Float = -1, _ high: Float = 1) -> [Float] {
         (0 ..< count).map { _ in uniform(low, high) }
     }
+
+    /// A uniform integer in `0..<bound`, without modulo bias (Lemire's multiply-and-reject).
+    public mutating func uniform(below bound: UInt64) -> UInt64 {
+        precondition(bound > 0, "uniform(below:) needs a positive bound")
+        var product = next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            // Reject the few low halves that would make some results more likely than others.
+            let threshold = (0 &- bound) % bound
+            while product.low < threshold {
+                product = next().multipliedFullWidth(by: bound)
+            }
+        }
+        return product.high
+    }
+
+    /// Shuffles `elements` in place (Fisher–Yates), with draws that depend only on the seed —
+    /// unlike the standard library's `shuffle(using:)`, whose use of the generator may change
+    /// between Swift releases: a split recorded with a seed gives the same rows everywhere.
+    public mutating func shuffle<T>(_ elements: inout [T]) {
+        guard elements.count > 1 else { return }
+        for i in stride(from: elements.count - 1, to: 0, by: -1) {
+            let j = Int(uniform(below: UInt64(i + 1)))
+            elements.swapAt(i, j)
+        }
+    }
 }

@@ -1,9 +1,10 @@
 // Deterministic mutations: each input is a seed (or two spliced) put through a few byte-level
 // and format-aware changes, all drawn from a SplitMix64 seeded by (seed, format, iteration),
 // so any input can be regenerated from its iteration number alone.
-import ScalpelClinic
+import ScalpelCore
+import ScalpelData
 
-extension SplitMix64 {
+extension SeededRandom {
     /// A uniform integer in `0..<bound`, or 0 when `bound` is at most 1.
     mutating func below(_ bound: Int) -> Int { bound <= 1 ? 0 : Int(uniform(below: UInt64(bound))) }
     /// True with probability `numerator / denominator`.
@@ -33,7 +34,7 @@ struct Mutator {
     let maxBytes: Int
 
     /// The input of one iteration: a seed through one to six mutations.
-    func input(rng: inout SplitMix64) -> (bytes: [UInt8], operations: [String]) {
+    func input(rng: inout SeededRandom) -> (bytes: [UInt8], operations: [String]) {
         var operations: [String] = []
         var bytes: [UInt8]
         if format == .npz, rng.chance(1, in: 4) {
@@ -103,7 +104,7 @@ struct Mutator {
     }
 
     /// Applies one mutation and names it.
-    func mutate(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String {
+    func mutate(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String {
         // Format-aware mutations half the time; they fall back to a byte mutation when they
         // find nothing to change.
         if rng.chance(1, in: 2) {
@@ -120,7 +121,7 @@ struct Mutator {
 
     // MARK: byte mutations
 
-    private func byteMutation(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String {
+    private func byteMutation(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String {
         let position = rng.below(bytes.count + 1)
         switch rng.below(10) {
         case 0 where !bytes.isEmpty:
@@ -217,7 +218,7 @@ struct Mutator {
 
     /// Replaces a number with an interesting one, a neighbour, or another number of the same
     /// text (which makes offsets overlap), or swaps two numbers.
-    private func numberMutation(_ bytes: inout [UInt8], in range: Range<Int>, rng: inout SplitMix64) -> String? {
+    private func numberMutation(_ bytes: inout [UInt8], in range: Range<Int>, rng: inout SeededRandom) -> String? {
         let numbers = numberRanges(bytes, in: range)
         guard let target = numbers.isEmpty ? nil : rng.pick(numbers) else { return nil }
         let current = String(decoding: bytes[target], as: UTF8.self)
@@ -247,7 +248,7 @@ struct Mutator {
 
     /// Replaces the first occurrence of one of `candidates` (picked at random) with `replacement`.
     private func replaceToken(_ bytes: inout [UInt8], in range: Range<Int>, candidates: [String], with replacement: String,
-                              rng: inout SplitMix64) -> String? {
+                              rng: inout SeededRandom) -> String? {
         let start = rng.below(candidates.count)
         for offset in 0..<candidates.count {
             let needle = Array(candidates[(start + offset) % candidates.count].utf8)
@@ -289,7 +290,7 @@ struct Mutator {
     private static let safetensorsDTypes = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32",
                                             "F32", "F64", "I64", "U64"]
 
-    private func safetensorsMutation(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String? {
+    private func safetensorsMutation(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String? {
         let announced = readInteger(bytes, at: 0, width: 8) ?? 0
         let header = min(8, bytes.count)..<min(bytes.count, 8 + Int(min(announced, UInt64(bytes.count))))
         switch rng.below(6) {
@@ -332,7 +333,7 @@ struct Mutator {
 
     // MARK: npy
 
-    private func npyMutation(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String? {
+    private func npyMutation(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String? {
         guard bytes.count >= 10 else { return nil }
         let version = bytes[6]
         let lengthWidth = version == 1 ? 2 : 4
@@ -410,7 +411,7 @@ struct Mutator {
         return records
     }
 
-    private func zipMutation(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String? {
+    private func zipMutation(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String? {
         let records = zipRecords(bytes)
         switch rng.below(5) {
         case 0, 1:
@@ -467,7 +468,7 @@ struct Mutator {
 
     // MARK: text
 
-    private func textMutation(_ bytes: inout [UInt8], rng: inout SplitMix64) -> String? {
+    private func textMutation(_ bytes: inout [UInt8], rng: inout SeededRandom) -> String? {
         let lines = lineRanges(bytes)
         switch rng.below(5) {
         case 0:

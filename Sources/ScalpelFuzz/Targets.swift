@@ -3,7 +3,7 @@
 // non-empty message that names the source. Anything else is a violation; a trap kills the
 // process, which is why the input is on disk before it is parsed.
 import Foundation
-import ScalpelClinic
+import ScalpelData
 import ScalpelIO
 
 /// What became of one input.

@@ -2,8 +2,9 @@
 // .npz, CSV, UCR). Each input is written to OUT/current-<format>.bin before it is parsed, so
 // when a reader traps the input that killed the process is on disk; a watchdog ends the
 // process with a HANG marker when one input runs too long. scripts/fuzz.sh drives it.
+import ScalpelCore
 import Foundation
-import ScalpelClinic
+import ScalpelData
 
 #if canImport(Glibc)
 import Glibc
@@ -155,9 +156,9 @@ func writeCurrent(_ bytes: [UInt8], to path: String) {
 }
 
 /// The generator of one iteration, independent of every other iteration.
-func generator(seed: UInt64, format: Format, iteration: Int) -> SplitMix64 {
+func generator(seed: UInt64, format: Format, iteration: Int) -> SeededRandom {
     let formatIndex = UInt64(Format.allCases.firstIndex(of: format)! + 1)
-    return SplitMix64(seed: seed ^ (formatIndex &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(iteration) &* 0x9E37_79B9_7F4A_7C15))
+    return SeededRandom(seed: seed ^ (formatIndex &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(iteration) &* 0x9E37_79B9_7F4A_7C15))
 }
 
 /// The peak resident memory of this process, in MiB.

@@ -5,7 +5,7 @@
 
 import Crypto
 import Foundation
-import ScalpelClinic
+import ScalpelData
 
 /// Removes the Safe Harbor identifiers from a CSV table.
 ///

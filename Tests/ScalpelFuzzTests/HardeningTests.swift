@@ -4,7 +4,7 @@
 // suites already pin down (Tests/ScalpelIOTests/MalformedFileTests.swift, NPYTests, MedMNISTTests,
 // UCRTests) are not repeated; the same absurd shape is checked across every reader here.
 import Foundation
-import ScalpelClinic
+import ScalpelData
 import Testing
 
 /// 2⁴⁰, an absurd dimension.

@@ -3,7 +3,7 @@
 // The fuzzer itself (Sources/ScalpelFuzz) is an executable this target cannot import, so the
 // full engine is exercised by running the binary, and this file keeps only a minimal loop.
 import Foundation
-import ScalpelClinic
+import ScalpelData
 import ScalpelIO
 import Testing
 
@@ -125,7 +125,7 @@ func npyFile(descr: String, shape: String, data: [UInt8]) -> [UInt8] {
 
 /// The fixtures of the clinic tests: a stored and a deflated MedMNIST-like archive.
 func clinicFixture(_ name: String) throws -> [UInt8] {
-    try [UInt8](Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/ScalpelClinicTests/Fixtures/\(name)")))
+    try [UInt8](Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/ScalpelDataTests/Fixtures/\(name)")))
 }
 
 /// A MedMNIST-like archive of stored members, (2, 2, 2) uint8 images and (2, 1) labels per

@@ -1,5 +1,5 @@
 import Foundation
-import ScalpelClinic
+import ScalpelData
 import Testing
 
 @testable import ScalpelPrivacy

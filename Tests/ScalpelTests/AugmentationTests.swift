@@ -58,7 +58,7 @@ import Testing
 
     @Test func trainingWithAugmentationRunsAndResumesExactly() throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
+            .appending(path: "ScalpelDataTests/Fixtures/medmnist_rgb.npz").path
         let (full, part) = (try makeTemporaryDirectory("scalpel-aug"), try makeTemporaryDirectory("scalpel-aug"))
         defer {
             try? FileManager.default.removeItem(at: full)

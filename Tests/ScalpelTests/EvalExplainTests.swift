@@ -217,7 +217,7 @@ import Testing
         let folder = try makeTemporaryDirectory("scalpel-eval")
         defer { try? FileManager.default.removeItem(at: folder) }
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
+            .appending(path: "ScalpelDataTests/Fixtures/medmnist_rgb.npz").path
         let run = folder.appending(path: "run")
         let result = try runScalpel(["train", "--data", fixture, "--model", "cnn", "--epochs", "2", "--batch-size", "4", "--device", "cpu",
                                      "--out", run.path])

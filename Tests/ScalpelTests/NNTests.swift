@@ -282,7 +282,7 @@ import Testing
         let out = try makeTemporaryDirectory("scalpel-run")
         defer { try? FileManager.default.removeItem(at: out) }
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
+            .appending(path: "ScalpelDataTests/Fixtures/medmnist_rgb.npz").path
         for model in ["cnn", "resnet18"] {
             let result = try runScalpel(["train", "--data", fixture, "--model", model, "--epochs", "2", "--batch-size", "4", "--device", "cpu",
                                          "--out", out.path, "--overwrite"])

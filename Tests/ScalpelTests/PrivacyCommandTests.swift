@@ -92,7 +92,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let env: [String: String?] = ["SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path, "SCALPEL_KEY": String(repeating: "ab", count: 32)]
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appending(path: "ScalpelClinicTests/Fixtures/medmnist_rgb.npz").path
+            .appending(path: "ScalpelDataTests/Fixtures/medmnist_rgb.npz").path
         let images = folder.appending(path: "images.enc").path
         #expect(try runScalpel(["encrypt", fixture, "--out", images], environment: env).status == 0)
         let imageRun = try runScalpel(["train", "--data", images, "--epochs", "1", "--batch-size", "4", "--device", "cpu",

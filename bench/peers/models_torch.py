@@ -1,6 +1,6 @@
 """models_torch.py: Scalpel's models as PyTorch modules, built as `scalpel train` builds them
-(Sources/Scalpel/Training.swift, Trainer's `build`), with the same tensors in the same order
-(Scalpel's names aside), and `scalpel train`'s per-model defaults (TrainCommand.defaults and
+(Sources/Scalpel/Models/ModelRecipe.swift, the recipes' builders), with the same tensors in the same order
+(Scalpel's names aside), and `scalpel train`'s per-model defaults (ModelRecipe.defaults and
 TrainingConfig). The peer scripts (breastmnist_torch.py, ecg_torch.py, step_torch.py,
 trajectory.py) build their models here and nowhere else.
 

@@ -1,5 +1,7 @@
 import Foundation
-import ScalpelClinic
+import ScalpelData
+import ScalpelMetrics
+import ScalpelReport
 import ScalpelCore
 import ScalpelIO
 import ScalpelNN

@@ -1,5 +1,7 @@
 import Foundation
-import ScalpelClinic
+import ScalpelData
+import ScalpelMetrics
+import ScalpelReport
 import ScalpelCore
 
 /// report.html: one self-contained page with what a clinician needs to judge a model — the
