@@ -14,6 +14,9 @@ extension KernelCases {
                                      quick: quick) { x in try apply(op, x[0]) })
             }
         }
+        // A composed operation (its default body: sigmoid, then products and an axpby).
+        cases.append(.tensor(.elementwise, "silu", [[37, 29]], ranges: [-4 ... 4], kernels: ["unary", "binary_same", "axpby"],
+                             quick: false) { x in try x[0].silu() })
         for op in BinaryOp.allCases where !op.isComparison {
             let ranges: [ClosedRange<Float>] = op == .pow ? [0.5 ... 2, -1.5 ... 1.5] : op == .div ? [-1 ... 1, 0.5 ... 2] : [-1 ... 1, -1 ... 1]
             // The gradients of sub and div negate, pow's takes a logarithm: unary kernels.

@@ -227,17 +227,18 @@ public protocol Backend: AnyObject, Sendable {
     /// Floats of column matrix per chunk of images on the im2col + GEMM path when the caller
     /// does not say (see `conv2dForwardColumns`).
     var convColumnBudget: Int { get }
+
+    // MARK: Composed operations — each has a default body in ComposedOps.swift built from the
+    // primitives above, so it runs on every backend as written; a backend overrides one only
+    // where a fused kernel pays.
+
+    /// y = x·σ(x) (SiLU, also called swish), element-wise over `count` elements.
+    func silu(x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws
+    /// dx = dy·σ(x)·(1 + x·(1 − σ(x))), the gradient of `silu`, given x, y = silu(x) and dy.
+    func siluBackward(x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws
 }
 
 extension Backend {
-    public func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws {
-        // The batch first: a sum of whole images, contiguous along channels × positions (a
-        // row-wise sum of every position, outer N·C, ran 3.6× slower on the CPU-Swift backend).
-        let perChannel = try makeBuffer(count: max(channels * positions, 1))
-        try reduce(.sum, x: x, out: perChannel, outer: 1, axis: batch, inner: channels * positions)
-        try reduce(.sum, x: perChannel, out: out, outer: channels, axis: positions, inner: 1)
-    }
-
     /// A new buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {
         let buffer = try makeBuffer(count: values.count)

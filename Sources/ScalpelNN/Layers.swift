@@ -45,6 +45,14 @@ public final class GELU: Module, Layer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.gelu() }
 }
 
+/// SiLU (swish), x·σ(x), element-wise (PyTorch's `nn.SiLU`).
+public final class SiLU: Module, Layer {
+    /// A SiLU layer (no parameters).
+    override public init() {}
+    /// x·σ(x) for every element of `x`, any shape.
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try x.silu() }
+}
+
 /// The logistic function 1/(1 + e^−x) element-wise (PyTorch's `nn.Sigmoid`).
 public final class Sigmoid: Module, Layer {
     override public init() {}
@@ -139,6 +147,10 @@ public class BatchNorm: Module {
     /// The input ranks accepted (BatchNorm1d: 2 for (N, C) and 3 for (N, C, L); BatchNorm2d: 4
     /// for (N, C, H, W)); statistics are over every axis but 1.
     public let inputRanks: [Int]
+    /// The processes whose batches this layer's training statistics span (synchronised batch
+    /// normalisation in a data-parallel run); nil: this process's batch alone. Set it for a
+    /// whole model with `Module.synchronizeBatchNorm(over:)`.
+    public var processGroup: (any ProcessGroup)?
 
     /// Batch normalisation of `features` features (axis 1) for inputs of the ranks in
     /// `inputRanks`; `BatchNorm1d` and `BatchNorm2d` are the usual ways in.
@@ -167,8 +179,8 @@ public class BatchNorm: Module {
         // batch normalisation). That run keeps the composed operations, whose per-channel sums
         // are all-reduced between processes (one allreduce for the mean, one for the variance);
         // a single process runs the fused kernels.
-        if isTraining && CrossProcess.isActive {
-            let y = try synchronisedNormalize(x)
+        if isTraining, let processGroup, processGroup.size > 1 {
+            let y = try synchronisedNormalize(x, over: processGroup)
             return relu ? try y.relu() : y
         }
         if isTraining && x.count / c <= 1 {
@@ -181,18 +193,20 @@ public class BatchNorm: Module {
     /// Training-mode batch normalisation over the global batch of a data-parallel run, composed
     /// of differentiable operations: sums over every process's slice, so that N ranks compute
     /// what one process would on the whole batch.
-    private func synchronisedNormalize(_ x: Tensor) throws -> Tensor {
+    private func synchronisedNormalize(_ x: Tensor, over group: any ProcessGroup) throws -> Tensor {
         let c = weight.count
         let inputRank = x.rank
         // Parameters and statistics broadcast over every axis but the channel's.
         let shape = [c] + [Int](repeating: 1, count: inputRank - 2)
         let axes = [0] + Array(2 ..< inputRank)
         let scale = try weight.reshaped(shape), shift = try bias.reshaped(shape)
-        let n = Int(try CrossProcess.sum([Float(x.count / c)])[0])
+        var count = [Float(x.count / c)]
+        try group.allreduceSum(&count)
+        let n = Int(count[0])
         guard n > 1 else { throw ScalpelError.shapeMismatch(op: "BatchNorm", detail: "training needs more than one value per channel") }
-        let mean = try x.sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
+        let mean = try x.sum(axes: axes, keepDims: true).sumAcrossProcesses(group) / Float(n)
         let centered = try x - mean
-        let variance = try centered.square().sum(axes: axes, keepDims: true).sumAcrossProcesses() / Float(n)
+        let variance = try centered.square().sum(axes: axes, keepDims: true).sumAcrossProcesses(group) / Float(n)
         try Autograd.noGrad {
             let backend = x.backend
             try backend.axpby(alpha: momentum, x: mean.storage, beta: 1 - momentum, y: runningMean.storage, count: c)
@@ -200,6 +214,14 @@ public class BatchNorm: Module {
             try backend.axpby(alpha: momentum, x: unbiased.storage, beta: 1 - momentum, y: runningVar.storage, count: c)
         }
         return try centered / (variance + epsilon).sqrt() * scale + shift
+    }
+}
+
+extension Module {
+    /// Makes every batch-norm layer here and below compute its training statistics over the
+    /// global batch of `group`'s processes (nil: each process's own batch again).
+    public func synchronizeBatchNorm(over group: (any ProcessGroup)?) {
+        for case let layer as BatchNorm in modules() { layer.processGroup = group }
     }
 }
 

@@ -107,6 +107,13 @@ open class Module {
         return found
     }
 
+    /// This module and every module below it, depth first.
+    public func modules() -> [Module] {
+        var found: [Module] = []
+        forEachModule { found.append($0) }
+        return found
+    }
+
     /// Calls `body` with this module and every module below it.
     private func forEachModule(_ body: (Module) -> Void) {
         body(self)
@@ -136,7 +143,7 @@ open class Module {
             children.insert(contentsOf: current.children.compactMap { child in child.label.map { ($0, child.value) } }, at: 0)
             mirror = current.superclassMirror
         }
-        for (label, value) in children where label != "isTraining" && label != "arena" && label != "frozenTensors" {
+        for (label, value) in children where label != "isTraining" && label != "arena" && label != "frozenTensors" && label != "processGroup" {
             walk(prefix + label, value, body)
         }
     }

@@ -35,6 +35,17 @@ extension Tensor {
     /// The exact GELU, x·Φ(x) (PyTorch's default).
     public func gelu() throws -> Tensor { try unary(.gelu) }
     public func square() throws -> Tensor { try unary(.square) }
+    /// SiLU (swish), x·σ(x), as PyTorch's `silu`: the backend's `silu`, composed from the
+    /// primitives unless the backend fuses it.
+    public func silu() throws -> Tensor {
+        let y = try Tensor.empty(shape, on: backend)
+        try backend.silu(x: storage, y: y.storage, count: count)
+        return Tensor.record(y, "silu", [self]) { [self, yStorage = y.storage] g in
+            let dx = try Tensor.empty(shape, on: backend)
+            try backend.siluBackward(x: storage, y: yStorage, dy: g.storage, dx: dx.storage, count: count)
+            return [dx]
+        }
+    }
     public func reciprocal() throws -> Tensor { try unary(.reciprocal) }
 
     /// self ⊕ other with NumPy broadcasting; gradients are summed back to each input's shape.

@@ -8,7 +8,7 @@ import ScalpelTensor
 /// model, takes its slice of each global batch, and the gradients are summed with allreduce
 /// (weighted by each slice's share of the batch), so every rank takes the same optimizer step
 /// a single process would take on the whole batch.
-public final class DistributedContext: @unchecked Sendable {
+public final class DistributedContext: ProcessGroup, @unchecked Sendable {
     public let rank: Int
     public let size: Int
     /// This rank's place among the ranks on its machine, for picking a device.

@@ -266,8 +266,8 @@ public final class Trainer {
         // Every rank starts from rank 0's weights (the same seed gives the same ones; a resume reads the same file).
         if let distributed { try distributed.broadcast(model.namedTensors().map(\.tensor)) }
         // While training, batch normalisation sees the global batch (its sums go across the ranks).
-        if let distributed, distributed.size > 1 { CrossProcess.reducer = { try distributed.allreduceSum(&$0) } }
-        defer { CrossProcess.reducer = nil }
+        if let distributed, distributed.size > 1 { model.synchronizeBatchNorm(over: distributed) }
+        defer { model.synchronizeBatchNorm(over: nil) }
         let parameters = model.parameters()
         let buffers = model.namedTensors().map(\.tensor).filter { !$0.requiresGrad }
         let batchSize = options.batchSize
