@@ -106,6 +106,10 @@ public struct Imputer: Codable, Equatable, Sendable {
     /// `rows` of the row-major matrix `features`.
     ///
     /// - Parameters:
+    ///   - features: the row-major matrix, `featureCount` values per row, NaN where missing.
+    ///   - rows: the rows the fill values are learnt from (the training rows).
+    ///   - featureCount: the number of features per row.
+    ///   - strategy: the median or the mean of each feature's observed values.
     ///   - featureKinds: what each feature holds; one-hot features are filled with 0. `nil`
     ///     means all numeric.
     ///   - featureNames: names for reports and errors; `nil` means "feature 1", "feature 2", ….

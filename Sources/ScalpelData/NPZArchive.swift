@@ -42,6 +42,7 @@ public struct NPZArchive: Sendable {
     /// Opens the `.npz` file at `url` and lists its arrays.
     ///
     /// - Parameters:
+    ///   - url: the `.npz` file.
     ///   - maxMemberBytes: the largest uncompressed member `array(named:)` will extract.
     ///   - maxElements: the largest array, in elements, `array(named:)` will return.
     ///   - maxArrayBytes: the memory budget of one array `array(named:)` will return.

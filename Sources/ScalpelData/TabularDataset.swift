@@ -121,6 +121,7 @@ public struct TabularDataset: Equatable, Sendable {
     /// Builds a dataset from `table`.
     ///
     /// - Parameters:
+    ///   - table: the parsed CSV file, header first.
     ///   - labelColumn: the header name of the column that holds the diagnosis.
     ///   - positiveClass: when given, the task is binary: rows whose label is exactly this value
     ///     are class 1 and every other row is class 0. Class 0 is named after the other value

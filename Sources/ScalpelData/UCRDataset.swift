@@ -200,6 +200,7 @@ public struct UCRDataset: Equatable, Sendable {
     /// Reads and parses the UCR file at `url`.
     ///
     /// - Parameters:
+    ///   - url: the `.tsv` (or `.txt`) file, one series per line with its label first.
     ///   - labelMapping: the classes to map labels onto, normally the training file's, so that a
     ///     test file uses the same class indices; when `nil`, the file's own labels define them
     ///     and at least two classes are required.
