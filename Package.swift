@@ -114,8 +114,16 @@ let package = Package(
         // Self-contained reports: SVG charts (curves, signals, heatmaps), PNG images, HTML pages.
         .target(name: "ScalpelReport", dependencies: ["ScalpelMetrics", "ScalpelData"]),
 
-        // Fixtures are read through #filePath, not bundled.
-        .testTarget(name: "ScalpelTests", dependencies: ["Scalpel", "ScalpelBenchmarks", "ScalpelConformance"], exclude: ["Fixtures"]),
+        // Helpers the test targets share (running the built `scalpel`, the first OpenCL device).
+        .target(name: "ScalpelTestSupport", dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelConformance"], path: "Tests/ScalpelTestSupport"),
+        // One test target per module; fixtures are read through #filePath, not bundled.
+        .testTarget(name: "ScalpelCoreTests", dependencies: ["ScalpelTestSupport", "Scalpel", "ScalpelBenchmarks"]),
+        .testTarget(name: "ScalpelTensorTests", dependencies: ["ScalpelTestSupport", "ScalpelTensor", "ScalpelNN", "ScalpelConformance"]),
+        .testTarget(name: "ScalpelNNTests", dependencies: ["ScalpelTestSupport", "Scalpel", "ScalpelConformance"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScalpelOpenCLTests", dependencies: ["ScalpelTestSupport", "Scalpel", "ScalpelBenchmarks", "ScalpelConformance"]),
+        .testTarget(name: "ScalpelConformanceTests", dependencies: ["ScalpelTestSupport", "Scalpel", "ScalpelConformance"]),
+        // The Scalpel module and the `scalpel` command, end to end.
+        .testTarget(name: "ScalpelTests", dependencies: ["ScalpelTestSupport", "Scalpel", "ScalpelBenchmarks"]),
         // A user's program: only the Scalpel product, only `import Scalpel`.
         .testTarget(name: "ScalpelLibraryTests", dependencies: ["Scalpel"]),
         .testTarget(name: "ScalpelIOTests", dependencies: ["ScalpelIO"]),

@@ -6,7 +6,7 @@ A small MLP (30 → 16 → 16 → 2, ReLU), a fixed batch of 8, and for two reci
 cross-entropy with Adam, and class-weighted, label-smoothed cross-entropy with AdamW — the
 initial weights, the loss and every gradient after one forward/backward, and the loss and
 weights after each of 10 optimizer steps on the same batch. Written once, committed as
-Tests/ScalpelTests/Fixtures/golden_mlp.json.
+Tests/ScalpelNNTests/Fixtures/golden_mlp.json.
 """
 import json
 import os
@@ -58,7 +58,7 @@ for name, recipe in recipes.items():
     entry["final"] = {k: flat(v) for k, v in net.state_dict().items()}
     out["recipes"][name] = entry
 out["torch"] = torch.__version__
-path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelTests", "Fixtures", "golden_mlp.json")
+path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelNNTests", "Fixtures", "golden_mlp.json")
 with open(path, "w") as f:
     json.dump(out, f)
 print("wrote", os.path.normpath(path))

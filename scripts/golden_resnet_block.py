@@ -5,7 +5,7 @@
 A basic block 4 → 8 channels, stride 2 (so with its 1×1 downsampling shortcut), in training
 mode (batch statistics), on a 2×4×9×9 input: its weights, the input, the output, the running
 statistics after the pass, and the gradients of the input and of every parameter for the
-loss Σ out·R with a fixed R. Committed as Tests/ScalpelTests/Fixtures/golden_resnet_block.json.
+loss Σ out·R with a fixed R. Committed as Tests/ScalpelNNTests/Fixtures/golden_resnet_block.json.
 """
 import json
 import os
@@ -48,7 +48,7 @@ golden = {
     "input_grad": flat(x.grad), "grads": {k: flat(p.grad) for k, p in block.named_parameters()},
     "torch": torch.__version__,
 }
-path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelTests", "Fixtures", "golden_resnet_block.json")
+path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelNNTests", "Fixtures", "golden_resnet_block.json")
 with open(path, "w") as f:
     json.dump(golden, f)
 print("wrote", os.path.normpath(path))

@@ -7,7 +7,7 @@ One input x (batch 3, time 5, 4 features) and, per case, an nn.LSTM or nn.GRU
 the output sequence, the final states, and the gradients of the input, of the initial states
 and of every parameter for the loss Σ output·R + Σ h_n·Rh (+ Σ c_n·Rc) with fixed R, Rh, Rc,
 so that gradients enter through every output. Committed as
-Tests/ScalpelTests/Fixtures/golden_rnn.json.
+Tests/ScalpelNNTests/Fixtures/golden_rnn.json.
 """
 import json
 import os
@@ -68,7 +68,7 @@ for name, (kind, layers, bidirectional, bias, with_state) in CASES.items():
     }
 
 golden = {"x": flat(x0), "x_shape": list(x0.shape), "cases": cases, "torch": torch.__version__}
-path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelTests", "Fixtures", "golden_rnn.json")
+path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelNNTests", "Fixtures", "golden_rnn.json")
 with open(path, "w") as f:
     json.dump(golden, f)
 print("wrote", os.path.normpath(path))

@@ -13,7 +13,7 @@ For each: the weights, the input, the output and the gradients of the input and 
 parameter for the loss Σ out·R with a fixed R, computed in float64: PyTorch 1.13's float32
 CPU backward of this encoder gave input gradients that disagree with its own finite
 differences (and change from run to run), while float64 agrees with them. Committed as
-Tests/ScalpelTests/Fixtures/golden_sequence.json.
+Tests/ScalpelNNTests/Fixtures/golden_sequence.json.
 """
 import json
 import os
@@ -67,7 +67,7 @@ golden = {
     "conv_same_dilated": case(nn.Sequential(nn.Conv1d(2, 3, 3, padding="same", dilation=2), nn.BatchNorm1d(3)), torch.randn(2, 2, 7)),
     "torch": torch.__version__,
 }
-path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelTests", "Fixtures", "golden_sequence.json")
+path = os.path.join(os.path.dirname(__file__), "..", "Tests", "ScalpelNNTests", "Fixtures", "golden_sequence.json")
 with open(path, "w") as f:
     json.dump(golden, f)
 print("wrote", os.path.normpath(path))

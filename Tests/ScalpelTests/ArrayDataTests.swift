@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelCore
+import ScalpelTestSupport
 import Testing
 
 /// `scalpel train --data X.npy --labels y.npy`: arrays prepared in Python train as tables,

@@ -1,6 +1,7 @@
 import Foundation
 import Scalpel
 import ScalpelCore
+import ScalpelTestSupport
 import Testing
 
 /// Image augmentation: each transform maps pixels as documented, draws repeat with the seed,

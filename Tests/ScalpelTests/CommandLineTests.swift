@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// The fallback paths, exercised as a user meets them: the built `scalpel` binary run in a

@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelPrivacy
+import ScalpelTestSupport
 import Testing
 @testable import Scalpel
 

@@ -3,6 +3,7 @@ import Foundation
 import ScalpelCore
 import ScalpelIO
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The training data path: samples resident on the backend, batches gathered (and augmented)

@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelIO
+import ScalpelTestSupport
 import Testing
 
 /// Data-parallel training under `mpirun --allow-run-as-root --oversubscribe -np 2`: the same

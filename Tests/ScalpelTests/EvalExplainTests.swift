@@ -3,6 +3,7 @@ import ScalpelCore
 import ScalpelCPU
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 @testable import Scalpel
 

@@ -1,5 +1,6 @@
 import Foundation
 import ScalpelIO
+import ScalpelTestSupport
 import Testing
 
 /// What an attacker or a careless user tried against the binary: plaintext left readable,

@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelTestSupport
 import Testing
 
 /// `scalpel train` on files that are broken or not what their extension says: one clear error

@@ -4,6 +4,7 @@ import ScalpelCore
 import ScalpelIO
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 @Suite struct NNTests {
@@ -354,12 +355,6 @@ import Testing
         let missing = try runScalpel(["train", "--data", csv.path, "--label", "nope", "--device", "cpu", "--out", folder.appending(path: "run").path])
         #expect(missing.stderr.contains("nope"), "\(missing.stderr)")
     }
-}
-
-/// A file of the repository's Data folder.
-func dataPath(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: "Data/\(name)").path
 }
 
 /// The plateau schedule (Keras's ReduceLROnPlateau): halved after `patience` epochs without an

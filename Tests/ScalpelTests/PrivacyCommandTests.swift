@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelTestSupport
 import Testing
 
 /// `scalpel encrypt`/`decrypt`, training and evaluating straight from encrypted files with

@@ -6,6 +6,7 @@ import ScalpelCore
 import ScalpelNN
 import ScalpelOpenCL
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The counter-based generator and what draws from it: Philox-4x32-10 against the published

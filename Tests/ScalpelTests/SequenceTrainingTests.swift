@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelTestSupport
 import Testing
 
 /// `scalpel train` on UCR-format signals: every sequence model learns a small synthetic task,

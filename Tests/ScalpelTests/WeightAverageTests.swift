@@ -4,6 +4,7 @@ import ScalpelCPU
 import ScalpelIO
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The weight average (`--ema`): its recurrence, its swap in and out of the model, and a

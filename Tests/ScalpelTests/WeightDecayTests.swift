@@ -1,6 +1,7 @@
 import Foundation
 import ScalpelCore
 import ScalpelIO
+import ScalpelTestSupport
 import Testing
 
 /// `--weight-decay`: AdamW's decoupled decay, checked through a training run. One full-batch

@@ -4,6 +4,7 @@ import ScalpelCore
 import ScalpelNN
 import ScalpelOpenCL
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// Packed tensors (`Module.packTensors()`): the optimizer, gradient zeroing, the gradient norm

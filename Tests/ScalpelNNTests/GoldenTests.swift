@@ -2,6 +2,7 @@ import Foundation
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The same MLP, batch and recipes as PyTorch (scripts/golden_mlp.py wrote the fixture once):

@@ -4,6 +4,7 @@ import Scalpel
 import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// Every (backend, case) pair of the table that applies: the same cases `scalpel selftest` runs.

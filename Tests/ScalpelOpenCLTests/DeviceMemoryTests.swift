@@ -3,6 +3,7 @@ import Foundation
 import ScalpelCPU
 import ScalpelCore
 @testable import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// Device memory: the OpenCL allocator's pool (freed memory lent again, no allocation after a

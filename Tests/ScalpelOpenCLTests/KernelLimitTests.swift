@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelTestSupport
 import Testing
 
 /// A kernel that asks a device for more than it allows is an error naming the kernel, what it

@@ -1,27 +1,12 @@
 import Foundation
-import Scalpel
 @testable import ScalpelConformance
 import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
 import ScalpelOpenCL
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
-
-/// The backends every op runs on: the fp64 reference, the fast CPU backend, each OpenCL device.
-enum TensorBackends {
-    static let reference = CPUBackend(kernels: .reference, precision: .float64)
-    static let cpu = CPUBackend()
-    static let names: [String] = ["cpu"] + OpenCLInventory.shared.devices.map(\.id.description)
-
-    static func backend(_ name: String) throws -> any Backend {
-        if name == "cpu" { return cpu }
-        guard let device = GEMMContenders.devices.first(where: { $0.key.description == name })?.value else {
-            throw ScalpelError.deviceUnavailable(device: name, reason: "could not be opened")
-        }
-        return device
-    }
-}
 
 /// The tensor cases of the table (`KernelCases`): the differentiable ones.
 let tensorCases: [KernelCase] = KernelCases.all.filter { $0.tensorCase != nil }
@@ -47,12 +32,6 @@ func expectGradientsMatchFiniteDifferences(_ testCase: KernelCase) throws {
             #expect(abs(numeric - analytic) <= 1e-6 * (1 + abs(analytic)) + rounding, "\(testCase) input \(i)[\(j)]: finite difference \(numeric), autograd \(analytic)")
         }
     }
-}
-
-/// `testCase` on `backend` against the fp64 reference, as `scalpel selftest` checks it.
-func expectMatchesTheReference(_ testCase: KernelCase, on backend: any Backend, named backendName: String) {
-    let row = KernelSelfTestSuite.check(testCase, on: backend)
-    #expect(row.passed, "\(testCase) on \(backendName): \(row.note)")
 }
 
 @Suite struct AutogradTests {

@@ -4,6 +4,7 @@ import ScalpelBenchmarks
 import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// How GEMMTuning plans a product per shape: tiles and K slices.

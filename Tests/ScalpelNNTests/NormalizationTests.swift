@@ -5,6 +5,7 @@ import ScalpelCore
 import ScalpelNN
 import ScalpelOpenCL
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// One fused batch-normalisation check: input (N, C, L) (rank 2 when L is nil), the mode and

@@ -3,6 +3,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// Parameter groups (a learning rate and a weight decay per group) and frozen parameters, on

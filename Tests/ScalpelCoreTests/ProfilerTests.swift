@@ -1,4 +1,5 @@
 import Foundation
+import ScalpelTestSupport
 import Testing
 @testable import ScalpelCore
 

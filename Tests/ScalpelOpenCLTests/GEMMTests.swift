@@ -5,6 +5,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelOpenCL
 @testable import ScalpelConformance
+import ScalpelTestSupport
 import Testing
 
 /// Every GEMM kernel of every available backend, each checked against the reference.
@@ -19,11 +20,7 @@ enum GEMMContenders {
         return names
     }()
 
-    static let devices: [DeviceID: OpenCLBackend] = {
-        var table: [DeviceID: OpenCLBackend] = [:]
-        for info in OpenCLInventory.shared.devices { table[info.id] = try? OpenCLBackend(info) }
-        return table
-    }()
+    static var devices: [DeviceID: OpenCLBackend] { TensorBackends.devices }
 
     static let cpu = CPUBackend()
 

@@ -3,6 +3,7 @@ import ScalpelCPU
 import ScalpelCore
 @testable import ScalpelOpenCL
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// Several backends of one device (each its own context, queue and lock) used from several

@@ -2,6 +2,7 @@ import Foundation
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// A ResNet basic block (stride 2, downsampling shortcut, training-mode batch norm) against

@@ -6,6 +6,7 @@ import ScalpelIO
 import ScalpelOpenCL
 import ScalpelKernelSources
 import Synchronization
+import ScalpelTestSupport
 import Testing
 
 @Suite struct SchedulerTests {

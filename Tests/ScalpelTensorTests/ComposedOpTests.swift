@@ -3,6 +3,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// Operations the Backend protocol composes from primitives by default (`ComposedOps.swift`):

@@ -5,41 +5,8 @@ import ScalpelCore
 import ScalpelOpenCL
 import ScalpelTensor
 @testable import ScalpelConformance
+import ScalpelTestSupport
 import Testing
-
-/// The backends the fused op runs on: the fp64 reference, the fp32 plain and fast CPU kernels,
-/// each OpenCL device.
-enum AttentionBackends {
-    static let fp32Reference = CPUBackend(kernels: .reference)
-    static let names: [String] = ["cpu fp64 reference", "cpu fp32 reference"] + TensorBackends.names
-
-    static func backend(_ name: String) throws -> any Backend {
-        switch name {
-        case "cpu fp64 reference": return TensorBackends.reference
-        case "cpu fp32 reference": return fp32Reference
-        default: return try TensorBackends.backend(name)
-        }
-    }
-}
-
-/// A tensor of Double values on `backend` (exact on an fp64 backend, rounded to fp32 elsewhere).
-func tensor(_ values: [Double], _ shape: [Int], on backend: any Backend, requiresGrad: Bool = false) throws -> Tensor {
-    let t = Tensor(storage: try backend.makeBuffer(count: values.count), shape: shape, backend: backend, requiresGrad: requiresGrad)
-    if let cpu = backend as? CPUBackend, cpu.precision == .float64 {
-        try cpu.writeDoubles(values, to: t.storage)
-    } else {
-        try values.map(Float.init).withUnsafeBufferPointer { try backend.write($0, to: t.storage, at: 0) }
-    }
-    return t
-}
-
-/// A tensor's values as Doubles (exact on an fp64 backend).
-func doubles(_ t: Tensor) throws -> [Double] {
-    if let cpu = t.backend as? CPUBackend, cpu.precision == .float64 {
-        return Array(try cpu.readDoubles(t.storage).prefix(t.count))
-    }
-    return try t.array().map(Double.init)
-}
 
 /// Output, the scalar Σ w·output, and the gradients of q, k, v.
 struct AttentionResult {

@@ -2,6 +2,7 @@ import COpenCL
 import Foundation
 import ScalpelCore
 @testable import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// `LaunchStatusLog` against the first device's own events: user events stand in for launches,

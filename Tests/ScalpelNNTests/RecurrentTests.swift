@@ -5,6 +5,7 @@ import ScalpelCPU
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The fp32 reference kernels (the generic loops in Float), which the recurrent cases also run

@@ -2,6 +2,7 @@ import Foundation
 import ScalpelCore
 import ScalpelNN
 import ScalpelTensor
+import ScalpelTestSupport
 import Testing
 
 /// The sequence layers against PyTorch (scripts/golden_sequence.py wrote the fixture once): the

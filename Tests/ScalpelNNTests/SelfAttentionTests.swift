@@ -5,6 +5,7 @@ import ScalpelCore
 import ScalpelOpenCL
 import ScalpelTensor
 @testable import ScalpelConformance
+import ScalpelTestSupport
 import Testing
 
 /// Output, Σ w·output and the gradient of qkv of `selfAttention` (packed) or of the composition

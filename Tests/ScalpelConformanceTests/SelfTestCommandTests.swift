@@ -2,6 +2,7 @@ import Foundation
 import Scalpel
 @testable import ScalpelConformance
 import ScalpelOpenCL
+import ScalpelTestSupport
 import Testing
 
 /// `scalpel selftest` as a user runs it: the table on the device, its last line, its filters,
