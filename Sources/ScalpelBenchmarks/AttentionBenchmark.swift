@@ -12,11 +12,16 @@ import ScalpelTensor
 public enum AttentionBenchmark {
     /// batch × heads × length × head size (self-attention: as many keys as queries).
     public struct Shape: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// Batch entries (B).
         public var batch: Int
+        /// Heads per batch entry (H).
         public var heads: Int
+        /// Queries per head, and as many keys and values (N).
         public var length: Int
+        /// Floats per query, key and value (D).
         public var headSize: Int
 
+        /// A shape of these sizes.
         public init(batch: Int, heads: Int, length: Int, headSize: Int) {
             self.batch = batch
             self.heads = heads
@@ -33,10 +38,12 @@ public enum AttentionBenchmark {
             self.init(batch: parts[0]!, heads: parts[1]!, length: parts[2]!, headSize: parts[3]!)
         }
 
+        /// The shape as "BxHxNxD", the form `init(parsing:)` reads.
         public var description: String { "\(batch)x\(heads)x\(length)x\(headSize)" }
         var tensorShape: [Int] { [batch, heads, length, headSize] }
     }
 
+    /// The attention code being timed.
     public enum Implementation: String, Sendable, Codable, CaseIterable {
         /// One fused kernel per pass: memory O(length·head size) per head.
         case fused
@@ -44,12 +51,15 @@ public enum AttentionBenchmark {
         case composed
     }
 
+    /// What one timed call runs.
     public enum Pass: String, Sendable, Codable, CaseIterable {
+        /// The forward pass alone, without gradients.
         case forward
+        /// The forward pass, then the backward pass of a fixed output gradient to q, k and v.
         case forwardBackward = "forward+backward"
     }
 
-    /// The shapes: batch 32, 4 heads, length 128, head size 32; lengths 1024 and 4096
+    /// The benchmark's default shapes: batch 32, 4 heads, length 128, head size 32; lengths 1024 and 4096
     /// with smaller batches.
     public static let defaultShapes: [Shape] = [
         Shape(batch: 32, heads: 4, length: 128, headSize: 32),
@@ -88,13 +98,21 @@ public enum AttentionBenchmark {
 
     /// One measurement.
     public struct Result: Sendable, Codable {
+        /// The shape as "BxHxNxD".
         public var shape: String
+        /// The implementation's raw value: fused or composed.
         public var implementation: String
+        /// The pass's raw value: forward or forward+backward.
         public var pass: String
+        /// The backend's identifier: `cpu` or `cl:P:D`.
         public var backend: String
+        /// The backend's display name.
         public var backendName: String
+        /// Milliseconds per call, the median over the samples.
         public var msMedian: Double
+        /// Milliseconds per call in the fastest sample.
         public var msMin: Double
+        /// Milliseconds per call in the slowest sample.
         public var msMax: Double
         /// The process's peak resident memory (VmHWM) during the measurement, inputs included (and
         /// whatever earlier measurements of the process left cached): run one shape and backend

@@ -8,17 +8,25 @@ import ScalpelOpenCL
 public enum GEMMBenchmark {
     /// A benchmarked shape.
     public struct Shape: Sendable, Codable, Hashable, CustomStringConvertible {
+        /// Rows of op(A) and of C.
         public var m: Int
+        /// Columns of op(B) and of C.
         public var n: Int
+        /// Columns of op(A) and rows of op(B): the length of each dot product.
         public var k: Int
+        /// Whether A is stored k×m and op(A) = Aᵀ.
         public var transA: Bool
+        /// Whether B is stored n×k and op(B) = Bᵀ.
         public var transB: Bool
 
+        /// A shape of these sizes, neither operand transposed unless said.
         public init(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false) {
             (self.m, self.n, self.k, self.transA, self.transB) = (m, n, k, transA, transB)
         }
 
+        /// The GEMM call of this shape: densely packed operands, alpha 1, beta 0, one batch entry.
         public var parameters: GEMMParameters { GEMMParameters(m: m, n: n, k: k, transA: transA, transB: transB) }
+        /// The shape as "M×N×K" and its transpose code, for example "256×512×784 NN".
         public var description: String { "\(m)×\(n)×\(k) \(parameters.transposeCode)" }
 
         /// Parses `MxNxK` or `MxNxK:TN` (transpose code).
@@ -57,10 +65,17 @@ public enum GEMMBenchmark {
 
     /// One thing being timed: a backend and, on OpenCL, a kernel family.
     public struct Contender: Sendable {
+        /// The label of the contender in results and tables (for example "cpu-swift 16t" or
+        /// "cl:0:0 tiled").
         public var name: String
+        /// The backend the GEMM runs on, its operands resident there.
         public var backend: any Backend
+        /// The OpenCL kernel family to use (nil: the device's own family and per-shape plan); the
+        /// CPU-Swift backend ignores it.
         public var variant: GEMMTuning.Variant?
 
+        /// A contender named `name` that runs on `backend`, with `variant` on OpenCL (nil: the
+        /// device's choice).
         public init(name: String, backend: any Backend, variant: GEMMTuning.Variant? = nil) {
             self.name = name
             self.backend = backend
@@ -79,19 +94,31 @@ public enum GEMMBenchmark {
 
     /// One measurement.
     public struct Result: Sendable, Codable {
+        /// The shape timed.
         public var shape: Shape
+        /// The contender's `name`.
         public var contender: String
+        /// The backend's display name.
         public var device: String
+        /// Milliseconds per call, the median over the samples (NaN when `error` is set).
         public var msMedian: Double
+        /// Milliseconds per call in the fastest sample (NaN when `error` is set).
         public var msMin: Double
+        /// Milliseconds per call in the slowest sample (NaN when `error` is set).
         public var msMax: Double
+        /// GFLOP/s at the median time, a multiply-add counting as two operations (NaN when `error`
+        /// is set).
         public var gflopsMedian: Double
+        /// GFLOP/s of the slowest sample (NaN when `error` is set).
         public var gflopsMin: Double
+        /// GFLOP/s of the fastest sample (NaN when `error` is set).
         public var gflopsMax: Double
         /// Largest error of 64 sampled elements against a Double dot product, relative to the
         /// magnitude of the sum.
         public var maxRelError: Double
+        /// The number of timed samples (0 when `error` is set).
         public var samples: Int
+        /// Why the GEMM failed on this contender (nil: it ran).
         public var error: String?
     }
 

@@ -18,20 +18,30 @@ import ScalpelTensor
 public enum StepBenchmark {
     /// What one benchmark trains: a model, its input and its recipe's extras.
     public struct Workload: Sendable, Codable {
+        /// The built-in model's name (`ModelRecipe.names`).
         public var model: String
+        /// The shape of one synthetic sample: [features], [C, H, W] or [C, L].
         public var sampleShape: [Int]
+        /// The number of classes; the synthetic labels cycle through them.
         public var classes: Int
+        /// Samples per step.
         public var batchSize: Int
+        /// Adam's learning rate (default 1e-3).
         public var learningRate: Float
         /// Gradient clipping at this norm (nil: none).
         public var clipNorm: Float?
         /// Weight average decay per step (nil: none).
         public var ema: Float?
+        /// Units per hidden layer of the MLP and the recurrent models (default 64, as
+        /// `train --hidden`).
         public var hidden: Int
+        /// Dropout probability of the MLP and the transformer (default 0.1, as `train --dropout`).
         public var dropout: Float
         /// Image models: augment every batch as `train --augment` does.
         public var augment: Bool
 
+        /// A workload of `model` on samples of `sampleShape` with `classes` classes; the other
+        /// settings default to `TrainingConfig`'s.
         public init(model: String, sampleShape: [Int], classes: Int, batchSize: Int, learningRate: Float = 1e-3, clipNorm: Float? = nil,
                     ema: Float? = nil, hidden: Int = 64, dropout: Float = 0.1, augment: Bool = false) {  // TrainingConfig's defaults
             self.model = model
@@ -58,18 +68,28 @@ public enum StepBenchmark {
 
     /// One backend's measurement (the keys of `bench step --json`; the table is left out).
     public struct Result: Encodable, Sendable {
+        /// The benchmarked model's name.
         public var model: String
+        /// The backend's identifier: `cpu` or `cl:P:D`.
         public var backend: String
+        /// The backend's display name.
         public var device: String
+        /// Samples per step.
         public var batchSize: Int
         /// Median milliseconds per steady-state step, and the fastest and slowest sample.
         public var msPerStep: Double
+        /// Milliseconds per step in the fastest sample.
         public var msMin: Double
+        /// Milliseconds per step in the slowest sample.
         public var msMax: Double
+        /// The number of timed samples.
         public var samples: Int
         /// Steps counted by the profiler (after one uncounted first step).
         public var profiledSteps: Int
+        /// The profiler's steady-state counts per step: launches, allocations, transfers, queue
+        /// drains, host random numbers and program builds.
         public var perStep: ProfileSnapshot.PerStep
+        /// Each kernel's launches and time per steady-state step, most time first.
         public var kernels: [ProfileSnapshot.KernelPerStep]
         /// The profiler's table for this backend.
         public var table: String

@@ -4,8 +4,11 @@ import ScalpelCore
 /// Memory of the CPU backend: 64-byte aligned, freed with the buffer. Holds fp32 values, or
 /// fp64 on a Double-precision reference backend (the protocol still speaks fp32 at its edges).
 public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
+    /// Number of elements (fp32 or fp64, as `precision` says).
     public let count: Int
+    /// Always `.cpu`.
     public let owner: DeviceID = .cpu
+    /// Whether the elements are fp32 or fp64 (the precision of the backend that made the buffer).
     public let precision: CPUBackend.Precision
     private let raw: UnsafeMutableRawPointer
     private let bytes: Int
@@ -116,13 +119,19 @@ public final class CPUBackend: Backend {
         case float64
     }
 
+    /// Always `.cpu`.
     public let id: DeviceID = .cpu
+    /// The kernels that run: `.reference` whenever `precision` is `.float64` or the CPU lacks the
+    /// SIMD the fast kernels need, whatever `init` was asked for.
     public let kernels: Kernels
+    /// The precision buffers hold and kernels compute in.
     public let precision: Precision
     /// Threads the fast kernels use.
     public let threads: Int
     private let fastGEMM: FastGEMM?
 
+    /// "CPU-Swift" with the CPU model, the thread count (or "reference kernels") and ", fp64" in
+    /// Double precision.
     public var displayName: String {
         "CPU-Swift (\(CPUInfo.modelName), \(kernels == .fast ? "\(threads) thread\(threads == 1 ? "" : "s")" : "reference kernels")\(precision == .float64 ? ", fp64" : ""))"
     }
@@ -159,10 +168,13 @@ public final class CPUBackend: Backend {
         return pool
     }
 
+    /// 64-byte-aligned host memory in the backend's precision, reused from freed buffers of the same
+    /// size when possible.
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
         try CPUBuffer(count: count, precision: precision)
     }
 
+    /// A `CPUBuffer` sharing the parent's memory (a view of a view points into the root buffer).
     public func makeView(of buffer: any DeviceBuffer, offset: Int, count: Int) throws -> any DeviceBuffer {
         try CPUBuffer(viewOf: try storage(buffer, op: "makeView"), offset: offset, count: count)
     }
@@ -193,6 +205,8 @@ public final class CPUBackend: Backend {
         return Array(UnsafeBufferPointer(start: source.doublePointer, count: source.count))
     }
 
+    /// Copies at once into the buffer's memory (widened to Double in an fp64 buffer); throws
+    /// `shapeMismatch` when the values do not fit from `offset`.
     public func write(_ source: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, at offset: Int) throws {
         let target = try storage(buffer, op: "write")
         guard offset >= 0, offset + source.count <= target.count else {
@@ -206,6 +220,8 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// Copies at once out of the buffer's memory (rounded to Float from an fp64 buffer); throws
+    /// `shapeMismatch` when the range exceeds the buffer.
     public func read(_ buffer: any DeviceBuffer, at offset: Int, into destination: UnsafeMutableBufferPointer<Float>) throws {
         let source = try storage(buffer, op: "read")
         guard offset >= 0, offset + destination.count <= source.count else {
@@ -219,6 +235,8 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// With fast kernels, the packed, blocked, threaded SIMD `FastGEMM`; otherwise, and always in
+    /// fp64, the plain loops of `ReferenceKernels.gemm`.
     public func gemm(_ p: GEMMParameters, a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("gemm"); defer { span?.end() }
         let (ba, bb, bc) = (try storage(a, op: "gemm"), try storage(b, op: "gemm"), try storage(c, op: "gemm"))
@@ -232,5 +250,6 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// Returns at once: every CPU operation has finished when its call returns.
     public func synchronize() throws {}
 }

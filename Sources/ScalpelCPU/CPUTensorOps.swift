@@ -16,6 +16,7 @@ extension CPUBackend {
         }
     }
 
+    /// Writes the value straight into the buffer's memory, in the backend's precision.
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         let span = ProfileSpan.begin("fill"); defer { span?.end() }
         let b = try typedBuffers("fill", [(buffer, offset + count)])[0]
@@ -28,6 +29,8 @@ extension CPUBackend {
     /// Whether the SIMD loops of ScalpelCPUKernels may run (fp32, fast kernels, a capable CPU).
     private var simd: Bool { precision == .float32 && kernels == .fast }
 
+    /// ReLU with fast kernels runs the SIMD loop `ElementwiseKernels.relu`; every other case, the
+    /// plain loops of `TensorKernels`.
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin(op.rawValue); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, count), (y, count)])
@@ -38,6 +41,8 @@ extension CPUBackend {
         }
     }
 
+    /// ReLU with fast kernels runs the SIMD loop `ElementwiseKernels.reluBackward`; every other case,
+    /// the plain loops of `TensorKernels`.
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("\(op.rawValue) backward"); defer { span?.end() }
         let b = try typedBuffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
@@ -48,6 +53,10 @@ extension CPUBackend {
         }
     }
 
+    /// add, sub, mul and div with fast kernels run SIMD loops: row by row when both operands are
+    /// dense, or one is and the other repeats a trailing block of at least 8 elements over the
+    /// leading dimensions (a bias); else in runs along the last dimension when each operand's
+    /// innermost stride is 0 or 1. Every other case runs the plain strided loops of `TensorKernels`.
     public func binary(_ op: BinaryOp, a: any DeviceBuffer, b: any DeviceBuffer, out: any DeviceBuffer, layout: BroadcastLayout) throws {
         let span = ProfileSpan.begin(op.rawValue); defer { span?.end() }
         let extentA = zip(layout.shape, layout.stridesA).map { ($0 - 1) * $1 }.reduce(0, +) + 1
@@ -96,6 +105,7 @@ extension CPUBackend {
         return nil
     }
 
+    /// A SIMD loop with fast kernels, else plain loops.
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("axpby"); defer { span?.end() }
         let b = try typedBuffers("axpby", [(x, count), (y, count)])
@@ -110,6 +120,8 @@ extension CPUBackend {
         }
     }
 
+    /// Sums with `inner` ≥ 8 run the SIMD row-sum loop once per outer slice with fast kernels; every
+    /// other case, the plain loops of `TensorKernels`.
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
         let span = ProfileSpan.begin("reduce \(op)"); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
@@ -125,6 +137,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, row by row, subtracting each row's maximum before `exp`.
     public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
         let span = ProfileSpan.begin(log ? "logSoftmax" : "softmax"); defer { span?.end() }
         let b = try typedBuffers(log ? "log_softmax" : "softmax", [(x, rows * cols), (y, rows * cols)])
@@ -134,6 +147,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, row by row.
     public func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
         let span = ProfileSpan.begin(log ? "logSoftmax backward" : "softmax backward"); defer { span?.end() }
         let b = try typedBuffers("softmax backward", [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)])
@@ -143,6 +157,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain strided loops of `TensorKernels`.
     public func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("copy"); defer { span?.end() }
         if copy.count == 0 { return }
@@ -153,6 +168,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`; an index outside 0..<axis gives NaN.
     public func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
         let span = ProfileSpan.begin("gather"); defer { span?.end() }
         let b = try typedBuffers("gather", [(x, outer * axis * inner), (index, count), (out, outer * count * inner)])
@@ -162,6 +178,8 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, adding in index order (deterministic); an index outside
+    /// 0..<axis is skipped.
     public func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
         let span = ProfileSpan.begin("scatterAdd"); defer { span?.end() }
         let b = try typedBuffers("scatter_add", [(dy, outer * count * inner), (index, count), (dx, outer * axis * inner)])
@@ -171,6 +189,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, row by row.
     public func crossEntropy(logits: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                              probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
                              rows: Int, classes: Int, settings: LossSettings) throws {
@@ -188,6 +207,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, row by row.
     public func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                                      dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws {
         let span = ProfileSpan.begin("crossEntropyBackward"); defer { span?.end() }
@@ -204,6 +224,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, element by element.
     public func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
                               count: Int, classes: Int) throws {
         let span = ProfileSpan.begin("bceWithLogits"); defer { span?.end() }
@@ -215,6 +236,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`, element by element.
     public func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
                                       dLogits: any DeviceBuffer, count: Int, classes: Int) throws {
         let span = ProfileSpan.begin("bceWithLogitsBackward"); defer { span?.end() }
@@ -229,6 +251,8 @@ extension CPUBackend {
         }
     }
 
+    /// One `reduce(.sumOfSquares)` per segment into a partial sum each, then one `reduce(.sum)` of
+    /// the partials.
     public func sumOfSquares(_ x: any DeviceBuffer, segments: [Range<Int>], out: any DeviceBuffer) throws {
         // Each segment's sum, then the sum of those: the order one reduction per tensor gives,
         // so packing the parameters does not change a clipped run's numbers.
@@ -241,6 +265,8 @@ extension CPUBackend {
         try reduce(.sum, x: partial, out: out, outer: 1, axis: partial.count, inner: 1)
     }
 
+    /// Adam/AdamW with fast kernels runs the SIMD loop `ElementwiseKernels.adam`; SGD, and every
+    /// other case, runs PyTorch's rules in the plain loops of `TensorKernels`.
     public func optimizerStep(_ step: OptimizerStep, parameter: any DeviceBuffer, gradient: any DeviceBuffer,
                               state1: any DeviceBuffer, state2: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("optimizer \(step.kind)"); defer { span?.end() }
@@ -267,6 +293,7 @@ extension CPUBackend {
             && g.height % 2 == 0 && g.width % 2 == 0
     }
 
+    /// The plain loops of `TensorKernels`.
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("im2col"); defer { span?.end() }
         try geometry.validate()
@@ -278,6 +305,7 @@ extension CPUBackend {
         }
     }
 
+    /// The plain loops of `TensorKernels`: gradInput zeroed, then the columns added in a fixed order.
     public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         let span = ProfileSpan.begin("col2im"); defer { span?.end() }
         try geometry.validate()
@@ -289,6 +317,9 @@ extension CPUBackend {
         }
     }
 
+    /// Max pooling over plain 2×2 windows (stride 2, no padding, even sizes) with fast kernels runs
+    /// the direct loop `ElementwiseKernels.maxPool2x2`; every other case, the plain loops of
+    /// `TensorKernels`.
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
         let span = ProfileSpan.begin(max ? "maxPool2d" : "avgPool2d"); defer { span?.end() }
         try geometry.validate()
@@ -303,6 +334,9 @@ extension CPUBackend {
         }
     }
 
+    /// Max pooling over plain 2×2 windows (stride 2, no padding, even sizes) with fast kernels runs
+    /// the direct loop `ElementwiseKernels.maxPool2x2Backward`; every other case, the plain loops
+    /// of `TensorKernels`.
     public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
                                gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
         let span = ProfileSpan.begin(max ? "maxPool2d backward" : "avgPool2d backward"); defer { span?.end() }
@@ -322,6 +356,7 @@ extension CPUBackend {
 }
 
 extension CPUBackend {
+    /// The plain nested loops of `TensorKernels`, one accumulation per output element, single-threaded.
     public func conv2dDirect(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer, output: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("conv2dDirect"); defer { span?.end() }
         try geometry.validate()

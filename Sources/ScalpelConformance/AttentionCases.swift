@@ -29,6 +29,8 @@ public struct AttentionCase: Sendable, CustomStringConvertible {
         (self.causal, self.lengths, self.scale, self.quick) = (causal, lengths, scale, quick)
     }
 
+    /// The case as its self-test cases name their shape: "B… H… Nq… Nk… d…", then "causal", the
+    /// lengths and the scale where set.
     public var description: String {
         "B\(batch) H\(heads) Nq\(queries) Nk\(keys) d\(headSize)" + (causal ? " causal" : "")
             + (lengths.map { " lengths \($0)" } ?? "") + (scale.map { " scale \($0)" } ?? "")

@@ -22,6 +22,7 @@ public enum GEMMCases {
         public var quickVariants: [GEMMTuning.Variant]
         /// The epilogue: a bias along the columns, then a ReLU.
         public var bias = false
+        /// Whether the epilogue applies a ReLU (after the bias, when there is one).
         public var relu = false
 
         /// A case of `parameters`, its data drawn from `seed`.
@@ -31,6 +32,8 @@ public enum GEMMCases {
             (self.bias, self.relu) = (bias, relu)
         }
 
+        /// The case as its self-test cases name their shape: the parameters, then split-K, +bias,
+        /// ReLU, α and β where not 1 and 0, and "strided" when A has an offset or C padded rows.
         public var description: String {
             var text = parameters.description
             if let splits { text += " split-K \(splits)" }

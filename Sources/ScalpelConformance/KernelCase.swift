@@ -40,6 +40,7 @@ public enum KernelFamily: String, CaseIterable, Sendable, Codable, CustomStringC
     /// it: dropout forward and backward, batch image augmentation.
     case random
 
+    /// The family's raw value ("gemm", "batchnorm" …), as `scalpel selftest` shows it.
     public var description: String { rawValue }
 }
 

@@ -20,6 +20,7 @@ public enum UnaryOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
         }
     }
 
+    /// The prefix of the kernels' names for these codes (`UNARY_RELU`, …).
     public static let kernelPrefix = "UNARY"
 }
 
@@ -47,6 +48,7 @@ public enum BinaryOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
         }
     }
 
+    /// The prefix of the kernels' names for these codes (`BINARY_ADD`, …).
     public static let kernelPrefix = "BINARY"
 
     /// Whether the result is a 0/1 mask (no gradient flows through it).
@@ -79,6 +81,7 @@ public enum ReduceOp: String, Sendable, CaseIterable, Codable, KernelOpCode {
         }
     }
 
+    /// The prefix of the kernels' names for these codes (`REDUCE_SUM`, …).
     public static let kernelPrefix = "REDUCE"
 }
 
@@ -117,11 +120,16 @@ public enum KernelOpCodes {
 /// Up to 8 dimensions of a broadcast element-wise operation: the output's shape and, for each
 /// input, the stride (in elements) of each output dimension (0 where the input broadcasts).
 public struct BroadcastLayout: Sendable, Hashable {
+    /// The most dimensions a broadcast may have; a higher rank is a `shapeMismatch` error.
     public static let maxRank = 8
+    /// The output's shape: the broadcast of both inputs' shapes.
     public var shape: [Int]
+    /// The stride, in elements, of input a along each output dimension (0 where it broadcasts).
     public var stridesA: [Int]
+    /// The stride, in elements, of input b along each output dimension (0 where it broadcasts).
     public var stridesB: [Int]
 
+    /// The number of output elements.
     public var count: Int { shape.reduce(1, *) }
 
     /// Whether both inputs are laid out exactly like the output (no broadcasting).
@@ -167,12 +175,18 @@ public struct BroadcastLayout: Sendable, Hashable {
 /// src[srcOffset + Σ i_d·srcStrides_d] for every index i of `shape`. Serves permute, slice,
 /// concatenate and expand.
 public struct StridedCopy: Sendable, Hashable {
+    /// The size of each dimension of the region copied.
     public var shape: [Int]
+    /// The source element that index (0, …, 0) reads.
     public var srcOffset: Int
+    /// The source's stride, in elements, along each dimension of `shape`.
     public var srcStrides: [Int]
+    /// The destination element that index (0, …, 0) writes.
     public var dstOffset: Int
+    /// The destination's stride, in elements, along each dimension of `shape`.
     public var dstStrides: [Int]
 
+    /// A copy of the region `shape` with the given offsets (default 0) and strides.
     public init(shape: [Int], srcOffset: Int = 0, srcStrides: [Int], dstOffset: Int = 0, dstStrides: [Int]) {
         self.shape = shape
         self.srcOffset = srcOffset
@@ -181,10 +195,12 @@ public struct StridedCopy: Sendable, Hashable {
         self.dstStrides = dstStrides
     }
 
+    /// The number of elements copied.
     public var count: Int { shape.reduce(1, *) }
 
     /// The largest element index read and written, plus one (0 when empty).
     public var srcExtent: Int { extent(srcOffset, srcStrides) }
+    /// The largest element index written, plus one (0 when empty).
     public var dstExtent: Int { extent(dstOffset, dstStrides) }
 
     private func extent(_ offset: Int, _ strides: [Int]) -> Int {
@@ -195,14 +211,20 @@ public struct StridedCopy: Sendable, Hashable {
 
 /// Settings of one optimizer update, applied element-wise to a parameter.
 public struct OptimizerStep: Sendable, Hashable {
+    /// The update rule: SGD (with optional momentum) or Adam/AdamW.
     public enum Kind: Int32, Sendable { case sgd = 0, adam = 1 }
+    /// Which update rule runs.
     public var kind: Kind
+    /// The learning rate, lr.
     public var learningRate: Float
     /// SGD momentum (0: none) or Adam β1.
     public var beta1: Float
     /// Adam β2.
     public var beta2: Float
+    /// Adam ε, added to the denominator: √v̂ + ε.
     public var epsilon: Float
+    /// L2 weight decay λ, added to the gradient as λ·parameter (Adam with
+    /// `decoupledWeightDecay` scales the parameter by 1 − lr·λ instead).
     public var weightDecay: Float
     /// AdamW: weight decay applied to the parameter directly instead of through the gradient.
     public var decoupledWeightDecay: Bool
@@ -213,6 +235,7 @@ public struct OptimizerStep: Sendable, Hashable {
     /// 1-based step count (Adam bias correction; SGD: the first step initialises momentum).
     public var step: Int
 
+    /// An update of `kind`; settings the rule does not use may keep their defaults.
     public init(kind: Kind, learningRate: Float, beta1: Float = 0, beta2: Float = 0, epsilon: Float = 0, weightDecay: Float = 0,
                 decoupledWeightDecay: Bool = false, nesterov: Bool = false, dampening: Float = 0, step: Int) {
         self.kind = kind
@@ -232,5 +255,6 @@ public struct OptimizerStep: Sendable, Hashable {
 public struct LossSettings: Sendable, Hashable {
     /// Cross-entropy: probability mass spread uniformly over the classes (PyTorch's label_smoothing).
     public var labelSmoothing: Float = 0
+    /// Settings with `labelSmoothing` (default 0: none).
     public init(labelSmoothing: Float = 0) { self.labelSmoothing = labelSmoothing }
 }

@@ -23,6 +23,7 @@ public enum ClassifierCurves {
     ///   - labels: the class of each row; `positive` is the condition, every other value a
     ///     negative.
     ///   - scores: one per row, higher meaning `positive` is more likely (a probability or a logit).
+    ///   - positive: the label of the condition (default 1).
     /// - Throws: `ClinicDataError.invalidInput` when the arrays differ in length or are empty, a
     ///   score is not finite, or the rows hold no positive or no negative cases (one of the
     ///   rates is then undefined, and no curve can be drawn).
@@ -59,6 +60,7 @@ public enum ClassifierCurves {
     ///   - labels: the class of each row; `positive` is the condition, every other value a
     ///     negative.
     ///   - scores: one per row, higher meaning `positive` is more likely.
+    ///   - positive: the label of the condition (default 1).
     /// - Throws: `ClinicDataError.invalidInput` when the arrays differ in length or are empty, a
     ///   score is not finite, or no row is positive (recall is then undefined). Rows without a
     ///   negative are allowed: precision is then 1 throughout.

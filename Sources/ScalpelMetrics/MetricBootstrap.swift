@@ -9,7 +9,9 @@ import ScalpelData
 public struct MetricInterval: Codable, Equatable, Sendable {
     /// The bounds of an interval.
     public struct Bounds: Codable, Equatable, Sendable {
+        /// The lower bound: the (1 − confidenceLevel)/2 quantile of the defined resample values.
         public let low: Double
+        /// The upper bound: the (1 + confidenceLevel)/2 quantile of the defined resample values.
         public let high: Double
     }
 

@@ -12,8 +12,11 @@ import ScalpelCore
 /// whose program fails to build runs on the CPU-Swift backend instead, with one warning
 /// carrying the build log and a fallback count.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
+    /// The device this backend runs on, as the inventory describes it.
     public let info: OpenCLDeviceInfo
+    /// The device's id, from `info`.
     public var id: DeviceID { info.id }
+    /// The device's name as OpenCL reports it (`info.name`).
     public var displayName: String { info.name }
     /// The GEMM kernel family and knobs for this device.
     public let tuning: GEMMTuning
@@ -102,10 +105,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Buffers
 
+    /// Device memory from the backend's allocator, which pools freed buffers by size class.
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
         try lock.withLock { try allocate(count: count, purpose: "buffer") }
     }
 
+    /// An OpenCL sub-buffer (`clCreateSubBuffer`) of the parent's root buffer; `offset` must be a
+    /// multiple of `viewAlignment`.
     public func makeView(of buffer: any DeviceBuffer, offset: Int, count: Int) throws -> any DeviceBuffer {
         let parent = try storage(buffer, op: "makeView")
         return try lock.withLock { try allocator.view(of: parent, offset: offset, count: count) }
@@ -125,6 +131,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return cl
     }
 
+    /// A blocking `clEnqueueWriteBuffer`: when it returns, the copy and every launch queued before it
+    /// have finished, and their execution status has been checked.
     public func write(_ source: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, at offset: Int) throws {
         let target = try storage(buffer, op: "write")
         guard offset >= 0, offset + source.count <= target.count else {
@@ -137,6 +145,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// A blocking `clEnqueueReadBuffer`: when it returns, the copy and every launch queued before it
+    /// have finished, and their execution status has been checked.
     public func read(_ buffer: any DeviceBuffer, at offset: Int, into destination: UnsafeMutableBufferPointer<Float>) throws {
         let source = try storage(buffer, op: "read")
         guard offset >= 0, offset + destination.count <= source.count else {
@@ -162,6 +172,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try launches.check()
     }
 
+    /// `clFinish` on the queue, then a check of every finished launch's execution status.
     public func synchronize() throws {
         try lock.withLock {
             let status = library.api.clFinish(queue)

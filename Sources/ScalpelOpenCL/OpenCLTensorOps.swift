@@ -112,6 +112,8 @@ extension OpenCLBackend {
         return (outShape, outStrides)
     }
 
+    /// One launch of `fill` (elementwise.cl), one work-item per element; on the CPU-Swift backend if
+    /// elementwise.cl does not build.
     public func fill(_ buffer: any DeviceBuffer, value: Float, offset: Int, count: Int) throws {
         guard count > 0 else { return }
         try launch("fill", file: "elementwise.cl", operands: [(buffer, offset + count)]) { program, b in
@@ -119,6 +121,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.fill(b[0], value: value, offset: offset, count: count) }
     }
 
+    /// One launch of `unary` from pointwise.cl built for this op alone (`-DFIXED_UNARY`), one
+    /// work-item per element; on the CPU-Swift backend if that program does not build.
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }
         try launch(op.rawValue, file: "pointwise.cl", options: "-DFIXED_UNARY=\(op.code)", variant: op.rawValue,
@@ -127,6 +131,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.unary(op, x: b[0], y: b[1], count: count) }
     }
 
+    /// One launch of `unary_backward` from pointwise.cl built for this op alone (`-DFIXED_UNARY`), one
+    /// work-item per element; on the CPU-Swift backend if that program does not build.
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }
         try launch("\(op.rawValue) backward", file: "pointwise.cl", options: "-DFIXED_UNARY=\(op.code)", variant: op.rawValue,
@@ -136,6 +142,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.unaryBackward(op, x: b[0], y: b[1], dy: b[2], dx: b[3], count: count) }
     }
 
+    /// One launch from pointwise.cl built for this op alone (`-DFIXED_BINARY`): `binary_same` when
+    /// neither input broadcasts, else `binary_broadcast` over the coalesced shape, its two innermost
+    /// dimensions as work-item axes; on the CPU-Swift backend if that program does not build.
     public func binary(_ op: BinaryOp, a: any DeviceBuffer, b: any DeviceBuffer, out: any DeviceBuffer, layout: BroadcastLayout) throws {
         let count = layout.count
         guard count > 0 else { return }
@@ -158,6 +167,8 @@ extension OpenCLBackend {
         } fallback: { cpu, m in try cpu.binary(op, a: m[0], b: m[1], out: m[2], layout: layout) }
     }
 
+    /// One launch of `axpby` (elementwise.cl), one work-item per element; on the CPU-Swift backend if
+    /// elementwise.cl does not build.
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
         guard count > 0 else { return }
         try launch("axpby", file: "elementwise.cl", operands: [(x, count), (y, count)]) { program, b in
@@ -165,6 +176,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.axpby(alpha: alpha, x: b[0], beta: beta, y: b[1], count: count) }
     }
 
+    /// One launch of `reduce_axis` (reduce.cl); two when few outputs lie along a long axis (not for
+    /// argmax): partial results per slice of the axis, then their combination. On the CPU-Swift
+    /// backend if reduce.cl does not build.
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
         let outputs = outer * inner
         guard outputs > 0 else { return }
@@ -186,6 +200,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.reduce(op, x: b[0], out: b[1], outer: outer, axis: axis, inner: inner) }
     }
 
+    /// One launch of `reduce_channels` (reduce.cl): a work-group per channel (up to 16 work-items on a
+    /// CPU device, 256 on a GPU) sums batch and positions in one pass and combines its partial sums
+    /// in a fixed-order tree; on the CPU-Swift backend if reduce.cl does not build.
     public func channelSums(_ x: any DeviceBuffer, out: any DeviceBuffer, batch: Int, channels: Int, positions: Int) throws {
         guard channels > 0 else { return }
         // A CPU device runs a work-group's items as one vector loop: 16 lanes cover a row
@@ -231,6 +248,8 @@ extension OpenCLBackend {
                     local: [shape.x, shape.y])
     }
 
+    /// One launch of `softmax_rows` (reduce.cl), one work-item per row; on the CPU-Swift backend if
+    /// reduce.cl does not build.
     public func softmax(x: any DeviceBuffer, y: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
         guard rows * cols > 0 else { return }
         try launch(log ? "log_softmax" : "softmax", file: "reduce.cl", operands: [(x, rows * cols), (y, rows * cols)]) { program, b in
@@ -238,6 +257,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.softmax(x: b[0], y: b[1], rows: rows, cols: cols, log: log) }
     }
 
+    /// One launch of `softmax_rows_backward` (reduce.cl), one work-item per row; on the CPU-Swift
+    /// backend if reduce.cl does not build.
     public func softmaxBackward(y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, rows: Int, cols: Int, log: Bool) throws {
         guard rows * cols > 0 else { return }
         try launch("softmax backward", file: "reduce.cl", operands: [(y, rows * cols), (dy, rows * cols), (dx, rows * cols)]) { program, b in
@@ -246,6 +267,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.softmaxBackward(y: b[0], dy: b[1], dx: b[2], rows: rows, cols: cols, log: log) }
     }
 
+    /// One launch of `copy_strided` (elementwise.cl) over the coalesced shape (rank 8 at most); on the
+    /// CPU-Swift backend if elementwise.cl does not build.
     public func copy(_ copy: StridedCopy, from source: any DeviceBuffer, to destination: any DeviceBuffer) throws {
         let count = copy.count
         guard count > 0 else { return }
@@ -263,6 +286,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.copy(copy, from: b[0], to: b[1]) }
     }
 
+    /// One launch of `gather` (elementwise.cl), one work-item per output element; on the CPU-Swift
+    /// backend if elementwise.cl does not build.
     public func gather(x: any DeviceBuffer, index: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
         let total = outer * count * inner
         guard total > 0 else { return }
@@ -272,6 +297,9 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.gather(x: b[0], index: b[1], out: b[2], outer: outer, axis: axis, inner: inner, count: count) }
     }
 
+    /// One launch of `scatter_add` (elementwise.cl): one work-item per element of dx, looping over the
+    /// indices in order (deterministic, no atomics); on the CPU-Swift backend if elementwise.cl does
+    /// not build.
     public func scatterAdd(dy: any DeviceBuffer, index: any DeviceBuffer, dx: any DeviceBuffer, outer: Int, axis: Int, inner: Int, count: Int) throws {
         let total = outer * axis * inner
         guard total > 0 else { return }
@@ -281,6 +309,8 @@ extension OpenCLBackend {
         } fallback: { cpu, b in try cpu.scatterAdd(dy: b[0], index: b[1], dx: b[2], outer: outer, axis: axis, inner: inner, count: count) }
     }
 
+    /// One launch of `cross_entropy` (loss.cl), one work-item per row; on the CPU-Swift backend if
+    /// loss.cl does not build.
     public func crossEntropy(logits: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                              probabilities: any DeviceBuffer, losses: any DeviceBuffer, rowWeights: any DeviceBuffer,
                              rows: Int, classes: Int, settings: LossSettings) throws {
@@ -299,6 +329,8 @@ extension OpenCLBackend {
         }
     }
 
+    /// One launch of `cross_entropy_backward` (loss.cl), one work-item per element of dLogits; on the
+    /// CPU-Swift backend if loss.cl does not build.
     public func crossEntropyBackward(probabilities: any DeviceBuffer, labels: any DeviceBuffer, classWeights: (any DeviceBuffer)?,
                                      dLoss: any DeviceBuffer, dLogits: any DeviceBuffer, rows: Int, classes: Int, settings: LossSettings) throws {
         let n = rows * classes
@@ -315,6 +347,8 @@ extension OpenCLBackend {
         }
     }
 
+    /// One launch of `bce_with_logits` (loss.cl), one work-item per element; on the CPU-Swift backend
+    /// if loss.cl does not build.
     public func bceWithLogits(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, losses: any DeviceBuffer,
                               count: Int, classes: Int) throws {
         guard count > 0 else { return }
@@ -328,6 +362,8 @@ extension OpenCLBackend {
         }
     }
 
+    /// One launch of `bce_with_logits_backward` (loss.cl), one work-item per element; on the CPU-Swift
+    /// backend if loss.cl does not build.
     public func bceWithLogitsBackward(logits: any DeviceBuffer, targets: any DeviceBuffer, posWeight: (any DeviceBuffer)?, dLoss: any DeviceBuffer,
                                       dLogits: any DeviceBuffer, count: Int, classes: Int) throws {
         guard count > 0 else { return }

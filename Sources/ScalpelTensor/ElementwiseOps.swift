@@ -24,16 +24,25 @@ extension Tensor {
         return dz
     }
 
+    /// −self, element-wise; the gradient is −dy.
     public func neg() throws -> Tensor { try unary(.neg) }
+    /// e^self, element-wise; the gradient is dy·e^self.
     public func exp() throws -> Tensor { try unary(.exp) }
+    /// The natural logarithm of each element; the gradient is dy/self.
     public func log() throws -> Tensor { try unary(.log) }
+    /// √self, element-wise; the gradient is dy/(2·√self).
     public func sqrt() throws -> Tensor { try unary(.sqrt) }
+    /// |self|, element-wise; the gradient is dy·sign(self) (0 where self is 0).
     public func abs() throws -> Tensor { try unary(.abs) }
+    /// max(self, 0), element-wise; the gradient is dy where self > 0, else 0.
     public func relu() throws -> Tensor { try unary(.relu) }
+    /// σ(self) = 1/(1 + e^−self), element-wise; the gradient is dy·σ·(1 − σ).
     public func sigmoid() throws -> Tensor { try unary(.sigmoid) }
+    /// tanh(self), element-wise; the gradient is dy·(1 − tanh²(self)).
     public func tanh() throws -> Tensor { try unary(.tanh) }
     /// The exact GELU, x·Φ(x) (PyTorch's default).
     public func gelu() throws -> Tensor { try unary(.gelu) }
+    /// self², element-wise; the gradient is 2·self·dy.
     public func square() throws -> Tensor { try unary(.square) }
     /// SiLU (swish), x·σ(x), as PyTorch's `silu`: the backend's `silu`, composed from the
     /// primitives unless the backend fuses it.
@@ -46,6 +55,7 @@ extension Tensor {
             return [dx]
         }
     }
+    /// 1/self, element-wise; the gradient is −dy/self².
     public func reciprocal() throws -> Tensor { try unary(.reciprocal) }
 
     /// self ⊕ other with NumPy broadcasting; gradients are summed back to each input's shape.
@@ -104,29 +114,56 @@ extension Tensor {
     }
 
     // Comparisons: 1 where true, else 0 (no gradient).
+    /// 1 where self == other, else 0, with NumPy broadcasting; no gradient.
     public func eq(_ other: Tensor) throws -> Tensor { try binary(.equal, other) }
+    /// 1 where self ≠ other, else 0, with NumPy broadcasting; no gradient.
     public func ne(_ other: Tensor) throws -> Tensor { try binary(.notEqual, other) }
+    /// 1 where self < other, else 0, with NumPy broadcasting; no gradient.
     public func lt(_ other: Tensor) throws -> Tensor { try binary(.less, other) }
+    /// 1 where self ≤ other, else 0, with NumPy broadcasting; no gradient.
     public func le(_ other: Tensor) throws -> Tensor { try binary(.lessEqual, other) }
+    /// 1 where self > other, else 0, with NumPy broadcasting; no gradient.
     public func gt(_ other: Tensor) throws -> Tensor { try binary(.greater, other) }
+    /// 1 where self ≥ other, else 0, with NumPy broadcasting; no gradient.
     public func ge(_ other: Tensor) throws -> Tensor { try binary(.greaterEqual, other) }
+    /// max(self, other) with NumPy broadcasting (NaN where either is NaN); dy goes to self where
+    /// self ≥ other (ties included), else to other, each summed back to its input's shape.
     public func maximum(_ other: Tensor) throws -> Tensor { try binary(.maximum, other) }
+    /// min(self, other) with NumPy broadcasting (NaN where either is NaN); dy goes to self where
+    /// self ≤ other (ties included), else to other, each summed back to its input's shape.
     public func minimum(_ other: Tensor) throws -> Tensor { try binary(.minimum, other) }
+    /// self^exponent with NumPy broadcasting; the gradients dy·exponent·self^exponent/self (not
+    /// finite where self is 0) and dy·self^exponent·log(self) are summed back to each input's shape.
     public func pow(_ exponent: Tensor) throws -> Tensor { try binary(.pow, exponent) }
+    /// self^exponent for a scalar exponent; the gradient is dy·exponent·self^exponent/self (not
+    /// finite where self is 0).
     public func pow(_ exponent: Float) throws -> Tensor { try binary(.pow, try Tensor.constant(exponent, on: backend)) }
 
+    /// a + b with NumPy broadcasting; the gradient of each input, dy, is summed back to its shape.
     public static func + (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.add, b) }
+    /// a − b with NumPy broadcasting; the gradients dy and −dy are summed back to each input's shape.
     public static func - (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.sub, b) }
+    /// a·b with NumPy broadcasting; the gradients dy·b and dy·a are summed back to each input's shape.
     public static func * (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.mul, b) }
+    /// a/b with NumPy broadcasting; the gradients dy/b and −dy·(a/b)/b are summed back to each input's shape.
     public static func / (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.div, b) }
+    /// −a, as `neg()`; the gradient is −dy.
     public static prefix func - (a: Tensor) throws -> Tensor { try a.neg() }
 
+    /// a + b, the scalar broadcast over a; the gradient of a is dy.
     public static func + (a: Tensor, b: Float) throws -> Tensor { try a.binary(.add, try .constant(b, on: a.backend)) }
+    /// a − b, the scalar broadcast over a; the gradient of a is dy.
     public static func - (a: Tensor, b: Float) throws -> Tensor { try a.binary(.sub, try .constant(b, on: a.backend)) }
+    /// a·b, the scalar broadcast over a; the gradient of a is dy·b.
     public static func * (a: Tensor, b: Float) throws -> Tensor { try a.binary(.mul, try .constant(b, on: a.backend)) }
+    /// a/b, the scalar broadcast over a; the gradient of a is dy/b.
     public static func / (a: Tensor, b: Float) throws -> Tensor { try a.binary(.div, try .constant(b, on: a.backend)) }
+    /// a + b, the scalar broadcast over b; the gradient of b is dy.
     public static func + (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.add, b) }
+    /// a − b, the scalar broadcast over b; the gradient of b is −dy.
     public static func - (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.sub, b) }
+    /// a·b, the scalar broadcast over b; the gradient of b is dy·a.
     public static func * (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.mul, b) }
+    /// a/b, the scalar broadcast over b; the gradient of b is −dy·(a/b)/b.
     public static func / (a: Float, b: Tensor) throws -> Tensor { try Tensor.constant(a, on: b.backend).binary(.div, b) }
 }

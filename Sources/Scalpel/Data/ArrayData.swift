@@ -17,7 +17,11 @@ extension PreparedData {
         public var dividedBy255: Bool
         /// Tables: per feature; images: per channel; signals: none.
         public var standardizer: Standardizer?
+        /// Images: the training rows' mean per channel, after any division by 255 (nil for tables and
+        /// signals).
         public var channelMean: [Double]?
+        /// Images: the training rows' standard deviation per channel (at least 1e-6), after any
+        /// division by 255 (nil for tables and signals).
         public var channelStandardDeviation: [Double]?
         /// (N, H, W, C) arrays are transposed to channels first.
         public var channelsLast: Bool

@@ -9,6 +9,7 @@ import ScalpelPrivacy
 /// model can score new data exactly as it was trained: the same features in the same order,
 /// the training split's imputation and scaling, the same classes.
 public struct DataPipeline: Codable, Sendable {
+    /// The kind of data the model was trained on, which decides how a new file is read.
     public var kind: PreparedData.Kind
     /// The shape of one model input: [features], [C, H, W] or [C, L].
     public var sampleShape: [Int]
@@ -17,21 +18,34 @@ public struct DataPipeline: Codable, Sendable {
     /// The classes as the training file spells its labels, in class-index order (images: the
     /// label numbers). With a positive class, labels are that class against the rest.
     public var fileClasses: [String]
+    /// The positive class the run was given (`--positive`), whose rows become class 1 and every
+    /// other row class 0 (nil: the file's classes).
     public var positiveClass: String?
+    /// A CSV table's columns and training statistics (nil for other data).
     public var table: Table?
+    /// MedMNIST images' class count and training channel statistics (nil for other data).
     public var images: Images?
     /// `.npy` samples: how they were scaled.
     public var arrays: PreparedData.ArrayScaling?
 
     /// A CSV table's columns and the statistics fit on its training rows.
     public struct Table: Codable, Sendable {
+        /// The label column's name in the training file (`--label`).
         public var labelColumn: String
+        /// The columns left out of training (`--drop`).
         public var dropColumns: [String]
         /// The columns that were one-hot encoded.
         public var categoricalColumns: [String]
+        /// The model's input features, in order: a numeric column's header name, or
+        /// `column=category` for a one-hot feature.
         public var featureNames: [String]
+        /// What each feature holds (a number, or one category of a one-hot column), parallel to
+        /// `featureNames`.
         public var featureKinds: [TabularDataset.FeatureKind]
+        /// The missing-value imputation fit on the training rows: a numeric feature's median, 0 for a
+        /// one-hot feature.
         public var imputer: Imputer
+        /// The per-feature standardisation fit on the imputed training rows.
         public var standardizer: Standardizer
 
         /// The original columns, in feature order, each with the features it became (a
@@ -52,14 +66,21 @@ public struct DataPipeline: Codable, Sendable {
 
     /// MedMNIST images: the file's class count and the training images' channel statistics.
     public struct Images: Codable, Sendable {
+        /// The number of classes the MedMNIST file has, before a positive class is set against the
+        /// rest.
         public var fileClassCount: Int
+        /// The training images' mean per channel, of pixels scaled to [0, 1].
         public var mean: [Double]
+        /// The training images' standard deviation per channel (at least 1e-6), of pixels scaled to
+        /// [0, 1].
         public var standardDeviation: [Double]
     }
 
     /// The metadata key a checkpoint keeps the pipeline under.
     public static let metadataKey = "pipeline"
 
+    /// The pipeline as compact JSON text, the form a checkpoint keeps under `metadataKey`; throws
+    /// the encoder's error.
     public func encoded() throws -> String { String(decoding: try JSONEncoder().encode(self), as: UTF8.self) }
 
     /// The pipeline saved in a checkpoint's metadata.

@@ -13,10 +13,14 @@ import ScalpelCore
 /// counter — repeats exactly. `apply` applies one transform on the host (data too large to keep
 /// on the backend).
 public struct ImageAugmentation: Sendable {
+    /// The largest rotation, in degrees either way (default 10).
     public var maxDegrees: Float = 10
+    /// The largest shift, in pixels in each direction (default 2).
     public var maxShift: Float = 2
+    /// Whether to flip images horizontally, each with probability ½ (default true).
     public var flip = true
 
+    /// An augmentation with these limits; the defaults are those of `scalpel train --augment`.
     public init(maxDegrees: Float = 10, maxShift: Float = 2, flip: Bool = true) {
         self.maxDegrees = maxDegrees
         self.maxShift = maxShift
@@ -25,11 +29,16 @@ public struct ImageAugmentation: Sendable {
 
     /// One random transform: whether to flip, the angle in radians, the shift (dx, dy).
     public struct Transform: Equatable, Sendable {
+        /// Whether the image is flipped horizontally.
         public var flip: Bool
+        /// The rotation about the image centre, in radians.
         public var angle: Float
+        /// The horizontal shift, in pixels.
         public var dx: Float
+        /// The vertical shift, in pixels.
         public var dy: Float
 
+        /// A transform of this flip, angle (radians) and shift (pixels).
         public init(flip: Bool, angle: Float, dx: Float, dy: Float) {
             self.flip = flip
             self.angle = angle

@@ -11,6 +11,7 @@ public struct PreparedData: Sendable {
     /// The kind of data, which decides the models that fit.
     public enum Kind: String, Sendable, Codable { case table, images, sequences }
 
+    /// The kind of data: a table, images or signals (`sequences`).
     public var kind: Kind
     /// All samples, row-major: count × sampleShape.
     public var values: [Float]
@@ -18,10 +19,15 @@ public struct PreparedData: Sendable {
     public var sampleShape: [Int]
     /// Signals of unequal length: each sample's valid time steps (zero-padded after them).
     public var lengths: [Int]? = nil
+    /// Every sample's class index, in `0..<classCount`.
     public var labels: [Int32]
+    /// The class names in class-index order (`--class-names`, or from the data).
     public var classNames: [String]
+    /// The sample indices of the training split.
     public var train: [Int]
+    /// The sample indices of the validation split (empty: no validation split).
     public var validation: [Int]
+    /// The sample indices of the test split (every sample, in data prepared for a saved model).
     public var test: [Int]
     /// What was done to the data, for the report (split, normalisation).
     public var notes: [String: String]

@@ -20,6 +20,7 @@ public struct FeatureImportance: Codable, Sendable {
     public var decrease: Double
     /// The standard deviation of the decrease over the repeats.
     public var standardDeviation: Double
+    /// The number of seeded shuffles of the column the decrease is averaged over.
     public var repeats: Int
 }
 
@@ -38,14 +39,24 @@ public struct Explanations {
 
     /// Overlays on input images, captioned, for a grid in the report.
     public struct Grid {
+        /// The heading of the grid in the report ("Correct predictions" or "Wrong predictions").
         public var title: String
+        /// Images per row of the grid.
         public var columns: Int
+        /// The images as PNG bytes, each with its caption.
         public var items: [(png: [UInt8], caption: String)]
     }
 
+    /// Paragraphs on the methods, at the top of the report's Explanations section.
     public var summary: [String] = []
+    /// Images: the overlays (saliency, and Grad-CAM where the model allows) of the correct and of
+    /// the wrong predictions.
     public var grids: [Grid] = []
+    /// SVG figures with their captions: attention, class activation or saliency over signals, or
+    /// a table's permutation-importance chart.
     public var figures: [(svg: String, caption: String)] = []
+    /// Tables: the permutation importance of every column, largest decrease first (empty for other
+    /// data).
     public var importance: [FeatureImportance] = []
     /// The files written, relative to the output folder.
     public var files: [String] = []

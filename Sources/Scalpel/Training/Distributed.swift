@@ -9,16 +9,21 @@ import ScalpelTensor
 /// (weighted by each slice's share of the batch), so every rank takes the same optimizer step
 /// a single process would take on the whole batch.
 public final class DistributedContext: ProcessGroup, @unchecked Sendable {
+    /// This process's rank in the MPI job, from 0.
     public let rank: Int
+    /// The number of ranks in the job.
     public let size: Int
     /// This rank's place among the ranks on its machine, for picking a device.
     public let localRank: Int
+    /// The number of ranks on this machine (`OMPI_COMM_WORLD_LOCAL_SIZE`, else `size`), for
+    /// sharing its cores.
     public let localSize: Int
     /// Seconds spent in allreduce, for the benchmark.
     public private(set) var reduceSeconds = 0.0
     /// Floats per allreduce call: gradients go in buckets of at most this many.
     public static let bucketFloats = 1 << 22
 
+    /// Whether this is rank 0, the rank that validates, selects and writes the outputs.
     public var isRoot: Bool { rank == 0 }
 
     private init(rank: Int, size: Int, localRank: Int, localSize: Int) {
@@ -73,6 +78,7 @@ public final class DistributedContext: ProcessGroup, @unchecked Sendable {
         }
     }
 
+    /// Sums `values` over all ranks, in place, in one call (not counted in `reduceSeconds`).
     public func allreduceSum(_ values: inout [Double]) throws {
         try values.withUnsafeMutableBufferPointer { try check(scalpel_mpi_allreduce_sum_double($0.baseAddress!, Int32($0.count)), "allreduce") }
     }
@@ -89,8 +95,10 @@ public final class DistributedContext: ProcessGroup, @unchecked Sendable {
         }
     }
 
+    /// Waits until every rank has reached this call; throws when MPI fails, as when a rank has died.
     public func barrier() throws { try check(scalpel_mpi_barrier(), "barrier") }
 
+    /// Ends this process's part in the MPI job (MPI_Finalize, unless MPI is already finalised).
     public func finish() { _ = scalpel_mpi_finalize() }
 
     /// Ends the whole job (every rank) after an error on this one.

@@ -10,6 +10,7 @@ public struct ProgressBar {
     /// Draws nothing (the ranks of a distributed run other than rank 0).
     let silent: Bool
 
+    /// A bar of `total` steps headed `label`; a `silent` one draws nothing.
     public init(total: Int, label: String, silent: Bool = false) {
         self.total = total
         self.label = label

@@ -28,6 +28,7 @@ public final class RunFolder: @unchecked Sendable {
     /// The files and folders `scalpel explain` writes.
     public static let explanationNames = ["explanations", "explanations.html"]
 
+    /// The folder's standardised file URL.
     public let url: URL
     private let descriptor: Int32
 

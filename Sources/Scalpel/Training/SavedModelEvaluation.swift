@@ -9,13 +9,24 @@ import ScalpelPrivacy
 
 /// metrics.json of `scalpel eval`.
 public struct EvaluationReport: Encodable {
+    /// The path of the checkpoint evaluated.
     public var checkpoint: String
+    /// The path of the data file evaluated.
     public var data: String
+    /// The metrics on the evaluated rows, with bootstrap 95% intervals and (binary, when the run
+    /// chose a decision threshold on validation) the metrics at that threshold.
     public var test: SplitMetrics
+    /// The backend that evaluated: its identifier (`cpu` or `cl:P:D`) and its display name in
+    /// parentheses.
     public var device: String
+    /// The model's class names, in class-index order.
     public var classNames: [String]
+    /// The number of rows evaluated.
     public var rows: Int
+    /// How the data was prepared for the model (normalisation, missing values, unseen categories,
+    /// the split read).
     public var notes: [String: String]
+    /// What the metrics rank and threshold.
     public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
 }
 

@@ -10,26 +10,52 @@ import ScalpelTensor
 
 /// Everything a training run is given; saved as `config.json` in the run folder.
 public struct TrainingConfig: Codable, Sendable {
+    /// The data file (`--data`): a CSV table with a header, a MedMNIST 2-D `.npz`, a UCR `.tsv`
+    /// (its TRAIN file) or an `.npy` of samples.
     public var data: String
+    /// CSV: the label column's name (`--label`; `scalpel train` defaults to diagnosis).
     public var label: String
+    /// The positive class (`--positive`): a binary task of this value against the rest, a CSV label
+    /// value or a class index of images (nil: the classes as the data has them).
     public var positiveClass: String?
+    /// CSV: columns to leave out, such as identifiers (`--drop`; default none).
     public var dropColumns: [String] = []
     /// CSV: numeric-coded columns to one-hot encode (word columns always are).
     public var categoricalColumns: [String] = []
+    /// The built-in model (`--model`): mlp, cnn, resnet18, fcn, transformer, lstm or gru (default
+    /// mlp; `scalpel train` defaults to the first model of the data's kind).
     public var model: String = "mlp"
+    /// The number of epochs to train (`--epochs`; default 60, which `scalpel train` replaces with
+    /// the model's default: 60 for tables, 20 for images, 100 for signals).
     public var epochs: Int = 60
+    /// Samples per training step (`--batch-size`; default 32, which `scalpel train` replaces with
+    /// the model's default).
     public var batchSize: Int = 32
+    /// Adam's base learning rate (`--lr`; default 1e-3, which `scalpel train` replaces with the
+    /// model's default).
     public var learningRate: Float = 1e-3
+    /// The seed of the split, the initial weights, shuffling, dropout and augmentation (`--seed`;
+    /// default 0).
     public var seed: UInt64 = 0
+    /// Where the run asked to compute (`--device`: auto, cpu, cl or cl:P:D; a rank of a
+    /// data-parallel run records the GPU it took), as a record: the `Runtime` given to
+    /// `TrainingRun` decides the backend.
     public var device: String = "auto"
+    /// The run folder the outputs are written to (`--out`).
     public var out: String
     /// MLP: units per hidden layer, and dropout.
     public var hidden: Int = 64
+    /// Dropout probability of the MLP and the transformer (`--dropout`; default 0.1).
     public var dropout: Float = 0.1
+    /// The train, validation and test fractions of the stratified, seeded split of data without an
+    /// official one (CSV tables, `.npy` arrays, a UCR file without `test`); no `scalpel train`
+    /// option sets it (default 70/15/15).
     public var split: [Double] = [0.7, 0.15, 0.15]
     /// A separate test file (UCR archives ship TRAIN and TEST files); the validation split is
     /// then `validationFraction` of the training file (0: none).
     public var test: String?
+    /// With `test`: the fraction of each training class held out, seeded, for validation
+    /// (`--validation-fraction`, in [0, 1); default 0, no validation split).
     public var validationFraction: Double = 0
     /// How the reported epoch is chosen: auto (validation AUROC when there is a validation
     /// split, else the lowest training loss), val-auroc, val-loss, train-loss or last.
@@ -70,10 +96,14 @@ public struct TrainingConfig: Codable, Sendable {
     /// Encryption: the key file or passphrase file (paths only; `SCALPEL_KEY` and
     /// `SCALPEL_PASSPHRASE` are read from the environment and never stored).
     public var keyFile: String?
+    /// The passphrase file (`--passphrase-file`), whose passphrase is stretched with scrypt into
+    /// the key when neither `keyFile` nor `SCALPEL_KEY` gives one (nil: `SCALPEL_PASSPHRASE`, if set).
     public var passphraseFile: String?
     /// Write checkpoints, report and explanations encrypted (`.enc`); nil: when the data is.
     public var encryptOutputs: Bool?
 
+    /// A configuration for `data` with its label column `label`, written to the run folder `out`;
+    /// every other setting takes its default.
     public init(data: String, label: String, out: String) {
         self.data = data
         self.label = label
@@ -83,14 +113,21 @@ public struct TrainingConfig: Codable, Sendable {
 
 /// The metrics of one split, as written to metrics.json.
 public struct SplitMetrics: Encodable {
+    /// The metrics of a two-class task (nil with more classes), encoded as the split's own keys.
     public var binary: BinaryMetrics?
+    /// The metrics of a task of more than two classes (nil with two), encoded as the split's own
+    /// keys.
     public var multiclass: MulticlassMetrics?
+    /// The mean cross-entropy over the split's rows, without class weights (key `loss`).
     public var loss: Double
     /// Bootstrap 95% intervals of the metrics (test and final validation only).
     public var intervals: MetricBootstrap? = nil
     /// Binary: the decision threshold chosen on the validation split, and this split's metrics at it.
     public var validationThreshold: ChosenThreshold? = nil
 
+    /// Encodes the split as one flat object: the keys of the binary (or multi-class) metrics,
+    /// `loss`, `intervals` and `at_validation_threshold` when set, and for a multi-class task the
+    /// macro AUROC, F1 and recall again as `auroc`, `f1_macro` and `recall_macro`.
     public func encode(to encoder: any Encoder) throws {
         // Flatten: the keys of the binary (or multiclass) metrics plus the loss; a multiclass
         // report also carries the headline keys under the names the binary one uses.
@@ -115,25 +152,41 @@ public struct SplitMetrics: Encodable {
 
     /// AUROC (binary) or one-vs-rest macro AUROC.
     public var auroc: Double? { binary?.auroc ?? multiclass?.macroAUROC }
+    /// The share of rows predicted correctly (binary: at log-odds 0, probability 0.5), or NaN when
+    /// neither metrics is set.
     public var accuracy: Double { binary?.accuracy ?? multiclass?.accuracy ?? .nan }
 }
 
 /// A decision threshold picked on the validation split (Youden's J: the largest sensitivity +
 /// specificity − 1) and the binary metrics of a split at that threshold.
 public struct ChosenThreshold: Encodable {
+    /// How the threshold was chosen, in words (for example "youden (on the validation log-odds)").
     public var rule: String
+    /// The threshold on the log-odds of class 1, with the validation sensitivity and specificity
+    /// it gave.
     public var choice: DecisionThreshold
+    /// This split's binary metrics with rows of log-odds at least `choice.threshold` predicted
+    /// positive.
     public var metrics: BinaryMetrics
 }
 
 /// One epoch of history.
 public struct EpochRecord: Codable, Sendable {
+    /// The epoch's number, counted from 1.
     public var epoch: Int
+    /// The mean training cross-entropy per sample over the epoch (with the class weights, when the
+    /// run weighs classes).
     public var trainLoss: Double
+    /// The mean validation cross-entropy after the epoch (nil without a validation split).
     public var validationLoss: Double?
+    /// The validation AUROC after the epoch, one-vs-rest macro for more than two classes (nil
+    /// without a validation split, or where it is undefined).
     public var validationAUROC: Double?
+    /// The validation accuracy after the epoch (nil without a validation split).
     public var validationAccuracy: Double?
+    /// The learning rate the epoch trained at, as the schedule set it.
     public var learningRate: Float
+    /// Wall-clock seconds the epoch took, its validation included.
     public var seconds: Double
 }
 
@@ -143,11 +196,16 @@ public typealias TrainableModel = Module & Layer
 /// The rule that picks the reported epoch (it moves results as much as the model does, so it
 /// is explicit and recorded in metrics.json).
 public enum EpochSelection: String, Codable, Sendable, CaseIterable {
+    /// `val-auroc`: the highest validation AUROC, ties going to the lower validation loss.
     case validationAUROC = "val-auroc"
+    /// `val-loss`: the lowest validation loss.
     case validationLoss = "val-loss"
+    /// `train-loss`: the lowest training loss (what `auto` picks without a validation split).
     case trainingLoss = "train-loss"
+    /// `last`: the last epoch trained.
     case last
 
+    /// The rule in words, as metrics.json's `selectionRule` records it.
     public var description: String {
         switch self {
         case .validationAUROC: "the epoch with the highest validation AUROC (ties: lower validation loss)"
@@ -165,7 +223,9 @@ public enum EpochSelection: String, Codable, Sendable, CaseIterable {
 /// writes its folder — `config.json`, a checkpoint per epoch, `metrics.json`, the report and
 /// the explanations — and can be resumed from its last checkpoint.
 public final class TrainingRun {
+    /// The configuration the run was made from, written to `config.json`.
     public let config: TrainingConfig
+    /// The runtime the run's backend was chosen from (the CPU-Swift backend and any OpenCL device).
     public let runtime: Runtime
     /// The library trainer that runs the epochs, validates and selects.
     public let trainer: Trainer
@@ -587,14 +647,26 @@ extension TrainingConfig {
 
 /// metrics.json.
 public struct TrainingReport: Encodable {
+    /// The test split's metrics at the selected epoch, with bootstrap 95% intervals and (binary, with
+    /// a validation split) the metrics at the threshold chosen on validation.
     public var test: SplitMetrics
+    /// The validation split's metrics at the selected epoch, with bootstrap 95% intervals (nil
+    /// without a validation split).
     public var validation: SplitMetrics?
+    /// The epoch, counted from 1, whose weights were evaluated.
     public var selectedEpoch: Int
+    /// The rule that picked `selectedEpoch`, in words (`EpochSelection.description`).
     public var selectionRule: String
+    /// The backend the run trained on: its identifier (`cpu` or `cl:P:D`) and its display name in
+    /// parentheses.
     public var device: String
+    /// The configured number of epochs (`--epochs`), which early stopping may have cut short.
     public var epochs: Int
+    /// Every epoch trained, in order.
     public var history: [EpochRecord]
+    /// The class names, in class-index order.
     public var classNames: [String]
+    /// The number of rows of each split, under `train`, `validation` and `test`.
     public var rows: [String: Int]
     /// How the data was split and normalised.
     public var data: [String: String]
