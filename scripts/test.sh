@@ -16,4 +16,7 @@ swift build --build-tests
 scripts/opencl_implementations.sh .build/debug/scalpel
 # The example programs, built as a user's package that depends on Scalpel, each checking its result.
 scripts/examples.sh
+# The API reference: every public symbol documented, DocC warnings (broken links, undocumented
+# parameters) as errors.
+scripts/docs.sh .build/documentation
 swift test --skip-build "$@"
