@@ -6,6 +6,9 @@ import ScalpelCPU
 import ScalpelOpenCL
 import ScalpelPrivacy
 
+extension SelectionOption: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
+
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -42,13 +45,13 @@ struct TrainCommand: ParsableCommand {
     var validationFraction: Double?
 
     @Option(help: "How the reported epoch is chosen: auto (default), val-auroc, val-loss, train-loss or last.")
-    var select: String?
+    var select: SelectionOption?
 
     @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
     var clipNorm: Float?
 
     @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for resnet18, constant otherwise.")
-    var schedule: String?
+    var schedule: ScheduleKind?
 
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
     var patience: Int?
@@ -197,7 +200,7 @@ struct TrainCommand: ParsableCommand {
         config.learningRate = lr ?? defaults.learningRate
         config.test = test
         config.validationFraction = validationFraction ?? 0
-        config.selection = select ?? "auto"
+        config.selection = select ?? .auto
         config.clipNorm = (clipNorm ?? defaults.clipNorm) > 0 ? (clipNorm ?? defaults.clipNorm) : nil
         config.balancedSampling = balanced
         config.classWeights = classWeights

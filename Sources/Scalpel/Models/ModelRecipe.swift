@@ -30,8 +30,8 @@ public struct RecipeDefaults: Sendable, Equatable {
     public var epochs: Int, batchSize: Int, learningRate: Float
     /// The gradient norm clipped to (0: no clipping).
     public var clipNorm: Float
-    /// The learning-rate schedule's name (`TrainingConfig.schedule`).
-    public var schedule: String
+    /// The learning-rate schedule (`TrainingConfig.schedule`).
+    public var schedule: ScheduleKind
     /// The weight average's decay per step (0: no average).
     public var ema: Float
 }
@@ -96,9 +96,9 @@ public struct ModelRecipe: Sendable {
         return (model, dropouts)
     }
 
-    private static let tableDefaults = RecipeDefaults(epochs: 60, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
-    private static let imageDefaults = RecipeDefaults(epochs: 20, batchSize: 128, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
-    private static let signalDefaults = RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: "constant", ema: 0)
+    private static let tableDefaults = RecipeDefaults(epochs: 60, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
+    private static let imageDefaults = RecipeDefaults(epochs: 20, batchSize: 128, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
+    private static let signalDefaults = RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
     private static let wdbc = (shape: [30], classes: 2), breastMNIST = (shape: [1, 28, 28], classes: 2), ecg5000 = (shape: [1, 140], classes: 5)
 
     /// Two hidden layers of `hidden` units with ReLU and dropout.
@@ -129,7 +129,7 @@ public struct ModelRecipe: Sendable {
     /// rate leave it short of the MedMNIST v2 table; batch 32, a cosine rate and a weight
     /// average (which steadies the epoch picked by 78 validation images) reach it (docs/results.md).
     static let resnet18 = ModelRecipe(name: "resnet18", kind: .images, summary: "ResNet-18",
-                                      defaults: RecipeDefaults(epochs: 20, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: "cosine", ema: 0.98),
+                                      defaults: RecipeDefaults(epochs: 20, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.98),
                                       benchmarkSample: breastMNIST, unfit: { _ in nil }) { shape, _, generator, backend in
         (try VisionModels.resnet18(inChannels: shape.sampleShape[0], classes: shape.classes, generator: &generator, on: backend), [])
     }
@@ -142,7 +142,7 @@ public struct ModelRecipe: Sendable {
 
     /// A transformer encoder on the fused attention kernel.
     static let transformer = ModelRecipe(name: "transformer", kind: .sequences, summary: "a transformer encoder",
-                                         defaults: RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: "constant", ema: 0),
+                                         defaults: RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: .constant, ema: 0),
                                          benchmarkSample: ecg5000, unfit: { _ in nil }) { shape, _, generator, backend in
         let model = try TransformerClassifier(inChannels: shape.sampleShape[0], length: shape.sampleShape[1], classes: shape.classes,
                                               dropout: shape.dropout, generator: &generator, on: backend)

@@ -8,6 +8,49 @@ import ScalpelNN
 import ScalpelPrivacy
 import ScalpelTensor
 
+/// A learning-rate schedule over a run's epochs, by the name `--schedule` takes.
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
+    /// The base rate throughout.
+    case constant
+    /// Cosine from the base rate down to 1/100 of it at the last epoch.
+    case cosine
+    /// A linear warm-up over the first 5 % of the epochs, then cosine.
+    case warmupCosine = "warmup-cosine"
+    /// Halved whenever the training loss has not improved for `patience` epochs, down to 1/10.
+    case plateau
+
+    /// The schedule for a run of `epochs` epochs from the rate `base`.
+    public func schedule(epochs: Int, base: Float, patience: Int = 50) throws -> LearningRateSchedule {
+        switch self {
+        case .constant: return .constant
+        case .cosine: return .cosine(total: max(epochs - 1, 1), minimum: base / 100)
+        case .warmupCosine:
+            let warmup = max(1, epochs / 20)
+            return .warmup(epochs: warmup, then: .cosine(total: max(epochs - warmup - 1, 1), minimum: base / 100))
+        case .plateau:
+            guard patience >= 1 else { throw ScalpelError.invalidArgument("--patience must be at least 1, got \(patience)") }
+            return .plateau(patience: patience, factor: 0.5, minimum: base / 10)
+        }
+    }
+}
+
+/// How `--select` picks the reported epoch: `auto`, or one rule.
+public enum SelectionOption: String, Codable, Sendable, CaseIterable {
+    /// The validation AUROC when there is a validation split, else the lowest training loss.
+    case auto
+    /// `EpochSelection.validationAUROC`.
+    case validationAUROC = "val-auroc"
+    /// `EpochSelection.validationLoss`.
+    case validationLoss = "val-loss"
+    /// `EpochSelection.trainingLoss`.
+    case trainingLoss = "train-loss"
+    /// `EpochSelection.last`.
+    case last
+
+    /// The rule (nil for `auto`, which the trainer resolves from the data).
+    public var rule: EpochSelection? { self == .auto ? nil : EpochSelection(rawValue: rawValue) }
+}
+
 /// Everything a training run is given; saved as `config.json` in the run folder.
 public struct TrainingConfig: Codable, Sendable {
     /// The data file (`--data`): a CSV table with a header, a MedMNIST 2-D `.npz`, a UCR `.tsv`
@@ -59,7 +102,7 @@ public struct TrainingConfig: Codable, Sendable {
     public var validationFraction: Double = 0
     /// How the reported epoch is chosen: auto (validation AUROC when there is a validation
     /// split, else the lowest training loss), val-auroc, val-loss, train-loss or last.
-    public var selection: String = "auto"
+    public var selection: SelectionOption = .auto
     /// Clip the global gradient norm to this value before each step (nil: no clipping).
     public var clipNorm: Float?
     /// Names for the classes in index order (default: from the data).
@@ -70,7 +113,7 @@ public struct TrainingConfig: Codable, Sendable {
     /// last epoch), warmup-cosine (linear warm-up over the first 5% of epochs, then cosine) or
     /// plateau (halved when the training loss has not improved for `patience` epochs, down to
     /// 1/10 of the base rate).
-    public var schedule: String = "constant"
+    public var schedule: ScheduleKind = .constant
     /// The plateau schedule's patience, in epochs (nil: 50, as Wang et al. 2017).
     public var patience: Int?
     /// Keep an exponential moving average of the weights and BatchNorm statistics with this
@@ -295,17 +338,8 @@ public final class TrainingRun {
         }
         let recipe = try ModelRecipe.named(config.model)
         try recipe.check(kind: data.kind, sampleShape: data.sampleShape, source: config.data)
-        let selection: EpochSelection?
-        switch config.selection {
-        case "auto": selection = nil
-        default:
-            guard let rule = EpochSelection(rawValue: config.selection) else {
-                throw ScalpelError.invalidArgument("--select \(config.selection): choose auto, "
-                    + EpochSelection.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            selection = rule
-        }
-        let schedule = try TrainingRun.schedule(config.schedule, epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
+        let selection = config.selection.rule
+        let schedule = try config.schedule.schedule(epochs: config.epochs, base: config.learningRate, patience: config.patience ?? 50)
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
             throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
         }
@@ -366,23 +400,6 @@ public final class TrainingRun {
                 + "not all 0), comma-separated")
         }
         return values.map { $0! }
-    }
-
-    /// The learning-rate schedule named `name` for a run of `epochs` epochs from `base`: cosine
-    /// decays to base/100 at the last epoch.
-    static func schedule(_ name: String, epochs: Int, base: Float, patience: Int = 50) throws -> LearningRateSchedule {
-        switch name {
-        case "constant": return .constant
-        case "cosine": return .cosine(total: max(epochs - 1, 1), minimum: base / 100)
-        case "warmup-cosine":
-            let warmup = max(1, epochs / 20)
-            return .warmup(epochs: warmup, then: .cosine(total: max(epochs - warmup - 1, 1), minimum: base / 100))
-        case "plateau":
-            guard patience >= 1 else { throw ScalpelError.invalidArgument("--patience must be at least 1, got \(patience)") }
-            return .plateau(patience: patience, factor: 0.5, minimum: base / 10)
-        default:
-            throw ScalpelError.invalidArgument("--schedule \(name): choose constant, cosine, warmup-cosine or plateau")
-        }
     }
 
     /// The backend the training step runs on: with `auto` and a device, the faster of the device
@@ -488,7 +505,7 @@ public final class TrainingRun {
                                            ("device", report.device),
                                            ("rows", "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test"),
                                            ("classes", data.classNames.joined(separator: ", ")),
-                                           ("epochs", "\(config.epochs), batch \(config.batchSize), Adam at \(config.learningRate), schedule \(config.schedule)"
+                                           ("epochs", "\(config.epochs), batch \(config.batchSize), Adam at \(config.learningRate), schedule \(config.schedule.rawValue)"
                                                 + (config.clipNorm.map { ", gradient norm clipped at \($0)" } ?? "") + (config.augment ? ", augmented" : "")
                                                 + (config.balancedSampling ? ", balanced batches" : "")),
                                            ("reported epoch", "\(report.selectedEpoch): \(report.selectionRule)"), ("seed", String(config.seed))]
@@ -623,8 +640,8 @@ extension TrainingConfig {
             ("--validation-fraction", "\(validationFraction)", "\(saved.validationFraction)"), ("split", "\(split)", "\(saved.split)"),
             ("--batch-size", "\(batchSize)", "\(saved.batchSize)"), ("--lr", "\(learningRate)", "\(saved.learningRate)"),
             ("--hidden", "\(hidden)", "\(saved.hidden)"), ("--dropout", "\(dropout)", "\(saved.dropout)"),
-            ("--select", selection, saved.selection), ("--clip-norm", text(clipNorm), text(saved.clipNorm)),
-            ("--balanced", "\(balancedSampling)", "\(saved.balancedSampling)"), ("--schedule", schedule, saved.schedule),
+            ("--select", selection.rawValue, saved.selection.rawValue), ("--clip-norm", text(clipNorm), text(saved.clipNorm)),
+            ("--balanced", "\(balancedSampling)", "\(saved.balancedSampling)"), ("--schedule", schedule.rawValue, saved.schedule.rawValue),
             ("--patience", text(patience ?? 50), text(saved.patience ?? 50)), ("--ema", text(ema), text(saved.ema)),
             ("--weight-decay", text(weightDecay ?? 0), text(saved.weightDecay ?? 0)),
             ("--target-sensitivity", text(targetSensitivity), text(saved.targetSensitivity)),
