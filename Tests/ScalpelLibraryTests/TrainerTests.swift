@@ -66,6 +66,31 @@ import Testing
         }
     }
 
+    /// Gradual unfreezing from `onEpochStart`: the first layer, frozen, keeps its values through
+    /// epoch 1 and trains from epoch 2, when the callback unfreezes it (the optimizer holds it
+    /// from the start and skips it while it is frozen).
+    @Test func onEpochStartUnfreezesALayer() throws {
+        let backend = CPUBackend()
+        let data = try points(seed: 9)
+        let net = try model(on: backend)
+        let first = net.layers[0] as! Linear
+        let optimizer = try Adam(net.namedParameters(), learningRate: 0.02)
+        first.freeze()
+        let trainer = try Trainer(model: net, data: data, optimizer: optimizer,
+                                  options: TrainerOptions(epochs: 2, selection: .last), on: backend)
+        let initial = try first.weight.array()
+        var afterFirst: [Float] = []
+        trainer.onEpochStart = { epoch in
+            if epoch == 2 {
+                afterFirst = try first.weight.array()
+                first.unfreeze()
+            }
+        }
+        try trainer.fit()
+        #expect(afterFirst == initial, "frozen through epoch 1")
+        #expect(try first.weight.array() != initial, "trained in epoch 2")
+    }
+
     /// Fine-tuning: a trained model's first layer frozen, its head trained further at its own
     /// rate through a parameter group; the frozen layer keeps its values to the bit.
     @Test func fineTuningKeepsFrozenLayers() throws {

@@ -161,6 +161,9 @@ public final class Trainer {
     public let options: TrainerOptions
     /// The rule that picks the kept epoch.
     public let selection: EpochSelection
+    /// Called as each epoch starts, with its number (from 1), on every process of a distributed
+    /// run — unfreeze layers at a given epoch here (nil: nothing).
+    public var onEpochStart: ((Int) throws -> Void)?
     /// Called after every optimizer step (nil: nothing).
     public var onStep: ((StepEvent) throws -> Void)?
     /// Called after every epoch's validation (nil: nothing); `stop()` from here ends training.
@@ -272,13 +275,11 @@ public final class Trainer {
         let buffers = model.namedTensors().map(\.tensor).filter { !$0.requiresGrad }
         let batchSize = options.batchSize
         let steps = (data.train.count + batchSize - 1) / batchSize
-        let fault = ProcessInfo.processInfo.environment["SCALPEL_FAULT_INJECT"]
         var stoppedEarly: Int?
         if let stopping = options.earlyStopping, let epoch = stopping.stopEpoch(history) { stoppedEarly = epoch }
         var epoch = startEpoch
         while epoch < options.epochs && stoppedEarly == nil && !stopRequested {
-            // Fault injection for the tests of a distributed run: "rank-exit:R:E" kills rank R as epoch E starts.
-            if let distributed, fault == "rank-exit:\(distributed.rank):\(epoch + 1)" { kill(getpid(), SIGKILL) }
+            try onEpochStart?(epoch + 1)
             let started = Date()
             model.train()
             optimizer.learningRate = options.schedule.rate(base: optimizer.initialLearningRate, epoch: epoch, losses: history.map(\.trainLoss))

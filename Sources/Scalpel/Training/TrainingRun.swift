@@ -459,6 +459,12 @@ public final class TrainingRun {
         trainer.onImprovement = { [unowned self] record in
             try saveCheckpoint("best.safetensors", metadata: try checkpointMetadata(epoch: record.epoch))
         }
+        // Fault injection for the tests of a distributed run: "rank-exit:R:E" kills rank R as epoch E starts.
+        if let distributed, let fault = ProcessInfo.processInfo.environment["SCALPEL_FAULT_INJECT"] {
+            trainer.onEpochStart = { epoch in
+                if fault == "rank-exit:\(distributed.rank):\(epoch)" { kill(getpid(), SIGKILL) }
+            }
+        }
         trainer.onEpochEnd = { [unowned self] event in
             try saveCheckpoint("last.safetensors", optimizer: optimizer, extra: average?.namedState() ?? [],
                                metadata: try checkpointMetadata(epoch: event.record.epoch))
