@@ -164,11 +164,29 @@ extension PreparedData {
         }
         values = raw
         try scale(&values, scaling, sample: sample)
-        let names = (0 ..< classCount).map { "class \($0)" }
-        return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: read.labels, classNames: names,
+        // Names and the positive class from NAME.json beside the samples, where there is one.
+        let sidecar = try ClassSidecar.read(beside: source.path, classCount: classCount)
+        let fileNames = sidecar?.classes ?? (0 ..< classCount).map { "class \($0)" }
+        var names = fileNames, labels = read.labels, chosen: String?
+        if let positive = config.positiveClass ?? sidecar?.positive {
+            // That class against the rest, as class 1 (the condition the binary metrics are about).
+            guard let p = Int32(positive).map(Int.init) ?? fileNames.firstIndex(of: positive), (0 ..< classCount).contains(p) else {
+                throw ScalpelError.invalidArgument("--positive \(positive): arrays take a class index in 0..<\(classCount)"
+                    + (sidecar.map { " or a class name (\($0.classes.joined(separator: ", ")))" } ?? ""))
+            }
+            labels = labels.map { $0 == Int32(p) ? 1 : 0 }
+            names = classCount == 2 ? [fileNames[1 - p], fileNames[p]] : ["not \(fileNames[p])", fileNames[p]]
+            chosen = String(p)
+        }
+        if sidecar != nil || chosen != nil {
+            notes["classes"] = names.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
+                + (chosen.map { "; positive: \(names[1]) (file label \($0))" } ?? "")
+                + (sidecar != nil ? " (named by \(URL(fileURLWithPath: ClassSidecar.path(beside: source.path)).lastPathComponent))" : "")
+        }
+        return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: labels, classNames: names,
                             train: split.train, validation: split.validation, test: split.test, notes: notes,
-                            pipeline: DataPipeline(kind: read.kind, sampleShape: sample, classNames: names, fileClasses: names.indices.map(String.init),
-                                                   arrays: scaling))
+                            pipeline: DataPipeline(kind: read.kind, sampleShape: sample, classNames: names,
+                                                   fileClasses: fileNames.indices.map(String.init), positiveClass: chosen, arrays: scaling))
     }
 
     /// A `.npy` pair scored by a saved model: every row, scaled with the model's statistics.
@@ -184,15 +202,17 @@ extension PreparedData {
             throw ScalpelError.invalidArgument("\(url.path): samples of shape \(sample) (\(read.kind.rawValue)); the model takes \(pipeline.sampleShape) "
                 + "(\(pipeline.kind.rawValue))")
         }
-        if let bad = read.labels.firstIndex(where: { Int($0) >= pipeline.classNames.count }) {
+        if let bad = read.labels.firstIndex(where: { Int($0) >= pipeline.fileClasses.count }) {
             let label = labels.map { EncryptedFile.isEncrypted(path: $0) } ?? false
                 ? "the label (\(ClinicDataError.withheldNote))" : "label \(read.labels[bad])"
             throw ScalpelError.invalidArgument("\(labels ?? ""), element \(bad): \(label) is not one of the model's "
-                + "\(pipeline.classNames.count) classes")
+                + "\(pipeline.fileClasses.count) classes")
         }
+        var classLabels = read.labels
+        if let positive = pipeline.positiveClass.flatMap(Int32.init) { classLabels = classLabels.map { $0 == positive ? 1 : 0 } }
         try scale(&values, scaling, sample: sample)
-        return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: read.labels, classNames: pipeline.classNames,
-                            train: [], validation: [], test: Array(0 ..< read.labels.count),
+        return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: classLabels, classNames: pipeline.classNames,
+                            train: [], validation: [], test: Array(0 ..< classLabels.count),
                             notes: ["normalisation": "the training statistics (from the checkpoint)", "labels": labels ?? ""], pipeline: pipeline)
     }
 }

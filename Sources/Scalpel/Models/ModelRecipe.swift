@@ -113,8 +113,8 @@ public struct ModelRecipe: Sendable {
         return (model, [d1, d2])
     }
 
-    /// Two convolution blocks with batch norm and pooling, then a linear head.
-    static let cnn = ModelRecipe(name: "cnn", kind: .images, summary: "a small CNN (two conv–batch-norm–ReLU–pool blocks)",
+    /// Two convolution–ReLU–pooling blocks, then a hidden dense layer and the head.
+    static let cnn = ModelRecipe(name: "cnn", kind: .images, summary: "a small CNN (two conv–ReLU–pool blocks and a hidden dense layer)",
                                  defaults: imageDefaults, benchmarkSample: breastMNIST, unfit: { shape in
         shape[1] < 4 || shape[2] < 4
             ? "images of \(shape[1])×\(shape[2]) pixels are too small for the cnn model, which pools twice by 2 (it needs at least 4×4); "

@@ -511,6 +511,9 @@ public final class TrainingRun {
                                            ("device", report.device),
                                            ("rows", "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test"),
                                            ("classes", data.classNames.joined(separator: ", ")),
+                                           ("positive class", data.classCount == 2
+                                                ? "\(data.classNames[1]) (the condition sensitivity, precision and the curves are about)"
+                                                : "none: one-vs-rest metrics per class"),
                                            ("epochs", "\(config.epochs), batch \(config.batchSize), Adam at \(config.learningRate), schedule \(config.schedule.rawValue)"
                                                 + (config.clipNorm.map { ", gradient norm clipped at \($0)" } ?? "") + (config.augment ? ", augmented" : "")
                                                 + (config.balancedSampling ? ", balanced batches" : "")),

@@ -1,0 +1,77 @@
+import Foundation
+import Scalpel
+import ScalpelTestSupport
+import Testing
+
+/// Class names and the positive class of array files from `NAME.json` beside them: the bundled
+/// BreastMNIST reports malignant as class 1 (its sensitivity is the sensitivity for
+/// malignancy), names survive to metrics.json and the report, a saved model scores new data
+/// with the same classes, and a sidecar that does not fit is an error naming it.
+struct ClassSidecarTests {
+    func json(_ url: URL) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+    }
+
+    @Test func theBundledBreastMNISTNamesItsClassesWithMalignantPositive() throws {
+        let data = try PreparedData.load(dataPath("breastmnist.npz"))
+        #expect(data.classNames == ["normal or benign", "malignant"])
+        // The official test split holds 42 malignant and 114 normal or benign images (Data/README.md).
+        #expect(data.test.filter { data.labels[$0] == 1 }.count == 42 && data.test.count == 156)
+        #expect(data.pipeline?.positiveClass == "0")
+        // --positive by index or by name overrides the file's choice.
+        var config = TrainingConfig(data: dataPath("breastmnist.npz"), label: "", out: "")
+        config.positiveClass = "normal or benign"
+        let benign = try PreparedData.load(config)
+        #expect(benign.classNames == ["malignant", "normal or benign"] && benign.test.filter { benign.labels[$0] == 1 }.count == 114)
+    }
+
+    /// A run and `scalpel eval` of its checkpoint on the same file agree on the classes: the
+    /// same test AUROC, the same names, malignant positive; the report states the positive class.
+    @Test func aRunAndItsEvaluationUseTheNamedClasses() throws {
+        let folder = try makeTemporaryDirectory("scalpel-sidecar")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appending(path: "run")
+        let trained = try runScalpel(["train", "--epochs", "2", "--device", "cpu", "--out", run.path])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("positive = malignant"), "\(trained.stdout)")
+        let metrics = try json(run.appending(path: "metrics.json"))
+        #expect(metrics["classNames"] as? [String] == ["normal or benign", "malignant"])
+        let report = try String(contentsOf: run.appending(path: "report.html"), encoding: .utf8)
+        #expect(report.contains("positive class") && report.contains("malignant (the condition"))
+        #expect(!report.contains("class 0") && !report.contains("class 1"))
+        let evaluated = try runScalpel(["eval", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", dataPath("breastmnist.npz"),
+                                        "--device", "cpu", "--no-explanations", "--out", folder.appending(path: "eval").path])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let scored = try json(folder.appending(path: "eval/metrics.json"))
+        let (runTest, evalTest) = (metrics["test"] as? [String: Any], scored["test"] as? [String: Any])
+        #expect(runTest?["auroc"] as? Double == evalTest?["auroc"] as? Double, "\(String(describing: runTest?["auroc"])) vs \(String(describing: evalTest?["auroc"]))")
+        #expect(scored["classNames"] as? [String] == ["normal or benign", "malignant"])
+    }
+
+    /// Arrays too: a sidecar beside `x.npy` names the classes and picks the positive one; a
+    /// sidecar that names too few classes, or a positive class it does not list, is refused,
+    /// naming the sidecar.
+    @Test func arraysTakeTheirNamesAndBadSidecarsAreRefused() throws {
+        let folder = try makeTemporaryDirectory("scalpel-sidecar-npy")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let samples = ArrayDataTests.samples(120, perSample: 5, seed: 4, image: false)
+        try ArrayDataTests.npy(samples.values, shape: [120, 5]).write(to: folder.appending(path: "x.npy"))
+        try ArrayDataTests.npy(samples.labels, shape: [120], dtype: "<i8").write(to: folder.appending(path: "y.npy"))
+        let sidecar = folder.appending(path: "x.json")
+        try Data(#"{"classes": ["tumour", "healthy"], "positive": "tumour"}"#.utf8).write(to: sidecar)
+        var config = TrainingConfig(data: folder.appending(path: "x.npy").path, label: "", out: "")
+        config.labels = folder.appending(path: "y.npy").path
+        let data = try PreparedData.load(config)
+        #expect(data.classNames == ["healthy", "tumour"])
+        #expect(zip(data.labels, samples.labels).allSatisfy { Float(1 - $0) == $1 }, "tumour (file label 0) became class 1")
+        for bad in [#"{"classes": ["only one"]}"#, #"{"classes": ["a", "b"], "positive": "c"}"#, "not json"] {
+            try Data(bad.utf8).write(to: sidecar)
+            do {
+                _ = try PreparedData.load(config)
+                Issue.record("\(bad) was accepted")
+            } catch {
+                #expect("\(error)".contains("x.json"), "\(error)")
+            }
+        }
+    }
+}
