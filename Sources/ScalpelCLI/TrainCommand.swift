@@ -95,6 +95,15 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "CSV: numeric-coded columns to one-hot encode (columns of words always are).")
     var categorical: [String] = []
 
+    @Option(parsing: .upToNextOption, help: "CSV: columns to use as features although they look like identifiers or dates (those are left out otherwise, and the run says which).")
+    var features: [String] = []
+
+    @Option(name: .customLong("group-column"), help: "CSV: the column that groups rows (a patient id): each group's rows all go to one split, so no patient is in two.")
+    var groupColumn: String?
+
+    @Option(help: "CSV and .npy: the train, validation and test shares, as percentages or fractions (default: 70,15,15).")
+    var split: String?
+
     @Option(help: ArgumentHelp("The model: " + [PreparedData.Kind.table, .images, .sequences].map { kind in
         ModelRecipe.recipes(for: kind).map(\.name).joined(separator: ", ") + " (\(kind.rawValue))" }.joined(separator: "; ")
         + ". Default: the first of each kind."))
@@ -182,6 +191,19 @@ struct TrainCommand: ParsableCommand {
         } }
     }
 
+    /// `--split 70,15,15` (or 0.7,0.15,0.15): three positive shares that add up to 100 % (or 1).
+    static func fractions(_ text: String) throws -> [Double] {
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0! > 0 }) else {
+            throw ScalpelError.invalidArgument("--split \(text): give three positive shares, train, validation and test, such as 70,15,15")
+        }
+        let values = parts.map { $0! }, total = values.reduce(0, +)
+        guard abs(total - 100) < 1e-6 || abs(total - 1) < 1e-6 else {
+            throw ScalpelError.invalidArgument("--split \(text): the shares add up to \(total), not 100 (or 1)")
+        }
+        return values.map { $0 / total }
+    }
+
     /// The configuration of a new run: the options given, each model's defaults for the rest.
     func newConfig() throws -> TrainingConfig {
         let data = self.data ?? "Data/breastmnist.npz"
@@ -193,6 +215,9 @@ struct TrainCommand: ParsableCommand {
         config.positiveClass = positive
         config.dropColumns = drop
         config.categoricalColumns = categorical
+        config.featureColumns = features.isEmpty ? nil : features
+        config.groupColumn = groupColumn
+        if let split { config.split = try TrainCommand.fractions(split) }
         config.model = model
         let defaults = recipe.defaults
         config.epochs = epochs ?? defaults.epochs
@@ -233,6 +258,9 @@ struct TrainCommand: ParsableCommand {
         if let positive { config.positiveClass = positive }
         if !drop.isEmpty { config.dropColumns = drop }
         if !categorical.isEmpty { config.categoricalColumns = categorical }
+        if !features.isEmpty { config.featureColumns = features }
+        if let groupColumn { config.groupColumn = groupColumn }
+        if let split { config.split = try TrainCommand.fractions(split) }
         if let model { config.model = model }
         if let epochs { config.epochs = epochs }
         if let batchSize { config.batchSize = batchSize }

@@ -165,13 +165,67 @@ public struct PreparedData: Sendable {
         }
     }
 
+    /// The rows of each split when rows are grouped (a patient's admissions): whole groups go to
+    /// one split, stratified by each group's most frequent label, so that no group has rows in
+    /// two splits. `groups` holds each row's group; a row without one is an error naming its line.
+    static func groupSplit(_ labels: [Int32], groups: [String], lines: [Int], column: String, _ config: TrainingConfig,
+                           source: String) throws -> (train: [Int], validation: [Int], test: [Int], groupCount: Int) {
+        var rowsOf: [String: [Int]] = [:], order: [String] = []
+        for (row, group) in groups.enumerated() {
+            guard !group.isEmpty, !["NA", "?"].contains(group) else {
+                throw ScalpelError.invalidArgument("\(source), line \(lines[row]): no \(column) (every row needs its group for a grouped split)")
+            }
+            if rowsOf[group] == nil { order.append(group) }
+            rowsOf[group, default: []].append(row)
+        }
+        let groupLabels = order.map { group -> Int32 in
+            var counts: [Int32: Int] = [:]
+            for row in rowsOf[group]! { counts[labels[row], default: 0] += 1 }
+            return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!.key
+        }
+        let split: StratifiedSplit
+        do {
+            split = try StratifiedSplit.split(labels: groupLabels, fractions: (config.split[0], config.split[1], config.split[2]), seed: config.seed)
+        } catch {
+            throw ScalpelError.invalidArgument("\(source), grouped by \(column): \(error)")
+        }
+        func rows(_ indices: [Int]) -> [Int] { indices.flatMap { rowsOf[order[$0]]! }.sorted() }
+        return (rows(split.train), rows(split.validation), rows(split.test), order.count)
+    }
+
     static func table(_ source: DataSource, _ config: TrainingConfig) throws -> PreparedData {
         let url = source.url
+        let csv = try source.csv()
+        // Columns that look like identifiers or dates are not features unless named.
+        let named = Set([config.label] + config.dropColumns + config.categoricalColumns + (config.featureColumns ?? [])
+            + (config.groupColumn.map { [$0] } ?? []))
+        let leftOut = ColumnScreen.screen(csv, keeping: named)
+        let groups: [String]?
+        if let column = config.groupColumn {
+            guard let values = csv.column(named: column) else {
+                throw ScalpelError.invalidArgument("\(url.path): no column \(column) to group the rows by (--group-column); the columns are "
+                    + csv.columns.joined(separator: ", "))
+            }
+            groups = values.map { $0.trimmingCharacters(in: .whitespaces) }
+        } else {
+            groups = nil
+        }
+        let dropped = config.dropColumns + leftOut.map(\.column) + (config.groupColumn.map { [$0] } ?? [])
         // Word columns are one-hot encoded; empty, "NA" and "?" cells are missing (imputed below).
-        let dataset = try TabularDataset(table: source.csv(), labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: config.dropColumns,
+        let dataset = try TabularDataset(table: csv, labelColumn: config.label, positiveClass: config.positiveClass, dropColumns: dropped,
                                          options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
         guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
-        let split = try PreparedData.split(dataset.labels, config, source: url.path)
+        let split: (train: [Int], validation: [Int], test: [Int])
+        var splitNote = "stratified, seeded (\(config.seed)), fractions \(config.split)"
+        if let groups, let column = config.groupColumn {
+            let grouped = try groupSplit(dataset.labels, groups: groups, lines: csv.lineNumbers, column: column, config, source: url.path)
+            split = (grouped.train, grouped.validation, grouped.test)
+            splitNote = "by \(column): \(grouped.groupCount) groups, each wholly in one split (no \(column) has rows in two), "
+                + "stratified by each group's most frequent label, seeded (\(config.seed)), fractions \(config.split)"
+        } else {
+            let rows = try PreparedData.split(dataset.labels, config, source: url.path)
+            split = (rows.train, rows.validation, rows.test)
+        }
         // Missing values take the training rows' median (an all-zero one-hot for a category).
         let imputer = try Imputer.fit(dataset, rows: split.train, strategy: .median)
         let imputed = try imputer.report(for: dataset.features)
@@ -180,12 +234,15 @@ public struct PreparedData: Sendable {
         let oneHot = Set(dataset.featureKinds.compactMap { kind -> String? in
             if case let .oneHot(column, _) = kind { return column } else { return nil }
         })
-        let schema = DataPipeline.Table(labelColumn: config.label, dropColumns: config.dropColumns, categoricalColumns: oneHot.sorted(),
+        let schema = DataPipeline.Table(labelColumn: config.label, dropColumns: dropped, categoricalColumns: oneHot.sorted(),
                                         featureNames: dataset.featureNames, featureKinds: dataset.featureKinds, imputer: imputer,
                                         standardizer: standardizer)
         return PreparedData(kind: .table, values: try standardizer.transform(filled), sampleShape: [dataset.featureCount],
                             labels: dataset.labels, classNames: dataset.classNames, train: split.train, validation: split.validation, test: split.test,
-                            notes: ["split": "stratified, seeded (\(config.seed)), fractions \(config.split)",
+                            notes: ["split": splitNote,
+                                    "columns left out": leftOut.isEmpty ? "none"
+                                        : leftOut.map(\.description).joined(separator: "; ")
+                                            + " — not features; name them with --features or --categorical to use them",
                                     "normalisation": "standardised with the training rows' mean and standard deviation",
                                     "missing values": imputed.isEmpty ? "none" : imputed.map(\.description).joined(separator: "; ")
                                         + " (fit on the training rows)",

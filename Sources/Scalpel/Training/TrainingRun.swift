@@ -133,6 +133,10 @@ public struct TrainingConfig: Codable, Sendable {
     public var classWeights: String?
     /// With an `.npy` of samples as `data`: the `.npy` of their class labels.
     public var labels: String?
+    /// CSV: columns that are features although they look like identifiers or dates (`--features`).
+    public var featureColumns: [String]?
+    /// CSV: the column that groups rows (a patient id): whole groups go to one split (`--group-column`).
+    public var groupColumn: String?
     /// Stop when the validation AUROC (without a validation split: the training loss) has not
     /// improved for this many epochs (nil: train every epoch).
     public var earlyStopping: Int?
@@ -449,6 +453,7 @@ public final class TrainingRun {
             if Profiler.isEnabled { Profiler.shared.outputFolder = out }
             let configData = try JSONEncoder.pretty.encode(config)
             try AtomicFile.write(configData, to: out.appending(path: "config.json"))
+            if let left = data.notes["columns left out"], left != "none" { log("scalpel: columns left out: \(left)") }
             log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
                 + "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test samples"
                 + (distributed.map { "; data-parallel over \($0.size) MPI ranks, each taking 1/\($0.size) of every batch of \(config.batchSize) "
@@ -654,7 +659,9 @@ extension TrainingConfig {
             ("--patience", text(patience ?? 50), text(saved.patience ?? 50)), ("--ema", text(ema), text(saved.ema)),
             ("--weight-decay", text(weightDecay ?? 0), text(saved.weightDecay ?? 0)),
             ("--target-sensitivity", text(targetSensitivity), text(saved.targetSensitivity)),
-            ("--augment", "\(augment)", "\(saved.augment)"), ("--early-stopping", text(earlyStopping), text(saved.earlyStopping)), ("--class-weights", text(classWeights), text(saved.classWeights)),
+            ("--augment", "\(augment)", "\(saved.augment)"), ("--early-stopping", text(earlyStopping), text(saved.earlyStopping)),
+            ("--features", (featureColumns ?? []).joined(separator: ","), (saved.featureColumns ?? []).joined(separator: ",")),
+            ("--group-column", text(groupColumn), text(saved.groupColumn)), ("--class-weights", text(classWeights), text(saved.classWeights)),
             ("--class-names", text(classNames?.joined(separator: ",")), text(saved.classNames?.joined(separator: ","))),
         ]
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (the run used \($0.2))" }
