@@ -112,6 +112,39 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
         return "'\(shown)…' (\(size(text.utf8.count)))"
     }
 
+    /// What to say about the columns when `name` is not among them: a short header is listed
+    /// whole; a long one gives the closest names (by edit distance, ignoring case), or its size
+    /// and first names when none is close.
+    static func columnHint(_ name: String, _ available: [String]) -> String {
+        guard available.count > 8 else { return "the columns are \(quotedList(available))" }
+        let wanted = name.lowercased()
+        let limit = max(2, wanted.count / 3)
+        var scored: [(name: String, distance: Int)] = []
+        for column in available {
+            let distance = editDistance(wanted, column.lowercased())
+            if distance <= limit { scored.append((column, distance)) }
+        }
+        scored.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.name < $1.name }
+        let close: [String] = scored.prefix(3).map { quoted($0.name) }
+        if !close.isEmpty { return "did you mean \(close.joined(separator: " or "))? (\(available.count) columns)" }
+        return "none of the \(available.count) columns is close; the first are \(quotedList(Array(available.prefix(5)))), …"
+    }
+
+    /// The Levenshtein distance between `a` and `b` (insertions, deletions, substitutions).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let (x, y) = (Array(a), Array(b))
+        guard !x.isEmpty else { return y.count }
+        var previous = Array(0 ... y.count), current = previous
+        for i in 1 ... x.count {
+            current[0] = i
+            for j in stride(from: 1, through: y.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[y.count]
+    }
+
     /// Up to `listLimit` items quoted cut, then how many more: `'a', 'b', … and 7 more`.
     public static func quotedList(_ items: [String]) -> String {
         var parts = items.prefix(listLimit).map { quoted($0) }
@@ -248,7 +281,7 @@ public enum ClinicDataError: Error, CustomStringConvertible, Equatable, Sendable
                 return "\(location): no \(role) column \(Self.quoted(name)) among the \(available.count) names of the header "
                     + "(\(Self.withheldNote))"
             }
-            return "\(location): no \(role) column \(Self.quoted(name)); the columns are \(Self.quotedList(available))"
+            return "\(location): no \(role) column \(Self.quoted(name)); " + Self.columnHint(name, available)
         case let .invalidNumber(location, text, reason):
             if location.isConfidential { return "\(location): the cell \(reason) (\(Self.withheldNote))" }
             return "\(location): \(Self.quoted(text)) \(reason)"

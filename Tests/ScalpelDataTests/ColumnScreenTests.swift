@@ -30,3 +30,24 @@ struct ColumnScreenTests {
         }
     }
 }
+
+/// A label column that is not in a long header: the closest names are suggested, not all of them.
+struct ColumnHintTests {
+    @Test func aMisspelledColumnGetsTheClosestNames() throws {
+        let header = ["diagnosis"] + (1 ... 30).map { "feature_\($0)" }
+        let text = header.joined(separator: ",") + "\n" + header.indices.map { $0 == 0 ? "M" : "1" }.joined(separator: ",") + "\n"
+        let table = try CSVTable(text: text, source: "t.csv")
+        for (asked, expected) in [("diagnosys", "t.csv: no label column 'diagnosys'; did you mean 'diagnosis'? (31 columns)"),
+                                  ("Feature_3", "t.csv: no label column 'Feature_3'; did you mean 'feature_3' or 'feature_1' or 'feature_13'? (31 columns)"),
+                                  ("outcome", "t.csv: no label column 'outcome'; none of the 31 columns is close; the first are 'diagnosis', "
+                                      + "'feature_1', 'feature_2', 'feature_3', 'feature_4', …")] {
+            do {
+                _ = try TabularDataset(table: table, labelColumn: asked)
+                Issue.record("\(asked) was accepted")
+            } catch {
+                #expect(error.description == expected)
+            }
+        }
+        #expect(ClinicDataError.editDistance("kitten", "sitting") == 3 && ClinicDataError.editDistance("", "ab") == 2)
+    }
+}
