@@ -14,8 +14,10 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model and report diagnosis metrics on a held-out test split.",
         discussion: """
-            CSV tables (--model mlp): a stratified, seeded train/validation/test split (70/15/15), \
-            standardisation fit on the training rows. MedMNIST .npz images (--model cnn or resnet18): the \
+            CSV tables (--model mlp): a stratified, seeded train/validation/test split (--split, default \
+            70/15/15; by patient with --group-column; a separate test table with --test), identifier- and \
+            date-like columns left out unless named (--features), standardisation fit on the training \
+            rows. MedMNIST .npz images (--model cnn or resnet18): the \
             official split, per-channel standardisation with training statistics. UCR .tsv signals (--model fcn, \
             transformer, lstm or gru) with --test for the archive's TEST file: the official split, no \
             validation split unless --validation-fraction is given. Adam and cross-entropy; the epoch the \
@@ -38,7 +40,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With an .npy of samples as --data: the .npy of their integer class labels.")
     var labels: String?
 
-    @Option(help: "A separate test file (a UCR archive's TEST file).")
+    @Option(help: "A separate test file: a UCR archive's TEST file, or a CSV table (a later period, another site) prepared with the training file's statistics; the training file then gives the training and validation rows.")
     var test: String?
 
     @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation (default: 0).")

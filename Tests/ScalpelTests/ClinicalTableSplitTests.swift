@@ -92,3 +92,39 @@ struct ClinicalTableSplitTests {
         #expect(missing.status != 0 && missing.stderr.contains("no column patient"), "\(missing.stderr)")
     }
 }
+
+/// `--test FILE` for a CSV: a predefined test set (a later period, another site) goes through
+/// the training file's pipeline; the training file gives the training and validation rows.
+struct CSVTestFileTests {
+    @Test func aSeparateTestTableIsPreparedWithTheTrainingStatistics() throws {
+        let folder = try makeTemporaryDirectory("scalpel-csv-test")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lines = try String(contentsOfFile: dataPath("wdbc.csv"), encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
+        let (header, rows) = (lines[0], Array(lines.dropFirst()))
+        let train = folder.appending(path: "train.csv").path, test = folder.appending(path: "test.csv").path
+        try ([header] + rows.prefix(400)).joined(separator: "\n").write(toFile: train, atomically: true, encoding: .utf8)
+        try ([header] + rows.dropFirst(400)).joined(separator: "\n").write(toFile: test, atomically: true, encoding: .utf8)
+        var config = TrainingConfig(data: train, label: "diagnosis", out: "")
+        config.positiveClass = "M"
+        config.test = test
+        let data = try PreparedData.load(config)
+        #expect(data.test == Array(400 ..< 569) && data.train.count + data.validation.count == 400)
+        #expect(Set(data.train).isDisjoint(with: data.validation))
+        // Standardised with the training rows' statistics: their mean is 0 per feature, the test rows' is not forced to be.
+        let width = data.sampleShape[0]
+        let trainMean = data.train.map { data.values[$0 * width] }.reduce(0, +) / Float(data.train.count)
+        #expect(Swift.abs(trainMean) < 1e-4, "\(trainMean)")
+        #expect(data.notes["split"]?.contains("the test rows are test.csv (169 rows") == true, "\(data.notes["split"] ?? "")")
+
+        let run = try runScalpel(["train", "--data", train, "--test", test, "--label", "diagnosis", "--positive", "M", "--epochs", "5",
+                                  "--device", "cpu", "--out", folder.appending(path: "run").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "run/metrics.json"))) as! [String: Any]
+        #expect((metrics["rows"] as? [String: Int])?["test"] == 169)
+        // A test file without a column the model trains on is an error naming the file and the column.
+        try ([header.replacingOccurrences(of: "radius_mean", with: "radius")] + rows.dropFirst(400)).joined(separator: "\n")
+            .write(toFile: test, atomically: true, encoding: .utf8)
+        #expect(throws: ScalpelError.self) { try PreparedData.load(config) }
+        do { _ = try PreparedData.load(config) } catch { #expect("\(error)".contains("test.csv") && "\(error)".contains("radius_mean"), "\(error)") }
+    }
+}

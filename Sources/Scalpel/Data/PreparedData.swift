@@ -76,7 +76,7 @@ public struct PreparedData: Sendable {
         do {
             let source = try DataSource.open(config.data, keys: { keys })
             switch kind(of: config.data) {
-            case .table?: prepared = try table(source, config)
+            case .table?: prepared = try table(source, config, keys: keys)
             case .images?: prepared = try images(source, positive: config.positiveClass)
             case .sequences?: prepared = try sequences(source, config, keys: keys)
             case nil where source.fileExtension == "npy": prepared = try arrays(source, config, keys: keys)
@@ -85,8 +85,8 @@ public struct PreparedData: Sendable {
                     + ".npz (MedMNIST images), .tsv (a UCR archive file) or .npy (arrays, with --labels)")
             }
             prepared.encryptedSource = source.isEncrypted || (config.test.map { EncryptedFile.isEncrypted(path: $0) } ?? false)
-            if config.test != nil && prepared.kind != .sequences {
-                throw ScalpelError.invalidArgument("--test takes a UCR archive's TEST file; \(prepared.kind.rawValue) data is split from one file")
+            if config.test != nil && ![.sequences, .table].contains(prepared.kind) {
+                throw ScalpelError.invalidArgument("--test takes a CSV table's or a UCR archive's test file; \(prepared.kind.rawValue) data is split from one file")
             }
         } catch let error as ScalpelError {
             throw error
@@ -193,7 +193,12 @@ public struct PreparedData: Sendable {
         return (rows(split.train), rows(split.validation), rows(split.test), order.count)
     }
 
-    static func table(_ source: DataSource, _ config: TrainingConfig) throws -> PreparedData {
+    /// A CSV table for training: identifier- and date-like columns left out, split (by group with
+    /// `groupColumn`), imputed and standardised with the training rows' statistics. With
+    /// `config.test`, that file is the test set (a later period, another hospital): the training
+    /// file gives the training and validation rows, and the test file goes through the same
+    /// pipeline, as a saved model's new data would.
+    static func table(_ source: DataSource, _ config: TrainingConfig, keys: KeyRing? = nil) throws -> PreparedData {
         let url = source.url
         let csv = try source.csv()
         // Columns that look like identifiers or dates are not features unless named.
@@ -226,29 +231,47 @@ public struct PreparedData: Sendable {
             let rows = try PreparedData.split(dataset.labels, config, source: url.path)
             split = (rows.train, rows.validation, rows.test)
         }
+        // With a test file, the training file's test share trains (the split stays stratified and seeded).
+        let trainRows = config.test == nil ? split.train : (split.train + split.test).sorted()
         // Missing values take the training rows' median (an all-zero one-hot for a category).
-        let imputer = try Imputer.fit(dataset, rows: split.train, strategy: .median)
+        let imputer = try Imputer.fit(dataset, rows: trainRows, strategy: .median)
         let imputed = try imputer.report(for: dataset.features)
         let filled = try imputer.transform(dataset.features)
-        let standardizer = try Standardizer.fit(features: filled, rows: split.train, featureCount: dataset.featureCount)
+        let standardizer = try Standardizer.fit(features: filled, rows: trainRows, featureCount: dataset.featureCount)
         let oneHot = Set(dataset.featureKinds.compactMap { kind -> String? in
             if case let .oneHot(column, _) = kind { return column } else { return nil }
         })
         let schema = DataPipeline.Table(labelColumn: config.label, dropColumns: dropped, categoricalColumns: oneHot.sorted(),
                                         featureNames: dataset.featureNames, featureKinds: dataset.featureKinds, imputer: imputer,
                                         standardizer: standardizer)
-        return PreparedData(kind: .table, values: try standardizer.transform(filled), sampleShape: [dataset.featureCount],
-                            labels: dataset.labels, classNames: dataset.classNames, train: split.train, validation: split.validation, test: split.test,
-                            notes: ["split": splitNote,
+        let pipeline = DataPipeline(kind: .table, sampleShape: [dataset.featureCount], classNames: dataset.classNames,
+                                    fileClasses: dataset.classNames, positiveClass: config.positiveClass, table: schema)
+        var values = try standardizer.transform(filled), labels = dataset.labels, testRows = split.test
+        var extra: [String: String] = [:]
+        if let testPath = config.test {
+            guard PreparedData.kind(of: testPath) == .table else {
+                throw ScalpelError.invalidArgument("--test \(testPath): the test file of a CSV table must be a .csv table too")
+            }
+            // The test file through the training file's pipeline; its rows follow the training file's.
+            let test = try evaluationTable(try DataSource.open(testPath, keys: { keys }), pipeline, label: config.label)
+            values += test.values
+            labels += test.labels
+            testRows = Array(dataset.rowCount ..< dataset.rowCount + test.labels.count)
+            splitNote += "; the test rows are \(URL(fileURLWithPath: testPath).lastPathComponent) (\(test.labels.count) rows, prepared with "
+                + "the training rows' statistics), and the training file's own test share trains"
+            for (key, note) in test.notes where key != "normalisation" { extra["test file: \(key)"] = note }
+        }
+        return PreparedData(kind: .table, values: values, sampleShape: [dataset.featureCount],
+                            labels: labels, classNames: dataset.classNames, train: trainRows, validation: split.validation, test: testRows,
+                            notes: extra.merging(["split": splitNote,
                                     "columns left out": leftOut.isEmpty ? "none"
                                         : leftOut.map(\.description).joined(separator: "; ")
                                             + " — not features; name them with --features or --categorical to use them",
                                     "normalisation": "standardised with the training rows' mean and standard deviation",
                                     "missing values": imputed.isEmpty ? "none" : imputed.map(\.description).joined(separator: "; ")
                                         + " (fit on the training rows)",
-                                    "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)"],
-                            pipeline: DataPipeline(kind: .table, sampleShape: [dataset.featureCount], classNames: dataset.classNames,
-                                                   fileClasses: dataset.classNames, positiveClass: config.positiveClass, table: schema))
+                                    "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)"]) { $1 },
+                            pipeline: pipeline)
     }
 
     static func images(_ source: DataSource, positive: String?) throws -> PreparedData {
