@@ -145,7 +145,7 @@ struct StepBenchCommand: ParsableCommand {
             // auto: the device and the CPU-Swift backend; cpu or cl: that backend alone. The CPU
             // first: PoCL's worker threads stay busy for a while after its kernels and would slow
             // a CPU measurement that follows in the same process.
-            let backends: [any Backend] = runtime.spec == .auto ? runtime.backends.reversed() : [runtime.device ?? runtime.cpu]
+            let backends: [any Backend] = runtime.spec == .auto ? runtime.backends.reversed() : [runtime.backend]
             let shape = sample.shape.map(String.init).joined(separator: "×")
             print("\(model) training step, batch \(workload.batchSize) of \(shape), \(sample.classes) classes"
                 + (workload.clipNorm.map { ", clip norm \($0)" } ?? "") + (workload.ema.map { ", weight average \($0)" } ?? ""))

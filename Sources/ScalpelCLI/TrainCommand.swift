@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
     var patience: Int?
 
-    @Option(name: .customLong("early-stopping"), help: "Stop when the validation AUROC (without a validation split: the training loss) has not improved for this many epochs (default: train every epoch).")
+    @Option(name: .customLong("early-stopping"), help: "Stop when the epoch rule's metric (--select; by default the validation AUROC, without a validation split the training loss) has not improved for this many epochs (default: train every epoch).")
     var earlyStopping: Int?
 
     @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for resnet18, none otherwise; 0 turns it off.")

@@ -40,8 +40,8 @@ public enum ColumnScreen {
     }
 
     /// The columns of `table`, other than those in `keeping`, that look like identifiers or dates.
-    /// Cells equal to one of `missingMarkers` do not count.
-    public static func screen(_ table: CSVTable, keeping: Set<String>, missingMarkers: Set<String> = ["", "NA", "?"],
+    /// Cells equal to one of `missingMarkers` (by default the table reader's) do not count.
+    public static func screen(_ table: CSVTable, keeping: Set<String>, missingMarkers: Set<String> = TabularDataset.Options().missingMarkers,
                               minimumRows: Int = 20) -> [Finding] {
         var findings: [Finding] = []
         for (index, name) in table.columns.enumerated() where !keeping.contains(name) {

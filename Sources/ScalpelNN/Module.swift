@@ -143,7 +143,7 @@ open class Module {
             children.insert(contentsOf: current.children.compactMap { child in child.label.map { ($0, child.value) } }, at: 0)
             mirror = current.superclassMirror
         }
-        for (label, value) in children where label != "isTraining" && label != "arena" && label != "frozenTensors" && label != "processGroup" {
+        for (label, value) in children where label != "isTraining" && label != "arena" && label != "frozenTensors" {
             walk(prefix + label, value, body)
         }
     }

@@ -137,11 +137,13 @@ public class Optimizer {
         let key = currentKey()
         if plan?.key != key { plan = try makePlan(key) }
         guard let plan else { return }
-        for run in plan.runs {
-            var settings = settings(group: run.group)
-            settings.step = stepCount
-            try packedState!.arena.backend.optimizerStep(settings, parameter: run.parameter, gradient: run.gradient, state1: run.state1,
-                                                         state2: run.state2, count: run.count)
+        if let backend = packedState?.arena.backend {
+            for run in plan.runs {
+                var settings = settings(group: run.group)
+                settings.step = stepCount
+                try backend.optimizerStep(settings, parameter: run.parameter, gradient: run.gradient, state1: run.state1,
+                                          state2: run.state2, count: run.count)
+            }
         }
         for index in plan.loose {
             let p = parameters[index].tensor

@@ -165,28 +165,14 @@ extension PreparedData {
         values = raw
         try scale(&values, scaling, sample: sample)
         // Names and the positive class from NAME.json beside the samples, where there is one.
-        let sidecar = try ClassSidecar.read(beside: source.path, classCount: classCount)
-        let fileNames = sidecar?.classes ?? (0 ..< classCount).map { "class \($0)" }
-        var names = fileNames, labels = read.labels, chosen: String?
-        if let positive = config.positiveClass ?? sidecar?.positive {
-            // That class against the rest, as class 1 (the condition the binary metrics are about).
-            guard let p = Int32(positive).map(Int.init) ?? fileNames.firstIndex(of: positive), (0 ..< classCount).contains(p) else {
-                throw ScalpelError.invalidArgument("--positive \(positive): arrays take a class index in 0..<\(classCount)"
-                    + (sidecar.map { " or a class name (\($0.classes.joined(separator: ", ")))" } ?? ""))
-            }
-            labels = labels.map { $0 == Int32(p) ? 1 : 0 }
-            names = classCount == 2 ? [fileNames[1 - p], fileNames[p]] : ["not \(fileNames[p])", fileNames[p]]
-            chosen = String(p)
-        }
-        if sidecar != nil || chosen != nil {
-            notes["classes"] = names.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
-                + (chosen.map { "; positive: \(names[1]) (file label \($0))" } ?? "")
-                + (sidecar != nil ? " (named by \(URL(fileURLWithPath: ClassSidecar.path(beside: source.path)).lastPathComponent))" : "")
-        }
+        let classes = try ClassChoice.resolve(path: source.path, classCount: classCount, positive: config.positiveClass, kind: "arrays")
+        let (names, labels) = (classes.names, classes.relabel(read.labels))
+        if let note = classes.note { notes["classes"] = note }
         return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: labels, classNames: names,
                             train: split.train, validation: split.validation, test: split.test, notes: notes,
                             pipeline: DataPipeline(kind: read.kind, sampleShape: sample, classNames: names,
-                                                   fileClasses: fileNames.indices.map(String.init), positiveClass: chosen, arrays: scaling))
+                                                   fileClasses: classes.fileNames.indices.map(String.init),
+                                                   positiveClass: classes.positive.map(String.init), arrays: scaling))
     }
 
     /// A `.npy` pair scored by a saved model: every row, scaled with the model's statistics.
@@ -208,8 +194,7 @@ extension PreparedData {
             throw ScalpelError.invalidArgument("\(labels ?? ""), element \(bad): \(label) is not one of the model's "
                 + "\(pipeline.fileClasses.count) classes")
         }
-        var classLabels = read.labels
-        if let positive = pipeline.positiveClass.flatMap(Int32.init) { classLabels = classLabels.map { $0 == positive ? 1 : 0 } }
+        let classLabels = ClassChoice.relabel(read.labels, positive: pipeline.positiveClass)
         try scale(&values, scaling, sample: sample)
         return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: classLabels, classNames: pipeline.classNames,
                             train: [], validation: [], test: Array(0 ..< classLabels.count),

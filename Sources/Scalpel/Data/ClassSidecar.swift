@@ -46,3 +46,51 @@ public struct ClassSidecar: Decodable, Sendable, Equatable {
         return decoded
     }
 }
+
+/// The classes a run uses for an array file of `classCount` label values: their names (from the
+/// sidecar, else "class i") and, when a positive class is chosen (`--positive`, by index or
+/// name, else the sidecar's), that class against the rest as class 1 — the condition the binary
+/// metrics are about. Training and a saved model's new data relabel the same way.
+struct ClassChoice {
+    /// The names of the file's label values, in order.
+    let fileNames: [String]
+    /// The names of the classes the model predicts.
+    let names: [String]
+    /// The file label that became class 1, if a positive class was chosen.
+    let positive: Int?
+    /// The sidecar's file name, when one named the classes.
+    let sidecar: String?
+
+    /// The choice for the file at `path`; `kind` names the data in errors ("images", "arrays").
+    static func resolve(path: String, classCount: Int, positive requested: String?, kind: String) throws -> ClassChoice {
+        let sidecar = try ClassSidecar.read(beside: path, classCount: classCount)
+        let fileNames = sidecar?.classes ?? (0 ..< classCount).map { "class \($0)" }
+        let sidecarName = sidecar.map { _ in URL(fileURLWithPath: ClassSidecar.path(beside: path)).lastPathComponent }
+        guard let positive = requested ?? sidecar?.positive else {
+            return ClassChoice(fileNames: fileNames, names: fileNames, positive: nil, sidecar: sidecarName)
+        }
+        guard let p = Int(positive) ?? fileNames.firstIndex(of: positive), (0 ..< classCount).contains(p) else {
+            throw ScalpelError.invalidArgument("--positive \(positive): \(kind) take a class index in 0..<\(classCount)"
+                + (sidecar.map { " or a class name (\($0.classes.joined(separator: ", ")))" } ?? ""))
+        }
+        let names = classCount == 2 ? [fileNames[1 - p], fileNames[p]] : ["not \(fileNames[p])", fileNames[p]]
+        return ClassChoice(fileNames: fileNames, names: names, positive: p, sidecar: sidecarName)
+    }
+
+    /// `labels` as the model's classes: with a positive class, 1 for it and 0 for the rest.
+    static func relabel(_ labels: [Int32], positive: String?) -> [Int32] {
+        guard let p = positive.flatMap(Int32.init) else { return labels }
+        return labels.map { $0 == p ? 1 : 0 }
+    }
+
+    /// `labels` as this choice's classes.
+    func relabel(_ labels: [Int32]) -> [Int32] { ClassChoice.relabel(labels, positive: positive.map(String.init)) }
+
+    /// The run's note on the classes (nil when nothing was named or chosen).
+    var note: String? {
+        guard sidecar != nil || positive != nil else { return nil }
+        return names.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
+            + (positive.map { "; positive: \(names[1]) (file label \($0))" } ?? "")
+            + (sidecar.map { " (named by \($0))" } ?? "")
+    }
+}

@@ -234,8 +234,7 @@ extension PreparedData {
         case .train: chosen = [train]
         case .all: chosen = [train, validation, test]
         }
-        var labels = chosen.flatMap(\.labels)
-        if let positive = pipeline.positiveClass.flatMap(Int32.init) { labels = labels.map { $0 == positive ? 1 : 0 } }
+        let labels = ClassChoice.relabel(chosen.flatMap(\.labels), positive: pipeline.positiveClass)
         let c = train.channels, hw = train.height * train.width
         var values: [Float] = []
         values.reserveCapacity(labels.count * c * hw)

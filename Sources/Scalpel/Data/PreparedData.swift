@@ -172,7 +172,7 @@ public struct PreparedData: Sendable {
                            source: String) throws -> (train: [Int], validation: [Int], test: [Int], groupCount: Int) {
         var rowsOf: [String: [Int]] = [:], order: [String] = []
         for (row, group) in groups.enumerated() {
-            guard !group.isEmpty, !["NA", "?"].contains(group) else {
+            guard !TabularDataset.Options().missingMarkers.contains(group) else {
                 throw ScalpelError.invalidArgument("\(source), line \(lines[row]): no \(column) (every row needs its group for a grouped split)")
             }
             if rowsOf[group] == nil { order.append(group) }
@@ -276,23 +276,10 @@ public struct PreparedData: Sendable {
 
     static func images(_ source: DataSource, positive: String?) throws -> PreparedData {
         let (train, validation, test) = try source.medMNIST()
-        var labels = train.labels + validation.labels + test.labels
         // Names and the positive class from NAME.json beside the file, where there is one.
-        let sidecar = try ClassSidecar.read(beside: source.path, classCount: train.classCount)
-        let fileNames = sidecar?.classes ?? (0 ..< train.classCount).map { "class \($0)" }
-        var classNames = fileNames
-        var chosen: String?
-        if let positive = positive ?? sidecar?.positive {
-            // A chosen positive class: that class against the rest, as class 1 — the condition
-            // the binary metrics (sensitivity, precision) are about.
-            guard let p = Int32(positive).map(Int.init) ?? fileNames.firstIndex(of: positive), (0 ..< train.classCount).contains(p) else {
-                throw ScalpelError.invalidArgument("--positive \(positive): images take a class index in 0..<\(train.classCount)"
-                    + (sidecar.map { " or a class name (\($0.classes.joined(separator: ", ")))" } ?? ""))
-            }
-            labels = labels.map { $0 == Int32(p) ? 1 : 0 }
-            classNames = train.classCount == 2 ? [fileNames[1 - p], fileNames[p]] : ["not \(fileNames[p])", fileNames[p]]
-            chosen = String(p)
-        }
+        let classes = try ClassChoice.resolve(path: source.path, classCount: train.classCount, positive: positive, kind: "images")
+        let labels = classes.relabel(train.labels + validation.labels + test.labels)
+        let classNames = classes.names
         let (c, hw) = (train.channels, train.height * train.width)
         // Per-channel mean and standard deviation of the training images.
         var mean = [Double](repeating: 0, count: c), square = [Double](repeating: 0, count: c)
@@ -327,12 +314,10 @@ public struct PreparedData: Sendable {
                             labels: labels, classNames: classNames,
                             train: Array(0 ..< a), validation: Array(a ..< b), test: Array(b ..< b + test.count),
                             notes: ["split": "the file's official train/val/test split",
-                                    "classes": classNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
-                                        + (chosen.map { "; positive: \(classNames[1]) (file label \($0))" } ?? "")
-                                        + (sidecar != nil ? " (named by \(URL(fileURLWithPath: ClassSidecar.path(beside: source.path)).lastPathComponent))" : ""),
+                                    "classes": classes.note ?? classNames.joined(separator: ", "),
                                     "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"],
                             pipeline: DataPipeline(kind: .images, sampleShape: [c, train.height, train.width], classNames: classNames,
-                                                   fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: chosen,
+                                                   fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: classes.positive.map(String.init),
                                                    images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)))
     }
 }

@@ -59,23 +59,27 @@ public struct TrainerOptions: Sendable {
 /// `patience` epochs in a row (Keras's `EarlyStopping`; the kept weights are still the
 /// selected epoch's).
 public struct EarlyStopping: Sendable, Equatable {
-    /// What is watched: `.validationAUROC`, `.validationLoss` or `.trainingLoss`.
-    public var metric: EpochSelection
+    /// What is watched: `.validationAUROC`, `.validationLoss` or `.trainingLoss`; nil: the
+    /// trainer's selection rule's metric (with the rule `.last`, the automatic one: validation
+    /// AUROC when there is a validation split, else the training loss).
+    public var metric: EpochSelection?
     /// Epochs without improvement before stopping (at least 1).
     public var patience: Int
     /// The smallest change that counts as an improvement (AUROC points, or loss).
     public var minimumImprovement: Double
 
     /// Stop after `patience` epochs in which `metric` did not improve by more than `minimumImprovement`.
-    public init(metric: EpochSelection = .validationAUROC, patience: Int, minimumImprovement: Double = 0) {
+    public init(metric: EpochSelection? = nil, patience: Int, minimumImprovement: Double = 0) {
         self.metric = metric
         self.patience = patience
         self.minimumImprovement = minimumImprovement
     }
 
-    /// The epoch (1-based) at which training stops given the `history` so far, or nil to go on.
+    /// The epoch (1-based) at which training stops given the `history` so far, or nil to go on
+    /// (an unset `metric` watches the training loss here; `Trainer.earlyStopping` has it resolved).
     public func stopEpoch(_ history: [EpochRecord]) -> Int? {
         var best = -Double.infinity, since = 0
+        let metric = self.metric ?? .trainingLoss
         for record in history {
             let score = metric.score(record)
             if score > best + minimumImprovement || best == -.infinity {
@@ -161,6 +165,8 @@ public final class Trainer {
     public let options: TrainerOptions
     /// The rule that picks the kept epoch.
     public let selection: EpochSelection
+    /// The early stopping in force, its metric resolved (nil: none).
+    public let earlyStopping: EarlyStopping?
     /// Called as each epoch starts, with its number (from 1), on every process of a distributed
     /// run — unfreeze layers at a given epoch here (nil: nothing).
     public var onEpochStart: ((Int) throws -> Void)?
@@ -209,17 +215,23 @@ public final class Trainer {
         guard data.labels.count * data.sampleShape.reduce(1, *) == data.values.count else {
             throw ScalpelError.shapeMismatch(op: "Trainer", detail: "\(data.values.count) values are not \(data.labels.count) samples of \(data.sampleShape)")
         }
-        let selection = options.selection ?? (data.validation.isEmpty ? .trainingLoss : .validationAUROC)
+        let selection = options.selection ?? (data.validation.isEmpty ? EpochSelection.trainingLoss : .validationAUROC)
         if selection.needsValidation && data.validation.isEmpty {
             throw ScalpelError.invalidArgument("--select \(selection.rawValue) needs a validation split, and this run has none "
                 + "(give --validation-fraction, or select by train-loss or last)")
         }
-        if let stopping = options.earlyStopping {
+        let automatic: EpochSelection = data.validation.isEmpty ? .trainingLoss : .validationAUROC
+        if var stopping = options.earlyStopping {
             guard stopping.patience >= 1 else { throw ScalpelError.invalidArgument("early stopping needs a patience of at least 1 epoch") }
-            if stopping.metric.needsValidation && data.validation.isEmpty {
-                throw ScalpelError.invalidArgument("early stopping on \(stopping.metric.rawValue) needs a validation split, and this run has none")
+            let metric = stopping.metric ?? (selection == .last ? automatic : selection)
+            if metric.needsValidation && data.validation.isEmpty {
+                throw ScalpelError.invalidArgument("early stopping on \(metric.rawValue) needs a validation split, and this run has none")
             }
-            guard stopping.metric != .last else { throw ScalpelError.invalidArgument("early stopping needs a metric: val-auroc, val-loss or train-loss") }
+            guard metric != .last else { throw ScalpelError.invalidArgument("early stopping needs a metric: val-auroc, val-loss or train-loss") }
+            stopping.metric = metric
+            earlyStopping = stopping
+        } else {
+            earlyStopping = nil
         }
         if let clip = options.clipNorm, !(clip > 0) { throw ScalpelError.invalidArgument("--clip-norm must be positive, got \(clip)") }
         if options.augment && data.kind != .images {
@@ -276,7 +288,7 @@ public final class Trainer {
         let batchSize = options.batchSize
         let steps = (data.train.count + batchSize - 1) / batchSize
         var stoppedEarly: Int?
-        if let stopping = options.earlyStopping, let epoch = stopping.stopEpoch(history) { stoppedEarly = epoch }
+        if let stopping = earlyStopping, let epoch = stopping.stopEpoch(history) { stoppedEarly = epoch }
         var epoch = startEpoch
         while epoch < options.epochs && stoppedEarly == nil && !stopRequested {
             try onEpochStart?(epoch + 1)
@@ -368,7 +380,7 @@ public final class Trainer {
                 }
             }
             try onEpochEnd?(EpochEvent(record: record, validation: validation, improved: improved))
-            if let stopping = options.earlyStopping { stoppedEarly = stopping.stopEpoch(history) }
+            if let stopping = earlyStopping { stoppedEarly = stopping.stopEpoch(history) }
         }
         // The selected epoch's weights (the live ones stay in a distributed run's other ranks).
         if root, let best { try restore(best.state) }

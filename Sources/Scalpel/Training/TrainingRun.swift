@@ -137,8 +137,9 @@ public struct TrainingConfig: Codable, Sendable {
     public var featureColumns: [String]?
     /// CSV: the column that groups rows (a patient id): whole groups go to one split (`--group-column`).
     public var groupColumn: String?
-    /// Stop when the validation AUROC (without a validation split: the training loss) has not
-    /// improved for this many epochs (nil: train every epoch).
+    /// Stop when the epoch rule's metric (`selection`; by default the validation AUROC, without a
+    /// validation split the training loss) has not improved for this many epochs (`--early-stopping`;
+    /// nil: train every epoch).
     public var earlyStopping: Int?
     /// Encryption: the key file or passphrase file (paths only; `SCALPEL_KEY` and
     /// `SCALPEL_PASSPHRASE` are read from the environment and never stored).
@@ -382,7 +383,7 @@ public final class TrainingRun {
         let options = TrainerOptions(epochs: config.epochs, batchSize: config.batchSize, schedule: schedule, clipNorm: config.clipNorm,
                                      balancedSampling: config.balancedSampling, augment: config.augment, classWeights: weights,
                                      selection: selection,
-                                     earlyStopping: config.earlyStopping.map { EarlyStopping(metric: data.validation.isEmpty ? .trainingLoss : .validationAUROC, patience: $0) },
+                                     earlyStopping: config.earlyStopping.map { EarlyStopping(patience: $0) },
                                      weightAverage: config.ema, seed: config.seed, showsProgress: true)
         trainer = try Trainer(model: model, data: data, optimizer: optimizer, options: options, on: backend, distributed: distributed)
         trainer.dropouts = dropouts
@@ -476,15 +477,17 @@ public final class TrainingRun {
         }
         let fit = try trainer.fit(from: startEpoch)
         if let stopped = fit.stoppedEarly, root {
-            log("scalpel: stopped early after epoch \(stopped): no better \(trainer.options.earlyStopping?.metric.rawValue ?? "score") "
-                + "for \(trainer.options.earlyStopping?.patience ?? 0) epochs")
+            log("scalpel: stopped early after epoch \(stopped): no better \(trainer.earlyStopping?.metric?.rawValue ?? "score") "
+                + "for \(trainer.earlyStopping?.patience ?? 0) epochs")
         }
         guard root else { return nil }
         if let distributed, !history.isEmpty {
-            let steps = (config.epochs - startEpoch) * ((data.train.count + config.batchSize - 1) / config.batchSize)
-            let seconds = history.suffix(config.epochs - startEpoch).map(\.seconds).reduce(0, +)
+            // The epochs this call ran (early stopping may end before config.epochs).
+            let ran = max(fit.history.count - startEpoch, 0)
+            let steps = ran * ((data.train.count + config.batchSize - 1) / config.batchSize)
+            let seconds = history.suffix(ran).map(\.seconds).reduce(0, +)
             log(String(format: "scalpel: %d ranks: %.1f rows/s; allreduce %.2f ms per step on rank 0 (%.1f%% of the training time)", distributed.size,
-                       Double(data.train.count * (config.epochs - startEpoch)) / max(seconds, 1e-9), distributed.reduceSeconds * 1000 / Double(max(steps, 1)),
+                       Double(data.train.count * ran) / max(seconds, 1e-9), distributed.reduceSeconds * 1000 / Double(max(steps, 1)),
                        100 * distributed.reduceSeconds / max(seconds, 1e-9)))
         }
         // The model holds the selected epoch's weights: evaluate them on the test split.
