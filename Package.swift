@@ -4,7 +4,16 @@
 //   scalpel (CLI) → ScalpelBenchmarks → Scalpel (runtime, data sets, model recipes, trainer, runs)
 //   → ScalpelConformance, ScalpelPrivacy, ScalpelReport → ScalpelMetrics → ScalpelData
 //   → ScalpelNN → ScalpelTensor → ScalpelCore (backend protocol) ← ScalpelCPU, ScalpelOpenCL
+import Foundation
 import PackageDescription
+
+// DICOM is read by DCMTK behind a plugin of Scalpel's own (libScalpelDICOM.so), loaded at run time.
+// The plugin is built only where DCMTK's headers are installed (Debian libdcmtk-dev, which
+// scripts/setup.sh installs); without them everything else builds and DICOM files are refused
+// with what to install.
+let dcmtkPrefix = ["/usr", "/usr/local", "/opt/homebrew"].first {
+    FileManager.default.fileExists(atPath: "\($0)/include/dcmtk/config/osconfig.h")
+}
 
 // The fast Swift kernels are compiled for the haswell level (AVX2 + FMA, what clang calls x86-64-v3): at Swift's default SSE2
 // baseline a SIMD fused multiply-add becomes a call to fmaf and runs ~100× slower. Only the
@@ -30,7 +39,10 @@ let package = Package(
         .library(name: "ScalpelData", targets: ["ScalpelData"]),
         // Diagnosis metrics with bootstrap intervals.
         .library(name: "ScalpelMetrics", targets: ["ScalpelMetrics"]),
-    ],
+    ] + (dcmtkPrefix == nil ? [] : [
+        // DCMTK behind one C entry point, loaded by the image readers when a DICOM file comes.
+        .library(name: "ScalpelDICOM", type: .dynamic, targets: ["ScalpelDICOM"]),
+    ]),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
@@ -46,6 +58,9 @@ let package = Package(
         .target(name: "CScalpelSystem"),
         // Open MPI entry points resolved with dlopen at run time (data-parallel training).
         .target(name: "CScalpelMPI", linkerSettings: [.linkedLibrary("dl")]),
+        // PNG (libpng), JPEG (TurboJPEG) and DICOM (the ScalpelDICOM plugin) decoders resolved
+        // with dlopen at run time.
+        .target(name: "CScalpelImageCodecs", linkerSettings: [.linkedLibrary("dl")]),
 
         // Backend protocol, device specifications, GEMM parameters, scheduler, caches.
         .target(
@@ -107,7 +122,7 @@ let package = Package(
         .target(name: "ScalpelIO"),
         // Data files and their preparation: CSV tables, MedMNIST .npz and .npy arrays, UCR signals,
         // stratified splits, imputation, standardisation, and the errors that name file, line and column.
-        .target(name: "ScalpelData", dependencies: ["ScalpelIO", "ScalpelCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "ScalpelData", dependencies: ["ScalpelIO", "ScalpelCore", "CScalpelImageCodecs", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Diagnosis metrics: AUROC, sensitivity, specificity, calibration, curves, decision
         // thresholds and bootstrap intervals (checked against scikit-learn).
         .target(name: "ScalpelMetrics", dependencies: ["ScalpelData", "ScalpelCore"]),
@@ -135,3 +150,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+if let dcmtkPrefix {
+    package.targets.append(.target(
+        name: "ScalpelDICOM",
+        // /usr is on the compiler's and the linker's own paths (and -I/usr/include would break C++'s #include_next).
+        cxxSettings: [.headerSearchPath("../CScalpelImageCodecs/include")]
+            + (dcmtkPrefix == "/usr" ? [] : [.unsafeFlags(["-I\(dcmtkPrefix)/include"])]),
+        linkerSettings: ["dcmimage", "dcmimgle", "dcmjpeg", "dcmjpls", "dcmdata", "oflog", "ofstd"].map { .linkedLibrary($0) }
+            + (dcmtkPrefix == "/usr" ? [] : [.unsafeFlags(["-L\(dcmtkPrefix)/lib"])])))
+}

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product scalpel
+# The DICOM plugin (DCMTK behind a C interface), which the package defines where DCMTK is installed.
+if swift package describe 2>/dev/null | grep -q "ScalpelDICOM"; then swift build -c release --product ScalpelDICOM; fi
 bin=.build/release/scalpel
 "$bin" devices
 "$bin" train "$@"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Scalpel needs on a Debian or Ubuntu machine, when it is missing:
-# the OpenCL ICD loader and headers, PoCL (an OpenCL CPU device) and clinfo.
+# the OpenCL ICD loader and headers, PoCL (an OpenCL CPU device) and clinfo; the image decoders
+# Scalpel loads at run time (libpng, libjpeg-turbo's TurboJPEG) and DCMTK's headers, with which
+# the package builds its DICOM plugin.
 # Usage: scripts/setup.sh [EXTRA-DEBIAN-PACKAGE...]
 set -euo pipefail
 
-packages=(pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers clinfo "$@")
+packages=(pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers clinfo libpng16-16 libturbojpeg0 libdcmtk-dev "$@")
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

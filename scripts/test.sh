@@ -10,6 +10,7 @@ python3 -c "import safetensors, numpy" 2>/dev/null || python3 -m pip install --q
 export SCALPEL_REQUIRE_OPENCL="${SCALPEL_REQUIRE_OPENCL:-1}"
 export SCALPEL_REQUIRE_PYTHON="${SCALPEL_REQUIRE_PYTHON:-1}"
 export SCALPEL_REQUIRE_MPI="${SCALPEL_REQUIRE_MPI:-1}"
+export SCALPEL_REQUIRE_DICOM="${SCALPEL_REQUIRE_DICOM:-1}"   # the DICOM plugin (setup installs DCMTK)
 swift build --build-tests
 # The kernel self-test on two more OpenCL implementations (Intel's CPU runtime; Oclgrind, a
 # simulated GPU-type device checking races and bounds), before the suite so its summary ends the log.

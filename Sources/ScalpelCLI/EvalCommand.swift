@@ -34,7 +34,7 @@ struct SavedModelOptions: ParsableArguments {
     @Option(help: "A checkpoint of a run: OUT/best.safetensors (the reported epoch) or OUT/last.safetensors.")
     var checkpoint: String
 
-    @Option(help: "The data to score, in the format the model was trained on (CSV, MedMNIST .npz or UCR .tsv).")
+    @Option(help: "The data to score, in the kind the model was trained on: CSV, MedMNIST .npz, UCR .tsv, .npy, or an image folder (one subfolder per class, a class the model knows) or manifest.")
     var data: String
 
     @Option(help: "CSV: the label column (default: the one the model was trained with).")

@@ -34,7 +34,7 @@ struct TrainCommand: ParsableCommand {
           help: "Write checkpoints, the report and explanations encrypted (default: when the data is encrypted).")
     var encryptOutputs: Bool?
 
-    @Option(help: "The data file: a CSV table with a header, a MedMNIST 2-D .npz, or a UCR .tsv (its TRAIN file). Default: Data/breastmnist.npz.")
+    @Option(help: "The data: a CSV table with a header, a MedMNIST 2-D .npz, a UCR .tsv (its TRAIN file), an .npy of samples, or a folder of PNG, JPEG or DICOM images with one subfolder per class (or a CSV manifest path,label[,patient]). Default: Data/breastmnist.npz.")
     var data: String?
 
     @Option(help: "With an .npy of samples as --data: the .npy of their integer class labels.")
@@ -102,6 +102,21 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .customLong("group-column"), help: "CSV: the column that groups rows (a patient id): each group's rows all go to one split, so no patient is in two.")
     var groupColumn: String?
+
+    @Option(name: .customLong("image-size"), help: "Image folders: resize every image to H or HxW pixels, with antialiasing (default: the folder's most common size).")
+    var imageSize: String?
+
+    @Option(help: "Image folders: 1 (grey) or 3 (RGB) channels (default: 1 when every image is grey, else 3).")
+    var channels: Int?
+
+    @Option(help: "Image folders: the classes in order, comma-separated (default: the class folders' names, sorted).")
+    var classes: String?
+
+    @Flag(name: .customLong("skip-bad-images"), help: "Image folders: leave out corrupt, truncated, empty and non-image files, listing them in metrics.json and the report (default: such a file stops the run, naming it).")
+    var skipBadImages = false
+
+    @Option(help: "DICOM: the display window CENTER,WIDTH in the modality's units (Hounsfield units for CT) applied to every file (default: each file's own window, else its range).")
+    var window: String?
 
     @Option(help: "CSV and .npy: the train, validation and test shares, as percentages or fractions (default: 70,15,15).")
     var split: String?
@@ -206,6 +221,42 @@ struct TrainCommand: ParsableCommand {
         return values.map { $0 / total }
     }
 
+    /// `--image-size`, `--channels`, `--classes`, `--skip-bad-images` and `--window`, checked.
+    func applyImageOptions(to config: inout TrainingConfig) throws {
+        if let imageSize { config.imageSize = try TrainCommand.imageSize(imageSize) }
+        if let channels {
+            guard channels == 1 || channels == 3 else { throw ScalpelError.invalidArgument("--channels \(channels): give 1 (grey) or 3 (RGB)") }
+            config.channels = channels
+        }
+        if let classes {
+            let names = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard names.count >= 2, Set(names).count == names.count, !names.contains("") else {
+                throw ScalpelError.invalidArgument("--classes \(classes): give two or more distinct class names, comma-separated")
+            }
+            config.classOrder = names
+        }
+        if skipBadImages { config.skipBadImages = true }
+        if let window { config.window = try TrainCommand.window(window) }
+    }
+
+    /// `--image-size 64` or `--image-size 64x96` (height × width), each side 4 to 4096.
+    static func imageSize(_ text: String) throws -> [Int] {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1 ... 2).contains(parts.count), parts.allSatisfy({ $0 != nil && (4 ... 4096).contains($0!) }) else {
+            throw ScalpelError.invalidArgument("--image-size \(text): give H or HxW in pixels, each 4 to 4096, such as 64 or 64x96")
+        }
+        return parts.count == 1 ? [parts[0]!, parts[0]!] : [parts[0]!, parts[1]!]
+    }
+
+    /// `--window 40,400`: a DICOM window's centre and width (at least 1).
+    static func window(_ text: String) throws -> DicomWindow {
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let center = parts[0], let width = parts[1], center.isFinite, width.isFinite, width >= 1 else {
+            throw ScalpelError.invalidArgument("--window \(text): give CENTER,WIDTH with a width of at least 1, such as 40,400 (a CT soft-tissue window)")
+        }
+        return DicomWindow(center: center, width: width)
+    }
+
     /// The configuration of a new run: the options given, each model's defaults for the rest.
     func newConfig() throws -> TrainingConfig {
         let data = self.data ?? "Data/breastmnist.npz"
@@ -220,6 +271,7 @@ struct TrainCommand: ParsableCommand {
         config.featureColumns = features.isEmpty ? nil : features
         config.groupColumn = groupColumn
         if let split { config.split = try TrainCommand.fractions(split) }
+        try applyImageOptions(to: &config)
         config.model = model
         let defaults = recipe.defaults
         config.epochs = epochs ?? defaults.epochs
@@ -263,6 +315,7 @@ struct TrainCommand: ParsableCommand {
         if !features.isEmpty { config.featureColumns = features }
         if let groupColumn { config.groupColumn = groupColumn }
         if let split { config.split = try TrainCommand.fractions(split) }
+        try applyImageOptions(to: &config)
         if let model { config.model = model }
         if let epochs { config.epochs = epochs }
         if let batchSize { config.batchSize = batchSize }

@@ -66,15 +66,20 @@ struct ClassChoice {
         let sidecar = try ClassSidecar.read(beside: path, classCount: classCount)
         let fileNames = sidecar?.classes ?? (0 ..< classCount).map { "class \($0)" }
         let sidecarName = sidecar.map { _ in URL(fileURLWithPath: ClassSidecar.path(beside: path)).lastPathComponent }
-        guard let positive = requested ?? sidecar?.positive else {
-            return ClassChoice(fileNames: fileNames, names: fileNames, positive: nil, sidecar: sidecarName)
-        }
-        guard let p = Int(positive) ?? fileNames.firstIndex(of: positive), (0 ..< classCount).contains(p) else {
+        return try resolve(fileNames: fileNames, named: sidecar != nil, positive: requested ?? sidecar?.positive, kind: kind, sidecar: sidecarName)
+    }
+
+    /// The choice for classes named `fileNames` (in label order); `named` says whether the names
+    /// are real ones a positive class may be given by, `sidecar` the file that named them.
+    static func resolve(fileNames: [String], named: Bool, positive: String?, kind: String, sidecar: String? = nil) throws -> ClassChoice {
+        guard let positive else { return ClassChoice(fileNames: fileNames, names: fileNames, positive: nil, sidecar: sidecar) }
+        let classCount = fileNames.count
+        guard let p = (named ? fileNames.firstIndex(of: positive) : nil) ?? Int(positive), (0 ..< classCount).contains(p) else {
             throw ScalpelError.invalidArgument("--positive \(positive): \(kind) take a class index in 0..<\(classCount)"
-                + (sidecar.map { " or a class name (\($0.classes.joined(separator: ", ")))" } ?? ""))
+                + (named ? " or a class name (\(fileNames.joined(separator: ", ")))" : ""))
         }
         let names = classCount == 2 ? [fileNames[1 - p], fileNames[p]] : ["not \(fileNames[p])", fileNames[p]]
-        return ClassChoice(fileNames: fileNames, names: names, positive: p, sidecar: sidecarName)
+        return ClassChoice(fileNames: fileNames, names: names, positive: p, sidecar: sidecar)
     }
 
     /// `labels` as the model's classes: with a positive class, 1 for it and 0 for the rest.

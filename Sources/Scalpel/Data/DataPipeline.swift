@@ -74,6 +74,9 @@ public struct DataPipeline: Codable, Sendable {
         /// The training images' standard deviation per channel (at least 1e-6), of pixels scaled to
         /// [0, 1].
         public var standardDeviation: [Double]
+        /// For an image folder or manifest: the size and channels every image was brought to and
+        /// the DICOM window (nil: a MedMNIST `.npz`).
+        public var files: LoadedImages.Geometry? = nil
     }
 
     /// The metadata key a checkpoint keeps the pipeline under.
@@ -112,6 +115,13 @@ extension PreparedData {
     /// present is allowed (the metrics that need two then say so).
     public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, labels: String? = nil,
                             split: EvaluationSplit = .auto, keys: KeyRing? = nil) throws -> PreparedData {
+        if isImageCollection(path) {
+            do {
+                return try evaluationCollection(path, pipeline, split: split)
+            } catch let error as ImageFileError {
+                throw ScalpelError.invalidArgument(error.description)
+            }
+        }
         let source = try DataSource.open(path, keys: { keys })
         if source.fileExtension == "npy" {
             do {
@@ -221,6 +231,9 @@ extension PreparedData {
     static func evaluationImages(_ source: DataSource, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
         let url = source.url
         guard let stats = pipeline.images else { throw ScalpelError.invalidArgument("the checkpoint's image pipeline is incomplete") }
+        guard stats.files == nil else {
+            throw ScalpelError.invalidArgument("\(url.path): the model was trained on an image folder; give a folder (one subfolder per class) or a manifest")
+        }
         let (train, validation, test) = try source.medMNIST(classCount: stats.fileClassCount)
         let geometry = [train.channels, train.height, train.width]
         guard geometry == pipeline.sampleShape else {
@@ -235,17 +248,8 @@ extension PreparedData {
         case .all: chosen = [train, validation, test]
         }
         let labels = ClassChoice.relabel(chosen.flatMap(\.labels), positive: pipeline.positiveClass)
-        let c = train.channels, hw = train.height * train.width
-        var values: [Float] = []
-        values.reserveCapacity(labels.count * c * hw)
-        for part in chosen {
-            for n in 0 ..< part.count {
-                for ch in 0 ..< c {
-                    let base = (n * c + ch) * hw
-                    for i in 0 ..< hw { values.append(Float((Double(part.images[base + i]) - stats.mean[ch]) / stats.standardDeviation[ch])) }
-                }
-            }
-        }
+        let values = standardised(chosen.flatMap(\.images), channels: train.channels, plane: train.height * train.width,
+                                  mean: stats.mean, std: stats.standardDeviation)
         return PreparedData(kind: .images, values: values, sampleShape: pipeline.sampleShape, labels: labels, classNames: pipeline.classNames,
                             train: [], validation: [], test: Array(0 ..< labels.count),
                             notes: ["split": "the file's \(split == .auto ? "test" : split.rawValue) split",

@@ -43,7 +43,8 @@ public struct PreparedData: Sendable {
     /// The kind of data a file holds, by its extension (nil: unknown, or an `.npy`, whose
     /// shape decides; see `kind(of:model:)`).
     public static func kind(of path: String) -> Kind? {
-        switch DataSource.formatExtension(path) {
+        if isImageCollection(path) { return .images }
+        return switch DataSource.formatExtension(path) {
         case "csv": .table
         case "npz": .images
         case "tsv", "txt": .sequences
@@ -73,6 +74,17 @@ public struct PreparedData: Sendable {
             throw ScalpelError.io(path: path, reason: "no such file")
         }
         var prepared: PreparedData
+        if isImageCollection(config.data) {
+            guard config.test == nil else {
+                throw ScalpelError.invalidArgument("--test: an image folder is split from itself (or by its train/, val/ and test/ folders)")
+            }
+            do {
+                prepared = try imageCollection(config)
+            } catch let error as ImageFileError {
+                throw ScalpelError.invalidArgument(error.description)
+            }
+            return try prepared.naming(config.classNames)
+        }
         do {
             let source = try DataSource.open(config.data, keys: { keys })
             switch kind(of: config.data) {
@@ -94,17 +106,22 @@ public struct PreparedData: Sendable {
             // The clinical layer's errors name the file, line and column.
             throw ScalpelError.invalidArgument("\(error)")
         }
-        if let names = config.classNames {
-            guard names.count == prepared.classCount, Set(names).count == names.count, !names.contains("") else {
-                // The data's class names are its label values: not shown when the data is encrypted.
-                let found = prepared.encryptedSource ? "" : " (\(ClinicDataError.quotedList(prepared.classNames)))"
-                throw ScalpelError.invalidArgument("--class-names gives \(names.count) names (\(names.joined(separator: ", "))); the data has "
-                    + "\(prepared.classCount) classes\(found), and names must be distinct and non-empty")
-            }
-            prepared.classNames = names
-            prepared.pipeline?.classNames = names
+        return try prepared.naming(config.classNames)
+    }
+
+    /// The data with its classes renamed `names` (`--class-names`; nil: as they are).
+    func naming(_ names: [String]?) throws -> PreparedData {
+        guard let names else { return self }
+        guard names.count == classCount, Set(names).count == names.count, !names.contains("") else {
+            // The data's class names are its label values: not shown when the data is encrypted.
+            let found = encryptedSource ? "" : " (\(ClinicDataError.quotedList(classNames)))"
+            throw ScalpelError.invalidArgument("--class-names gives \(names.count) names (\(names.joined(separator: ", "))); the data has "
+                + "\(classCount) classes\(found), and names must be distinct and non-empty")
         }
-        return prepared
+        var renamed = self
+        renamed.classNames = names
+        renamed.pipeline?.classNames = names
+        return renamed
     }
 
     /// A UCR archive file: one series per line, the label first. With a test file, both use the
@@ -129,16 +146,8 @@ public struct PreparedData: Sendable {
             guard (0 ..< 1).contains(config.validationFraction) else {
                 throw ScalpelError.invalidArgument("--validation-fraction \(config.validationFraction) must be in [0, 1)")
             }
-            var random = SeededRandom(seed: config.seed &+ 5)
-            var (trainRows, validationRows) = ([Int](), [Int]())
-            for (_, rows) in Dictionary(grouping: 0 ..< n, by: { train.labels[$0] }).sorted(by: { $0.key < $1.key }) {
-                var shuffled = rows
-                shuffled.shuffle(using: &random)
-                let held = Int((config.validationFraction * Double(rows.count)).rounded())
-                validationRows += shuffled.prefix(held)
-                trainRows += shuffled.dropFirst(held)
-            }
-            split = (trainRows.sorted(), validationRows.sorted(), Array(n ..< n + m))
+            let (trainRows, validationRows) = heldOut(Array(0 ..< n), labels: train.labels, fraction: config.validationFraction, seed: config.seed)
+            split = (trainRows, validationRows, Array(n ..< n + m))
             notes["split"] = "the archive's TRAIN/TEST files" + (validationRows.isEmpty ? ", no validation split"
                 : "; validation: \(config.validationFraction) of each training class, seeded (\(config.seed))")
         } else {
@@ -154,6 +163,20 @@ public struct PreparedData: Sendable {
                             train: split.train, validation: split.validation, test: split.test, notes: notes,
                             pipeline: DataPipeline(kind: .sequences, sampleShape: [1, train.seriesLength], classNames: train.classNames.map { "class \($0)" },
                                                    fileClasses: train.classNames))
+    }
+
+    /// `fraction` of each class of `rows` (rounded, seeded) held out for validation; both parts sorted.
+    static func heldOut(_ rows: [Int], labels: [Int32], fraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
+        var random = SeededRandom(seed: seed &+ 5)
+        var (trainRows, validationRows) = ([Int](), [Int]())
+        for (_, members) in Dictionary(grouping: rows, by: { labels[$0] }).sorted(by: { $0.key < $1.key }) {
+            var shuffled = members
+            shuffled.shuffle(using: &random)
+            let held = Int((fraction * Double(members.count)).rounded())
+            validationRows += shuffled.prefix(held)
+            trainRows += shuffled.dropFirst(held)
+        }
+        return (trainRows.sorted(), validationRows.sorted())
     }
 
     /// The stratified, seeded train/validation/test split of a file without one; an error names the file.
@@ -282,33 +305,8 @@ public struct PreparedData: Sendable {
         let classNames = classes.names
         let (c, hw) = (train.channels, train.height * train.width)
         // Per-channel mean and standard deviation of the training images.
-        var mean = [Double](repeating: 0, count: c), square = [Double](repeating: 0, count: c)
-        for n in 0 ..< train.count {
-            for ch in 0 ..< c {
-                let base = (n * c + ch) * hw
-                for i in 0 ..< hw {
-                    let v = Double(train.images[base + i])
-                    mean[ch] += v
-                    square[ch] += v * v
-                }
-            }
-        }
-        let total = Double(train.count * hw)
-        let std = (0 ..< c).map { ch -> Double in
-            let m = mean[ch] / total
-            return max((square[ch] / total - m * m).squareRoot(), 1e-6)
-        }
-        for ch in 0 ..< c { mean[ch] /= total }
-        var values: [Float] = []
-        values.reserveCapacity((train.count + validation.count + test.count) * c * hw)
-        for split in [train, validation, test] {
-            for n in 0 ..< split.count {
-                for ch in 0 ..< c {
-                    let base = (n * c + ch) * hw
-                    for i in 0 ..< hw { values.append(Float((Double(split.images[base + i]) - mean[ch]) / std[ch])) }
-                }
-            }
-        }
+        let (mean, std) = channelStatistics(train.images, indices: 0 ..< train.count, channels: c, plane: hw)
+        let values = standardised(train.images + validation.images + test.images, channels: c, plane: hw, mean: mean, std: std)
         let (a, b) = (train.count, train.count + validation.count)
         return PreparedData(kind: .images, values: values, sampleShape: [c, train.height, train.width],
                             labels: labels, classNames: classNames,

@@ -141,6 +141,21 @@ public struct TrainingConfig: Codable, Sendable {
     /// validation split the training loss) has not improved for this many epochs (`--early-stopping`;
     /// nil: train every epoch).
     public var earlyStopping: Int?
+    /// Image folders and manifests: the size images are resized to, `[height, width]`
+    /// (`--image-size`; nil: the most common size of the images).
+    public var imageSize: [Int]?
+    /// Image folders and manifests: 1 (grey) or 3 (RGB) channels (`--channels`; nil: grey when
+    /// every image is grey, else RGB).
+    public var channels: Int?
+    /// Image folders and manifests: the class order (`--classes`; nil: the class names sorted).
+    public var classOrder: [String]?
+    /// Image folders and manifests: leave out corrupt, truncated, empty and non-image files and
+    /// list them in metrics.json and the report (`--skip-bad-images`; nil or false: such a file
+    /// stops the run, naming it).
+    public var skipBadImages: Bool?
+    /// DICOM: the display window applied to every file (`--window`; nil: each file's own window,
+    /// else its range).
+    public var window: DicomWindow?
     /// Encryption: the key file or passphrase file (paths only; `SCALPEL_KEY` and
     /// `SCALPEL_PASSPHRASE` are read from the environment and never stored).
     public var keyFile: String?
@@ -666,6 +681,10 @@ extension TrainingConfig {
             ("--features", (featureColumns ?? []).joined(separator: ","), (saved.featureColumns ?? []).joined(separator: ",")),
             ("--group-column", text(groupColumn), text(saved.groupColumn)), ("--class-weights", text(classWeights), text(saved.classWeights)),
             ("--class-names", text(classNames?.joined(separator: ",")), text(saved.classNames?.joined(separator: ","))),
+            ("--image-size", text(imageSize.map { $0.map(String.init).joined(separator: "x") }), text(saved.imageSize.map { $0.map(String.init).joined(separator: "x") })),
+            ("--channels", text(channels), text(saved.channels)), ("--classes", text(classOrder?.joined(separator: ",")), text(saved.classOrder?.joined(separator: ","))),
+            ("--skip-bad-images", "\(skipBadImages ?? false)", "\(saved.skipBadImages ?? false)"),
+            ("--window", text(window.map { "\($0.center),\($0.width)" }), text(saved.window.map { "\($0.center),\($0.width)" })),
         ]
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (the run used \($0.2))" }
     }
