@@ -52,7 +52,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
     var clipNorm: Float?
 
-    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for resnet18, constant otherwise.")
+    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for convnet, resnet18 and fcn, constant otherwise.")
     var schedule: ScheduleKind?
 
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
@@ -61,7 +61,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("early-stopping"), help: "Stop when the epoch rule's metric (--select; by default the validation AUROC, without a validation split the training loss) has not improved for this many epochs (default: train every epoch).")
     var earlyStopping: Int?
 
-    @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for resnet18, none otherwise; 0 turns it off.")
+    @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for convnet and resnet18, 0.99 for fcn, none otherwise; 0 turns it off.")
     var ema: Float?
 
     @Option(name: .customLong("weight-decay"), help: "AdamW's decoupled weight decay on every parameter (default: 0, plain Adam).")
@@ -129,7 +129,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs (default: 60 for tables, 20 for images, 100 for signals).")
     var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables and resnet18, 128 for the cnn, 16 for signals).")
+    @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables, convnet and resnet18, 128 for the cnn, 16 for signals).")
     var batchSize: Int?
 
     @Option(help: "Adam's learning rate (default: 5e-4 for the transformer, 1e-3 otherwise).")

@@ -173,6 +173,29 @@ public enum VisionModels {
         return Sequential(layers)
     }
 
+    /// A compact convolutional network with batch norm, for small images (the default image
+    /// model): three stages of 3×3 convolution (no bias) + batch norm + ReLU — two of `width`
+    /// channels, max-pool 2, two of 2·`width`, max-pool 2, one of 4·`width` — then global average
+    /// pooling and a linear classifier. Global pooling makes it take any image of at least 4×4.
+    /// - Parameters:
+    ///   - inChannels: The images' channels (1 grey, 3 RGB).
+    ///   - width: The first stage's channels (32 by default).
+    ///   - classes: The number of classes (one logit each).
+    ///   - generator: Draws the initial weights.
+    ///   - backend: Where the parameters live.
+    /// - Returns: The network, mapping (N, inChannels, H, W) to (N, classes).
+    public static func convNet(inChannels: Int, width: Int = 32, classes: Int, generator: inout SeededRandom,
+                               on backend: any Backend) throws -> Sequential {
+        func block(_ a: Int, _ b: Int) throws -> [any Layer] {
+            [try Conv2d(a, b, kernel: 3, padding: 1, bias: false, generator: &generator, on: backend), try BatchNorm2d(b, on: backend), ReLU()]
+        }
+        var layers: [any Layer] = []
+        layers += try block(inChannels, width) + block(width, width) + [MaxPool2d(2)]
+        layers += try block(width, 2 * width) + block(2 * width, 2 * width) + [MaxPool2d(2)]
+        layers += try block(2 * width, 4 * width) + [GlobalAvgPool2d(), try Linear(4 * width, classes, generator: &generator, on: backend)]
+        return Sequential(layers)
+    }
+
     /// The small CNN of the benchmarks: conv 3×3 C→32, ReLU, max-pool 2, conv 3×3 32→64, ReLU,
     /// max-pool 2, linear 64·(H/4)·(W/4) → 128, ReLU, linear 128 → classes.
     public static func smallCNN(inChannels: Int, height: Int, width: Int, classes: Int, generator: inout SeededRandom,

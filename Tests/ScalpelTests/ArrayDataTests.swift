@@ -82,7 +82,7 @@ import Testing
         let trained = try runScalpel(["train", "--data", folder.appending(path: "img.npy").path, "--labels", folder.appending(path: "img_y.npy").path,
                                       "--epochs", "6", "--batch-size", "16", "--device", "cpu", "--out", imageRun.path])
         #expect(trained.status == 0, "\(trained.stderr)")
-        #expect(trained.stderr.contains("training cnn"), "\(trained.stderr)")
+        #expect(trained.stderr.contains("training convnet"), "\(trained.stderr)")
         let notes = try json(imageRun.appending(path: "metrics.json"))["data"] as! [String: String]
         #expect(notes["normalisation"]?.contains("divided by 255") == true, "\(notes)")
     }

@@ -11,7 +11,7 @@ import Testing
         result.stderrLines.filter { $0.contains("running on the CPU-Swift backend") }
     }
 
-    @Test func theBinaryDoesNotLinkOpenCLOrMPI() throws {
+    @Test func theBinaryDoesNotLinkOpenCLMPIOrTheImageDecoders() throws {
         let ldd = Process()
         ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
         ldd.arguments = [scalpelBinary.path]
@@ -23,6 +23,9 @@ import Testing
         #expect(output.contains("libc.so"), "ldd output: \(output)")
         #expect(!output.contains("libOpenCL"), "scalpel must dlopen OpenCL, not link it: \(output)")
         #expect(!output.contains("libmpi"), "scalpel must dlopen MPI (--distributed), not link it: \(output)")
+        for decoder in ["libpng", "libturbojpeg", "libjpeg", "libdcm", "libofstd", "ScalpelDICOM"] {
+            #expect(!output.contains(decoder), "scalpel must dlopen the image decoders, not link them: \(output)")
+        }
     }
 
     @Test func withoutTheOpenCLLibraryItRunsOnCPUSwiftAndSaysWhyOnce() throws {

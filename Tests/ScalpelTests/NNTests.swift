@@ -279,22 +279,22 @@ import Testing
                     == SafeTensorsFile.read(from: part.appending(path: "last.safetensors")).tensors))
     }
 
-    @Test func imagesTrainWithTheCNNAndResNetAndReportMulticlassMetrics() throws {
+    @Test func imagesTrainWithTheConvNetCNNAndResNetAndReportMulticlassMetrics() throws {
         let out = try makeTemporaryDirectory("scalpel-run")
         defer { try? FileManager.default.removeItem(at: out) }
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appending(path: "ScalpelDataTests/Fixtures/medmnist_rgb.npz").path
-        for model in ["cnn", "resnet18"] {
+        for model in ["convnet", "cnn", "resnet18"] {
             let result = try runScalpel(["train", "--data", fixture, "--model", model, "--epochs", "2", "--batch-size", "4", "--device", "cpu",
                                          "--out", out.path, "--overwrite"])
             #expect(result.status == 0, "\(model): \(result.stderr)")
             let test = try metrics(out)["test"] as! [String: Any]
             for key in ["accuracy", "auroc", "f1_macro", "recall_macro", "perClass", "confusionMatrix"] { #expect(test[key] != nil, "\(model): test.\(key)") }
-            // The ResNet-18 trains with a cosine rate and a weight average unless told otherwise; the small CNN at
-            // a constant rate, without one.
+            // The convnet and the ResNet-18 train with a cosine rate and a weight average unless told otherwise;
+            // the small CNN at a constant rate, without one.
             let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
-            #expect(config["schedule"] as? String == (model == "resnet18" ? "cosine" : "constant"), "\(model)")
-            #expect((config["ema"] as? Double).map { abs($0 - 0.98) < 1e-6 } ?? false == (model == "resnet18"), "\(model)")
+            #expect(config["schedule"] as? String == (model == "cnn" ? "constant" : "cosine"), "\(model)")
+            #expect((config["ema"] as? Double).map { abs($0 - 0.98) < 1e-6 } ?? false == (model != "cnn"), "\(model)")
         }
         // --ema 0 turns the ResNet-18's average off.
         let plain = try runScalpel(["train", "--data", fixture, "--model", "resnet18", "--epochs", "1", "--batch-size", "4", "--ema", "0",
@@ -307,12 +307,12 @@ import Testing
         #expect(mlp.status == 2 && mlp.stderr.contains("does not fit images data"), "\(mlp.stderr)")
     }
 
-    @Test func breastMNISTIsTheDefaultAndTrainsTheCNN() throws {
+    @Test func breastMNISTIsTheDefaultAndTrainsTheConvNet() throws {
         let out = try makeTemporaryDirectory("scalpel-run")
         defer { try? FileManager.default.removeItem(at: out) }
         let result = try runScalpel(["train", "--epochs", "2", "--device", "cpu", "--out", out.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("training cnn") && result.stderr.contains("546 train / 78 validation / 156 test"), "\(result.stderr)")
+        #expect(result.stderr.contains("training convnet") && result.stderr.contains("546 train / 78 validation / 156 test"), "\(result.stderr)")
         let report = try metrics(out)
         #expect((report["test"] as! [String: Any])["auroc"] is Double)
         #expect(report["selectedEpoch"] is Int)

@@ -98,7 +98,7 @@ import Testing
         #expect(try runScalpel(["encrypt", fixture, "--out", images], environment: env).status == 0)
         let imageRun = try runScalpel(["train", "--data", images, "--epochs", "1", "--batch-size", "4", "--device", "cpu",
                                        "--out", folder.appending(path: "img").path], environment: env)
-        #expect(imageRun.status == 0 && imageRun.stderr.contains("training cnn"), "\(imageRun.stderr)")
+        #expect(imageRun.status == 0 && imageRun.stderr.contains("training convnet"), "\(imageRun.stderr)")
         // A UCR pair, both files encrypted; the model kind comes from the recorded format.
         let train = folder.appending(path: "T_TRAIN.tsv"), test = folder.appending(path: "T_TEST.tsv")
         try SequenceTrainingTests.waves(count: 4, length: 16, seed: 1).write(to: train, atomically: true, encoding: .utf8)

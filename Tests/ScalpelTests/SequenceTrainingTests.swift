@@ -67,6 +67,10 @@ import Testing
         let svg = try String(contentsOf: out.appending(path: "explanations/" + picture), encoding: .utf8)
         #expect(svg.hasPrefix("<?xml") && svg.contains("<path") && svg.contains("true class 1"), "\(picture)")
         #expect(try String(contentsOf: out.appending(path: "report.html"), encoding: .utf8).contains(picture == "attention.svg" ? "Attention over time" : "over time"))
+        // The FCN's default recipe is the measured best: the cosine rate with a weight average of decay 0.99.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appending(path: "config.json"))) as! [String: Any]
+        #expect(config["schedule"] as? String == (model == "fcn" ? "cosine" : "constant"), "\(model)")
+        #expect((config["ema"] as? Double).map { abs($0 - 0.99) < 1e-6 } ?? false == (model == "fcn"), "\(model)")
         if model == "fcn" {
             // The saved model scores the archive's TEST file as the run did.
             let again = folder.appending(path: "eval")
