@@ -177,3 +177,30 @@ struct DICOMFileTests {
         #expect(patient.map { !$0.description.contains("SCALPEL-PATIENT") && !$0.description.contains("Doe") } == true)
     }
 }
+
+/// A folder of mixed files becomes one geometry: the most common size, RGB when any image is
+/// colour, every class's files found and sorted, hidden files passed over.
+struct ImageCollectionTests {
+    @Test func aMixedFolderBecomesOneGeometry() throws {
+        let root = FileManager.default.temporaryDirectory.appending(path: "scalpel-mixed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let files = ["b/1.png": "grey8.png", "b/2.png": "grey16.png", "a/3.jpg": "colour_progressive.jpg", "a/4.png": "rgba.png",
+                     "a/5.jpg": "grey_baseline.jpg", "a/.hidden": "notes.txt"]
+        for (target, fixture) in files {
+            try FileManager.default.createDirectory(at: root.appending(path: target).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: imageFixture(fixture), toPath: root.appending(path: target).path)
+        }
+        let collection = try ImageCollection.open(root.path)
+        #expect(collection.classNames == ["a", "b"] && collection.items.count == 5 && !collection.hasFixedSplit && collection.grouping == nil)
+        #expect(collection.items.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["3.jpg", "4.png", "5.jpg", "1.png", "2.png"])
+        let loaded = try LoadedImages.load(collection.items, geometry: .init(), skipBadImages: false)
+        // Two images are 33×21 (the JPEGs), one each of the other sizes: the JPEGs' size wins; one is colour, so RGB.
+        #expect((loaded.height, loaded.width, loaded.channels, loaded.resizedCount) == (21, 33, 3, 3))
+        #expect(loaded.values.count == 5 * 3 * 21 * 33 && loaded.values.allSatisfy { $0 >= 0 && $0 <= 1 })
+        // A given size and grey.
+        let small = try LoadedImages.load(collection.items, geometry: .init(height: 8, width: 12, channels: 1), skipBadImages: false)
+        #expect((small.height, small.width, small.channels, small.values.count) == (8, 12, 1, 5 * 96))
+        // A class order that does not match the folders is an error naming the folder's classes.
+        #expect { try ImageCollection.open(root.path, classes: ["a", "c"]) } throws: { "\($0)".contains("its classes are a, b; expected a, c") }
+    }
+}
