@@ -80,6 +80,11 @@ let package = Package(
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["KernelEmbedder"]),
         .target(name: "ScalpelKernelSources", plugins: ["EmbedKernels"]),
 
+        // Scalpel's version and git commit, generated at build time by the EmbedBuildInfo plugin.
+        .executableTarget(name: "BuildInfoEmbedder"),
+        .plugin(name: "EmbedBuildInfo", capability: .buildTool(), dependencies: ["BuildInfoEmbedder"]),
+        .target(name: "ScalpelBuildInfo", plugins: ["EmbedBuildInfo"]),
+
         // The OpenCL backend: loader, devices, program cache, buffers, kernel launches.
         .target(
             name: "ScalpelOpenCL",
@@ -100,7 +105,7 @@ let package = Package(
         .target(
             name: "Scalpel",
             dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelData",
-                           "ScalpelMetrics", "ScalpelReport", "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI"]),
+                           "ScalpelMetrics", "ScalpelReport", "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI", "ScalpelBuildInfo"]),
 
         // Benchmarks of kernels and training steps (`scalpel bench`).
         .target(name: "ScalpelBenchmarks", dependencies: ["Scalpel"]),

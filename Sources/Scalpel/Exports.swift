@@ -3,6 +3,7 @@
 // modules, layers, losses and optimizers (ScalpelNN), data files and their preparation
 // (ScalpelData) and the diagnosis metrics an evaluation returns (ScalpelMetrics) — everything
 // a program that defines and trains its own model needs, in one import.
+@_exported import ScalpelBuildInfo
 @_exported import ScalpelCore
 @_exported import ScalpelCPU
 @_exported import ScalpelData

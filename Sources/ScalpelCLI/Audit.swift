@@ -13,6 +13,8 @@ struct AuditOutcome {
     var inputs: [String?]?
     /// Set by a process that must leave no record of its own (a data-parallel run's other ranks).
     var unrecorded = false
+    /// The device the command computed on, once known.
+    var device: String?
 }
 
 /// Runs an audited command: first makes sure the audit trail can take its record (refusing
@@ -34,19 +36,20 @@ func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) th
             var status = "failed"
             if case ScalpelError.invalidArgument = error { status = "failed: invalid input" }
             // The failure the user sees matters more than a second one from the trail.
-            try? recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, status: status)
+            try? recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, status: status, device: outcome.device)
         }
         throw error
     }
     if !outcome.unrecorded {
-        try recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, metrics: outcome.metrics)
+        try recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, metrics: outcome.metrics, device: outcome.device)
     }
 }
 
 /// Appends this run to the audit trail: the command line, the inputs' and outputs' hashes
 /// (an output folder contributes every file in it) and the headline metrics. No cell of the
 /// data, and no error text (which can quote a cell), is ever written.
-private func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok") throws {
+private func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok",
+                         device: String? = nil) throws {
     var files: [String] = []
     for path in outputs {
         var isDirectory: ObjCBool = false
@@ -63,7 +66,7 @@ private func recordAudit(command: String, inputs: [String?], outputs: [String], 
     }
     do {
         try AuditLog.standard().append(command: command, arguments: Array(CommandLine.arguments.dropFirst()), inputs: inputs.compactMap { $0 },
-                                       outputs: files.sorted(), metrics: metrics, status: status)
+                                       outputs: files.sorted(), metrics: metrics, status: status, scalpel: ScalpelBuild.summary, device: device)
     } catch {
         throw ScalpelError.io(path: AuditLog.standard().url.path, reason: "cannot append to the audit log: \(error)")
     }

@@ -81,7 +81,8 @@ struct EvalCommand: ParsableCommand {
             The data is prepared as the model's training data was, from what the checkpoint holds: the same \
             columns, categories, imputation values and standardisation for a table; the training images' \
             channel statistics for images; the trained length for signals. Labels must be among the model's \
-            classes. Writes OUT/metrics.json, OUT/report.html and OUT/explanations/.
+            classes. Writes OUT/metrics.json, OUT/report.html, OUT/predictions.csv (each row's probabilities, \
+            decision and true class) and OUT/explanations/.
             """)
 
     @OptionGroup var options: DeviceOptions
@@ -96,10 +97,12 @@ struct EvalCommand: ParsableCommand {
             outcome.outputs = [saved.out]
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
             outcome.metrics = auditMetrics(report.test)
+            outcome.device = report.device
             print("Evaluated \(saved.checkpoint) on \(saved.data); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames, split: "Data")
             if let summary = fallbackSummary() { print(summary.prefix(1).uppercased() + summary.dropFirst()) }
-            print("Wrote \(saved.out)/report.html\(trainer.encryptsOutputs ? ".enc" : ""), metrics.json" + (noExplanations ? "" : ", explanations/"))
+            let e = trainer.encryptsOutputs ? ".enc" : ""
+            print("Wrote \(saved.out)/report.html\(e), metrics.json, predictions.csv\(e)" + (noExplanations ? "" : ", explanations/"))
         } }
     }
 }

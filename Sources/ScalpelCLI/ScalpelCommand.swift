@@ -9,7 +9,8 @@ struct ScalpelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scalpel",
         abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
-        subcommands: [TrainCommand.self, EvalCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
+        version: "scalpel \(ScalpelBuild.version) (commit \(ScalpelBuild.commit))",
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
                       DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }

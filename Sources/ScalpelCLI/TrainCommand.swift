@@ -199,11 +199,12 @@ struct TrainCommand: ParsableCommand {
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
             outcome.metrics = auditMetrics(report.test)
+            outcome.device = report.device
             print("Selected epoch \(report.selectedEpoch) of \(report.epochs) (\(report.selectionRule)); device \(report.device)")
             printMetrics(report.test, classNames: report.classNames)
             if let summary = fallbackSummary() { print(summary.prefix(1).uppercased() + summary.dropFirst()) }
             let e = trainer.encryptsOutputs ? ".enc" : ""
-            print("Wrote \(config.out)/report.html\(e), metrics.json, best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
+            print("Wrote \(config.out)/report.html\(e), metrics.json, predictions.csv\(e), best.safetensors\(e), last.safetensors\(e), config.json, explanations/"
                 + (trainer.encryptsOutputs ? " (encrypted: AES-256-GCM)" : ""))
         } }
     }

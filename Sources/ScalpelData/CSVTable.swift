@@ -56,6 +56,21 @@ public struct CSVTable: Equatable, Sendable {
         return try CSVTable(bytes: [UInt8](data), source: source)
     }
 
+    /// The table with one more column, `name`, holding `value` in every row (for a table that
+    /// lacks a column its reader needs, such as the label of data to predict).
+    /// - Parameters:
+    ///   - name: The new column's header name.
+    ///   - value: Every row's cell.
+    /// - Returns: The widened table, its lines and source unchanged.
+    public func appending(column name: String, value: String) -> CSVTable {
+        CSVTable(source: source, isConfidential: isConfidential, columns: columns + [name], rows: rows.map { $0 + [value] },
+                 lineNumbers: lineNumbers)
+    }
+
+    private init(source: String, isConfidential: Bool, columns: [String], rows: [[String]], lineNumbers: [Int]) {
+        (self.source, self.isConfidential, self.columns, self.rows, self.lineNumbers) = (source, isConfidential, columns, rows, lineNumbers)
+    }
+
     /// The number of data rows (the header not counted).
     public var rowCount: Int { rows.count }
 

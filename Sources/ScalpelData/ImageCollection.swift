@@ -101,6 +101,59 @@ public struct ImageCollection: Sendable {
         return collection
     }
 
+    /// Whether `path` holds labelled images of `classes`: a manifest with a label column, or a
+    /// folder whose every subfolder is one of `classes` (or a train/, val/ or test/ folder).
+    /// - Parameters:
+    ///   - path: A folder or a manifest.
+    ///   - classes: The class names a model knows.
+    /// - Returns: False for a folder of images without class folders, or a manifest without labels.
+    public static func isLabelled(_ path: String, classes: [String]) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return true }
+        guard isDirectory.boolValue else {
+            let table = try? CSVTable.load(from: URL(fileURLWithPath: path))
+            return table.map { $0.columns.contains { $0.lowercased() == manifestColumns.label } } ?? true
+        }
+        let known = Set(classes + ["train", "val", "valid", "validation", "test"])
+        guard let entries = try? visibleEntries(URL(fileURLWithPath: path)) else { return true }
+        let folders = entries.filter(isFolder)
+        return !folders.isEmpty && folders.allSatisfy { known.contains($0.lastPathComponent) }
+            && !entries.contains { !isFolder($0) && ImageFileFormat.extensions.contains($0.pathExtension.lowercased()) }
+    }
+
+    /// Every image under `path` (a folder, searched through its subfolders, or a manifest's
+    /// `path` column), without labels: images to predict.
+    /// - Parameter path: A folder or a manifest.
+    /// - Returns: The files, sorted by path, each with an empty class name.
+    /// - Throws: `ImageFileError` naming the folder or manifest line.
+    public static func unlabelled(_ path: String) throws -> ImageCollection {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ImageFileError(path: path, reason: "no such file or folder", missingLibrary: false)
+        }
+        var items: [Item] = []
+        if isDirectory.boolValue {
+            items = try allFiles(URL(fileURLWithPath: path)).map { Item(path: $0.path, className: "", group: nil, split: nil) }
+        } else {
+            let table: CSVTable
+            do { table = try CSVTable.load(from: URL(fileURLWithPath: path)) } catch {
+                throw ImageFileError(path: path, reason: "\(error)", missingLibrary: false)
+            }
+            guard let p = table.columns.firstIndex(where: { $0.lowercased() == manifestColumns.path }) else {
+                throw ImageFileError(path: path, reason: "a manifest needs the column \(manifestColumns.path)", missingLibrary: false)
+            }
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+            for (row, line) in zip(table.rows, table.lineNumbers) {
+                let file = row[p].trimmingCharacters(in: .whitespaces)
+                guard !file.isEmpty else { throw ImageFileError(path: "\(path), line \(line)", reason: "an empty \(manifestColumns.path)", missingLibrary: false) }
+                let resolved = file.hasPrefix("/") ? URL(fileURLWithPath: file) : base.appendingPathComponent(file)
+                items.append(Item(path: resolved.standardizedFileURL.path, className: "", group: nil, split: nil))
+            }
+        }
+        guard !items.isEmpty else { throw ImageFileError(path: path, reason: "no images", missingLibrary: false) }
+        return ImageCollection(source: path, items: items, classNames: [], grouping: nil)
+    }
+
     private static func visibleEntries(_ url: URL) throws -> [URL] {
         do {
             return try FileManager.default.contentsOfDirectory(at: url, includingPropertiesForKeys: [.isDirectoryKey])

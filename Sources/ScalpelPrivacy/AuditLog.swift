@@ -66,6 +66,10 @@ public struct AuditRecord: Codable, Equatable, Sendable {
     public var hash: String
     /// 2 for records chained by the bytes of the line before; absent in logs of the first format.
     public var format: Int? = nil
+    /// The Scalpel that wrote the record: version and commit (absent in older records).
+    public var scalpel: String? = nil
+    /// The device the command computed on (absent for commands that use none, and in older records).
+    public var device: String? = nil
 
     /// The hash this record should carry.
     public func computedHash() throws -> String {
@@ -163,7 +167,7 @@ public struct AuditLog: Sendable {
     /// Appends a record for a run and returns it (with its sequence number and hashes).
     @discardableResult
     public func append(command: String, arguments: [String], inputs: [String], outputs: [String], metrics: [String: Double] = [:],
-                       status: String = "ok", time: Date = Date()) throws -> AuditRecord {
+                       status: String = "ok", time: Date = Date(), scalpel: String? = nil, device: String? = nil) throws -> AuditRecord {
         let fd = try openForAppend()
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw AuditError.io(path: url.path, reason: "cannot lock the audit log") }
@@ -186,7 +190,7 @@ public struct AuditLog: Sendable {
                                  host: ProcessInfo.processInfo.hostName, command: command, arguments: arguments,
                                  inputs: inputs.compactMap(AuditedFile.digest), outputs: outputs.compactMap(AuditedFile.digest),
                                  metrics: metrics.filter { $0.value.isFinite }, status: status, previous: tail.lastLineDigest, hash: "",
-                                 format: Self.currentFormat)
+                                 format: Self.currentFormat, scalpel: scalpel, device: device)
         record.hash = try record.computedHash()
         let encoded = try Self.encode(record)
         // A line cut short by a crash stays a line of its own (reported by verify), not glued to this one.

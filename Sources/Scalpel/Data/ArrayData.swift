@@ -39,15 +39,14 @@ extension PreparedData {
 
     /// The samples and labels of an `.npy` pair, checked: the labels one integer class per
     /// sample (shape (N) or (N, 1)), at least two classes, every value finite.
-    static func readArrays(_ source: DataSource, labels labelsPath: String?, model: String?, keys: KeyRing?, twoClasses: Bool = true) throws
+    static func readArrays(_ source: DataSource, labels labelsPath: String?, model: String?, keys: KeyRing?, twoClasses: Bool = true,
+                           requireLabels: Bool = true) throws
         -> (values: [Float], shape: [Int], labels: [Int32], kind: Kind, uint8: Bool) {
         let url = source.url
-        guard let labelsPath else {
+        guard labelsPath != nil || !requireLabels else {
             throw ScalpelError.invalidArgument("\(url.path): an .npy of samples needs --labels FILE.npy with one integer class per sample")
         }
-        guard FileManager.default.fileExists(atPath: labelsPath) else { throw ScalpelError.io(path: labelsPath, reason: "no such file") }
         let samples = try source.npy()
-        let labelArray = try DataSource.open(labelsPath, keys: { keys }).npy()
         guard let kind = arrayKind(samples.shape, model: model) else {
             throw ScalpelError.invalidArgument("\(url.path): an array of shape \(samples.shape) is neither (N, F) rows, (N, H, W) grey images nor "
                 + "(N, C, H, W) / (N, H, W, C) images with 1 or 3 channels")
@@ -56,6 +55,12 @@ extension PreparedData {
         guard n > 0, samples.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
             throw ScalpelError.invalidArgument("\(url.path): the array of shape \(samples.shape) holds no samples")
         }
+        guard let labelsPath else {
+            // Samples to predict: no labels (class 0 stands in for them).
+            return (try finiteValues(samples, source: url.path), samples.shape, [Int32](repeating: 0, count: n), kind, samples.dtype == .uint8)
+        }
+        guard FileManager.default.fileExists(atPath: labelsPath) else { throw ScalpelError.io(path: labelsPath, reason: "no such file") }
+        let labelArray = try DataSource.open(labelsPath, keys: { keys }).npy()
         guard labelArray.shape == [n] || labelArray.shape == [n, 1] else {
             throw ScalpelError.invalidArgument("\(labelsPath): labels of shape \(labelArray.shape) for \(n) samples; (\(n)) or (\(n), 1) is needed")
         }
@@ -75,12 +80,17 @@ extension PreparedData {
             let every = labelsEncrypted ? "every label is the same (\(ClinicDataError.withheldNote))" : "every label is \(labels[0])"
             throw ScalpelError.invalidArgument("\(labelsPath): \(every); at least two classes are needed")
         }
+        return (try finiteValues(samples, source: url.path), samples.shape, labels, kind, samples.dtype == .uint8)
+    }
+
+    /// The samples' values, each checked finite (an error names the sample and element).
+    static func finiteValues(_ samples: NPYArray, source: String) throws -> [Float] {
         let values = samples.floats()
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            let per = values.count / n
-            throw ScalpelError.invalidArgument("\(url.path), sample \(bad / per), element \(bad % per): \(values[bad]) is not a finite number")
+            let per = values.count / max(samples.shape[0], 1)
+            throw ScalpelError.invalidArgument("\(source), sample \(bad / per), element \(bad % per): \(values[bad]) is not a finite number")
         }
-        return (values, samples.shape, labels, kind, samples.dtype == .uint8)
+        return values
     }
 
     /// `values` of (N, H, W, C) as (N, C, H, W).
@@ -176,13 +186,14 @@ extension PreparedData {
     }
 
     /// A `.npy` pair scored by a saved model: every row, scaled with the model's statistics.
-    static func evaluationArrays(_ source: DataSource, _ pipeline: DataPipeline, labels: String?, keys: KeyRing?) throws -> PreparedData {
+    static func evaluationArrays(_ source: DataSource, _ pipeline: DataPipeline, labels: String?, keys: KeyRing?,
+                                 requireLabels: Bool = true) throws -> PreparedData {
         let url = source.url
         guard let scaling = pipeline.arrays else {
             throw ScalpelError.invalidArgument("\(url.path): the model was trained on \(pipeline.kind.rawValue) data from another format, not an .npy")
         }
         let model = pipeline.kind == .sequences ? "fcn" : nil
-        let read = try readArrays(source, labels: labels, model: model, keys: keys, twoClasses: false)
+        let read = try readArrays(source, labels: labels, model: model, keys: keys, twoClasses: false, requireLabels: requireLabels)
         var (values, sample, _) = layout(read.values, shape: read.shape, kind: read.kind)
         guard read.kind == pipeline.kind, sample == pipeline.sampleShape else {
             throw ScalpelError.invalidArgument("\(url.path): samples of shape \(sample) (\(read.kind.rawValue)); the model takes \(pipeline.sampleShape) "
@@ -198,6 +209,7 @@ extension PreparedData {
         try scale(&values, scaling, sample: sample)
         return PreparedData(kind: read.kind, values: values, sampleShape: sample, labels: classLabels, classNames: pipeline.classNames,
                             train: [], validation: [], test: Array(0 ..< classLabels.count),
-                            notes: ["normalisation": "the training statistics (from the checkpoint)", "labels": labels ?? ""], pipeline: pipeline)
+                            notes: ["normalisation": "the training statistics (from the checkpoint)", "labels": labels ?? "none"], pipeline: pipeline,
+                            hasLabels: labels != nil)
     }
 }

@@ -114,10 +114,10 @@ extension PreparedData {
     /// training label column of a table. Labels must be among the model's classes; one class
     /// present is allowed (the metrics that need two then say so).
     public static func load(_ path: String, with pipeline: DataPipeline, label: String? = nil, labels: String? = nil,
-                            split: EvaluationSplit = .auto, keys: KeyRing? = nil) throws -> PreparedData {
+                            split: EvaluationSplit = .auto, keys: KeyRing? = nil, requireLabels: Bool = true) throws -> PreparedData {
         if isImageCollection(path) {
             do {
-                return try evaluationCollection(path, pipeline, split: split)
+                return try evaluationCollection(path, pipeline, split: split, requireLabels: requireLabels)
             } catch let error as ImageFileError {
                 throw ScalpelError.invalidArgument(error.description)
             }
@@ -125,7 +125,7 @@ extension PreparedData {
         let source = try DataSource.open(path, keys: { keys })
         if source.fileExtension == "npy" {
             do {
-                return try evaluationArrays(source, pipeline, labels: labels, keys: keys)
+                return try evaluationArrays(source, pipeline, labels: labels, keys: keys, requireLabels: requireLabels)
             } catch let error as ScalpelError {
                 throw error
             } catch {
@@ -145,7 +145,7 @@ extension PreparedData {
         var prepared: PreparedData
         do {
             switch pipeline.kind {
-            case .table: prepared = try evaluationTable(source, pipeline, label: label)
+            case .table: prepared = try evaluationTable(source, pipeline, label: label, requireLabels: requireLabels)
             case .images: prepared = try evaluationImages(source, pipeline, split: split)
             case .sequences: prepared = try evaluationSequences(source, pipeline)
             }
@@ -160,11 +160,14 @@ extension PreparedData {
         return prepared
     }
 
-    static func evaluationTable(_ source: DataSource, _ pipeline: DataPipeline, label: String?) throws -> PreparedData {
+    static func evaluationTable(_ source: DataSource, _ pipeline: DataPipeline, label: String?, requireLabels: Bool = true) throws -> PreparedData {
         let url = source.url
         guard let schema = pipeline.table else { throw ScalpelError.invalidArgument("the checkpoint's table pipeline is incomplete") }
         let labelColumn = label ?? schema.labelColumn
-        let table = try source.csv()
+        var table = try source.csv()
+        // Rows to predict need no label: the first class stands in for the missing column.
+        let unlabelled = !requireLabels && table.columnIndex(named: labelColumn) == nil
+        if unlabelled { table = table.appending(column: labelColumn, value: pipeline.fileClasses[0]) }
         // Only the trained columns are read; anything else in the file (new columns, identifiers) is left out.
         let trainedColumns = Set(schema.columns.map(\.name))
         for column in trainedColumns.sorted() where table.columnIndex(named: column) == nil {
@@ -225,7 +228,7 @@ extension PreparedData {
         }
         return PreparedData(kind: .table, values: try schema.standardizer.transform(filled), sampleShape: pipeline.sampleShape,
                             labels: dataset.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< count),
-                            notes: notes, pipeline: pipeline)
+                            notes: notes, pipeline: pipeline, hasLabels: !unlabelled, sampleIDs: dataset.lineNumbers.map(String.init), sampleIDName: "line")
     }
 
     static func evaluationImages(_ source: DataSource, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
@@ -240,12 +243,12 @@ extension PreparedData {
             throw ScalpelError.invalidArgument("\(url.path): the images are \(geometry.map(String.init).joined(separator: "×")) (C×H×W); "
                 + "the model takes \(pipeline.sampleShape.map(String.init).joined(separator: "×"))")
         }
-        let chosen: [ImageSplit]
+        let chosen: [ImageSplit], names: [String]
         switch split {
-        case .auto, .test: chosen = [test]
-        case .validation: chosen = [validation]
-        case .train: chosen = [train]
-        case .all: chosen = [train, validation, test]
+        case .auto, .test: (chosen, names) = ([test], ["test"])
+        case .validation: (chosen, names) = ([validation], ["val"])
+        case .train: (chosen, names) = ([train], ["train"])
+        case .all: (chosen, names) = ([train, validation, test], ["train", "val", "test"])
         }
         let labels = ClassChoice.relabel(chosen.flatMap(\.labels), positive: pipeline.positiveClass)
         let values = standardised(chosen.flatMap(\.images), channels: train.channels, plane: train.height * train.width,
@@ -254,7 +257,8 @@ extension PreparedData {
                             train: [], validation: [], test: Array(0 ..< labels.count),
                             notes: ["split": "the file's \(split == .auto ? "test" : split.rawValue) split",
                                     "normalisation": "the training images' channel mean and standard deviation (from the checkpoint)"],
-                            pipeline: pipeline)
+                            pipeline: pipeline,
+                            sampleIDs: zip(names, chosen).flatMap { name, part in (0 ..< part.count).map { "\(name) \($0)" } }, sampleIDName: "sample")
     }
 
     static func evaluationSequences(_ source: DataSource, _ pipeline: DataPipeline) throws -> PreparedData {
@@ -271,6 +275,6 @@ extension PreparedData {
                             labels: padded.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< padded.count),
                             notes: ["normalisation": "none: the series as the file gives them",
                                     "series length": padded.isVariableLength ? "up to \(length), zero-padded and masked" : "\(length)"],
-                            pipeline: pipeline)
+                            pipeline: pipeline, sampleIDs: file.lineNumbers.map(String.init), sampleIDName: "line")
     }
 }

@@ -97,9 +97,9 @@ extension PreparedData {
             + "\(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"
         if !loaded.skipped.isEmpty {
             // Paths relative to the folder: the list is about files, not about where they sit.
-            let root = URL(fileURLWithPath: source).standardizedFileURL.path + "/"
+            let paths = relativePaths(loaded.skipped.map(\.path), under: source)
             notes["skipped images"] = "\(loaded.skipped.count) left out (--skip-bad-images): "
-                + loaded.skipped.map { ($0.path.hasPrefix(root) ? String($0.path.dropFirst(root.count)) : $0.path) + " (\($0.reason))" }.joined(separator: "; ")
+                + zip(paths, loaded.skipped).map { "\($0) (\($1.reason))" }.joined(separator: "; ")
         }
         let fileGeometry = LoadedImages.Geometry(height: h, width: w, channels: c, window: config.window)
         return PreparedData(kind: .images, values: standardised(loaded.values, channels: c, plane: h * w, mean: mean, std: std),
@@ -108,19 +108,34 @@ extension PreparedData {
                             pipeline: DataPipeline(kind: .images, sampleShape: [c, h, w], classNames: choice.names,
                                                    fileClasses: collection.classNames, positiveClass: choice.positive.map(String.init),
                                                    images: .init(fileClassCount: collection.classNames.count, mean: mean,
-                                                                 standardDeviation: std, files: fileGeometry)))
+                                                                 standardDeviation: std, files: fileGeometry)),
+                            sampleIDs: relativePaths(loaded.items.map(\.path), under: source), sampleIDName: "path")
+    }
+
+    /// `paths` relative to the folder (or the manifest's folder) at `root`.
+    static func relativePaths(_ paths: [String], under root: String) -> [String] {
+        var base = URL(fileURLWithPath: root).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        if !(FileManager.default.fileExists(atPath: base.path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            base = base.deletingLastPathComponent()
+        }
+        let prefix = base.path.hasSuffix("/") ? base.path : base.path + "/"
+        return paths.map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 }
     }
 
     /// An image folder or manifest for a saved model: its classes must be among the model's (a
     /// class may be missing); each image brought to the trained geometry and standardised with the
     /// training statistics. A folder with train/, val/ and test/ folders gives its test images
     /// (`split` chooses another).
-    static func evaluationCollection(_ path: String, _ pipeline: DataPipeline, split: EvaluationSplit) throws -> PreparedData {
+    static func evaluationCollection(_ path: String, _ pipeline: DataPipeline, split: EvaluationSplit, requireLabels: Bool = true) throws -> PreparedData {
         guard let stats = pipeline.images, let geometry = stats.files else {
             throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data "
                 + (pipeline.kind == .images ? "from a MedMNIST .npz; give such a file" : "and this is an image folder"))
         }
-        let collection = try ImageCollection.open(path, classes: pipeline.fileClasses, allowingMissingClasses: true)
+        // Images to predict may sit in a folder of their own, without class folders.
+        let labelled = requireLabels || ImageCollection.isLabelled(path, classes: pipeline.fileClasses)
+        let collection = labelled ? try ImageCollection.open(path, classes: pipeline.fileClasses, allowingMissingClasses: true)
+            : try ImageCollection.unlabelled(path)
         var items = collection.items
         if collection.hasFixedSplit {
             let wanted: [ImageCollection.Split] = switch split {
@@ -135,7 +150,7 @@ extension PreparedData {
         }
         let loaded = try LoadedImages.load(items, geometry: geometry, skipBadImages: false)
         let index = Dictionary(uniqueKeysWithValues: pipeline.fileClasses.enumerated().map { ($1, Int32($0)) })
-        let labels = ClassChoice.relabel(loaded.items.map { index[$0.className]! }, positive: pipeline.positiveClass)
+        let labels = ClassChoice.relabel(loaded.items.map { index[$0.className] ?? 0 }, positive: pipeline.positiveClass)
         let plane = geometry.height! * geometry.width!
         var notes = ["normalisation": "the training images' channel mean and standard deviation (from the checkpoint)",
                      "images": "\(loaded.items.count) images, brought to the trained \(geometry.height!)×\(geometry.width!) "
@@ -145,6 +160,7 @@ extension PreparedData {
         return PreparedData(kind: .images,
                             values: standardised(loaded.values, channels: geometry.channels!, plane: plane, mean: stats.mean, std: stats.standardDeviation),
                             sampleShape: pipeline.sampleShape, labels: labels, classNames: pipeline.classNames,
-                            train: [], validation: [], test: Array(0 ..< labels.count), notes: notes, pipeline: pipeline)
+                            train: [], validation: [], test: Array(0 ..< labels.count), notes: notes, pipeline: pipeline, hasLabels: labelled,
+                            sampleIDs: relativePaths(loaded.items.map(\.path), under: path), sampleIDName: "path")
     }
 }

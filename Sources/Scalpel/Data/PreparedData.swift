@@ -35,6 +35,14 @@ public struct PreparedData: Sendable {
     public var pipeline: DataPipeline? = nil
     /// Whether the data (or its test file) was read from an encrypted file.
     public var encryptedSource = false
+    /// Whether `labels` are the samples' true classes (false: data to predict, whose labels are
+    /// placeholders).
+    public var hasLabels = true
+    /// How each sample is named in predictions (a CSV or UCR line, an image's path, a MedMNIST
+    /// split and index); nil: by its index.
+    public var sampleIDs: [String]? = nil
+    /// What `sampleIDs` are, the id column of `predictions.csv`: "line", "path", "sample" or "index".
+    public var sampleIDName = "index"
 
     /// The number of classes.
     public var classCount: Int { classNames.count }
@@ -162,7 +170,8 @@ public struct PreparedData: Sendable {
                             labels: train.labels + (test?.labels ?? []), classNames: train.classNames.map { "class \($0)" },
                             train: split.train, validation: split.validation, test: split.test, notes: notes,
                             pipeline: DataPipeline(kind: .sequences, sampleShape: [1, train.seriesLength], classNames: train.classNames.map { "class \($0)" },
-                                                   fileClasses: train.classNames))
+                                                   fileClasses: train.classNames),
+                            sampleIDs: (train.lineNumbers + (test?.lineNumbers ?? [])).map(String.init), sampleIDName: "line")
     }
 
     /// `fraction` of each class of `rows` (rounded, seeded) held out for validation; both parts sorted.
@@ -270,6 +279,7 @@ public struct PreparedData: Sendable {
         let pipeline = DataPipeline(kind: .table, sampleShape: [dataset.featureCount], classNames: dataset.classNames,
                                     fileClasses: dataset.classNames, positiveClass: config.positiveClass, table: schema)
         var values = try standardizer.transform(filled), labels = dataset.labels, testRows = split.test
+        var ids = dataset.lineNumbers.map(String.init)
         var extra: [String: String] = [:]
         if let testPath = config.test {
             guard PreparedData.kind(of: testPath) == .table else {
@@ -279,6 +289,7 @@ public struct PreparedData: Sendable {
             let test = try evaluationTable(try DataSource.open(testPath, keys: { keys }), pipeline, label: config.label)
             values += test.values
             labels += test.labels
+            ids += test.sampleIDs ?? []
             testRows = Array(dataset.rowCount ..< dataset.rowCount + test.labels.count)
             splitNote += "; the test rows are \(URL(fileURLWithPath: testPath).lastPathComponent) (\(test.labels.count) rows, prepared with "
                 + "the training rows' statistics), and the training file's own test share trains"
@@ -294,7 +305,7 @@ public struct PreparedData: Sendable {
                                     "missing values": imputed.isEmpty ? "none" : imputed.map(\.description).joined(separator: "; ")
                                         + " (fit on the training rows)",
                                     "categorical columns": oneHot.isEmpty ? "none" : oneHot.sorted().joined(separator: ", ") + " (one-hot encoded)"]) { $1 },
-                            pipeline: pipeline)
+                            pipeline: pipeline, sampleIDs: ids, sampleIDName: "line")
     }
 
     static func images(_ source: DataSource, positive: String?) throws -> PreparedData {
@@ -316,7 +327,10 @@ public struct PreparedData: Sendable {
                                     "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"],
                             pipeline: DataPipeline(kind: .images, sampleShape: [c, train.height, train.width], classNames: classNames,
                                                    fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: classes.positive.map(String.init),
-                                                   images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)))
+                                                   images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)),
+                            sampleIDs: [("train", train.count), ("val", validation.count), ("test", test.count)].flatMap { name, count in
+                                (0 ..< count).map { "\(name) \($0)" } },
+                            sampleIDName: "sample")
     }
 }
 

@@ -11,7 +11,7 @@ import Glibc
 public final class RunFolder: @unchecked Sendable {
     /// The files and folders a training or evaluation run writes; their presence marks a run.
     public static let outputNames = [
-        "config.json", "metrics.json", "best.safetensors", "last.safetensors", "report.html",
+        "config.json", "metrics.json", "best.safetensors", "last.safetensors", "report.html", "predictions.csv",
         "explanations", "explanations.html", "profile.json",
     ]
 

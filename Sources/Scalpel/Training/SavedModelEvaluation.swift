@@ -9,6 +9,8 @@ import ScalpelPrivacy
 
 /// metrics.json of `scalpel eval`.
 public struct EvaluationReport: Encodable {
+    /// The Scalpel that wrote it: version and commit.
+    public var scalpel = ScalpelBuild.summary
     /// The path of the checkpoint evaluated.
     public var checkpoint: String
     /// The path of the data file evaluated.
@@ -38,7 +40,7 @@ extension TrainingRun {
     /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
                              out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
-                             encryptOutputs: Bool? = nil) throws -> TrainingRun {
+                             encryptOutputs: Bool? = nil, requireLabels: Bool = true) throws -> TrainingRun {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
@@ -50,7 +52,7 @@ extension TrainingRun {
         }
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
         let largestTensor = try SavedModelCheck.validate(config: config, pipeline: pipeline, file: file, source: checkpoint)
-        var data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys)
+        var data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys, requireLabels: requireLabels)
         data.encryptedSource = EncryptedFile.isEncrypted(path: path) || EncryptedFile.isEncrypted(path: checkpoint)
         config.out = out
         config.data = path
@@ -67,6 +69,9 @@ extension TrainingRun {
             }
             trainer.savedThreshold = ("chosen on the training run's validation split: " + (file.metadata["decision_threshold_rule"] ?? ""), choice)
         }
+        if let text = file.metadata[StoredValidationScores.metadataKey] {
+            trainer.validationScores = try? JSONDecoder().decode(StoredValidationScores.self, from: Data(text.utf8))
+        }
         trainer.checkpointPath = checkpoint
         return trainer
     }
@@ -80,6 +85,8 @@ extension TrainingRun {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let threshold = data.classCount == 2 ? savedThreshold : nil
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
+        let predictions = Predictions(test, rows: data.test, data: data, threshold: threshold.map { ($0.0, $0.1.threshold) }, labelled: true)
+        _ = try writeOutput(Data(predictions.csv().utf8), "predictions.csv")
         let report = EvaluationReport(checkpoint: checkpointPath ?? "", data: config.data, test: test.metrics,
                                       device: "\(backend.id) (\(backend.displayName))", classNames: data.classNames, rows: data.test.count,
                                       notes: data.notes)
@@ -89,7 +96,8 @@ extension TrainingRun {
                              subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)",
                              summary: [("checkpoint", checkpointPath ?? ""), ("data", config.data), ("model", "\(config.model), \(model.parameterCount) parameters"),
                                        ("device", report.device), ("rows", String(data.test.count)),
-                                       ("classes", data.classNames.joined(separator: ", "))],
+                                       ("classes", data.classNames.joined(separator: ", ")),
+                                       ("Scalpel", "\(ScalpelBuild.version), commit \(ScalpelBuild.commit)")],
                              evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained)
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path)")

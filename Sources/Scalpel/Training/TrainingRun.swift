@@ -141,6 +141,11 @@ public struct TrainingConfig: Codable, Sendable {
     /// validation split the training loss) has not improved for this many epochs (`--early-stopping`;
     /// nil: train every epoch).
     public var earlyStopping: Int?
+    /// The Scalpel that wrote the run: version and commit (`ScalpelBuild.summary`; nil in
+    /// configurations of older versions).
+    public var scalpel: String?
+    /// The device the run trained on, its identifier and name (`device` is what was asked for).
+    public var deviceUsed: String?
     /// Image folders and manifests: the size images are resized to, `[height, width]`
     /// (`--image-size`; nil: the most common size of the images).
     public var imageSize: [Int]?
@@ -307,6 +312,8 @@ public final class TrainingRun {
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])? { trainer.best }
     /// A saved model's decision threshold, chosen on its training run's validation split.
     var savedThreshold: (String, DecisionThreshold)?
+    /// A saved model's validation scores and labels (binary runs with a validation split).
+    var validationScores: StoredValidationScores?
     /// The run folder, held while this run writes into it (claimed by `run`, `evaluateSaved`
     /// or `explainSaved` when not set before).
     public var runFolder: RunFolder?
@@ -467,7 +474,9 @@ public final class TrainingRun {
             }
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             if Profiler.isEnabled { Profiler.shared.outputFolder = out }
-            let configData = try JSONEncoder.pretty.encode(config)
+            var written = config
+            (written.scalpel, written.deviceUsed) = (ScalpelBuild.summary, "\(backend.id) (\(backend.displayName))")
+            let configData = try JSONEncoder.pretty.encode(written)
             try AtomicFile.write(configData, to: out.appending(path: "config.json"))
             if let left = data.notes["columns left out"], left != "none" { log("scalpel: columns left out: \(left)") }
             log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
@@ -516,6 +525,9 @@ public final class TrainingRun {
             threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: scores, rule: rule))
         }
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
+        // One row per test sample: its id, every class's probability, the decision and the truth.
+        let predictions = Predictions(test, rows: data.test, data: data, threshold: threshold.map { ($0.0, $0.1.threshold) }, labelled: true)
+        _ = try writeOutput(Data(predictions.csv().utf8), "predictions.csv")
         let report = TrainingReport(test: test.metrics, validation: validation?.metrics, selectedEpoch: fit.selectedEpoch,
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
@@ -527,6 +539,11 @@ public final class TrainingRun {
             var metadata = try checkpointMetadata(epoch: fit.selectedEpoch)
             metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
             metadata["decision_threshold_rule"] = threshold!.0
+            // The validation scores, so that `scalpel predict --target-sensitivity` can choose another threshold.
+            if let scores = validation?.scores {
+                let stored = StoredValidationScores(labels: data.validation.map { data.labels[$0] }, scores: scores)
+                metadata[StoredValidationScores.metadataKey] = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+            }
             try saveCheckpoint("best.safetensors", metadata: metadata)
         }
         let explanations = try explain(rows: data.test, predicted: test.predicted)
@@ -540,7 +557,8 @@ public final class TrainingRun {
                                            ("epochs", "\(config.epochs), batch \(config.batchSize), Adam at \(config.learningRate), schedule \(config.schedule.rawValue)"
                                                 + (config.clipNorm.map { ", gradient norm clipped at \($0)" } ?? "") + (config.augment ? ", augmented" : "")
                                                 + (config.balancedSampling ? ", balanced batches" : "")),
-                                           ("reported epoch", "\(report.selectedEpoch): \(report.selectionRule)"), ("seed", String(config.seed))]
+                                           ("reported epoch", "\(report.selectedEpoch): \(report.selectionRule)"), ("seed", String(config.seed)),
+                                           ("Scalpel", "\(ScalpelBuild.version), commit \(ScalpelBuild.commit)")]
         summary.append(("training time", String(format: "%.1f s", history.map(\.seconds).reduce(0, +))))
         let page = RunReport(title: "Scalpel run: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
                              subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)", summary: summary,
@@ -610,6 +628,7 @@ public final class TrainingRun {
             "best_score": best.map { String($0.score) } ?? "",
             "best_loss": best.map { String($0.loss) } ?? "",
             "config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
+            "scalpel": ScalpelBuild.summary,
             "class_names": data.classNames.joined(separator: ","),
             DataPipeline.metadataKey: try data.pipeline?.encoded() ?? "",
         ].merging(data.notes) { old, _ in old }
@@ -702,6 +721,8 @@ extension TrainingConfig {
 
 /// metrics.json.
 public struct TrainingReport: Encodable {
+    /// The Scalpel that wrote it: version and commit.
+    public var scalpel = ScalpelBuild.summary
     /// The test split's metrics at the selected epoch, with bootstrap 95% intervals and (binary, with
     /// a validation split) the metrics at the threshold chosen on validation.
     public var test: SplitMetrics

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Scalpel
+import ScalpelCore
+import ScalpelIO
+import ScalpelPrivacy
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Score new samples with a saved model, labels or not: one CSV row per sample with every class's probability and the decision.",
+        discussion: """
+            The data is prepared as the model's training data was (see `scalpel eval`). No labels are needed: a \
+            table may lack its label column, an image folder may hold its images without class folders, an .npy \
+            may come without --labels. Each row names its sample (the --id-column of a table, else its line; an \
+            image's path; a MedMNIST split and index; an array index), gives the probability of every class by \
+            name, and the decision: for two classes at the threshold the training run chose on validation (or \
+            --threshold, or --target-sensitivity chosen again on the run's validation scores), else the most \
+            probable class. When the data has labels, a last column gives the true class. The file is written \
+            atomically and private to its owner, and encrypted (OUT.enc) when the checkpoint or the data is.
+            """)
+
+    @OptionGroup var options: DeviceOptions
+    @OptionGroup var key: KeyOptions
+
+    @Option(help: "A checkpoint of a run: OUT/best.safetensors (the reported epoch) or OUT/last.safetensors.")
+    var checkpoint: String
+
+    @Option(help: "The samples to score, in the kind the model was trained on: a CSV table (with or without its label column), a MedMNIST .npz, a UCR .tsv, an .npy, or an image folder or manifest.")
+    var data: String
+
+    @Option(help: "With an .npy of samples as --data: the .npy of their labels, if there is one.")
+    var labels: String?
+
+    @Option(name: .customLong("id-column"), help: "CSV: the column that names each row in the output (a record number), passed through as it is (default: the row's line in the file).")
+    var idColumn: String?
+
+    @Option(help: "Binary: predict the positive class where its probability is at least this (default: the threshold the run chose on validation).")
+    var threshold: Double?
+
+    @Option(name: .customLong("target-sensitivity"), help: "Binary: choose the threshold again on the run's validation scores, the highest whose sensitivity reaches this.")
+    var targetSensitivity: Double?
+
+    @Option(help: "MedMNIST .npz or a folder with train/, val/, test/: the split to score: test (default), validation, train or all.")
+    var split: String = "auto"
+
+    @Option(help: "The CSV file to write (predictions.csv, say). An existing file is refused unless --overwrite.")
+    var out: String
+
+    @Flag(help: "Replace --out if it exists.")
+    var overwrite = false
+
+    @Flag(name: .customLong("encrypt-outputs"), inversion: .prefixedNo,
+          help: "Write the predictions encrypted (default: when the checkpoint or the data is encrypted).")
+    var encryptOutputs: Bool?
+
+    func run() throws {
+        try runReportingErrors { try audited("predict", inputs: [checkpoint, data, labels]) { outcome in
+            guard threshold == nil || targetSensitivity == nil else {
+                throw ScalpelError.invalidArgument("give --threshold or --target-sensitivity, not both")
+            }
+            guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
+                throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
+            }
+            let encrypted = encryptOutputs ?? (EncryptedFile.isEncrypted(path: checkpoint) || EncryptedFile.isEncrypted(path: data))
+            let target = URL(fileURLWithPath: encrypted && !out.hasSuffix(".enc") ? out + ".enc" : out)
+            if FileManager.default.fileExists(atPath: target.path) && !overwrite {
+                throw ScalpelError.invalidArgument("\(target.path) exists; give --overwrite to replace it, or another --out")
+            }
+            let run = try TrainingRun.saved(checkpoint: checkpoint, data: data, labels: labels, split: which, out: target.deletingLastPathComponent().path,
+                                            runtime: try options.runtime(), keyFile: key.keyFile, passphraseFile: key.passphraseFile,
+                                            encryptOutputs: encrypted, requireLabels: false)
+            let rule: PredictionThreshold = threshold.map { .probability($0) } ?? targetSensitivity.map { .targetSensitivity($0) } ?? .saved
+            var predictions = try run.predictions(threshold: rule)
+            if let idColumn {
+                predictions = try TrainingRun.naming(predictions, byColumn: idColumn, of: data,
+                                                     keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+            }
+            let text = Data(predictions.csv().utf8)
+            if encrypted {
+                guard let keys = try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile) else {
+                    throw ScalpelError.invalidArgument("encrypted predictions need a key: give --key-file or --passphrase-file, or set SCALPEL_KEY")
+                }
+                try AtomicFile.write(try EncryptedFile.seal(text, keys: keys, fileExtension: "csv"), to: target)
+            } else {
+                try AtomicFile.write(text, to: target)
+            }
+            outcome.outputs = [target.path]
+            outcome.device = "\(run.trainer.backend.id) (\(run.trainer.backend.displayName))"
+            let counts = Dictionary(predictions.decisions.map { ($0, 1) }, uniquingKeysWith: +)
+            print("Predicted \(predictions.ids.count) samples with \(checkpoint): "
+                + predictions.classNames.enumerated().map { "\($0.element) \(counts[Int32($0.offset)] ?? 0)" }.joined(separator: ", ")
+                + " (\(predictions.rule)); device \(run.trainer.backend.id)")
+            print("Wrote \(target.path)" + (encrypted ? " (encrypted: AES-256-GCM)" : ""))
+        } }
+    }
+}

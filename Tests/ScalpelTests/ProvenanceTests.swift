@@ -1,0 +1,45 @@
+import Foundation
+import Scalpel
+import ScalpelTestSupport
+import Testing
+
+/// Which Scalpel made an output: `scalpel --version`, and the version, commit and device in
+/// config.json, metrics.json, the report and the audit record of a run.
+struct ProvenanceTests {
+    /// The checkout's commit, from git (nil where git or the checkout is missing).
+    func checkoutCommit() -> String? {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: root.appending(path: ".git").path),
+              let result = try? runProcess(URL(fileURLWithPath: "/usr/bin/git"), ["-C", root.path, "rev-parse", "HEAD"]), result.status == 0
+        else { return nil }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func theVersionNamesTheCommitAndEveryOutputCarriesIt() throws {
+        let version = try runScalpel(["--version"])
+        #expect(version.status == 0)
+        let expected = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appending(path: "VERSION"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.stdout.hasPrefix("scalpel \(expected) (commit "), "\(version.stdout)")
+        if let commit = checkoutCommit() { #expect(version.stdout.contains(commit), "\(version.stdout) vs \(commit)") }
+        #expect(ScalpelBuild.commit.count == 40 && ScalpelBuild.summary == "\(ScalpelBuild.version) (\(ScalpelBuild.commit.prefix(12)))")
+
+        let folder = try makeTemporaryDirectory("scalpel-provenance")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appending(path: "audit.log")
+        let run = folder.appending(path: "run")
+        let trained = try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--epochs", "1", "--device", "cpu", "--out", run.path],
+                                     environment: ["SCALPEL_AUDIT_LOG": log.path])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        func json(_ url: URL) throws -> [String: Any] { try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any] }
+        let config = try json(run.appending(path: "config.json")), metrics = try json(run.appending(path: "metrics.json"))
+        #expect(config["scalpel"] as? String == ScalpelBuild.summary && metrics["scalpel"] as? String == ScalpelBuild.summary)
+        #expect((config["deviceUsed"] as? String)?.hasPrefix("cpu (CPU-Swift") == true, "\(String(describing: config["deviceUsed"]))")
+        let report = try String(contentsOf: run.appending(path: "report.html"), encoding: .utf8)
+        #expect(report.contains("\(ScalpelBuild.version), commit \(ScalpelBuild.commit)"))
+        let line = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        #expect(record["scalpel"] as? String == ScalpelBuild.summary && (record["device"] as? String)?.hasPrefix("cpu") == true, "\(line)")
+        #expect(try runScalpel(["audit", "verify", log.path]).status == 0)
+    }
+}
