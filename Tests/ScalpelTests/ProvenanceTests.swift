@@ -42,4 +42,37 @@ struct ProvenanceTests {
         #expect(record["scalpel"] as? String == ScalpelBuild.summary && (record["device"] as? String)?.hasPrefix("cpu") == true, "\(line)")
         #expect(try runScalpel(["audit", "verify", log.path]).status == 0)
     }
+
+    /// A tarball made by `git archive` has no .git: the commit comes from COMMIT, which git fills
+    /// in (export-subst); unfilled, or with neither, it is "unknown".
+    @Test func aTarballTakesItsCommitFromTheCOMMITFile() throws {
+        let tool = scalpelBinary.deletingLastPathComponent().appending(path: "BuildInfoEmbedder")
+        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
+            Issue.record("no BuildInfoEmbedder beside scalpel at \(tool.path): build the package first")
+            return
+        }
+        let folder = try makeTemporaryDirectory("scalpel-tarball")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appending(path: "BuildInfo.swift")
+        func generated() throws -> String {
+            #expect(try runProcess(tool, [output.path, folder.path]).status == 0)
+            return try String(contentsOf: output, encoding: .utf8)
+        }
+        try "1.2.3\n".write(to: folder.appending(path: "VERSION"), atomically: true, encoding: .utf8)
+        try "$Format:%H$\n".write(to: folder.appending(path: "COMMIT"), atomically: true, encoding: .utf8)
+        #expect(try generated().contains("version = \"1.2.3\"") && generated().contains("commit = \"unknown\""))
+        let hash = String(repeating: "ab12", count: 10)
+        try (hash + "\n").write(to: folder.appending(path: "COMMIT"), atomically: true, encoding: .utf8)
+        #expect(try generated().contains("commit = \"\(hash)\""))
+        // A checkout's .git wins over COMMIT: a branch, then a packed ref.
+        let git = folder.appending(path: ".git")
+        try FileManager.default.createDirectory(at: git.appending(path: "refs/heads"), withIntermediateDirectories: true)
+        try "ref: refs/heads/main\n".write(to: git.appending(path: "HEAD"), atomically: true, encoding: .utf8)
+        let packed = String(repeating: "0f", count: 20)
+        try "# pack-refs with: peeled\n\(packed) refs/heads/main\n".write(to: git.appending(path: "packed-refs"), atomically: true, encoding: .utf8)
+        #expect(try generated().contains("commit = \"\(packed)\""))
+        let loose = String(repeating: "9e", count: 20)
+        try (loose + "\n").write(to: git.appending(path: "refs/heads/main"), atomically: true, encoding: .utf8)
+        #expect(try generated().contains("commit = \"\(loose)\""))
+    }
 }
