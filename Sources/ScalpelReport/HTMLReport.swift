@@ -51,6 +51,14 @@ public struct HTMLReport: Equatable, Sendable {
         blocks.append("<p class=\"note\">\(Self.escape(text))</p>")
     }
 
+    /// A line of `summary` that opens on a click to show `text` (a long list kept out of the way).
+    /// - Parameters:
+    ///   - summary: What is folded away, always shown.
+    ///   - text: The folded text (escaped).
+    public mutating func folded(_ summary: String, _ text: String) {
+        blocks.append("<details><summary>\(Self.escape(summary))</summary>\n<p class=\"note\">\(Self.escape(text))</p></details>")
+    }
+
     // MARK: Tables
 
     /// A two-column table of names (left, as row headings) and values; nothing when empty.

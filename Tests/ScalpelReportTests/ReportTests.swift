@@ -326,8 +326,10 @@ func allClose(_ a: [Double], _ b: [Double], tolerance: Double = 1e-12) -> Bool {
         report.keyValues([("<k>", "<v>")])
         try report.table(header: ["<h>"], rows: [["<c>"]], caption: "<cap>")
         report.figure(png: [1, 2, 3], caption: "\"><script>")
+        report.folded("<fold>", "<script>f</script>")
         let html = report.html()
         #expect(!html.lowercased().contains("<script"))
+        #expect(html.contains("<details><summary>&lt;fold&gt;</summary>"))
         #expect(html.contains("<title>&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;</title>"))
         #expect(html.contains("a &quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;"))
         for text in ["&lt;k&gt;", "&lt;v&gt;", "&lt;h&gt;", "&lt;c&gt;", "&lt;cap&gt;", "&lt;i&gt;", "&lt;img src=x"] {

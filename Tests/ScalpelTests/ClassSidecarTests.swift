@@ -39,6 +39,14 @@ struct ClassSidecarTests {
         let report = try String(contentsOf: run.appending(path: "report.html"), encoding: .utf8)
         #expect(report.contains("positive class") && report.contains("malignant (the condition"))
         #expect(!report.contains("class 0") && !report.contains("class 1"))
+        // The confusion matrix at the validation threshold beside the one at p = 0.5; counts and prevalence per split
+        // (BreastMNIST's official split: 147 of 546, 21 of 78 and 42 of 156 malignant); no JSON in the notes; the
+        // explanation files folded away.
+        #expect(report.contains("At the validation threshold (p ≥") && report.contains("At probability 0.5"))
+        #expect(report.contains("Class counts per split") && report.contains("prevalence of malignant"))
+        #expect(report.contains("<td class=\"num\">147</td>") && report.contains("26.9%") && report.contains("<td class=\"num\">42</td>"))
+        #expect(!report.contains("[&quot;") && !report.contains("[\"") && !report.contains("[0."))
+        #expect(report.contains("<details><summary>The "))
         let evaluated = try runScalpel(["eval", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", dataPath("breastmnist.npz"),
                                         "--device", "cpu", "--no-explanations", "--out", folder.appending(path: "eval").path])
         #expect(evaluated.status == 0, "\(evaluated.stderr)")

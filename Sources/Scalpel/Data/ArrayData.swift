@@ -159,7 +159,7 @@ extension PreparedData {
         let split = try PreparedData.split(read.labels, config, source: url.path)
         var scaling = ArrayScaling(dividedBy255: read.uint8 && read.kind == .images, channelsLast: channelsLast)
         var values = scaling.dividedBy255 ? raw.map { $0 / 255 } : raw
-        var notes = ["split": "stratified, seeded (\(config.seed)), fractions \(config.split)", "labels": config.labels ?? ""]
+        var notes = ["split": "stratified, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))", "labels": config.labels ?? ""]
         switch read.kind {
         case .table:
             scaling.standardizer = try Standardizer.fit(features: values, rows: split.train, featureCount: sample[0])
@@ -168,7 +168,7 @@ extension PreparedData {
             let stats = channelStatistics(values, rows: split.train, channels: sample[0], area: sample[1] * sample[2])
             (scaling.channelMean, scaling.channelStandardDeviation) = (stats.mean, stats.std)
             notes["normalisation"] = (scaling.dividedBy255 ? "uint8 pixels divided by 255, then " : "") + "standardised per channel with the training images' "
-                + "mean \(stats.mean.map { String(format: "%.4f", $0) }) and standard deviation \(stats.std.map { String(format: "%.4f", $0) })"
+                + "mean \(PreparedData.decimals(stats.mean)) and standard deviation \(PreparedData.decimals(stats.std))"
         case .sequences:
             notes["normalisation"] = "none: the signals as the file gives them"
         }

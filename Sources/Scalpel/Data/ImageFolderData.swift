@@ -77,12 +77,12 @@ extension PreparedData {
             let groups = loaded.items.map { $0.group ?? $0.path }
             let grouped = try groupSplit(fileLabels, groups: groups, lines: Array(loaded.items.indices), column: grouping, config, source: source)
             split = (grouped.train, grouped.validation, grouped.test)
-            notes["split"] = "stratified by group, seeded (\(config.seed)), fractions \(config.split): images grouped by \(grouping) "
+            notes["split"] = "stratified by group, seeded (\(config.seed)), shares \(PreparedData.shares(config.split)): images grouped by \(grouping) "
                 + "(\(grouped.groupCount) groups); no group has images in two splits"
         } else {
             let s = try PreparedData.split(fileLabels, config, source: source)
             split = (s.train, s.validation, s.test)
-            notes["split"] = "stratified, seeded (\(config.seed)), fractions \(config.split)"
+            notes["split"] = "stratified, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))"
         }
         let (c, h, w) = (loaded.channels, loaded.height, loaded.width)
         let (mean, std) = channelStatistics(loaded.values, indices: split.train, channels: c, plane: h * w)
@@ -94,7 +94,7 @@ extension PreparedData {
         notes["classes"] = choice.names.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
             + (choice.positive.map { "; positive: \(collection.classNames[$0])" } ?? "")
         notes["normalisation"] = "pixels in [0, 1], standardised per channel with the training images' mean "
-            + "\(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"
+            + "\(PreparedData.decimals(mean)) and standard deviation \(PreparedData.decimals(std))"
         if !loaded.skipped.isEmpty {
             // Paths relative to the folder: the list is about files, not about where they sit.
             let paths = relativePaths(loaded.skipped.map(\.path), under: source)

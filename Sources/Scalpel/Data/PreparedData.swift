@@ -162,7 +162,7 @@ public struct PreparedData: Sendable {
             guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
             let s = try PreparedData.split(train.labels, config, source: url.path)
             split = (s.train, s.validation, s.test)
-            notes["split"] = "stratified, seeded (\(config.seed)), fractions \(config.split)"
+            notes["split"] = "stratified, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))"
         }
         let lengths = train.lengths + (test?.lengths ?? [])
         return PreparedData(kind: .sequences, values: train.values + (test?.values ?? []), sampleShape: [1, train.seriesLength],
@@ -172,6 +172,21 @@ public struct PreparedData: Sendable {
                             pipeline: DataPipeline(kind: .sequences, sampleShape: [1, train.seriesLength], classNames: train.classNames.map { "class \($0)" },
                                                    fileClasses: train.classNames),
                             sampleIDs: (train.lineNumbers + (test?.lineNumbers ?? [])).map(String.init), sampleIDName: "line")
+    }
+
+    /// The number of `rows` of each class, in class-index order.
+    public func classCounts(_ rows: [Int]) -> [Int] {
+        var counts = [Int](repeating: 0, count: classCount)
+        for row in rows where Int(labels[row]) < classCount { counts[Int(labels[row])] += 1 }
+        return counts
+    }
+
+    /// Numbers for the notes a report shows: "0.3276, 0.2105" (four decimals, no brackets).
+    static func decimals(_ values: [Double]) -> String { values.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
+
+    /// Split shares for the notes: "70/15/15 %".
+    static func shares(_ fractions: [Double]) -> String {
+        fractions.map { String(format: "%g", ($0 * 1000).rounded() / 10) }.joined(separator: "/") + " %"
     }
 
     /// `fraction` of each class of `rows` (rounded, seeded) held out for validation; both parts sorted.
@@ -253,12 +268,12 @@ public struct PreparedData: Sendable {
                                          options: TabularDataset.Options(categoricalColumns: config.categoricalColumns))
         guard config.split.count == 3 else { throw ScalpelError.invalidArgument("the split takes three fractions (train, validation, test)") }
         let split: (train: [Int], validation: [Int], test: [Int])
-        var splitNote = "stratified, seeded (\(config.seed)), fractions \(config.split)"
+        var splitNote = "stratified, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))"
         if let groups, let column = config.groupColumn {
             let grouped = try groupSplit(dataset.labels, groups: groups, lines: csv.lineNumbers, column: column, config, source: url.path)
             split = (grouped.train, grouped.validation, grouped.test)
             splitNote = "by \(column): \(grouped.groupCount) groups, each wholly in one split (no \(column) has rows in two), "
-                + "stratified by each group's most frequent label, seeded (\(config.seed)), fractions \(config.split)"
+                + "stratified by each group's most frequent label, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))"
         } else {
             let rows = try PreparedData.split(dataset.labels, config, source: url.path)
             split = (rows.train, rows.validation, rows.test)
@@ -324,7 +339,7 @@ public struct PreparedData: Sendable {
                             train: Array(0 ..< a), validation: Array(a ..< b), test: Array(b ..< b + test.count),
                             notes: ["split": "the file's official train/val/test split",
                                     "classes": classes.note ?? classNames.joined(separator: ", "),
-                                    "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(mean.map { String(format: "%.4f", $0) }) and standard deviation \(std.map { String(format: "%.4f", $0) })"],
+                                    "normalisation": "pixels in [0, 1], standardised per channel with the training images' mean \(PreparedData.decimals(mean)) and standard deviation \(PreparedData.decimals(std))"],
                             pipeline: DataPipeline(kind: .images, sampleShape: [c, train.height, train.width], classNames: classNames,
                                                    fileClasses: (0 ..< train.classCount).map(String.init), positiveClass: classes.positive.map(String.init),
                                                    images: .init(fileClassCount: train.classCount, mean: mean, standardDeviation: std)),

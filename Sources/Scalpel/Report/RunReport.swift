@@ -20,6 +20,8 @@ struct RunReport {
     var classNames: [String]
     var notes: [String: String]
     var explanations: Explanations?
+    /// The rows of each class in each split, in the order shown ("train", "validation", "test").
+    var classCounts: [(split: String, counts: [Int])] = []
 
     static func format(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "—" }
 
@@ -65,10 +67,19 @@ struct RunReport {
             if let threshold {
                 page.note("Validation threshold: \(threshold.rule); log-odds \(String(format: "%.4f", threshold.choice.threshold)).")
             }
-            let c = b.confusion
-            let heatmap = try Heatmap.confusionMatrix([[c.trueNegatives, c.falsePositives], [c.falseNegatives, c.truePositives]],
-                                                      classNames: classNames)
-            page.figure(svg: heatmap.svg(), caption: "Confusion matrix at probability 0.5 (rows: truth, columns: prediction).")
+            // The matrix at the threshold a clinician would use (chosen on validation) beside the one at p = 0.5.
+            func matrix(_ c: BinaryMetrics.Confusion, _ title: String) throws -> String {
+                try Heatmap.confusionMatrix([[c.trueNegatives, c.falsePositives], [c.falseNegatives, c.truePositives]],
+                                            classNames: classNames, title: title).svg()
+            }
+            var figures = [(svg: try matrix(b.confusion, "At probability 0.5"), caption: "Confusion matrix at probability 0.5 (rows: truth, columns: prediction).")]
+            if let threshold {
+                let p = Predictions.probability(threshold.choice.threshold)
+                figures.insert((svg: try matrix(threshold.metrics.confusion, String(format: "At the validation threshold (p ≥ %.3f)", p)),
+                                caption: String(format: "Confusion matrix at the validation threshold, probability %.3f (rows: truth, columns: prediction).", p)),
+                               at: 0)
+            }
+            page.figureRow(figures)
         } else if let m = metrics.multiclass {
             let names: [(String, String, Double?)] = [
                 ("accuracy", "Accuracy", m.accuracy), ("balancedAccuracy", "Balanced accuracy (macro recall)", m.balancedAccuracy),
@@ -92,12 +103,26 @@ struct RunReport {
             let heatmap = try Heatmap.confusionMatrix(m.confusionMatrix, classNames: classNames)
             page.figure(svg: heatmap.svg(), caption: "Confusion matrix (rows: truth, columns: the most probable class).")
         }
+        if !classCounts.isEmpty { try counts(&page) }
         try curves(&page)
         if !history.isEmpty { try training(&page) }
         if let explanations { try explain(explanations, &page) }
         page.section("Data")
         page.keyValues(notes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         return page.html()
+    }
+
+    /// The rows of each class in each split, with the positive class's prevalence (binary).
+    func counts(_ page: inout HTMLReport) throws {
+        page.subsection("Class counts per split")
+        let binary = classNames.count == 2
+        let rows = classCounts.map { split, counts -> [String] in
+            let total = counts.reduce(0, +)
+            return [split] + counts.map(String.init) + [String(total)]
+                + (binary ? [total > 0 ? String(format: "%.1f%%", 100 * Double(counts[1]) / Double(total)) : "—"] : [])
+        }
+        try page.table(header: ["split"] + classNames + ["total"] + (binary ? ["prevalence of \(classNames[1])"] : []), rows: rows,
+                       caption: binary ? "Prevalence: the share of rows of the positive class; predictive values depend on it." : nil)
     }
 
     /// ROC, precision-recall and calibration.
@@ -180,6 +205,6 @@ struct RunReport {
                            rows: explanations.importance.map { [$0.column, Self.format($0.decrease), Self.format($0.standardDeviation), $0.metric] },
                            caption: "Permutation importance of every column.")
         }
-        if !explanations.files.isEmpty { page.note("Files: " + explanations.files.joined(separator: ", ")) }
+        if !explanations.files.isEmpty { page.folded("The \(explanations.files.count) explanation files", explanations.files.joined(separator: ", ")) }
     }
 }

@@ -98,7 +98,8 @@ extension TrainingRun {
                                        ("device", report.device), ("rows", String(data.test.count)),
                                        ("classes", data.classNames.joined(separator: ", ")),
                                        ("Scalpel", "\(ScalpelBuild.version), commit \(ScalpelBuild.commit)")],
-                             evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained)
+                             evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained,
+                             classCounts: [("evaluated", data.classCounts(data.test))])
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path)")
         return report

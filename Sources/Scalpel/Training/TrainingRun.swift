@@ -563,7 +563,9 @@ public final class TrainingRun {
         let page = RunReport(title: "Scalpel run: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
                              subtitle: "Written \(ISO8601DateFormatter().string(from: Date())) to \(config.out)", summary: summary,
                              history: history, selectedEpoch: report.selectedEpoch, evaluation: test, splitName: "test",
-                             classNames: data.classNames, notes: data.notes, explanations: explanations)
+                             classNames: data.classNames, notes: data.notes, explanations: explanations,
+                             classCounts: [("train", data.train), ("validation", data.validation), ("test", data.test)]
+                                 .filter { !$0.1.isEmpty }.map { ($0.0, data.classCounts($0.1)) })
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path); explanations in \(out.appending(path: "explanations").path)"
             + (encryptsOutputs ? " (checkpoints, report and explanations encrypted: decrypt with `scalpel decrypt`)" : ""))
