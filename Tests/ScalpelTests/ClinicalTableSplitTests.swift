@@ -83,7 +83,7 @@ struct ClinicalTableSplitTests {
         #expect(run.stderr.contains("scalpel: columns left out: admit_date (dates); mrn (unique per row"), "\(run.stderr)")
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appending(path: "run/metrics.json"))) as! [String: Any]
         let notes = metrics["data"] as? [String: String]
-        #expect(notes?["split"]?.contains("[0.6, 0.2, 0.2]") == true, "\(String(describing: notes?["split"]))")
+        #expect(notes?["split"]?.contains("shares 60/20/20 %") == true, "\(String(describing: notes?["split"]))")
         let bad = try runScalpel(["train", "--data", path, "--label", "outcome", "--split", "70,20,20", "--device", "cpu",
                                   "--out", folder.appending(path: "bad").path])
         #expect(bad.status != 0 && bad.stderr.contains("--split 70,20,20"), "\(bad.stderr)")

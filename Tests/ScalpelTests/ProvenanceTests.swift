@@ -6,11 +6,12 @@ import Testing
 /// Which Scalpel made an output: `scalpel --version`, and the version, commit and device in
 /// config.json, metrics.json, the report and the audit record of a run.
 struct ProvenanceTests {
-    /// The checkout's commit, from git (nil where git or the checkout is missing).
-    func checkoutCommit() -> String? {
+    /// What git says `commit` is in this checkout ("commit"), or nil where git or the checkout is missing.
+    func objectType(_ commit: String) -> String? {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         guard FileManager.default.fileExists(atPath: root.appending(path: ".git").path),
-              let result = try? runProcess(URL(fileURLWithPath: "/usr/bin/git"), ["-C", root.path, "rev-parse", "HEAD"]), result.status == 0
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/git"),
+              let result = try? runProcess(URL(fileURLWithPath: "/usr/bin/git"), ["-C", root.path, "cat-file", "-t", commit])
         else { return nil }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -21,7 +22,9 @@ struct ProvenanceTests {
         let expected = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appending(path: "VERSION"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(version.stdout.hasPrefix("scalpel \(expected) (commit "), "\(version.stdout)")
-        if let commit = checkoutCommit() { #expect(version.stdout.contains(commit), "\(version.stdout) vs \(commit)") }
+        // The commit of this build (a commit since then is picked up by the next build), and one the checkout has.
+        #expect(version.stdout.contains("(commit \(ScalpelBuild.commit))"), "\(version.stdout)")
+        if let type = objectType(ScalpelBuild.commit) { #expect(type == "commit", "\(ScalpelBuild.commit): \(type)") }
         #expect(ScalpelBuild.commit.count == 40 && ScalpelBuild.summary == "\(ScalpelBuild.version) (\(ScalpelBuild.commit.prefix(12)))")
 
         let folder = try makeTemporaryDirectory("scalpel-provenance")

@@ -11,28 +11,6 @@ extension PreparedData {
             || ImageCollection.isManifest(path)
     }
 
-    /// Per-channel mean and standard deviation (at least 1e-6) of the samples `indices` of
-    /// `values` (N × channels × plane, in [0, 1]).
-    static func channelStatistics(_ values: [Float], indices: some Sequence<Int>, channels: Int, plane: Int) -> (mean: [Double], std: [Double]) {
-        var sum = [Double](repeating: 0, count: channels), square = [Double](repeating: 0, count: channels)
-        var count = 0
-        for n in indices {
-            count += 1
-            for c in 0 ..< channels {
-                let base = (n * channels + c) * plane
-                for i in 0 ..< plane {
-                    let v = Double(values[base + i])
-                    sum[c] += v
-                    square[c] += v * v
-                }
-            }
-        }
-        let total = Double(max(count * plane, 1))
-        let mean = sum.map { $0 / total }
-        let std = (0 ..< channels).map { max((square[$0] / total - mean[$0] * mean[$0]).squareRoot(), 1e-6) }
-        return (mean, std)
-    }
-
     /// `values` (N × channels × plane) standardised per channel.
     static func standardised(_ values: [Float], channels: Int, plane: Int, mean: [Double], std: [Double]) -> [Float] {
         var out = values
@@ -85,7 +63,7 @@ extension PreparedData {
             notes["split"] = "stratified, seeded (\(config.seed)), shares \(PreparedData.shares(config.split))"
         }
         let (c, h, w) = (loaded.channels, loaded.height, loaded.width)
-        let (mean, std) = channelStatistics(loaded.values, indices: split.train, channels: c, plane: h * w)
+        let (mean, std) = channelStatistics(loaded.values, rows: split.train, channels: c, area: h * w)
         let counts = collection.classNames.map { name in loaded.items.filter { $0.className == name }.count }
         notes["images"] = "\(loaded.items.count) images of \(collection.classNames.count) classes ("
             + zip(collection.classNames, counts).map { "\($0): \($1)" }.joined(separator: ", ") + "), \(h)×\(w) \(c == 1 ? "grey" : "RGB")"

@@ -331,7 +331,7 @@ public struct PreparedData: Sendable {
         let classNames = classes.names
         let (c, hw) = (train.channels, train.height * train.width)
         // Per-channel mean and standard deviation of the training images.
-        let (mean, std) = channelStatistics(train.images, indices: 0 ..< train.count, channels: c, plane: hw)
+        let (mean, std) = channelStatistics(train.images, rows: Array(0 ..< train.count), channels: c, area: hw)
         let values = standardised(train.images + validation.images + test.images, channels: c, plane: hw, mean: mean, std: std)
         let (a, b) = (train.count, train.count + validation.count)
         return PreparedData(kind: .images, values: values, sampleShape: [c, train.height, train.width],
