@@ -103,6 +103,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("group-column"), help: "CSV: the column that groups rows (a patient id): each group's rows all go to one split, so no patient is in two.")
     var groupColumn: String?
 
+    @Option(name: .customLong("intended-use"), help: "What the model is for and on whom (the report's model card; default: a research model, not validated for clinical use).")
+    var intendedUse: String?
+
     @Option(name: .customLong("image-size"), help: "Image folders: resize every image to H or HxW pixels, with antialiasing (default: the folder's most common size).")
     var imageSize: String?
 
@@ -273,6 +276,7 @@ struct TrainCommand: ParsableCommand {
         config.groupColumn = groupColumn
         if let split { config.split = try TrainCommand.fractions(split) }
         try applyImageOptions(to: &config)
+        config.intendedUse = intendedUse
         config.model = model
         let defaults = recipe.defaults
         config.epochs = epochs ?? defaults.epochs
@@ -317,6 +321,7 @@ struct TrainCommand: ParsableCommand {
         if let groupColumn { config.groupColumn = groupColumn }
         if let split { config.split = try TrainCommand.fractions(split) }
         try applyImageOptions(to: &config)
+        if let intendedUse { config.intendedUse = intendedUse }
         if let model { config.model = model }
         if let epochs { config.epochs = epochs }
         if let batchSize { config.batchSize = batchSize }

@@ -31,7 +31,8 @@ struct ClassSidecarTests {
         let folder = try makeTemporaryDirectory("scalpel-sidecar")
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appending(path: "run")
-        let trained = try runScalpel(["train", "--epochs", "2", "--device", "cpu", "--out", run.path])
+        let trained = try runScalpel(["train", "--epochs", "2", "--device", "cpu", "--out", run.path,
+                                      "--intended-use", "Second reader for breast ultrasound in adult women <study only>"])
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stdout.contains("positive = malignant"), "\(trained.stdout)")
         let metrics = try json(run.appending(path: "metrics.json"))
@@ -47,6 +48,10 @@ struct ClassSidecarTests {
         #expect(report.contains("<td class=\"num\">147</td>") && report.contains("26.9%") && report.contains("<td class=\"num\">42</td>"))
         #expect(!report.contains("[&quot;") && !report.contains("[\"") && !report.contains("[0."))
         #expect(report.contains("<details><summary>The "))
+        // The model card: the intended use as given (escaped), the limits the checks found, the failures by class.
+        #expect(report.contains("Model card") && report.contains("Second reader for breast ultrasound in adult women &lt;study only&gt;"))
+        #expect(report.contains("Tested on a held-out part of the same data") && report.contains("Failure cases"))
+        #expect(report.contains("test rows were misclassified at the validation threshold") || report.contains("No test row was misclassified"))
         let evaluated = try runScalpel(["eval", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", dataPath("breastmnist.npz"),
                                         "--device", "cpu", "--no-explanations", "--out", folder.appending(path: "eval").path])
         #expect(evaluated.status == 0, "\(evaluated.stderr)")
@@ -81,5 +86,26 @@ struct ClassSidecarTests {
                 #expect("\(error)".contains("x.json"), "\(error)")
             }
         }
+    }
+}
+
+/// The Grad-CAM border check: the share of a map's mass near the image's edge.
+struct GradCAMBorderTests {
+    @Test func theBorderShareOfAMap() {
+        let (h, w) = (16, 16)
+        let band = Explanations.borderBand(height: h, width: w)
+        #expect(band == 2)
+        // A uniform map: the border's share of the area, 1 − (12/16)² = 0.4375, under the warning level.
+        let uniform = [Float](repeating: 1, count: h * w)
+        #expect(abs(Explanations.borderShare(uniform, height: h, width: w, band: band) - 0.4375) < 1e-9)
+        #expect(Explanations.borderShare(uniform, height: h, width: w, band: band) < Explanations.borderWarningShare)
+        // A frame: all of it on the border; a centred blob: none; an empty map: 0.
+        let frame = (0 ..< h * w).map { i -> Float in (i / w < 2 || i % w < 2 || i / w >= h - 2 || i % w >= w - 2) ? 1 : 0 }
+        #expect(Explanations.borderShare(frame, height: h, width: w, band: band) == 1)
+        let blob = (0 ..< h * w).map { i -> Float in abs(i / w - 8) < 3 && abs(i % w - 8) < 3 ? 1 : 0 }
+        #expect(Explanations.borderShare(blob, height: h, width: w, band: band) == 0)
+        #expect(Explanations.borderShare([Float](repeating: 0, count: h * w), height: h, width: w, band: band) == 0)
+        // Negative weights do not count.
+        #expect(Explanations.borderShare(frame.map { -$0 } + [], height: h, width: w, band: band) == 0)
     }
 }

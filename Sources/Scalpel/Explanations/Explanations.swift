@@ -60,6 +60,34 @@ public struct Explanations {
     public var importance: [FeatureImportance] = []
     /// The files written, relative to the output folder.
     public var files: [String] = []
+    /// Warning signs the explanations show, in words (Grad-CAM mass on the image border).
+    public var warnings: [String] = []
+
+    /// The share of a map's (non-negative) mass within `band` pixels of the image's edge.
+    /// - Parameters:
+    ///   - map: Height × width non-negative weights, row-major.
+    ///   - height: Rows.
+    ///   - width: Columns.
+    ///   - band: The border's width in pixels.
+    /// - Returns: The border's share of the total, in [0, 1] (0 for an empty map).
+    public static func borderShare(_ map: [Float], height: Int, width: Int, band: Int) -> Double {
+        var border = 0.0, total = 0.0
+        for y in 0 ..< height {
+            for x in 0 ..< width {
+                let v = Double(max(map[y * width + x], 0))
+                total += v
+                if y < band || x < band || y >= height - band || x >= width - band { border += v }
+            }
+        }
+        return total > 0 ? border / total : 0
+    }
+
+    /// The border band of an image of `height` × `width`: an eighth of its shorter side, at least one pixel.
+    public static func borderBand(height: Int, width: Int) -> Int { max(1, min(height, width) / 8) }
+
+    /// The share of Grad-CAM mass on the border above which an explanation is a warning sign
+    /// (a uniform map puts 44 % there with a band of an eighth).
+    public static let borderWarningShare = 0.6
 }
 
 extension TrainingRun {
@@ -133,6 +161,8 @@ extension TrainingRun {
         let scale = max(1, 112 / max(h, w))
         var correct: [(png: [UInt8], caption: String)] = [], wrong: [(png: [UInt8], caption: String)] = []
         var written: [String] = []
+        var onBorder: [String] = []
+        let band = Explanations.borderBand(height: h, width: w)
         for (i, sample) in chosen.enumerated() {
             var image = Array(x[i * c * h * w ..< (i + 1) * c * h * w])
             if let stats {
@@ -163,7 +193,11 @@ extension TrainingRun {
                     : [Float](repeating: 0, count: h * w)
                 let camPNG = try png(map, 0.5)
                 written.append(try writeOutput(Data(camPNG), "explanations/gradcam-\(name).png"))
-                items.append((camPNG, "Grad-CAM"))
+                let share = Explanations.borderShare(map, height: h, width: w, band: band)
+                if cam.spatial.count == 2 && share >= Explanations.borderWarningShare {
+                    onBorder.append("#\(sample.row - (data.test.first ?? 0)) (\(Int((share * 100).rounded())) %)")
+                }
+                items.append((camPNG, share >= Explanations.borderWarningShare ? "Grad-CAM ⚠ border" : "Grad-CAM"))
             }
             items.append((salPNG, "saliency"))
             if Int(sample.predicted) == Int(data.labels[sample.row]) { correct += items } else { wrong += items }
@@ -177,6 +211,11 @@ extension TrainingRun {
         if !correct.isEmpty { result.grids.append(.init(title: "Correct predictions", columns: perSample * 2, items: correct)) }
         if !wrong.isEmpty { result.grids.append(.init(title: "Wrong predictions", columns: perSample * 2, items: wrong)) }
         result.files = written
+        if !onBorder.isEmpty {
+            result.warnings.append("Grad-CAM puts \(Int(Explanations.borderWarningShare * 100)) % or more of its mass within \(band) pixels of the image "
+                + "border in \(onBorder.count) of \(chosen.count) explained images (\(onBorder.joined(separator: ", "))): the model may be "
+                + "using the frame, burnt-in text or acquisition artefacts rather than the anatomy. Look at these images before trusting it.")
+        }
         return result
     }
 

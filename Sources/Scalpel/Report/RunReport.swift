@@ -22,6 +22,8 @@ struct RunReport {
     var explanations: Explanations?
     /// The rows of each class in each split, in the order shown ("train", "validation", "test").
     var classCounts: [(split: String, counts: [Int])] = []
+    /// A training run's model card (nil for an evaluation).
+    var modelCard: ModelCard? = nil
 
     static func format(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "—" }
 
@@ -36,6 +38,7 @@ struct RunReport {
         var page = HTMLReport(title: title, subtitle: subtitle)
         page.section("Summary")
         page.keyValues(summary)
+        modelCard?.render(&page)
         let metrics = evaluation.metrics
         page.section("Diagnostic performance on the \(splitName) split")
         if let b = metrics.binary {
@@ -194,6 +197,7 @@ struct RunReport {
 
     func explain(_ explanations: Explanations, _ page: inout HTMLReport) throws {
         page.section("Explanations")
+        for warning in explanations.warnings { page.paragraph("⚠ Warning: " + warning) }
         for line in explanations.summary { page.paragraph(line) }
         for grid in explanations.grids {
             page.subsection(grid.title)

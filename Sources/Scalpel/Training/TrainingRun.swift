@@ -141,6 +141,9 @@ public struct TrainingConfig: Codable, Sendable {
     /// validation split the training loss) has not improved for this many epochs (`--early-stopping`;
     /// nil: train every epoch).
     public var earlyStopping: Int?
+    /// What the model is for and on whom (`--intended-use`), for the report's model card (nil: a
+    /// research model, not validated for clinical use).
+    public var intendedUse: String?
     /// The Scalpel that wrote the run: version and commit (`ScalpelBuild.summary`; nil in
     /// configurations of older versions).
     public var scalpel: String?
@@ -565,7 +568,8 @@ public final class TrainingRun {
                              history: history, selectedEpoch: report.selectedEpoch, evaluation: test, splitName: "test",
                              classNames: data.classNames, notes: data.notes, explanations: explanations,
                              classCounts: [("train", data.train), ("validation", data.validation), ("test", data.test)]
-                                 .filter { !$0.1.isEmpty }.map { ($0.0, data.classCounts($0.1)) })
+                                 .filter { !$0.1.isEmpty }.map { ($0.0, data.classCounts($0.1)) },
+                             modelCard: ModelCard.make(config: config, data: data, test: test, explanations: explanations))
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path); explanations in \(out.appending(path: "explanations").path)"
             + (encryptsOutputs ? " (checkpoints, report and explanations encrypted: decrypt with `scalpel decrypt`)" : ""))
