@@ -12,7 +12,7 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             The data is prepared as the model's training data was (see `scalpel eval`). No labels are needed: a \
             table may lack its label column, an image folder may hold its images without class folders, an .npy \
-            may come without --labels. Each row names its sample (the --id-column of a table, else its line; an \
+            may come without --labels, a UCR file may hold anything in its label column. Each row names its sample (the --id-column of a table, else its line; an \
             image's path; a MedMNIST split and index; an array index), gives the probability of every class by \
             name, and the decision: for two classes at the threshold the training run chose on validation (or \
             --threshold, or --target-sensitivity chosen again on the run's validation scores), else the most \

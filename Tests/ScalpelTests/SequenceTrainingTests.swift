@@ -79,6 +79,17 @@ import Testing
             #expect(evaluated.status == 0, "\(evaluated.stderr)")
             let scored = try metrics(again)["test"] as! [String: Any]
             #expect(scored["accuracy"] as? Double == t["accuracy"] as? Double && scored["f1_macro"] as? Double == t["f1_macro"] as? Double)
+            // New beats without labels ("?" where the label would be): one prediction per line, no truth column.
+            let text = try String(contentsOfFile: test, encoding: .utf8)
+            let unlabelled = folder.appending(path: "NEW.tsv")
+            try text.split(separator: "\n").map { "?" + $0.drop { $0 != "\t" } }.joined(separator: "\n")
+                .write(to: unlabelled, atomically: true, encoding: .utf8)
+            let beats = folder.appending(path: "beats.csv")
+            let predicted = try runScalpel(["predict", "--checkpoint", out.appending(path: "best.safetensors").path,
+                                            "--data", unlabelled.path, "--device", "cpu", "--out", beats.path])
+            #expect(predicted.status == 0, "\(predicted.stderr)")
+            let lines = try String(contentsOf: beats, encoding: .utf8).split(separator: "\n")
+            #expect(lines.first == "line,probability class 1,probability class 2,probability class 3,predicted" && lines.count == 31, "\(lines.prefix(2))")
         }
     }
 

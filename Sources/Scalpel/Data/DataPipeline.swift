@@ -147,7 +147,7 @@ extension PreparedData {
             switch pipeline.kind {
             case .table: prepared = try evaluationTable(source, pipeline, label: label, requireLabels: requireLabels)
             case .images: prepared = try evaluationImages(source, pipeline, split: split)
-            case .sequences: prepared = try evaluationSequences(source, pipeline)
+            case .sequences: prepared = try evaluationSequences(source, pipeline, requireLabels: requireLabels)
             }
         } catch let error as ScalpelError {
             throw error
@@ -261,10 +261,21 @@ extension PreparedData {
                             sampleIDs: zip(names, chosen).flatMap { name, part in (0 ..< part.count).map { "\(name) \($0)" } }, sampleIDName: "sample")
     }
 
-    static func evaluationSequences(_ source: DataSource, _ pipeline: DataPipeline) throws -> PreparedData {
+    static func evaluationSequences(_ source: DataSource, _ pipeline: DataPipeline, requireLabels: Bool = true) throws -> PreparedData {
         let url = source.url
         let mapping = try UCRLabelMapping(labels: pipeline.fileClasses)
-        let file = try source.ucr(labelMapping: mapping)
+        var file: UCRDataset
+        var labelled = true
+        do {
+            file = try source.ucr(labelMapping: mapping)
+        } catch let error as ClinicDataError {
+            guard !requireLabels else { throw error }
+            // Series to predict: the first column (the UCR layout keeps one) holds no known label, so
+            // whatever it holds is read as a stand-in for one; a file bad for another reason fails again, naming it.
+            file = try UCRDataset(bytes: placeholderLabels(try source.bytes(), label: pipeline.fileClasses[0]), source: source.path,
+                                  labelMapping: mapping, confidential: source.isEncrypted)
+            labelled = false
+        }
         let length = pipeline.sampleShape[1]
         guard file.seriesLength <= length else {
             throw ScalpelError.invalidArgument("\(url.path): series of up to \(file.seriesLength) values; the model takes at most \(length)")
@@ -275,6 +286,26 @@ extension PreparedData {
                             labels: padded.labels, classNames: pipeline.classNames, train: [], validation: [], test: Array(0 ..< padded.count),
                             notes: ["normalisation": "none: the series as the file gives them",
                                     "series length": padded.isVariableLength ? "up to \(length), zero-padded and masked" : "\(length)"],
-                            pipeline: pipeline, sampleIDs: file.lineNumbers.map(String.init), sampleIDName: "line")
+                            pipeline: pipeline, hasLabels: labelled, sampleIDs: file.lineNumbers.map(String.init), sampleIDName: "line")
+    }
+
+    /// UCR bytes with each line's first field (up to the first tab, comma or space) replaced by `label`.
+    static func placeholderLabels(_ bytes: [UInt8], label: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var atLineStart = true, inFirstField = false
+        for byte in bytes {
+            if atLineStart && byte != 0x0A && byte != 0x0D {
+                out += Array(label.utf8)
+                (atLineStart, inFirstField) = (false, true)
+            }
+            if inFirstField {
+                guard byte == 0x09 || byte == 0x2C || byte == 0x20 || byte == 0x0A || byte == 0x0D else { continue }
+                inFirstField = false
+            }
+            out.append(byte)
+            if byte == 0x0A { atLineStart = true }
+        }
+        return out
     }
 }

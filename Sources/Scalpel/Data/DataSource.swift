@@ -43,6 +43,12 @@ public struct DataSource {
         EncryptedFile.recordedExtension(path: path) ?? URL(fileURLWithPath: path).pathExtension.lowercased()
     }
 
+    /// The file's bytes (the decrypted ones for an encrypted file).
+    func bytes() throws -> [UInt8] {
+        if let plaintext { return [UInt8](plaintext) }
+        do { return [UInt8](try Data(contentsOf: url)) } catch { throw ScalpelError.io(path: path, reason: "cannot be read (\(error.localizedDescription))") }
+    }
+
     func csv() throws -> CSVTable {
         if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path, confidential: true) }
         return try CSVTable.load(from: url)
