@@ -50,30 +50,33 @@ static int resolve(void *library, const char *library_name, const char *const *n
     return 0;
 }
 
+/// Opens the first of `libraries` that loads and resolves `names` into `slots`; `install` says
+/// what to install when none loads. 0, or -1 with the reason in `error`.
+static int load(const char *const *libraries, const char *library_name, const char *install, const char *const *names, void ***slots,
+                char *error, size_t size) {
+    void *handle = open_first(libraries);
+    if (!handle) {
+        snprintf(error, size, "%s", install);
+        return -1;
+    }
+    return resolve(handle, library_name, names, slots, error, size);
+}
+
 int scalpel_png_load(char *error, size_t error_size) {
     if (png_free) return 0;
     static const char *const libraries[] = {"libpng16.so.16", "libpng16.so", NULL};
-    void *handle = open_first(libraries);
-    if (!handle) {
-        snprintf(error, error_size, "PNG images need libpng: install it (apt-get install libpng16-16)");
-        return -1;
-    }
     static const char *const names[] = {"png_image_begin_read_from_memory", "png_image_finish_read", "png_image_free", NULL};
     void **slots[] = {(void **)&png_begin, (void **)&png_finish, (void **)&png_free};
-    return resolve(handle, "libpng16", names, slots, error, error_size);
+    return load(libraries, "libpng16", "PNG images need libpng: install it (apt-get install libpng16-16)", names, slots, error, error_size);
 }
 
 int scalpel_jpeg_load(char *error, size_t error_size) {
     if (tj_destroy) return 0;
     static const char *const libraries[] = {"libturbojpeg.so.0", "libturbojpeg.so", NULL};
-    void *handle = open_first(libraries);
-    if (!handle) {
-        snprintf(error, error_size, "JPEG images need libjpeg-turbo's TurboJPEG library: install it (apt-get install libturbojpeg0)");
-        return -1;
-    }
     static const char *const names[] = {"tjInitDecompress", "tjDecompressHeader3", "tjDecompress2", "tjGetErrorStr2", "tjDestroy", NULL};
     void **slots[] = {(void **)&tj_init, (void **)&tj_header, (void **)&tj_decompress, (void **)&tj_error, (void **)&tj_destroy};
-    return resolve(handle, "libturbojpeg", names, slots, error, error_size);
+    return load(libraries, "libturbojpeg", "JPEG images need libjpeg-turbo's TurboJPEG library: install it (apt-get install libturbojpeg0)",
+                names, slots, error, error_size);
 }
 
 int scalpel_dicom_load(const char *library, char *error, size_t error_size) {

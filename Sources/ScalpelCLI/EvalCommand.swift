@@ -62,9 +62,7 @@ struct SavedModelOptions: ParsableArguments {
     /// data are checked, before anything is written: `outputs` are the names this command
     /// writes, which must not be there already).
     func trainer(_ device: DeviceOptions, outputs: [String]) throws -> TrainingRun {
-        guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
-            throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
-        }
+        let which = try EvaluationSplit.parse(split)
         let trainer = try TrainingRun.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
                                         keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
         trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs + (Profiler.isEnabled && !outputs.contains("profile.json") ? ["profile.json"] : []))

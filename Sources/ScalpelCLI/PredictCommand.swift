@@ -59,11 +59,12 @@ struct PredictCommand: ParsableCommand {
             guard threshold == nil || targetSensitivity == nil else {
                 throw ScalpelError.invalidArgument("give --threshold or --target-sensitivity, not both")
             }
-            guard let which = EvaluationSplit(rawValue: split == "val" ? "validation" : split) else {
-                throw ScalpelError.invalidArgument("--split \(split): choose test, validation, train or all")
-            }
+            let which = try EvaluationSplit.parse(split)
             let encrypted = encryptOutputs ?? (EncryptedFile.isEncrypted(path: checkpoint) || EncryptedFile.isEncrypted(path: data))
-            let target = URL(fileURLWithPath: encrypted && !out.hasSuffix(".enc") ? out + ".enc" : out)
+            // The file the run writes: --out, with .enc when encrypted (given or not).
+            let given = URL(fileURLWithPath: out)
+            let name = encrypted && given.pathExtension == "enc" ? given.deletingPathExtension().lastPathComponent : given.lastPathComponent
+            let target = given.deletingLastPathComponent().appending(path: encrypted ? name + ".enc" : name)
             if FileManager.default.fileExists(atPath: target.path) && !overwrite {
                 throw ScalpelError.invalidArgument("\(target.path) exists; give --overwrite to replace it, or another --out")
             }
@@ -72,26 +73,15 @@ struct PredictCommand: ParsableCommand {
                                             encryptOutputs: encrypted, requireLabels: false)
             let rule: PredictionThreshold = threshold.map { .probability($0) } ?? targetSensitivity.map { .targetSensitivity($0) } ?? .saved
             var predictions = try run.predictions(threshold: rule)
-            if let idColumn {
-                predictions = try TrainingRun.naming(predictions, byColumn: idColumn, of: data,
-                                                     keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
-            }
-            let text = Data(predictions.csv().utf8)
-            if encrypted {
-                guard let keys = try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile) else {
-                    throw ScalpelError.invalidArgument("encrypted predictions need a key: give --key-file or --passphrase-file, or set SCALPEL_KEY")
-                }
-                try AtomicFile.write(try EncryptedFile.seal(text, keys: keys, fileExtension: "csv"), to: target)
-            } else {
-                try AtomicFile.write(text, to: target)
-            }
-            outcome.outputs = [target.path]
+            if let idColumn { predictions = try run.naming(predictions, byColumn: idColumn) }
+            let written = try run.write(predictions, as: name)
+            outcome.outputs = [written.path]
             outcome.device = "\(run.trainer.backend.id) (\(run.trainer.backend.displayName))"
             let counts = Dictionary(predictions.decisions.map { ($0, 1) }, uniquingKeysWith: +)
             print("Predicted \(predictions.ids.count) samples with \(checkpoint): "
                 + predictions.classNames.enumerated().map { "\($0.element) \(counts[Int32($0.offset)] ?? 0)" }.joined(separator: ", ")
                 + " (\(predictions.rule)); device \(run.trainer.backend.id)")
-            print("Wrote \(target.path)" + (encrypted ? " (encrypted: AES-256-GCM)" : ""))
+            print("Wrote \(written.path)" + (encrypted ? " (encrypted: AES-256-GCM)" : ""))
         } }
     }
 }

@@ -62,6 +62,15 @@ struct PredictTests {
                                       "--id-column", "mrn", "--out", folder.appending(path: "y.csv").path])
         #expect(missing.status != 0 && missing.stderr.contains("no column 'mrn'"), "\(missing.stderr)")
 
+        // An id that a spreadsheet would run as a formula is written as text.
+        let formula = folder.appending(path: "formula.csv")
+        try (unlabelled.enumerated().map { $0.offset == 1 ? "=HYPERLINK(1)" + $0.element.drop { $0 != "," } : $0.element }
+            .joined(separator: "\n") + "\n").write(to: formula, atomically: true, encoding: .utf8)
+        let guarded = folder.appending(path: "guarded.csv")
+        #expect(try runScalpel(["predict", "--checkpoint", run.appending(path: "best.safetensors").path, "--data", formula.path,
+                                "--id-column", "record", "--device", "cpu", "--out", guarded.path]).status == 0)
+        #expect(try read(guarded).rows.first?.first == "'=HYPERLINK(1)")
+
         // Encrypted patients give encrypted predictions, and no plaintext beside them.
         let env: [String: String?] = ["SCALPEL_KEY": String(repeating: "ab", count: 32), "SCALPEL_AUDIT_LOG": folder.appending(path: "audit.log").path]
         let sealed = folder.appending(path: "new.csv.enc")

@@ -140,13 +140,7 @@ extension PreparedData {
         if scaling.dividedBy255 { values = values.map { $0 / 255 } }
         if let standardizer = scaling.standardizer { values = try standardizer.transform(values) }
         if let mean = scaling.channelMean, let std = scaling.channelStandardDeviation {
-            let area = sample.dropFirst().reduce(1, *), per = sample.reduce(1, *)
-            for s in 0 ..< values.count / per {
-                for ch in 0 ..< sample[0] {
-                    let base = s * per + ch * area
-                    for i in 0 ..< area { values[base + i] = Float((Double(values[base + i]) - mean[ch]) / std[ch]) }
-                }
-            }
+            values = standardised(values, channels: sample[0], plane: sample.dropFirst().reduce(1, *), mean: mean, std: std)
         }
     }
 

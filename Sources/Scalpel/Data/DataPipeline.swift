@@ -105,6 +105,17 @@ public enum EvaluationSplit: String, Sendable, CaseIterable {
     /// A MedMNIST file's test split, or every row of a table or UCR file.
     case auto
     case train, validation, test, all
+
+    /// The split an option names: test, validation (or val), train, all, or auto.
+    /// - Parameter text: The option's value.
+    /// - Returns: The split.
+    /// - Throws: `ScalpelError` naming `--split` and the choices.
+    public static func parse(_ text: String) throws -> EvaluationSplit {
+        guard let split = EvaluationSplit(rawValue: text == "val" ? "validation" : text) else {
+            throw ScalpelError.invalidArgument("--split \(text): choose test, validation, train or all")
+        }
+        return split
+    }
 }
 
 extension PreparedData {

@@ -52,22 +52,18 @@ public struct Predictions: Sendable {
     public static func logOdds(_ p: Double) -> Float { Float(log(p / (1 - p))) }
 
     /// The CSV text: a header (the id column, `probability <class>` for each class, `predicted`
-    /// and, when known, `true`), then one line per sample; probabilities with six decimals.
+    /// and, when known, `true`), then one line per sample; probabilities with six decimals. Text
+    /// fields are quoted as needed and kept from running as spreadsheet formulas
+    /// (`Explanations.csvField`).
     public func csv() -> String {
         var lines = [([idName] + classNames.map { "probability \($0)" } + ["predicted"] + (truth == nil ? [] : ["true"]))
-            .map(Self.field).joined(separator: ",")]
+            .map(Explanations.csvField).joined(separator: ",")]
         lines.reserveCapacity(ids.count + 1)
         for (r, id) in ids.enumerated() {
-            var cells = [Self.field(id)] + probabilities[r].map { String(format: "%.6f", $0) } + [Self.field(classNames[Int(decisions[r])])]
-            if let truth { cells.append(Self.field(classNames[Int(truth[r])])) }
+            var cells = [Explanations.csvField(id)] + probabilities[r].map { String(format: "%.6f", $0) } + [Explanations.csvField(classNames[Int(decisions[r])])]
+            if let truth { cells.append(Explanations.csvField(classNames[Int(truth[r])])) }
             lines.append(cells.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// A CSV field, quoted when it holds a comma, a quote, a line break or surrounding spaces.
-    static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) || text.first == " " || text.last == " " else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

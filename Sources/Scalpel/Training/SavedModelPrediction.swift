@@ -63,16 +63,15 @@ extension TrainingRun {
 }
 
 extension TrainingRun {
-    /// `predictions` of the table at `path` named by its column `column` (a record number, passed
-    /// through as it is) instead of by line.
+    /// `predictions` of this run's table named by its column `column` (a record number, passed
+    /// through as it is) instead of by line; an encrypted table is read with the run's keys.
     /// - Parameters:
     ///   - predictions: Predictions of the table's rows, named by line.
     ///   - column: The column whose cells name the rows.
-    ///   - path: The CSV table (decrypted in memory with `keys` when it is encrypted).
-    ///   - keys: The keys of an encrypted table.
     /// - Returns: The predictions with the column's values as ids and the column's name as the id column.
     /// - Throws: `ScalpelError` when the data is not a table or has no such column.
-    public static func naming(_ predictions: Predictions, byColumn column: String, of path: String, keys: KeyRing?) throws -> Predictions {
+    public func naming(_ predictions: Predictions, byColumn column: String) throws -> Predictions {
+        let path = config.data
         guard PreparedData.kind(of: path) == .table, predictions.idName == "line" else {
             throw ScalpelError.invalidArgument("--id-column \(column): only a CSV table's rows are named by a column")
         }
@@ -87,5 +86,16 @@ extension TrainingRun {
         named.ids = predictions.ids.map { byLine[$0] ?? $0 }
         named.idName = column
         return named
+    }
+
+    /// Writes `predictions` as the CSV file `name` in the run's output folder, atomically and
+    /// private to its owner, encrypted (`name.enc`) when the run's outputs are.
+    /// - Parameters:
+    ///   - predictions: What to write.
+    ///   - name: The file's name, without `.enc`.
+    /// - Returns: The file written.
+    @discardableResult
+    public func write(_ predictions: Predictions, as name: String) throws -> URL {
+        URL(fileURLWithPath: config.out).appending(path: try writeOutput(Data(predictions.csv().utf8), name))
     }
 }
