@@ -43,7 +43,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A separate test file: a UCR archive's TEST file, or a CSV table (a later period, another site) prepared with the training file's statistics; the training file then gives the training and validation rows.")
     var test: String?
 
-    @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation (default: 0).")
+    @Option(name: .customLong("validation-fraction"), help: "With --test: the fraction of the training file held out (stratified) for validation (default: 0). An image folder with train/ and test/ but no val/ holds out this fraction of train/ (default: 0.15).")
     var validationFraction: Double?
 
     @Option(help: "How the reported epoch is chosen: auto (default), val-auroc, val-loss, train-loss or last.")
@@ -121,7 +121,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "DICOM: the display window CENTER,WIDTH in the modality's units (Hounsfield units for CT) applied to every file (default: each file's own window, else its range).")
     var window: String?
 
-    @Option(help: "CSV and .npy: the train, validation and test shares, as percentages or fractions (default: 70,15,15).")
+    @Option(help: "CSV, .npy and image folders without train/ and test/: the train, validation and test shares, as percentages or fractions (default: 70,15,15).")
     var split: String?
 
     @Option(help: ArgumentHelp("The model: " + [PreparedData.Kind.table, .images, .sequences].map { kind in
