@@ -2,7 +2,7 @@
 // Scalpel: a deep-learning training runtime in Swift that runs its kernels on OpenCL devices
 // and falls back to pure-Swift CPU kernels. Modules, top to bottom (docs/architecture.md):
 //   scalpel (CLI) → ScalpelBenchmarks → Scalpel (runtime, data sets, model recipes, trainer, runs)
-//   → ScalpelConformance, ScalpelPrivacy, ScalpelReport → ScalpelMetrics → ScalpelData
+//   → ScalpelConformance, ScalpelPrivacy, ScalpelReport, ScalpelONNX → ScalpelMetrics → ScalpelData
 //   → ScalpelNN → ScalpelTensor → ScalpelCore (backend protocol) ← ScalpelCPU, ScalpelOpenCL
 import Foundation
 import PackageDescription
@@ -48,6 +48,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        // ONNX export: the runtime library only; the code generated from onnx.proto is committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation` (scripts/docs.sh): the DocC catalogs.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -105,7 +107,15 @@ let package = Package(
         .target(
             name: "Scalpel",
             dependencies: ["ScalpelCore", "ScalpelCPU", "ScalpelOpenCL", "ScalpelTensor", "ScalpelNN", "ScalpelIO", "ScalpelData",
-                           "ScalpelMetrics", "ScalpelReport", "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI", "ScalpelBuildInfo"]),
+                           "ScalpelMetrics", "ScalpelReport", "ScalpelPrivacy", "ScalpelConformance", "CScalpelMPI", "ScalpelBuildInfo",
+                           "ScalpelONNX"]),
+
+        // ONNX export: a graph builder over the types generated from ONNX's onnx.proto
+        // (scripts/generate_onnx_proto.sh) and each layer's evaluation-mode nodes.
+        .target(
+            name: "ScalpelONNX",
+            dependencies: ["ScalpelNN", "ScalpelTensor", "ScalpelCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"]),
 
         // Benchmarks of kernels and training steps (`scalpel bench`).
         .target(name: "ScalpelBenchmarks", dependencies: ["Scalpel"]),

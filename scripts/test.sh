@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh openmpi-bin libopenmpi-dev   # MPI for the data-parallel tests (mpirun -np 2)
-python3 -c "import safetensors, numpy" 2>/dev/null || python3 -m pip install --quiet safetensors numpy
+# Python peers the tests check against: safetensors, and ONNX with ONNX Runtime for the exported models.
+python3 -c "import safetensors, numpy, onnx, onnxruntime" 2>/dev/null || python3 -m pip install --quiet safetensors numpy onnx onnxruntime
 export SCALPEL_REQUIRE_OPENCL="${SCALPEL_REQUIRE_OPENCL:-1}"
 export SCALPEL_REQUIRE_PYTHON="${SCALPEL_REQUIRE_PYTHON:-1}"
 export SCALPEL_REQUIRE_MPI="${SCALPEL_REQUIRE_MPI:-1}"

@@ -9,5 +9,6 @@
 @_exported import ScalpelData
 @_exported import ScalpelMetrics
 @_exported import ScalpelNN
+@_exported import ScalpelONNX
 @_exported import ScalpelOpenCL
 @_exported import ScalpelTensor

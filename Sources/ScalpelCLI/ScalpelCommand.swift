@@ -10,7 +10,7 @@ struct ScalpelCommand: ParsableCommand {
         commandName: "scalpel",
         abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
         version: "scalpel \(ScalpelBuild.version) (commit \(ScalpelBuild.commit))",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
                       DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }

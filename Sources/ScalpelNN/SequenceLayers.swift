@@ -176,6 +176,10 @@ public final class SinusoidalPositionalEncoding: Module, Layer {
         table = ConstantTable(values: values)
     }
 
+    /// The code, (maxLength, dModel) row-major: row t is what step t gets added (what an
+    /// exported graph holds as a constant).
+    public var code: [Float] { table.values }
+
     /// x (N, L, dModel) plus the table's first L rows; throws `ScalpelError.shapeMismatch` unless x is
     /// (N, L ≤ maxLength, dModel).
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
