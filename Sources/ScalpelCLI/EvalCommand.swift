@@ -61,10 +61,11 @@ struct SavedModelOptions: ParsableArguments {
     /// The trainer around the saved model, holding the output folder (claimed once the model and
     /// data are checked, before anything is written: `outputs` are the names this command
     /// writes, which must not be there already).
-    func trainer(_ device: DeviceOptions, outputs: [String]) throws -> TrainingRun {
+    func trainer(_ device: DeviceOptions, outputs: [String], subgroupColumn: String? = nil) throws -> TrainingRun {
         let which = try EvaluationSplit.parse(split)
         let trainer = try TrainingRun.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
-                                        keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs)
+                                        keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs,
+                                        subgroupColumn: subgroupColumn)
         trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs + (Profiler.isEnabled && !outputs.contains("profile.json") ? ["profile.json"] : []))
         if Profiler.isEnabled { Profiler.shared.outputFolder = URL(fileURLWithPath: out) }
         return trainer
@@ -89,9 +90,12 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("no-explanations"), help: "Leave out the explanations (faster).")
     var noExplanations = false
 
+    @Option(name: .customLong("subgroup-column"), help: "CSV: a column naming subgroups (sex, age band, site): the report gives each group's counts, sensitivity, specificity and AUROC with intervals.")
+    var subgroupColumn: String?
+
     func run() throws {
         try runReportingErrors { try audited("eval", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
-            let trainer = try saved.trainer(options, outputs: RunFolder.outputNames)
+            let trainer = try saved.trainer(options, outputs: RunFolder.outputNames, subgroupColumn: subgroupColumn)
             outcome.outputs = [saved.out]
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
             outcome.metrics = auditMetrics(report.test)

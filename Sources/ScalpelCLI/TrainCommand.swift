@@ -8,6 +8,7 @@ import ScalpelPrivacy
 
 extension SelectionOption: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
+extension CalibrationMethod: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,6 +103,12 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .customLong("group-column"), help: "CSV: the column that groups rows (a patient id): each group's rows all go to one split, so no patient is in two.")
     var groupColumn: String?
+
+    @Option(help: "Repair the probabilities after training: temperature (one temperature dividing the logits, fitted on the validation split; stored in the checkpoint and applied by eval, predict and export; the report shows calibration before and after).")
+    var calibrate: CalibrationMethod?
+
+    @Option(name: .customLong("subgroup-column"), help: "CSV: a column naming subgroups (sex, age band, site): the report gives each group's counts, sensitivity, specificity and AUROC with intervals.")
+    var subgroupColumn: String?
 
     @Option(name: .customLong("intended-use"), help: "What the model is for and on whom (the report's model card; default: a research model, not validated for clinical use).")
     var intendedUse: String?
@@ -277,6 +284,8 @@ struct TrainCommand: ParsableCommand {
         if let split { config.split = try TrainCommand.fractions(split) }
         try applyImageOptions(to: &config)
         config.intendedUse = intendedUse
+        config.calibrate = calibrate
+        config.subgroupColumn = subgroupColumn
         config.model = model
         let defaults = recipe.defaults
         config.epochs = epochs ?? defaults.epochs
@@ -322,6 +331,8 @@ struct TrainCommand: ParsableCommand {
         if let split { config.split = try TrainCommand.fractions(split) }
         try applyImageOptions(to: &config)
         if let intendedUse { config.intendedUse = intendedUse }
+        if let calibrate { config.calibrate = calibrate }
+        if let subgroupColumn { config.subgroupColumn = subgroupColumn }
         if let model { config.model = model }
         if let epochs { config.epochs = epochs }
         if let batchSize { config.batchSize = batchSize }

@@ -24,6 +24,10 @@ struct RunReport {
     var classCounts: [(split: String, counts: [Int])] = []
     /// A training run's model card (nil for an evaluation).
     var modelCard: ModelCard? = nil
+    /// Temperature scaling's summary and the test split's evaluation before it (nil: not calibrated).
+    var calibration: (summary: CalibrationSummary, uncalibrated: Evaluation)? = nil
+    /// Test metrics per subgroup of `--subgroup-column` (nil: none asked for).
+    var subgroups: SubgroupMetrics? = nil
 
     static func format(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "—" }
 
@@ -107,6 +111,7 @@ struct RunReport {
             page.figure(svg: heatmap.svg(), caption: "Confusion matrix (rows: truth, columns: the most probable class).")
         }
         if !classCounts.isEmpty { try counts(&page) }
+        if let subgroups { try subgroupTable(subgroups, &page) }
         try curves(&page)
         if !history.isEmpty { try training(&page) }
         if let explanations { try explain(explanations, &page) }
@@ -152,9 +157,58 @@ struct RunReport {
         } else {
             page.note("ROC and precision-recall curves need both positive and negative cases; this split lacks one.")
         }
-        // Calibration: binary, the probability of class 1; multi-class, the top label's probability against being right.
+        if n > 0 {
+            let what = k == 2 ? "Reliability diagram: predicted probability of \(classNames[1]) against the observed frequency"
+                : "Reliability diagram: the top class's probability against how often it was right"
+            if let calibration {
+                figures.append((try reliability(calibration.uncalibrated, title: "Before temperature scaling").svg(), what + ", the model's own probabilities."))
+                figures.append((try reliability(evaluation, title: String(format: "After temperature scaling (T = %.3f)", calibration.summary.temperature)).svg(),
+                                what + ", after temperature scaling."))
+            } else {
+                figures.append((try reliability(evaluation, title: k == 2 ? "Calibration" : "Calibration (top label)").svg(), what + "."))
+            }
+        }
+        if !figures.isEmpty {
+            page.section("Curves and calibration")
+            page.figureRow(figures)
+        }
+        if let summary = calibration?.summary {
+            try page.table(header: ["temperature scaling", "before", "after"],
+                           rows: [["validation ECE (T fitted here)", Self.format(summary.validationECEBefore), Self.format(summary.validationECEAfter)],
+                                  ["\(splitName) ECE", Self.format(summary.testECEBefore), Self.format(summary.testECEAfter)],
+                                  ["\(splitName) Brier score", Self.format(summary.testBrierBefore), Self.format(summary.testBrierAfter)]],
+                           caption: String(format: "The logits divided by T = %.4f, fitted on the validation split by the lowest negative log-likelihood. "
+                               + "It changes no prediction at p = 0.5 between the most probable classes and no ranking (AUROC); "
+                               + "the decision threshold was chosen on the calibrated validation scores.", summary.temperature))
+        }
+    }
+
+    /// One row per subgroup: its rows, its classes and its metrics with intervals.
+    func subgroupTable(_ subgroups: SubgroupMetrics, _ page: inout HTMLReport) throws {
+        page.section("Subgroups by \(subgroups.column)")
+        let names = SubgroupMetrics.metricNames(classes: classNames.count)
+        let labels = ["sensitivity": "sensitivity", "specificity": "specificity", "auroc": "AUROC", "accuracy": "accuracy",
+                      "macroRecall": "macro recall", "macroAUROC": "macro AUROC"]
+        let header = [subgroups.column, "rows"] + classNames.map { "\($0) rows" } + names.flatMap { [labels[$0] ?? $0, "95% interval"] }
+        let rows = subgroups.groups.map { group in
+            [group.value, String(group.rows)] + group.classCounts.map(String.init) + names.flatMap { name -> [String] in
+                let metric = group.metrics[name]
+                guard let estimate = metric?.estimate else { return ["not defined", metric?.reason ?? ""] }
+                return [Self.format(estimate), metric?.interval.map { String(format: "%.4f – %.4f", $0.low, $0.high) } ?? (metric?.reason ?? "—")]
+            }
+        }
+        try page.table(header: header, rows: rows,
+                       caption: "The \(splitName) split's metrics in each group of \(subgroups.column)"
+                           + (classNames.count == 2 ? ", at \(subgroups.threshold)" : "") + ", with bootstrap 95% intervals. "
+                           + "A gap between groups larger than their intervals is a warning sign; a small group gives wide intervals.")
+    }
+
+    /// The reliability diagram of `evaluation`: binary, the probability of class 1; multi-class,
+    /// the top label's probability against being right.
+    func reliability(_ evaluation: Evaluation, title: String) throws -> LineChart {
+        let k = classNames.count
         var probabilities: [Double] = [], outcomes: [Bool] = []
-        for r in 0 ..< n {
+        for r in 0 ..< evaluation.truth.count {
             let row = (0 ..< k).map { Double(min(Foundation.exp(evaluation.logProbabilities[r * k + $0]), 1)) }
             if k == 2 {
                 probabilities.append(row[1])
@@ -165,16 +219,7 @@ struct RunReport {
                 outcomes.append(Int(evaluation.truth[r]) == top)
             }
         }
-        if n > 0 {
-            let chart = try LineChart.reliabilityDiagram(probabilities: probabilities, outcomes: outcomes,
-                                                         title: k == 2 ? "Calibration" : "Calibration (top label)")
-            figures.append((chart.svg(), k == 2 ? "Reliability diagram: predicted probability of \(classNames[1]) against the observed frequency."
-                : "Reliability diagram: the top class's probability against how often it was right."))
-        }
-        if !figures.isEmpty {
-            page.section("Curves and calibration")
-            page.figureRow(figures)
-        }
+        return try LineChart.reliabilityDiagram(probabilities: probabilities, outcomes: outcomes, title: title)
     }
 
     func training(_ page: inout HTMLReport) throws {

@@ -28,6 +28,9 @@ public struct EvaluationReport: Encodable {
     /// How the data was prepared for the model (normalisation, missing values, unseen categories,
     /// the split read).
     public var notes: [String: String]
+    /// The metrics per subgroup of `--subgroup-column` (nil: none asked for, or the data is
+    /// encrypted: its values are patient data, shown only in the encrypted report).
+    public var subgroups: SubgroupMetrics? = nil
     /// What the metrics rank and threshold.
     public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
 }
@@ -40,7 +43,7 @@ extension TrainingRun {
     /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
                              out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
-                             encryptOutputs: Bool? = nil, requireLabels: Bool = true) throws -> TrainingRun {
+                             encryptOutputs: Bool? = nil, requireLabels: Bool = true, subgroupColumn: String? = nil) throws -> TrainingRun {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
@@ -58,6 +61,8 @@ extension TrainingRun {
         config.data = path
         config.test = nil
         config.labels = labels
+        config.subgroupColumn = subgroupColumn
+        config.calibrate = nil  // the run's temperature is applied from the checkpoint, not fitted again
         (config.keyFile, config.passphraseFile, config.encryptOutputs) = (keyFile, passphraseFile, encryptOutputs)
         let trainer = try SavedModelCheck.building(under: largestTensor, source: checkpoint) {
             try TrainingRun(config: config, data: data, runtime: runtime, keys: keys)
@@ -71,6 +76,13 @@ extension TrainingRun {
         }
         if let text = file.metadata[StoredValidationScores.metadataKey] {
             trainer.validationScores = try? JSONDecoder().decode(StoredValidationScores.self, from: Data(text.utf8))
+        }
+        if let text = file.metadata[TemperatureScaling.metadataKey] {
+            guard let temperature = Float(text), temperature.isFinite, temperature > 0 else {
+                throw ScalpelError.io(path: checkpoint, reason: "the checkpoint's temperature is unreadable")
+            }
+            trainer.trainer.temperature = temperature
+            trainer.data.notes["calibration"] = "temperature scaling from the training run: logits divided by \(temperature)"
         }
         trainer.checkpointPath = checkpoint
         return trainer
@@ -87,9 +99,10 @@ extension TrainingRun {
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
         let predictions = Predictions(test, rows: data.test, data: data, threshold: threshold.map { ($0.0, $0.1.threshold) }, labelled: true)
         _ = try writeOutput(Data(predictions.csv().utf8), "predictions.csv")
+        let subgroups = try subgroupMetrics(test, rows: data.test, threshold: threshold)
         let report = EvaluationReport(checkpoint: checkpointPath ?? "", data: config.data, test: test.metrics,
                                       device: "\(backend.id) (\(backend.displayName))", classNames: data.classNames, rows: data.test.count,
-                                      notes: data.notes)
+                                      notes: data.notes, subgroups: data.encryptedSource ? nil : subgroups)
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
         let explained = wanted ? try explain(rows: data.test, predicted: test.predicted) : nil
         let page = RunReport(title: "Scalpel evaluation: \(config.model) on \(URL(fileURLWithPath: config.data).lastPathComponent)",
@@ -99,7 +112,7 @@ extension TrainingRun {
                                        ("classes", data.classNames.joined(separator: ", ")),
                                        ("Scalpel", "\(ScalpelBuild.version), commit \(ScalpelBuild.commit)")],
                              evaluation: test, splitName: "evaluated", classNames: data.classNames, notes: data.notes, explanations: explained,
-                             classCounts: [("evaluated", data.classCounts(data.test))])
+                             classCounts: [("evaluated", data.classCounts(data.test))], subgroups: subgroups)
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path)")
         return report

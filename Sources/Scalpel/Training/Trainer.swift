@@ -177,6 +177,9 @@ public final class Trainer {
     /// Called when an epoch becomes the best so far, while the model holds its (averaged)
     /// weights: save a checkpoint here (nil: nothing).
     public var onImprovement: ((EpochRecord) throws -> Void)?
+    /// The temperature `evaluate` divides the logits by (temperature scaling; nil: none). Set
+    /// after training, from `TemperatureScaling.fit` on the validation split or a checkpoint.
+    public var temperature: Float?
     /// Every epoch trained so far.
     public internal(set) var history: [EpochRecord] = []
     /// The MPI job of a data-parallel run (nil: a single process).
@@ -427,7 +430,8 @@ public final class Trainer {
             for start in stride(from: 0, to: rows.count, by: 256) {
                 let chunk = Array(rows[start ..< min(rows.count, start + 256)])
                 let index = try Tensor(chunk.map(Float.init), shape: [chunk.count], on: backend)
-                let logits = try forward(index, rows: chunk)
+                var logits = try forward(index, rows: chunk)
+                if let temperature { logits = try logits / temperature }
                 let y = try labels.indexSelect(axis: 0, index)
                 lossSum += Double(try logits.crossEntropy(labels: y).item()) * Double(chunk.count)
                 // Log-probabilities, not probabilities: a confident model's fp32 softmax rounds many

@@ -34,6 +34,13 @@ public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// How a run repairs its probabilities after training (`--calibrate`).
+public enum CalibrationMethod: String, Codable, Sendable, CaseIterable {
+    /// Temperature scaling: one T dividing every logit, fitted on the validation split
+    /// (`TemperatureScaling`), stored in the checkpoint and applied by eval, predict and export.
+    case temperature
+}
+
 /// How `--select` picks the reported epoch: `auto`, or one rule.
 public enum SelectionOption: String, Codable, Sendable, CaseIterable {
     /// The validation AUROC when there is a validation split, else the lowest training loss.
@@ -144,6 +151,12 @@ public struct TrainingConfig: Codable, Sendable {
     /// What the model is for and on whom (`--intended-use`), for the report's model card (nil: a
     /// research model, not validated for clinical use).
     public var intendedUse: String?
+    /// Repair the probabilities after training (`--calibrate`; nil: none): temperature scaling
+    /// fitted on the validation split, which the run must have.
+    public var calibrate: CalibrationMethod?
+    /// CSV: a column whose values name subgroups (sex, age band, site) to report the test
+    /// metrics of separately (`--subgroup-column`; nil: none).
+    public var subgroupColumn: String?
     /// The Scalpel that wrote the run: version and commit (`ScalpelBuild.summary`; nil in
     /// configurations of older versions).
     public var scalpel: String?
@@ -373,6 +386,10 @@ public final class TrainingRun {
         if let target = config.targetSensitivity, !(0 < target && target <= 1) || data.classCount != 2 {
             throw ScalpelError.invalidArgument("--target-sensitivity \(target) needs a value in (0, 1] and a binary task")
         }
+        if config.calibrate != nil && data.validation.isEmpty {
+            throw ScalpelError.invalidArgument("--calibrate \(config.calibrate!.rawValue) is fitted on the validation split, and this run has none: "
+                + "give --validation-fraction (with --test), or leave --calibrate out")
+        }
         if config.augment && data.kind != .images {
             throw ScalpelError.invalidArgument("--augment applies to images; \(config.data) holds \(data.kind.rawValue) data")
         }
@@ -412,6 +429,13 @@ public final class TrainingRun {
                                      weightAverage: config.ema, seed: config.seed, showsProgress: true)
         trainer = try Trainer(model: model, data: data, optimizer: optimizer, options: options, on: backend, distributed: distributed)
         trainer.dropouts = dropouts
+        // A subgroup column that cannot be read stops the run before it trains.
+        if let column = config.subgroupColumn {
+            if column == config.label && data.pipeline?.table != nil {
+                throw ScalpelError.invalidArgument("--subgroup-column \(ClinicDataError.quoted(column)) is the label column; name a column of groups (sex, age band, site)")
+            }
+            _ = try SubgroupMetrics.groups(column: column, values: try subgroupValues(column, rows: data.test))
+        }
     }
 
     /// The class weights `spec` asks for: "balanced" gives class c the weight n / (k · n_c) over
@@ -479,8 +503,8 @@ public final class TrainingRun {
             if Profiler.isEnabled { Profiler.shared.outputFolder = out }
             var written = config
             (written.scalpel, written.deviceUsed) = (ScalpelBuild.summary, "\(backend.id) (\(backend.displayName))")
-            let configData = try JSONEncoder.pretty.encode(written)
-            try AtomicFile.write(configData, to: out.appending(path: "config.json"))
+            // Only the settings that apply to this data and model (a table's columns are no setting of an image run).
+            try AtomicFile.write(try written.record(for: data), to: out.appending(path: "config.json"))
             if let left = data.notes["columns left out"], left != "none" { log("scalpel: columns left out: \(left)") }
             log("scalpel: training \(config.model) (\(model.parameterCount) parameters) on \(backend.id) (\(backend.displayName)); "
                 + "\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test samples"
@@ -518,7 +542,22 @@ public final class TrainingRun {
                        100 * distributed.reduceSeconds / max(seconds, 1e-9)))
         }
         // The model holds the selected epoch's weights: evaluate them on the test split.
-        let validation = data.validation.isEmpty ? nil : try evaluate(data.validation, intervals: true)
+        var validation = data.validation.isEmpty ? nil : try evaluate(data.validation, intervals: true)
+        // --calibrate temperature: T fitted on validation; the threshold, the test metrics, the
+        // predictions and the checkpoint are then those of the calibrated model.
+        var calibration: (summary: CalibrationSummary, uncalibrated: Evaluation)?
+        if config.calibrate == .temperature, let raw = validation {
+            let (scaling, uncalibratedTest) = try calibrateTemperature(validation: raw)
+            let calibrated = try evaluate(data.validation, intervals: true)
+            validation = calibrated
+            calibration = (CalibrationSummary(method: "temperature", temperature: scaling.temperature,
+                                              validationECEBefore: raw.metrics.expectedCalibrationError,
+                                              validationECEAfter: calibrated.metrics.expectedCalibrationError,
+                                              testECEBefore: uncalibratedTest.metrics.expectedCalibrationError,
+                                              testBrierBefore: uncalibratedTest.metrics.brierScore), uncalibratedTest)
+            log(String(format: "scalpel: temperature scaling: T = %.4f; validation ECE %.4f → %.4f", scaling.temperature,
+                       raw.metrics.expectedCalibrationError ?? .nan, calibrated.metrics.expectedCalibrationError ?? .nan))
+        }
         // Binary: a decision threshold chosen on validation (Youden's J), applied to the test split.
         var threshold: (String, DecisionThreshold)?
         if let scores = validation?.scores, Set(data.validation.map { data.labels[$0] }).count == 2 {
@@ -528,6 +567,11 @@ public final class TrainingRun {
             threshold = (name, try DecisionThreshold.choose(labels: data.validation.map { data.labels[$0] }, scores: scores, rule: rule))
         }
         let test = try evaluate(data.test, intervals: true, threshold: threshold)
+        let subgroups = try subgroupMetrics(test, rows: data.test, threshold: threshold)
+        if calibration != nil {
+            calibration!.summary.testECEAfter = test.metrics.expectedCalibrationError
+            calibration!.summary.testBrierAfter = test.metrics.brierScore
+        }
         // One row per test sample: its id, every class's probability, the decision and the truth.
         let predictions = Predictions(test, rows: data.test, data: data, threshold: threshold.map { ($0.0, $0.1.threshold) }, labelled: true)
         _ = try writeOutput(Data(predictions.csv().utf8), "predictions.csv")
@@ -535,18 +579,22 @@ public final class TrainingRun {
                                     selectionRule: selection.description,
                                     device: "\(backend.id) (\(backend.displayName))", epochs: config.epochs, history: history,
                                     classNames: data.classNames, rows: ["train": data.train.count, "validation": data.validation.count,
-                                                                        "test": data.test.count], data: data.notes)
+                                                                        "test": data.test.count], data: data.notes,
+                                    calibration: calibration?.summary, subgroups: data.encryptedSource ? nil : subgroups)
         try AtomicFile.write(try JSONEncoder.pretty.encode(report), to: out.appending(path: "metrics.json"))
-        if let (_, choice) = threshold {
-            // The chosen threshold travels with the selected weights, for `scalpel eval`.
+        if threshold != nil || calibration != nil {
+            // The chosen threshold and temperature travel with the selected weights, for eval, predict and export.
             var metadata = try checkpointMetadata(epoch: fit.selectedEpoch)
-            metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
-            metadata["decision_threshold_rule"] = threshold!.0
-            // The validation scores, so that `scalpel predict --target-sensitivity` can choose another threshold.
-            if let scores = validation?.scores {
-                let stored = StoredValidationScores(labels: data.validation.map { data.labels[$0] }, scores: scores)
-                metadata[StoredValidationScores.metadataKey] = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+            if let (rule, choice) = threshold {
+                metadata["decision_threshold"] = String(decoding: try JSONEncoder().encode(choice), as: UTF8.self)
+                metadata["decision_threshold_rule"] = rule
+                // The validation scores, so that `scalpel predict --target-sensitivity` can choose another threshold.
+                if let scores = validation?.scores {
+                    let stored = StoredValidationScores(labels: data.validation.map { data.labels[$0] }, scores: scores)
+                    metadata[StoredValidationScores.metadataKey] = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+                }
             }
+            if let calibration { metadata[TemperatureScaling.metadataKey] = String(calibration.summary.temperature) }
             try saveCheckpoint("best.safetensors", metadata: metadata)
         }
         let explanations = try explain(rows: data.test, predicted: test.predicted)
@@ -569,7 +617,8 @@ public final class TrainingRun {
                              classNames: data.classNames, notes: data.notes, explanations: explanations,
                              classCounts: [("train", data.train), ("validation", data.validation), ("test", data.test)]
                                  .filter { !$0.1.isEmpty }.map { ($0.0, data.classCounts($0.1)) },
-                             modelCard: ModelCard.make(config: config, data: data, test: test, explanations: explanations))
+                             modelCard: ModelCard.make(config: config, data: data, test: test, explanations: explanations),
+                             calibration: calibration, subgroups: subgroups)
         let written = try writeOutput(Data(try page.html().utf8), "report.html")
         log("scalpel: report in \(out.appending(path: written).path); explanations in \(out.appending(path: "explanations").path)"
             + (encryptsOutputs ? " (checkpoints, report and explanations encrypted: decrypt with `scalpel decrypt`)" : ""))
@@ -752,6 +801,11 @@ public struct TrainingReport: Encodable {
     public var rows: [String: Int]
     /// How the data was split and normalised.
     public var data: [String: String]
+    /// What temperature scaling did (nil: the run did not calibrate).
+    public var calibration: CalibrationSummary? = nil
+    /// The test metrics per subgroup of `--subgroup-column` (nil: none asked for, or the data is
+    /// encrypted: its values are patient data, shown only in the encrypted report).
+    public var subgroups: SubgroupMetrics? = nil
     /// What the metrics rank and threshold.
     public var scores = "binary: the log-odds of class 1 (the threshold 0 is probability 0.5); multi-class: log-probabilities"
 }
