@@ -17,7 +17,8 @@ struct PredictCommand: ParsableCommand {
             name, and the decision: for two classes at the threshold the training run chose on validation (or \
             --threshold, or --target-sensitivity chosen again on the run's validation scores), else the most \
             probable class. When the data has labels, a last column gives the true class. The file is written \
-            atomically and private to its owner, and encrypted (OUT.enc) when the checkpoint or the data is.
+            atomically and private to its owner, and encrypted (OUT.enc) when the checkpoint or the data is. A plain \
+            CSV or UCR file is read --block-rows rows at a time, so a file larger than memory is fine.
             """)
 
     @OptionGroup var options: DeviceOptions
@@ -47,6 +48,9 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "The CSV file to write (predictions.csv, say). An existing file is refused unless --overwrite.")
     var out: String
 
+    @Option(name: .customLong("block-rows"), help: "A plain CSV or UCR file is scored this many rows at a time, so that a file larger than memory is fine (default: 10000).")
+    var blockRows = 10_000
+
     @Flag(help: "Replace --out if it exists.")
     var overwrite = false
 
@@ -68,10 +72,23 @@ struct PredictCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: target.path) && !overwrite {
                 throw ScalpelError.invalidArgument("\(target.path) exists; give --overwrite to replace it, or another --out")
             }
+            let rule: PredictionThreshold = threshold.map { .probability($0) } ?? targetSensitivity.map { .targetSensitivity($0) } ?? .saved
+            if TrainingRun.streams(data: data, checkpoint: checkpoint, encryptOutputs: encrypted) && labels == nil && which == .auto {
+                // A plain table or UCR file: a block at a time, straight into the file.
+                let scored = try TrainingRun.streamPredictions(checkpoint: checkpoint, data: data, to: target, threshold: rule, idColumn: idColumn,
+                                                               blockRows: blockRows, runtime: try options.runtime())
+                outcome.outputs = [target.path]
+                outcome.device = scored.device
+                print("Predicted \(scored.count) samples with \(checkpoint): "
+                    + scored.classNames.enumerated().map { "\($0.element) \(scored.decided[$0.offset])" }.joined(separator: ", ")
+                    + " (\(scored.rule)); device \(scored.device.split(separator: " ").first ?? "")"
+                    + (scored.blocks > 1 ? "; read in \(scored.blocks) blocks of up to \(blockRows) rows" : ""))
+                print("Wrote \(target.path)")
+                return
+            }
             let run = try TrainingRun.saved(checkpoint: checkpoint, data: data, labels: labels, split: which, out: target.deletingLastPathComponent().path,
                                             runtime: try options.runtime(), keyFile: key.keyFile, passphraseFile: key.passphraseFile,
                                             encryptOutputs: encrypted, requireLabels: false)
-            let rule: PredictionThreshold = threshold.map { .probability($0) } ?? targetSensitivity.map { .targetSensitivity($0) } ?? .saved
             var predictions = try run.predictions(threshold: rule)
             if let idColumn { predictions = try run.naming(predictions, byColumn: idColumn) }
             let written = try run.write(predictions, as: name)

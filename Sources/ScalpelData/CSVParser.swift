@@ -25,7 +25,12 @@ struct CSVParser {
     private var line = 1
     private var header: [String] = []
 
-    init(bytes: [UInt8], source: String, confidential: Bool = false) {
+    /// The line of the first record after the header (nil: the line after the header's), for a
+    /// block of a larger file read a block at a time.
+    var firstRecordLine: Int?
+
+    init(bytes: [UInt8], source: String, confidential: Bool = false, firstRecordLine: Int? = nil) {
+        self.firstRecordLine = firstRecordLine
         self.bytes = bytes
         self.source = source
         self.confidential = confidential
@@ -40,6 +45,7 @@ struct CSVParser {
 
         header = try parseRecord(end: end)
         try validateHeader()
+        if let firstRecordLine { line = firstRecordLine }
         var rows: [[String]] = []
         var lineNumbers: [Int] = []
         while index < end {

@@ -34,8 +34,11 @@ public struct CSVTable: Equatable, Sendable {
 
     /// Parses CSV bytes, checking that they are UTF-8 text; `source` names them in error
     /// messages, and `confidential` (bytes decrypted in memory) keeps their content out of them.
-    public init(bytes: [UInt8], source: String, confidential: Bool = false) throws(ClinicDataError) {
-        var parser = CSVParser(bytes: bytes, source: source, confidential: confidential)
+    ///
+    /// `firstRecordLine` numbers the first record after the header (nil: the line after the
+    /// header's): for a block of a larger file, the header followed by some of its records.
+    public init(bytes: [UInt8], source: String, confidential: Bool = false, firstRecordLine: Int? = nil) throws(ClinicDataError) {
+        var parser = CSVParser(bytes: bytes, source: source, confidential: confidential, firstRecordLine: firstRecordLine)
         let parsed = try parser.parse()
         self.source = source
         isConfidential = confidential

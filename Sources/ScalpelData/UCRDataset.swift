@@ -127,6 +127,9 @@ public struct UCRDataset: Equatable, Sendable {
         public var maxSeriesLength: Int
         /// The most values the dataset may hold once every series is padded to the longest.
         public var maxValues: Int
+        /// The line number of the bytes' first line: 1 for a whole file, a block's first line
+        /// when a larger file is read a block at a time (errors and `lineNumbers` count from it).
+        public var firstLine = 1
 
         /// Options with the given settings; the defaults neither normalise nor restrict real data.
         public init(
@@ -237,7 +240,7 @@ public struct UCRDataset: Equatable, Sendable {
             throw .fileTooLarge(file, bytes: bytes.count, limit: options.maxBytes)
         }
         let parsed = try UCRParser(
-            bytes: bytes, source: source, maxSeriesLength: options.maxSeriesLength, confidential: confidential
+            bytes: bytes, source: source, maxSeriesLength: options.maxSeriesLength, confidential: confidential, firstLine: options.firstLine
         ).parse()
 
         let mapping: UCRLabelMapping
@@ -407,20 +410,22 @@ private struct UCRParser {
     let source: String
     let maxSeriesLength: Int
     let confidential: Bool
+    /// The line number of the first line of `bytes`.
+    var firstLine = 1
 
     func parse() throws(ClinicDataError) -> Result {
         let lines = splitLines()
         guard let last = lines.lastIndex(where: { !isBlank($0) }) else {
             throw .noSeries(.init(source: source, confidential: confidential))
         }
-        if isBlank(lines[0]) { throw .blankLine(.init(source: source, line: 1, confidential: confidential)) }
+        if isBlank(lines[0]) { throw .blankLine(.init(source: source, line: firstLine, confidential: confidential)) }
         let delimiter: UCRDelimiter =
             lines[0].contains { bytes[$0] == tab } ? .tab : lines[0].contains { bytes[$0] == comma } ? .comma : .whitespace
 
         var result = Result(delimiter: delimiter, labels: [], values: [], offsets: [0], lineNumbers: [])
         var lineValues: [Float] = []
         for (index, range) in lines[...last].enumerated() {
-            let line = index + 1
+            let line = index + firstLine
             if isBlank(range) { throw .blankLine(.init(source: source, line: line, confidential: confidential)) }
             let label = try parseLine(range, line: line, delimiter: delimiter, into: &lineValues)
             result.labels.append(label)

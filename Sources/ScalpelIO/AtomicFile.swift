@@ -82,82 +82,141 @@ public enum AtomicFile {
     #endif
 
     private static func store(_ data: Data, at url: URL, replacing: Bool) throws(AtomicFileError) {
-        let path = url.path(percentEncoded: false)
-        let directoryURL = url.deletingLastPathComponent()
-        let directory = directoryURL.path(percentEncoded: false).isEmpty ? "." : directoryURL.path(percentEncoded: false)
-        func failure(_ problem: String, _ code: Int32 = errno) -> AtomicFileError {
+        let writer = try Writer(url, replacing: replacing)
+        try writer.append(data)
+        try writer.commit()
+    }
+
+    /// A file written in parts and put in place at once: the parts go to a private temporary
+    /// (mode 0600 from its first byte; unnamed where the file system allows), and `commit()`
+    /// syncs it and gives it the final name, so that readers see the old file or the whole new
+    /// one, never a part — for outputs larger than memory (predictions of a large file). A
+    /// writer dropped without `commit()` leaves nothing behind.
+    public final class Writer {
+        private let url: URL
+        private let path: String
+        private let directory: String
+        private let replacing: Bool
+        private var descriptor: Int32 = -1
+        private var named: String?
+        private var finished = false
+
+        /// Opens the temporary for `url`; `replacing` (the default) replaces a file already
+        /// there, else `commit()` fails when one is.
+        /// - Parameters:
+        ///   - url: The final file.
+        ///   - replacing: Whether an existing file is replaced.
+        /// - Throws: `AtomicFileError` when the temporary cannot be made.
+        public init(_ url: URL, replacing: Bool = true) throws(AtomicFileError) {
+            self.url = url
+            self.replacing = replacing
+            path = url.path(percentEncoded: false)
+            let directoryURL = url.deletingLastPathComponent()
+            directory = directoryURL.path(percentEncoded: false).isEmpty ? "." : directoryURL.path(percentEncoded: false)
+            guard !url.lastPathComponent.isEmpty, url.lastPathComponent != "/", !url.hasDirectoryPath else {
+                throw failure("not a file name (a folder or an empty path)", EISDIR)
+            }
+            AtomicFile.removeStaleTemporaries(for: url)
+            // Unnamed first; a named hidden sibling where the file system cannot do that.
+            #if os(Linux)
+            descriptor = open(directory, AtomicFile.openUnnamed | O_WRONLY | O_CLOEXEC, 0o600)
+            let code = errno
+            if descriptor < 0, ![EOPNOTSUPP, EISDIR, EINVAL].contains(code) {
+                throw failure("could not create a temporary file in '\(directory)'", code)
+            }
+            #endif
+            if descriptor < 0 {
+                let temporary = (directory as NSString).appendingPathComponent(AtomicFile.temporaryName(for: url.lastPathComponent))
+                descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                guard descriptor >= 0 else { throw failure("could not create a temporary file in '\(directory)'") }
+                named = temporary
+            }
+            // The umask can only take bits away; make the mode exact all the same.
+            if fchmod(descriptor, 0o600) != 0 {
+                let error = failure("could not make the temporary file private")
+                abandon()
+                throw error
+            }
+        }
+
+        deinit { abandon() }
+
+        private func failure(_ problem: String, _ code: Int32 = errno) -> AtomicFileError {
             AtomicFileError(path: path, problem: problem, code: code)
         }
-        guard !url.lastPathComponent.isEmpty, url.lastPathComponent != "/", !url.hasDirectoryPath else {
-            throw failure("not a file name (a folder or an empty path)", EISDIR)
-        }
-        removeStaleTemporaries(for: url)
 
-        // Unnamed first; a named hidden sibling where the file system cannot do that.
-        var named: String?
-        var descriptor: Int32 = -1
-        #if os(Linux)
-        descriptor = open(directory, openUnnamed | O_WRONLY | O_CLOEXEC, 0o600)
-        let code = errno
-        if descriptor < 0, ![EOPNOTSUPP, EISDIR, EINVAL].contains(code) {
-            throw failure("could not create a temporary file in '\(directory)'", code)
-        }
-        #endif
-        if descriptor < 0 {
-            let temporary = (directory as NSString).appendingPathComponent(temporaryName(for: url.lastPathComponent))
-            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw failure("could not create a temporary file in '\(directory)'") }
-            named = temporary
-        }
-
-        var problem: AtomicFileError?
-        // The umask can only take bits away; make the mode exact all the same.
-        if fchmod(descriptor, 0o600) != 0 {
-            problem = failure("could not make the temporary file private")
-        } else if let code = writeAll(data, to: descriptor) {
-            problem = failure("could not write the new contents", code)
-        } else if fsync(descriptor) != 0 {
-            problem = failure("could not sync the new contents")
-        }
-        if problem == nil, named == nil {
-            // Give the unnamed file its name: the final one when creating (link fails if taken),
-            // a hidden one to rename from when replacing.
-            let target = replacing ? (directory as NSString).appendingPathComponent(temporaryName(for: url.lastPathComponent)) : path
-            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 {
-                problem = errno == EEXIST && !replacing
-                    ? failure("already exists; it is never replaced", EEXIST)
-                    : failure("could not name the new file in '\(directory)'")
-            } else if replacing {
-                named = target
+        /// Appends `data` to the temporary.
+        /// - Parameter data: The next part.
+        /// - Throws: `AtomicFileError` when it cannot be written (the writer is then abandoned).
+        public func append(_ data: Data) throws(AtomicFileError) {
+            guard !finished else { throw failure("written after it was committed or abandoned", EBADF) }
+            if let code = AtomicFile.writeAll(data, to: descriptor) {
+                let error = failure("could not write the new contents", code)
+                abandon()
+                throw error
             }
         }
-        // close can report a deferred write error (NFS, quotas), so it counts as a failure too.
-        if close(descriptor) != 0, problem == nil { problem = failure("could not close the new file") }
-        if problem == nil, let named {
-            if replacing {
-                if rename(named, path) != 0 { problem = failure("could not move the new file into place") }
-            } else {
-                if link(named, path) != 0 {
-                    problem = errno == EEXIST ? failure("already exists; it is never replaced", EEXIST) : failure("could not name the new file")
+
+        /// Syncs the temporary and gives it the final name (replacing, or failing when a file is
+        /// there and the writer does not replace), then syncs the directory.
+        /// - Throws: `AtomicFileError` naming the step that failed; the old file, if any, is intact.
+        public func commit() throws(AtomicFileError) {
+            guard !finished else { throw failure("committed twice or after it was abandoned", EBADF) }
+            finished = true
+            var problem: AtomicFileError?
+            if fsync(descriptor) != 0 { problem = failure("could not sync the new contents") }
+            if problem == nil, named == nil {
+                // Give the unnamed file its name: the final one when creating (link fails if taken),
+                // a hidden one to rename from when replacing.
+                let target = replacing ? (directory as NSString).appendingPathComponent(AtomicFile.temporaryName(for: url.lastPathComponent)) : path
+                if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 {
+                    problem = errno == EEXIST && !replacing
+                        ? failure("already exists; it is never replaced", EEXIST)
+                        : failure("could not name the new file in '\(directory)'")
+                } else if replacing {
+                    named = target
                 }
-                unlink(named)
             }
-        }
-        if let problem {
-            if let named, replacing { unlink(named) }
-            throw problem
+            // close can report a deferred write error (NFS, quotas), so it counts as a failure too.
+            if close(descriptor) != 0, problem == nil { problem = failure("could not close the new file") }
+            descriptor = -1
+            if problem == nil, let named {
+                if replacing {
+                    if rename(named, path) != 0 { problem = failure("could not move the new file into place") }
+                } else {
+                    if link(named, path) != 0 {
+                        problem = errno == EEXIST ? failure("already exists; it is never replaced", EEXIST) : failure("could not name the new file")
+                    }
+                    unlink(named)
+                }
+            }
+            if let problem {
+                if let named, replacing { unlink(named) }
+                self.named = nil
+                throw problem
+            }
+            self.named = nil
+            // Without this the new name itself may be lost in a crash, leaving the old file.
+            let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directoryDescriptor >= 0 else { throw failure("written, but its directory could not be opened to sync it") }
+            defer { close(directoryDescriptor) }
+            guard fsync(directoryDescriptor) == 0 else { throw failure("written, but syncing its directory failed") }
         }
 
-        // Without this the new name itself may be lost in a crash, leaving the old file.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryDescriptor >= 0 else { throw failure("written, but its directory could not be opened to sync it") }
-        defer { close(directoryDescriptor) }
-        guard fsync(directoryDescriptor) == 0 else { throw failure("written, but syncing its directory failed") }
+        /// Closes and removes the temporary without touching the final file (what dropping the
+        /// writer does).
+        public func abandon() {
+            finished = true
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+            if let named { unlink(named) }
+            named = nil
+        }
     }
 
     /// Writes every byte, retrying short writes and interrupted calls; returns the errno of a
     /// failure, or nil.
-    private static func writeAll(_ bytes: Data, to descriptor: Int32) -> Int32? {
+    static func writeAll(_ bytes: Data, to descriptor: Int32) -> Int32? {
         bytes.withUnsafeBytes { raw -> Int32? in
             var written = 0
             while written < raw.count {

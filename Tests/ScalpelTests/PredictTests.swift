@@ -108,4 +108,48 @@ struct PredictTests {
         #expect(newHeader == ["path", "probability clear", "probability lesion", "predicted"])
         #expect(newRows.map { $0[0] } == ["a.png", "ward 2/b.png"])
     }
+
+    @Test func aLargeFileIsScoredABlockAtATimeWithTheSameResult() throws {
+        let folder = try makeTemporaryDirectory("scalpel-predict-blocks")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appending(path: "run")
+        #expect(try runScalpel(["train", "--data", dataPath("wdbc.csv"), "--positive", "M", "--epochs", "2", "--device", "cpu", "--out", run.path]).status == 0)
+        let checkpoint = run.appending(path: "best.safetensors").path
+        // New rows with a note column the model never saw, one note running over two lines inside quotes.
+        let source = try String(contentsOf: URL(fileURLWithPath: dataPath("wdbc.csv")), encoding: .utf8).split(whereSeparator: \.isNewline)
+        let features = source.map { $0.split(separator: ",", omittingEmptySubsequences: false).dropFirst().joined(separator: ",") }
+        var lines = ["note," + features[0]]
+        for (index, row) in features.dropFirst().prefix(30).enumerated() {
+            lines.append((index == 4 ? "\"seen twice,\nthen discharged\"" : "n\(index)") + "," + row)
+        }
+        let data = folder.appending(path: "new.csv")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        func predict(_ blockRows: String, _ name: String, _ extra: [String] = []) throws -> (ProcessResult, URL) {
+            let out = folder.appending(path: name)
+            return (try runScalpel(["predict", "--checkpoint", checkpoint, "--data", data.path, "--device", "cpu", "--block-rows", blockRows,
+                                    "--out", out.path] + extra), out)
+        }
+        let (whole, wholeFile) = try predict("100000", "whole.csv")
+        let (blocks, blockFile) = try predict("4", "blocks.csv")
+        #expect(whole.status == 0 && blocks.status == 0, "\(whole.stderr)\(blocks.stderr)")
+        #expect(blocks.stdout.contains("read in 8 blocks"), "\(blocks.stdout)")
+        #expect(try Data(contentsOf: wholeFile) == Data(contentsOf: blockFile))
+        // The ids are the lines the rows start on: the row after the two-line note starts a line later.
+        let ids = try read(blockFile).rows.map { $0[0] }
+        #expect(ids.count == 30 && ids[4] == "6" && ids[5] == "8" && ids.last == "32", "\(ids)")
+        let (named, namedFile) = try predict("4", "named.csv", ["--id-column", "note"])
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(try read(namedFile).rows.map { $0[0] }.suffix(3) == ["n27", "n28", "n29"])
+
+        // A bad cell in a later block is named by its own line, and no partial file is left.
+        var broken = lines
+        broken[20] = broken[20].replacingOccurrences(of: ",", with: ",abc,", options: [], range: broken[20].range(of: ","))
+            .split(separator: ",", omittingEmptySubsequences: false).enumerated().filter { $0.offset != 2 }.map(\.element).joined(separator: ",")
+        try (broken.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let (failed, failedFile) = try predict("4", "failed.csv")
+        #expect(failed.status != 0 && failed.stderr.contains("line 22"), "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: failedFile.path))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
 }

@@ -284,7 +284,7 @@ extension PreparedData {
             // Series to predict: the first column (the UCR layout keeps one) holds no known label, so
             // whatever it holds is read as a stand-in for one; a file bad for another reason fails again, naming it.
             file = try UCRDataset(bytes: placeholderLabels(try source.bytes(), label: pipeline.fileClasses[0]), source: source.path,
-                                  labelMapping: mapping, confidential: source.isEncrypted)
+                                  labelMapping: mapping, options: source.ucrOptions, confidential: source.isEncrypted)
             labelled = false
         }
         let length = pipeline.sampleShape[1]

@@ -15,11 +15,16 @@ public struct DataSource {
     /// The extension of the format the file holds ("csv", "npz", "tsv", "npy"): the file's own,
     /// or the one an encrypted file recorded.
     public let fileExtension: String
-    /// The decrypted content (nil: the file is plain and its loaders read it from disk).
+    /// The decrypted content, or a block of a plain file (nil: the file is plain and its
+    /// loaders read it from disk).
     let plaintext: Data?
+    /// Whether the content was decrypted, so that errors must not quote it.
+    let confidential: Bool
+    /// For a block of a larger file: the line of its first record (nil: a whole file).
+    let firstLine: Int?
 
     /// Whether the file was encrypted, so that its content is confidential.
-    public var isEncrypted: Bool { plaintext != nil }
+    public var isEncrypted: Bool { confidential }
     var url: URL { URL(fileURLWithPath: path) }
 
     /// Opens `path`, decrypting it with `keys` when it is encrypted (its first bytes say so,
@@ -27,15 +32,30 @@ public struct DataSource {
     public static func open(_ path: String, keys: () throws -> KeyRing?) throws -> DataSource {
         guard FileManager.default.fileExists(atPath: path) else { throw ScalpelError.io(path: path, reason: "no such file") }
         guard EncryptedFile.isEncrypted(path: path) else {
-            return DataSource(path: path, fileExtension: URL(fileURLWithPath: path).pathExtension.lowercased(), plaintext: nil)
+            return DataSource(path: path, fileExtension: URL(fileURLWithPath: path).pathExtension.lowercased(), plaintext: nil,
+                              confidential: false, firstLine: nil)
         }
         do {
             guard let ring = try keys() else { throw EncryptionError.noKey }
             let (data, ext, _) = try EncryptedFile.read(URL(fileURLWithPath: path), keys: ring)
-            return DataSource(path: path, fileExtension: ext, plaintext: data)
+            return DataSource(path: path, fileExtension: ext, plaintext: data, confidential: true, firstLine: nil)
         } catch let error as EncryptionError {
             throw ScalpelError.io(path: path, reason: error.description.hasPrefix(path) ? String(error.description.dropFirst(path.count + 2)) : error.description)
         }
+    }
+
+    /// A block of the plain file at `path`: a CSV file's header and some of its records (the
+    /// first on line `firstLine`), or some of a UCR file's lines (the first being `firstLine`).
+    static func block(of path: String, bytes: Data, firstLine: Int) -> DataSource {
+        DataSource(path: path, fileExtension: URL(fileURLWithPath: path).pathExtension.lowercased(), plaintext: bytes, confidential: false,
+                   firstLine: firstLine)
+    }
+
+    /// How a UCR file's lines are counted: from a block's first line.
+    var ucrOptions: UCRDataset.Options {
+        var options = UCRDataset.Options()
+        options.firstLine = firstLine ?? 1
+        return options
     }
 
     /// The format of the file at `path` by its extension, looking through encryption.
@@ -50,13 +70,13 @@ public struct DataSource {
     }
 
     func csv() throws -> CSVTable {
-        if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path, confidential: true) }
+        if let plaintext { return try CSVTable(bytes: [UInt8](plaintext), source: path, confidential: confidential, firstRecordLine: firstLine) }
         return try CSVTable.load(from: url)
     }
 
     func ucr(labelMapping: UCRLabelMapping? = nil) throws -> UCRDataset {
         if let plaintext {
-            return try UCRDataset(bytes: [UInt8](plaintext), source: path, labelMapping: labelMapping, confidential: true)
+            return try UCRDataset(bytes: [UInt8](plaintext), source: path, labelMapping: labelMapping, options: ucrOptions, confidential: confidential)
         }
         return try UCRDataset(contentsOf: url, labelMapping: labelMapping)
     }

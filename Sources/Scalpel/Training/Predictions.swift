@@ -55,15 +55,18 @@ public struct Predictions: Sendable {
     /// and, when known, `true`), then one line per sample; probabilities with six decimals. Text
     /// fields are quoted as needed and kept from running as spreadsheet formulas
     /// (`Explanations.csvField`).
-    public func csv() -> String {
-        var lines = [([idName] + classNames.map { "probability \($0)" } + ["predicted"] + (truth == nil ? [] : ["true"]))
-            .map(Explanations.csvField).joined(separator: ",")]
+    /// - Parameter header: Whether the header line comes first (false: the lines that continue
+    ///   a file already begun, a large file's next block).
+    /// - Returns: The text, ending in a line break.
+    public func csv(header: Bool = true) -> String {
+        var lines = header ? [([idName] + classNames.map { "probability \($0)" } + ["predicted"] + (truth == nil ? [] : ["true"]))
+            .map(Explanations.csvField).joined(separator: ",")] : []
         lines.reserveCapacity(ids.count + 1)
         for (r, id) in ids.enumerated() {
             var cells = [Explanations.csvField(id)] + probabilities[r].map { String(format: "%.6f", $0) } + [Explanations.csvField(classNames[Int(decisions[r])])]
             if let truth { cells.append(Explanations.csvField(classNames[Int(truth[r])])) }
             lines.append(cells.joined(separator: ","))
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 }

@@ -44,6 +44,17 @@ extension TrainingRun {
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
                              out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
                              encryptOutputs: Bool? = nil, requireLabels: Bool = true, subgroupColumn: String? = nil) throws -> TrainingRun {
+        try saved(checkpoint: checkpoint, dataPath: path, label: label, labels: labels, out: out, runtime: runtime, keyFile: keyFile,
+                  passphraseFile: passphraseFile, encryptOutputs: encryptOutputs, subgroupColumn: subgroupColumn) { pipeline, keys in
+            try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys, requireLabels: requireLabels)
+        }
+    }
+
+    /// A trainer around a saved model and the data `prepare` makes with the checkpoint's pipeline
+    /// and the keys (the whole file at `dataPath`, or its first block).
+    static func saved(checkpoint: String, dataPath path: String, label: String?, labels: String?, out: String, runtime: Runtime,
+                      keyFile: String?, passphraseFile: String?, encryptOutputs: Bool?, subgroupColumn: String?,
+                      prepare: (DataPipeline, KeyRing?) throws -> PreparedData) throws -> TrainingRun {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
@@ -55,7 +66,7 @@ extension TrainingRun {
         }
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
         let largestTensor = try SavedModelCheck.validate(config: config, pipeline: pipeline, file: file, source: checkpoint)
-        var data = try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys, requireLabels: requireLabels)
+        var data = try prepare(pipeline, keys)
         data.encryptedSource = EncryptedFile.isEncrypted(path: path) || EncryptedFile.isEncrypted(path: checkpoint)
         config.out = out
         config.data = path

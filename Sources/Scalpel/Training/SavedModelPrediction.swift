@@ -75,17 +75,8 @@ extension TrainingRun {
         guard PreparedData.kind(of: path) == .table, predictions.idName == "line" else {
             throw ScalpelError.invalidArgument("--id-column \(column): only a CSV table's rows are named by a column")
         }
-        let table = try DataSource.open(path, keys: { keys }).csv()
-        guard let values = table.column(named: column) else {
-            // An encrypted table's header is part of its content: not listed.
-            throw ScalpelError.invalidArgument("\(path): no column \(ClinicDataError.quoted(column)) to name the rows by (--id-column)"
-                + (table.isConfidential ? "" : "; the columns are \(ClinicDataError.quotedList(table.columns))"))
-        }
-        let byLine = Dictionary(uniqueKeysWithValues: zip(table.lineNumbers.map(String.init), values))
-        var named = predictions
-        named.ids = predictions.ids.map { byLine[$0] ?? $0 }
-        named.idName = column
-        return named
+        // An encrypted table's header is part of its content: not listed in the error.
+        return try Self.naming(predictions, byColumn: column, in: try DataSource.open(path, keys: { keys }).csv(), path: path)
     }
 
     /// Writes `predictions` as the CSV file `name` in the run's output folder, atomically and

@@ -198,9 +198,9 @@ public final class Trainer {
     /// The best epoch so far, its score, its tie-breaking loss and its weights.
     var best: (epoch: Int, score: Double, loss: Double, state: [String: [Float]])?
     /// The samples and labels on the backend; batches are gathered there.
-    let dataset: DeviceDataset
+    private(set) var dataset: DeviceDataset
     /// Valid time steps per sample, for signals of unequal length (nil: all full length).
-    let lengths: Tensor?
+    private(set) var lengths: Tensor?
     let classWeights: Tensor?
     private var stopRequested = false
 
@@ -265,6 +265,15 @@ public final class Trainer {
             Diagnostics.shared.note("training data: \(note)")
         }
         lengths = try data.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: backend) }
+    }
+
+    /// Puts new samples in place of the data, for the trained model to score (a large file's
+    /// next block): the samples on the backend, their labels and lengths; the model, its
+    /// weights and the temperature are kept.
+    func replaceData(_ newData: PreparedData) throws {
+        dataset = try DeviceDataset(values: newData.values, labels: newData.labels, sampleShape: newData.sampleShape, on: backend)
+        lengths = try newData.lengths.map { try Tensor($0.map(Float.init), shape: [$0.count], on: backend) }
+        data = newData
     }
 
     /// Ends training after the current epoch (from `onEpochEnd` or `onStep`).
