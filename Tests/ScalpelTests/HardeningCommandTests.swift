@@ -134,7 +134,15 @@ import Testing
             try file.write(to: url)
             return url.path
         }
+        func temperature(_ text: String) throws -> String {
+            var file = saved
+            file.metadata["temperature"] = text
+            let url = folder.appending(path: "hostile-\(UUID().uuidString).safetensors")
+            try file.write(to: url)
+            return url.path
+        }
         let cases: [(String, String)] = [
+            (try temperature("-1"), "temperature is unreadable"), (try temperature("nan"), "temperature is unreadable"),
             (try edited("config") { $0["hidden"] = 2_000_000_000 }, "hidden size 2000000000"),
             (try edited("config") { $0["hidden"] = 60_000 }, "larger than the weights it holds"),
             (try edited("pipeline") { $0["sampleShape"] = [1_000_000_000] }, "samples of shape"),
@@ -159,6 +167,11 @@ import Testing
             let eval = try runScalpel(["eval", "--checkpoint", checkpoint, "--data", dataPath("wdbc.csv"), "--device", "cpu",
                                        "--out", folder.appending(path: "eval").path], environment: env)
             #expect(eval.status == 1 && eval.stderr.contains(checkpoint) && eval.stderr.contains(expected), "\(expected): \(eval.status) \(eval.stderr)")
+            // export builds the same model from the same checkpoint, under the same checks.
+            let onnx = folder.appending(path: "hostile.onnx")
+            let export = try runScalpel(["export", "--checkpoint", checkpoint, "--out", onnx.path], environment: env)
+            #expect(export.status == 1 && export.stderr.contains(checkpoint) && export.stderr.contains(expected), "export: \(expected): \(export.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: onnx.path))
         }
     }
 

@@ -62,7 +62,7 @@ public struct ONNXExport: Sendable {
         } catch let error as ScalpelError {
             throw ScalpelError.invalidArgument("\(checkpoint): \(error.description)")
         }
-        if let temperature = Self.temperature(file.metadata, source: checkpoint) {
+        if let temperature = try TrainingRun.storedTemperature(file.metadata, source: checkpoint) {
             logits = graph.node("Div", [logits, graph.constant([temperature], shape: [], hint: "temperature")])
         }
         let classes = pipeline.classNames.count
@@ -76,11 +76,6 @@ public struct ONNXExport: Sendable {
         nodeCount = graph.nodeCount
         model = try graph.serializedModel(metadata: metadata, producer: "scalpel", version: ScalpelBuild.summary,
                                                doc: "\(recipe.summary), trained by Scalpel \(ScalpelBuild.summary)")
-    }
-
-    /// The temperature a calibrated checkpoint divides its logits by (nil: none stored).
-    static func temperature(_ metadata: [String: String], source: String) -> Float? {
-        metadata[TemperatureScaling.metadataKey].flatMap(Float.init)
     }
 
     /// What the graph's input holds and how to make it.

@@ -88,10 +88,7 @@ extension TrainingRun {
         if let text = file.metadata[StoredValidationScores.metadataKey] {
             trainer.validationScores = try? JSONDecoder().decode(StoredValidationScores.self, from: Data(text.utf8))
         }
-        if let text = file.metadata[TemperatureScaling.metadataKey] {
-            guard let temperature = Float(text), temperature.isFinite, temperature > 0 else {
-                throw ScalpelError.io(path: checkpoint, reason: "the checkpoint's temperature is unreadable")
-            }
+        if let temperature = try storedTemperature(file.metadata, source: checkpoint) {
             trainer.trainer.temperature = temperature
             trainer.data.notes["calibration"] = "temperature scaling from the training run: logits divided by \(temperature)"
         }
