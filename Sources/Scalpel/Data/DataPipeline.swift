@@ -146,6 +146,13 @@ extension PreparedData {
         if pipeline.arrays != nil {
             throw ScalpelError.invalidArgument("\(path): the model was trained on .npy arrays; give an .npy of samples with --labels")
         }
+        return try prepare(source, path: path, with: pipeline, label: label, split: split, requireLabels: requireLabels)
+    }
+
+    /// The rows of a CSV, MedMNIST or UCR `source` (the file at `path`, or a block of it) as
+    /// `pipeline` prepares them, all in the test split.
+    static func prepare(_ source: DataSource, path: String, with pipeline: DataPipeline, label: String?, split: EvaluationSplit,
+                        requireLabels: Bool) throws -> PreparedData {
         guard kind(of: path) == pipeline.kind else {
             throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data and this file holds "
                 + (kind(of: path).map { "\($0.rawValue) data" } ?? "an unknown format '.\(source.fileExtension)'"))

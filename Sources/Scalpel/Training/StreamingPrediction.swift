@@ -58,22 +58,7 @@ extension TrainingRun {
         let header = reader.header ?? Data()
         func prepare(_ block: RecordBlocks.Block, _ pipeline: DataPipeline) throws -> (PreparedData, DataSource) {
             let source = DataSource.block(of: path, bytes: header + block.bytes, firstLine: block.firstLine)
-            guard PreparedData.kind(of: path) == pipeline.kind else {
-                throw ScalpelError.invalidArgument("\(path): the model was trained on \(pipeline.kind.rawValue) data and this file holds "
-                    + (PreparedData.kind(of: path).map { "\($0.rawValue) data" } ?? "another format"))
-            }
-            var prepared: PreparedData
-            do {
-                prepared = pipeline.kind == .table
-                    ? try PreparedData.evaluationTable(source, pipeline, label: nil, requireLabels: false)
-                    : try PreparedData.evaluationSequences(source, pipeline, requireLabels: false)
-            } catch let error as ScalpelError {
-                throw error
-            } catch {
-                throw ScalpelError.invalidArgument("\(error)")
-            }
-            prepared.classNames = pipeline.classNames
-            prepared.pipeline = pipeline
+            let prepared = try PreparedData.prepare(source, path: path, with: pipeline, label: nil, split: .auto, requireLabels: false)
             return (prepared, source)
         }
         guard var block = try reader.next() else { throw ScalpelError.invalidArgument("\(path): no rows to score") }
