@@ -7,27 +7,13 @@ import ScalpelCore
 /// `NormalizationKernels`; the fast fp32 kernels run the same formulas eight lanes at a time
 /// (`NormalizationSIMD`), over the worker pool when a call is large enough.
 extension CPUBackend {
-    /// Elements from which a normalisation call is split over the worker threads (a pool round
-    /// trip is ~16 µs; a pass over 32768 floats takes about as long).
-    static let normalizationParallelThreshold = 32768
-
     /// Whether the fp32 SIMD loops run.
     private var simdNormalization: Bool { precision == .float32 && kernels == .fast }
-
-    /// Runs `body(range)` over 0..<count (channels or rows), on the pool when the fast kernels
-    /// run and the call touches at least the threshold's worth of elements.
-    private func forParts(_ count: Int, elements: Int, _ body: (Range<Int>) -> Void) {
-        let threadCount = kernels == .fast && elements >= Self.normalizationParallelThreshold ? min(threads, count) : 1
-        if threadCount <= 1 { return body(0 ..< count) }
-        CPUBackend.pool(size: threads).run(threads: threadCount) { t, parts in
-            body(count * t / parts ..< count * (t + 1) / parts)
-        }
-    }
 
     /// Throws for an invalid geometry (`BatchNormGeometry.validate`), a buffer too short or a
     /// channel with a single value (`shapeMismatch`), then runs the kernels per channel:
     /// `NormalizationSIMD` with the fast fp32 kernels (channels split over the worker pool from
-    /// `normalizationParallelThreshold` elements), `NormalizationKernels` otherwise.
+    /// `parallelThreshold` elements), `NormalizationKernels` otherwise.
     public func batchNormTraining(_ geometry: BatchNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                                   runningMean: any DeviceBuffer, runningVar: any DeviceBuffer,
                                   savedMean: any DeviceBuffer, savedInvStd: any DeviceBuffer, y: any DeviceBuffer) throws {
@@ -116,7 +102,7 @@ extension CPUBackend {
 
     /// Throws for an invalid geometry or a buffer too short, then normalises each row:
     /// `NormalizationSIMD` with the fast fp32 kernels (rows split over the worker pool from
-    /// `normalizationParallelThreshold` elements), `NormalizationKernels` otherwise.
+    /// `parallelThreshold` elements), `NormalizationKernels` otherwise.
     public func layerNorm(_ geometry: LayerNormGeometry, x: any DeviceBuffer, weight: any DeviceBuffer, bias: any DeviceBuffer,
                           y: any DeviceBuffer, mean: any DeviceBuffer, rstd: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("layerNorm"); defer { span?.end() }

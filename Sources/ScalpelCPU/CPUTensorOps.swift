@@ -30,25 +30,42 @@ extension CPUBackend {
     private var simd: Bool { precision == .float32 && kernels == .fast }
 
     /// ReLU with fast kernels runs the SIMD loop `ElementwiseKernels.relu`; every other case, the
-    /// plain loops of `TensorKernels`.
+    /// plain loops of `TensorKernels`. In fp32 with the fast kernels, a large tensor is split over
+    /// the worker threads (`forParts`).
     public func unary(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin(op.rawValue); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, count), (y, count)])
-        if simd && op == .relu { return ElementwiseKernels.relu(b[0].pointer, b[1].pointer, count) }
         switch precision {
-        case .float32: TensorKernels.unary(op, b[0].pointer, b[1].pointer, count)
+        case .float32:
+            let (xs, ys, relu) = (UnsafePointer(b[0].pointer), b[1].pointer, simd && op == .relu)
+            forParts(count, elements: count, alignment: 16) { r in
+                if relu {
+                    ElementwiseKernels.relu(xs + r.lowerBound, ys + r.lowerBound, r.count)
+                } else {
+                    TensorKernels.unary(op, xs + r.lowerBound, ys + r.lowerBound, r.count)
+                }
+            }
         case .float64: TensorKernels.unary(op, b[0].doublePointer, b[1].doublePointer, count)
         }
     }
 
     /// ReLU with fast kernels runs the SIMD loop `ElementwiseKernels.reluBackward`; every other case,
-    /// the plain loops of `TensorKernels`.
+    /// the plain loops of `TensorKernels`; split over the worker threads as `unary` is.
     public func unaryBackward(_ op: UnaryOp, x: any DeviceBuffer, y: any DeviceBuffer, dy: any DeviceBuffer, dx: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("\(op.rawValue) backward"); defer { span?.end() }
         let b = try typedBuffers("\(op.rawValue) backward", [(x, count), (y, count), (dy, count), (dx, count)])
-        if simd && op == .relu { return ElementwiseKernels.reluBackward(b[0].pointer, b[2].pointer, b[3].pointer, count) }
         switch precision {
-        case .float32: TensorKernels.unaryBackward(op, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, count)
+        case .float32:
+            let (xs, ys, dys, dxs) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), UnsafePointer(b[2].pointer), b[3].pointer)
+            let relu = simd && op == .relu
+            forParts(count, elements: count, alignment: 16) { r in
+                let o = r.lowerBound
+                if relu {
+                    ElementwiseKernels.reluBackward(xs + o, dys + o, dxs + o, r.count)
+                } else {
+                    TensorKernels.unaryBackward(op, xs + o, ys + o, dys + o, dxs + o, r.count)
+                }
+            }
         case .float64: TensorKernels.unaryBackward(op, b[0].doublePointer, b[1].doublePointer, b[2].doublePointer, b[3].doublePointer, count)
         }
     }
@@ -67,8 +84,22 @@ extension CPUBackend {
         if simd && ElementwiseKernels.isArithmetic(Int(op.code)) {
             if let (rows, cols, bRowStride, swapped) = Self.rowBroadcast(layout) {
                 let (first, second) = swapped ? (p[1], p[0]) : (p[0], p[1])
-                return ElementwiseKernels.arithmetic(Int(op.code), first.pointer, second.pointer, p[2].pointer, rows: rows, cols: cols,
-                                                     bRowStride: bRowStride, bFirst: swapped)
+                let (fa, sb, out, code) = (UnsafePointer(first.pointer), UnsafePointer(second.pointer), p[2].pointer, Int(op.code))
+                if rows == 1 {
+                    // Both dense: split the elements over the worker threads.
+                    forParts(cols, elements: count, alignment: 16) { r in
+                        let o = r.lowerBound
+                        ElementwiseKernels.arithmetic(code, fa + o, sb + o, out + o, rows: 1, cols: r.count, bRowStride: 0, bFirst: swapped)
+                    }
+                } else {
+                    // One row broadcast over the rest (a bias): split the rows.
+                    forParts(rows, elements: count) { r in
+                        let o = r.lowerBound * cols
+                        ElementwiseKernels.arithmetic(code, fa + o, sb + r.lowerBound * bRowStride, out + o, rows: r.count, cols: cols,
+                                                      bRowStride: bRowStride, bFirst: swapped)
+                    }
+                }
+                return
             }
             let (sa, sb) = (layout.stridesA.last ?? 0, layout.stridesB.last ?? 0)
             if (sa == 0 || sa == 1) && (sb == 0 || sb == 1) {
@@ -109,7 +140,12 @@ extension CPUBackend {
     public func axpby(alpha: Float, x: any DeviceBuffer, beta: Float, y: any DeviceBuffer, count: Int) throws {
         let span = ProfileSpan.begin("axpby"); defer { span?.end() }
         let b = try typedBuffers("axpby", [(x, count), (y, count)])
-        if simd { return ElementwiseKernels.axpby(alpha, b[0].pointer, beta, b[1].pointer, count) }
+        if simd {
+            let (xs, ys) = (UnsafePointer(b[0].pointer), b[1].pointer)
+            return forParts(count, elements: count, alignment: 16) { r in
+                ElementwiseKernels.axpby(alpha, xs + r.lowerBound, beta, ys + r.lowerBound, r.count)
+            }
+        }
         switch precision {
         case .float32:
             let (xs, ys) = (b[0].pointer, b[1].pointer)
@@ -293,26 +329,37 @@ extension CPUBackend {
             && g.height % 2 == 0 && g.width % 2 == 0
     }
 
-    /// The plain loops of `TensorKernels`.
+    /// The plain loops of `TensorKernels`, the input channels split over the worker threads in
+    /// fp32 with the fast kernels (each channel fills its own column rows).
     public func im2col(_ geometry: Conv2dGeometry, input: any DeviceBuffer, offset: Int, columns: any DeviceBuffer) throws {
         let span = ProfileSpan.begin("im2col"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("im2col", [(input, offset + g.batch * g.inChannels * g.height * g.width), (columns, g.columnRows * g.columnCount)])
         switch precision {
-        case .float32: TensorKernels.im2col(g, b[0].pointer + offset, b[1].pointer)
+        case .float32:
+            let (source, target) = (UnsafePointer(b[0].pointer + offset), b[1].pointer)
+            forParts(g.inChannels, elements: g.columnRows * g.columnCount) { channels in
+                TensorKernels.im2col(g, source, target, channels: channels)
+            }
         case .float64: TensorKernels.im2col(g, b[0].doublePointer + offset, b[1].doublePointer)
         }
     }
 
-    /// The plain loops of `TensorKernels`: gradInput zeroed, then the columns added in a fixed order.
+    /// The plain loops of `TensorKernels`: gradInput zeroed, then the columns added in a fixed
+    /// order; in fp32 with the fast kernels the input channels are split over the worker threads
+    /// (a channel sums its own column rows only, in the same order: the same result).
     public func col2im(_ geometry: Conv2dGeometry, columns: any DeviceBuffer, gradInput: any DeviceBuffer, offset: Int) throws {
         let span = ProfileSpan.begin("col2im"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("col2im", [(columns, g.columnRows * g.columnCount), (gradInput, offset + g.batch * g.inChannels * g.height * g.width)])
         switch precision {
-        case .float32: TensorKernels.col2im(g, b[0].pointer, b[1].pointer + offset)
+        case .float32:
+            let (source, target) = (UnsafePointer(b[0].pointer), b[1].pointer + offset)
+            forParts(g.inChannels, elements: g.columnRows * g.columnCount) { channels in
+                TensorKernels.col2im(g, source, target, channels: channels)
+            }
         case .float64: TensorKernels.col2im(g, b[0].doublePointer, b[1].doublePointer + offset)
         }
     }

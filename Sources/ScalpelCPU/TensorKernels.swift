@@ -325,10 +325,13 @@ enum TensorKernels {
 // MARK: Convolution and pooling
 
 extension TensorKernels {
-    static func im2col<T: Scalar>(_ g: Conv2dGeometry, _ input: UnsafePointer<T>, _ columns: UnsafeMutablePointer<T>) {
+    /// The column rows of the input channels `channels` (all by default): each channel's rows
+    /// are its own, so parts of the channels can be filled on different threads.
+    static func im2col<T: Scalar>(_ g: Conv2dGeometry, _ input: UnsafePointer<T>, _ columns: UnsafeMutablePointer<T>,
+                                  channels: Range<Int>? = nil) {
         let (oh, ow) = (g.outHeight, g.outWidth)
         let columnsPerRow = g.batch * oh * ow
-        for c in 0 ..< g.inChannels {
+        for c in channels ?? 0 ..< g.inChannels {
             for r in 0 ..< g.kernelHeight {
                 for s in 0 ..< g.kernelWidth {
                     let row = columns + ((c * g.kernelHeight + r) * g.kernelWidth + s) * columnsPerRow
@@ -361,12 +364,20 @@ extension TensorKernels {
         }
     }
 
-    static func col2im<T: Scalar>(_ g: Conv2dGeometry, _ columns: UnsafePointer<T>, _ gradInput: UnsafeMutablePointer<T>) {
+    /// The input gradient of the channels `channels` (all by default), zeroed and then summed
+    /// from their column rows: a channel takes sums from its own rows only, so parts of the
+    /// channels can be done on different threads with the same result.
+    static func col2im<T: Scalar>(_ g: Conv2dGeometry, _ columns: UnsafePointer<T>, _ gradInput: UnsafeMutablePointer<T>,
+                                  channels: Range<Int>? = nil) {
         let (oh, ow) = (g.outHeight, g.outWidth)
         let columnsPerRow = g.batch * oh * ow
-        gradInput.update(repeating: 0, count: g.batch * g.inChannels * g.height * g.width)
+        let chosen = channels ?? 0 ..< g.inChannels
+        let area = g.height * g.width
+        for n in 0 ..< g.batch {
+            (gradInput + (n * g.inChannels + chosen.lowerBound) * area).update(repeating: 0, count: chosen.count * area)
+        }
         // Scatter in a fixed order: the same sums, in the same order, on every run.
-        for c in 0 ..< g.inChannels {
+        for c in chosen {
             for r in 0 ..< g.kernelHeight {
                 for s in 0 ..< g.kernelWidth {
                     let row = columns + ((c * g.kernelHeight + r) * g.kernelWidth + s) * columnsPerRow
