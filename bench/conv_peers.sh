@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# Scalpel's convolutions (those of the small CNN) beside PyTorch CPU's, in one run on this
-# machine, with 2 threads and with 1; writes bench/results/conv-peers.md.
+# Scalpel's convolutions beside PyTorch CPU's, in one run on this machine, with 2 threads and
+# with 1: SET=cnn (default; the small CNN's, bench/results/conv-peers.md) or SET=resnet18
+# (ResNet-18's stem and each stage's, bench/results/conv-peers-resnet18.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # OpenBLAS too: without it Debian's torch does its matrix products on the reference BLAS.
 scripts/setup.sh python3-torch libopenblas0-pthread
 swift build -c release --product scalpel
-out=bench/results/conv-peers.md
+set=${SET:-cnn}
+out=bench/results/conv-peers$([ "$set" = cnn ] || echo "-$set").md
 mkdir -p bench/results
 {
   echo "## Convolutions, $(date -u '+%Y-%m-%d %H:%M') UTC, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
   echo
-  echo "Command: \`bench/conv_peers.sh\`. GFLOP/s (nominal: 2 per multiply-add), from the median of 5 samples of ≥ 0.2 s."
+  echo "Command: \`SET=$set bench/conv_peers.sh\`. GFLOP/s (nominal: 2 per multiply-add), from the median of 5 samples of ≥ 0.2 s."
   for threads in 2 1; do
     echo
     echo "### $threads thread(s)"
     echo
     json=$(mktemp)
-    torch=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads /usr/bin/python3 bench/peers/conv_torch.py 5 $threads)
-    SCALPEL_THREADS=$threads POCL_MAX_PTHREAD_COUNT=$threads .build/release/scalpel bench conv --json "$json" >/dev/null
+    torch=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads /usr/bin/python3 bench/peers/conv_torch.py 5 $threads "$set")
+    SCALPEL_THREADS=$threads POCL_MAX_PTHREAD_COUNT=$threads .build/release/scalpel bench conv --set "$set" --json "$json" >/dev/null
     python3 - "$torch" "$json" <<'PY'
 import json, sys
 torch = [json.loads(line) for line in sys.argv[1].splitlines()]
