@@ -49,7 +49,7 @@ struct ExportCommand: ParsableCommand {
                 throw ScalpelError.io(path: target.path, reason: "\(error)")
             }
             outcome.outputs = [target.path]
-            outcome.device = "none"
+            outcome.device = "cpu (the graph is built on the host)"
             let classes = (try? JSONDecoder().decode([String].self, from: Data((export.metadata["class_names"] ?? "[]").utf8))) ?? []
             print("Exported \(checkpoint) (\(export.metadata["model"] ?? "model"), \(export.nodeCount) nodes, ONNX opset \(ONNXGraph.opset)) "
                 + "to \(target.path): input \(export.metadata["input"] ?? ""); outputs the probabilities of \(classes.joined(separator: ", "))"
