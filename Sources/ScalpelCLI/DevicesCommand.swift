@@ -50,7 +50,9 @@ struct DevicesCommand: ParsableCommand {
                 }
             }
             let cpu = runtime.cpu
-            out += "\nCPU-Swift: \(CPUInfo.modelName), \(cpu.threads) thread\(cpu.threads == 1 ? "" : "s"), \(cpu.kernels == .fast ? "fast SIMD kernels" : "reference kernels (no AVX2/FMA)")\n"
+            out += "\nCPU-Swift: \(CPUInfo.modelName), \(cpu.threads) thread\(cpu.threads == 1 ? "" : "s"), kernels \(cpu.kernels == .fast ? CPUInfo.level.summary : CPULevel.portable.summary)"
+                + (CPUInfo.level != CPUInfo.bestLevel ? " — SCALPEL_CPU_LEVEL; this CPU's best is \(CPUInfo.bestLevel.rawValue)" : "")
+                + (CPUInfo.hasAVX512 ? "; AVX-512F present (Scalpel has no AVX-512 kernels yet)" : "") + "\n"
             out += "\nDevice \(spec): \(runtime.explanation)\n"
             if runtime.cpuOnly {
                 out += "CPU-Swift fallback: in use\(runtime.fallbackReason.map { " (\($0))" } ?? "")\n"

@@ -145,8 +145,10 @@ public final class CPUBackend: Backend {
         self.precision = precision
         if precision == .float64 {
             self.kernels = .reference
-        } else if kernels == .fast && !CPUInfo.hasFastSIMD {
-            Diagnostics.shared.warnOnce(key: "cpu-no-simd", "this CPU lacks AVX2/FMA; the CPU backend runs its plain reference kernels (slow)")
+        } else if kernels == .fast && CPUInfo.level == .portable {
+            if CPUInfo.bestLevel == .portable {
+                Diagnostics.shared.warnOnce(key: "cpu-no-simd", "this CPU lacks AVX2/FMA; the CPU backend runs its plain reference kernels (slow)")
+            }
             self.kernels = .reference
         } else {
             self.kernels = kernels

@@ -1,5 +1,26 @@
 import CScalpelSystem
 import Foundation
+import ScalpelCore
+
+/// A level of the CPU-Swift backend's kernels, chosen once at start-up: the best this CPU runs,
+/// or a lower one that `SCALPEL_CPU_LEVEL` asks for (to test or compare the levels).
+public enum CPULevel: String, Sendable, CaseIterable {
+    /// The plain reference loops, on any CPU.
+    case portable
+    /// The fast kernels compiled for AVX2 + FMA (x86-64-v3).
+    case avx2
+    /// The fast kernels on arm64's SIMD baseline (NEON).
+    case neon
+
+    /// What the level runs, in words.
+    public var summary: String {
+        switch self {
+        case .portable: "portable (the plain reference kernels)"
+        case .avx2: "avx2 (the fast kernels, AVX2 + FMA)"
+        case .neon: "neon (the fast kernels, arm64 SIMD)"
+        }
+    }
+}
 
 /// Facts about the host CPU that choose the CPU kernels.
 public enum CPUInfo {
@@ -9,6 +30,31 @@ public enum CPUInfo {
     /// Whether the CPU has AVX-512 Foundation: 32 vector registers of 16 floats, which CPU
     /// OpenCL runtimes compile for whatever preferred vector width they report.
     public static let hasAVX512: Bool = scalpel_cpu_has_avx512() != 0
+
+    /// The best kernel level this CPU runs: `avx2` on an x86-64 CPU with AVX2 and FMA, `neon` on
+    /// arm64, else `portable`. (There are no AVX-512 kernels yet; on Zen 4 they would reach the
+    /// AVX2 kernels' peak, `bench/microkernel_peak.swift`.)
+    public static let bestLevel: CPULevel = {
+        guard hasFastSIMD else { return .portable }
+        #if arch(arm64)
+        return .neon
+        #else
+        return .avx2
+        #endif
+    }()
+
+    /// The level in use: `SCALPEL_CPU_LEVEL` when it names a level this CPU runs (`portable`, or
+    /// the best level itself), else the best level, with a warning naming the levels.
+    public static let level: CPULevel = {
+        guard let text = ProcessInfo.processInfo.environment["SCALPEL_CPU_LEVEL"], !text.isEmpty else { return bestLevel }
+        let offered = [CPULevel.portable, bestLevel].map(\.rawValue)
+        guard let asked = CPULevel(rawValue: text.lowercased()), asked == .portable || asked == bestLevel else {
+            Diagnostics.shared.warnOnce(key: "cpu-level", "SCALPEL_CPU_LEVEL=\(text): this CPU runs \(Set(offered).sorted().joined(separator: " or ")); "
+                + "using \(bestLevel.rawValue)")
+            return bestLevel
+        }
+        return asked
+    }()
 
     /// The CPU model name.
     public static let modelName: String = {
