@@ -134,15 +134,16 @@ import Testing
             try file.write(to: url)
             return url.path
         }
-        func temperature(_ text: String) throws -> String {
+        func stored(_ key: String, _ text: String) throws -> String {
             var file = saved
-            file.metadata["temperature"] = text
+            file.metadata[key] = text
             let url = folder.appending(path: "hostile-\(UUID().uuidString).safetensors")
             try file.write(to: url)
             return url.path
         }
         let cases: [(String, String)] = [
-            (try temperature("-1"), "temperature is unreadable"), (try temperature("nan"), "temperature is unreadable"),
+            (try stored("temperature", "-1"), "temperature is unreadable"), (try stored("temperature", "nan"), "temperature is unreadable"),
+            (try stored("decision_threshold", "{\"threshold\": \"high\"}"), "decision threshold is unreadable"),
             (try edited("config") { $0["hidden"] = 2_000_000_000 }, "hidden size 2000000000"),
             (try edited("config") { $0["hidden"] = 60_000 }, "larger than the weights it holds"),
             (try edited("pipeline") { $0["sampleShape"] = [1_000_000_000] }, "samples of shape"),

@@ -39,10 +39,7 @@ public struct ONNXExport: Sendable {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
         let file = try TrainingRun.readCheckpoint(URL(fileURLWithPath: checkpoint), keys: keys)
-        guard let text = file.metadata["config"], let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
-            throw ScalpelError.io(path: checkpoint, reason: "the checkpoint holds no readable training configuration; use best.safetensors or "
-                + "last.safetensors of a run of this version of Scalpel")
-        }
+        let config = try SavedModelMetadata.config(file, source: checkpoint)
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
         let largest = try SavedModelCheck.validate(config: config, pipeline: pipeline, file: file, source: checkpoint)
         let recipe = try ModelRecipe.named(config.model)
@@ -62,7 +59,7 @@ public struct ONNXExport: Sendable {
         } catch let error as ScalpelError {
             throw ScalpelError.invalidArgument("\(checkpoint): \(error.description)")
         }
-        if let temperature = try TrainingRun.storedTemperature(file.metadata, source: checkpoint) {
+        if let temperature = try SavedModelMetadata.temperature(file.metadata, source: checkpoint) {
             logits = graph.node("Div", [logits, graph.constant([temperature], shape: [], hint: "temperature")])
         }
         let classes = pipeline.classNames.count
@@ -150,10 +147,9 @@ public struct ONNXExport: Sendable {
         ]
         if pipeline.classNames.count == 2 {
             metadata["positive_class"] = pipeline.classNames[1]
-            if let text = checkpoint["decision_threshold"], let choice = try? JSONDecoder().decode(DecisionThreshold.self, from: Data(text.utf8)) {
+            if let (rule, choice) = try SavedModelMetadata.threshold(checkpoint, source: source) {
                 metadata["decision_threshold"] = String(format: "%.6f", Predictions.probability(choice.threshold))
-                metadata["decision_rule"] = "\(pipeline.classNames[1]) where its probability is at least decision_threshold, "
-                    + "chosen on the training run's validation split: " + (checkpoint["decision_threshold_rule"] ?? "")
+                metadata["decision_rule"] = "\(pipeline.classNames[1]) where its probability is at least decision_threshold, " + rule
             } else {
                 metadata["decision_rule"] = "\(pipeline.classNames[1]) where its probability is at least 0.5 (the run chose no threshold)"
             }

@@ -33,16 +33,6 @@ extension SplitMetrics {
 }
 
 extension TrainingRun {
-    /// The temperature a calibrated checkpoint stores (nil: none); an unreadable one is an error
-    /// naming the checkpoint at `source`.
-    static func storedTemperature(_ metadata: [String: String], source: String) throws -> Float? {
-        guard let text = metadata[TemperatureScaling.metadataKey] else { return nil }
-        guard let temperature = Float(text), temperature.isFinite, temperature > 0 else {
-            throw ScalpelError.io(path: source, reason: "the checkpoint's temperature is unreadable")
-        }
-        return temperature
-    }
-
     /// Fits the temperature on `validation` (the model's evaluation of the validation split),
     /// sets it on the trainer, and returns it with the uncalibrated test evaluation.
     func calibrateTemperature(validation: Evaluation) throws -> (scaling: TemperatureScaling, uncalibratedTest: Evaluation) {

@@ -59,11 +59,7 @@ extension TrainingRun {
         let url = URL(fileURLWithPath: checkpoint)
         let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
         let file = try TrainingRun.readCheckpoint(url, keys: keys)
-        guard let text = file.metadata["config"],
-              var config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) else {
-            throw ScalpelError.io(path: checkpoint, reason: "the checkpoint holds no readable training configuration; use best.safetensors or "
-                + "last.safetensors of a run of this version of Scalpel")
-        }
+        var config = try SavedModelMetadata.config(file, source: checkpoint)
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
         let largestTensor = try SavedModelCheck.validate(config: config, pipeline: pipeline, file: file, source: checkpoint)
         var data = try prepare(pipeline, keys)
@@ -79,16 +75,11 @@ extension TrainingRun {
             try TrainingRun(config: config, data: data, runtime: runtime, keys: keys)
         }
         try Checkpoint.restore(file, into: trainer.model, source: checkpoint)
-        if let text = file.metadata["decision_threshold"] {
-            guard let choice = try? JSONDecoder().decode(DecisionThreshold.self, from: Data(text.utf8)) else {
-                throw ScalpelError.io(path: checkpoint, reason: "the checkpoint's decision threshold is unreadable")
-            }
-            trainer.savedThreshold = ("chosen on the training run's validation split: " + (file.metadata["decision_threshold_rule"] ?? ""), choice)
-        }
+        trainer.savedThreshold = try SavedModelMetadata.threshold(file.metadata, source: checkpoint)
         if let text = file.metadata[StoredValidationScores.metadataKey] {
             trainer.validationScores = try? JSONDecoder().decode(StoredValidationScores.self, from: Data(text.utf8))
         }
-        if let temperature = try storedTemperature(file.metadata, source: checkpoint) {
+        if let temperature = try SavedModelMetadata.temperature(file.metadata, source: checkpoint) {
             trainer.trainer.temperature = temperature
             trainer.data.notes["calibration"] = "temperature scaling from the training run: logits divided by \(temperature)"
         }

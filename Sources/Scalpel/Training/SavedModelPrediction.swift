@@ -34,7 +34,18 @@ extension TrainingRun {
     /// - Returns: The predictions, in the data's order.
     /// - Throws: `ScalpelError` for a threshold out of range or one the checkpoint cannot give.
     public func predictions(threshold: PredictionThreshold = .saved) throws -> Predictions {
-        let evaluation = try evaluate(data.test)
+        try predictions(decidedBy: try decisionThreshold(threshold))
+    }
+
+    /// The predictions of every sample of the data, binary ones decided at `chosen` (nil: the
+    /// most probable class) — once per block of a large file, the threshold resolved once.
+    func predictions(decidedBy chosen: (rule: String, logOdds: Float)?) throws -> Predictions {
+        Predictions(try evaluate(data.test), rows: data.test, data: data, threshold: chosen, labelled: data.hasLabels)
+    }
+
+    /// The log-odds threshold `threshold` asks for and its rule in words (nil: the most probable
+    /// class, for several classes or a run that chose none).
+    func decisionThreshold(_ threshold: PredictionThreshold) throws -> (rule: String, logOdds: Float)? {
         var chosen: (rule: String, logOdds: Float)?
         if data.classCount == 2 {
             switch threshold {
@@ -58,7 +69,7 @@ extension TrainingRun {
         } else if threshold != .saved {
             throw ScalpelError.invalidArgument("--threshold and --target-sensitivity decide between two classes; this model has \(data.classCount)")
         }
-        return Predictions(evaluation, rows: data.test, data: data, threshold: chosen, labelled: data.hasLabels)
+        return chosen
     }
 }
 

@@ -76,8 +76,9 @@ extension TrainingRun {
         var summary = StreamedPredictions(count: 0, blocks: 0, classNames: pipeline.classNames, decided: [Int](repeating: 0, count: pipeline.classNames.count),
                                           rule: "", device: "\(run.backend.id) (\(run.backend.displayName))")
         var labelled: Bool?
+        let chosen = try run.decisionThreshold(threshold)
         while true {
-            var predictions = try run.predictions(threshold: threshold)
+            var predictions = try run.predictions(decidedBy: chosen)
             if let idColumn { predictions = try naming(predictions, byColumn: idColumn, in: try source.csv(), path: path) }
             if labelled == nil { labelled = predictions.truth != nil }
             if labelled != (predictions.truth != nil) {
