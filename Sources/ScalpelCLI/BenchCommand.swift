@@ -180,8 +180,9 @@ struct ConvBenchCommand: ParsableCommand {
             for the weight gradient, and one more for the input gradient where it is computed (not for \
             the first layer, as in PyTorch where the input needs no gradient). --set cnn: the small \
             CNN's convolutions (batch 64); --set resnet18: ResNet-18's for 28×28 inputs (batch 32). \
-            --algorithms all forces each algorithm (im2colGEMM, direct, implicitGEMM) on every pass \
-            in turn, in the same run; the default lets the backend choose per pass. \
+            --algorithms all forces each algorithm (im2colGEMM, direct, implicitGEMM, winograd) on \
+            every pass in turn, in the same run (on the CPU-Swift backend all but direct, its \
+            one-thread reference loop); the default lets the backend choose per pass. \
             bench/conv_peers.sh runs PyTorch's CPU convolutions in the same run.
             """)
 
@@ -190,7 +191,7 @@ struct ConvBenchCommand: ParsableCommand {
     @Option(help: "Which convolutions: cnn or resnet18.")
     var set = "cnn"
 
-    @Option(help: "chosen (the backend's measured choice per pass), all, or a comma-separated list of im2colGEMM, direct, implicitGEMM.")
+    @Option(help: "chosen (the backend's choice per pass), all, or a comma-separated list of im2colGEMM, direct, implicitGEMM, winograd.")
     var algorithms = "chosen"
 
     @Option(help: "Samples (each at least 0.2 s).")
@@ -214,7 +215,7 @@ struct ConvBenchCommand: ParsableCommand {
             default:
                 forced = try algorithms.split(separator: ",").map { name in
                     guard let algorithm = ConvAlgorithm(rawValue: String(name)) else {
-                        throw ScalpelError.invalidArgument("unknown algorithm \(name) (im2colGEMM, direct, implicitGEMM)")
+                        throw ScalpelError.invalidArgument("unknown algorithm \(name) (\(ConvAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
                     return algorithm
                 }
@@ -227,8 +228,8 @@ struct ConvBenchCommand: ParsableCommand {
                 for backward in [false, true] {
                     let flops = backward ? forward * (inputGradient ? 3 : 2) : forward
                     for backend in runtime.backends.reversed() {
-                        // The CPU-Swift backend has one algorithm: time it once.
-                        for algorithm in backend is CPUBackend ? [nil] : forced {
+                        // The CPU-Swift backend's direct loop is the reference, not a contender.
+                        for algorithm in backend is CPUBackend ? forced.filter({ $0 != .direct }) : forced {
                             let step = try TrainingBenchmark.convStep(on: backend, shape: shape, backward: backward, inputGradient: inputGradient,
                                                                       algorithm: algorithm)
                             let timing = try measure(samples: samples, minSampleSeconds: 0.2, step)

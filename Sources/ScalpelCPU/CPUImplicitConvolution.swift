@@ -1,3 +1,4 @@
+import Foundation
 import ScalpelCore
 
 /// The implicit-GEMM convolution operations on the CPU-Swift backend: computed on its column
@@ -29,7 +30,21 @@ extension CPUBackend {
         try conv2dBackwardColumns(geometry, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
     }
 
-    /// The CPU keeps im2col + its fast GEMM for every pass (the direct loop is the reference
-    /// for the OpenCL kernel).
-    public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm { .im2colGEMM }
+    /// Winograd F(2×2, 3×3) for the forward and input-gradient passes of a 3×3 stride-1 layer
+    /// with at least `winogradMinimumChannels` input and output channels, where its kernels run;
+    /// im2col + the fast GEMM for everything else (the direct loop is the reference for the
+    /// OpenCL kernel). A rule, not a timing at run time, so that a training run repeats bit for
+    /// bit; `bench conv` measured it. `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
+    /// that it can compute (to compare them inside a whole training step).
+    public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
+        if let forced = ProcessInfo.processInfo.environment["SCALPEL_CONV_ALGORITHM"].flatMap(ConvAlgorithm.init(rawValue:)) {
+            return forced.resolved(for: pass, at: geometry)
+        }
+        let wide = min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels
+        return pass != .backwardWeight && wide && runsWinograd(geometry) ? .winograd : .im2colGEMM
+    }
+
+    /// Channels (input and output) from which Winograd beats im2col + GEMM: below, its
+    /// transforms cost more than the multiplies they save.
+    static let winogradMinimumChannels = 16
 }

@@ -365,15 +365,21 @@ extension CPUBackend {
     }
 
     /// Max pooling over plain 2×2 windows (stride 2, no padding, even sizes) with fast kernels runs
-    /// the direct loop `ElementwiseKernels.maxPool2x2`; every other case, the plain loops of
-    /// `TensorKernels`.
+    /// the direct loop `ElementwiseKernels.maxPool2x2`, the planes split over the worker threads;
+    /// every other case, the plain loops of `TensorKernels`.
     public func pool2d(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer) throws {
         let span = ProfileSpan.begin(max ? "maxPool2d" : "avgPool2d"); defer { span?.end() }
         try geometry.validate()
         let g = geometry
         let b = try typedBuffers("pool2d", [(input, g.batch * g.channels * g.height * g.width), (output, g.batch * g.channels * g.outHeight * g.outWidth)])
         if simd && max && Self.isPlain2x2(g) {
-            return ElementwiseKernels.maxPool2x2(b[0].pointer, b[1].pointer, planes: g.batch * g.channels, h: g.height, w: g.width)
+            // Planes split over the worker threads: each writes only its own output planes.
+            let (x, y, h, w) = (b[0].pointer, b[1].pointer, g.height, g.width)
+            forParts(g.batch * g.channels, elements: g.batch * g.channels * h * w) { planes in
+                ElementwiseKernels.maxPool2x2(x + planes.lowerBound * h * w, y + planes.lowerBound * (h / 2) * (w / 2),
+                                              planes: planes.count, h: h, w: w)
+            }
+            return
         }
         switch precision {
         case .float32: TensorKernels.pool2d(g, max: max, b[0].pointer, b[1].pointer)
@@ -382,8 +388,8 @@ extension CPUBackend {
     }
 
     /// Max pooling over plain 2×2 windows (stride 2, no padding, even sizes) with fast kernels runs
-    /// the direct loop `ElementwiseKernels.maxPool2x2Backward`; every other case, the plain loops
-    /// of `TensorKernels`.
+    /// the direct loop `ElementwiseKernels.maxPool2x2Backward`, the planes split over the worker
+    /// threads; every other case, the plain loops of `TensorKernels`.
     public func pool2dBackward(_ geometry: Pool2dGeometry, max: Bool, input: any DeviceBuffer, output: any DeviceBuffer,
                                gradOutput: any DeviceBuffer, gradInput: any DeviceBuffer) throws {
         let span = ProfileSpan.begin(max ? "maxPool2d backward" : "avgPool2d backward"); defer { span?.end() }
@@ -392,8 +398,14 @@ extension CPUBackend {
         let inCount = g.batch * g.channels * g.height * g.width, outCount = g.batch * g.channels * g.outHeight * g.outWidth
         let b = try typedBuffers("pool2d backward", [(input, inCount), (output, outCount), (gradOutput, outCount), (gradInput, inCount)])
         if simd && max && Self.isPlain2x2(g) {
-            return ElementwiseKernels.maxPool2x2Backward(b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, planes: g.batch * g.channels,
-                                                         h: g.height, w: g.width)
+            // Planes split over the worker threads: each zeroes and fills only its own gradient planes.
+            let (h, w) = (g.height, g.width)
+            let (x, y, dy, dx) = (b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer)
+            forParts(g.batch * g.channels, elements: inCount) { planes in
+                let (input, output) = (planes.lowerBound * h * w, planes.lowerBound * (h / 2) * (w / 2))
+                ElementwiseKernels.maxPool2x2Backward(x + input, y + output, dy + output, dx + input, planes: planes.count, h: h, w: w)
+            }
+            return
         }
         switch precision {
         case .float32: TensorKernels.pool2dBackward(g, max: max, b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer)

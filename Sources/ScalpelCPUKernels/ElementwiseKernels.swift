@@ -173,15 +173,19 @@ extension ElementwiseKernels {
     public static func maxPool2x2Backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                           _ dx: UnsafeMutablePointer<Float>, planes: Int, h: Int, w: Int) {
         let (oh, ow) = (h / 2, w / 2)
-        dx.update(repeating: 0, count: planes * h * w)
+        // Every dx element written once, without a separate zeroing pass: each window position
+        // gets the gradient if it is the first to hold the maximum, else 0.
         for p in 0 ..< planes {
             let xp = x + p * h * w, dxp = dx + p * h * w, yp = y + p * oh * ow, dyp = dy + p * oh * ow
             for r in 0 ..< oh {
+                let top = xp + 2 * r * w, bottom = top + w, dTop = dxp + 2 * r * w, dBottom = dTop + w
                 for c in 0 ..< ow {
                     let peak = yp[r * ow + c], g = dyp[r * ow + c]
-                    let i0 = 2 * r * w + 2 * c
-                    let index = xp[i0] == peak ? i0 : xp[i0 + 1] == peak ? i0 + 1 : xp[i0 + w] == peak ? i0 + w : i0 + w + 1
-                    dxp[index] = g
+                    let (a, b, d) = (top[2 * c] == peak, top[2 * c + 1] == peak, bottom[2 * c] == peak)
+                    dTop[2 * c] = a ? g : 0
+                    dTop[2 * c + 1] = !a && b ? g : 0
+                    dBottom[2 * c] = !a && !b && d ? g : 0
+                    dBottom[2 * c + 1] = !a && !b && !d ? g : 0
                 }
             }
         }

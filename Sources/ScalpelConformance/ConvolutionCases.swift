@@ -4,13 +4,13 @@ import ScalpelTensor
 extension KernelCases {
     /// The algorithms a backend may pick for a convolution, each forced in turn (on every
     /// pass it can compute).
-    public static let convolutionAlgorithms: [ConvAlgorithm] = [.im2colGEMM, .direct, .implicitGEMM]
+    public static let convolutionAlgorithms: [ConvAlgorithm] = [.im2colGEMM, .direct, .implicitGEMM, .winograd]
 
     /// Whether `convolutionAlgorithms` holds `algorithm`: a switch, so that an algorithm added
     /// to `ConvAlgorithm` does not compile until it is listed here (and so checked).
     static func isChecked(_ algorithm: ConvAlgorithm) -> Bool {
         switch algorithm {
-        case .im2colGEMM, .direct, .implicitGEMM: convolutionAlgorithms.contains(algorithm)
+        case .im2colGEMM, .direct, .implicitGEMM, .winograd: convolutionAlgorithms.contains(algorithm)
         }
     }
 
@@ -54,6 +54,10 @@ extension KernelCases {
         ConvShape(input: [1, 4, 8, 8], weight: [6, 2, 3, 2], stride: (2, 1), padding: (1, 0), dilation: (1, 2), groups: 2),
         ConvShape(input: [3, 3, 5, 6], weight: [3, 1, 1, 1], groups: 3),
         ConvShape(input: [2, 8, 17, 19], weight: [16, 8, 3, 3], bias: true, padding: (1, 1)),
+        // Winograd's edges: no padding and padding 2 (the input gradient then has 2 and 0), an
+        // odd output, a row of more than eight tiles, and its column path past a 3×3 window.
+        ConvShape(input: [2, 3, 12, 21], weight: [5, 3, 3, 3], bias: true, padding: (2, 0)),
+        ConvShape(input: [1, 4, 7, 36], weight: [3, 4, 3, 3], padding: (0, 2)),
     ]
 
     /// The OpenCL kernels a convolution launches with `algorithm` forced: its forward kernels,
@@ -63,6 +67,7 @@ extension KernelCases {
         case .im2colGEMM: ["im2col_rows", "col2im_rows", "copy_strided"]
         case .direct: ["conv2d_direct", "im2col_rows", "col2im_rows", "copy_strided"]
         case .implicitGEMM: implicitGEMMKernels
+        case .winograd: []
         }
     }
 
@@ -76,6 +81,7 @@ extension KernelCases {
         case .im2colGEMM: "conv2d im2col+GEMM"
         case .direct: "conv2d direct"
         case .implicitGEMM: "conv2d implicit GEMM"
+        case .winograd: "conv2d Winograd"
         }
     }
 
@@ -86,11 +92,16 @@ extension KernelCases {
     /// conv_igemm_sum_splits), and the ReLU (in implicit GEMM's epilogue, after the column path).
     public static let convolution: [KernelCase] = convolutionShapes.flatMap { s in
         convolutionAlgorithms.map { algorithm in
-            KernelCase.tensor(.convolution, convolutionCaseName(algorithm), [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []), shape: s.text,
-                              inputNames: ["input", "weight", "bias"], kernels: convolutionKernels(algorithm), quick: s.quick) { x in
+            var testCase = KernelCase.tensor(.convolution, convolutionCaseName(algorithm), [s.input, s.weight] + (s.bias ? [[s.weight[0]]] : []),
+                                             shape: s.text, inputNames: ["input", "weight", "bias"], kernels: convolutionKernels(algorithm),
+                                             quick: s.quick) { x in
                 try x[0].conv2d(weight: x[1], bias: s.bias ? x[2] : nil, stride: s.stride, padding: s.padding, dilation: s.dilation,
                                 groups: s.groups, columnBudget: s.columnBudget, algorithm: algorithm)
             }
+            // Only the CPU-Swift backend has Winograd kernels; an OpenCL device would run the
+            // column path the im2col + GEMM cases check.
+            testCase.cpuOnly = algorithm == .winograd
+            return testCase
         }
     } + [
         // Image rows wider than any work-group: im2col's and col2im's bounds-checked kernels

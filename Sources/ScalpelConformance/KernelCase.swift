@@ -169,6 +169,9 @@ public struct KernelCase: Sendable, CustomStringConvertible {
     public var tolerance: Double
     /// What is run and compared.
     public var check: Check
+    /// Whether the case runs only on the CPU-Swift backend: it checks an algorithm only that
+    /// backend has kernels for (it claims no OpenCL kernels).
+    public var cpuOnly = false
 
     /// A case; see `tensor` and `buffers` for the two usual kinds.
     public init(_ family: KernelFamily, _ name: String, shape: String, kernels: [String], quick: Bool = false,
@@ -211,8 +214,10 @@ public struct KernelCase: Sendable, CustomStringConvertible {
     }
 
     /// Whether the case runs on `backend`: GEMM cases of one kernel variant only on OpenCL
-    /// devices, the plain GEMM cases only elsewhere, every other case everywhere.
+    /// devices, the plain GEMM cases and `cpuOnly` cases only elsewhere, every other case
+    /// everywhere.
     public func applies(to backend: any Backend) -> Bool {
+        if cpuOnly { return !(backend is OpenCLBackend) }
         guard case let .gemm(_, variant) = check else { return true }
         return (variant != nil) == (backend is OpenCLBackend)
     }

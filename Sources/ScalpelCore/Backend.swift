@@ -221,6 +221,16 @@ public protocol Backend: AnyObject, Sendable {
     /// N·OH·OW is formed in a fixed order (deterministic, no atomics).
     func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                       gradWeight: any DeviceBuffer) throws
+    /// output (N, K, OH, OW) = the convolution plus bias (K) when given, then max(·, 0) when
+    /// `relu`, by Winograd F(2×2, 3×3), for a geometry that `supportsWinograd` (by default, and
+    /// at any other geometry: the column path, `conv2dImplicitForwardByColumns`).
+    func conv2dWinogradForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
+                               bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws
+    /// gradInput (N, C, H, W), overwritten, from gradOutput and weight by Winograd F(2×2, 3×3),
+    /// for a geometry that `supportsWinograd` (by default, and at any other geometry: the column
+    /// path, `conv2dBackwardColumns`).
+    func conv2dWinogradBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
+                                    gradInput: any DeviceBuffer) throws
     /// The algorithm for `pass` at `geometry`: a backend with a choice times the candidates
     /// once per shape and pass (with a bounded number of runs) and remembers the fastest.
     func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm

@@ -108,4 +108,19 @@ extension Backend {
         }
         if relu { try unary(.relu, x: output, y: output, count: shape.reduce(1, *)) }
     }
+
+    /// Winograd's forward contract on the column path: what a backend without Winograd kernels
+    /// runs (`conv2dImplicitForwardByColumns`).
+    public func conv2dWinogradForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
+                                      bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws {
+        try conv2dImplicitForwardByColumns(geometry, input: input, weight: weight, bias: bias, relu: relu, output: output)
+    }
+
+    /// Winograd's input-gradient contract on the column path (`conv2dBackwardColumns`): what a
+    /// backend without Winograd kernels runs.
+    public func conv2dWinogradBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
+                                           gradInput: any DeviceBuffer) throws {
+        try geometry.validate()
+        try conv2dBackwardColumns(geometry, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
+    }
 }

@@ -59,6 +59,14 @@ public struct Conv2dGeometry: Hashable, Sendable, CustomStringConvertible {
     /// Columns of the column matrix: N·OH·OW.
     public var columnCount: Int { batch * outHeight * outWidth }
 
+    /// Whether Winograd F(2×2, 3×3) computes this convolution's forward and input-gradient
+    /// passes: a 3×3 window, stride 1, no dilation, one group, and padding of at most 2 (the
+    /// input gradient is then a 3×3 stride-1 convolution too, padded by 2 − padding).
+    public var supportsWinograd: Bool {
+        kernelHeight == 3 && kernelWidth == 3 && strideH == 1 && strideW == 1 && dilationH == 1 && dilationW == 1 && groups == 1
+            && (0 ... 2).contains(padH) && (0 ... 2).contains(padW)
+    }
+
     /// One line for messages, such as `conv 8×3×32×32 → 16, 3×3 stride 1×1 pad 1×1 dilation 1×1`
     /// (followed by ` groups G` when groups > 1).
     public var description: String {
@@ -143,15 +151,30 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// A GEMM that reads the image through the convolution's geometry and writes NCHW
     /// directly (no column matrix, no permute); the forward pass adds the bias itself.
     case implicitGEMM
+    /// Winograd F(2×2, 3×3): transforms of the input and the filters around 16 GEMMs, with 16
+    /// multiplies per 2×2 outputs and channel pair where a 3×3 window needs 36. Forward (which
+    /// adds the bias itself) and input gradient, at geometries that `supportsWinograd`; forced
+    /// on the weight gradient or at another geometry it means im2colGEMM. Only the CPU-Swift
+    /// backend has its kernels; on another backend it runs the column path.
+    case winograd
 
-    /// The algorithms that can compute `pass`.
+    /// The algorithms that can compute `pass` with kernels of their own on every backend (what
+    /// a backend that measures its choice times).
     public static func candidates(for pass: ConvPass) -> [ConvAlgorithm] {
         pass == .forward ? [.im2colGEMM, .direct, .implicitGEMM] : [.im2colGEMM, .implicitGEMM]
     }
 
-    /// What runs for `pass` when this algorithm is forced (direct has no backward kernels).
+    /// What runs for `pass` when this algorithm is forced (direct has no backward kernels,
+    /// Winograd no weight-gradient ones).
     public func resolved(for pass: ConvPass) -> ConvAlgorithm {
-        self == .direct && pass != .forward ? .im2colGEMM : self
+        if self == .direct && pass != .forward || self == .winograd && pass == .backwardWeight { return .im2colGEMM }
+        return self
+    }
+
+    /// What runs for `pass` at `geometry` when this algorithm is forced: `resolved(for:)`, and
+    /// im2colGEMM for Winograd where the geometry does not `supportsWinograd`.
+    public func resolved(for pass: ConvPass, at geometry: Conv2dGeometry) -> ConvAlgorithm {
+        self == .winograd && !geometry.supportsWinograd ? .im2colGEMM : resolved(for: pass)
     }
 }
 

@@ -175,7 +175,7 @@ extension OpenCLBackend {
     /// with exactly the calls a training step makes, and remembers the fastest on disk next to
     /// the program cache. The cost is bounded: a warm-up, a calibration and three timed calls
     /// per candidate, each one draining the queue — only the first time a shape is met.
-    /// `SCALPEL_CONV_ALGORITHM` (im2colGEMM, direct or implicitGEMM) forces one algorithm on
+    /// `SCALPEL_CONV_ALGORITHM` (im2colGEMM, direct, implicitGEMM or winograd) forces one algorithm on
     /// every pass, measuring nothing (to compare the algorithms inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
         if let forced = ProcessInfo.processInfo.environment["SCALPEL_CONV_ALGORITHM"].flatMap(ConvAlgorithm.init(rawValue:)) {
@@ -216,6 +216,8 @@ extension OpenCLBackend {
                 case (.forward, .im2colGEMM): try conv2dForwardColumns(g, input: b.input, weight: b.weight, output: b.result)
                 case (.forward, .implicitGEMM):
                     try conv2dImplicitForward(g, input: b.input, weight: b.weight, bias: nil, relu: false, output: b.result)
+                case (.forward, .winograd):
+                    try conv2dWinogradForward(g, input: b.input, weight: b.weight, bias: nil, relu: false, output: b.result)
                 case (.backwardData, .implicitGEMM):
                     try conv2dImplicitBackwardData(g, gradOutput: b.output, weight: b.weight, gradInput: b.result)
                 case (.backwardWeight, .implicitGEMM):

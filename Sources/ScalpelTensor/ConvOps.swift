@@ -9,11 +9,13 @@ extension Tensor {
     /// (`conv2dAlgorithm`): im2col + GEMM (the reference: per chunk of images of about
     /// `columnBudget` floats of columns — nil: the backend's `convColumnBudget` —, im2col, one
     /// GEMM per group, permutes; see `conv2dForwardColumns`), the direct kernel (forward only),
-    /// or implicit GEMM (no column matrix; the forward pass adds the bias, and the ReLU when
-    /// `relu`, in its epilogue).
+    /// implicit GEMM (no column matrix; the forward pass adds the bias, and the ReLU when
+    /// `relu`, in its epilogue), or Winograd F(2×2, 3×3) (3×3 stride-1 layers, forward — with
+    /// the bias and ReLU in its output transform — and input gradient).
     ///
     /// - algorithm: forces every pass to this algorithm (`direct` means im2col + GEMM for the
-    ///   backward passes); nil lets the backend choose per pass. The self-test forces each in turn.
+    ///   backward passes, `winograd` for the weight gradient and where the geometry does not
+    ///   `supportsWinograd`); nil lets the backend choose per pass. The self-test forces each in turn.
     /// - relu: max(0, ·) on the result: in the implicit-GEMM forward pass's store, or an
     ///   element-wise pass after the other algorithms; the same values either way.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
@@ -36,7 +38,7 @@ extension Tensor {
         }
         let backend = self.backend
         func choice(_ pass: ConvPass) -> ConvAlgorithm {
-            algorithm.map { $0.resolved(for: pass) } ?? backend.conv2dAlgorithm(g, pass: pass)
+            (algorithm ?? backend.conv2dAlgorithm(g, pass: pass)).resolved(for: pass, at: g)
         }
         let out = try Tensor.empty([g.batch, k, g.outHeight, g.outWidth], on: backend)
         let forward = choice(.forward)
@@ -45,10 +47,14 @@ extension Tensor {
         case .im2colGEMM: try backend.conv2dForwardColumns(g, input: storage, weight: weight.storage, output: out.storage, columnBudget: columnBudget)
         case .implicitGEMM:
             try backend.conv2dImplicitForward(g, input: storage, weight: weight.storage, bias: bias?.storage, relu: relu, output: out.storage)
+        case .winograd:
+            try backend.conv2dWinogradForward(g, input: storage, weight: weight.storage, bias: bias?.storage, relu: relu, output: out.storage)
         }
         let x = self
-        let fusedBias = forward == .implicitGEMM ? bias : nil
-        let fusedReLU = relu && forward == .implicitGEMM
+        // Implicit GEMM and Winograd add the bias and apply the ReLU as they store.
+        let fused = forward == .implicitGEMM || forward == .winograd
+        let fusedBias = fused ? bias : nil
+        let fusedReLU = relu && fused
         let convolved = Tensor.record(out, fusedReLU ? "conv2d+relu" : "conv2d", [x, weight] + (fusedBias.map { [$0] } ?? [])) { [yStorage = out.storage] output in
             let grad = fusedReLU ? try Tensor.throughReLU(output, output: yStorage) : output
             let dw = weight.requiresGrad ? try Tensor.empty(weight.shape, on: backend) : nil
@@ -63,6 +69,9 @@ extension Tensor {
             }
             if let dx, data == .implicitGEMM {
                 try backend.conv2dImplicitBackwardData(g, gradOutput: grad.storage, weight: weight.storage, gradInput: dx.storage)
+            }
+            if let dx, data == .winograd {
+                try backend.conv2dWinogradBackwardData(g, gradOutput: grad.storage, weight: weight.storage, gradInput: dx.storage)
             }
             if let dw, weights == .implicitGEMM {
                 try backend.conv2dImplicitBackwardWeight(g, input: x.storage, gradOutput: grad.storage, gradWeight: dw.storage)

@@ -13,8 +13,9 @@ let tableRuns: [(String, KernelCase)] = TensorBackends.names.flatMap { name in
     return KernelCases.all.filter { testCase in backend.map { testCase.applies(to: $0) } ?? true }.map { (name, $0) }
 }
 
-/// Whether `testCase` runs on an OpenCL device (every case but the CPU-only GEMM ones).
+/// Whether `testCase` runs on an OpenCL device (every case but the CPU-only ones).
 func runsOnOpenCL(_ testCase: KernelCase) -> Bool {
+    if testCase.cpuOnly { return false }
     if case let .gemm(_, variant) = testCase.check { return variant != nil }
     return true
 }
