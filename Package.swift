@@ -19,10 +19,14 @@ let dcmtkPrefix = ["/usr", "/usr/local", "/opt/homebrew"].first {
 // baseline a SIMD fused multiply-add becomes a call to fmaf and runs ~100× slower. Only the
 // ScalpelCPUKernels module gets the flag, and ScalpelCPU checks the CPU before calling into it,
 // so the binary still starts (on the reference kernels) on an older x86 CPU.
+// The AVX-512 GEMM block gets skylake-avx512 (AVX-512 F, BW, CD, DQ and VL: x86-64-v4, a name this
+// Swift does not accept) in a module of its own, entered only when the CPU has all of them.
 #if arch(x86_64)
 let fastKernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Ounchecked"])]
+let avx512KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Ounchecked"])]
 #else
 let fastKernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let avx512KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 #endif
 
 let package = Package(
@@ -71,11 +75,13 @@ let package = Package(
 
         // Hot SIMD loops, compiled for AVX2+FMA; entered only through ScalpelCPU.
         .target(name: "ScalpelCPUKernels", swiftSettings: fastKernelFlags),
+        // The GEMM's register block for AVX-512 (skylake-avx512); entered only through ScalpelCPU.
+        .target(name: "ScalpelCPUKernelsAVX512", swiftSettings: avx512KernelFlags),
 
         // The pure-Swift backend: reference kernels (the truth) and fast kernels on a blocking pool.
         .target(
             name: "ScalpelCPU",
-            dependencies: ["ScalpelCore", "ScalpelCPUKernels", "CScalpelSystem", .product(name: "Numerics", package: "swift-numerics")]),
+            dependencies: ["ScalpelCore", "ScalpelCPUKernels", "ScalpelCPUKernelsAVX512", "CScalpelSystem", .product(name: "Numerics", package: "swift-numerics")]),
 
         // The OpenCL C sources of Kernels/, embedded at build time by the EmbedKernels plugin.
         .executableTarget(name: "KernelEmbedder"),

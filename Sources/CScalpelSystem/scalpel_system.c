@@ -32,6 +32,23 @@ int scalpel_cpu_has_avx512(void) {
   return __builtin_cpu_supports("avx512f");
 }
 
+int scalpel_cpu_splits_512bit_fma(void) {
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 0;
+  // "AuthenticAMD" in ebx, edx, ecx.
+  int amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u;
+  if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+  unsigned int family = (eax >> 8) & 0xf;
+  if (family == 0xf) family += (eax >> 20) & 0xff;
+  return family == 0x19;
+}
+
+int scalpel_cpu_has_avx512_kernels(void) {
+  __builtin_cpu_init();
+  return scalpel_cpu_has_fast_simd() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
 void scalpel_cpu_model_name(char *buffer, int size) {
   unsigned int regs[12];
   unsigned int max = __get_cpuid_max(0x80000000u, 0);
@@ -54,6 +71,10 @@ void scalpel_cpu_model_name(char *buffer, int size) {
 int scalpel_cpu_has_fast_simd(void) { return 1; }
 
 int scalpel_cpu_has_avx512(void) { return 0; }
+
+int scalpel_cpu_has_avx512_kernels(void) { return 0; }
+
+int scalpel_cpu_splits_512bit_fma(void) { return 0; }
 
 void scalpel_cpu_model_name(char *buffer, int size) {
   FILE *f = fopen("/proc/cpuinfo", "r");

@@ -51,8 +51,10 @@ struct DevicesCommand: ParsableCommand {
             }
             let cpu = runtime.cpu
             out += "\nCPU-Swift: \(CPUInfo.modelName), \(cpu.threads) thread\(cpu.threads == 1 ? "" : "s"), kernels \(cpu.kernels == .fast ? CPUInfo.level.summary : CPULevel.portable.summary)"
-                + (CPUInfo.level != CPUInfo.bestLevel ? " — SCALPEL_CPU_LEVEL; this CPU's best is \(CPUInfo.bestLevel.rawValue)" : "")
-                + (CPUInfo.hasAVX512 ? "; AVX-512F present (Scalpel has no AVX-512 kernels yet)" : "") + "\n"
+                + (CPUInfo.level != CPUInfo.bestLevel ? " — SCALPEL_CPU_LEVEL; this CPU's default is \(CPUInfo.bestLevel.rawValue)" : "")
+                + (CPUInfo.hasAVX512 && !CPUInfo.hasAVX512Kernels ? "; AVX-512F present without all of BW, CD, DQ and VL (no avx512 level)" : "")
+                + (CPUInfo.hasAVX512Kernels && CPUInfo.bestLevel != .avx512
+                    ? "; avx512 runs here (SCALPEL_CPU_LEVEL=avx512) but is not the default: this CPU splits 512-bit FMAs in two" : "") + "\n"
             out += "\nDevice \(spec): \(runtime.explanation)\n"
             if runtime.cpuOnly {
                 out += "CPU-Swift fallback: in use\(runtime.fallbackReason.map { " (\($0))" } ?? "")\n"

@@ -9,6 +9,9 @@ public enum CPULevel: String, Sendable, CaseIterable {
     case portable
     /// The fast kernels compiled for AVX2 + FMA (x86-64-v3).
     case avx2
+    /// The avx2 level with the GEMM's micro-kernel on AVX-512 (x86-64-v4: 6×32 blocks in
+    /// 512-bit registers), and so every GEMM, convolution and linear layer on it.
+    case avx512
     /// The fast kernels on arm64's SIMD baseline (NEON).
     case neon
 
@@ -17,6 +20,7 @@ public enum CPULevel: String, Sendable, CaseIterable {
         switch self {
         case .portable: "portable (the plain reference kernels)"
         case .avx2: "avx2 (the fast kernels, AVX2 + FMA)"
+        case .avx512: "avx512 (the fast kernels, the GEMM on AVX-512, the rest AVX2 + FMA)"
         case .neon: "neon (the fast kernels, arm64 SIMD)"
         }
     }
@@ -31,25 +35,39 @@ public enum CPUInfo {
     /// OpenCL runtimes compile for whatever preferred vector width they report.
     public static let hasAVX512: Bool = scalpel_cpu_has_avx512() != 0
 
-    /// The best kernel level this CPU runs: `avx2` on an x86-64 CPU with AVX2 and FMA, `neon` on
-    /// arm64, else `portable`. (There are no AVX-512 kernels yet; on Zen 4 they would reach the
-    /// AVX2 kernels' peak, `bench/microkernel_peak.swift`.)
+    /// Whether the CPU runs everything the AVX-512 GEMM kernel is compiled for (x86-64-v4:
+    /// AVX-512 F, BW, CD, DQ and VL on top of AVX2 + FMA).
+    public static let hasAVX512Kernels: Bool = scalpel_cpu_has_avx512_kernels() != 0
+
+    /// Whether the CPU runs each 512-bit FMA as two 256-bit halves (AMD Zen 4): its AVX-512 GEMM
+    /// measured no faster than the AVX2 one (BENCHMARKS.md), so `avx2` stays its default.
+    public static let splitsWideFMA: Bool = scalpel_cpu_splits_512bit_fma() != 0
+
+    /// The default kernel level: the highest this CPU runs — `avx512` on an x86-64 CPU with the
+    /// x86-64-v4 features, `avx2` on one with AVX2 and FMA, `neon` on arm64, else `portable` —
+    /// except `avx2` rather than `avx512` where the CPU `splitsWideFMA`.
     public static let bestLevel: CPULevel = {
-        guard hasFastSIMD else { return .portable }
+        let highest = runnableLevels.last!
+        return highest == .avx512 && splitsWideFMA ? .avx2 : highest
+    }()
+
+    /// The levels this CPU runs, lowest first: `portable` everywhere, then `neon` on arm64, or
+    /// `avx2` and `avx512` on x86-64 as far as the CPU goes.
+    public static let runnableLevels: [CPULevel] = {
+        guard hasFastSIMD else { return [.portable] }
         #if arch(arm64)
-        return .neon
+        return [.portable, .neon]
         #else
-        return .avx2
+        return hasAVX512Kernels ? [.portable, .avx2, .avx512] : [.portable, .avx2]
         #endif
     }()
 
-    /// The level in use: `SCALPEL_CPU_LEVEL` when it names a level this CPU runs (`portable`, or
-    /// the best level itself), else the best level, with a warning naming the levels.
+    /// The level in use: `SCALPEL_CPU_LEVEL` when it names a level this CPU runs (to test or
+    /// compare), else the default, `bestLevel`, with a warning naming the levels it runs.
     public static let level: CPULevel = {
         guard let text = ProcessInfo.processInfo.environment["SCALPEL_CPU_LEVEL"], !text.isEmpty else { return bestLevel }
-        let offered = [CPULevel.portable, bestLevel].map(\.rawValue)
-        guard let asked = CPULevel(rawValue: text.lowercased()), asked == .portable || asked == bestLevel else {
-            Diagnostics.shared.warnOnce(key: "cpu-level", "SCALPEL_CPU_LEVEL=\(text): this CPU runs \(Set(offered).sorted().joined(separator: " or ")); "
+        guard let asked = CPULevel(rawValue: text.lowercased()), runnableLevels.contains(asked) else {
+            Diagnostics.shared.warnOnce(key: "cpu-level", "SCALPEL_CPU_LEVEL=\(text): this CPU runs \(runnableLevels.map(\.rawValue).joined(separator: ", ")); "
                 + "using \(bestLevel.rawValue)")
             return bestLevel
         }

@@ -1,9 +1,11 @@
 import ScalpelCPUKernels
+import ScalpelCPUKernelsAVX512
 import ScalpelCore
 import Synchronization
 
-/// The fast Swift GEMM: Goto/BLIS cache blocking around a packed 6×16 SIMD micro-kernel
-/// (ScalpelCPUKernels), spread over a blocking worker pool.
+/// The fast Swift GEMM: Goto/BLIS cache blocking around a packed SIMD micro-kernel — 6×16 on
+/// AVX2 + FMA (ScalpelCPUKernels), 6×32 on AVX-512 (ScalpelCPUKernelsAVX512), by the CPU level —
+/// spread over a blocking worker pool.
 ///
 /// Loop nest per GEMM: columns in blocks of NC, then k in blocks of KC (the packed B block,
 /// KC×NC), then rows in blocks of MC (each thread packs its own A block, MC×KC, sized for its
@@ -19,10 +21,18 @@ public final class FastGEMM: @unchecked Sendable {
     public static let nc = 4096
 
     private let pool: WorkerPool
+    /// Whether the AVX-512 micro-kernel runs (else the AVX2 one).
+    private let wide: Bool
+    /// Columns per packed B micro-panel: the micro-kernel's NR.
+    private let nr: Int
 
-    /// A GEMM whose calls run on `pool`'s threads (its `size` caps the threads of a call).
-    public init(pool: WorkerPool) {
+    /// A GEMM whose calls run on `pool`'s threads (its `size` caps the threads of a call), with
+    /// the micro-kernel of `level`: AVX-512's 6×32 block at `avx512`, else the 6×16 one (AVX2 +
+    /// FMA on x86-64, NEON on arm64). The caller checks that the CPU runs the level.
+    public init(pool: WorkerPool, level: CPULevel = CPUInfo.level) {
         self.pool = pool
+        wide = level == .avx512
+        nr = wide ? PackedGEMM512.nr : PackedGEMM.nr
     }
 
     /// Below this many multiply-adds per GEMM one thread is faster than waking another.
@@ -74,9 +84,9 @@ public final class FastGEMM: @unchecked Sendable {
     final class ScratchSet: @unchecked Sendable {
         let a: [AlignedFloats]
         let b: [AlignedFloats]
-        init(threads: Int) {
+        init(threads: Int, nr: Int) {
             a = (0 ..< threads).map { _ in AlignedFloats(count: PackedGEMM.packedASize(mc: FastGEMM.mc, kc: FastGEMM.kc)) }
-            b = (0 ..< threads).map { _ in AlignedFloats(count: PackedGEMM.packedBSize(kc: FastGEMM.kc, nc: FastGEMM.nc)) }
+            b = (0 ..< threads).map { _ in AlignedFloats(count: PackedGEMM.packedBSize(kc: FastGEMM.kc, nc: FastGEMM.nc, nr: nr)) }
         }
     }
 
@@ -87,7 +97,7 @@ public final class FastGEMM: @unchecked Sendable {
             guard let index = sets.firstIndex(where: { $0.a.count >= threads }) else { return nil }
             return sets.remove(at: index)
         }
-        return spare ?? ScratchSet(threads: max(threads, pool.size))
+        return spare ?? ScratchSet(threads: max(threads, pool.size), nr: nr)
     }
 
     private func releaseScratch(_ set: ScratchSet) {
@@ -113,7 +123,7 @@ public final class FastGEMM: @unchecked Sendable {
             }
             return
         }
-        let mr = PackedGEMM.mr, nr = PackedGEMM.nr
+        let mr = PackedGEMM.mr, nr = self.nr
         // C at least as tall as wide splits its rows (whole MR blocks): the threads share one
         // packed B block and meet at a barrier around each refill. A wide C splits its columns
         // (whole NR panels): each thread packs and reads only its own B panels and all of A
@@ -141,16 +151,22 @@ public final class FastGEMM: @unchecked Sendable {
                 // Pack this thread's share of the B micro-panels (all of them when alone).
                 let myPanels = panelCount * thread / threads ..< panelCount * (thread + 1) / threads
                 PackedGEMM.packB(bBase, ldb: p.ldb, trans: p.transB, n: n, k0: pc, kc: kcCur, j0: jc,
-                                 panels: threads == 1 ? 0 ..< panelCount : myPanels, into: packedB)
+                                 panels: threads == 1 ? 0 ..< panelCount : myPanels, into: packedB, nr: nr)
                 barrier?.wait()
                 let computePanels = splitRows || threads == 1 ? 0 ..< panelCount : myPanels
                 var ic = rowRange.lowerBound
                 while ic < rowRange.upperBound {
                     let mcCur = min(FastGEMM.mc, rowRange.upperBound - ic)
                     PackedGEMM.packA(aBase, lda: p.lda, trans: p.transA, i0: ic, mc: mcCur, k0: pc, kc: kcCur, into: packedA)
-                    PackedGEMM.macroKernel(mc: mcCur, n: n, kc: kcCur, packedA: packedA, packedB: packedB,
-                                           j0: jc, panels: computePanels, c: cBase + ic * p.ldc, ldc: p.ldc,
-                                           alpha: p.alpha, beta: p.beta, accumulate: pc > 0)
+                    if wide {
+                        PackedGEMM512.macroKernel(mc: mcCur, n: n, kc: kcCur, packedA: packedA, packedB: packedB,
+                                                  j0: jc, panels: computePanels, c: cBase + ic * p.ldc, ldc: p.ldc,
+                                                  alpha: p.alpha, beta: p.beta, accumulate: pc > 0)
+                    } else {
+                        PackedGEMM.macroKernel(mc: mcCur, n: n, kc: kcCur, packedA: packedA, packedB: packedB,
+                                               j0: jc, panels: computePanels, c: cBase + ic * p.ldc, ldc: p.ldc,
+                                               alpha: p.alpha, beta: p.beta, accumulate: pc > 0)
+                    }
                     ic += mcCur
                 }
                 // Nobody may repack B while another thread still reads it.

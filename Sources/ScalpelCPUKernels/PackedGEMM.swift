@@ -15,8 +15,8 @@ public enum PackedGEMM {
 
     /// Floats needed to pack an mc×kc block of A.
     public static func packedASize(mc: Int, kc: Int) -> Int { (mc + mr - 1) / mr * mr * kc }
-    /// Floats needed to pack a kc×nc block of B.
-    public static func packedBSize(kc: Int, nc: Int) -> Int { (nc + nr - 1) / nr * nr * kc }
+    /// Floats needed to pack a kc×nc block of B into micro-panels `nr` columns wide.
+    public static func packedBSize(kc: Int, nc: Int, nr: Int = PackedGEMM.nr) -> Int { (nc + nr - 1) / nr * nr * kc }
 
     /// Packs rows i0..<i0+mc, columns k0..<k0+kc of op(A) (op(A) is m×k; A stored m×k with
     /// leading dimension lda, or k×m when `trans`).
@@ -56,12 +56,14 @@ public enum PackedGEMM {
         }
     }
 
-    /// Packs micro-panels `panels` (each NR columns, counted from column j0) of rows
-    /// k0..<k0+kc of op(B) (op(B) is k×n; B stored k×n with leading dimension ldb, or n×k
-    /// when `trans`). `dst` is the start of the whole packed block; panel q goes to
-    /// dst + q·kc·NR. `n` bounds the columns (past it: zeros).
+    /// Packs micro-panels `panels` (each `nr` columns — NR, or the AVX-512 kernel's 32 —,
+    /// counted from column j0) of rows k0..<k0+kc of op(B) (op(B) is k×n; B stored k×n with
+    /// leading dimension ldb, or n×k when `trans`). `dst` is the start of the whole packed
+    /// block; panel q goes to dst + q·kc·nr. `n` bounds the columns (past it: zeros). `nr` is
+    /// a multiple of 8.
     public static func packB(_ b: UnsafePointer<Float>, ldb: Int, trans: Bool, n: Int,
-                             k0: Int, kc: Int, j0: Int, panels: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+                             k0: Int, kc: Int, j0: Int, panels: Range<Int>, into dst: UnsafeMutablePointer<Float>,
+                             nr: Int = PackedGEMM.nr) {
         for q in panels {
             var out = dst + q * kc * nr
             let jStart = j0 + q * nr
@@ -84,10 +86,12 @@ public enum PackedGEMM {
             } else if cols == nr {
                 var src = b + k0 * ldb + jStart
                 for _ in 0 ..< kc {
-                    let lo = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self)
-                    let hi = UnsafeRawPointer(src + 8).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out).storeBytes(of: lo, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out + 8).storeBytes(of: hi, as: SIMD8<Float>.self)
+                    var c = 0
+                    while c < nr {
+                        let v = UnsafeRawPointer(src + c).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(out + c).storeBytes(of: v, as: SIMD8<Float>.self)
+                        c += 8
+                    }
                     out += nr
                     src += ldb
                 }
