@@ -37,12 +37,13 @@ extension CPUBackend {
     /// bit; `bench conv` measured it. `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
     /// that it can compute (to compare them inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
-        if let forced = ProcessInfo.processInfo.environment["SCALPEL_CONV_ALGORITHM"].flatMap(ConvAlgorithm.init(rawValue:)) {
-            return forced.resolved(for: pass, at: geometry)
-        }
+        if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
         let wide = min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels
         return pass != .backwardWeight && wide && runsWinograd(geometry) ? .winograd : .im2colGEMM
     }
+
+    /// `SCALPEL_CONV_ALGORITHM`, read once (a training step asks for every convolution's passes).
+    static let forcedConvAlgorithm = ProcessInfo.processInfo.environment["SCALPEL_CONV_ALGORITHM"].flatMap(ConvAlgorithm.init(rawValue:))
 
     /// Channels (input and output) from which Winograd beats im2col + GEMM: below, its
     /// transforms cost more than the multiplies they save.
