@@ -157,18 +157,40 @@ extension CPUBackend {
     }
 
     /// Sums with `inner` ≥ 8 run the SIMD row-sum loop once per outer slice with fast kernels; every
-    /// other case, the plain loops of `TensorKernels`.
+    /// other case, the plain loops of `TensorKernels`. In fp32 the outer slices (or, with one,
+    /// the output positions) are split over the worker threads from `parallelThreshold` elements:
+    /// each output is still formed by one thread in one order, so the result does not change.
     public func reduce(_ op: ReduceOp, x: any DeviceBuffer, out: any DeviceBuffer, outer: Int, axis: Int, inner: Int) throws {
         let span = ProfileSpan.begin("reduce \(op)"); defer { span?.end() }
         let b = try typedBuffers(op.rawValue, [(x, outer * axis * inner), (out, outer * inner)])
         if simd && op == .sum && inner >= 8 {
-            for o in 0 ..< outer {
-                ElementwiseKernels.sumRows(b[0].pointer + o * axis * inner, b[1].pointer + o * inner, rows: axis, cols: inner)
+            let (x, y) = (UnsafePointer(b[0].pointer), b[1].pointer)
+            // Split over the outer slices when there are several, else over 16-column strips;
+            // each output is summed by one thread in the same order (the same result).
+            if outer > 1 {
+                forParts(outer, elements: outer * axis * inner) { slices in
+                    for o in slices { ElementwiseKernels.sumRows(x + o * axis * inner, y + o * inner, rows: axis, cols: inner) }
+                }
+            } else {
+                forParts(inner, elements: axis * inner, alignment: 16) { columns in
+                    ElementwiseKernels.sumRows(x + columns.lowerBound, y + columns.lowerBound, rows: axis, cols: columns.count, stride: inner)
+                }
             }
             return
         }
         switch precision {
-        case .float32: TensorKernels.reduce(op, b[0].pointer, b[1].pointer, outer, axis, inner)
+        case .float32:
+            // Over the outer slices when there are several, else over the inner positions.
+            let (x, y) = (UnsafePointer(b[0].pointer), b[1].pointer)
+            if outer > 1 {
+                forParts(outer, elements: outer * axis * inner) { slices in
+                    TensorKernels.reduce(op, x + slices.lowerBound * axis * inner, y + slices.lowerBound * inner, slices.count, axis, inner)
+                }
+            } else {
+                forParts(inner, elements: axis * inner) { positions in
+                    TensorKernels.reduce(op, x, y, 1, axis, inner, positions: positions)
+                }
+            }
         case .float64: TensorKernels.reduce(op, b[0].doublePointer, b[1].doublePointer, outer, axis, inner)
         }
     }

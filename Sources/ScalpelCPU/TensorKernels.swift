@@ -117,9 +117,10 @@ enum TensorKernels {
         }
     }
 
-    static func reduce<T: Scalar>(_ op: ReduceOp, _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, _ outer: Int, _ axis: Int, _ inner: Int) {
+    static func reduce<T: Scalar>(_ op: ReduceOp, _ x: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>, _ outer: Int, _ axis: Int, _ inner: Int,
+                                  positions: Range<Int>? = nil) {
         for o in 0 ..< outer {
-            for n in 0 ..< inner {
+            for n in positions ?? 0 ..< inner {
                 let base = x + o * axis * inner + n
                 var acc: T
                 switch op {

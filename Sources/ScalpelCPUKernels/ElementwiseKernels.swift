@@ -92,11 +92,14 @@ public enum ElementwiseKernels {
         }
     }
 
-    /// out[c] = Σ_r x[r, c]: the gradient of a broadcast bias, row by row so loads stay contiguous.
-    public static func sumRows(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+    /// out[c] = Σ_r x[r·stride + c] for c in 0..<cols (stride: the row length, `cols` when
+    /// nil): the gradient of a broadcast bias, row by row so loads stay contiguous. A caller
+    /// may split the columns over threads: each column is summed in the same order either way.
+    public static func sumRows(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int? = nil) {
+        let stride = stride ?? cols
         out.update(repeating: 0, count: cols)
         for r in 0 ..< rows {
-            let xr = x + r * cols
+            let xr = x + r * stride
             var c = 0
             while c + 8 <= cols { store8(load8(out, c) + load8(xr, c), out, c); c += 8 }
             while c < cols { out[c] += xr[c]; c += 1 }

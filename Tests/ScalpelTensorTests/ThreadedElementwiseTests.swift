@@ -113,4 +113,23 @@ struct ThreadedElementwiseTests {
         }
         #expect(reference == gradInput)
     }
+
+    /// Reductions split over the threads by outer slice, or by output position when there is one
+    /// slice: every output element written, and the one-thread result bit for bit.
+    @Test(arguments: [ReduceOp.sum, .sumOfSquares, .max, .argmax])
+    func reductionsMatchOneThread(_ op: ReduceOp) throws {
+        // (outer, axis, inner): many slices; one slice of many positions (the SIMD sum's
+        // 16-column strips end off a strip boundary); one slice of few positions (the plain loop).
+        for (outer, axis, inner) in [(37, 41, 67), (1, 131, 1003), (1, 50_021, 3)] {
+            let x = Self.values(outer * axis * inner, seed: UInt64(outer + inner))
+            let compute = { (backend: CPUBackend) in
+                try Self.run(backend, [x], outputCount: outer * inner) { backend, i, out in
+                    try backend.reduce(op, x: i[0], out: out, outer: outer, axis: axis, inner: inner)
+                }
+            }
+            let one = try compute(Self.one)
+            #expect(try compute(Self.two) == one, "\(op) \(outer)×\(axis)×\(inner)")
+            #expect(!one.contains { $0.isNaN }, "every output written")
+        }
+    }
 }
