@@ -1,8 +1,10 @@
 import Foundation
 import ScalpelCore
+import ScalpelCPUKernels
 
 /// The implicit-GEMM convolution operations on the CPU-Swift backend: computed on its column
-/// path (im2col and its fast GEMM), so results are those of the convolution it always ran.
+/// path (im2col and its fast GEMM), so results are those of the convolution it always ran —
+/// except the weight gradient of a single-channel 3×3 stride-1 layer, computed directly.
 extension CPUBackend {
     /// Runs `conv2dImplicitForwardByColumns`: im2col, a GEMM per group and a permute for each chunk
     /// of images, then the bias and the ReLU as separate element-wise passes; throws
@@ -21,23 +23,52 @@ extension CPUBackend {
         try conv2dBackwardColumns(geometry, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
     }
 
-    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight on the column path
-    /// (`conv2dBackwardColumns`): per chunk of images, the columns recomputed by im2col and a GEMM
-    /// per group, accumulated over the chunks in order.
+    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight: for a single-channel
+    /// 3×3 stride-1 layer with the fast fp32 kernels, directly (`DirectConvKernels`: nine dot
+    /// products per filter over every output position, the filters split over the threads);
+    /// otherwise on the column path (`conv2dBackwardColumns`): per chunk of images, the columns
+    /// recomputed by im2col and a GEMM per group, accumulated over the chunks in order.
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                              gradWeight: any DeviceBuffer) throws {
-        try geometry.validate()
-        try conv2dBackwardColumns(geometry, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
+        let g = geometry
+        try g.validate()
+        guard runsDirectWeightGradient(g) else {
+            return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
+        }
+        let span = ProfileSpan.begin("conv2d direct backward-weight"); defer { span?.end() }
+        let b = try typedBuffers("conv2d direct backward-weight", [(input, g.batch * g.inChannels * g.height * g.width),
+                                                                   (gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
+                                                                   (gradWeight, g.outChannels * g.inChannels * 9)])
+        let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
+        let planeSize = DirectConvKernels.planeSize(outHeight: g.outHeight, outWidth: g.outWidth)
+        forParts(g.outChannels, elements: 9 * g.batch * g.outChannels * g.outHeight * g.outWidth) { filters in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: planeSize) { plane in
+                plane.initialize(repeating: 0)
+                DirectConvKernels.weightGradient3x3(x, dy, images: g.batch, inChannels: g.inChannels, height: g.height, width: g.width,
+                                                    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth,
+                                                    padH: g.padH, padW: g.padW, filters: filters, plane: plane.baseAddress!, into: dw)
+            }
+        }
+    }
+
+    /// Whether the direct weight gradient runs: fp32 with the fast kernels, a single-channel 3×3
+    /// stride-1 undilated layer with padding of at most 1 (an image model's first layer), where
+    /// im2col + GEMM is a 9-wide product on one thread.
+    func runsDirectWeightGradient(_ g: Conv2dGeometry) -> Bool {
+        kernels == .fast && precision == .float32 && g.inChannels == 1 && g.groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1 && (0 ... 1).contains(g.padH) && (0 ... 1).contains(g.padW)
     }
 
     /// Winograd F(2×2, 3×3) for the forward and input-gradient passes of a 3×3 stride-1 layer
     /// with at least `winogradMinimumChannels` input and output channels, where its kernels run;
+    /// the direct weight gradient (as implicitGEMM) of a single-channel 3×3 stride-1 layer;
     /// im2col + the fast GEMM for everything else (the direct loop is the reference for the
     /// OpenCL kernel). A rule, not a timing at run time, so that a training run repeats bit for
     /// bit; `bench conv` measured it. `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
     /// that it can compute (to compare them inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
         if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
+        if pass == .backwardWeight && runsDirectWeightGradient(geometry) { return .implicitGEMM }
         let wide = min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels
         return pass != .backwardWeight && wide && runsWinograd(geometry) ? .winograd : .im2colGEMM
     }
