@@ -27,11 +27,11 @@ public final class FastGEMM: @unchecked Sendable {
     private let nr: Int
 
     /// A GEMM whose calls run on `pool`'s threads (its `size` caps the threads of a call), with
-    /// the micro-kernel of `level`: AVX-512's 6×32 block at `avx512`, else the 6×16 one (AVX2 +
-    /// FMA on x86-64, NEON on arm64). The caller checks that the CPU runs the level.
+    /// the micro-kernel of `level`: AVX-512's 6×32 block at `avx512` on a CPU that runs it
+    /// (`CPUInfo.hasAVX512Kernels`), else the 6×16 one (AVX2 + FMA on x86-64, NEON on arm64).
     public init(pool: WorkerPool, level: CPULevel = CPUInfo.level) {
         self.pool = pool
-        wide = level == .avx512
+        wide = level == .avx512 && CPUInfo.hasAVX512Kernels
         nr = wide ? PackedGEMM512.nr : PackedGEMM.nr
     }
 
