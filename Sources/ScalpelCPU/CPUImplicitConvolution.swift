@@ -55,8 +55,7 @@ extension CPUBackend {
     /// stride-1 undilated layer with padding of at most 1 (an image model's first layer), where
     /// im2col + GEMM is a 9-wide product on one thread.
     func runsDirectWeightGradient(_ g: Conv2dGeometry) -> Bool {
-        kernels == .fast && precision == .float32 && g.inChannels == 1 && g.groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
-            && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1 && (0 ... 1).contains(g.padH) && (0 ... 1).contains(g.padW)
+        simd && g.inChannels == 1 && g.supportsWinograd && g.padH <= 1 && g.padW <= 1
     }
 
     /// Winograd F(2×2, 3×3) for the forward and input-gradient passes of a 3×3 stride-1 layer

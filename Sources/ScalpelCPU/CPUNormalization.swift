@@ -7,9 +7,6 @@ import ScalpelCore
 /// `NormalizationKernels`; the fast fp32 kernels run the same formulas eight lanes at a time
 /// (`NormalizationSIMD`), over the worker pool when a call is large enough.
 extension CPUBackend {
-    /// Whether the fp32 SIMD loops run.
-    private var simdNormalization: Bool { precision == .float32 && kernels == .fast }
-
     /// Throws for an invalid geometry (`BatchNormGeometry.validate`), a buffer too short or a
     /// channel with a single value (`shapeMismatch`), then runs the kernels per channel:
     /// `NormalizationSIMD` with the fast fp32 kernels (channels split over the worker pool from
@@ -29,7 +26,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let p = b.map(\.pointer)
-            let simd = simdNormalization
+            let simd = self.simd
             forParts(c, elements: g.count) { channels in
                 if simd {
                     NormalizationSIMD.batchNormTraining(g, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], channels: channels)
@@ -55,7 +52,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let p = b.map(\.pointer)
-            let simd = simdNormalization
+            let simd = self.simd
             forParts(c, elements: g.count) { channels in
                 if simd {
                     NormalizationSIMD.batchNormInference(g, p[0], p[1], p[2], p[3], p[4], p[5], channels: channels)
@@ -85,7 +82,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let p = b.map(\.pointer), dxp = dxBuffer?.pointer
-            let simd = simdNormalization
+            let simd = self.simd
             forParts(c, elements: g.count) { channels in
                 if simd {
                     NormalizationSIMD.batchNormBackward(g, training: training, p[0], p[1], p[2], p[3], p[4], p[5], dxp, p[6], p[7], channels: channels)
@@ -112,7 +109,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let p = b.map(\.pointer)
-            let simd = simdNormalization
+            let simd = self.simd
             forParts(g.rows, elements: g.count) { rows in
                 if simd {
                     NormalizationSIMD.layerNorm(g, p[0], p[1], p[2], p[3], p[4], p[5], rows: rows)
@@ -144,7 +141,7 @@ extension CPUBackend {
         case .float32:
             let p = b.map(\.pointer), o = outputs.map { $0?.pointer }
             if let dxp = o[0] {
-                let simd = simdNormalization
+                let simd = self.simd
                 forParts(g.rows, elements: g.count) { rows in
                     if simd {
                         NormalizationSIMD.layerNormBackwardInput(g, p[0], p[1], p[2], p[3], p[4], dxp, rows: rows)

@@ -29,9 +29,6 @@ extension CPUBackend {
         }
     }
 
-    /// Whether the fp32 SIMD loops run.
-    private var simdCells: Bool { precision == .float32 && kernels == .fast }
-
     /// Throws `shapeMismatch` for a negative size or a buffer too short, then runs the cell over
     /// the batch's rows: `RecurrentSIMD` with the fast fp32 kernels (rows split over the worker
     /// pool from `recurrentParallelThreshold` elements), `RecurrentKernels` otherwise.
@@ -44,7 +41,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let (g, cp, cc, hh) = (b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer)
-            let simd = simdCells
+            let simd = self.simd
             forRows(batch: batch, hidden: hidden) { rows in
                 if simd { RecurrentSIMD.lstmCell(g, cp, cc, hh, rows: rows, hidden: hidden) } else {
                     RecurrentKernels.lstmCell(g, cp, cc, hh, rows: rows, hidden: hidden)
@@ -68,7 +65,7 @@ extension CPUBackend {
         case .float32:
             let (g, cp, cc, dhp, dg, dcp) = (b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, b[4].pointer, b[5].pointer)
             let dcp0 = dcBuffer.map { UnsafePointer($0.pointer) }
-            let simd = simdCells
+            let simd = self.simd
             forRows(batch: batch, hidden: hidden) { rows in
                 if simd { RecurrentSIMD.lstmCellBackward(g, cp, cc, dhp, dcp0, dg, dcp, rows: rows, hidden: hidden) } else {
                     RecurrentKernels.lstmCellBackward(g, cp, cc, dhp, dcp0, dg, dcp, rows: rows, hidden: hidden)
@@ -92,7 +89,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let (pi, ph, hp, hh, s) = (b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, b[4].pointer)
-            let simd = simdCells
+            let simd = self.simd
             forRows(batch: batch, hidden: hidden) { rows in
                 if simd { RecurrentSIMD.gruCell(pi, ph, hp, hh, s, rows: rows, hidden: hidden) } else {
                     RecurrentKernels.gruCell(pi, ph, hp, hh, s, rows: rows, hidden: hidden)
@@ -115,7 +112,7 @@ extension CPUBackend {
         switch precision {
         case .float32:
             let (s, ph, hp, dhp, dpi, dph, dhPrevP) = (b[0].pointer, b[1].pointer, b[2].pointer, b[3].pointer, b[4].pointer, b[5].pointer, b[6].pointer)
-            let simd = simdCells
+            let simd = self.simd
             forRows(batch: batch, hidden: hidden) { rows in
                 if simd { RecurrentSIMD.gruCellBackward(s, ph, hp, dhp, dpi, dph, dhPrevP, rows: rows, hidden: hidden) } else {
                     RecurrentKernels.gruCellBackward(s, ph, hp, dhp, dpi, dph, dhPrevP, rows: rows, hidden: hidden)

@@ -26,8 +26,9 @@ extension CPUBackend {
         }
     }
 
-    /// Whether the SIMD loops of ScalpelCPUKernels may run (fp32, fast kernels, a capable CPU).
-    private var simd: Bool { precision == .float32 && kernels == .fast }
+    /// Whether the SIMD loops of ScalpelCPUKernels may run (fp32, fast kernels, a capable CPU):
+    /// the one test every fast fp32 path of the backend makes.
+    var simd: Bool { precision == .float32 && kernels == .fast }
 
     /// ReLU with fast kernels runs the SIMD loop `ElementwiseKernels.relu`; every other case, the
     /// plain loops of `TensorKernels`. In fp32 with the fast kernels, a large tensor is split over

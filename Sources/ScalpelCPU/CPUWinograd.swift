@@ -7,7 +7,7 @@ extension CPUBackend {
     /// Whether Winograd's kernels run: fp32 with the fast kernels, at a geometry that
     /// `supportsWinograd`.
     func runsWinograd(_ g: Conv2dGeometry) -> Bool {
-        kernels == .fast && precision == .float32 && g.supportsWinograd
+        simd && g.supportsWinograd
     }
 
     /// Floats of transformed inputs and products per chunk of images: 4 Mi (16 MiB), so that a
