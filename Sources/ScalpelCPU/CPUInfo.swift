@@ -10,7 +10,8 @@ public enum CPULevel: String, Sendable, CaseIterable {
     /// The fast kernels compiled for AVX2 + FMA (x86-64-v3).
     case avx2
     /// The avx2 level with the GEMM's micro-kernel on AVX-512 (x86-64-v4: 6×32 blocks in
-    /// 512-bit registers), and so every GEMM, convolution and linear layer on it.
+    /// 512-bit registers): the GEMMs of convolutions and linear layers; attention's fused
+    /// kernels and the element-wise ones stay AVX2 + FMA.
     case avx512
     /// The fast kernels on arm64's SIMD baseline (NEON).
     case neon
