@@ -157,38 +157,61 @@ extension ElementwiseKernels {
         while i < n { out[i] = apply(op, a[i * sa], b[i * sb]); i += 1 }
     }
 
-    /// Non-overlapping 2×2 max pooling of `planes` planes of h×w (h, w even) into (h/2)×(w/2).
+    /// Non-overlapping 2×2 max pooling of `planes` planes of h×w (h, w even) into (h/2)×(w/2):
+    /// eight windows of a row at a time, the rest one by one. Each maximum is `Swift.max`'s
+    /// (`b >= a ? b : a`, so a NaN is kept only where it comes first), lane for lane.
     public static func maxPool2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, h: Int, w: Int) {
         let (oh, ow) = (h / 2, w / 2)
+        @inline(__always) func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .>= a) }
         for p in 0 ..< planes {
             let xp = x + p * h * w, yp = y + p * oh * ow
             for r in 0 ..< oh {
                 let top = xp + 2 * r * w, bottom = top + w, out = yp + r * ow
-                for c in 0 ..< ow {
+                var c = 0
+                while c + 8 <= ow {
+                    let t = loadDeinterleaved(top + 2 * c), b = loadDeinterleaved(bottom + 2 * c)
+                    store8(larger(larger(t.even, t.odd), larger(b.even, b.odd)), out, c)
+                    c += 8
+                }
+                while c < ow {
                     out[c] = Swift.max(Swift.max(top[2 * c], top[2 * c + 1]), Swift.max(bottom[2 * c], bottom[2 * c + 1]))
+                    c += 1
                 }
             }
         }
     }
 
     /// The gradient of `maxPool2x2`: each output's gradient goes to the first position (in row
-    /// order) of its window that holds the maximum; the rest of dx is 0.
+    /// order) of its window that holds the maximum; the rest of dx is 0. Eight windows of a row
+    /// at a time, the rest one by one.
     public static func maxPool2x2Backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                           _ dx: UnsafeMutablePointer<Float>, planes: Int, h: Int, w: Int) {
         let (oh, ow) = (h / 2, w / 2)
+        let zero = SIMD8<Float>()
         // Every dx element written once, without a separate zeroing pass: each window position
         // gets the gradient if it is the first to hold the maximum, else 0.
         for p in 0 ..< planes {
             let xp = x + p * h * w, dxp = dx + p * h * w, yp = y + p * oh * ow, dyp = dy + p * oh * ow
             for r in 0 ..< oh {
                 let top = xp + 2 * r * w, bottom = top + w, dTop = dxp + 2 * r * w, dBottom = dTop + w
-                for c in 0 ..< ow {
+                var c = 0
+                while c + 8 <= ow {
+                    let peak = load8(yp, r * ow + c), g = load8(dyp, r * ow + c)
+                    let t = loadDeinterleaved(top + 2 * c), b = loadDeinterleaved(bottom + 2 * c)
+                    let first = t.even .== peak, second = .!first .& (t.odd .== peak)
+                    let rest = .!first .& .!(t.odd .== peak), third = rest .& (b.even .== peak), fourth = rest .& .!(b.even .== peak)
+                    storeInterleaved(zero.replacing(with: g, where: first), zero.replacing(with: g, where: second), to: dTop + 2 * c, count: 16)
+                    storeInterleaved(zero.replacing(with: g, where: third), zero.replacing(with: g, where: fourth), to: dBottom + 2 * c, count: 16)
+                    c += 8
+                }
+                while c < ow {
                     let peak = yp[r * ow + c], g = dyp[r * ow + c]
                     let (a, b, d) = (top[2 * c] == peak, top[2 * c + 1] == peak, bottom[2 * c] == peak)
                     dTop[2 * c] = a ? g : 0
                     dTop[2 * c + 1] = !a && b ? g : 0
                     dBottom[2 * c] = !a && !b && d ? g : 0
                     dBottom[2 * c + 1] = !a && !b && !d ? g : 0
+                    c += 1
                 }
             }
         }

@@ -119,10 +119,10 @@ public enum WinogradKernels {
                         let out = target + ty * tilesW + tx
                         // (Bᵀ·d)·B: column combinations; point ξ = 4i + j.
                         func put(_ i: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                            store(t.0 - t.2, to: out + (4 * i) * matrix, count: count)
-                            store(t.1 + t.2, to: out + (4 * i + 1) * matrix, count: count)
-                            store(t.2 - t.1, to: out + (4 * i + 2) * matrix, count: count)
-                            store(t.1 - t.3, to: out + (4 * i + 3) * matrix, count: count)
+                            storePartial8(t.0 - t.2, to: out + (4 * i) * matrix, count: count)
+                            storePartial8(t.1 + t.2, to: out + (4 * i + 1) * matrix, count: count)
+                            storePartial8(t.2 - t.1, to: out + (4 * i + 2) * matrix, count: count)
+                            storePartial8(t.1 - t.3, to: out + (4 * i + 3) * matrix, count: count)
                         }
                         put(0, t0); put(1, t1); put(2, t2); put(3, t3)
                         tx += 8
@@ -176,29 +176,6 @@ public enum WinogradKernels {
                     }
                 }
             }
-        }
-    }
-
-    /// Stores the first `count` (at most 16) values of (even[0], odd[0], even[1], odd[1], …).
-    @inline(__always)
-    static func storeInterleaved(_ even: SIMD8<Float>, _ odd: SIMD8<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-        let low = SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
-        let high = SIMD8(even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
-        if count >= 8 {
-            UnsafeMutableRawPointer(target).storeBytes(of: low, as: SIMD8<Float>.self)
-            store(high, to: target + 8, count: count - 8)
-        } else {
-            store(low, to: target, count: count)
-        }
-    }
-
-    /// Stores the first `count` lanes of `value` (all eight when `count` is 8).
-    @inline(__always)
-    static func store(_ value: SIMD8<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 8 {
-            UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
-        } else {
-            for lane in 0 ..< count { target[lane] = value[lane] }
         }
     }
 }
