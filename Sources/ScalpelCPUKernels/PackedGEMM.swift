@@ -192,6 +192,63 @@ public enum PackedGEMM {
         }
     }
 
+    /// C (m×n, rows `ldc` apart) = Apacked · B for a packed A of m rows (a multiple of MR, as
+    /// `packA` lays them out with kc = k) and a B of k rows `ldb` apart read in place, n a
+    /// multiple of NR: no B packing, for a caller that writes B in a cache-friendly layout itself
+    /// (Winograd's transformed tiles). Each A panel stays in L1 while B's panels stream past it.
+    public static func multiplyUnpackedB(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>,
+                                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var i = 0
+        while i < m {
+            var j = 0
+            while j < n {
+                microKernelUnpackedB(kc: k, a: packedA + i * k, b: b + j, ldb: ldb, c: c + i * ldc + j, ldc: ldc)
+                j += nr
+            }
+            i += mr
+        }
+    }
+
+    /// The 6×16 register block with B read in place, rows `ldb` apart: C = Σ_p a[p]⊗b[p].
+    /// Never inlined, as `microKernel`.
+    @inline(never)
+    static func microKernelUnpackedB(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                     c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var ap = a
+        var bp = UnsafeRawPointer(b)
+        let step = ldb * 4
+        for _ in 0 ..< kc {
+            let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            var av = SIMD8<Float>(repeating: ap[0])
+            c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[1])
+            c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[2])
+            c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[3])
+            c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[4])
+            c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[5])
+            c50.addProduct(av, b0); c51.addProduct(av, b1)
+            ap += 6
+            bp += step
+        }
+        store(c00, c01, to: c, alpha: 1, beta: 0)
+        store(c10, c11, to: c + ldc, alpha: 1, beta: 0)
+        store(c20, c21, to: c + 2 * ldc, alpha: 1, beta: 0)
+        store(c30, c31, to: c + 3 * ldc, alpha: 1, beta: 0)
+        store(c40, c41, to: c + 4 * ldc, alpha: 1, beta: 0)
+        store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: 0)
+    }
+
     @inline(__always)
     static func store(_ lo: SIMD8<Float>, _ hi: SIMD8<Float>, to c: UnsafeMutablePointer<Float>, alpha: Float, beta: Float) {
         let raw = UnsafeMutableRawPointer(c)

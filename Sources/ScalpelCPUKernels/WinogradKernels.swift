@@ -12,11 +12,17 @@
 //        [0 -1  1  0]        [1/2 -1/2  1/2]
 //        [0  1  0 -1]        [0    0    1  ]
 //
-// Layouts: a transformed filter set is 16 matrices, u[ξ·S + i·cols + j]; transformed inputs
-// and the products are 16 matrices of (channels, tiles), v[ξ·S + c·P + p] (S: `matrixStride`,
-// a little more than one matrix), with tile
-// p = (image·tilesH + ty)·tilesW + tx covering outputs (2ty…2ty+1, 2tx…2tx+1). The tile loops
-// run over eight tiles of a row at once, one SIMD lane each.
+// The caller works through the tiles a block at a time (NNPACK's and oneDNN's design): a block
+// of whole tile rows is transformed, multiplied and transformed back while its matrices are in
+// the core's cache. Tile rows are numbered across the images, r = image·tilesH + ty, and a
+// block's tile t = (r − r₀)·tilesW + tx covers outputs (2ty…2ty+1, 2tx…2tx+1) of its image.
+//
+// Layouts: the transformed filters are 16 matrices packed for the GEMM micro-kernel (`PackedGEMM`'s
+// A panels: MR rows side by side per column, rows padded to whole panels with zeros),
+// u[ξ·S + (i/MR)·MR·cols + j·MR + i%MR]; a block's transformed inputs and its products are 16
+// matrices of (channels, tiles) with rows `ld` floats apart, v[ξ·S + c·ld + t]. S is
+// `matrixStride`, a little more than one matrix. The tile loops run over eight tiles of a row at
+// once, one SIMD lane each.
 
 /// Winograd F(2×2, 3×3): the filter, input and output transforms of a 3×3 stride-1
 /// convolution. The caller runs the 16 GEMMs between them and splits the work over threads.
@@ -32,22 +38,26 @@ public enum WinogradKernels {
     /// cache sets (with matrices of a power-of-two size they would, and evict each other).
     public static func matrixStride(_ count: Int) -> Int { (count + 15) / 16 * 16 + 16 }
 
-    /// Floats the caller must allocate past the end of a product buffer (16·S floats): the
-    /// output transform reads eight tiles at a time, the last group past the last tile.
-    public static let productSlack = 8
+    /// Rows of a transformed filter matrix with `rows` rows, padded to whole micro-kernel panels.
+    public static func paddedRows(_ rows: Int) -> Int { (rows + PackedGEMM.mr - 1) / PackedGEMM.mr * PackedGEMM.mr }
+
+    /// Floats between the 16 packed transformed filter matrices of a K×C convolution (or C×K).
+    public static func filterMatrixStride(rows: Int, columns: Int) -> Int { matrixStride(paddedRows(rows) * columns) }
 
     /// The 16 transformed filters U = G·g·Gᵀ of 3×3 filters of `weight` (K, C, 3, 3), for the
-    /// matrix rows `rows`. With `flipped` false, u[ξ·S + k·C + c] transforms filter (k, c):
-    /// the forward convolution's K×C matrices (rows are k). With `flipped` true,
-    /// u[ξ·S + c·K + k] transforms filter (k, c) rotated by 180°: the filters of the input
-    /// gradient, itself a 3×3 stride-1 convolution of the output gradient (C×K matrices, rows
-    /// are c). Each row's 16 runs are written in order.
+    /// matrix rows `rows`, packed as the micro-kernel's A panels (see the layouts above). With
+    /// `flipped` false, row k and column c of matrix ξ transform filter (k, c): the forward
+    /// convolution's K×C matrices. With `flipped` true, row c and column k transform filter
+    /// (k, c) rotated by 180°: the filters of the input gradient, itself a 3×3 stride-1
+    /// convolution of the output gradient (C×K matrices). The range holding the last row also
+    /// writes the zero rows that pad the last panel.
     public static func transformFilters(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
                                         rows: Range<Int>, into u: UnsafeMutablePointer<Float>) {
-        let plane = matrixStride(outChannels * inChannels)
-        let columns = flipped ? outChannels : inChannels
+        let mr = PackedGEMM.mr
+        let (rowCount, columns) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
+        let plane = filterMatrixStride(rows: rowCount, columns: columns)
         for i in rows {
-            let target = u + i * columns
+            let target = u + i / mr * mr * columns + i % mr
             for j in 0 ..< columns {
                 // The filter, as nine values in reading order (reversed when flipped).
                 let g = weight + (flipped ? j * inChannels + i : i * inChannels + j) * 9
@@ -58,7 +68,7 @@ public enum WinogradKernels {
                 let t1 = 0.5 * (r0 + r1 + r2), t2 = 0.5 * (r0 - r1 + r2)
                 // (G·g)·Gᵀ along each row t = (a, b, d): a, (a+b+d)/2, (a−b+d)/2, d.
                 func put(_ row: Int, _ t: SIMD4<Float>) {
-                    let out = target + j + 4 * row * plane
+                    let out = target + j * mr + 4 * row * plane
                     out[0] = t.x
                     out[plane] = 0.5 * (t.x + t.y + t.z)
                     out[2 * plane] = 0.5 * (t.x - t.y + t.z)
@@ -67,113 +77,129 @@ public enum WinogradKernels {
                 put(0, r0); put(1, t1); put(2, t2); put(3, r2)
             }
         }
-    }
-
-    /// The width of the zero-bordered plane that `transformInput` copies each input plane into:
-    /// every tile's 4×4 window, eight tiles at a time, lies inside it.
-    public static func paddedWidth(tilesW: Int) -> Int { 2 * ((tilesW + 7) / 8 * 8) + 2 }
-
-    /// The rows of that plane.
-    public static func paddedHeight(tilesH: Int) -> Int { 2 * tilesH + 2 }
-
-    /// V = Bᵀ·d·B of every tile of the input planes of channels `channelRange`, for `images`
-    /// images of `x` (images, C, H, W) padded by (padH, padW) zeros:
-    /// v[ξ·S + c·P + p], P = images·tilesH·tilesW, S = matrixStride(C·P). `plane` is the caller's scratch of
-    /// paddedHeight·paddedWidth floats, all zero on the first call (its border stays zero: each
-    /// call writes the same interior).
-    public static func transformInput(_ x: UnsafePointer<Float>, images: Int, channels: Int, height: Int, width: Int,
-                                      padH: Int, padW: Int, tilesH: Int, tilesW: Int, channelRange: Range<Int>,
-                                      plane: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
-        let wp = paddedWidth(tilesW: tilesW)
-        let tileCount = images * tilesH * tilesW
-        let matrix = matrixStride(channels * tileCount)
-        // Channel by channel, image by image: each matrix row is written in order.
-        for c in channelRange {
-            for image in 0 ..< images {
-                let source = x + (image * channels + c) * height * width
-                for y in 0 ..< height {
-                    (plane + (y + padH) * wp + padW).update(from: source + y * width, count: width)
-                }
-                let target = v + c * tileCount + image * tilesH * tilesW
-                for ty in 0 ..< tilesH {
-                    let r0 = UnsafeRawPointer(plane + 2 * ty * wp)
-                    let stride = wp * 4
-                    var tx = 0
-                    while tx < tilesW {
-                        // Row r of the eight tiles' windows: columns 2tx + {0, 1, 2, 3} + 2·lane.
-                        func window(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                            let a = r0.loadUnaligned(fromByteOffset: r * stride + 8 * tx, as: SIMD16<Float>.self)
-                            let b = r0.loadUnaligned(fromByteOffset: r * stride + 8 * tx + 8, as: SIMD16<Float>.self)
-                            return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-                        }
-                        let d0 = window(0), d1 = window(1), d2 = window(2), d3 = window(3)
-                        // Bᵀ·d: row combinations.
-                        let t0 = (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3)
-                        let t1 = (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3)
-                        let t2 = (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3)
-                        let t3 = (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3)
-                        // All eight lanes are stored: lanes past the row's last tile land on the
-                        // next rows' (or images') first tiles of this channel, which are written
-                        // after this. Only the channel's last tiles must not spill over.
-                        let count = min(8, tileCount - ((image * tilesH + ty) * tilesW + tx))
-                        let out = target + ty * tilesW + tx
-                        // (Bᵀ·d)·B: column combinations; point ξ = 4i + j.
-                        func put(_ i: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                            storePartial8(t.0 - t.2, to: out + (4 * i) * matrix, count: count)
-                            storePartial8(t.1 + t.2, to: out + (4 * i + 1) * matrix, count: count)
-                            storePartial8(t.2 - t.1, to: out + (4 * i + 2) * matrix, count: count)
-                            storePartial8(t.1 - t.3, to: out + (4 * i + 3) * matrix, count: count)
-                        }
-                        put(0, t0); put(1, t1); put(2, t2); put(3, t3)
-                        tx += 8
-                    }
+        if rows.contains(rowCount - 1) {
+            for xi in 0 ..< points {
+                for i in rowCount ..< paddedRows(rowCount) {
+                    let target = u + xi * plane + i / mr * mr * columns + i % mr
+                    for j in 0 ..< columns { target[j * mr] = 0 }
                 }
             }
         }
     }
 
-    /// Y = Aᵀ·M·A of every tile of the output planes of channels `channelRange` from the products
-    /// m[ξ·S + k·P + p], S = matrixStride(K·P) (allocated with `productSlack` floats more), plus bias[k] when given and
-    /// then max(·, 0) when `relu`, into y (images, K, outHeight, outWidth).
-    public static func transformOutput(_ m: UnsafePointer<Float>, images: Int, channels: Int, outHeight: Int, outWidth: Int,
-                                       tilesH: Int, tilesW: Int, channelRange: Range<Int>, bias: UnsafePointer<Float>?, relu: Bool,
-                                       into y: UnsafeMutablePointer<Float>) {
-        let tileCount = images * tilesH * tilesW
-        let matrix = matrixStride(channels * tileCount)
-        // Channel by channel, image by image: each matrix row is read in order.
-        for k in channelRange {
-            for image in 0 ..< images {
-                let offset = bias.map { SIMD8<Float>(repeating: $0[k]) } ?? SIMD8()
-                let source = UnsafeRawPointer(m + k * tileCount + image * tilesH * tilesW)
-                let target = y + (image * channels + k) * outHeight * outWidth
-                for ty in 0 ..< tilesH {
-                    var tx = 0
-                    while tx < tilesW {
-                        let base = 4 * (ty * tilesW + tx)
-                        func point(_ xi: Int) -> SIMD8<Float> {
-                            source.loadUnaligned(fromByteOffset: 4 * xi * matrix + base, as: SIMD8<Float>.self)
-                        }
-                        // Aᵀ·M: two rows of four (column j sums the points j, 4+j, 8+j, 12+j).
-                        func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                            let (m0, m1, m2, m3) = (point(j), point(4 + j), point(8 + j), point(12 + j))
-                            return (m0 + m1 + m2, m1 - m2 - m3)
-                        }
-                        let (a0, b0) = column(0), (a1, b1) = column(1), (a2, b2) = column(2), (a3, b3) = column(3)
-                        // (Aᵀ·M)·A: the 2×2 outputs of eight tiles.
-                        var y00 = a0 + a1 + a2 + offset, y01 = a1 - a2 - a3 + offset
-                        var y10 = b0 + b1 + b2 + offset, y11 = b1 - b2 - b3 + offset
-                        if relu {
-                            // Compare and select (the stdlib's generic pointwiseMax is not specialised).
-                            y00 = y00.replacing(with: 0, where: y00 .< 0); y01 = y01.replacing(with: 0, where: y01 .< 0)
-                            y10 = y10.replacing(with: 0, where: y10 .< 0); y11 = y11.replacing(with: 0, where: y11 .< 0)
-                        }
-                        // Each output row of the eight tiles: their two columns interleaved.
-                        let columns = min(16, outWidth - 2 * tx)
-                        let row0 = target + 2 * ty * outWidth + 2 * tx
-                        storeInterleaved(y00, y01, to: row0, count: columns)
-                        if 2 * ty + 1 < outHeight { storeInterleaved(y10, y11, to: row0 + outWidth, count: columns) }
-                        tx += 8
+    /// The width of the zero-bordered rows that `transformInput` copies input rows into: every
+    /// tile's 4×4 window, eight tiles at a time, lies inside them.
+    public static func paddedWidth(tilesW: Int) -> Int { 2 * ((tilesW + 7) / 8 * 8) + 2 }
+
+    /// Floats of the scratch rows `transformInput` needs.
+    public static func rowScratchSize(tilesW: Int) -> Int { 4 * paddedWidth(tilesW: tilesW) }
+
+    /// V = Bᵀ·d·B of every tile of the tile rows `tileRows` (numbered across the images), for all
+    /// `channels` input planes of `x` (images, C, H, W) padded by (padH, padW) zeros, into a
+    /// block: v[ξ·matrix + c·ld + t], t counted from the block's first tile. Writes tiles
+    /// 0..<tileRows.count·tilesW of each row, nothing past them. `rows` is the caller's scratch
+    /// of `rowScratchSize` floats, all zero on the first call (its borders stay zero: each call
+    /// writes the same interior).
+    public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, padH: Int, padW: Int,
+                                      tilesH: Int, tilesW: Int, tileRows: Range<Int>, rows: UnsafeMutablePointer<Float>,
+                                      into v: UnsafeMutablePointer<Float>, ld: Int, matrix: Int) {
+        let wp = paddedWidth(tilesW: tilesW)
+        let tileCount = tileRows.count * tilesW
+        let r0 = UnsafeRawPointer(rows)
+        let stride = wp * 4
+        // Channel by channel, tile row by tile row: each matrix row is written in order.
+        for c in 0 ..< channels {
+            for r in tileRows {
+                let (image, ty) = r.quotientAndRemainder(dividingBy: tilesH)
+                let source = x + (image * channels + c) * height * width
+                // The four input rows of this tile row's windows, zero outside the image.
+                for i in 0 ..< 4 {
+                    let y = 2 * ty + i - padH
+                    let target = rows + i * wp + padW
+                    if y >= 0 && y < height {
+                        target.update(from: source + y * width, count: width)
+                    } else {
+                        target.update(repeating: 0, count: width)
                     }
+                }
+                let first = (r - tileRows.lowerBound) * tilesW
+                let target = v + c * ld + first
+                var tx = 0
+                while tx < tilesW {
+                    // Row i of the eight tiles' windows: columns 2tx + {0, 1, 2, 3} + 2·lane.
+                    func window(_ i: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                        let a = r0.loadUnaligned(fromByteOffset: i * stride + 8 * tx, as: SIMD16<Float>.self)
+                        let b = r0.loadUnaligned(fromByteOffset: i * stride + 8 * tx + 8, as: SIMD16<Float>.self)
+                        return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+                    }
+                    let d0 = window(0), d1 = window(1), d2 = window(2), d3 = window(3)
+                    // Bᵀ·d: row combinations.
+                    let t0 = (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3)
+                    let t1 = (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3)
+                    let t2 = (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3)
+                    let t3 = (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3)
+                    // All eight lanes are stored: lanes past the row's last tile land on the
+                    // next tile row's first tiles of this channel, which are written after
+                    // this. Only the block's last tiles must not spill over.
+                    let count = min(8, tileCount - first - tx)
+                    let out = target + tx
+                    // (Bᵀ·d)·B: column combinations; point ξ = 4i + j.
+                    func put(_ i: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                        storePartial8(t.0 - t.2, to: out + (4 * i) * matrix, count: count)
+                        storePartial8(t.1 + t.2, to: out + (4 * i + 1) * matrix, count: count)
+                        storePartial8(t.2 - t.1, to: out + (4 * i + 2) * matrix, count: count)
+                        storePartial8(t.1 - t.3, to: out + (4 * i + 3) * matrix, count: count)
+                    }
+                    put(0, t0); put(1, t1); put(2, t2); put(3, t3)
+                    tx += 8
+                }
+            }
+        }
+    }
+
+    /// Floats the caller must allocate past the end of a block's products: the output transform
+    /// reads eight tiles at a time, the last group past the last tile.
+    public static let productSlack = 8
+
+    /// Y = Aᵀ·M·A of every tile of the tile rows `tileRows` from a block's products
+    /// m[ξ·matrix + k·ld + t] (allocated with `productSlack` floats more), for all `channels`
+    /// output planes, plus bias[k] when given and then max(·, 0) when `relu`, into
+    /// y (images, K, outHeight, outWidth).
+    public static func transformOutput(_ m: UnsafePointer<Float>, ld: Int, matrix: Int, channels: Int, outHeight: Int, outWidth: Int,
+                                       tilesH: Int, tilesW: Int, tileRows: Range<Int>, bias: UnsafePointer<Float>?, relu: Bool,
+                                       into y: UnsafeMutablePointer<Float>) {
+        // Channel by channel, tile row by tile row: each matrix row is read in order.
+        for k in 0 ..< channels {
+            let offset = bias.map { SIMD8<Float>(repeating: $0[k]) } ?? SIMD8()
+            for r in tileRows {
+                let (image, ty) = r.quotientAndRemainder(dividingBy: tilesH)
+                let source = UnsafeRawPointer(m + k * ld + (r - tileRows.lowerBound) * tilesW)
+                let row0 = y + (image * channels + k) * outHeight * outWidth + 2 * ty * outWidth
+                var tx = 0
+                while tx < tilesW {
+                    func point(_ xi: Int) -> SIMD8<Float> {
+                        source.loadUnaligned(fromByteOffset: 4 * (xi * matrix + tx), as: SIMD8<Float>.self)
+                    }
+                    // Aᵀ·M: two rows of four (column j sums the points j, 4+j, 8+j, 12+j).
+                    func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                        let (m0, m1, m2, m3) = (point(j), point(4 + j), point(8 + j), point(12 + j))
+                        return (m0 + m1 + m2, m1 - m2 - m3)
+                    }
+                    let (a0, b0) = column(0), (a1, b1) = column(1), (a2, b2) = column(2), (a3, b3) = column(3)
+                    // (Aᵀ·M)·A: the 2×2 outputs of eight tiles.
+                    var y00 = a0 + a1 + a2 + offset, y01 = a1 - a2 - a3 + offset
+                    var y10 = b0 + b1 + b2 + offset, y11 = b1 - b2 - b3 + offset
+                    if relu {
+                        // Compare and select (the stdlib's generic pointwiseMax is not specialised).
+                        y00 = y00.replacing(with: 0, where: y00 .< 0); y01 = y01.replacing(with: 0, where: y01 .< 0)
+                        y10 = y10.replacing(with: 0, where: y10 .< 0); y11 = y11.replacing(with: 0, where: y11 .< 0)
+                    }
+                    // Each output row of the eight tiles (only this tile row's): their two
+                    // columns interleaved.
+                    let columns = min(16, outWidth - 2 * tx)
+                    storeInterleaved(y00, y01, to: row0 + 2 * tx, count: columns)
+                    if 2 * ty + 1 < outHeight { storeInterleaved(y10, y11, to: row0 + outWidth + 2 * tx, count: columns) }
+                    tx += 8
                 }
             }
         }

@@ -5,8 +5,8 @@ import ScalpelTensor
 import ScalpelTestSupport
 import Testing
 
-/// Winograd F(2×2, 3×3) on the CPU-Swift backend at training sizes: several chunks of images,
-/// many tiles per row, both threads — against im2col + GEMM on the same backend (the op-case
+/// Winograd F(2×2, 3×3) on the CPU-Swift backend at training sizes: several blocks of tiles
+/// (the last one shorter), many tiles per row, both threads — against im2col + GEMM on the same backend (the op-case
 /// table checks the small geometries against the fp64 reference). And the rule that chooses it.
 struct WinogradTests {
     static let backend = CPUBackend(threads: 2)
@@ -29,8 +29,9 @@ struct WinogradTests {
         return [try y.array(), try x.grad!.array(), try w.grad!.array(), try bias.grad!.array()]
     }
 
-    /// 28×28 images with 48 channels (two chunks of the 16 transformed matrices), and a
-    /// 7×7 layer (odd: the last tile half used) with padding 0 and 2.
+    /// 28×28 images with 48 channels (15 blocks of 19 tile rows, the last of 14; 56 output
+    /// channels, not a whole number of micro-kernel panels), and a 7×7 layer (odd: the last tile
+    /// half used) with padding 0 and 2.
     @Test(arguments: [(20, 48, 28, 1), (6, 40, 7, 0), (5, 32, 9, 2)])
     func agreesWithColumnsAtTrainingSizes(_ batch: Int, _ channels: Int, _ size: Int, _ padding: Int) throws {
         let g = Conv2dGeometry(batch: batch, inChannels: channels, height: size, width: size, outChannels: channels + 8, kernel: (3, 3),
