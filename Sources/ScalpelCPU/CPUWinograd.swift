@@ -20,9 +20,6 @@ extension CPUBackend {
         min(256, max(64, (1 << 19) / (WinogradKernels.points * (inChannels + outChannels))))
     }
 
-    /// Scratch blocks reused across calls: fresh multi-MiB allocations would fault in their pages.
-    static let winogradScratch = ScratchCache()
-
     /// By Winograd F(2×2, 3×3) where it `runsWinograd` (the filters transformed once, then per
     /// block of tiles: the input transform, 16 GEMMs, the output transform with the bias and
     /// ReLU); elsewhere the column path, `conv2dImplicitForwardByColumns`. Throws
@@ -104,8 +101,8 @@ extension CPUBackend {
         let rowScratch = WinogradKernels.rowScratchSize(tilesW: tilesW)
         let scratchSize = points * (vMatrix + mMatrix) + WinogradKernels.productSlack + rowScratch
         let workers = min(threadCount, blocks)
-        let scratch = (0 ..< workers).map { _ in Self.winogradScratch.take(count: scratchSize) }
-        defer { scratch.forEach { Self.winogradScratch.give($0) } }
+        let scratch = (0 ..< workers).map { _ in Self.scratchCache.take(count: scratchSize) }
+        defer { scratch.forEach { Self.scratchCache.give($0) } }
         let next = Atomic<Int>(0)
         let body = { (worker: Int) in
             let v = scratch[worker].pointer, m = v + points * vMatrix, rows = m + points * mMatrix + WinogradKernels.productSlack

@@ -58,6 +58,9 @@ extension KernelCases {
         // odd output, a row of more than eight tiles, and its column path past a 3×3 window.
         ConvShape(input: [2, 3, 12, 21], weight: [5, 3, 3, 3], bias: true, padding: (2, 0)),
         ConvShape(input: [1, 4, 7, 36], weight: [3, 4, 3, 3], padding: (0, 2)),
+        // The CPU's direct weight gradient of wide layers: 16 input channels, planes of more
+        // than 196 positions, five output channels (a group of three and two left over).
+        ConvShape(input: [2, 16, 15, 14], weight: [5, 16, 3, 3], bias: true, padding: (1, 1)),
     ]
 
     /// The OpenCL kernels a convolution launches with `algorithm` forced: its forward kernels,
