@@ -10,11 +10,11 @@ extension KernelCases {
         .tensor(.pooling, "maxPool2d 2×2, windows tiling the input", [[2, 3, 8, 10]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"], quick: true) {
             try $0[0].maxPool2d(kernel: (2, 2))
         },
-        .tensor(.pooling, "maxPool2d 2×2, rows of more than eight windows", [[2, 3, 4, 38]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"]) {
+        .tensor(.pooling, "maxPool2d 2×2, windows tiling the input, rows of more than eight", [[2, 3, 4, 38]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"]) {
             try $0[0].maxPool2d(kernel: (2, 2))
         },
         maxPoolTies(height: 4, width: 6, seed: 73, "maxPool2d 2×2 backward, ties, windows tiling the input"),
-        maxPoolTies(height: 6, width: 38, seed: 74, "maxPool2d 2×2 backward, ties, rows of more than eight windows"),
+        maxPoolTies(height: 6, width: 38, seed: 74, "maxPool2d 2×2 backward, ties, windows tiling the input, rows of more than eight"),
         .tensor(.pooling, "avgPool2d 3×3, windows tiling the input", [[2, 2, 9, 6]], kernels: ["pool2d_tiles", "pool2d_backward_tiles"]) {
             try $0[0].avgPool2d(kernel: (3, 3))
         },
