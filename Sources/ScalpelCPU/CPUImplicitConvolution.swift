@@ -6,21 +6,42 @@ import ScalpelCPUKernels
 /// path (im2col and its fast GEMM), so results are those of the convolution it always ran —
 /// except the weight gradient of a single-channel 3×3 stride-1 layer, computed directly.
 extension CPUBackend {
-    /// Runs `conv2dImplicitForwardByColumns`: im2col, a GEMM per group and a permute for each chunk
-    /// of images, then the bias and the ReLU as separate element-wise passes; throws
-    /// `shapeMismatch` for an invalid geometry.
+    /// Validates `geometry` (throwing `shapeMismatch`), then computes the convolution plus the
+    /// bias, then ReLU: for a 3×3, padding-1 layer with stride 1 or 2 and the fast fp32 kernels,
+    /// on the shifted layout (`shiftedForward`: the input copied once by phase, the GEMM reading
+    /// it in place at the taps' offsets); otherwise `conv2dImplicitForwardByColumns` (im2col, a
+    /// GEMM per group and a permute per chunk of images, the bias and ReLU as separate passes).
     public func conv2dImplicitForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
                                       bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws {
-        try conv2dImplicitForwardByColumns(geometry, input: input, weight: weight, bias: bias, relu: relu, output: output)
+        let g = geometry
+        try g.validate()
+        guard runsShifted(g) else {
+            return try conv2dImplicitForwardByColumns(g, input: input, weight: weight, bias: bias, relu: relu, output: output)
+        }
+        let span = ProfileSpan.begin("conv2d shifted forward"); defer { span?.end() }
+        let b = try typedBuffers("conv2d shifted forward", [(input, g.batch * g.inChannels * g.height * g.width), (weight, g.outChannels * g.inChannels * 9),
+                                                            (output, g.batch * g.outChannels * g.outHeight * g.outWidth)])
+        let biasPointer = try bias.map { try typedBuffers("conv2d shifted forward bias", [($0, g.outChannels)])[0].pointer }
+        shiftedForward(g, b[0].pointer, b[1].pointer, bias: biasPointer.map { UnsafePointer($0) }, relu: relu, b[2].pointer)
     }
 
-    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradInput on the column path
+    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradInput: for a 3×3,
+    /// padding-1 layer with stride 1 or 2 and the fast fp32 kernels, on the shifted layout
+    /// (`shiftedBackwardData`: one GEMM per phase of the input); otherwise on the column path
     /// (`conv2dBackwardColumns`): per chunk of images, a GEMM per group against the weight, then
     /// col2im.
     public func conv2dImplicitBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
                                            gradInput: any DeviceBuffer) throws {
-        try geometry.validate()
-        try conv2dBackwardColumns(geometry, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
+        let g = geometry
+        try g.validate()
+        guard runsShifted(g) else {
+            return try conv2dBackwardColumns(g, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
+        }
+        let span = ProfileSpan.begin("conv2d shifted backward-data"); defer { span?.end() }
+        let b = try typedBuffers("conv2d shifted backward-data", [(gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
+                                                                  (weight, g.outChannels * g.inChannels * 9),
+                                                                  (gradInput, g.batch * g.inChannels * g.height * g.width)])
+        shiftedBackwardData(g, b[0].pointer, b[1].pointer, b[2].pointer)
     }
 
     /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight: for a 3×3
@@ -34,7 +55,7 @@ extension CPUBackend {
                                              gradWeight: any DeviceBuffer) throws {
         let g = geometry
         try g.validate()
-        guard runsDirectWeightGradient(g) || runsShiftedWeightGradient(g) else {
+        guard runsDirectWeightGradient(g) || runsShifted(g) else {
             return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
         }
         let span = ProfileSpan.begin("conv2d direct backward-weight"); defer { span?.end() }
@@ -42,7 +63,7 @@ extension CPUBackend {
                                                                    (gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
                                                                    (gradWeight, g.outChannels * g.inChannels * 9)])
         let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
-        if runsShiftedWeightGradient(g) {
+        if !runsDirectWeightGradient(g) {
             return shiftedWeightGradient(g, x, dy, dw)
         }
         let planeSize = DirectConvKernels.planeSize(outHeight: g.outHeight, outWidth: g.outWidth)
@@ -56,31 +77,6 @@ extension CPUBackend {
         }
     }
 
-    /// The wide direct weight gradient: x and dY copied into the shifted layout (in the shared
-    /// scratch), then the dot products, each thread its own input channels.
-    private func shiftedWeightGradient(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>) {
-        let (c, k) = (g.inChannels, g.outChannels)
-        let pitch = DirectConvKernels.shiftedPitch(width: g.width)
-        let length = DirectConvKernels.shiftedLength(images: g.batch, height: g.height, width: g.width)
-        let margin = DirectConvKernels.shiftedMargin(width: g.width)
-        let planeStride = DirectConvKernels.shiftedInputPlane(images: g.batch, height: g.height, width: g.width)
-        let scratch = Self.scratchCache.take(count: c * planeStride + k * length)
-        defer { Self.scratchCache.give(scratch) }
-        let (xs, ds) = (scratch.pointer, scratch.pointer + c * planeStride)
-        forParts(c, elements: c * planeStride) { channels in
-            DirectConvKernels.layOutShifted(x, images: g.batch, channelCount: c, height: g.height, width: g.width, channels: channels,
-                                            margin: margin, planeStride: planeStride, into: xs)
-        }
-        forParts(k, elements: k * length) { channels in
-            DirectConvKernels.layOutShifted(dy, images: g.batch, channelCount: k, height: g.outHeight, width: g.outWidth, channels: channels,
-                                            margin: 0, planeStride: length, into: ds)
-        }
-        forParts(c, elements: 9 * k * c * length) { channels in
-            DirectConvKernels.weightGradient3x3Shifted(xs, planeStride: planeStride, margin: margin, ds, length: length, pitch: pitch,
-                                                       outChannels: k, inChannels: c, channels: channels, into: dw)
-        }
-    }
-
     /// Whether the direct weight gradient runs: fp32 with the fast kernels, a single-channel 3×3
     /// stride-1 undilated layer with padding of at most 1 (an image model's first layer), where
     /// im2col + GEMM is a 9-wide product on one thread.
@@ -88,18 +84,21 @@ extension CPUBackend {
         simd && g.inChannels == 1 && g.supportsWinograd && g.padH <= 1 && g.padW <= 1
     }
 
-    /// Whether the wide direct weight gradient runs: fp32 with the fast kernels, a 3×3 stride-1
-    /// undilated layer with padding 1 (outputs the input's size), at least
-    /// `winogradMinimumChannels` input channels and planes of at least `shiftedMinimumPlane`
-    /// positions (on smaller planes the layout's zero row and column are too large a share).
-    func runsShiftedWeightGradient(_ g: Conv2dGeometry) -> Bool {
-        simd && g.supportsWinograd && g.padH == 1 && g.padW == 1 && g.inChannels >= Self.winogradMinimumChannels
-            && g.height * g.width >= Self.shiftedMinimumPlane
+    /// Whether the backend chooses the shifted layout (`runsShifted`) for a layer of its own
+    /// accord: at least `winogradMinimumChannels` input channels and output planes of at least
+    /// `shiftedMinimumPlane` positions (on smaller planes the layout's zero row and column are
+    /// too large a share) — at stride 1 for the weight gradient only (Winograd computes the
+    /// others), at stride 2 for all three passes.
+    func prefersShifted(_ g: Conv2dGeometry, pass: ConvPass) -> Bool {
+        runsShifted(g) && g.inChannels >= Self.winogradMinimumChannels && g.outHeight * g.outWidth >= Self.shiftedMinimumPlane
+            && (g.strideH == 2 || pass == .backwardWeight)
     }
 
-    /// Positions per plane from which the wide direct weight gradient beats im2col + GEMM.
-    /// Measured (`bench conv`, one thread, ResNet-18's layers): 28×28 and 14×14 faster (stage 1
-    /// fwd+bwd 82.7 → 49.0 ms), 7×7 even, 4×4 slower (65.3 → 74.7 ms).
+    /// Output positions per plane from which the shifted layout beats im2col + GEMM. Measured
+    /// (`bench conv --algorithms implicitGEMM,im2colGEMM`, one thread, ResNet-18's layers at
+    /// 28×28): at stride 1 the weight gradient of 28×28 and 14×14 planes faster (stage 1
+    /// fwd+bwd 82.7 → 49.0 ms), 7×7 even, 4×4 slower (65.3 → 74.7 ms); at stride 2, 14×14
+    /// outputs faster (fwd+bwd 47.4 → 40.7 ms), 7×7 and 4×4 slower (38.4 → 45.0, 43.1 → 71.7 ms).
     static let shiftedMinimumPlane = 196
 
     /// Scratch blocks reused across calls (Winograd's blocks, the shifted layouts): fresh
@@ -108,14 +107,14 @@ extension CPUBackend {
 
     /// Winograd F(2×2, 3×3) for the forward and input-gradient passes of a 3×3 stride-1 layer
     /// with at least `winogradMinimumChannels` input and output channels, where its kernels run;
-    /// the direct weight gradient (as implicitGEMM) of a single-channel 3×3 stride-1 layer;
-    /// im2col + the fast GEMM for everything else (the direct loop is the reference for the
+    /// as implicitGEMM, the direct weight gradient of a single-channel 3×3 stride-1 layer and the
+    /// shifted layout where `prefersShifted`; im2col + the fast GEMM for everything else (the direct loop is the reference for the
     /// OpenCL kernel). A rule, not a timing at run time, so that a training run repeats bit for
     /// bit; `bench conv` measured it. `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
     /// that it can compute (to compare them inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
         if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
-        if pass == .backwardWeight && (runsDirectWeightGradient(geometry) || runsShiftedWeightGradient(geometry)) { return .implicitGEMM }
+        if (pass == .backwardWeight && runsDirectWeightGradient(geometry)) || prefersShifted(geometry, pass: pass) { return .implicitGEMM }
         let wide = min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels
         return pass != .backwardWeight && wide && runsWinograd(geometry) ? .winograd : .im2colGEMM
     }

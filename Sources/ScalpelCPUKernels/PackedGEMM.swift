@@ -249,6 +249,45 @@ public enum PackedGEMM {
         store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: 0)
     }
 
+    /// The 6×16 register block with B's rows read through a table: C (+)= Σ_p a[p]⊗(rows[p] +
+    /// column)[0..<16]. Never inlined, as `microKernel`.
+    @inline(never)
+    static func microKernelIndirectB(kc: Int, a: UnsafePointer<Float>, rows: UnsafePointer<UnsafePointer<Float>>, column: Int,
+                                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var ap = a
+        for p in 0 ..< kc {
+            let bp = UnsafeRawPointer(rows[p] + column)
+            let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            var av = SIMD8<Float>(repeating: ap[0])
+            c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[1])
+            c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[2])
+            c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[3])
+            c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[4])
+            c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = SIMD8<Float>(repeating: ap[5])
+            c50.addProduct(av, b0); c51.addProduct(av, b1)
+            ap += 6
+        }
+        let beta: Float = accumulate ? 1 : 0
+        store(c00, c01, to: c, alpha: 1, beta: beta)
+        store(c10, c11, to: c + ldc, alpha: 1, beta: beta)
+        store(c20, c21, to: c + 2 * ldc, alpha: 1, beta: beta)
+        store(c30, c31, to: c + 3 * ldc, alpha: 1, beta: beta)
+        store(c40, c41, to: c + 4 * ldc, alpha: 1, beta: beta)
+        store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: beta)
+    }
+
     @inline(__always)
     static func store(_ lo: SIMD8<Float>, _ hi: SIMD8<Float>, to c: UnsafeMutablePointer<Float>, alpha: Float, beta: Float) {
         let raw = UnsafeMutableRawPointer(c)

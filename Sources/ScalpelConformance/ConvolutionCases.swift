@@ -61,6 +61,9 @@ extension KernelCases {
         // The CPU's direct weight gradient of wide layers: 16 input channels, planes of more
         // than 196 positions, five output channels (a group of three and two left over).
         ConvShape(input: [2, 16, 15, 14], weight: [5, 16, 3, 3], bias: true, padding: (1, 1)),
+        // The CPU's shifted layout at stride 2: an odd height (the last phase row past the
+        // image) and an even width, seven output channels (a micro-kernel panel and one more).
+        ConvShape(input: [2, 5, 13, 14], weight: [7, 5, 3, 3], bias: true, stride: (2, 2), padding: (1, 1)),
     ]
 
     /// The OpenCL kernels a convolution launches with `algorithm` forced: its forward kernels,
