@@ -128,7 +128,7 @@ public final class CPUBackend: Backend {
     public let precision: Precision
     /// Threads the fast kernels use.
     public let threads: Int
-    private let fastGEMM: FastGEMM?
+    let fastGEMM: FastGEMM?
 
     /// "CPU-Swift" with the CPU model, the thread count (or "reference kernels") and ", fp64" in
     /// Double precision.

@@ -85,38 +85,40 @@ extension CPUBackend {
     }
 
     /// Whether the backend chooses the shifted layout (`runsShifted`) for a layer of its own
-    /// accord: at least `winogradMinimumChannels` input channels and output planes of at least
-    /// `shiftedMinimumPlane` positions (on smaller planes the layout's zero row and column are
-    /// too large a share) — at stride 1 for the weight gradient only (Winograd computes the
-    /// others), at stride 2 for all three passes.
-    func prefersShifted(_ g: Conv2dGeometry, pass: ConvPass) -> Bool {
-        runsShifted(g) && g.inChannels >= Self.winogradMinimumChannels && g.outHeight * g.outWidth >= Self.shiftedMinimumPlane
-            && (g.strideH == 2 || pass == .backwardWeight)
+    /// accord: a stride-2 layer with at least `winogradMinimumChannels` input and output
+    /// channels and output planes of at least `shiftedMinimumPlane` positions (on smaller planes
+    /// the layout's zero row and column are too large a share). Wide stride-1 layers run
+    /// Winograd on all three passes, faster still.
+    func prefersShifted(_ g: Conv2dGeometry) -> Bool {
+        runsShifted(g) && g.strideH == 2 && min(g.inChannels, g.outChannels) >= Self.winogradMinimumChannels
+            && g.outHeight * g.outWidth >= Self.shiftedMinimumPlane
     }
 
-    /// Output positions per plane from which the shifted layout beats im2col + GEMM. Measured
-    /// (`bench conv --algorithms implicitGEMM,im2colGEMM`, one thread, ResNet-18's layers at
-    /// 28×28): at stride 1 the weight gradient of 28×28 and 14×14 planes faster (stage 1
-    /// fwd+bwd 82.7 → 49.0 ms), 7×7 even, 4×4 slower (65.3 → 74.7 ms); at stride 2, 14×14
-    /// outputs faster (fwd+bwd 47.4 → 40.7 ms), 7×7 and 4×4 slower (38.4 → 45.0, 43.1 → 71.7 ms).
+    /// Output positions per plane from which the shifted layout beats im2col + GEMM at stride 2.
+    /// Measured (`bench conv --algorithms implicitGEMM,im2colGEMM`, one thread, ResNet-18's layers
+    /// at 28×28): 14×14 outputs faster (fwd+bwd 47.4 → 40.7 ms), 7×7 and 4×4 slower (38.4 → 45.0,
+    /// 43.1 → 71.7 ms).
     static let shiftedMinimumPlane = 196
 
     /// Scratch blocks reused across calls (Winograd's blocks, the shifted layouts): fresh
     /// multi-MiB allocations would fault in their pages on every call.
     static let scratchCache = ScratchCache()
 
-    /// Winograd F(2×2, 3×3) for the forward and input-gradient passes of a 3×3 stride-1 layer
-    /// with at least `winogradMinimumChannels` input and output channels, where its kernels run;
-    /// as implicitGEMM, the direct weight gradient of a single-channel 3×3 stride-1 layer and the
-    /// shifted layout where `prefersShifted`; im2col + the fast GEMM for everything else (the direct loop is the reference for the
-    /// OpenCL kernel). A rule, not a timing at run time, so that a training run repeats bit for
-    /// bit; `bench conv` measured it. `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
+    /// Winograd F(2×2, 3×3) for all three passes of a 3×3 stride-1 layer with at least
+    /// `winogradMinimumChannels` input and output channels, where its kernels run; as
+    /// implicitGEMM, the direct weight gradient of a single-channel 3×3 stride-1 layer and the
+    /// shifted layout where `prefersShifted`; im2col + the fast GEMM for everything else (the
+    /// direct loop is the reference for the OpenCL kernel). A rule, not a timing at run time, so
+    /// that a training run repeats bit for bit; `bench conv` measured it (Winograd's weight
+    /// gradient against the shifted layout's and im2col's, one thread, ResNet-18's stride-1
+    /// layers fwd+bwd: 43.5 / 51.0 ms at 28×28, 37.7 / 47.4 at 14×14, 41.8 / 52.4 (im2col) at
+    /// 7×7, 51.0 / 64.7 (im2col) at 4×4). `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
     /// that it can compute (to compare them inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
         if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
-        if (pass == .backwardWeight && runsDirectWeightGradient(geometry)) || prefersShifted(geometry, pass: pass) { return .implicitGEMM }
-        let wide = min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels
-        return pass != .backwardWeight && wide && runsWinograd(geometry) ? .winograd : .im2colGEMM
+        if pass == .backwardWeight && runsDirectWeightGradient(geometry) { return .implicitGEMM }
+        if min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels && runsWinograd(geometry) { return .winograd }
+        return prefersShifted(geometry) ? .implicitGEMM : .im2colGEMM
     }
 
     /// `SCALPEL_CONV_ALGORITHM`, read once (a training step asks for every convolution's passes).

@@ -67,6 +67,74 @@ extension CPUBackend {
                      bias: nil, relu: false, output: b[2].pointer)
     }
 
+    /// Floats of transformed inputs and output gradients per chunk of tiles in the weight
+    /// gradient (16·(C + K) per tile): 2 Mi (8 MiB), about a thousand tiles for 64 channels in
+    /// and out — the GEMMs' reduction — with dU read and written once per chunk.
+    static let winogradGradientChunk = 2 << 20
+
+    /// By Winograd F(2×2, 3×3) where it `runsWinograd`: per chunk of tile rows, the input's tiles
+    /// V and the output gradient's dM = A·dY·Aᵀ transformed (the channels over the threads), then
+    /// dU[ξ] (K × C) += dM[ξ] · V[ξ]ᵀ (16 GEMMs of the fast GEMM, the tiles the short reduction),
+    /// and at the end dW = Gᵀ·dU·G. Elsewhere the column path. Throws `shapeMismatch` for an
+    /// invalid geometry or a buffer too short.
+    public func conv2dWinogradBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
+                                             gradWeight: any DeviceBuffer) throws {
+        let g = geometry
+        try g.validate()
+        guard runsWinograd(g) else {
+            return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
+        }
+        let span = ProfileSpan.begin("winograd backward-weight"); defer { span?.end() }
+        let (c, k) = (g.inChannels, g.outChannels)
+        let b = try typedBuffers("conv2d winograd backward-weight", [(input, g.batch * c * g.height * g.width),
+                                                                     (gradOutput, g.batch * k * g.outHeight * g.outWidth), (gradWeight, k * c * 9)])
+        let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
+        let points = WinogradKernels.points
+        let tilesH = WinogradKernels.tiles(g.outHeight), tilesW = WinogradKernels.tiles(g.outWidth)
+        let tileRows = g.batch * tilesH
+        let rowsPerChunk = max(1, min(tileRows, Self.winogradGradientChunk / (points * (c + k) * tilesW)))
+        let ld = rowsPerChunk * tilesW
+        let vMatrix = WinogradKernels.matrixStride(c * ld), mMatrix = WinogradKernels.matrixStride(k * ld)
+        let uMatrix = WinogradKernels.matrixStride(k * c)
+        let rowScratch = WinogradKernels.rowScratchSize(tilesW: tilesW)
+        let scratch = Self.scratchCache.take(count: points * (vMatrix + mMatrix + uMatrix))
+        defer { Self.scratchCache.give(scratch) }
+        let (v, dm, du) = (scratch.pointer, scratch.pointer + points * vMatrix, scratch.pointer + points * (vMatrix + mMatrix))
+        for first in stride(from: 0, to: tileRows, by: rowsPerChunk) {
+            let range = first ..< min(tileRows, first + rowsPerChunk)
+            let tiles = range.count * tilesW
+            forParts(c + k, elements: points * (c + k) * tiles) { channels in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: rowScratch) { rows in
+                    rows.initialize(repeating: 0)
+                    let inputs = channels.clamped(to: 0 ..< c), gradients = (channels.clamped(to: c ..< c + k))
+                    if !inputs.isEmpty {
+                        WinogradKernels.transformInput(x, channels: c, height: g.height, width: g.width, padH: g.padH, padW: g.padW,
+                                                       tilesH: tilesH, tilesW: tilesW, tileRows: range, channelRange: inputs,
+                                                       rows: rows.baseAddress!, into: v, ld: tiles, matrix: vMatrix)
+                    }
+                    if !gradients.isEmpty {
+                        rows.initialize(repeating: 0)
+                        WinogradKernels.transformOutputGradient(dy, channels: k, outHeight: g.outHeight, outWidth: g.outWidth, tilesH: tilesH,
+                                                                tilesW: tilesW, tileRows: range,
+                                                                channelRange: gradients.lowerBound - c ..< gradients.upperBound - c,
+                                                                rows: rows.baseAddress!, into: dm, ld: tiles, matrix: mMatrix)
+                    }
+                }
+            }
+            // dU[ξ] (K × C) (+)= dM[ξ] (K × tiles) · V[ξ]ᵀ (tiles × C).
+            var p = GEMMParameters(m: k, n: c, k: tiles, transB: true, beta: first == 0 ? 0 : 1, batch: points)
+            p.strideA = mMatrix
+            p.strideB = vMatrix
+            p.strideC = uMatrix
+            let gemmSpan = ProfileSpan.begin("gemm")
+            fastGEMM?.run(p, a: dm, b: v, c: du, threads: threads)
+            gemmSpan?.end()
+        }
+        forParts(k, elements: points * k * c) { rows in
+            WinogradKernels.transformFilterGradient(du, outChannels: k, inChannels: c, matrix: uMatrix, rows: rows, into: dw)
+        }
+    }
+
     /// One 3×3 stride-1 convolution of `input` (images, inChannels, height, width) padded by
     /// (padH, padW) into `output` (images, outChannels, outHeight, outWidth): `filters(u, rows)`
     /// writes the given rows of the 16 transformed outChannels×inChannels filter matrices,

@@ -94,21 +94,21 @@ public enum WinogradKernels {
     /// Floats of the scratch rows `transformInput` needs.
     public static func rowScratchSize(tilesW: Int) -> Int { 4 * paddedWidth(tilesW: tilesW) }
 
-    /// V = Bᵀ·d·B of every tile of the tile rows `tileRows` (numbered across the images), for all
-    /// `channels` input planes of `x` (images, C, H, W) padded by (padH, padW) zeros, into a
+    /// V = Bᵀ·d·B of every tile of the tile rows `tileRows` (numbered across the images), for the
+    /// input planes `channelRange` (default: all `channels`) of `x` (images, C, H, W) padded by (padH, padW) zeros, into a
     /// block: v[ξ·matrix + c·ld + t], t counted from the block's first tile. Writes tiles
     /// 0..<tileRows.count·tilesW of each row, nothing past them. `rows` is the caller's scratch
     /// of `rowScratchSize` floats, all zero on the first call (its borders stay zero: each call
     /// writes the same interior).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, padH: Int, padW: Int,
-                                      tilesH: Int, tilesW: Int, tileRows: Range<Int>, rows: UnsafeMutablePointer<Float>,
-                                      into v: UnsafeMutablePointer<Float>, ld: Int, matrix: Int) {
+                                      tilesH: Int, tilesW: Int, tileRows: Range<Int>, channelRange: Range<Int>? = nil,
+                                      rows: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>, ld: Int, matrix: Int) {
         let wp = paddedWidth(tilesW: tilesW)
         let tileCount = tileRows.count * tilesW
         let r0 = UnsafeRawPointer(rows)
         let stride = wp * 4
         // Channel by channel, tile row by tile row: each matrix row is written in order.
-        for c in 0 ..< channels {
+        for c in channelRange ?? 0 ..< channels {
             for r in tileRows {
                 let (image, ty) = r.quotientAndRemainder(dividingBy: tilesH)
                 let source = x + (image * channels + c) * height * width
@@ -201,6 +201,78 @@ public enum WinogradKernels {
                     if 2 * ty + 1 < outHeight { storeInterleaved(y10, y11, to: row0 + outWidth + 2 * tx, count: columns) }
                     tx += 8
                 }
+            }
+        }
+    }
+
+    /// The adjoint of `transformOutput` for the weight gradient: dM = A·dY·Aᵀ of every tile of
+    /// the tile rows `tileRows`, for the output-gradient planes `channelRange` of dy (images, K,
+    /// outHeight, outWidth) (outputs past the edge count as 0), into a block
+    /// dm[ξ·matrix + k·ld + t] (the layout of `transformInput`; nothing written past the block's
+    /// last tile). `rows` is the caller's scratch of `rowScratchSize` floats, all zero on the
+    /// first call.
+    public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, outHeight: Int, outWidth: Int,
+                                               tilesH: Int, tilesW: Int, tileRows: Range<Int>, channelRange: Range<Int>,
+                                               rows: UnsafeMutablePointer<Float>, into dm: UnsafeMutablePointer<Float>, ld: Int, matrix: Int) {
+        let wp = paddedWidth(tilesW: tilesW)
+        let tileCount = tileRows.count * tilesW
+        for k in channelRange {
+            for r in tileRows {
+                let (image, ty) = r.quotientAndRemainder(dividingBy: tilesH)
+                let source = dy + (image * channels + k) * outHeight * outWidth
+                // The tile row's two output rows, zero past the edges.
+                for i in 0 ..< 2 {
+                    let y = 2 * ty + i
+                    if y < outHeight {
+                        (rows + i * wp).update(from: source + y * outWidth, count: outWidth)
+                    } else {
+                        (rows + i * wp).update(repeating: 0, count: outWidth)
+                    }
+                }
+                let first = (r - tileRows.lowerBound) * tilesW
+                let target = dm + k * ld + first
+                var tx = 0
+                while tx < tilesW {
+                    let (e0, o0) = loadDeinterleaved(rows + 2 * tx), (e1, o1) = loadDeinterleaved(rows + wp + 2 * tx)
+                    let count = min(8, tileCount - first - tx)
+                    let out = target + tx
+                    // (A·dY)·Aᵀ along row i of A·dY, (e, o): e, e + o, e − o, −o; point ξ = 4i + j.
+                    func put(_ i: Int, _ e: SIMD8<Float>, _ o: SIMD8<Float>) {
+                        storePartial8(e, to: out + (4 * i) * matrix, count: count)
+                        storePartial8(e + o, to: out + (4 * i + 1) * matrix, count: count)
+                        storePartial8(e - o, to: out + (4 * i + 2) * matrix, count: count)
+                        storePartial8(-o, to: out + (4 * i + 3) * matrix, count: count)
+                    }
+                    // A·dY: row 0, row 0 + row 1, row 0 − row 1, −row 1.
+                    put(0, e0, o0); put(1, e0 + e1, o0 + o1); put(2, e0 - e1, o0 - o1); put(3, -e1, -o1)
+                    tx += 8
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `transformFilters` for the weight gradient: dW[k][c] = Gᵀ·dU·G (3×3) from
+    /// the 16 K×C matrices du[ξ·matrix + k·C + c], for the output channels `rows`, into
+    /// dw (K, C, 3, 3), overwritten.
+    public static func transformFilterGradient(_ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int, matrix: Int,
+                                               rows: Range<Int>, into dw: UnsafeMutablePointer<Float>) {
+        for k in rows {
+            for c in 0 ..< inChannels {
+                let source = du + k * inChannels + c
+                func row(_ a: Int) -> SIMD4<Float> {
+                    SIMD4(source[4 * a * matrix], source[(4 * a + 1) * matrix], source[(4 * a + 2) * matrix], source[(4 * a + 3) * matrix])
+                }
+                let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3))
+                // Gᵀ·dU: three rows of four.
+                let w0 = d0 + 0.5 * (d1 + d2), w1 = 0.5 * (d1 - d2), w2 = 0.5 * (d1 + d2) + d3
+                let target = dw + (k * inChannels + c) * 9
+                // (Gᵀ·dU)·G along each row w: w0 + (w1 + w2)/2, (w1 − w2)/2, (w1 + w2)/2 + w3.
+                func put(_ p: Int, _ w: SIMD4<Float>) {
+                    target[3 * p] = w.x + 0.5 * (w.y + w.z)
+                    target[3 * p + 1] = 0.5 * (w.y - w.z)
+                    target[3 * p + 2] = 0.5 * (w.y + w.z) + w.w
+                }
+                put(0, w0); put(1, w1); put(2, w2)
             }
         }
     }

@@ -231,6 +231,12 @@ public protocol Backend: AnyObject, Sendable {
     /// path, `conv2dBackwardColumns`).
     func conv2dWinogradBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
                                     gradInput: any DeviceBuffer) throws
+    /// gradWeight (K, C, 3, 3), overwritten, from input and gradOutput by Winograd F(2×2, 3×3)
+    /// (the transformed tiles of both multiplied in the transformed domain), for a geometry that
+    /// `supportsWinograd` (by default, and at any other geometry: the column path,
+    /// `conv2dBackwardColumns`).
+    func conv2dWinogradBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
+                                      gradWeight: any DeviceBuffer) throws
     /// The algorithm for `pass` at `geometry`: a backend with a choice times the candidates
     /// once per shape and pass (with a bounded number of runs) and remembers the fastest.
     func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm

@@ -123,4 +123,12 @@ extension Backend {
         try geometry.validate()
         try conv2dBackwardColumns(geometry, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
     }
+
+    /// Winograd's weight-gradient contract on the column path (`conv2dBackwardColumns`): what a
+    /// backend without Winograd kernels runs.
+    public func conv2dWinogradBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
+                                             gradWeight: any DeviceBuffer) throws {
+        try geometry.validate()
+        try conv2dBackwardColumns(geometry, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
+    }
 }

@@ -153,8 +153,8 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     case implicitGEMM
     /// Winograd F(2×2, 3×3): transforms of the input and the filters around 16 GEMMs, with 16
     /// multiplies per 2×2 outputs and channel pair where a 3×3 window needs 36. Forward (which
-    /// adds the bias itself) and input gradient, at geometries that `supportsWinograd`; forced
-    /// on the weight gradient or at another geometry it means im2colGEMM. Only the CPU-Swift
+    /// adds the bias itself), input gradient and weight gradient, at geometries that
+    /// `supportsWinograd`; forced at another geometry it means im2colGEMM. Only the CPU-Swift
     /// backend has its kernels; on another backend it runs the column path.
     case winograd
 
@@ -164,11 +164,9 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
         pass == .forward ? [.im2colGEMM, .direct, .implicitGEMM] : [.im2colGEMM, .implicitGEMM]
     }
 
-    /// What runs for `pass` when this algorithm is forced (direct has no backward kernels,
-    /// Winograd no weight-gradient ones).
+    /// What runs for `pass` when this algorithm is forced (direct has no backward kernels).
     public func resolved(for pass: ConvPass) -> ConvAlgorithm {
-        if self == .direct && pass != .forward || self == .winograd && pass == .backwardWeight { return .im2colGEMM }
-        return self
+        self == .direct && pass != .forward ? .im2colGEMM : self
     }
 
     /// What runs for `pass` at `geometry` when this algorithm is forced: `resolved(for:)`, and

@@ -76,6 +76,9 @@ extension Tensor {
             if let dw, weights == .implicitGEMM {
                 try backend.conv2dImplicitBackwardWeight(g, input: x.storage, gradOutput: grad.storage, gradWeight: dw.storage)
             }
+            if let dw, weights == .winograd {
+                try backend.conv2dWinogradBackwardWeight(g, input: x.storage, gradOutput: grad.storage, gradWeight: dw.storage)
+            }
             guard let fusedBias else { return [dx, dw] }
             guard fusedBias.requiresGrad else { return [dx, dw, nil] }
             // The bias gradient: dOut (N, K, OH·OW) summed over OH·OW, then over N.

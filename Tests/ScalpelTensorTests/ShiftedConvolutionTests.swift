@@ -38,32 +38,27 @@ struct ShiftedConvolutionTests {
         #expect(try Self.passes(g, .implicitGEMM, on: CPUBackend(threads: 1)) == shifted, "the same bits on one thread")
     }
 
-    /// Chosen for the weight gradient of wide stride-1 layers and every pass of wide stride-2
-    /// ones, with planes of at least 196 outputs and padding 1.
-    @Test func theRuleNeedsPaddingOneChannelsAndPlanes() {
-        let wide = Conv2dGeometry(batch: 2, inChannels: 32, height: 14, width: 14, outChannels: 64, kernel: (3, 3), padding: (1, 1))
-        #expect(Self.backend.conv2dAlgorithm(wide, pass: .backwardWeight) == .implicitGEMM)
-        #expect(Self.backend.conv2dAlgorithm(wide, pass: .forward) == .winograd)
-        var strided = wide
-        strided.height = 28
-        strided.width = 28
-        strided.strideH = 2
-        strided.strideW = 2
+    /// Chosen for every pass of wide stride-2 layers with planes of at least 196 outputs and
+    /// padding 1 (wide stride-1 layers run Winograd).
+    @Test func theRuleNeedsStrideTwoPaddingOneChannelsAndPlanes() {
+        let strided = Conv2dGeometry(batch: 2, inChannels: 32, height: 28, width: 28, outChannels: 64, kernel: (3, 3), stride: (2, 2),
+                                     padding: (1, 1))
         for pass in ConvPass.allCases { #expect(Self.backend.conv2dAlgorithm(strided, pass: pass) == .implicitGEMM, "\(pass)") }
-        var small = wide
-        small.height = 7
-        small.width = 7
-        var narrow = wide
+        var small = strided
+        small.height = 14
+        small.width = 14
+        var narrow = strided
         narrow.inChannels = 8
-        var unpadded = wide
+        var unpadded = strided
         unpadded.padH = 0
         unpadded.padW = 0
-        var smallStrided = strided
-        smallStrided.height = 14
-        smallStrided.width = 14
-        for g in [small, narrow, unpadded, smallStrided] {
-            #expect(Self.backend.conv2dAlgorithm(g, pass: .backwardWeight) == .im2colGEMM, "\(g)")
+        var unstrided = strided
+        unstrided.strideH = 1
+        unstrided.strideW = 1
+        for g in [small, narrow, unpadded] {
+            for pass in ConvPass.allCases { #expect(Self.backend.conv2dAlgorithm(g, pass: pass) == .im2colGEMM, "\(g) \(pass)") }
         }
+        for pass in ConvPass.allCases { #expect(Self.backend.conv2dAlgorithm(unstrided, pass: pass) == .winograd, "\(pass)") }
         #expect(CPUBackend(kernels: .reference).conv2dAlgorithm(strided, pass: .forward) == .im2colGEMM)
     }
 }

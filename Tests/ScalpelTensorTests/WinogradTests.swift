@@ -30,8 +30,9 @@ struct WinogradTests {
     }
 
     /// 28×28 images with 48 channels (15 blocks of 19 tile rows, the last of 14; 56 output
-    /// channels, not a whole number of micro-kernel panels), and a 7×7 layer (odd: the last tile
-    /// half used) with padding 0 and 2.
+    /// channels, not a whole number of micro-kernel panels; the weight gradient in four chunks of
+    /// tile rows, the last of 10), and a 7×7 layer (odd: the last tile half used) with padding 0
+    /// and 2.
     @Test(arguments: [(20, 48, 28, 1), (6, 40, 7, 0), (5, 32, 9, 2)])
     func agreesWithColumnsAtTrainingSizes(_ batch: Int, _ channels: Int, _ size: Int, _ padding: Int) throws {
         let g = Conv2dGeometry(batch: batch, inChannels: channels, height: size, width: size, outChannels: channels + 8, kernel: (3, 3),
@@ -44,14 +45,13 @@ struct WinogradTests {
         }
     }
 
-    /// The CPU backend chooses Winograd for the forward and input-gradient passes of wide 3×3
-    /// stride-1 layers only, and repeats its result bit for bit.
+    /// The CPU backend chooses Winograd for all three passes of wide 3×3 stride-1 layers only,
+    /// and repeats its result bit for bit.
     @Test func theRuleChoosesWinogradForWide3x3StrideOneLayers() throws {
         let wide = Conv2dGeometry(batch: 2, inChannels: 32, height: 14, width: 14, outChannels: 64, kernel: (3, 3), padding: (1, 1))
         #expect(Self.backend.conv2dAlgorithm(wide, pass: .forward) == .winograd)
         #expect(Self.backend.conv2dAlgorithm(wide, pass: .backwardData) == .winograd)
-        // Its weight gradient is the direct kernel's (DirectWeightGradientTests).
-        #expect(Self.backend.conv2dAlgorithm(wide, pass: .backwardWeight) == .implicitGEMM)
+        #expect(Self.backend.conv2dAlgorithm(wide, pass: .backwardWeight) == .winograd)
         var narrow = wide
         narrow.inChannels = 1
         var strided = wide
@@ -82,6 +82,7 @@ struct WinogradTests {
         #expect(ConvAlgorithm.winograd.resolved(for: .forward, at: strided) == .im2colGEMM)
         #expect(ConvAlgorithm.winograd.resolved(for: .forward, at: fits) == .winograd)
         #expect(ConvAlgorithm.winograd.resolved(for: .backwardData, at: fits) == .winograd)
-        #expect(ConvAlgorithm.winograd.resolved(for: .backwardWeight, at: fits) == .im2colGEMM)
+        #expect(ConvAlgorithm.winograd.resolved(for: .backwardWeight, at: fits) == .winograd)
+        #expect(ConvAlgorithm.winograd.resolved(for: .backwardWeight, at: strided) == .im2colGEMM)
     }
 }
