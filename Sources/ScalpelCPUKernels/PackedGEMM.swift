@@ -69,14 +69,30 @@ public enum PackedGEMM {
             let jStart = j0 + q * nr
             let cols = max(0, min(nr, n - jStart))
             if trans {
-                // (row p, col c) is b[(jStart+c)*ldb + k0+p]: read each column along k.
-                for c in 0 ..< cols {
+                // (row p, col c) is b[(jStart+c)*ldb + k0+p]: eight columns by eight k at a
+                // time through a register transpose, the rest one value at a time.
+                var c = 0
+                while c + 8 <= cols {
+                    let src = b + (jStart + c) * ldb + k0
+                    var p = 0
+                    while p + 8 <= kc {
+                        transposed8x8(src + p, stride: ldb, into: out + p * nr + c, stride: nr)
+                        p += 8
+                    }
+                    while p < kc {
+                        for i in 0 ..< 8 { out[p * nr + c + i] = src[i * ldb + p] }
+                        p += 1
+                    }
+                    c += 8
+                }
+                while c < cols {
                     let src = b + (jStart + c) * ldb + k0
                     var o = out + c
                     for p in 0 ..< kc {
                         o.pointee = src[p]
                         o += nr
                     }
+                    c += 1
                 }
                 if cols < nr {
                     for p in 0 ..< kc {
@@ -286,6 +302,31 @@ public enum PackedGEMM {
         store(c30, c31, to: c + 3 * ldc, alpha: 1, beta: beta)
         store(c40, c41, to: c + 4 * ldc, alpha: 1, beta: beta)
         store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: beta)
+    }
+
+    /// Writes the transpose of the 8×8 block at `source` (rows `stride` floats apart) to
+    /// `target` (rows `targetStride` apart): target[j][i] = source[i][j]. Three rounds of
+    /// two-input shuffles (pairs, then quads, then halves), as BLAS packing routines do.
+    @inline(__always)
+    static func transposed8x8(_ source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>, stride targetStride: Int) {
+        func row(_ i: Int) -> SIMD8<Float> { UnsafeRawPointer(source + i * stride).loadUnaligned(as: SIMD8<Float>.self) }
+        let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+        // Interleave pairs of rows: (a0 b0 a1 b1 a4 b4 a5 b5), (a2 b2 a3 b3 a6 b6 a7 b7).
+        func low(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+        func high(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+        let t0 = low(r0, r1), t1 = high(r0, r1), t2 = low(r2, r3), t3 = high(r2, r3)
+        let t4 = low(r4, r5), t5 = high(r4, r5), t6 = low(r6, r7), t7 = high(r6, r7)
+        // Pairs of pairs: (x0 x1 y0 y1 x4 x5 y4 y5), (x2 x3 y2 y3 x6 x7 y6 y7).
+        func lowPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+        func highPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+        let u0 = lowPairs(t0, t2), u1 = highPairs(t0, t2), u2 = lowPairs(t1, t3), u3 = highPairs(t1, t3)
+        let u4 = lowPairs(t4, t6), u5 = highPairs(t4, t6), u6 = lowPairs(t5, t7), u7 = highPairs(t5, t7)
+        // Halves: column j of rows 0–3 from u, of rows 4–7 from the matching u of the lower rows.
+        func put(_ j: Int, _ v: SIMD8<Float>) { UnsafeMutableRawPointer(target + j * targetStride).storeBytes(of: v, as: SIMD8<Float>.self) }
+        put(0, SIMD8(lowHalf: u0.lowHalf, highHalf: u4.lowHalf)); put(4, SIMD8(lowHalf: u0.highHalf, highHalf: u4.highHalf))
+        put(1, SIMD8(lowHalf: u1.lowHalf, highHalf: u5.lowHalf)); put(5, SIMD8(lowHalf: u1.highHalf, highHalf: u5.highHalf))
+        put(2, SIMD8(lowHalf: u2.lowHalf, highHalf: u6.lowHalf)); put(6, SIMD8(lowHalf: u2.highHalf, highHalf: u6.highHalf))
+        put(3, SIMD8(lowHalf: u3.lowHalf, highHalf: u7.lowHalf)); put(7, SIMD8(lowHalf: u3.highHalf, highHalf: u7.highHalf))
     }
 
     @inline(__always)
