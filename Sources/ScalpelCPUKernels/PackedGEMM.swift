@@ -39,10 +39,17 @@ public enum PackedGEMM {
                 if rows == mr {
                     let r0 = a + (i0 + i) * lda + k0
                     let r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
-                    for p in 0 ..< kc {
+                    var p = 0
+                    while p + 8 <= kc {
+                        packSixRows(r0, r1, r2, r3, r4, r5, at: p, into: out)
+                        out += 8 * mr
+                        p += 8
+                    }
+                    while p < kc {
                         out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]
                         out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
                         out += mr
+                        p += 1
                     }
                 } else {
                     for p in 0 ..< kc {
@@ -304,29 +311,50 @@ public enum PackedGEMM {
         store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: beta)
     }
 
-    /// Writes the transpose of the 8×8 block at `source` (rows `stride` floats apart) to
-    /// `target` (rows `targetStride` apart): target[j][i] = source[i][j]. Three rounds of
-    /// two-input shuffles (pairs, then quads, then halves), as BLAS packing routines do.
+    /// Eight SIMD rows, or the columns of their transpose.
+    typealias Block8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// The columns of the 8×8 block whose rows are `r`: three rounds of two-input shuffles
+    /// (pairs, then quads, then halves), as BLAS packing routines do.
     @inline(__always)
-    static func transposed8x8(_ source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>, stride targetStride: Int) {
-        func row(_ i: Int) -> SIMD8<Float> { UnsafeRawPointer(source + i * stride).loadUnaligned(as: SIMD8<Float>.self) }
-        let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+    static func transpose(_ r: Block8) -> Block8 {
         // Interleave pairs of rows: (a0 b0 a1 b1 a4 b4 a5 b5), (a2 b2 a3 b3 a6 b6 a7 b7).
         func low(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
         func high(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
-        let t0 = low(r0, r1), t1 = high(r0, r1), t2 = low(r2, r3), t3 = high(r2, r3)
-        let t4 = low(r4, r5), t5 = high(r4, r5), t6 = low(r6, r7), t7 = high(r6, r7)
+        let t0 = low(r.0, r.1), t1 = high(r.0, r.1), t2 = low(r.2, r.3), t3 = high(r.2, r.3)
+        let t4 = low(r.4, r.5), t5 = high(r.4, r.5), t6 = low(r.6, r.7), t7 = high(r.6, r.7)
         // Pairs of pairs: (x0 x1 y0 y1 x4 x5 y4 y5), (x2 x3 y2 y3 x6 x7 y6 y7).
         func lowPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
         func highPairs(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
         let u0 = lowPairs(t0, t2), u1 = highPairs(t0, t2), u2 = lowPairs(t1, t3), u3 = highPairs(t1, t3)
         let u4 = lowPairs(t4, t6), u5 = highPairs(t4, t6), u6 = lowPairs(t5, t7), u7 = highPairs(t5, t7)
         // Halves: column j of rows 0–3 from u, of rows 4–7 from the matching u of the lower rows.
+        return (SIMD8(lowHalf: u0.lowHalf, highHalf: u4.lowHalf), SIMD8(lowHalf: u1.lowHalf, highHalf: u5.lowHalf),
+                SIMD8(lowHalf: u2.lowHalf, highHalf: u6.lowHalf), SIMD8(lowHalf: u3.lowHalf, highHalf: u7.lowHalf),
+                SIMD8(lowHalf: u0.highHalf, highHalf: u4.highHalf), SIMD8(lowHalf: u1.highHalf, highHalf: u5.highHalf),
+                SIMD8(lowHalf: u2.highHalf, highHalf: u6.highHalf), SIMD8(lowHalf: u3.highHalf, highHalf: u7.highHalf))
+    }
+
+    /// Writes the transpose of the 8×8 block at `source` (rows `stride` floats apart) to
+    /// `target` (rows `targetStride` apart): target[j][i] = source[i][j].
+    @inline(__always)
+    static func transposed8x8(_ source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>, stride targetStride: Int) {
+        func row(_ i: Int) -> SIMD8<Float> { UnsafeRawPointer(source + i * stride).loadUnaligned(as: SIMD8<Float>.self) }
+        let c = transpose((row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)))
         func put(_ j: Int, _ v: SIMD8<Float>) { UnsafeMutableRawPointer(target + j * targetStride).storeBytes(of: v, as: SIMD8<Float>.self) }
-        put(0, SIMD8(lowHalf: u0.lowHalf, highHalf: u4.lowHalf)); put(4, SIMD8(lowHalf: u0.highHalf, highHalf: u4.highHalf))
-        put(1, SIMD8(lowHalf: u1.lowHalf, highHalf: u5.lowHalf)); put(5, SIMD8(lowHalf: u1.highHalf, highHalf: u5.highHalf))
-        put(2, SIMD8(lowHalf: u2.lowHalf, highHalf: u6.lowHalf)); put(6, SIMD8(lowHalf: u2.highHalf, highHalf: u6.highHalf))
-        put(3, SIMD8(lowHalf: u3.lowHalf, highHalf: u7.lowHalf)); put(7, SIMD8(lowHalf: u3.highHalf, highHalf: u7.highHalf))
+        put(0, c.0); put(1, c.1); put(2, c.2); put(3, c.3); put(4, c.4); put(5, c.5); put(6, c.6); put(7, c.7)
+    }
+
+    /// Packs eight k of six rows (`r0` … `r5` at k offset `p`) as 8 groups of MR = 6 values:
+    /// out[6q + i] = r_i[p + q]. Each group is stored as eight lanes (the last two land on the
+    /// next group's first, written after it) but the last, stored as six.
+    @inline(__always)
+    static func packSixRows(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
+                            _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>, at p: Int, into out: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>()
+        let c = transpose((load8(r0, p), load8(r1, p), load8(r2, p), load8(r3, p), load8(r4, p), load8(r5, p), zero, zero))
+        store8(c.0, out, 0); store8(c.1, out, 6); store8(c.2, out, 12); store8(c.3, out, 18)
+        store8(c.4, out, 24); store8(c.5, out, 30); store8(c.6, out, 36); storePartial8(c.7, to: out + 42, count: 6)
     }
 
     @inline(__always)
