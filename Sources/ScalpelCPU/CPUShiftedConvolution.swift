@@ -36,6 +36,17 @@ extension CPUBackend {
         }
     }
 
+    /// Copies x (N, C, H, W) into the shifted layout by phase (C·σ² planes at `xs`), the
+    /// channels split over the threads.
+    private func layOutInput(_ g: Conv2dGeometry, _ grid: ShiftedGrid, _ x: UnsafePointer<Float>, into xs: UnsafeMutablePointer<Float>) {
+        let (c, s) = (g.inChannels, grid.stride)
+        forParts(c, elements: c * s * s * grid.planeStride) { channels in
+            ShiftedConvKernels.layOut(x, images: g.batch, channelCount: c, height: g.height, width: g.width, stride: s,
+                                      outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: grid.margin,
+                                      planeStride: grid.planeStride, into: xs)
+        }
+    }
+
     /// Positions per block of the forward and input-gradient GEMMs (a multiple of NR).
     private static let shiftedPositions = 256
 
@@ -93,11 +104,7 @@ extension CPUBackend {
         let scratch = Self.scratchCache.take(count: planes + packedSize)
         defer { Self.scratchCache.give(scratch) }
         let (xs, packed) = (scratch.pointer, scratch.pointer + planes)
-        forParts(c, elements: planes) { channels in
-            ShiftedConvKernels.layOut(x, images: g.batch, channelCount: c, height: g.height, width: g.width, stride: s,
-                                      outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: grid.margin,
-                                      planeStride: grid.planeStride, into: xs)
-        }
+        layOutInput(g, grid, x, into: xs)
         packShiftedA(w, rows: k, depth: depth, into: packed)
         // Row (c, r, t) of B: phase (a(r), a(t)) of channel c at d(r)·pitch + d(t).
         var table = [UnsafePointer<Float>]()
@@ -204,11 +211,7 @@ extension CPUBackend {
         let scratch = Self.scratchCache.take(count: planes + k * grid.length)
         defer { Self.scratchCache.give(scratch) }
         let (xs, ds) = (scratch.pointer, scratch.pointer + planes)
-        forParts(c, elements: planes) { channels in
-            ShiftedConvKernels.layOut(x, images: g.batch, channelCount: c, height: g.height, width: g.width, stride: s,
-                                      outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: grid.margin,
-                                      planeStride: grid.planeStride, into: xs)
-        }
+        layOutInput(g, grid, x, into: xs)
         forParts(k, elements: k * grid.length) { channels in
             ShiftedConvKernels.layOut(dy, images: g.batch, channelCount: k, height: g.outHeight, width: g.outWidth, stride: 1,
                                       outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: 0,

@@ -161,48 +161,19 @@ public enum PackedGEMM {
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                             alpha: Float, beta: Float) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
-        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
-        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
-        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-        var ap = a
-        var bp = UnsafeRawPointer(b)
-        for _ in 0 ..< kc {
-            let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var av = SIMD8<Float>(repeating: ap[0])
-            c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[1])
-            c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[2])
-            c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[3])
-            c30.addProduct(av, b0); c31.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[4])
-            c40.addProduct(av, b0); c41.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[5])
-            c50.addProduct(av, b0); c51.addProduct(av, b1)
-            ap += 6
-            bp += 64
-        }
+        let bp = UnsafeRawPointer(b)
+        let sums = block(kc: kc, a: a) { bp + 64 * $0 }
         if rows == 6 && cols == 16 {
-            store(c00, c01, to: c, alpha: alpha, beta: beta)
-            store(c10, c11, to: c + ldc, alpha: alpha, beta: beta)
-            store(c20, c21, to: c + 2 * ldc, alpha: alpha, beta: beta)
-            store(c30, c31, to: c + 3 * ldc, alpha: alpha, beta: beta)
-            store(c40, c41, to: c + 4 * ldc, alpha: alpha, beta: beta)
-            store(c50, c51, to: c + 5 * ldc, alpha: alpha, beta: beta)
+            storeBlock(sums, to: c, ldc: ldc, alpha: alpha, beta: beta)
         } else {
             // Edge block: spill the tile and write only the valid part.
             withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 12) { tile in
-                tile.initializeElement(at: 0, to: c00); tile.initializeElement(at: 1, to: c01)
-                tile.initializeElement(at: 2, to: c10); tile.initializeElement(at: 3, to: c11)
-                tile.initializeElement(at: 4, to: c20); tile.initializeElement(at: 5, to: c21)
-                tile.initializeElement(at: 6, to: c30); tile.initializeElement(at: 7, to: c31)
-                tile.initializeElement(at: 8, to: c40); tile.initializeElement(at: 9, to: c41)
-                tile.initializeElement(at: 10, to: c50); tile.initializeElement(at: 11, to: c51)
+                tile.initializeElement(at: 0, to: sums.0); tile.initializeElement(at: 1, to: sums.1)
+                tile.initializeElement(at: 2, to: sums.2); tile.initializeElement(at: 3, to: sums.3)
+                tile.initializeElement(at: 4, to: sums.4); tile.initializeElement(at: 5, to: sums.5)
+                tile.initializeElement(at: 6, to: sums.6); tile.initializeElement(at: 7, to: sums.7)
+                tile.initializeElement(at: 8, to: sums.8); tile.initializeElement(at: 9, to: sums.9)
+                tile.initializeElement(at: 10, to: sums.10); tile.initializeElement(at: 11, to: sums.11)
                 let t = UnsafeRawPointer(tile.baseAddress!).assumingMemoryBound(to: Float.self)
                 for r in 0 ..< rows {
                     let row = c + r * ldc
@@ -237,39 +208,8 @@ public enum PackedGEMM {
     @inline(never)
     static func microKernelUnpackedB(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                                      c: UnsafeMutablePointer<Float>, ldc: Int) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
-        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
-        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
-        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-        var ap = a
-        var bp = UnsafeRawPointer(b)
-        let step = ldb * 4
-        for _ in 0 ..< kc {
-            let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var av = SIMD8<Float>(repeating: ap[0])
-            c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[1])
-            c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[2])
-            c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[3])
-            c30.addProduct(av, b0); c31.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[4])
-            c40.addProduct(av, b0); c41.addProduct(av, b1)
-            av = SIMD8<Float>(repeating: ap[5])
-            c50.addProduct(av, b0); c51.addProduct(av, b1)
-            ap += 6
-            bp += step
-        }
-        store(c00, c01, to: c, alpha: 1, beta: 0)
-        store(c10, c11, to: c + ldc, alpha: 1, beta: 0)
-        store(c20, c21, to: c + 2 * ldc, alpha: 1, beta: 0)
-        store(c30, c31, to: c + 3 * ldc, alpha: 1, beta: 0)
-        store(c40, c41, to: c + 4 * ldc, alpha: 1, beta: 0)
-        store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: 0)
+        let bp = UnsafeRawPointer(b), step = 4 * ldb
+        storeBlock(block(kc: kc, a: a) { bp + step * $0 }, to: c, ldc: ldc, beta: 0)
     }
 
     /// The 6×16 register block with B's rows read through a table: C (+)= Σ_p a[p]⊗(rows[p] +
@@ -277,6 +217,17 @@ public enum PackedGEMM {
     @inline(never)
     static func microKernelIndirectB(kc: Int, a: UnsafePointer<Float>, rows: UnsafePointer<UnsafePointer<Float>>, column: Int,
                                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        storeBlock(block(kc: kc, a: a) { UnsafeRawPointer(rows[$0] + column) }, to: c, ldc: ldc, beta: accumulate ? 1 : 0)
+    }
+
+    /// The twelve accumulators of a 6×16 block of C.
+    typealias Block12 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                         SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// Σ_p a[p]⊗b(p) for a packed A micro-panel and B's k-th 16 values at `b(k)`: the loop
+    /// every micro-kernel shares (inlined into each, so that the twelve sums stay in registers).
+    @inline(__always)
+    static func block(kc: Int, a: UnsafePointer<Float>, _ b: (Int) -> UnsafeRawPointer) -> Block12 {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
         var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
@@ -285,7 +236,7 @@ public enum PackedGEMM {
         var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
         var ap = a
         for p in 0 ..< kc {
-            let bp = UnsafeRawPointer(rows[p] + column)
+            let bp = b(p)
             let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
             let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
             var av = SIMD8<Float>(repeating: ap[0])
@@ -302,13 +253,18 @@ public enum PackedGEMM {
             c50.addProduct(av, b0); c51.addProduct(av, b1)
             ap += 6
         }
-        let beta: Float = accumulate ? 1 : 0
-        store(c00, c01, to: c, alpha: 1, beta: beta)
-        store(c10, c11, to: c + ldc, alpha: 1, beta: beta)
-        store(c20, c21, to: c + 2 * ldc, alpha: 1, beta: beta)
-        store(c30, c31, to: c + 3 * ldc, alpha: 1, beta: beta)
-        store(c40, c41, to: c + 4 * ldc, alpha: 1, beta: beta)
-        store(c50, c51, to: c + 5 * ldc, alpha: 1, beta: beta)
+        return (c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
+    }
+
+    /// Stores a whole 6×16 block: C = alpha·block + beta·C.
+    @inline(__always)
+    static func storeBlock(_ t: Block12, to c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float) {
+        store(t.0, t.1, to: c, alpha: alpha, beta: beta)
+        store(t.2, t.3, to: c + ldc, alpha: alpha, beta: beta)
+        store(t.4, t.5, to: c + 2 * ldc, alpha: alpha, beta: beta)
+        store(t.6, t.7, to: c + 3 * ldc, alpha: alpha, beta: beta)
+        store(t.8, t.9, to: c + 4 * ldc, alpha: alpha, beta: beta)
+        store(t.10, t.11, to: c + 5 * ldc, alpha: alpha, beta: beta)
     }
 
     /// Eight SIMD rows, or the columns of their transpose.
