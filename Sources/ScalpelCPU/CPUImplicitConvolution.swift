@@ -2,9 +2,10 @@ import Foundation
 import ScalpelCore
 import ScalpelCPUKernels
 
-/// The implicit-GEMM convolution operations on the CPU-Swift backend: computed on its column
-/// path (im2col and its fast GEMM), so results are those of the convolution it always ran —
-/// except the weight gradient of a single-channel 3×3 stride-1 layer, computed directly.
+/// The implicit-GEMM convolution operations on the CPU-Swift backend: the shifted layout
+/// (`CPUShiftedConvolution`) for 3×3 padding-1 layers at stride 1 or 2, the direct weight
+/// gradient of a single-channel 3×3 stride-1 layer, and the column path (im2col and the fast
+/// GEMM) for every other geometry — and the rule that picks among all the CPU's algorithms.
 extension CPUBackend {
     /// Validates `geometry` (throwing `shapeMismatch`), then computes the convolution plus the
     /// bias, then ReLU: for a 3×3, padding-1 layer with stride 1 or 2 and the fast fp32 kernels,
@@ -44,12 +45,12 @@ extension CPUBackend {
         shiftedBackwardData(g, b[0].pointer, b[1].pointer, b[2].pointer)
     }
 
-    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight: for a 3×3
-    /// stride-1 layer with the fast fp32 kernels, directly — a single-channel one as nine dot
-    /// products per filter over every output position (the filters split over the threads), a
-    /// wide one with padding 1 as dot products along the shifted layout of the input and the
-    /// output gradient (`DirectConvKernels`, the input channels split over the threads);
-    /// otherwise on the column path (`conv2dBackwardColumns`): per chunk of images, the columns
+    /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight with the fast
+    /// fp32 kernels directly: for a single-channel 3×3 stride-1 layer with padding ≤ 1 as nine
+    /// dot products per filter over every output position (`DirectConvKernels`, the filters
+    /// split over the threads); for another 3×3 padding-1 layer at stride 1 or 2 as dot products
+    /// along the shifted layout of the input and the output gradient (`shiftedWeightGradient`,
+    /// the input channels split over the threads); otherwise on the column path (`conv2dBackwardColumns`): per chunk of images, the columns
     /// recomputed by im2col and a GEMM per group, accumulated over the chunks in order.
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                              gradWeight: any DeviceBuffer) throws {
