@@ -50,8 +50,9 @@ extension CPUBackend {
     /// dot products per filter over every output position (`DirectConvKernels`, the filters
     /// split over the threads); for another 3×3 padding-1 layer at stride 1 or 2 as dot products
     /// along the shifted layout of the input and the output gradient (`shiftedWeightGradient`,
-    /// the input channels split over the threads); otherwise on the column path (`conv2dBackwardColumns`): per chunk of images, the columns
-    /// recomputed by im2col and a GEMM per group, accumulated over the chunks in order.
+    /// the input channels split over the threads); otherwise on the column path
+    /// (`conv2dBackwardColumns`): per chunk of images, the columns recomputed by im2col and a
+    /// GEMM per group, accumulated over the chunks in order.
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                              gradWeight: any DeviceBuffer) throws {
         let g = geometry
@@ -113,8 +114,8 @@ extension CPUBackend {
     /// that a training run repeats bit for bit; `bench conv` measured it (Winograd's weight
     /// gradient against the shifted layout's and im2col's, one thread, ResNet-18's stride-1
     /// layers fwd+bwd: 43.5 / 51.0 ms at 28×28, 37.7 / 47.4 at 14×14, 41.8 / 52.4 (im2col) at
-    /// 7×7, 51.0 / 64.7 (im2col) at 4×4). `SCALPEL_CONV_ALGORITHM` forces one algorithm on every pass
-    /// that it can compute (to compare them inside a whole training step).
+    /// 7×7, 51.0 / 64.7 (im2col) at 4×4). `SCALPEL_CONV_ALGORITHM` forces one algorithm on
+    /// every pass that it can compute (to compare them inside a whole training step).
     public func conv2dAlgorithm(_ geometry: Conv2dGeometry, pass: ConvPass) -> ConvAlgorithm {
         if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
         if pass == .backwardWeight && runsDirectWeightGradient(geometry) { return .implicitGEMM }

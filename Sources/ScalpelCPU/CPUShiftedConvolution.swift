@@ -17,7 +17,7 @@ extension CPUBackend {
 
     /// The shifted layout's sizes for `g`'s output grid.
     private struct ShiftedGrid {
-        let pitch: Int, length: Int, margin: Int, planeStride: Int, stride: Int, images: Int
+        let pitch: Int, length: Int, margin: Int, planeStride: Int, stride: Int, images: Int, outHeight: Int
 
         init(_ g: Conv2dGeometry) {
             pitch = ShiftedConvKernels.pitch(outWidth: g.outWidth)
@@ -26,11 +26,12 @@ extension CPUBackend {
             planeStride = ShiftedConvKernels.planeStride(images: g.batch, outHeight: g.outHeight, outWidth: g.outWidth)
             stride = g.strideH
             images = g.batch
+            outHeight = g.outHeight
         }
 
         /// The image, output row and first position of row ρ of the layout, or nil for a zero row
         /// (or one past the last image, in the rounding of the length).
-        func row(_ rho: Int, outHeight: Int) -> (image: Int, y: Int, start: Int)? {
+        func row(_ rho: Int) -> (image: Int, y: Int, start: Int)? {
             let (image, y) = rho.quotientAndRemainder(dividingBy: outHeight + 1)
             return y == outHeight || image >= images ? nil : (image, y, rho * pitch)
         }
@@ -44,6 +45,18 @@ extension CPUBackend {
             ShiftedConvKernels.layOut(x, images: g.batch, channelCount: c, height: g.height, width: g.width, stride: s,
                                       outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: grid.margin,
                                       planeStride: grid.planeStride, into: xs)
+        }
+    }
+
+    /// Copies dY (N, K, OH, OW) into the shifted layout (K planes at `ds`, `planeStride` apart,
+    /// each position `margin` floats in), the channels split over the threads.
+    private func layOutGradient(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, margin: Int, planeStride: Int,
+                                into ds: UnsafeMutablePointer<Float>) {
+        let k = g.outChannels
+        forParts(k, elements: k * planeStride) { channels in
+            ShiftedConvKernels.layOut(dy, images: g.batch, channelCount: k, height: g.outHeight, width: g.outWidth, stride: 1,
+                                      outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: margin,
+                                      planeStride: planeStride, into: ds)
         }
     }
 
@@ -123,7 +136,7 @@ extension CPUBackend {
         table.withUnsafeBufferPointer { table in
             shiftedGEMM(rows: k, depth: depth, packedA: packed, table: table.baseAddress!, length: grid.length) { block, first, count in
                 for rho in first / grid.pitch ... (first + count - 1) / grid.pitch {
-                    guard let (image, row, start) = grid.row(rho, outHeight: oh) else { continue }
+                    guard let (image, row, start) = grid.row(rho) else { continue }
                     let lo = max(first, start), hi = min(first + count, start + ow)
                     if lo >= hi { continue }
                     for channel in 0 ..< k {
@@ -147,15 +160,12 @@ extension CPUBackend {
     func shiftedBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         let grid = ShiftedGrid(g)
         let (c, k, s) = (g.inChannels, g.outChannels, grid.stride)
-        let (oh, ow) = (g.outHeight, g.outWidth)
+        let ow = g.outWidth
         let planes = k * grid.planeStride, packedSize = WinogradKernels.paddedRows(c) * 9 * k
         let scratch = Self.scratchCache.take(count: planes + packedSize + c * 9 * k)
         defer { Self.scratchCache.give(scratch) }
         let (ds, packed, gathered) = (scratch.pointer, scratch.pointer + planes, scratch.pointer + planes + packedSize)
-        forParts(k, elements: planes) { channels in
-            ShiftedConvKernels.layOut(dy, images: g.batch, channelCount: k, height: oh, width: ow, stride: 1, outHeight: oh, outWidth: ow,
-                                      channels: channels, margin: grid.margin, planeStride: grid.planeStride, into: ds)
-        }
+        layOutGradient(g, dy, margin: grid.margin, planeStride: grid.planeStride, into: ds)
         let width = Self.shiftedPositions
         let (height, imageWidth) = (g.height, g.width)
         for a in 0 ..< s {
@@ -182,17 +192,16 @@ extension CPUBackend {
                 table.withUnsafeBufferPointer { table in
                     shiftedGEMM(rows: c, depth: depth, packedA: packed, table: table.baseAddress!, length: grid.length) { block, first, count in
                         for rho in first / grid.pitch ... (first + count - 1) / grid.pitch {
-                            guard let (image, i, start) = grid.row(rho, outHeight: oh) else { continue }
+                            guard let (image, i, start) = grid.row(rho) else { continue }
                             let yIn = s * i + a
                             if yIn >= height { continue }
-                            let lo = max(first, start), hi = min(first + count, start + ow)
+                            // Phase columns j with σ·j + b inside the image.
+                            let columns = (imageWidth - b + s - 1) / s
+                            let lo = max(first, start), hi = min(first + count, start + min(ow, columns))
                             for channel in 0 ..< c {
                                 let source = block + channel * width - first
                                 let row = dx + ((image * c + channel) * height + yIn) * imageWidth + b
-                                for position in lo ..< hi {
-                                    let column = position - start
-                                    if s * column + b < imageWidth { row[s * column] = source[position] }
-                                }
+                                for position in lo ..< hi { row[s * (position - start)] = source[position] }
                             }
                         }
                     }
@@ -212,11 +221,7 @@ extension CPUBackend {
         defer { Self.scratchCache.give(scratch) }
         let (xs, ds) = (scratch.pointer, scratch.pointer + planes)
         layOutInput(g, grid, x, into: xs)
-        forParts(k, elements: k * grid.length) { channels in
-            ShiftedConvKernels.layOut(dy, images: g.batch, channelCount: k, height: g.outHeight, width: g.outWidth, stride: 1,
-                                      outHeight: g.outHeight, outWidth: g.outWidth, channels: channels, margin: 0,
-                                      planeStride: grid.length, into: ds)
-        }
+        layOutGradient(g, dy, margin: 0, planeStride: grid.length, into: ds)
         forParts(c, elements: 9 * k * c * grid.length) { channels in
             ShiftedConvKernels.weightGradient(xs, planeStride: grid.planeStride, margin: grid.margin, ds, length: grid.length,
                                               pitch: grid.pitch, stride: s, outChannels: k, inChannels: c, channels: channels, into: dw)
