@@ -15,13 +15,16 @@ struct AuditOutcome {
     var unrecorded = false
     /// The device the command computed on, once known.
     var device: String?
+    /// The personal key that signs the record (the command's --key, once opened).
+    var signer: Identity?
 }
 
 /// Runs an audited command: first makes sure the audit trail can take its record (refusing
 /// before anything is read or written if not), then runs `body`, then appends the record —
 /// also when `body` fails, with the status "failed" and whatever outputs exist by then.
-/// No error text is recorded: an error may quote the data.
-func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) throws -> Void) throws {
+/// No error text is recorded: an error may quote the data. With a personal key (`identity`) the
+/// record names and is signed by it; the key is opened before `body` runs.
+func audited(_ command: String, inputs: [String?], identity: IdentityOptions? = nil, body: (inout AuditOutcome) throws -> Void) throws {
     let log = AuditLog.standard()
     do {
         try log.checkWritable()
@@ -30,18 +33,21 @@ func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) th
     }
     var outcome = AuditOutcome()
     do {
+        outcome.signer = try identity?.unlock()
         try body(&outcome)
     } catch {
         if !outcome.unrecorded {
             var status = "failed"
             if case ScalpelError.invalidArgument = error { status = "failed: invalid input" }
             // The failure the user sees matters more than a second one from the trail.
-            try? recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, status: status, device: outcome.device)
+            try? recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, status: status, device: outcome.device,
+                             signer: outcome.signer)
         }
         throw error
     }
     if !outcome.unrecorded {
-        try recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, metrics: outcome.metrics, device: outcome.device)
+        try recordAudit(command: command, inputs: outcome.inputs ?? inputs, outputs: outcome.outputs, metrics: outcome.metrics, device: outcome.device,
+                        signer: outcome.signer)
     }
 }
 
@@ -49,7 +55,7 @@ func audited(_ command: String, inputs: [String?], body: (inout AuditOutcome) th
 /// (an output folder contributes every file in it) and the headline metrics. No cell of the
 /// data, and no error text (which can quote a cell), is ever written.
 private func recordAudit(command: String, inputs: [String?], outputs: [String], metrics: [String: Double] = [:], status: String = "ok",
-                         device: String? = nil) throws {
+                         device: String? = nil, signer: Identity? = nil) throws {
     var files: [String] = []
     for path in outputs {
         var isDirectory: ObjCBool = false
@@ -66,7 +72,8 @@ private func recordAudit(command: String, inputs: [String?], outputs: [String], 
     }
     do {
         try AuditLog.standard().append(command: command, arguments: Array(CommandLine.arguments.dropFirst()), inputs: inputs.compactMap { $0 },
-                                       outputs: files.sorted(), metrics: metrics, status: status, scalpel: ScalpelBuild.summary, device: device)
+                                       outputs: files.sorted(), metrics: metrics, status: status, scalpel: ScalpelBuild.summary, device: device,
+                                       signer: signer)
     } catch {
         throw ScalpelError.io(path: AuditLog.standard().url.path, reason: "cannot append to the audit log: \(error)")
     }

@@ -64,7 +64,7 @@ struct SavedModelOptions: ParsableArguments {
     func trainer(_ device: DeviceOptions, outputs: [String], subgroupColumn: String? = nil) throws -> TrainingRun {
         let which = try EvaluationSplit.parse(split)
         let trainer = try TrainingRun.saved(checkpoint: checkpoint, data: data, label: label, labels: labels, split: which, out: out, runtime: try device.runtime(),
-                                        keyFile: key.keyFile, passphraseFile: key.passphraseFile, encryptOutputs: encryptOutputs,
+                                        keyFile: key.keyFile, passphraseFile: key.passphraseFile, identityFile: key.identityFile, encryptOutputs: encryptOutputs,
                                         subgroupColumn: subgroupColumn)
         trainer.runFolder = try RunFolder(out, existing: overwrite ? .overwrite : .refuse, outputs: outputs + (Profiler.isEnabled && !outputs.contains("profile.json") ? ["profile.json"] : []))
         if Profiler.isEnabled { Profiler.shared.outputFolder = URL(fileURLWithPath: out) }
@@ -94,7 +94,7 @@ struct EvalCommand: ParsableCommand {
     var subgroupColumn: String?
 
     func run() throws {
-        try runReportingErrors { try audited("eval", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
+        try runReportingErrors { try audited("eval", inputs: [saved.checkpoint, saved.data, saved.labels], identity: saved.key.personal) { outcome in
             let trainer = try saved.trainer(options, outputs: RunFolder.outputNames, subgroupColumn: subgroupColumn)
             outcome.outputs = [saved.out]
             let report = try trainer.evaluateSaved(explanations: !noExplanations)
@@ -124,7 +124,7 @@ struct ExplainCommand: ParsableCommand {
     @OptionGroup var saved: SavedModelOptions
 
     func run() throws {
-        try runReportingErrors { try audited("explain", inputs: [saved.checkpoint, saved.data, saved.labels]) { outcome in
+        try runReportingErrors { try audited("explain", inputs: [saved.checkpoint, saved.data, saved.labels], identity: saved.key.personal) { outcome in
             let trainer = try saved.trainer(options, outputs: RunFolder.explanationNames)
             outcome.outputs = [saved.out]
             let files = try trainer.explainSaved()

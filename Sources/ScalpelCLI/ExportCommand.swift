@@ -34,7 +34,7 @@ struct ExportCommand: ParsableCommand {
     var overwrite = false
 
     func run() throws {
-        try runReportingErrors { try audited("export", inputs: [checkpoint]) { outcome in
+        try runReportingErrors { try audited("export", inputs: [checkpoint], identity: key.personal) { outcome in
             guard format.lowercased() == "onnx" else {
                 throw ScalpelError.invalidArgument("--format \(format): Scalpel exports onnx")
             }
@@ -42,7 +42,7 @@ struct ExportCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: target.path) && !overwrite {
                 throw ScalpelError.invalidArgument("\(target.path) exists; give --overwrite to replace it, or another --out")
             }
-            let export = try ONNXExport(checkpoint: checkpoint, keyFile: key.keyFile, passphraseFile: key.passphraseFile)
+            let export = try ONNXExport(checkpoint: checkpoint, keyFile: key.keyFile, passphraseFile: key.passphraseFile, identityFile: key.identityFile)
             do {
                 try AtomicFile.write(export.model, to: target)
             } catch {

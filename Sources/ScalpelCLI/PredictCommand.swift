@@ -59,7 +59,7 @@ struct PredictCommand: ParsableCommand {
     var encryptOutputs: Bool?
 
     func run() throws {
-        try runReportingErrors { try audited("predict", inputs: [checkpoint, data, labels]) { outcome in
+        try runReportingErrors { try audited("predict", inputs: [checkpoint, data, labels], identity: key.personal) { outcome in
             guard threshold == nil || targetSensitivity == nil else {
                 throw ScalpelError.invalidArgument("give --threshold or --target-sensitivity, not both")
             }
@@ -87,7 +87,7 @@ struct PredictCommand: ParsableCommand {
                 return
             }
             let run = try TrainingRun.saved(checkpoint: checkpoint, data: data, labels: labels, split: which, out: target.deletingLastPathComponent().path,
-                                            runtime: try options.runtime(), keyFile: key.keyFile, passphraseFile: key.passphraseFile,
+                                            runtime: try options.runtime(), keyFile: key.keyFile, passphraseFile: key.passphraseFile, identityFile: key.identityFile,
                                             encryptOutputs: encrypted, requireLabels: false)
             var predictions = try run.predictions(threshold: rule)
             if let idColumn { predictions = try run.naming(predictions, byColumn: idColumn) }

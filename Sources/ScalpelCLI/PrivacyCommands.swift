@@ -11,6 +11,8 @@ import Glibc
 
 /// Where the encryption key comes from.
 struct KeyOptions: ParsableArguments {
+    @OptionGroup var personal: IdentityOptions
+
     @Option(name: .customLong("key-file"), help: "A key file (64 hex characters or 32 raw bytes). Default: $SCALPEL_KEY, a passphrase, or a prompt.")
     var keyFile: String?
 
@@ -22,12 +24,20 @@ struct KeyOptions: ParsableArguments {
 
     mutating func validate() throws {
         if strict { setenv("SCALPEL_STRICT", "1", 1) }
+        if personal.identityFile != nil && (keyFile != nil || passphraseFile != nil) {
+            throw ValidationError("give a personal key (--key) or a shared key (--key-file, --passphrase-file), not both")
+        }
     }
 
+    /// The personal key file (`--key`), if given.
+    var identityFile: String? { personal.identityFile }
+
     /// The keys the options and environment give; with none and a terminal on standard input,
-    /// a passphrase typed without echo (twice when `confirm`).
+    /// a passphrase typed without echo (twice when `confirm`). A personal key is opened first
+    /// (asking for its passphrase when it is protected).
     func keyRing(prompt: Bool, confirm: Bool = false) throws -> KeyRing? {
-        if let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile) { return keys }
+        if identityFile != nil { _ = try personal.unlock() }
+        if let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile) { return keys }
         guard prompt, isatty(STDIN_FILENO) == 1 else { return nil }
         guard let first = getpass("Passphrase: ").map({ String(cString: $0) }), first.count >= 8 else {
             throw ScalpelError.invalidArgument("a passphrase needs at least 8 characters")
@@ -39,6 +49,50 @@ struct KeyOptions: ParsableArguments {
         }
         return KeyRing(.passphrase(first))
     }
+}
+
+/// A personal key: `--key NAME.key`, and the passphrase of a protected one.
+struct IdentityOptions: ParsableArguments {
+    @Option(name: .customLong("key"), help: ArgumentHelp("A personal key (made by `scalpel keys new`): opens files encrypted to you, signs the audit record.",
+                                                         valueName: "NAME.key"))
+    var identityFile: String?
+
+    @Option(name: .customLong("key-passphrase-file"), help: "The passphrase of a protected personal key. Default: $SCALPEL_KEY_PASSPHRASE, or a prompt.")
+    var passphraseFile: String?
+
+    /// The personal key, opened once for the process (nil: no --key).
+    func unlock() throws -> Identity? {
+        guard let identityFile else { return nil }
+        return try reportingEncryption {
+            guard FileManager.default.fileExists(atPath: identityFile) else { throw ScalpelError.io(path: identityFile, reason: "no such personal key file") }
+            var passphrase: String?
+            if Identity.isProtected(URL(fileURLWithPath: identityFile)) {
+                passphrase = try readPassphrase(file: passphraseFile, variable: "SCALPEL_KEY_PASSPHRASE", prompt: "Passphrase of \(identityFile): ")
+                guard passphrase != nil else {
+                    throw ScalpelError.invalidArgument("\(identityFile) is protected by a passphrase: give --key-passphrase-file FILE or set SCALPEL_KEY_PASSPHRASE")
+                }
+            }
+            return try Identity.unlock(identityFile, passphrase: passphrase)
+        }
+    }
+}
+
+/// A passphrase from a file (owner-only, checked), else the environment variable, else typed
+/// at a terminal (twice when `confirm`); nil when none is available.
+func readPassphrase(file: String?, variable: String, prompt: String, confirm: Bool = false) throws -> String? {
+    if let file {
+        try reportingEncryption { try SecretFilePermissions.check(file) }
+        guard let data = FileManager.default.contents(atPath: file) else { throw ScalpelError.io(path: file, reason: "cannot read the passphrase file") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+    }
+    if let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty { return text }
+    guard isatty(STDIN_FILENO) == 1, let first = getpass(prompt).map({ String(cString: $0) }) else { return nil }
+    if confirm {
+        guard let second = getpass("Again: ").map({ String(cString: $0) }), second == first else {
+            throw ScalpelError.invalidArgument("the passphrases differ; nothing was written")
+        }
+    }
+    return first
 }
 
 /// Turns an encryption error into Scalpel's error line.
@@ -55,6 +109,11 @@ struct EncryptCommand: ParsableCommand {
             $SCALPEL_PASSPHRASE, or a passphrase typed at the prompt (stretched with scrypt, N = 2^17, r = 8). The \
             output records the content's format (csv, npz, tsv, npy, safetensors) so `scalpel train --data FILE.enc` \
             knows what it holds; the header is authenticated with the content.
+
+            To named people instead of one shared key: --key YOU.key --steward YOU.pub --to BOB.pub … encrypts once \
+            under a random data key wrapped for each recipient (HPKE, X25519). Readers may decrypt and train; \
+            stewards may also grant and revoke (`scalpel access`). The recipient list is signed by your key, which \
+            must be a steward's (with no --steward, you are the steward).
             """)
 
     @Argument(help: "The file to encrypt.")
@@ -68,12 +127,53 @@ struct EncryptCommand: ParsableCommand {
     @Option(name: .customLong("new-key-file"), help: "Create a new random key in this file (never overwritten) and encrypt with it.")
     var newKeyFile: String?
 
+    @Option(name: .customLong("steward"), help: ArgumentHelp("A steward's public key (may read, grant and revoke); repeat for several.", valueName: "NAME.pub"))
+    var stewards: [String] = []
+
+    @Option(name: .customLong("to"), help: ArgumentHelp("A reader's public key (may decrypt and train); repeat for several.", valueName: "NAME.pub"))
+    var readers: [String] = []
+
+    /// The signed recipient list the options name; the personal key must be one of its stewards.
+    func policy(signedBy identity: Identity) throws -> AccessPolicy {
+        var members: [AccessMember] = []
+        for (paths, role) in [(stewards, AccessRole.steward), (readers, .reader)] {
+            for path in paths {
+                let pub = try PublicIdentity.read(URL(fileURLWithPath: path))
+                if let other = members.first(where: { $0.fingerprint == pub.fingerprint }) {
+                    throw ScalpelError.invalidArgument("\(path): \(pub.name) (\(pub.fingerprint)) is already a recipient as \(other.role.rawValue); give each person once")
+                }
+                members.append(AccessMember(pub, role: role))
+            }
+        }
+        if stewards.isEmpty { members.insert(AccessMember(identity.publicIdentity, role: .steward), at: 0) }
+        do {
+            return try AccessPolicy.issue(members: members, by: identity)
+        } catch let error as AccessPolicy.Invalid {
+            throw ScalpelError.invalidArgument("\(error) (--key must be one of the --steward keys)")
+        }
+    }
+
     func run() throws {
         try runReportingErrors {
-            try audited("encrypt", inputs: [input]) { outcome in try reportingEncryption {
+            try audited("encrypt", inputs: [input], identity: key.personal) { outcome in try reportingEncryption {
                 guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
                 guard URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: input).standardizedFileURL else {
                     throw ScalpelError.invalidArgument("--out must differ from the input")
+                }
+                if key.identityFile != nil || !stewards.isEmpty || !readers.isEmpty {
+                    guard let identity = try key.personal.unlock() else {
+                        throw ScalpelError.invalidArgument("--steward and --to need --key YOU.key: the recipient list is signed by a steward's personal key")
+                    }
+                    guard newKeyFile == nil else { throw ScalpelError.invalidArgument("--new-key-file makes a shared key; leave it out with --steward and --to") }
+                    let policy = try policy(signedBy: identity)
+                    let plaintext = try Data(contentsOf: URL(fileURLWithPath: input))
+                    guard !EncryptedFile.isEncrypted(plaintext.prefix(8)) else { throw ScalpelError.invalidArgument("\(input) is already encrypted") }
+                    let sealed = try AccessControlledFile.seal(plaintext, fileExtension: URL(fileURLWithPath: input).pathExtension, policy: policy, writer: identity)
+                    try AtomicFile.write(sealed, to: URL(fileURLWithPath: out))
+                    outcome.outputs = [out]
+                    print("Encrypted \(input) → \(out) for \(policy.members.count) recipient\(policy.members.count == 1 ? "" : "s") (AES-256-GCM, data key wrapped with HPKE), signed by \(identity.name):")
+                    for line in policy.summary { print("  " + line) }
+                    return
                 }
                 let keys: KeyRing
                 if let newKeyFile {
@@ -111,7 +211,7 @@ struct DecryptCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            try audited("decrypt", inputs: [input]) { outcome in try reportingEncryption {
+            try audited("decrypt", inputs: [input], identity: key.personal) { outcome in try reportingEncryption {
                 guard FileManager.default.fileExists(atPath: input) else { throw ScalpelError.io(path: input, reason: "no such file") }
                 guard let keys = try key.keyRing(prompt: true) else { throw EncryptionError.noKey }
                 let (plaintext, ext) = try EncryptedFile.open(try Data(contentsOf: URL(fileURLWithPath: input)), keys: keys, source: input)
@@ -137,18 +237,67 @@ struct AuditCommand: ParsableCommand {
         @Argument(help: "The log (default: $SCALPEL_AUDIT_LOG, else ~/.local/share/scalpel/audit.log).")
         var log: String?
 
+        @Option(help: ArgumentHelp("Public keys whose signatures are trusted (a .pub file, or a folder of them); repeat for several. "
+                                   + "Records unsigned or signed by any other key are then reported and fail the check.", valueName: "PUB"))
+        var trust: [String] = []
+
+        @Flag(name: .customLong("allow-unsigned"), help: "With --trust: list unsigned records (runs without --key) but do not fail on them.")
+        var allowUnsigned = false
+
+        static func ranges(_ lines: [Int]) -> String {
+            var parts: [String] = []
+            var index = 0
+            while index < lines.count {
+                var end = index
+                while end + 1 < lines.count && lines[end + 1] == lines[end] + 1 { end += 1 }
+                parts.append(end == index ? "\(lines[index])" : "\(lines[index])–\(lines[end])")
+                index = end + 1
+            }
+            return parts.joined(separator: ", ")
+        }
+
+        func trustedKeys() throws -> [PublicIdentity] {
+            var files: [String] = []
+            for path in trust {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ScalpelError.io(path: path, reason: "no such file or folder") }
+                if isDirectory.boolValue {
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                    files += names.filter { $0.hasSuffix(".pub") }.sorted().map { URL(fileURLWithPath: path).appending(path: $0).path }
+                } else {
+                    files.append(path)
+                }
+            }
+            return try reportingEncryption { try files.map { try PublicIdentity.read(URL(fileURLWithPath: $0)) } }
+        }
+
         func run() throws {
             try runReportingErrors {
                 let audit = log.map { AuditLog(url: URL(fileURLWithPath: $0)) } ?? AuditLog.standard()
+                let trusted = trust.isEmpty ? nil : try trustedKeys()
+                if let trusted, trusted.isEmpty { throw ScalpelError.invalidArgument("--trust names no .pub files") }
                 let result: AuditLog.Verification
-                do { result = try audit.verify() } catch { throw ScalpelError.io(path: audit.url.path, reason: "\(error)") }
-                if result.isIntact {
-                    print("\(audit.url.path): intact, \(result.records) records")
-                    return
+                do { result = try audit.verify(trusting: trusted) } catch { throw ScalpelError.io(path: audit.url.path, reason: "\(error)") }
+                var failures = result.problems
+                if trusted != nil {
+                    failures += result.unknownSigners.map { "line \($0.line): signed by \($0.signer.name) (\($0.signer.fingerprint)), an unknown key (not among --trust)" }
+                    if !allowUnsigned && !result.unsigned.isEmpty {
+                        failures.append("\(result.unsigned.count) unsigned record\(result.unsigned.count == 1 ? "" : "s") (lines \(Self.ranges(result.unsigned))): not attributable to a trusted key")
+                    }
                 }
-                print("\(audit.url.path): \(result.problems.count) problem\(result.problems.count == 1 ? "" : "s") in \(result.records) records")
-                for problem in result.problems { print("  " + problem) }
-                throw ExitCode(1)
+                let signed = result.signers.values.sorted { $0.signer.name < $1.signer.name }
+                    .map { "\($0.signer.name) (\($0.signer.fingerprint)\(trusted == nil ? ", not checked against --trust" : "")): \($0.records)" }
+                if failures.isEmpty {
+                    print("\(audit.url.path): intact, \(result.records) records")
+                } else {
+                    print("\(audit.url.path): \(failures.count) problem\(failures.count == 1 ? "" : "s") in \(result.records) records")
+                    for problem in failures { print("  " + problem) }
+                }
+                if !signed.isEmpty { print("  signed records: " + signed.joined(separator: "; ")) }
+                if !result.unsigned.isEmpty && (trusted == nil || allowUnsigned) {
+                    print("  unsigned records (runs without --key): \(result.unsigned.count) (lines \(Self.ranges(result.unsigned)))")
+                }
+                if !failures.isEmpty { throw ExitCode(1) }
             }
         }
     }

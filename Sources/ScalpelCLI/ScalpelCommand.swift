@@ -3,6 +3,7 @@ import Foundation
 import Scalpel
 import ScalpelCore
 import ScalpelIO
+import ScalpelPrivacy
 
 @main
 struct ScalpelCommand: ParsableCommand {
@@ -10,7 +11,8 @@ struct ScalpelCommand: ParsableCommand {
         commandName: "scalpel",
         abstract: "A deep-learning training runtime: OpenCL kernels, with a pure-Swift CPU fallback.",
         version: "scalpel \(ScalpelBuild.version) (commit \(ScalpelBuild.commit))",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, AuditCommand.self,
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, ExplainCommand.self, DeidCommand.self, EncryptCommand.self, DecryptCommand.self, KeysCommand.self, AccessCommand.self,
+                      AuditCommand.self,
                       DevicesCommand.self, SelfTestCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
@@ -59,6 +61,9 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         default: throw ExitCode(1)
         }
     } catch let error as AtomicFileError {
+        FileHandle.standardError.write(Data("scalpel: error: \(error)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as EncryptionError {
         FileHandle.standardError.write(Data("scalpel: error: \(error)\n".utf8))
         throw ExitCode(1)
     }

@@ -164,7 +164,7 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
 
     func run() throws {
-        try runReportingErrors { try audited("train", inputs: [data, test, labels, resume]) { outcome in
+        try runReportingErrors { try audited("train", inputs: [data, test, labels, resume], identity: key.personal) { outcome in
             // A resumed model is built no larger than the checkpoint's weights (its configuration is text anyone can edit).
             var limit: Int?
             var config = try resume.map { path in
@@ -173,7 +173,7 @@ struct TrainCommand: ParsableCommand {
                 return config
             } ?? newConfig()
             outcome.inputs = [config.data, config.test, config.labels, resume]
-            (config.keyFile, config.passphraseFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, encryptOutputs)
+            (config.keyFile, config.passphraseFile, config.identityFile, config.encryptOutputs) = (key.keyFile, key.passphraseFile, key.identityFile, encryptOutputs)
             var spec = try options.spec()
             let context = distributed ? try DistributedContext.start() : nil
             defer { context?.finish() }
@@ -317,7 +317,7 @@ struct TrainCommand: ParsableCommand {
     /// over it (the trainer refuses those that contradict the run, naming them); the output
     /// folder defaults to the checkpoint's.
     func resumedConfig(_ checkpoint: URL) throws -> (TrainingConfig, largestTensor: Int) {
-        let (saved, largest) = try TrainingRun.checkpointConfig(checkpoint, keys: try KeyRing.resolve(keyFile: key.keyFile, passphraseFile: key.passphraseFile))
+        let (saved, largest) = try TrainingRun.checkpointConfig(checkpoint, keys: try key.keyRing(prompt: false))
         var config = saved
         if let data { config.data = data }
         if let test { config.test = test }

@@ -70,12 +70,60 @@ public struct AuditRecord: Codable, Equatable, Sendable {
     public var scalpel: String? = nil
     /// The device the command computed on (absent for commands that use none, and in older records).
     public var device: String? = nil
+    /// The person who ran the command, when it ran with a personal key (`--key`): absent otherwise.
+    public var signer: AuditSigner? = nil
+    /// The signer's Ed25519 signature, base64, of the record's canonical JSON without `hash` and
+    /// `signature` (absent when unsigned).
+    public var signature: String? = nil
 
     /// The hash this record should carry.
     public func computedHash() throws -> String {
         var copy = self
         copy.hash = ""
         return AuditLog.hex(SHA256.hash(data: try AuditLog.encode(copy)))
+    }
+
+    /// The bytes the signer signs: the canonical JSON with `hash` empty and no `signature`.
+    func signedBytes() throws -> Data {
+        var copy = self
+        copy.hash = ""
+        copy.signature = nil
+        return Data("scalpel audit record v1\n".utf8) + (try AuditLog.encode(copy))
+    }
+
+    /// Whether the record carries a signature that verifies under the signer's key, whose
+    /// fingerprint matches the one recorded (nil: unsigned).
+    public func signatureIsValid() -> Bool? {
+        guard let signer, let signature else { return signer == nil && self.signature == nil ? nil : false }
+        guard let identity = try? signer.publicIdentity(), let bytes = Data(base64Encoded: signature), let message = try? signedBytes() else { return false }
+        return identity.isValidSignature(bytes, of: message)
+    }
+}
+
+/// Who signed an audit record: the personal key's name, fingerprint and public keys (base64).
+public struct AuditSigner: Codable, Equatable, Sendable {
+    /// The key's name.
+    public var name: String
+    /// The key's fingerprint (checked against the keys when the record is verified).
+    public var fingerprint: String
+    /// The X25519 public key, base64 (part of the fingerprint).
+    public var agreementKey: String
+    /// The Ed25519 public key, base64, that checks the signature.
+    public var signingKey: String
+
+    /// The signer for `identity`.
+    public init(_ identity: PublicIdentity) {
+        (name, fingerprint) = (identity.name, identity.fingerprint)
+        (agreementKey, signingKey) = (identity.agreementKey.base64EncodedString(), identity.signingKey.base64EncodedString())
+    }
+
+    /// The public keys, checked against the fingerprint.
+    public func publicIdentity() throws -> PublicIdentity {
+        guard let agreement = Data(base64Encoded: agreementKey), let signing = Data(base64Encoded: signingKey),
+              let identity = try? PublicIdentity(name: name, agreementKey: agreement, signingKey: signing), identity.fingerprint == fingerprint else {
+            throw AccessPolicy.Invalid("the keys of \(name) do not match the fingerprint \(fingerprint)")
+        }
+        return identity
     }
 }
 
@@ -164,10 +212,12 @@ public struct AuditLog: Sendable {
         }
     }
 
-    /// Appends a record for a run and returns it (with its sequence number and hashes).
+    /// Appends a record for a run and returns it (with its sequence number and hashes), signed by
+    /// `signer` when one is given.
     @discardableResult
     public func append(command: String, arguments: [String], inputs: [String], outputs: [String], metrics: [String: Double] = [:],
-                       status: String = "ok", time: Date = Date(), scalpel: String? = nil, device: String? = nil) throws -> AuditRecord {
+                       status: String = "ok", time: Date = Date(), scalpel: String? = nil, device: String? = nil,
+                       signer: Identity? = nil) throws -> AuditRecord {
         let fd = try openForAppend()
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw AuditError.io(path: url.path, reason: "cannot lock the audit log") }
@@ -191,6 +241,10 @@ public struct AuditLog: Sendable {
                                  inputs: inputs.compactMap(AuditedFile.digest), outputs: outputs.compactMap(AuditedFile.digest),
                                  metrics: metrics.filter { $0.value.isFinite }, status: status, previous: tail.lastLineDigest, hash: "",
                                  format: Self.currentFormat, scalpel: scalpel, device: device)
+        if let signer {
+            record.signer = AuditSigner(signer.publicIdentity)
+            record.signature = try signer.sign(try record.signedBytes()).base64EncodedString()
+        }
         record.hash = try record.computedHash()
         let encoded = try Self.encode(record)
         // A line cut short by a crash stays a line of its own (reported by verify), not glued to this one.
@@ -228,6 +282,10 @@ public struct AuditLog: Sendable {
         /// The `hash` of the last line's record (for heads written before format 2).
         var lastRecordHash: String?
         var problems: [String] = []
+        /// Line numbers of records without a signature.
+        var unsigned: [Int] = []
+        /// Line numbers and signers of records whose signature verifies.
+        var signed: [(line: Int, signer: AuditSigner)] = []
     }
 
     /// Checks every line: that it parses and is the canonical JSON of its record, that its hash
@@ -258,6 +316,12 @@ public struct AuditLog: Sendable {
             } else if (try? record.computedHash()) != record.hash {
                 result.problems.append("line \(number): its content does not match its hash (edited)")
             }
+            switch record.signatureIsValid() {
+            case nil: result.unsigned.append(number)
+            case false?:
+                result.problems.append("line \(number): its signature by \(record.signer?.name ?? "?") (\(record.signer?.fingerprint ?? "?")) does not verify (edited)")
+            case true?: result.signed.append((number, record.signer!))
+            }
             if record.sequence != result.lastSequence + 1 {
                 result.problems.append("line \(number): sequence \(record.sequence) where \(result.lastSequence + 1) was expected (lines removed, added or reordered)")
             }
@@ -285,13 +349,22 @@ public struct AuditLog: Sendable {
         public var records: Int
         /// Each problem, with its line number.
         public var problems: [String]
+        /// Line numbers of records that carry no signature (runs without a personal key).
+        public var unsigned: [Int] = []
+        /// Line numbers of records whose valid signature is by a key not among the trusted ones
+        /// (empty when no trusted keys were given), with the signer they name.
+        public var unknownSigners: [(line: Int, signer: AuditSigner)] = []
+        /// How many records each signer's valid signature is on, by fingerprint (trusted or not).
+        public var signers: [String: (signer: AuditSigner, records: Int)] = [:]
         /// Whether `problems` is empty: every line is an unedited record in sequence and chain, and
-        /// the log ends where its head says. A chain rewritten together with its head still passes.
+        /// the log ends where its head says. A chain rewritten together with its head still passes,
+        /// unless its records must carry signatures of trusted keys (see `verify(trusting:)`).
         public var isIntact: Bool { problems.isEmpty }
     }
 
-    /// Checks every line (see `scan`) and that the log ends where its head says.
-    public func verify() throws -> Verification {
+    /// Checks every line (see `scan`), every signature, and that the log ends where its head says;
+    /// with `trusted` keys, lists the records signed by any other key as `unknownSigners`.
+    public func verify(trusting trusted: [PublicIdentity]? = nil) throws -> Verification {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw AuditError.io(path: url.path, reason: "no such audit log") }
         let scanned = Self.scan(data)
         var problems = scanned.problems
@@ -310,7 +383,14 @@ public struct AuditLog: Sendable {
         } else if scanned.lines > 0 {
             problems.append("\(headURL.path) is missing: the end of the log cannot be checked")
         }
-        return Verification(records: scanned.lines, problems: problems)
+        var verification = Verification(records: scanned.lines, problems: problems, unsigned: scanned.unsigned)
+        for (line, signer) in scanned.signed {
+            verification.signers[signer.fingerprint, default: (signer, 0)].records += 1
+            if let trusted, !trusted.contains(where: { $0.fingerprint == signer.fingerprint && $0.signingKey.base64EncodedString() == signer.signingKey }) {
+                verification.unknownSigners.append((line, signer))
+            }
+        }
+        return verification
     }
 }
 

@@ -24,6 +24,12 @@ public enum EncryptionError: Error, CustomStringConvertible, Equatable, Sendable
     case badKey(source: String, reason: String)
     /// The file is encrypted and no key or passphrase was given.
     case noKey
+    /// The personal key given may not do this: it is not a recipient of the file, or it is a
+    /// reader where a steward is needed.
+    case accessDenied(source: String, reason: String)
+    /// The file's recipient list or its signatures do not verify: changed by someone who is not a
+    /// steward, or damaged. Nothing is decrypted.
+    case accessListInvalid(source: String, reason: String)
     /// A file (the data, a key or a passphrase file) that cannot be read or created, and why.
     case io(path: String, reason: String)
 
@@ -32,13 +38,15 @@ public enum EncryptionError: Error, CustomStringConvertible, Equatable, Sendable
     public var description: String {
         switch self {
         case let .notEncrypted(source): "\(source): not a Scalpel encrypted file (no SCALPENC header)"
-        case let .unsupportedVersion(source, version): "\(source): encrypted-file version \(version) is not supported (this Scalpel reads version 1)"
+        case let .unsupportedVersion(source, version): "\(source): encrypted-file version \(version) is not supported (this Scalpel reads versions 1 and 2)"
         case let .malformed(source, reason): "\(source): damaged encrypted file: \(reason)"
         case let .authenticationFailed(source):
             "\(source): the key is wrong or the file has been tampered with (AES-GCM authentication failed); nothing was written"
         case let .badKey(source, reason): "\(source): \(reason)"
         case .noKey:
-            "no key: give --key-file FILE, or set SCALPEL_KEY (64 hex characters) or SCALPEL_PASSPHRASE, or give --passphrase-file FILE"
+            "no key: give --key NAME.key (a personal key), --key-file FILE, or set SCALPEL_KEY (64 hex characters) or SCALPEL_PASSPHRASE, or give --passphrase-file FILE"
+        case let .accessDenied(source, reason): "\(source): \(reason); nothing was written"
+        case let .accessListInvalid(source, reason): "\(source): refused: \(reason); nothing was decrypted"
         case let .io(path, reason): "\(path): \(reason)"
         }
     }
@@ -53,6 +61,9 @@ public enum EncryptionSecret: Sendable {
     /// A passphrase, stretched with scrypt under the salt and cost each file's header records
     /// (`resolve` accepts only those of 8 characters or more).
     case passphrase(String)
+    /// A personal key: opens files it is a recipient of, and seals outputs to the recipients of
+    /// the files it opened (see `AccessControlledFile`).
+    case identity(Identity)
 
     /// A 256-bit key from text: 64 hex characters (surrounding whitespace ignored).
     public static func key(hex text: String, source: String) throws -> EncryptionSecret {
@@ -70,6 +81,9 @@ public enum EncryptionSecret: Sendable {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw EncryptionError.io(path: url.path, reason: "cannot read the key file") }
         if data.count == 32 { return .key(SymmetricKey(data: data)) }
+        if (try? JSONDecoder().decode(Identity.File.self, from: data))?.format == Identity.format {
+            throw EncryptionError.badKey(source: url.path, reason: "this is a personal key; give it with --key, not --key-file")
+        }
         return try key(hex: String(decoding: data, as: UTF8.self), source: url.path)
     }
 
@@ -88,9 +102,13 @@ public enum EncryptionSecret: Sendable {
         return .key(key)
     }
 
-    /// The secret the options and environment give: a key file, then `SCALPEL_KEY`, then a
-    /// passphrase file, then `SCALPEL_PASSPHRASE` (nil: none given).
-    public static func resolve(keyFile: String?, passphraseFile: String?, environment: [String: String]) throws -> EncryptionSecret? {
+    /// The secret the options and environment give: a personal key, then a key file, then
+    /// `SCALPEL_KEY`, then a passphrase file, then `SCALPEL_PASSPHRASE` (nil: none given). A
+    /// personal key sealed under a passphrase takes it from `SCALPEL_KEY_PASSPHRASE` (or
+    /// `Identity.unlock` beforehand).
+    public static func resolve(keyFile: String?, passphraseFile: String?, identityFile: String? = nil,
+                               environment: [String: String]) throws -> EncryptionSecret? {
+        if let identityFile { return .identity(try Identity.load(identityFile, environment: environment)) }
         if let keyFile { return try Self.keyFile(URL(fileURLWithPath: keyFile)) }
         if let hex = environment["SCALPEL_KEY"], !hex.isEmpty { return try key(hex: hex, source: "SCALPEL_KEY") }
         if let passphraseFile {
@@ -149,7 +167,13 @@ public enum EncryptedFile {
     public static func isEncrypted(_ bytes: some Collection<UInt8>) -> Bool { bytes.starts(with: magic) }
 
     /// `plaintext` sealed with the ring's key; `fileExtension` ("csv", "npz", …) is recorded.
+    /// With a personal key the file goes to the recipients of the files the ring opened (a
+    /// run's outputs inherit its data's access), or, when it opened none, to the key's owner
+    /// alone as steward.
     public static func seal(_ plaintext: Data, keys: KeyRing, fileExtension: String) throws -> Data {
+        if case let .identity(identity) = keys.secret {
+            return try AccessControlledFile.seal(plaintext, fileExtension: fileExtension, policy: try keys.outputPolicy(), writer: identity)
+        }
         let (prefix, key) = try keys.sealingKey()
         var header = magic + [version] + prefix
         let ext = Array(fileExtension.lowercased().utf8.prefix(16))
@@ -175,9 +199,21 @@ public enum EncryptedFile {
             return bytes[offset ..< offset + count]
         }
         let version = try take(1, "header").first!
+        if version == AccessControlledFile.version {
+            guard case let .identity(identity) = keys.secret else {
+                throw EncryptionError.badKey(source: source, reason: "this file is encrypted to named recipients; open it with --key NAME.key, a personal key among them")
+            }
+            let opened = try AccessControlledFile.open(data, identity: identity, source: source)
+            try keys.inherit(opened.policy, source: source)
+            return (opened.plaintext, opened.fileExtension)
+        }
         guard version == Self.version else { throw EncryptionError.unsupportedVersion(source: source, version: version) }
         let kind = try take(1, "header").first!
         let key: SymmetricKey
+        if case .identity = keys.secret {
+            throw EncryptionError.badKey(source: source, reason: "this file was encrypted with a shared key or passphrase, not to personal keys; "
+                + "give --key-file, --passphrase-file, SCALPEL_KEY or SCALPEL_PASSPHRASE")
+        }
         switch (kind, keys.secret) {
         case let (0, .key(k)): key = k
         case (0, .passphrase):
@@ -218,13 +254,14 @@ public enum EncryptedFile {
     }
 
     /// Reads `url`, decrypting it in memory when it is encrypted (the plaintext never touches
-    /// the disk). Returns the content and the extension of the format it holds.
-    public static func read(_ url: URL, keys: KeyRing?) throws -> (data: Data, fileExtension: String, encrypted: Bool) {
+    /// the disk). Returns the content and the extension of the format it holds. Errors name the
+    /// file as `source` (default: the URL's path).
+    public static func read(_ url: URL, keys: KeyRing?, source: String? = nil) throws -> (data: Data, fileExtension: String, encrypted: Bool) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw EncryptionError.io(path: url.path, reason: "cannot read the file") }
         guard isEncrypted(data.prefix(magic.count)) else { return (data, url.pathExtension.lowercased(), false) }
         guard let keys else { throw EncryptionError.noKey }
-        let (plaintext, ext) = try open(data, keys: keys, source: url.path)
+        let (plaintext, ext) = try open(data, keys: keys, source: source ?? url.path)
         return (plaintext, ext, true)
     }
 
@@ -237,7 +274,7 @@ public enum EncryptedFile {
         let bytes = [UInt8](head)
         var offset = magic.count + 1
         switch bytes[offset] {
-        case 0: offset += 1
+        case 0, 2: offset += 1
         case 1: offset += 1 + 16 + 3
         default: return nil
         }
@@ -264,6 +301,7 @@ public final class KeyRing: @unchecked Sendable {
     private let lock = NSLock()
     private var derived: [[UInt8]: SymmetricKey] = [:]
     private var sealing: (prefix: [UInt8], key: SymmetricKey)?
+    private var inherited: AccessPolicy?
 
     /// A ring for `secret`; `cost` is the scrypt cost of the files it seals under a passphrase
     /// (opening uses the cost each file's header records). Nothing is derived until a key is
@@ -283,11 +321,40 @@ public final class KeyRing: @unchecked Sendable {
         return key
     }
 
+    /// Records the recipient list of a file the ring opened: what it seals next goes to the same
+    /// people. Files with different recipients cannot feed one run's outputs.
+    func inherit(_ policy: AccessPolicy, source: String) throws {
+        try lock.withLock {
+            if let inherited, !inherited.sameRecipients(as: policy) {
+                throw EncryptionError.accessDenied(source: source,
+                    reason: "its recipients differ from those of the files read before, so the outputs could not go to the same people; "
+                        + "give inputs with the same recipients (`scalpel access list`)")
+            }
+            if inherited == nil { inherited = policy }
+        }
+    }
+
+    /// The recipient list of the files this ring opened (nil: none with recipients).
+    public var inheritedPolicy: AccessPolicy? { lock.withLock { inherited } }
+
+    /// The list outputs are sealed to: the inherited one, else the personal key's owner alone
+    /// as steward (made once per ring).
+    func outputPolicy() throws -> AccessPolicy {
+        guard case let .identity(identity) = secret else { throw EncryptionError.noKey }
+        return try lock.withLock {
+            if let inherited { return inherited }
+            let own = try AccessPolicy.issue(members: [AccessMember(identity.publicIdentity, role: .steward)], by: identity)
+            inherited = own
+            return own
+        }
+    }
+
     /// The header bytes after the version (key kind, and for a passphrase salt and cost) and the key to seal with.
     func sealingKey() throws -> (prefix: [UInt8], key: SymmetricKey) {
         if let sealing = lock.withLock({ sealing }) { return sealing }
         let result: (prefix: [UInt8], key: SymmetricKey)
         switch secret {
+        case .identity: throw EncryptionError.noKey
         case let .key(key): result = ([0], key)
         case .passphrase:
             var salt = [UInt8](repeating: 0, count: 16)

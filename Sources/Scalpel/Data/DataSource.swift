@@ -37,7 +37,7 @@ public struct DataSource {
         }
         do {
             guard let ring = try keys() else { throw EncryptionError.noKey }
-            let (data, ext, _) = try EncryptedFile.read(URL(fileURLWithPath: path), keys: ring)
+            let (data, ext, _) = try EncryptedFile.read(URL(fileURLWithPath: path), keys: ring, source: path)
             return DataSource(path: path, fileExtension: ext, plaintext: data, confidential: true, firstLine: nil)
         } catch let error as EncryptionError {
             throw ScalpelError.io(path: path, reason: error.description.hasPrefix(path) ? String(error.description.dropFirst(path.count + 2)) : error.description)

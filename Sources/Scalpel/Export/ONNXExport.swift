@@ -29,15 +29,17 @@ public struct ONNXExport: Sendable {
     public var nodeCount: Int
 
     /// The ONNX export of the checkpoint at `checkpoint` (`best.safetensors` of a run, decrypted in
-    /// memory when it is encrypted with a key from `keyFile`, `passphraseFile` or the environment).
+    /// memory when it is encrypted with a key from `identityFile`, `keyFile`, `passphraseFile` or the
+    /// environment).
     /// - Parameters:
     ///   - checkpoint: The checkpoint's path.
     ///   - keyFile: A key file for an encrypted checkpoint.
     ///   - passphraseFile: A passphrase file for an encrypted checkpoint.
+    ///   - identityFile: A personal key among the recipients of a checkpoint encrypted to them.
     /// - Throws: `ScalpelError` naming the checkpoint when it cannot be read or its model exported.
-    public init(checkpoint: String, keyFile: String? = nil, passphraseFile: String? = nil) throws {
+    public init(checkpoint: String, keyFile: String? = nil, passphraseFile: String? = nil, identityFile: String? = nil) throws {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
-        let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
+        let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile)
         let file = try TrainingRun.readCheckpoint(URL(fileURLWithPath: checkpoint), keys: keys)
         let config = try SavedModelMetadata.config(file, source: checkpoint)
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)

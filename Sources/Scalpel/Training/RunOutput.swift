@@ -6,12 +6,13 @@ import ScalpelPrivacy
 import ScalpelTensor
 
 extension KeyRing {
-    /// The keys a key file, `SCALPEL_KEY`, a passphrase file or `SCALPEL_PASSPHRASE` give (in
-    /// that order), or nil. Nothing is derived until a file needs it.
-    public static func resolve(keyFile: String?, passphraseFile: String?,
+    /// The keys a personal key (`identityFile`), a key file, `SCALPEL_KEY`, a passphrase file or
+    /// `SCALPEL_PASSPHRASE` give (in that order), or nil. Nothing is derived until a file needs it.
+    public static func resolve(keyFile: String?, passphraseFile: String?, identityFile: String? = nil,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyRing? {
         do {
-            return try EncryptionSecret.resolve(keyFile: keyFile, passphraseFile: passphraseFile, environment: environment).map { KeyRing($0) }
+            return try EncryptionSecret.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile,
+                                                environment: environment).map { KeyRing($0) }
         } catch let error as EncryptionError {
             throw ScalpelError.invalidArgument(error.description)
         }
@@ -20,7 +21,7 @@ extension KeyRing {
 
 extension TrainingConfig {
     /// The encryption keys of this run (see `KeyRing.resolve`).
-    public func keyRing() throws -> KeyRing? { try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile) }
+    public func keyRing() throws -> KeyRing? { try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile) }
 }
 
 extension TrainingRun {

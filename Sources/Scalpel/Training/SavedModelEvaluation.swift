@@ -39,13 +39,13 @@ extension TrainingRun {
     /// A trainer around a saved model (`best.safetensors` or `last.safetensors` of a run) and
     /// new data prepared as the model's training data was (see `PreparedData.load(_:with:)`).
     /// Encrypted checkpoints and data are decrypted in memory with the keys the options name
-    /// (key file, passphrase file; or the environment); outputs are encrypted when either input
+    /// (personal key, key file, passphrase file; or the environment); outputs are encrypted when either input
     /// was, unless `encryptOutputs` says otherwise.
     public static func saved(checkpoint: String, data path: String, label: String? = nil, labels: String? = nil, split: EvaluationSplit = .auto,
-                             out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil,
+                             out: String, runtime: Runtime, keyFile: String? = nil, passphraseFile: String? = nil, identityFile: String? = nil,
                              encryptOutputs: Bool? = nil, requireLabels: Bool = true, subgroupColumn: String? = nil) throws -> TrainingRun {
         try saved(checkpoint: checkpoint, dataPath: path, label: label, labels: labels, out: out, runtime: runtime, keyFile: keyFile,
-                  passphraseFile: passphraseFile, encryptOutputs: encryptOutputs, subgroupColumn: subgroupColumn) { pipeline, keys in
+                  passphraseFile: passphraseFile, identityFile: identityFile, encryptOutputs: encryptOutputs, subgroupColumn: subgroupColumn) { pipeline, keys in
             try PreparedData.load(path, with: pipeline, label: label, labels: labels, split: split, keys: keys, requireLabels: requireLabels)
         }
     }
@@ -53,11 +53,11 @@ extension TrainingRun {
     /// A trainer around a saved model and the data `prepare` makes with the checkpoint's pipeline
     /// and the keys (the whole file at `dataPath`, or its first block).
     static func saved(checkpoint: String, dataPath path: String, label: String?, labels: String?, out: String, runtime: Runtime,
-                      keyFile: String?, passphraseFile: String?, encryptOutputs: Bool?, subgroupColumn: String?,
+                      keyFile: String?, passphraseFile: String?, identityFile: String? = nil, encryptOutputs: Bool?, subgroupColumn: String?,
                       prepare: (DataPipeline, KeyRing?) throws -> PreparedData) throws -> TrainingRun {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ScalpelError.io(path: checkpoint, reason: "no such file") }
         let url = URL(fileURLWithPath: checkpoint)
-        let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile)
+        let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile)
         let file = try TrainingRun.readCheckpoint(url, keys: keys)
         var config = try SavedModelMetadata.config(file, source: checkpoint)
         let pipeline = try DataPipeline.from(metadata: file.metadata, source: checkpoint)
@@ -70,7 +70,7 @@ extension TrainingRun {
         config.labels = labels
         config.subgroupColumn = subgroupColumn
         config.calibrate = nil  // the run's temperature is applied from the checkpoint, not fitted again
-        (config.keyFile, config.passphraseFile, config.encryptOutputs) = (keyFile, passphraseFile, encryptOutputs)
+        (config.keyFile, config.passphraseFile, config.identityFile, config.encryptOutputs) = (keyFile, passphraseFile, identityFile, encryptOutputs)
         let trainer = try SavedModelCheck.building(under: largestTensor, source: checkpoint) {
             try TrainingRun(config: config, data: data, runtime: runtime, keys: keys)
         }

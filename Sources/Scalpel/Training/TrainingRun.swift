@@ -183,6 +183,9 @@ public struct TrainingConfig: Codable, Sendable {
     /// The passphrase file (`--passphrase-file`), whose passphrase is stretched with scrypt into
     /// the key when neither `keyFile` nor `SCALPEL_KEY` gives one (nil: `SCALPEL_PASSPHRASE`, if set).
     public var passphraseFile: String?
+    /// A personal key (`--key NAME.key`) that opens files encrypted to named recipients; outputs
+    /// then go to the same recipients (path only; a protected key's passphrase is never stored).
+    public var identityFile: String?
     /// Write checkpoints, report and explanations encrypted (`.enc`); nil: when the data is.
     public var encryptOutputs: Bool?
 
@@ -377,7 +380,7 @@ public final class TrainingRun {
         self.keys = keys
         encryptsOutputs = config.encryptOutputs ?? data.encryptedSource
         if encryptsOutputs && keys == nil {
-            throw ScalpelError.invalidArgument("--encrypt-outputs needs a key: give --key-file FILE or --passphrase-file FILE, or set SCALPEL_KEY or SCALPEL_PASSPHRASE")
+            throw ScalpelError.invalidArgument("--encrypt-outputs needs a key: give --key NAME.key, --key-file FILE or --passphrase-file FILE, or set SCALPEL_KEY or SCALPEL_PASSPHRASE")
         }
         let recipe = try ModelRecipe.named(config.model)
         try recipe.check(kind: data.kind, sampleShape: data.sampleShape, source: config.data)
