@@ -138,6 +138,9 @@ public enum AccessControlledFile {
         let bytes = [UInt8](data)
         guard EncryptedFile.isEncrypted(bytes) else { throw EncryptionError.notEncrypted(source: source) }
         guard bytes.count > 11 else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the header") }
+        if bytes[8] == EncryptedFile.version {
+            throw EncryptionError.badKey(source: source, reason: "this file is encrypted with a shared key or passphrase: it has no recipients (see `scalpel encrypt --help`)")
+        }
         guard bytes[8] == version else { throw EncryptionError.unsupportedVersion(source: source, version: bytes[8]) }
         guard bytes[9] == kind else { throw EncryptionError.malformed(source: source, reason: "unknown key kind \(bytes[9])") }
         let extLength = Int(bytes[10])

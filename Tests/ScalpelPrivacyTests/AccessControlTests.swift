@@ -98,6 +98,12 @@ import Testing
         #expect(throws: EncryptionError.self) { try EncryptedFile.open(sealed, keys: KeyRing(.key(SymmetricKey(size: .bits256))), source: "d.enc") }
         let shared = try EncryptedFile.seal(Self.plaintext, keys: KeyRing(.key(SymmetricKey(size: .bits256))), fileExtension: "csv")
         #expect(throws: EncryptionError.self) { try EncryptedFile.open(shared, keys: KeyRing(.identity(bob)), source: "s.enc") }
+        do {
+            _ = try AccessControlledFile.access(shared, source: "s.enc")
+            Issue.record("a shared-key file has no recipients to list")
+        } catch {
+            #expect("\(error)".contains("no recipients"), "\(error)")
+        }
         #expect(EncryptedFile.recordedExtension(path: try write(sealed)) == "csv")
     }
 
