@@ -59,7 +59,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")
     var patience: Int?
 
-    @Option(name: .customLong("early-stopping"), help: "Stop when the epoch rule's metric (--select; by default the validation AUROC, without a validation split the training loss) has not improved for this many epochs (default: train every epoch).")
+    @Option(name: [.customLong("early-stop"), .customLong("early-stopping")],
+            help: "Stop when the epoch rule's metric (--select; by default the validation AUROC, without a validation split the training loss) has not improved for this many epochs; the budget is then a maximum (default: with a validation split, train the whole budget; without one, under the default budget, stop once the training loss has not improved for a fifth of it).")
     var earlyStopping: Int?
 
     @Option(help: "Keep an exponential moving average of the weights and BatchNorm statistics with this decay per step (0.99 averages about the last 100 steps); the average is what is validated, selected, tested and saved. Default: 0.98 for convnet and resnet18, 0.99 for fcn, none otherwise; 0 turns it off.")
@@ -136,8 +137,11 @@ struct TrainCommand: ParsableCommand {
         + ". Default: the first of each kind."))
     var model: String?
 
-    @Option(help: "Epochs (default: 60 for tables, 20 for images, 100 for signals).")
+    @Option(help: "Epochs (default: from the size of the training set: at least 3,000 steps and 100 epochs for signals, 360 steps and 20 epochs for images at batch 32, 600 steps and 60 epochs for tables; shown when the run starts).")
     var epochs: Int?
+
+    @Option(help: "Train for this many optimizer steps, rounded up to whole epochs (instead of --epochs).")
+    var steps: Int?
 
     @Option(name: .customLong("batch-size"), help: "Samples per training step (default: 32 for tables, convnet and resnet18, 128 for the cnn, 16 for signals).")
     var batchSize: Int?
@@ -162,6 +166,10 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Continue an interrupted run from its last.safetensors, with the run's own options (more --epochs may be given; options that contradict the run are refused).")
     var resume: String?
+
+    func validate() throws {
+        if epochs != nil && steps != nil { throw ValidationError("give --epochs or --steps, not both") }
+    }
 
     func run() throws {
         try runReportingErrors { try audited("train", inputs: [data, test, labels, resume], identity: key.personal) { outcome in
@@ -205,6 +213,7 @@ struct TrainCommand: ParsableCommand {
                 try TrainingRun.building(under: limit, source: resume ?? "") { try TrainingRun(config: config, runtime: runtime, distributed: context) }
             } ?? TrainingRun(config: config, runtime: runtime, distributed: context)
             trainer.runFolder = root ? try RunFolder(config.out, existing: existing) : nil
+            if root, let budget = trainer.budgetSummary { FileHandle.standardError.write(Data("scalpel: \(budget)\n".utf8)) }
             outcome.outputs = [config.out]
             let start = try resume.map { try trainer.resume(from: URL(fileURLWithPath: $0)) } ?? 0
             guard let report = try trainer.run(startEpoch: start) else { return }  // a distributed run's other ranks
@@ -288,7 +297,13 @@ struct TrainCommand: ParsableCommand {
         config.subgroupColumn = subgroupColumn
         config.model = model
         let defaults = recipe.defaults
-        config.epochs = epochs ?? defaults.epochs
+        if let epochs {
+            config.epochs = epochs
+        } else if let steps {
+            config.steps = steps
+        } else {
+            config.budgetRule = defaults.budget
+        }
         config.batchSize = batchSize ?? defaults.batchSize
         config.learningRate = lr ?? defaults.learningRate
         config.test = test
@@ -334,7 +349,8 @@ struct TrainCommand: ParsableCommand {
         if let calibrate { config.calibrate = calibrate }
         if let subgroupColumn { config.subgroupColumn = subgroupColumn }
         if let model { config.model = model }
-        if let epochs { config.epochs = epochs }
+        if let epochs { (config.epochs, config.steps, config.budgetRule) = (epochs, nil, nil) }
+        if let steps { (config.steps, config.budgetRule) = (steps, nil) }
         if let batchSize { config.batchSize = batchSize }
         if let lr { config.learningRate = lr }
         if let validationFraction { config.validationFraction = validationFraction }

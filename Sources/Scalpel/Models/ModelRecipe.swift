@@ -26,8 +26,11 @@ public struct ModelShape: Sendable {
 
 /// What `scalpel train` uses for an option left out: a recipe's default training settings.
 public struct RecipeDefaults: Sendable, Equatable {
-    /// Epochs, rows per step and Adam's learning rate.
-    public var epochs: Int, batchSize: Int, learningRate: Float
+    /// How long to train: at least so many steps and epochs, at most so many epochs, counted
+    /// from the size of the training set (`TrainingBudget`).
+    public var budget: TrainingBudget
+    /// Rows per step and Adam's learning rate.
+    public var batchSize: Int, learningRate: Float
     /// The gradient norm clipped to (0: no clipping).
     public var clipNorm: Float
     /// The learning-rate schedule (`TrainingConfig.schedule`).
@@ -96,9 +99,18 @@ public struct ModelRecipe: Sendable {
         return (model, dropouts)
     }
 
-    private static let tableDefaults = RecipeDefaults(epochs: 60, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
-    private static let imageDefaults = RecipeDefaults(epochs: 20, batchSize: 128, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
-    private static let signalDefaults = RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
+    /// Tables: at least 600 steps and 60 epochs (WDBC's 60 epochs of 12 steps are unchanged; a
+    /// table of 50 rows gets 300 epochs), at most 1,000 epochs.
+    static let tableBudget = TrainingBudget(minimumSteps: 600, minimumEpochs: 60, maximumEpochs: 1000)
+    /// Images at batch 32: at least 360 steps (BreastMNIST's 20 epochs of 18 steps, the measured
+    /// recipe) and 20 epochs, at most 500 epochs.
+    static let imageBudget = TrainingBudget(minimumSteps: 360, minimumEpochs: 20, maximumEpochs: 500)
+    /// Signals at batch 16: at least 3,000 steps (ECG5000's 100 epochs of 32 steps, the measured
+    /// recipe) and 100 epochs, at most 2,000 epochs.
+    static let signalBudget = TrainingBudget(minimumSteps: 3000, minimumEpochs: 100, maximumEpochs: 2000)
+    private static let tableDefaults = RecipeDefaults(budget: tableBudget, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
+    private static let imageDefaults = RecipeDefaults(budget: TrainingBudget(minimumSteps: 100, minimumEpochs: 20, maximumEpochs: 500), batchSize: 128, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
+    private static let signalDefaults = RecipeDefaults(budget: signalBudget, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: .constant, ema: 0)
     private static let wdbc = (shape: [30], classes: 2), breastMNIST = (shape: [1, 28, 28], classes: 2), ecg5000 = (shape: [1, 140], classes: 5)
 
     /// Two hidden layers of `hidden` units with ReLU and dropout.
@@ -119,7 +131,7 @@ public struct ModelRecipe: Sendable {
     /// twentieth of ResNet-18's time (docs/results.md).
     static let convnet = ModelRecipe(name: "convnet", kind: .images,
                                      summary: "a compact CNN with batch norm (five conv–BN–ReLU layers, global average pooling)",
-                                     defaults: RecipeDefaults(epochs: 20, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.98),
+                                     defaults: RecipeDefaults(budget: imageBudget, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.98),
                                      benchmarkSample: breastMNIST, unfit: { shape in
         shape[1] < 4 || shape[2] < 4
             ? "images of \(shape[1])×\(shape[2]) pixels are too small for the convnet model, which pools twice by 2 (it needs at least 4×4); "
@@ -145,7 +157,7 @@ public struct ModelRecipe: Sendable {
     /// rate leave it short of the MedMNIST v2 table; batch 32, a cosine rate and a weight
     /// average (which steadies the epoch picked by 78 validation images) reach it (docs/results.md).
     static let resnet18 = ModelRecipe(name: "resnet18", kind: .images, summary: "ResNet-18",
-                                      defaults: RecipeDefaults(epochs: 20, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.98),
+                                      defaults: RecipeDefaults(budget: imageBudget, batchSize: 32, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.98),
                                       benchmarkSample: breastMNIST, unfit: { _ in nil }) { shape, _, generator, backend in
         (try VisionModels.resnet18(inChannels: shape.sampleShape[0], classes: shape.classes, generator: &generator, on: backend), [])
     }
@@ -154,13 +166,13 @@ public struct ModelRecipe: Sendable {
     /// meets the published ECG5000 accuracy (0.940) on every one of seeds 0–2, where a constant
     /// rate gives 0.931 (docs/results.md).
     static let fcn = ModelRecipe(name: "fcn", kind: .sequences, summary: "a fully convolutional network (Wang et al. 2017)",
-                                 defaults: RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.99), benchmarkSample: ecg5000, unfit: { _ in nil }) { shape, _, generator, backend in
+                                 defaults: RecipeDefaults(budget: signalBudget, batchSize: 16, learningRate: 1e-3, clipNorm: 0, schedule: .cosine, ema: 0.99), benchmarkSample: ecg5000, unfit: { _ in nil }) { shape, _, generator, backend in
         (try SequenceModels.fcn(inChannels: shape.sampleShape[0], classes: shape.classes, generator: &generator, on: backend), [])
     }
 
     /// A transformer encoder on the fused attention kernel.
     static let transformer = ModelRecipe(name: "transformer", kind: .sequences, summary: "a transformer encoder",
-                                         defaults: RecipeDefaults(epochs: 100, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: .constant, ema: 0),
+                                         defaults: RecipeDefaults(budget: signalBudget, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: .constant, ema: 0),
                                          benchmarkSample: ecg5000, unfit: { _ in nil }) { shape, _, generator, backend in
         let model = try TransformerClassifier(inChannels: shape.sampleShape[0], length: shape.sampleShape[1], classes: shape.classes,
                                               dropout: shape.dropout, generator: &generator, on: backend)

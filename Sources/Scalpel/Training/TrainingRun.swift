@@ -78,6 +78,15 @@ public struct TrainingConfig: Codable, Sendable {
     /// The number of epochs to train (`--epochs`; default 60, which `scalpel train` replaces with
     /// the model's default: 60 for tables, 20 for images, 100 for signals).
     public var epochs: Int = 60
+    /// Train for this many optimizer steps instead (`--steps`), rounded up to whole epochs: it
+    /// sets `epochs` from the size of the training set when the run starts (nil: not given).
+    public var steps: Int?
+    /// The rule `epochs` is computed by from the size of the training set when neither `--epochs`
+    /// nor `--steps` is given (`scalpel train` sets the model's; nil: `epochs` as it is).
+    public var budgetRule: TrainingBudget?
+    /// The budget the run trained under: its source, epochs, steps and the training set they were
+    /// counted from (set when the run starts; config.json records it).
+    public var budget: ResolvedBudget?
     /// Samples per training step (`--batch-size`; default 32, which `scalpel train` replaces with
     /// the model's default).
     public var batchSize: Int = 32
@@ -370,7 +379,10 @@ public final class TrainingRun {
             throw ScalpelError.invalidArgument("epochs, batch size, learning rate and hidden size must be positive")
         }
         let keys = try config.keyRing()
-        try self.init(config: config, data: try PreparedData.load(config, keys: keys), runtime: runtime, keys: keys, distributed: distributed)
+        let data = try PreparedData.load(config, keys: keys)
+        var config = config
+        try config.resolveBudget(trainingRows: data.train.count, hasValidation: !data.validation.isEmpty)
+        try self.init(config: config, data: data, runtime: runtime, keys: keys, distributed: distributed)
     }
 
     /// A trainer for data already prepared (a run's, or new data for a saved model).
@@ -428,7 +440,8 @@ public final class TrainingRun {
         let options = TrainerOptions(epochs: config.epochs, batchSize: config.batchSize, schedule: schedule, clipNorm: config.clipNorm,
                                      balancedSampling: config.balancedSampling, augment: config.augment, classWeights: weights,
                                      selection: selection,
-                                     earlyStopping: config.earlyStopping.map { EarlyStopping(patience: $0) },
+                                     earlyStopping: config.earlyStopping.map { EarlyStopping(patience: $0) }
+                                         ?? config.budget?.stallPatience.map { EarlyStopping(metric: .trainingLoss, patience: $0) },
                                      weightAverage: config.ema, seed: config.seed, showsProgress: true)
         trainer = try Trainer(model: model, data: data, optimizer: optimizer, options: options, on: backend, distributed: distributed)
         trainer.dropouts = dropouts
