@@ -227,7 +227,7 @@ struct DecryptCommand: ParsableCommand {
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "The audit trail: every train, eval, explain, deid, encrypt and decrypt run appends a hash-chained line.",
+        abstract: "The audit trail: every train, eval, explain, deid, encrypt, decrypt and access run appends a hash-chained line (signed with --key).",
         subcommands: [Verify.self])
 
     struct Verify: ParsableCommand {

@@ -34,8 +34,7 @@ public struct AccessMember: Codable, Equatable, Sendable {
 
     /// The member's public keys, checked against the fingerprint.
     public func publicIdentity() throws -> PublicIdentity {
-        guard let agreement = Data(base64Encoded: agreementKey), let signing = Data(base64Encoded: signingKey),
-              let identity = try? PublicIdentity(name: name, agreementKey: agreement, signingKey: signing), identity.fingerprint == fingerprint else {
+        guard let identity = PublicIdentity.checked(name: name, agreementKey: agreementKey, signingKey: signingKey, fingerprint: fingerprint) else {
             throw AccessPolicy.Invalid("the keys of \(name) do not match the fingerprint \(fingerprint)")
         }
         return identity

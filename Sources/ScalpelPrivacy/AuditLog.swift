@@ -119,8 +119,7 @@ public struct AuditSigner: Codable, Equatable, Sendable {
 
     /// The public keys, checked against the fingerprint.
     public func publicIdentity() throws -> PublicIdentity {
-        guard let agreement = Data(base64Encoded: agreementKey), let signing = Data(base64Encoded: signingKey),
-              let identity = try? PublicIdentity(name: name, agreementKey: agreement, signingKey: signing), identity.fingerprint == fingerprint else {
+        guard let identity = PublicIdentity.checked(name: name, agreementKey: agreementKey, signingKey: signingKey, fingerprint: fingerprint) else {
             throw AccessPolicy.Invalid("the keys of \(name) do not match the fingerprint \(fingerprint)")
         }
         return identity
@@ -135,9 +134,10 @@ public struct AuditSigner: Codable, Equatable, Sendable {
 /// the end is found too. Appends take an exclusive lock, so concurrent runs interleave whole
 /// lines; the log and its head are never written through a symbolic link.
 ///
-/// What it cannot do: someone who can write the log may rewrite the whole chain and the head
-/// consistently; keep a copy of the head elsewhere (or the log on append-only storage) to catch
-/// that.
+/// What it cannot do alone: someone who can write the log may rewrite the whole chain and the
+/// head consistently; keep a copy of the head elsewhere (or the log on append-only storage) to
+/// catch that. Records signed with personal keys cannot be rewritten without those keys:
+/// `verify(trusting:)` reports records unsigned or signed by other keys.
 public struct AuditLog: Sendable {
     /// The log file (JSON Lines); its head is kept beside it, at the same path with `.head`
     /// appended.

@@ -154,7 +154,8 @@ public enum EncryptionSecret: Sendable {
 /// the original file's extension (1) and the extension (ASCII, so `train --data x.csv.enc` knows
 /// it holds a CSV; never the file name); the 12-byte nonce; the ciphertext; the 16-byte tag.
 /// Everything before the nonce is authenticated as associated data, so a changed header fails
-/// like a changed ciphertext.
+/// like a changed ciphertext. Version 2, files encrypted to named recipients, is
+/// `AccessControlledFile`'s; `open` reads both.
 public enum EncryptedFile {
     /// The 8 bytes every encrypted file starts with: ASCII `SCALPENC`.
     public static let magic = Array("SCALPENC".utf8)

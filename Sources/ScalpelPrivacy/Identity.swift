@@ -27,6 +27,16 @@ public struct PublicIdentity: Codable, Equatable, Hashable, Sendable {
         (self.name, self.agreementKey, self.signingKey) = (name, agreementKey, signingKey)
     }
 
+    /// The identity whose keys these are (base64), when they are valid keys whose fingerprint is
+    /// `fingerprint`: how every stored copy of someone's public keys is read back.
+    static func checked(name: String, agreementKey: String, signingKey: String, fingerprint: String) -> PublicIdentity? {
+        guard let agreement = Data(base64Encoded: agreementKey), let signing = Data(base64Encoded: signingKey),
+              let identity = try? PublicIdentity(name: name, agreementKey: agreement, signingKey: signing), identity.fingerprint == fingerprint else {
+            return nil
+        }
+        return identity
+    }
+
     static func fingerprint(agreementKey: Data, signingKey: Data) -> String {
         var hasher = SHA256()
         hasher.update(data: Data("scalpel identity v1".utf8))
@@ -74,12 +84,8 @@ public struct PublicIdentity: Codable, Equatable, Hashable, Sendable {
             guard file.version == 1 else {
                 throw EncryptionError.badKey(source: url.path, reason: "public key format version \(file.version) is not supported (this Scalpel reads version 1)")
             }
-            guard let agreement = Data(base64Encoded: file.agreementKey), let signing = Data(base64Encoded: file.signingKey),
-                  let identity = try? PublicIdentity(name: file.name, agreementKey: agreement, signingKey: signing) else {
-                throw EncryptionError.badKey(source: url.path, reason: "holds no valid public keys")
-            }
-            guard identity.fingerprint == file.fingerprint else {
-                throw EncryptionError.badKey(source: url.path, reason: "its keys do not match its fingerprint \(file.fingerprint) (the file was edited)")
+            guard let identity = checked(name: file.name, agreementKey: file.agreementKey, signingKey: file.signingKey, fingerprint: file.fingerprint) else {
+                throw EncryptionError.badKey(source: url.path, reason: "its keys are not valid or do not match its fingerprint \(file.fingerprint) (the file was edited)")
             }
             return identity
         }
@@ -285,8 +291,7 @@ public struct Identity: Sendable {
         guard file.version == 1 else {
             throw EncryptionError.badKey(source: source, reason: "personal key format version \(file.version) is not supported (this Scalpel reads version 1)")
         }
-        guard let agreement = Data(base64Encoded: file.agreementKey), let signing = Data(base64Encoded: file.signingKey),
-              let pub = try? PublicIdentity(name: file.name, agreementKey: agreement, signingKey: signing), pub.fingerprint == file.fingerprint else {
+        guard let pub = PublicIdentity.checked(name: file.name, agreementKey: file.agreementKey, signingKey: file.signingKey, fingerprint: file.fingerprint) else {
             throw EncryptionError.badKey(source: source, reason: "its public keys are damaged or do not match its fingerprint (the file was edited)")
         }
         return pub
