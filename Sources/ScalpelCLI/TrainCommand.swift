@@ -53,7 +53,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm (default: 1 for the transformer, none otherwise; 0 turns it off).")
     var clipNorm: Float?
 
-    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for convnet, resnet18 and fcn, constant otherwise.")
+    @Option(help: "The learning rate over the epochs: constant, cosine (down to 1/100), warmup-cosine, or plateau (halved when the training loss stalls for --patience epochs, down to 1/10). Default: cosine for convnet, resnet18, fcn and transformer, constant otherwise.")
     var schedule: ScheduleKind?
 
     @Option(help: "Epochs without a better training loss before the plateau schedule halves the rate (default: 50).")

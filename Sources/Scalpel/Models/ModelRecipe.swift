@@ -170,9 +170,10 @@ public struct ModelRecipe: Sendable {
         (try SequenceModels.fcn(inChannels: shape.sampleShape[0], classes: shape.classes, generator: &generator, on: backend), [])
     }
 
-    /// A transformer encoder on the fused attention kernel.
+    /// A transformer encoder on the fused attention kernel. The cosine rate is the best recipe
+    /// measured on ECG5000 (0.932 over seeds 0–2, against 0.925 at a constant rate; docs/results.md).
     static let transformer = ModelRecipe(name: "transformer", kind: .sequences, summary: "a transformer encoder",
-                                         defaults: RecipeDefaults(budget: signalBudget, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: .constant, ema: 0),
+                                         defaults: RecipeDefaults(budget: signalBudget, batchSize: 16, learningRate: 5e-4, clipNorm: 1, schedule: .cosine, ema: 0),
                                          benchmarkSample: ecg5000, unfit: { _ in nil }) { shape, _, generator, backend in
         let model = try TransformerClassifier(inChannels: shape.sampleShape[0], length: shape.sampleShape[1], classes: shape.classes,
                                               dropout: shape.dropout, generator: &generator, on: backend)
