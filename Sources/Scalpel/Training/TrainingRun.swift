@@ -75,8 +75,8 @@ public struct TrainingConfig: Codable, Sendable {
     /// The built-in model (`--model`): mlp, cnn, resnet18, fcn, transformer, lstm or gru (default
     /// mlp; `scalpel train` defaults to the first model of the data's kind).
     public var model: String = "mlp"
-    /// The number of epochs to train (`--epochs`; default 60, which `scalpel train` replaces with
-    /// the model's default: 60 for tables, 20 for images, 100 for signals).
+    /// The number of epochs to train (`--epochs`; default 60). `scalpel train` without `--epochs`
+    /// sets `budgetRule` instead, and the run replaces this with the epochs the rule gives.
     public var epochs: Int = 60
     /// Train for this many optimizer steps instead (`--steps`), rounded up to whole epochs: it
     /// sets `epochs` from the size of the training set when the run starts (nil: not given).
