@@ -381,12 +381,23 @@ public struct ProfileSnapshot: Sendable {
         block(counts, per: n, title: steadySteps > 0 ? "Per training step, mean of \(steadySteps) steady-state step\(steadySteps == 1 ? "" : "s") (after the first):" : "Whole run:")
         if steadySteps > 0 { block(total, per: 1, title: "Whole run (\(steps) steps, \(String(format: "%.1f", wallSeconds)) s):") }
         let kernels = Self.sorted(counts.kernels.values)
+        func milliseconds(_ k: KernelCount) -> Double {
+            k.timedLaunches > 0 ? Double(k.nanoseconds) / 1e6 / n * Double(k.launches) / Double(k.timedLaunches) : 0
+        }
         if !kernels.isEmpty {
+            // Every backend that ran something, whatever the ranking below shows.
+            var backends: [String] = []
+            for (backend, group) in Dictionary(grouping: kernels, by: \.backend).sorted(by: { $0.key < $1.key }) {
+                let launches: Int = group.reduce(0) { $0 + $1.launches }
+                let time: Double = group.reduce(0) { $0 + milliseconds($1) }
+                backends.append(String(format: "%@ %.1f launches, %.3f ms", backend, Double(launches) / n, time))
+            }
+            lines.append("By backend, \(what): " + backends.joined(separator: "; "))
             lines.append("Top \(min(top, kernels.count)) of \(kernels.count) kernels/ops by time, \(what):")
             lines.append("  " + "launches".padding(toLength: 10, withPad: " ", startingAt: 0) + "ms".padding(toLength: 10, withPad: " ", startingAt: 0)
                 + "backend".padding(toLength: 10, withPad: " ", startingAt: 0) + "kernel")
             for k in kernels.prefix(top) {
-                let ms = k.timedLaunches > 0 ? String(format: "%.3f", Double(k.nanoseconds) / 1e6 / n * Double(k.launches) / Double(k.timedLaunches)) : "-"
+                let ms = k.timedLaunches > 0 ? String(format: "%.3f", milliseconds(k)) : "-"
                 lines.append("  " + String(format: "%.1f", Double(k.launches) / n).padding(toLength: 10, withPad: " ", startingAt: 0)
                     + ms.padding(toLength: 10, withPad: " ", startingAt: 0) + k.backend.padding(toLength: 10, withPad: " ", startingAt: 0) + k.name)
             }
