@@ -38,16 +38,9 @@ struct KeyOptions: ParsableArguments {
     func keyRing(prompt: Bool, confirm: Bool = false) throws -> KeyRing? {
         if identityFile != nil { _ = try personal.unlock() }
         if let keys = try KeyRing.resolve(keyFile: keyFile, passphraseFile: passphraseFile, identityFile: identityFile) { return keys }
-        guard prompt, isatty(STDIN_FILENO) == 1 else { return nil }
-        guard let first = getpass("Passphrase: ").map({ String(cString: $0) }), first.count >= 8 else {
-            throw ScalpelError.invalidArgument("a passphrase needs at least 8 characters")
-        }
-        if confirm {
-            guard let second = getpass("Passphrase again: ").map({ String(cString: $0) }), second == first else {
-                throw ScalpelError.invalidArgument("the passphrases differ; nothing was written")
-            }
-        }
-        return KeyRing(.passphrase(first))
+        guard prompt, let typed = try promptPassphrase("Passphrase: ", confirm: confirm) else { return nil }
+        guard typed.count >= 8 else { throw ScalpelError.invalidArgument("a passphrase needs at least 8 characters") }
+        return KeyRing(.passphrase(typed))
     }
 }
 
@@ -80,12 +73,13 @@ struct IdentityOptions: ParsableArguments {
 /// A passphrase from a file (owner-only, checked), else the environment variable, else typed
 /// at a terminal (twice when `confirm`); nil when none is available.
 func readPassphrase(file: String?, variable: String, prompt: String, confirm: Bool = false) throws -> String? {
-    if let file {
-        try reportingEncryption { try SecretFilePermissions.check(file) }
-        guard let data = FileManager.default.contents(atPath: file) else { throw ScalpelError.io(path: file, reason: "cannot read the passphrase file") }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
-    }
+    if let file { return try reportingEncryption { try EncryptionSecret.readPassphraseFile(file) } }
     if let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty { return text }
+    return try promptPassphrase(prompt, confirm: confirm)
+}
+
+/// A passphrase typed without echo at a terminal (twice when `confirm`); nil without a terminal.
+func promptPassphrase(_ prompt: String, confirm: Bool) throws -> String? {
     guard isatty(STDIN_FILENO) == 1, let first = getpass(prompt).map({ String(cString: $0) }) else { return nil }
     if confirm {
         guard let second = getpass("Again: ").map({ String(cString: $0) }), second == first else {
@@ -160,37 +154,36 @@ struct EncryptCommand: ParsableCommand {
                 guard URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: input).standardizedFileURL else {
                     throw ScalpelError.invalidArgument("--out must differ from the input")
                 }
+                let plaintext = try Data(contentsOf: URL(fileURLWithPath: input))
+                guard !EncryptedFile.isEncrypted(plaintext.prefix(8)) else { throw ScalpelError.invalidArgument("\(input) is already encrypted") }
+                let ext = URL(fileURLWithPath: input).pathExtension
+                let sealed: Data, summary: String
                 if key.identityFile != nil || !stewards.isEmpty || !readers.isEmpty {
                     guard let identity = try key.personal.unlock() else {
                         throw ScalpelError.invalidArgument("--steward and --to need --key YOU.key: the recipient list is signed by a steward's personal key")
                     }
                     guard newKeyFile == nil else { throw ScalpelError.invalidArgument("--new-key-file makes a shared key; leave it out with --steward and --to") }
                     let policy = try policy(signedBy: identity)
-                    let plaintext = try Data(contentsOf: URL(fileURLWithPath: input))
-                    guard !EncryptedFile.isEncrypted(plaintext.prefix(8)) else { throw ScalpelError.invalidArgument("\(input) is already encrypted") }
-                    let sealed = try AccessControlledFile.seal(plaintext, fileExtension: URL(fileURLWithPath: input).pathExtension, policy: policy, writer: identity)
-                    try AtomicFile.write(sealed, to: URL(fileURLWithPath: out))
-                    outcome.outputs = [out]
-                    print("Encrypted \(input) → \(out) for \(policy.members.count) recipient\(policy.members.count == 1 ? "" : "s") (AES-256-GCM, data key wrapped with HPKE), signed by \(identity.name):")
-                    for line in policy.summary { print("  " + line) }
-                    return
-                }
-                let keys: KeyRing
-                if let newKeyFile {
-                    guard !FileManager.default.fileExists(atPath: newKeyFile) else {
-                        throw ScalpelError.invalidArgument("\(newKeyFile) exists; a key file is never overwritten (use --key-file to encrypt with it)")
-                    }
-                    keys = KeyRing(try EncryptionSecret.newKeyFile(URL(fileURLWithPath: newKeyFile)))
+                    sealed = try AccessControlledFile.seal(plaintext, fileExtension: ext, policy: policy, writer: identity)
+                    summary = "for \(policy.members.count) recipient\(policy.members.count == 1 ? "" : "s") (AES-256-GCM, data key wrapped with HPKE), "
+                        + "signed by \(identity.name):\n" + policy.summary.map { "  " + $0 }.joined(separator: "\n")
                 } else {
-                    guard let ring = try key.keyRing(prompt: true, confirm: true) else { throw EncryptionError.noKey }
-                    keys = ring
+                    let keys: KeyRing
+                    if let newKeyFile {
+                        guard !FileManager.default.fileExists(atPath: newKeyFile) else {
+                            throw ScalpelError.invalidArgument("\(newKeyFile) exists; a key file is never overwritten (use --key-file to encrypt with it)")
+                        }
+                        keys = KeyRing(try EncryptionSecret.newKeyFile(URL(fileURLWithPath: newKeyFile)))
+                    } else {
+                        guard let ring = try key.keyRing(prompt: true, confirm: true) else { throw EncryptionError.noKey }
+                        keys = ring
+                    }
+                    sealed = try EncryptedFile.seal(plaintext, keys: keys, fileExtension: ext)
+                    summary = "(AES-256-GCM\(newKeyFile.map { "; new key in \($0), keep it safe: without it the data is lost" } ?? ""))"
                 }
-                let plaintext = try Data(contentsOf: URL(fileURLWithPath: input))
-                guard !EncryptedFile.isEncrypted(plaintext.prefix(8)) else { throw ScalpelError.invalidArgument("\(input) is already encrypted") }
-                let sealed = try EncryptedFile.seal(plaintext, keys: keys, fileExtension: URL(fileURLWithPath: input).pathExtension)
                 try AtomicFile.write(sealed, to: URL(fileURLWithPath: out))
                 outcome.outputs = [out]
-                print("Encrypted \(input) → \(out) (AES-256-GCM\(newKeyFile.map { "; new key in \($0), keep it safe: without it the data is lost" } ?? ""))")
+                print("Encrypted \(input) → \(out) " + summary)
             } }
         }
     }

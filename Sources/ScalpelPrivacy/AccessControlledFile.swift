@@ -46,8 +46,10 @@ public enum AccessControlledFile {
         var header: Data
         var fileExtension: String
         var block: Block
+        /// Nonce, ciphertext and tag (a slice of the file, not a copy).
         var content: Data
-        var nonce: Data { content.prefix(12) }
+        /// SHA-256 of `content`, taken once: the writer's signature covers it.
+        var contentDigest: Data
     }
 
     /// Who may open a file and who wrote it, read without any key (the list and the file's
@@ -86,20 +88,20 @@ public enum AccessControlledFile {
 
     static func wrapInfo(dataset: String, fingerprint: String) -> Data { Data("scalpel data key v1 \(dataset) \(fingerprint)".utf8) }
 
-    static func bindingBytes(header: Data, block: Block, content: Data) throws -> Data {
+    static func bindingBytes(header: Data, block: Block, contentDigest: Data) throws -> Data {
         var message = Data("scalpel envelope v1\n".utf8) + header
         message += block.policy.digest
         message += Data(SHA256.hash(data: try AccessPolicy.canonical(block.wraps)))
         message += Data(block.commitment.utf8) + Data(block.writer.utf8)
-        message += Data(SHA256.hash(data: content))
+        message += contentDigest
         return message
     }
 
-    /// Wraps `key` for every member of `policy`.
-    static func wraps(_ key: SymmetricKey, policy: AccessPolicy, header: Data) throws -> [Wrap] {
-        try policy.members.map { member in
+    /// Wraps `key` for each of `members` of the data set `dataset`.
+    static func wraps(_ key: SymmetricKey, for members: [AccessMember], dataset: String, header: Data) throws -> [Wrap] {
+        try members.map { member in
             let recipient = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: try member.publicIdentity().agreementKey)
-            var sender = try HPKE.Sender(recipientKey: recipient, ciphersuite: suite, info: wrapInfo(dataset: policy.dataset, fingerprint: member.fingerprint))
+            var sender = try HPKE.Sender(recipientKey: recipient, ciphersuite: suite, info: wrapInfo(dataset: dataset, fingerprint: member.fingerprint))
             let wrapped = try key.withUnsafeBytes { try sender.seal(Data($0), authenticating: header) }
             return Wrap(fingerprint: member.fingerprint, encapsulatedKey: sender.encapsulatedKey.base64EncodedString(),
                         wrappedKey: wrapped.base64EncodedString())
@@ -112,14 +114,15 @@ public enum AccessControlledFile {
         return header + Data([UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]) + blockBytes + content
     }
 
-    /// A signed block for `content` under `key`, written by `writer` (a member of `policy`).
-    static func block(policy: AccessPolicy, key: SymmetricKey, wraps: [Wrap]? = nil, header: Data, content: Data, writer: Identity) throws -> Block {
+    /// A signed block for content whose SHA-256 is `contentDigest`, under `key`, written by
+    /// `writer` (a member of `policy`); `wraps` default to wrapping `key` for every member.
+    static func block(policy: AccessPolicy, key: SymmetricKey, wraps: [Wrap]? = nil, header: Data, contentDigest: Data, writer: Identity) throws -> Block {
         guard policy.member(writer.fingerprint) != nil else {
             throw AccessPolicy.Invalid("\(writer.name) (\(writer.fingerprint)) is not a recipient of the access list, so cannot write under it")
         }
-        var block = Block(policy: policy, wraps: try wraps ?? Self.wraps(key, policy: policy, header: header), commitment: commitment(key),
-                          writer: writer.fingerprint, binding: "")
-        block.binding = try writer.sign(try bindingBytes(header: header, block: block, content: content)).base64EncodedString()
+        var block = Block(policy: policy, wraps: try wraps ?? Self.wraps(key, for: policy.members, dataset: policy.dataset, header: header),
+                          commitment: commitment(key), writer: writer.fingerprint, binding: "")
+        block.binding = try writer.sign(try bindingBytes(header: header, block: block, contentDigest: contentDigest)).base64EncodedString()
         return block
     }
 
@@ -131,33 +134,37 @@ public enum AccessControlledFile {
         let key = SymmetricKey(size: .bits256)
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: header)
         let content = Data(box.nonce) + box.ciphertext + box.tag
-        return try assemble(header: header, block: try block(policy: policy, key: key, header: header, content: content, writer: writer), content: content)
+        let block = try block(policy: policy, key: key, header: header, contentDigest: Data(SHA256.hash(data: content)), writer: writer)
+        return try assemble(header: header, block: block, content: content)
     }
 
+    /// The file's parts; the content is a slice of `data`, not a copy (a data set may be large).
     static func parse(_ data: Data, source: String) throws -> Parsed {
-        let bytes = [UInt8](data)
-        guard EncryptedFile.isEncrypted(bytes) else { throw EncryptionError.notEncrypted(source: source) }
-        guard bytes.count > 11 else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the header") }
-        if bytes[8] == EncryptedFile.version {
+        let base = data.startIndex, count = data.count
+        func byte(_ i: Int) -> UInt8 { data[base + i] }
+        guard EncryptedFile.isEncrypted(data) else { throw EncryptionError.notEncrypted(source: source) }
+        guard count > 11 else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the header") }
+        if byte(8) == EncryptedFile.version {
             throw EncryptionError.badKey(source: source, reason: "this file is encrypted with a shared key or passphrase: it has no recipients (see `scalpel encrypt --help`)")
         }
-        guard bytes[8] == version else { throw EncryptionError.unsupportedVersion(source: source, version: bytes[8]) }
-        guard bytes[9] == kind else { throw EncryptionError.malformed(source: source, reason: "unknown key kind \(bytes[9])") }
-        let extLength = Int(bytes[10])
+        guard byte(8) == version else { throw EncryptionError.unsupportedVersion(source: source, version: byte(8)) }
+        guard byte(9) == kind else { throw EncryptionError.malformed(source: source, reason: "unknown key kind \(byte(9))") }
+        let extLength = Int(byte(10))
         guard extLength <= 16 else { throw EncryptionError.malformed(source: source, reason: "the recorded extension is \(extLength) bytes long") }
         var offset = 11 + extLength
-        guard bytes.count >= offset + 4 else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the header") }
-        let header = Data(bytes[0 ..< offset])
-        let blockLength = bytes[offset ..< offset + 4].reduce(0) { $0 << 8 | Int($1) }
+        guard count >= offset + 4 else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the header") }
+        let header = Data(data[base ..< base + offset])
+        let blockLength = (offset ..< offset + 4).reduce(0) { $0 << 8 | Int(byte($1)) }
         offset += 4
-        guard blockLength <= bytes.count - offset else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the access list") }
-        guard let block = try? JSONDecoder().decode(Block.self, from: Data(bytes[offset ..< offset + blockLength])) else {
+        guard blockLength <= count - offset else { throw EncryptionError.malformed(source: source, reason: "the file ends inside the access list") }
+        guard let block = try? JSONDecoder().decode(Block.self, from: data[base + offset ..< base + offset + blockLength]) else {
             throw EncryptionError.accessListInvalid(source: source, reason: "the access list is not readable (edited or damaged)")
         }
         offset += blockLength
-        guard bytes.count - offset >= 28 else { throw EncryptionError.malformed(source: source, reason: "the file ends before the authentication tag") }
-        return Parsed(header: header, fileExtension: String(decoding: bytes[11 ..< 11 + extLength], as: UTF8.self), block: block,
-                      content: Data(bytes[offset...]))
+        guard count - offset >= 28 else { throw EncryptionError.malformed(source: source, reason: "the file ends before the authentication tag") }
+        let content = data[(base + offset)...]
+        return Parsed(header: header, fileExtension: String(decoding: header[11 ..< 11 + extLength], as: UTF8.self), block: block,
+                      content: content, contentDigest: Data(SHA256.hash(data: content)))
     }
 
     /// Checks the list's signature, that the writer is a recipient and signed this file, and that
@@ -173,7 +180,7 @@ public enum AccessControlledFile {
             throw EncryptionError.accessListInvalid(source: source, reason: "the file was written by \(block.writer), who is not on its access list")
         }
         guard let signature = Data(base64Encoded: block.binding),
-              try writer.publicIdentity().isValidSignature(signature, of: try bindingBytes(header: parsed.header, block: block, content: parsed.content)) else {
+              try writer.publicIdentity().isValidSignature(signature, of: try bindingBytes(header: parsed.header, block: block, contentDigest: parsed.contentDigest)) else {
             throw EncryptionError.accessListInvalid(source: source,
                 reason: "the file does not carry \(writer.name)'s valid signature over its access list, keys and content (changed after it was written)")
         }
@@ -189,7 +196,10 @@ public enum AccessControlledFile {
     /// Opens a file as `identity`: the list and the file's signatures are checked, the data key
     /// unwrapped with the identity's private key and the content decrypted.
     public static func open(_ data: Data, identity: Identity, source: String) throws -> Opened {
-        let parsed = try parse(data, source: source)
+        try open(try parse(data, source: source), identity: identity, source: source)
+    }
+
+    static func open(_ parsed: Parsed, identity: Identity, source: String) throws -> Opened {
         let access = try verify(parsed, source: source)
         let key = try unwrap(parsed, identity: identity, source: source)
         do {
@@ -259,10 +269,9 @@ public enum AccessControlledFile {
         let policy = try reissue(members, dataset: parsed.block.policy.dataset, by: steward, source: source)
         var wraps = parsed.block.wraps.filter { policy.member($0.fingerprint) != nil }
         if !wraps.contains(where: { $0.fingerprint == recipient.fingerprint }) {
-            let one = AccessPolicy(dataset: policy.dataset, issued: policy.issued, members: [AccessMember(recipient, role: role)], signer: "", signature: "")
-            wraps += try Self.wraps(key, policy: one, header: parsed.header)
+            wraps += try Self.wraps(key, for: [AccessMember(recipient, role: role)], dataset: policy.dataset, header: parsed.header)
         }
-        let block = try block(policy: policy, key: key, wraps: wraps, header: parsed.header, content: parsed.content, writer: steward)
+        let block = try block(policy: policy, key: key, wraps: wraps, header: parsed.header, contentDigest: parsed.contentDigest, writer: steward)
         return try assemble(header: parsed.header, block: block, content: parsed.content)
     }
 
@@ -272,7 +281,7 @@ public enum AccessControlledFile {
     public static func revoke(_ data: Data, from who: String, steward: Identity, source: String) throws -> (file: Data, removed: AccessMember) {
         let parsed = try parse(data, source: source)
         try requireSteward(parsed, steward, action: "revoke access", source: source)
-        let opened = try open(data, identity: steward, source: source)
+        let opened = try open(parsed, identity: steward, source: source)
         let matches = opened.policy.members.filter { $0.fingerprint == who || $0.name == who }
         guard matches.count == 1, let removed = matches.first else {
             throw EncryptionError.accessDenied(source: source, reason: matches.isEmpty

@@ -79,10 +79,7 @@ public struct AccessPolicy: Codable, Equatable, Sendable {
         return policy
     }
 
-    static func randomIdentifier() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0 ..< 16).map { _ in String(format: "%02x", UInt8.random(in: 0 ... 255, using: &generator)) }.joined()
-    }
+    static func randomIdentifier() -> String { AuditLog.hex(EncryptedFile.randomBytes(16)) }
 
     /// The bytes the steward signs: the canonical JSON of the list with an empty signature.
     func signedBytes() throws -> Data {

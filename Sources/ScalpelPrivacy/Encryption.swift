@@ -112,14 +112,20 @@ public enum EncryptionSecret: Sendable {
         if let keyFile { return try Self.keyFile(URL(fileURLWithPath: keyFile)) }
         if let hex = environment["SCALPEL_KEY"], !hex.isEmpty { return try key(hex: hex, source: "SCALPEL_KEY") }
         if let passphraseFile {
-            try SecretFilePermissions.check(passphraseFile, environment: environment)
-            guard let data = FileManager.default.contents(atPath: passphraseFile) else {
-                throw EncryptionError.io(path: passphraseFile, reason: "cannot read the passphrase file")
-            }
-            return try passphrase(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines), source: passphraseFile)
+            return try passphrase(try readPassphraseFile(passphraseFile, environment: environment), source: passphraseFile)
         }
         if let text = environment["SCALPEL_PASSPHRASE"], !text.isEmpty { return try passphrase(text, source: "SCALPEL_PASSPHRASE") }
         return nil
+    }
+
+    /// The passphrase in the file at `path` (its trailing newline dropped), after checking that
+    /// others cannot read the file (a warning, or refused in strict mode).
+    public static func readPassphraseFile(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try SecretFilePermissions.check(path, environment: environment)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EncryptionError.io(path: path, reason: "cannot read the passphrase file")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
     }
 
     static func passphrase(_ text: String, source: String) throws -> EncryptionSecret {
@@ -189,8 +195,17 @@ public enum EncryptedFile {
     /// The plaintext of an encrypted file and the extension it recorded. A wrong key or any
     /// changed byte is `EncryptionError.authenticationFailed`.
     public static func open(_ data: Data, keys: KeyRing, source: String) throws -> (plaintext: Data, fileExtension: String) {
+        guard isEncrypted(data) else { throw EncryptionError.notEncrypted(source: source) }
+        // Files with recipients are read in place, without the copy below.
+        if data.count > magic.count, data[data.startIndex + magic.count] == AccessControlledFile.version {
+            guard case let .identity(identity) = keys.secret else {
+                throw EncryptionError.badKey(source: source, reason: "this file is encrypted to named recipients; open it with --key NAME.key, a personal key among them")
+            }
+            let opened = try AccessControlledFile.open(data, identity: identity, source: source)
+            try keys.inherit(opened.policy, source: source)
+            return (opened.plaintext, opened.fileExtension)
+        }
         let bytes = [UInt8](data)
-        guard isEncrypted(bytes) else { throw EncryptionError.notEncrypted(source: source) }
         var offset = magic.count
         func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
             guard count >= 0, offset + count <= bytes.count else {
@@ -200,14 +215,6 @@ public enum EncryptedFile {
             return bytes[offset ..< offset + count]
         }
         let version = try take(1, "header").first!
-        if version == AccessControlledFile.version {
-            guard case let .identity(identity) = keys.secret else {
-                throw EncryptionError.badKey(source: source, reason: "this file is encrypted to named recipients; open it with --key NAME.key, a personal key among them")
-            }
-            let opened = try AccessControlledFile.open(data, identity: identity, source: source)
-            try keys.inherit(opened.policy, source: source)
-            return (opened.plaintext, opened.fileExtension)
-        }
         guard version == Self.version else { throw EncryptionError.unsupportedVersion(source: source, version: version) }
         let kind = try take(1, "header").first!
         let key: SymmetricKey
@@ -246,6 +253,12 @@ public enum EncryptedFile {
         } catch {
             throw EncryptionError.authenticationFailed(source: source)
         }
+    }
+
+    /// `count` bytes from the system's secure generator (salts, identifiers).
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
     }
 
     static func derive(_ passphrase: String, salt: [UInt8], cost: (logN: UInt8, r: UInt8, p: UInt8)) throws -> SymmetricKey {
@@ -358,9 +371,7 @@ public final class KeyRing: @unchecked Sendable {
         case .identity: throw EncryptionError.noKey
         case let .key(key): result = ([0], key)
         case .passphrase:
-            var salt = [UInt8](repeating: 0, count: 16)
-            var generator = SystemRandomNumberGenerator()
-            for i in salt.indices { salt[i] = UInt8.random(in: 0 ... 255, using: &generator) }
+            let salt = EncryptedFile.randomBytes(16)
             result = ([1] + salt + [cost.logN, cost.r, cost.p], try key(salt: salt, cost: cost))
         }
         lock.withLock { sealing = result }

@@ -42,7 +42,7 @@ public struct PublicIdentity: Codable, Equatable, Hashable, Sendable {
         hasher.update(data: Data("scalpel identity v1".utf8))
         hasher.update(data: agreementKey)
         hasher.update(data: signingKey)
-        let hex = hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        let hex = AuditLog.hex(hasher.finalize().prefix(16))
         return stride(from: 0, to: hex.count, by: 4).map { offset in
             let start = hex.index(hex.startIndex, offsetBy: offset)
             return String(hex[start ..< hex.index(start, offsetBy: 4)])
@@ -176,9 +176,7 @@ public struct Identity: Sendable {
         let secret = agreement.rawRepresentation + signing.rawRepresentation
         if let passphrase {
             guard passphrase.count >= 8 else { throw EncryptionError.badKey(source: "passphrase", reason: "a passphrase needs at least 8 characters") }
-            var salt = [UInt8](repeating: 0, count: 16)
-            var generator = SystemRandomNumberGenerator()
-            for i in salt.indices { salt[i] = UInt8.random(in: 0 ... 255, using: &generator) }
+            let salt = EncryptedFile.randomBytes(16)
             let key = try EncryptedFile.derive(passphrase, salt: salt, cost: cost)
             let box = try AES.GCM.seal(secret, using: key, authenticating: file.associatedData)
             file.protected = File.Protected(salt: Data(salt).base64EncodedString(), logN: cost.logN, r: cost.r, p: cost.p,

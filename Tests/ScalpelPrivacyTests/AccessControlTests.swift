@@ -91,6 +91,10 @@ import Testing
         let opened = try AccessControlledFile.open(sealed, identity: bob, source: "d.enc")
         #expect(opened.plaintext == Self.plaintext && opened.fileExtension == "csv" && opened.role == .reader)
         #expect(try AccessControlledFile.open(sealed, identity: alice, source: "d.enc").role == .steward)
+        // A slice of a larger buffer (indices not starting at 0) is read in place the same way.
+        let slice = (Data([0, 0, 0]) + sealed).dropFirst(3)
+        let fromSlice = try EncryptedFile.open(slice, keys: KeyRing(.identity(bob)), source: "d.enc").plaintext
+        #expect(slice.startIndex == 3 && fromSlice == Self.plaintext)
         #expect(isDenied { try AccessControlledFile.open(sealed, identity: carol, source: "d.enc") })
         // Through the key ring, as a run opens data.
         #expect(try EncryptedFile.open(sealed, keys: KeyRing(.identity(bob)), source: "d.enc").plaintext == Self.plaintext)
@@ -176,7 +180,7 @@ import Testing
         let parsed = try AccessControlledFile.parse(sealed, source: "d.enc")
         var policy = parsed.block.policy
         policy.members.append(AccessMember(mallory.publicIdentity, role: .reader))
-        let block = try AccessControlledFile.block(policy: policy, key: opened.dataKey, header: parsed.header, content: parsed.content, writer: bob)
+        let block = try AccessControlledFile.block(policy: policy, key: opened.dataKey, header: parsed.header, contentDigest: parsed.contentDigest, writer: bob)
         let smuggled = try AccessControlledFile.assemble(header: parsed.header, block: block, content: parsed.content)
         #expect(isInvalidList { try AccessControlledFile.open(smuggled, identity: mallory, source: "d.enc") })
         // Bob puts other content under the same data key (valid for AES-GCM): Alice's signature no

@@ -72,15 +72,14 @@ public struct ResolvedBudget: Codable, Equatable, Sendable {
     public var trainingRows: Int
     /// Rows per step.
     public var batchSize: Int
-    /// The rule, when `source` is `rule`.
-    public var rule: TrainingBudget?
     /// The training loss's patience in epochs, when the run stops once the loss stalls (the
     /// default budget without a validation split: a fifth of the budget); nil otherwise.
     public var stallPatience: Int?
 
     /// One line for the start of a run, such as "training 1,500 epochs = 3,000 steps of 16 rows:
-    /// the training set has 23 samples (the default budget: …)".
-    public func summary(unit: String) -> String {
+    /// the training set has 23 samples (the default budget: …)"; `rule` is the configuration's
+    /// `budgetRule`, described when `source` is `rule`.
+    public func summary(unit: String, rule: TrainingBudget? = nil) -> String {
         let g = TrainingBudget.grouped
         var text = "training \(g(epochs)) epoch\(epochs == 1 ? "" : "s") = \(g(steps)) steps of \(batchSize) rows: "
             + "the training set has \(g(trainingRows)) \(unit)"
@@ -116,7 +115,7 @@ extension TrainingConfig {
             source = .epochs
         }
         budget = ResolvedBudget(source: source, epochs: epochs, steps: epochs * perEpoch, stepsPerEpoch: perEpoch, trainingRows: trainingRows,
-                                batchSize: batchSize, rule: source == .rule ? budgetRule : nil,
+                                batchSize: batchSize,
                                 stallPatience: source == .rule && !hasValidation && earlyStopping == nil ? max(1, epochs / 5) : nil)
     }
 }
@@ -125,6 +124,6 @@ extension TrainingRun {
     /// The budget this run trains under, in one line for its start (nil: none resolved, as for
     /// a saved model).
     public var budgetSummary: String? {
-        config.budget.map { $0.summary(unit: [.images: "images", .sequences: "series", .table: "rows"][data.kind] ?? "samples") }
+        config.budget.map { $0.summary(unit: [.images: "images", .sequences: "series", .table: "rows"][data.kind] ?? "samples", rule: config.budgetRule) }
     }
 }
