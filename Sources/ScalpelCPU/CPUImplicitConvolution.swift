@@ -2,62 +2,64 @@ import Foundation
 import ScalpelCore
 import ScalpelCPUKernels
 
-/// The implicit-GEMM convolution operations on the CPU-Swift backend: the shifted layout
-/// (`CPUShiftedConvolution`) for 3×3 padding-1 layers at stride 1 or 2, the direct weight
+/// The implicit-GEMM convolution operations on the CPU-Swift backend: the gathered convolution
+/// (`CPUGatheredConvolution`) for 3×3 padding-1 layers at stride 1 or 2, the direct weight
 /// gradient of a single-channel 3×3 stride-1 layer, and the column path (im2col and the fast
 /// GEMM) for every other geometry — and the rule that picks among all the CPU's algorithms.
 extension CPUBackend {
     /// Validates `geometry` (throwing `shapeMismatch`), then computes the convolution plus the
     /// bias, then ReLU: for a 3×3, padding-1 layer with stride 1 or 2 and the fast fp32 kernels,
-    /// on the shifted layout (`shiftedForward`: the input copied once by phase, the GEMM reading
-    /// it in place at the taps' offsets); otherwise `conv2dImplicitForwardByColumns` (im2col, a
-    /// GEMM per group and a permute per chunk of images, the bias and ReLU as separate passes).
+    /// by the gathered convolution (`gatheredForward`: per filter tap, the input gathered for the
+    /// positions where the tap reads inside the image, the bias and ReLU applied as the result
+    /// is written); otherwise `conv2dImplicitForwardByColumns` (im2col, a GEMM per group and a
+    /// permute per chunk of images, the bias and ReLU as separate passes).
     public func conv2dImplicitForward(_ geometry: Conv2dGeometry, input: any DeviceBuffer, weight: any DeviceBuffer,
                                       bias: (any DeviceBuffer)?, relu: Bool, output: any DeviceBuffer) throws {
         let g = geometry
         try g.validate()
-        guard runsShifted(g) else {
+        guard runsGathered(g) else {
             return try conv2dImplicitForwardByColumns(g, input: input, weight: weight, bias: bias, relu: relu, output: output)
         }
-        let span = ProfileSpan.begin("conv2d shifted forward"); defer { span?.end() }
-        let b = try typedBuffers("conv2d shifted forward", [(input, g.batch * g.inChannels * g.height * g.width), (weight, g.outChannels * g.inChannels * 9),
-                                                            (output, g.batch * g.outChannels * g.outHeight * g.outWidth)])
-        let biasPointer = try bias.map { try typedBuffers("conv2d shifted forward bias", [($0, g.outChannels)])[0].pointer }
-        shiftedForward(g, b[0].pointer, b[1].pointer, bias: biasPointer.map { UnsafePointer($0) }, relu: relu, b[2].pointer)
+        let span = ProfileSpan.begin("conv2d gathered forward"); defer { span?.end() }
+        let b = try typedBuffers("conv2d gathered forward", [(input, g.batch * g.inChannels * g.height * g.width), (weight, g.outChannels * g.inChannels * 9),
+                                                             (output, g.batch * g.outChannels * g.outHeight * g.outWidth)])
+        let biasPointer = try bias.map { try typedBuffers("conv2d gathered forward bias", [($0, g.outChannels)])[0].pointer }
+        gatheredForward(g, b[0].pointer, b[1].pointer, bias: biasPointer.map { UnsafePointer($0) }, relu: relu, b[2].pointer)
     }
 
     /// Validates `geometry` (throwing `shapeMismatch`), then computes gradInput: for a 3×3,
-    /// padding-1 layer with stride 1 or 2 and the fast fp32 kernels, on the shifted layout
-    /// (`shiftedBackwardData`: one GEMM per phase of the input); otherwise on the column path
-    /// (`conv2dBackwardColumns`): per chunk of images, a GEMM per group against the weight, then
-    /// col2im.
+    /// padding-1 layer with stride 1 or 2 and the fast fp32 kernels, by the gathered
+    /// convolution (`gatheredBackwardData`: per phase of the input, the output gradient gathered
+    /// at the phase's taps, every element of gradInput written once); otherwise on the column
+    /// path (`conv2dBackwardColumns`): per chunk of images, a GEMM per group against the weight,
+    /// then col2im.
     public func conv2dImplicitBackwardData(_ geometry: Conv2dGeometry, gradOutput: any DeviceBuffer, weight: any DeviceBuffer,
                                            gradInput: any DeviceBuffer) throws {
         let g = geometry
         try g.validate()
-        guard runsShifted(g) else {
+        guard runsGathered(g) else {
             return try conv2dBackwardColumns(g, input: gradInput, weight: weight, gradOutput: gradOutput, gradInput: gradInput, gradWeight: nil)
         }
-        let span = ProfileSpan.begin("conv2d shifted backward-data"); defer { span?.end() }
-        let b = try typedBuffers("conv2d shifted backward-data", [(gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
-                                                                  (weight, g.outChannels * g.inChannels * 9),
-                                                                  (gradInput, g.batch * g.inChannels * g.height * g.width)])
-        shiftedBackwardData(g, b[0].pointer, b[1].pointer, b[2].pointer)
+        let span = ProfileSpan.begin("conv2d gathered backward-data"); defer { span?.end() }
+        let b = try typedBuffers("conv2d gathered backward-data", [(gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
+                                                                   (weight, g.outChannels * g.inChannels * 9),
+                                                                   (gradInput, g.batch * g.inChannels * g.height * g.width)])
+        gatheredBackwardData(g, b[0].pointer, b[1].pointer, b[2].pointer)
     }
 
     /// Validates `geometry` (throwing `shapeMismatch`), then computes gradWeight with the fast
     /// fp32 kernels directly: for a single-channel 3×3 stride-1 layer with padding ≤ 1 as nine
     /// dot products per filter over every output position (`DirectConvKernels`, the filters
-    /// split over the threads); for another 3×3 padding-1 layer at stride 1 or 2 as dot products
-    /// along the shifted layout of the input and the output gradient (`shiftedWeightGradient`,
-    /// the input channels split over the threads); otherwise on the column path
+    /// split over the threads); for another 3×3 padding-1 layer at stride 1 or 2 by the
+    /// gathered convolution (`gatheredWeightGradient`: per tap, the output gradient times the
+    /// input gathered where the tap reads inside the image); otherwise on the column path
     /// (`conv2dBackwardColumns`): per chunk of images, the columns recomputed by im2col and a
     /// GEMM per group, accumulated over the chunks in order.
     public func conv2dImplicitBackwardWeight(_ geometry: Conv2dGeometry, input: any DeviceBuffer, gradOutput: any DeviceBuffer,
                                              gradWeight: any DeviceBuffer) throws {
         let g = geometry
         try g.validate()
-        guard runsDirectWeightGradient(g) || runsShifted(g) else {
+        guard runsDirectWeightGradient(g) || runsGathered(g) else {
             return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
         }
         let span = ProfileSpan.begin("conv2d direct backward-weight"); defer { span?.end() }
@@ -66,7 +68,7 @@ extension CPUBackend {
                                                                    (gradWeight, g.outChannels * g.inChannels * 9)])
         let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
         if !runsDirectWeightGradient(g) {
-            return shiftedWeightGradient(g, x, dy, dw)
+            return gatheredWeightGradient(g, x, dy, dw)
         }
         let planeSize = DirectConvKernels.planeSize(outHeight: g.outHeight, outWidth: g.outWidth)
         forParts(g.outChannels, elements: 9 * g.batch * g.outChannels * g.outHeight * g.outWidth) { filters in
@@ -86,33 +88,27 @@ extension CPUBackend {
         simd && g.inChannels == 1 && g.supportsWinograd && g.padH <= 1 && g.padW <= 1
     }
 
-    /// Whether the backend chooses the shifted layout (`runsShifted`) for a layer of its own
-    /// accord: a stride-2 layer with at least `winogradMinimumChannels` input and output
-    /// channels and output planes of at least `shiftedMinimumPlane` positions (on smaller planes
-    /// the layout's zero row and column are too large a share). Wide stride-1 layers run
-    /// Winograd on all three passes, faster still.
-    func prefersShifted(_ g: Conv2dGeometry) -> Bool {
-        runsShifted(g) && g.strideH == 2 && min(g.inChannels, g.outChannels) >= Self.winogradMinimumChannels
-            && g.outHeight * g.outWidth >= Self.shiftedMinimumPlane
+    /// Whether the backend chooses the gathered convolution (`runsGathered`) for a layer of its
+    /// own accord: a stride-2 layer with at least `winogradMinimumChannels` input and output
+    /// channels (wide stride-1 layers run Winograd, faster still). Measured against the column
+    /// path and the shifted layout it replaced (`bench conv`, ResNet-18's stride-2 layers,
+    /// fwd+bwd GFLOP/s on one thread): 77.8 / 67.8 (shifted) at 28×28 → 14×14, 95.0 / 76.2
+    /// (im2col) at 14×14 → 7×7, 115.3 / 86.1 (im2col) at 7×7 → 4×4.
+    func prefersGathered(_ g: Conv2dGeometry) -> Bool {
+        runsGathered(g) && g.strideH == 2 && min(g.inChannels, g.outChannels) >= Self.winogradMinimumChannels
     }
 
-    /// Output positions per plane from which the shifted layout beats im2col + GEMM at stride 2.
-    /// Measured (`bench conv --algorithms implicitGEMM,im2colGEMM`, one thread, ResNet-18's layers
-    /// at 28×28): 14×14 outputs faster (fwd+bwd 47.4 → 40.7 ms), 7×7 and 4×4 slower (38.4 → 45.0,
-    /// 43.1 → 71.7 ms).
-    static let shiftedMinimumPlane = 196
-
-    /// Scratch blocks reused across calls (Winograd's blocks, the shifted layouts): fresh
-    /// multi-MiB allocations would fault in their pages on every call.
+    /// Scratch blocks reused across calls (Winograd's blocks, the gathered convolution's packed
+    /// operands): fresh multi-MiB allocations would fault in their pages on every call.
     static let scratchCache = ScratchCache()
 
     /// Winograd F(2×2, 3×3) for all three passes of a 3×3 stride-1 layer with at least
     /// `winogradMinimumChannels` input and output channels, where its kernels run; as
     /// implicitGEMM, the direct weight gradient of a single-channel 3×3 stride-1 layer and the
-    /// shifted layout where `prefersShifted`; im2col + the fast GEMM for everything else (the
-    /// direct loop is the reference for the OpenCL kernel). A rule, not a timing at run time, so
+    /// gathered convolution where `prefersGathered`; im2col + the fast GEMM for everything else
+    /// (the direct loop is the reference for the OpenCL kernel). A rule, not a timing at run time, so
     /// that a training run repeats bit for bit; `bench conv` measured it (Winograd's weight
-    /// gradient against the shifted layout's and im2col's, one thread, ResNet-18's stride-1
+    /// gradient against an earlier implicit GEMM's and im2col's, one thread, ResNet-18's stride-1
     /// layers fwd+bwd: 43.5 / 51.0 ms at 28×28, 37.7 / 47.4 at 14×14, 41.8 / 52.4 (im2col) at
     /// 7×7, 51.0 / 64.7 (im2col) at 4×4). `SCALPEL_CONV_ALGORITHM` forces one algorithm on
     /// every pass that it can compute (to compare them inside a whole training step).
@@ -120,7 +116,7 @@ extension CPUBackend {
         if let forced = Self.forcedConvAlgorithm { return forced.resolved(for: pass, at: geometry) }
         if pass == .backwardWeight && runsDirectWeightGradient(geometry) { return .implicitGEMM }
         if min(geometry.inChannels, geometry.outChannels) >= Self.winogradMinimumChannels && runsWinograd(geometry) { return .winograd }
-        return prefersShifted(geometry) ? .implicitGEMM : .im2colGEMM
+        return prefersGathered(geometry) ? .implicitGEMM : .im2colGEMM
     }
 
     /// `SCALPEL_CONV_ALGORITHM`, read once (a training step asks for every convolution's passes).

@@ -61,8 +61,9 @@ struct WinogradTests {
         grouped.groups = 2
         for g in [narrow, strided, grouped] {
             for pass in ConvPass.allCases {
-                // A single-channel layer's weight gradient is the direct kernel's (DirectWeightGradientTests).
-                let expected: ConvAlgorithm = g == narrow && pass == .backwardWeight ? .implicitGEMM : .im2colGEMM
+                // A single-channel layer's weight gradient is the direct kernel's (DirectWeightGradientTests),
+                // a wide stride-2 layer the gathered convolution's (GatheredConvolutionTests).
+                let expected: ConvAlgorithm = g == strided || (g == narrow && pass == .backwardWeight) ? .implicitGEMM : .im2colGEMM
                 #expect(Self.backend.conv2dAlgorithm(g, pass: pass) == expected, "\(g) \(pass)")
             }
         }

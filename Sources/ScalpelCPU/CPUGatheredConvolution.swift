@@ -1,0 +1,377 @@
+import ScalpelCore
+import ScalpelCPUKernels
+import Synchronization
+
+/// The positions of a grid grouped by which filter taps read inside the image, for the gathered
+/// convolution: each group (a class) is one set of taps, so that its GEMMs run over those taps
+/// only and never multiply the padding (oneDNN's direct convolution skips those taps too).
+///
+/// A tap's source position is separable: along each axis, a position's base plus the tap's
+/// offset, inside the source's extent or not. The classes are the distinct pairs (taps inside
+/// along the rows, taps inside along the columns); columns run class by class (in each, image by
+/// image, then row, then column), each class padded to whole micro-kernel panels.
+struct GatheredPlan {
+    /// One axis of the target grid: its length, each position's base in the source, each
+    /// candidate tap's offset from the base, and the source's extent.
+    struct Axis {
+        var length: Int
+        var base: (Int) -> Int
+        var offsets: [Int]
+        var extent: Int
+
+        /// The candidate taps (bits) whose source falls inside the extent, per position.
+        var masks: [Int] {
+            (0 ..< length).map { y in
+                offsets.indices.reduce(0) { mask, t in (0 ..< extent).contains(base(y) + offsets[t]) ? mask | 1 << t : mask }
+            }
+        }
+    }
+
+    /// Candidate taps along the rows and columns; tap index = row tap · columnTaps + column tap.
+    let rowTaps: Int, columnTaps: Int
+    /// Per tap: the source offset from a position's source base.
+    let tapOffsets: [Int]
+    /// Per class: the taps that read inside the source, in index order.
+    var classTaps: [[Int]] = []
+    /// Per class: its first column and its positions (its columns up to whole panels after them).
+    var classColumns: [(first: Int, count: Int)] = []
+    /// Per column: the source base of its position (0 for a padding column).
+    var sources: [Int] = []
+    /// Per column: the target offset of its position (0 for a padding column).
+    var targets: [Int] = []
+    /// Groups of at most `groupPanels` consecutive panels of one class: (class, first panel, panels).
+    var groups: [(classIndex: Int, first: Int, panels: Int)] = []
+
+    /// Panels per unit of work: their B panels stay in L2 while A streams past them once.
+    static let groupPanels = 4
+
+    /// The plan for `images` images on the grid `rows` × `columns`: a position's source offset
+    /// for a tap is image·`sourceImage` + (row base + row offset)·`sourceRow` + column base +
+    /// column offset; `target(image, y, x)` is where its result goes.
+    init(images: Int, rows: Axis, columns: Axis, sourceImage: Int, sourceRow: Int, target: (Int, Int, Int) -> Int) {
+        rowTaps = rows.offsets.count
+        columnTaps = columns.offsets.count
+        tapOffsets = rows.offsets.flatMap { r in columns.offsets.map { r * sourceRow + $0 } }
+        let nr = PackedGEMM.nr
+        let (rowMasks, columnMasks) = (rows.masks, columns.masks)
+        for rowMask in Set(rowMasks).sorted() {
+            let ys = rowMasks.indices.filter { rowMasks[$0] == rowMask }
+            for columnMask in Set(columnMasks).sorted() {
+                let xs = columnMasks.indices.filter { columnMasks[$0] == columnMask }
+                var taps: [Int] = []
+                for r in 0 ..< rowTaps where rowMask & (1 << r) != 0 {
+                    for s in 0 ..< columnTaps where columnMask & (1 << s) != 0 { taps.append(r * columnTaps + s) }
+                }
+                let classIndex = classTaps.count
+                classTaps.append(taps)
+                let first = sources.count
+                for image in 0 ..< images {
+                    for y in ys {
+                        for x in xs {
+                            sources.append(image * sourceImage + rows.base(y) * sourceRow + columns.base(x))
+                            targets.append(target(image, y, x))
+                        }
+                    }
+                }
+                let count = sources.count - first
+                classColumns.append((first, count))
+                let panels = (count + nr - 1) / nr
+                sources += repeatElement(0, count: panels * nr - count)
+                targets += repeatElement(0, count: panels * nr - count)
+                for start in stride(from: 0, to: panels, by: Self.groupPanels) {
+                    groups.append((classIndex, first / nr + start, min(Self.groupPanels, panels - start)))
+                }
+            }
+        }
+    }
+
+    /// Positions of a panel that are real (not padding).
+    func validColumns(panel: Int, classIndex: Int) -> Int {
+        let (first, count) = classColumns[classIndex]
+        return min(PackedGEMM.nr, first + count - panel * PackedGEMM.nr)
+    }
+
+    /// The forward plan of `g` (3×3, padding 1, stride σ): the output grid, every tap a
+    /// candidate; a position's source base is (σ·oy − 1, σ·ox − 1) in its image of x, its target
+    /// (image, ·, oy, ox) in y (output channel 0).
+    static func forward(_ g: Conv2dGeometry) -> GatheredPlan {
+        let s = g.strideH
+        return GatheredPlan(images: g.batch,
+                            rows: Axis(length: g.outHeight, base: { s * $0 - 1 }, offsets: [0, 1, 2], extent: g.height),
+                            columns: Axis(length: g.outWidth, base: { s * $0 - 1 }, offsets: [0, 1, 2], extent: g.width),
+                            sourceImage: g.height * g.width, sourceRow: g.width,
+                            target: { image, y, x in (image * g.outChannels * g.outHeight + y) * g.outWidth + x })
+    }
+
+    /// Tap r of a 3×3 window at stride σ with padding 1: its phase a and offset d with
+    /// r − 1 = σ·d + a. Input row σ·oy + r − 1 has phase a, and the input row σ·i + a takes
+    /// tap r from output row oy = i − d.
+    static func tap(_ r: Int, stride: Int) -> (phase: Int, offset: Int) {
+        let d = r == 0 ? -1 : (r - 1) / stride
+        return (r - 1 - stride * d, d)
+    }
+
+    /// The input-gradient plan of `g` for phase (a, b) of the input: the grid of input positions
+    /// (σ·i + a, σ·j + b); the candidate taps are those of that phase (filter row r with
+    /// r − 1 = σ·d + a), reading dY at (i − d, j − d'); the target is (image, ·, σ·i + a, σ·j + b)
+    /// in dX (input channel 0). Nil when the phase has no position inside the input.
+    static func backwardData(_ g: Conv2dGeometry, phase a: Int, _ b: Int) -> (plan: GatheredPlan, rows: [Int], columns: [Int])? {
+        let s = g.strideH
+        let (rows, columns) = ((0 ..< 3).filter { Self.tap($0, stride: s).phase == a },
+                               (0 ..< 3).filter { Self.tap($0, stride: s).phase == b })
+        let (height, width) = ((g.height - a + s - 1) / s, (g.width - b + s - 1) / s)
+        guard height > 0, width > 0, !rows.isEmpty, !columns.isEmpty else { return nil }
+        let plan = GatheredPlan(images: g.batch,
+                                rows: Axis(length: height, base: { $0 }, offsets: rows.map { -Self.tap($0, stride: s).offset },
+                                           extent: g.outHeight),
+                                columns: Axis(length: width, base: { $0 }, offsets: columns.map { -Self.tap($0, stride: s).offset },
+                                              extent: g.outWidth),
+                                sourceImage: g.outHeight * g.outWidth, sourceRow: g.outWidth,
+                                target: { image, i, j in (image * g.inChannels * g.height + s * i + a) * g.width + s * j + b })
+        return (plan, rows, columns)
+    }
+}
+
+/// The CPU-Swift backend's gathered convolution: the three passes of a 3×3, padding-1 layer
+/// with stride 1 or 2 as GEMMs on the micro-kernel whose image operand is packed straight from
+/// the tensor, tap by tap, for the positions where that tap reads inside the image
+/// (`GatheredPlan`, `GatheredConvKernels`): no column matrix, no padding multiplied, every
+/// result written once. What the backend runs as `implicitGEMM` at those geometries.
+extension CPUBackend {
+    /// Whether the gathered convolution runs: fp32 with the fast kernels, an ungrouped,
+    /// undilated 3×3 layer with padding 1 and stride 1 or 2 in both directions.
+    func runsGathered(_ g: Conv2dGeometry) -> Bool {
+        simd && g.kernelHeight == 3 && g.kernelWidth == 3 && g.dilationH == 1 && g.dilationW == 1 && g.groups == 1
+            && g.padH == 1 && g.padW == 1 && g.strideH == g.strideW && (1 ... 2).contains(g.strideH)
+    }
+
+    /// Depth of a packed block along the reduction (a B panel of 16 KiB stays in L1).
+    private static let gatheredDepth = FastGEMM.kc
+
+    /// The blocks of `0 ..< total` at most `gatheredDepth` long.
+    private static func depthBlocks(_ total: Int) -> [Range<Int>] {
+        stride(from: 0, to: total, by: gatheredDepth).map { $0 ..< min(total, $0 + gatheredDepth) }
+    }
+
+    /// Runs `body(worker, item)` for items 0 ..< count over the backend's threads (one when the
+    /// work is small or the kernels are the reference), each item on one thread, in any order.
+    private func gatheredJobs(_ count: Int, multiplyAdds: Int, _ body: (Int, Int) -> Void) {
+        let workers = kernels == .fast && multiplyAdds >= FastGEMM.parallelThreshold ? max(1, min(threads, count)) : 1
+        if workers == 1 {
+            for item in 0 ..< count { body(0, item) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        CPUBackend.pool(size: threads).run(threads: workers) { worker, _ in
+            while true {
+                let item = next.add(1, ordering: .relaxed).oldValue
+                if item >= count { break }
+                body(worker, item)
+            }
+        }
+    }
+
+    /// `source` (N, channels, area) copied channels-last, (N, area, channels), the images split
+    /// over the threads.
+    private func channelsLast(_ source: UnsafePointer<Float>, images: Int, channels: Int, area: Int, into target: UnsafeMutablePointer<Float>) {
+        forParts(images, elements: images * channels * area) { images in
+            GatheredConvKernels.channelsLast(source, images: images, channels: channels, area: area, into: target)
+        }
+    }
+
+    /// The filters packed tap by tap (`GatheredConvKernels.packTaps`), the micro-panels split
+    /// over the threads.
+    private func packTaps(_ g: Conv2dGeometry, _ w: UnsafePointer<Float>, transposed: Bool, into packed: UnsafeMutablePointer<Float>) {
+        let (c, k) = (g.inChannels, g.outChannels)
+        let panels = ((transposed ? c : k) + PackedGEMM.mr - 1) / PackedGEMM.mr
+        forParts(panels, elements: 9 * k * c) { panels in
+            GatheredConvKernels.packTaps(w, outChannels: k, inChannels: c, transposed: transposed, depth: Self.gatheredDepth, panels: panels, into: packed)
+        }
+    }
+
+    /// The forward pass: y (N, K, OH, OW) = conv(x, W) + bias, then ReLU. Per group of output
+    /// panels (one class of positions), for each tap of the class and block of input channels, x
+    /// gathered at the tap into B panels and multiplied by that tap's packed filters; then the
+    /// tile is written out with the bias and ReLU.
+    func gatheredForward(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
+                         _ y: UnsafeMutablePointer<Float>) {
+        let plan = GatheredPlan.forward(g)
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(k), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
+        let blocks = Self.depthBlocks(c)
+        let width = GatheredPlan.groupPanels * nr
+        let inputSize = g.batch * c * area
+        let scratch = Self.scratchCache.take(count: 9 * rows * c + inputSize)
+        defer { Self.scratchCache.give(scratch) }
+        let (packed, xn) = (scratch.pointer, scratch.pointer + 9 * rows * c)
+        // Tap t, input channels `block`: a rows × block.count packed block at packed + (t·C + block.start)·rows.
+        packTaps(g, w, transposed: false, into: packed)
+        channelsLast(x, images: g.batch, channels: c, area: area, into: xn)
+        let workers = max(1, threads)
+        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: GatheredPlan.groupPanels * Self.gatheredDepth * nr + rows * width) }
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        let multiplyAdds = g.batch * outArea * k * c * 9
+        do {
+            plan.sources.withUnsafeBufferPointer { sources in plan.targets.withUnsafeBufferPointer { targets in
+                gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds) { worker, index in
+                    let group = plan.groups[index]
+                    let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
+                        var first = true
+                        for t in plan.classTaps[group.classIndex] {
+                            for block in blocks {
+                                for q in 0 ..< group.panels {
+                                    let panel = group.first + q
+                                    for j in 0 ..< nr { columns[j] = sources[panel * nr + j] + plan.tapOffsets[t] }
+                                    GatheredConvKernels.packB(xn, channels: c, first: block.lowerBound, depth: block.count,
+                                                              positions: columns.baseAddress!, count: plan.validColumns(panel: panel, classIndex: group.classIndex),
+                                                              into: packedB + q * block.count * nr)
+                                }
+                                GatheredConvKernels.multiply(rows: rows, panels: group.panels, depth: block.count,
+                                                             packedA: packed + (t * c + block.lowerBound) * rows, panelStride: block.count * PackedGEMM.mr,
+                                                             packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
+                                first = false
+                            }
+                        }
+                    }
+                    // Channel by channel, so that a class's neighbouring positions are stored together.
+                    for q in 0 ..< group.panels {
+                        let panel = group.first + q
+                        let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
+                        for channel in 0 ..< k {
+                            let (out, row, offset) = (y + channel * outArea, tile + channel * width + q * nr, bias?[channel] ?? 0)
+                            for j in 0 ..< count {
+                                let v = row[j] + offset
+                                out[targets[panel * nr + j]] = relu && !(v > 0) ? 0 : v
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+
+    /// The input gradient: for each phase (a, b) of the input, dX at (σ·i + a, σ·j + b) = Σ over
+    /// that phase's taps inside dY of Wᵀ(tap) · dY at (i − d, j − d'); per group of panels of a
+    /// class, dY gathered at each tap into B panels. Every element of dX is written once.
+    func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        let s = g.strideH
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(c), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
+        let blocks = Self.depthBlocks(k)
+        let width = GatheredPlan.groupPanels * nr
+        let gradientSize = g.batch * k * outArea
+        let scratch = Self.scratchCache.take(count: 9 * rows * k + gradientSize)
+        defer { Self.scratchCache.give(scratch) }
+        let (packed, dyn) = (scratch.pointer, scratch.pointer + 9 * rows * k)
+        // Tap t, output channels `block`: Wᵀ (C × block) packed at packed + (t·K + block.start)·rows.
+        packTaps(g, w, transposed: true, into: packed)
+        channelsLast(dy, images: g.batch, channels: k, area: outArea, into: dyn)
+        let phases = (0 ..< s).flatMap { a in (0 ..< s).compactMap { GatheredPlan.backwardData(g, phase: a, $0) } }
+        let jobs = phases.indices.flatMap { p in phases[p].plan.groups.indices.map { (p, $0) } }
+        let workers = max(1, threads)
+        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: GatheredPlan.groupPanels * Self.gatheredDepth * nr + rows * width) }
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        do {
+            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9) { worker, index in
+                let (plan, tapRows, tapColumns) = phases[jobs[index].0]
+                let group = plan.groups[jobs[index].1]
+                let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
+                    var first = true
+                    for t in plan.classTaps[group.classIndex] {
+                        // The filter tap of this plan's tap.
+                        let tap = tapRows[t / plan.columnTaps] * 3 + tapColumns[t % plan.columnTaps]
+                        for block in blocks {
+                            for q in 0 ..< group.panels {
+                                let panel = group.first + q
+                                for j in 0 ..< nr { columns[j] = plan.sources[panel * nr + j] + plan.tapOffsets[t] }
+                                GatheredConvKernels.packB(dyn, channels: k, first: block.lowerBound, depth: block.count,
+                                                          positions: columns.baseAddress!, count: plan.validColumns(panel: panel, classIndex: group.classIndex),
+                                                          into: packedB + q * block.count * nr)
+                            }
+                            GatheredConvKernels.multiply(rows: rows, panels: group.panels, depth: block.count,
+                                                         packedA: packed + (tap * k + block.lowerBound) * rows, panelStride: block.count * PackedGEMM.mr,
+                                                         packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
+                            first = false
+                        }
+                    }
+                }
+                // Channel by channel, so that a class's neighbouring positions are stored together.
+                for q in 0 ..< group.panels {
+                    let panel = group.first + q
+                    let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
+                    plan.targets.withUnsafeBufferPointer { targets in
+                        for channel in 0 ..< c {
+                            let (out, row) = (dx + channel * area, tile + channel * width + q * nr)
+                            for j in 0 ..< count { out[targets[panel * nr + j]] = row[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The weight gradient: dW[·][·][tap] = dY · x gathered at the tap, summed over the output
+    /// positions where the tap reads inside the image (the classes that have it, in plan
+    /// order). dY is packed once as A (output channels × positions); per tap and group of 16
+    /// input channels, x is gathered into B panels block by block of positions. Each element of
+    /// dW is summed by one thread in one order.
+    func gatheredWeightGradient(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>) {
+        let plan = GatheredPlan.forward(g)
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(k), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
+        let columns = plan.sources.count
+        let scratch = Self.scratchCache.take(count: rows * columns + g.batch * c * area)
+        defer { Self.scratchCache.give(scratch) }
+        let (packed, xn) = (scratch.pointer, scratch.pointer + rows * columns)
+        channelsLast(x, images: g.batch, channels: c, area: area, into: xn)
+        let channelOffsets = (0 ..< k).map { $0 * outArea }
+        channelOffsets.withUnsafeBufferPointer { offsets in
+            plan.targets.withUnsafeBufferPointer { targets in
+                GatheredConvKernels.packA(dy, rows: offsets.baseAddress!, count: k, columns: targets.baseAddress!, depth: columns, into: packed)
+            }
+        }
+        // Per tap: the runs of columns (positions, padding excluded) where it reads inside x.
+        let runs: [[Range<Int>]] = (0 ..< 9).map { t in
+            plan.classColumns.indices.filter { plan.classTaps[$0].contains(t) }.map { plan.classColumns[$0].first ..< plan.classColumns[$0].first + plan.classColumns[$0].count }
+        }
+        let channelPanels = (c + nr - 1) / nr
+        let groupPanels = GatheredPlan.groupPanels
+        let jobs = (0 ..< 9).flatMap { t in stride(from: 0, to: channelPanels, by: groupPanels).map { (t, $0) } }
+        let width = groupPanels * nr
+        let workers = max(1, threads)
+        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: groupPanels * Self.gatheredDepth * nr + rows * width) }
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        do {
+            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9) { worker, index in
+                let (t, firstPanel) = jobs[index]
+                let panels = min(groupPanels, channelPanels - firstPanel)
+                let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + groupPanels * Self.gatheredDepth * nr)
+                var first = true
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.gatheredDepth) { positions in
+                    for run in runs[t] {
+                        for block in stride(from: run.lowerBound, to: run.upperBound, by: Self.gatheredDepth).map({ $0 ..< min(run.upperBound, $0 + Self.gatheredDepth) }) {
+                            for (i, column) in block.enumerated() { positions[i] = (plan.sources[column] + plan.tapOffsets[t]) * c }
+                            for q in 0 ..< panels {
+                                let c0 = (firstPanel + q) * nr
+                                GatheredConvKernels.packRows(xn + c0, rows: positions.baseAddress!, depth: block.count, count: min(nr, c - c0),
+                                                             into: packedB + q * block.count * nr)
+                            }
+                            GatheredConvKernels.multiply(rows: rows, panels: panels, depth: block.count,
+                                                         packedA: packed + block.lowerBound * PackedGEMM.mr, panelStride: columns * PackedGEMM.mr,
+                                                         packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
+                            first = false
+                        }
+                    }
+                }
+                for q in 0 ..< panels {
+                    let c0 = (firstPanel + q) * nr
+                    for j in 0 ..< min(nr, c - c0) {
+                        for o in 0 ..< k { dw[(o * c + c0 + j) * 9 + t] = first ? 0 : tile[o * width + q * nr + j] }
+                    }
+                }
+            }
+        }
+    }
+}
