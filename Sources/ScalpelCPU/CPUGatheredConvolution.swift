@@ -153,20 +153,25 @@ extension CPUBackend {
         stride(from: 0, to: total, by: gatheredDepth).map { $0 ..< min(total, $0 + gatheredDepth) }
     }
 
-    /// Runs `body(worker, item)` for items 0 ..< count over the backend's threads (one when the
-    /// work is small or the kernels are the reference), each item on one thread, in any order.
-    private func gatheredJobs(_ count: Int, multiplyAdds: Int, _ body: (Int, Int) -> Void) {
+    /// Runs `body(worker, item)` for every item over the backend's threads (one when the work is
+    /// small or the kernels are the reference), each item on one thread. The threads take the
+    /// items largest `cost` first, so that the last ones to finish are small (the classes of a
+    /// small plane differ fourfold in work); each item writes its own results, so the order
+    /// changes no bit of them.
+    private func gatheredJobs(_ count: Int, multiplyAdds: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
         let workers = kernels == .fast && multiplyAdds >= FastGEMM.parallelThreshold ? max(1, min(threads, count)) : 1
         if workers == 1 {
             for item in 0 ..< count { body(0, item) }
             return
         }
+        let costs: [Int] = (0 ..< count).map(cost)
+        let order: [Int] = (0 ..< count).sorted { (a: Int, b: Int) -> Bool in costs[a] != costs[b] ? costs[a] > costs[b] : a < b }
         let next = Atomic<Int>(0)
         CPUBackend.pool(size: threads).run(threads: workers) { worker, _ in
             while true {
                 let item = next.add(1, ordering: .relaxed).oldValue
                 if item >= count { break }
-                body(worker, item)
+                body(worker, order[item])
             }
         }
     }
@@ -213,7 +218,8 @@ extension CPUBackend {
         let multiplyAdds = g.batch * outArea * k * c * 9
         do {
             plan.sources.withUnsafeBufferPointer { sources in plan.targets.withUnsafeBufferPointer { targets in
-                gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds) { worker, index in
+                gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds,
+                             cost: { plan.groups[$0].panels * plan.classTaps[plan.groups[$0].classIndex].count }) { worker, index in
                     let group = plan.groups[index]
                     let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
                     withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
@@ -273,7 +279,10 @@ extension CPUBackend {
         let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: GatheredPlan.groupPanels * Self.gatheredDepth * nr + rows * width) }
         defer { buffers.forEach { Self.scratchCache.give($0) } }
         do {
-            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9) { worker, index in
+            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
+                let (plan, group) = (phases[jobs[index].0].plan, phases[jobs[index].0].plan.groups[jobs[index].1])
+                return group.panels * plan.classTaps[group.classIndex].count
+            }) { worker, index in
                 let (plan, tapRows, tapColumns) = phases[jobs[index].0]
                 let group = plan.groups[jobs[index].1]
                 let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
@@ -344,7 +353,10 @@ extension CPUBackend {
         let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: groupPanels * Self.gatheredDepth * nr + rows * width) }
         defer { buffers.forEach { Self.scratchCache.give($0) } }
         do {
-            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9) { worker, index in
+            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
+                let (t, firstPanel) = jobs[index]
+                return min(groupPanels, channelPanels - firstPanel) * runs[t].reduce(0) { $0 + $1.count }
+            }) { worker, index in
                 let (t, firstPanel) = jobs[index]
                 let panels = min(groupPanels, channelPanels - firstPanel)
                 let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + groupPanels * Self.gatheredDepth * nr)
