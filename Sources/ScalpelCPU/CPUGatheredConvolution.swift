@@ -153,6 +153,19 @@ extension CPUBackend {
         stride(from: 0, to: total, by: gatheredDepth).map { $0 ..< min(total, $0 + gatheredDepth) }
     }
 
+    /// Per worker thread, room for one group's B panels (`groupPanels` panels of up to
+    /// `gatheredDepth` × NR) and its tile (`rows` × `groupPanels`·NR); give them back to
+    /// `scratchCache`.
+    private func takeGroupBuffers(rows: Int) -> [AlignedFloats] {
+        let width = GatheredPlan.groupPanels * PackedGEMM.nr
+        return (0 ..< max(1, threads)).map { _ in Self.scratchCache.take(count: Self.gatheredDepth * width + rows * width) }
+    }
+
+    /// A worker's buffers from `takeGroupBuffers`: the B panels, then the tile.
+    private static func groupBuffers(_ buffer: AlignedFloats) -> (packedB: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        (buffer.pointer, buffer.pointer + gatheredDepth * GatheredPlan.groupPanels * PackedGEMM.nr)
+    }
+
     /// Runs `body(worker, item)` for every item over the backend's threads (one when the work is
     /// small or the kernels are the reference), each item on one thread. The threads take the
     /// items largest `cost` first, so that the last ones to finish are small (the classes of a
@@ -194,6 +207,35 @@ extension CPUBackend {
         }
     }
 
+    /// One group of panels of `plan`'s positions: tile (rows × panels·NR, `groupPanels`·NR
+    /// apart) = Σ over the class's taps and the blocks of the reduction of A(filter tap, block) ·
+    /// B, where B is the channels-last `source` gathered at the tap for the group's positions and
+    /// A the filters packed by `packTaps` (tap f, block b at packedA + (f·channels + b.start)·rows).
+    private func multiplyGathered(_ plan: GatheredPlan, group: (classIndex: Int, first: Int, panels: Int), filterTap: (Int) -> Int,
+                                  source: UnsafePointer<Float>, channels: Int, blocks: [Range<Int>], packedA: UnsafePointer<Float>, rows: Int,
+                                  packedB: UnsafeMutablePointer<Float>, into tile: UnsafeMutablePointer<Float>) {
+        let nr = PackedGEMM.nr
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
+            var first = true
+            for t in plan.classTaps[group.classIndex] {
+                let a = packedA + filterTap(t) * channels * rows
+                for block in blocks {
+                    for q in 0 ..< group.panels {
+                        let panel = group.first + q
+                        for j in 0 ..< nr { columns[j] = plan.sources[panel * nr + j] + plan.tapOffsets[t] }
+                        GatheredConvKernels.packB(source, channels: channels, first: block.lowerBound, depth: block.count,
+                                                  positions: columns.baseAddress!, count: plan.validColumns(panel: panel, classIndex: group.classIndex),
+                                                  into: packedB + q * block.count * nr)
+                    }
+                    GatheredConvKernels.multiply(rows: rows, panels: group.panels, depth: block.count, packedA: a + block.lowerBound * rows,
+                                                 panelStride: block.count * PackedGEMM.mr, packedB: packedB, c: tile, ldc: GatheredPlan.groupPanels * nr,
+                                                 accumulate: !first, rowBlock: FastGEMM.mc)
+                    first = false
+                }
+            }
+        }
+    }
+
     /// The forward pass: y (N, K, OH, OW) = conv(x, W) + bias, then ReLU. Per group of output
     /// panels (one class of positions), for each tap of the class and block of input channels, x
     /// gathered at the tap into B panels and multiplied by that tap's packed filters; then the
@@ -212,48 +254,29 @@ extension CPUBackend {
         // Tap t, input channels `block`: a rows × block.count packed block at packed + (t·C + block.start)·rows.
         packTaps(g, w, transposed: false, into: packed)
         channelsLast(x, images: g.batch, channels: c, area: area, into: xn)
-        let workers = max(1, threads)
-        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: GatheredPlan.groupPanels * Self.gatheredDepth * nr + rows * width) }
+        let buffers = takeGroupBuffers(rows: rows)
         defer { buffers.forEach { Self.scratchCache.give($0) } }
         let multiplyAdds = g.batch * outArea * k * c * 9
-        do {
-            plan.sources.withUnsafeBufferPointer { sources in plan.targets.withUnsafeBufferPointer { targets in
-                gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds,
-                             cost: { plan.groups[$0].panels * plan.classTaps[plan.groups[$0].classIndex].count }) { worker, index in
-                    let group = plan.groups[index]
-                    let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
-                        var first = true
-                        for t in plan.classTaps[group.classIndex] {
-                            for block in blocks {
-                                for q in 0 ..< group.panels {
-                                    let panel = group.first + q
-                                    for j in 0 ..< nr { columns[j] = sources[panel * nr + j] + plan.tapOffsets[t] }
-                                    GatheredConvKernels.packB(xn, channels: c, first: block.lowerBound, depth: block.count,
-                                                              positions: columns.baseAddress!, count: plan.validColumns(panel: panel, classIndex: group.classIndex),
-                                                              into: packedB + q * block.count * nr)
-                                }
-                                GatheredConvKernels.multiply(rows: rows, panels: group.panels, depth: block.count,
-                                                             packedA: packed + (t * c + block.lowerBound) * rows, panelStride: block.count * PackedGEMM.mr,
-                                                             packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
-                                first = false
-                            }
-                        }
-                    }
-                    // Channel by channel, so that a class's neighbouring positions are stored together.
-                    for q in 0 ..< group.panels {
-                        let panel = group.first + q
-                        let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
-                        for channel in 0 ..< k {
-                            let (out, row, offset) = (y + channel * outArea, tile + channel * width + q * nr, bias?[channel] ?? 0)
-                            for j in 0 ..< count {
-                                let v = row[j] + offset
-                                out[targets[panel * nr + j]] = relu && !(v > 0) ? 0 : v
-                            }
+        plan.targets.withUnsafeBufferPointer { targets in
+            gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds,
+                         cost: { plan.groups[$0].panels * plan.classTaps[plan.groups[$0].classIndex].count }) { worker, index in
+                let group = plan.groups[index]
+                let (packedB, tile) = Self.groupBuffers(buffers[worker])
+                multiplyGathered(plan, group: group, filterTap: { $0 }, source: xn, channels: c, blocks: blocks, packedA: packed, rows: rows,
+                                 packedB: packedB, into: tile)
+                // Channel by channel, so that a class's neighbouring positions are stored together.
+                for q in 0 ..< group.panels {
+                    let panel = group.first + q
+                    let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
+                    for channel in 0 ..< k {
+                        let (out, row, offset) = (y + channel * outArea, tile + channel * width + q * nr, bias?[channel] ?? 0)
+                        for j in 0 ..< count {
+                            let v = row[j] + offset
+                            out[targets[panel * nr + j]] = relu && !(v > 0) ? 0 : v
                         }
                     }
                 }
-            } }
+            }
         }
     }
 
@@ -275,46 +298,25 @@ extension CPUBackend {
         channelsLast(dy, images: g.batch, channels: k, area: outArea, into: dyn)
         let phases = (0 ..< s).flatMap { a in (0 ..< s).compactMap { GatheredPlan.backwardData(g, phase: a, $0) } }
         let jobs = phases.indices.flatMap { p in phases[p].plan.groups.indices.map { (p, $0) } }
-        let workers = max(1, threads)
-        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: GatheredPlan.groupPanels * Self.gatheredDepth * nr + rows * width) }
+        let buffers = takeGroupBuffers(rows: rows)
         defer { buffers.forEach { Self.scratchCache.give($0) } }
-        do {
-            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
-                let (plan, group) = (phases[jobs[index].0].plan, phases[jobs[index].0].plan.groups[jobs[index].1])
-                return group.panels * plan.classTaps[group.classIndex].count
-            }) { worker, index in
-                let (plan, tapRows, tapColumns) = phases[jobs[index].0]
-                let group = plan.groups[jobs[index].1]
-                let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + GatheredPlan.groupPanels * Self.gatheredDepth * nr)
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { columns in
-                    var first = true
-                    for t in plan.classTaps[group.classIndex] {
-                        // The filter tap of this plan's tap.
-                        let tap = tapRows[t / plan.columnTaps] * 3 + tapColumns[t % plan.columnTaps]
-                        for block in blocks {
-                            for q in 0 ..< group.panels {
-                                let panel = group.first + q
-                                for j in 0 ..< nr { columns[j] = plan.sources[panel * nr + j] + plan.tapOffsets[t] }
-                                GatheredConvKernels.packB(dyn, channels: k, first: block.lowerBound, depth: block.count,
-                                                          positions: columns.baseAddress!, count: plan.validColumns(panel: panel, classIndex: group.classIndex),
-                                                          into: packedB + q * block.count * nr)
-                            }
-                            GatheredConvKernels.multiply(rows: rows, panels: group.panels, depth: block.count,
-                                                         packedA: packed + (tap * k + block.lowerBound) * rows, panelStride: block.count * PackedGEMM.mr,
-                                                         packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
-                            first = false
-                        }
-                    }
-                }
-                // Channel by channel, so that a class's neighbouring positions are stored together.
-                for q in 0 ..< group.panels {
-                    let panel = group.first + q
-                    let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
-                    plan.targets.withUnsafeBufferPointer { targets in
-                        for channel in 0 ..< c {
-                            let (out, row) = (dx + channel * area, tile + channel * width + q * nr)
-                            for j in 0 ..< count { out[targets[panel * nr + j]] = row[j] }
-                        }
+        gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
+            let (plan, group) = (phases[jobs[index].0].plan, phases[jobs[index].0].plan.groups[jobs[index].1])
+            return group.panels * plan.classTaps[group.classIndex].count
+        }) { worker, index in
+            let (plan, tapRows, tapColumns) = phases[jobs[index].0]
+            let group = plan.groups[jobs[index].1]
+            let (packedB, tile) = Self.groupBuffers(buffers[worker])
+            multiplyGathered(plan, group: group, filterTap: { tapRows[$0 / plan.columnTaps] * 3 + tapColumns[$0 % plan.columnTaps] },
+                             source: dyn, channels: k, blocks: blocks, packedA: packed, rows: rows, packedB: packedB, into: tile)
+            // Channel by channel, so that a class's neighbouring positions are stored together.
+            for q in 0 ..< group.panels {
+                let panel = group.first + q
+                let count = plan.validColumns(panel: panel, classIndex: group.classIndex)
+                plan.targets.withUnsafeBufferPointer { targets in
+                    for channel in 0 ..< c {
+                        let (out, row) = (dx + channel * area, tile + channel * width + q * nr)
+                        for j in 0 ..< count { out[targets[panel * nr + j]] = row[j] }
                     }
                 }
             }
@@ -349,39 +351,36 @@ extension CPUBackend {
         let groupPanels = GatheredPlan.groupPanels
         let jobs = (0 ..< 9).flatMap { t in stride(from: 0, to: channelPanels, by: groupPanels).map { (t, $0) } }
         let width = groupPanels * nr
-        let workers = max(1, threads)
-        let buffers = (0 ..< workers).map { _ in Self.scratchCache.take(count: groupPanels * Self.gatheredDepth * nr + rows * width) }
+        let buffers = takeGroupBuffers(rows: rows)
         defer { buffers.forEach { Self.scratchCache.give($0) } }
-        do {
-            gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
-                let (t, firstPanel) = jobs[index]
-                return min(groupPanels, channelPanels - firstPanel) * runs[t].reduce(0) { $0 + $1.count }
-            }) { worker, index in
-                let (t, firstPanel) = jobs[index]
-                let panels = min(groupPanels, channelPanels - firstPanel)
-                let (packedB, tile) = (buffers[worker].pointer, buffers[worker].pointer + groupPanels * Self.gatheredDepth * nr)
-                var first = true
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.gatheredDepth) { positions in
-                    for run in runs[t] {
-                        for block in stride(from: run.lowerBound, to: run.upperBound, by: Self.gatheredDepth).map({ $0 ..< min(run.upperBound, $0 + Self.gatheredDepth) }) {
-                            for (i, column) in block.enumerated() { positions[i] = (plan.sources[column] + plan.tapOffsets[t]) * c }
-                            for q in 0 ..< panels {
-                                let c0 = (firstPanel + q) * nr
-                                GatheredConvKernels.packRows(xn + c0, rows: positions.baseAddress!, depth: block.count, count: min(nr, c - c0),
-                                                             into: packedB + q * block.count * nr)
-                            }
-                            GatheredConvKernels.multiply(rows: rows, panels: panels, depth: block.count,
-                                                         packedA: packed + block.lowerBound * PackedGEMM.mr, panelStride: columns * PackedGEMM.mr,
-                                                         packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
-                            first = false
+        gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
+            let (t, firstPanel) = jobs[index]
+            return min(groupPanels, channelPanels - firstPanel) * runs[t].reduce(0) { $0 + $1.count }
+        }) { worker, index in
+            let (t, firstPanel) = jobs[index]
+            let panels = min(groupPanels, channelPanels - firstPanel)
+            let (packedB, tile) = Self.groupBuffers(buffers[worker])
+            var first = true
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.gatheredDepth) { positions in
+                for run in runs[t] {
+                    for block in stride(from: run.lowerBound, to: run.upperBound, by: Self.gatheredDepth).map({ $0 ..< min(run.upperBound, $0 + Self.gatheredDepth) }) {
+                        for (i, column) in block.enumerated() { positions[i] = (plan.sources[column] + plan.tapOffsets[t]) * c }
+                        for q in 0 ..< panels {
+                            let c0 = (firstPanel + q) * nr
+                            GatheredConvKernels.packRows(xn + c0, rows: positions.baseAddress!, depth: block.count, count: min(nr, c - c0),
+                                                         into: packedB + q * block.count * nr)
                         }
+                        GatheredConvKernels.multiply(rows: rows, panels: panels, depth: block.count,
+                                                     packedA: packed + block.lowerBound * PackedGEMM.mr, panelStride: columns * PackedGEMM.mr,
+                                                     packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
+                        first = false
                     }
                 }
-                for q in 0 ..< panels {
-                    let c0 = (firstPanel + q) * nr
-                    for j in 0 ..< min(nr, c - c0) {
-                        for o in 0 ..< k { dw[(o * c + c0 + j) * 9 + t] = first ? 0 : tile[o * width + q * nr + j] }
-                    }
+            }
+            for q in 0 ..< panels {
+                let c0 = (firstPanel + q) * nr
+                for j in 0 ..< min(nr, c - c0) {
+                    for o in 0 ..< k { dw[(o * c + c0 + j) * 9 + t] = first ? 0 : tile[o * width + q * nr + j] }
                 }
             }
         }
