@@ -153,6 +153,14 @@ extension CPUBackend {
         stride(from: 0, to: total, by: gatheredDepth).map { $0 ..< min(total, $0 + gatheredDepth) }
     }
 
+    /// Images per chunk of a pass, so that the channels-last copy of the chunk's input (or
+    /// output gradient), `perImage` floats an image, stays near `budget` floats
+    /// (`convColumnBudget`, as im2col's columns do): a large image batch is not copied whole.
+    private func gatheredChunks(_ g: Conv2dGeometry, perImage: Int, budget: Int?) -> [Range<Int>] {
+        let chunk = max(1, min(g.batch, (budget ?? convColumnBudget) / max(perImage, 1)))
+        return stride(from: 0, to: g.batch, by: chunk).map { $0 ..< min(g.batch, $0 + chunk) }
+    }
+
     /// Per worker thread, room for one group's B panels (`groupPanels` panels of up to
     /// `gatheredDepth` × NR) and its tile (`rows` × `groupPanels`·NR); give them back to
     /// `scratchCache`.
@@ -239,23 +247,36 @@ extension CPUBackend {
     /// The forward pass: y (N, K, OH, OW) = conv(x, W) + bias, then ReLU. Per group of output
     /// panels (one class of positions), for each tap of the class and block of input channels, x
     /// gathered at the tap into B panels and multiplied by that tap's packed filters; then the
-    /// tile is written out with the bias and ReLU.
+    /// tile is written out with the bias and ReLU. Images go in chunks whose channels-last copy
+    /// fits `chunkBudget` floats (default `convColumnBudget`); the results do not depend on it.
     func gatheredForward(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
-                         _ y: UnsafeMutablePointer<Float>) {
-        let plan = GatheredPlan.forward(g)
+                         _ y: UnsafeMutablePointer<Float>, chunkBudget: Int? = nil) {
         let (c, k) = (g.inChannels, g.outChannels)
-        let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(k), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
-        let blocks = Self.depthBlocks(c)
-        let width = GatheredPlan.groupPanels * nr
-        let inputSize = g.batch * c * area
-        let scratch = Self.scratchCache.take(count: 9 * rows * c + inputSize)
+        let (rows, area, outArea) = (WinogradKernels.paddedRows(k), g.height * g.width, g.outHeight * g.outWidth)
+        let chunks = gatheredChunks(g, perImage: c * area, budget: chunkBudget)
+        let scratch = Self.scratchCache.take(count: 9 * rows * c + chunks[0].count * c * area)
         defer { Self.scratchCache.give(scratch) }
         let (packed, xn) = (scratch.pointer, scratch.pointer + 9 * rows * c)
         // Tap t, input channels `block`: a rows × block.count packed block at packed + (t·C + block.start)·rows.
         packTaps(g, w, transposed: false, into: packed)
-        channelsLast(x, images: g.batch, channels: c, area: area, into: xn)
         let buffers = takeGroupBuffers(rows: rows)
         defer { buffers.forEach { Self.scratchCache.give($0) } }
+        for images in chunks {
+            var cg = g
+            cg.batch = images.count
+            channelsLast(x + images.lowerBound * c * area, images: images.count, channels: c, area: area, into: xn)
+            gatheredForwardChunk(cg, xn, packed: packed, bias: bias, relu: relu, buffers: buffers, y + images.lowerBound * k * outArea)
+        }
+    }
+
+    /// `gatheredForward` for the images of `g` (a chunk), their input channels-last at `xn`.
+    private func gatheredForwardChunk(_ g: Conv2dGeometry, _ xn: UnsafePointer<Float>, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                      relu: Bool, buffers: [AlignedFloats], _ y: UnsafeMutablePointer<Float>) {
+        let plan = GatheredPlan.forward(g)
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (rows, nr, outArea) = (WinogradKernels.paddedRows(k), PackedGEMM.nr, g.outHeight * g.outWidth)
+        let blocks = Self.depthBlocks(c)
+        let width = GatheredPlan.groupPanels * nr
         let multiplyAdds = g.batch * outArea * k * c * 9
         plan.targets.withUnsafeBufferPointer { targets in
             gatheredJobs(plan.groups.count, multiplyAdds: multiplyAdds,
@@ -282,24 +303,39 @@ extension CPUBackend {
 
     /// The input gradient: for each phase (a, b) of the input, dX at (σ·i + a, σ·j + b) = Σ over
     /// that phase's taps inside dY of Wᵀ(tap) · dY at (i − d, j − d'); per group of panels of a
-    /// class, dY gathered at each tap into B panels. Every element of dX is written once.
-    func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+    /// class, dY gathered at each tap into B panels. Every element of dX is written once. Images
+    /// go in chunks, as in `gatheredForward`.
+    func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                              chunkBudget: Int? = nil) {
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (rows, area, outArea) = (WinogradKernels.paddedRows(c), g.height * g.width, g.outHeight * g.outWidth)
+        let chunks = gatheredChunks(g, perImage: k * outArea, budget: chunkBudget)
+        let scratch = Self.scratchCache.take(count: 9 * rows * k + chunks[0].count * k * outArea)
+        defer { Self.scratchCache.give(scratch) }
+        let (packed, dyn) = (scratch.pointer, scratch.pointer + 9 * rows * k)
+        // Tap t, output channels `block`: Wᵀ (C × block) packed at packed + (t·K + block.start)·rows.
+        packTaps(g, w, transposed: true, into: packed)
+        let buffers = takeGroupBuffers(rows: rows)
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        for images in chunks {
+            var cg = g
+            cg.batch = images.count
+            channelsLast(dy + images.lowerBound * k * outArea, images: images.count, channels: k, area: outArea, into: dyn)
+            gatheredBackwardDataChunk(cg, dyn, packed: packed, buffers: buffers, dx + images.lowerBound * c * area)
+        }
+    }
+
+    /// `gatheredBackwardData` for the images of `g` (a chunk), their output gradient
+    /// channels-last at `dyn`.
+    private func gatheredBackwardDataChunk(_ g: Conv2dGeometry, _ dyn: UnsafePointer<Float>, packed: UnsafePointer<Float>, buffers: [AlignedFloats],
+                                           _ dx: UnsafeMutablePointer<Float>) {
         let s = g.strideH
         let (c, k) = (g.inChannels, g.outChannels)
         let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(c), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
         let blocks = Self.depthBlocks(k)
         let width = GatheredPlan.groupPanels * nr
-        let gradientSize = g.batch * k * outArea
-        let scratch = Self.scratchCache.take(count: 9 * rows * k + gradientSize)
-        defer { Self.scratchCache.give(scratch) }
-        let (packed, dyn) = (scratch.pointer, scratch.pointer + 9 * rows * k)
-        // Tap t, output channels `block`: Wᵀ (C × block) packed at packed + (t·K + block.start)·rows.
-        packTaps(g, w, transposed: true, into: packed)
-        channelsLast(dy, images: g.batch, channels: k, area: outArea, into: dyn)
         let phases = (0 ..< s).flatMap { a in (0 ..< s).compactMap { GatheredPlan.backwardData(g, phase: a, $0) } }
         let jobs = phases.indices.flatMap { p in phases[p].plan.groups.indices.map { (p, $0) } }
-        let buffers = takeGroupBuffers(rows: rows)
-        defer { buffers.forEach { Self.scratchCache.give($0) } }
         gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
             let (plan, group) = (phases[jobs[index].0].plan, phases[jobs[index].0].plan.groups[jobs[index].1])
             return group.panels * plan.classTaps[group.classIndex].count
@@ -327,8 +363,25 @@ extension CPUBackend {
     /// positions where the tap reads inside the image (the classes that have it, in plan
     /// order). dY is packed once as A (output channels × positions); per tap and group of 16
     /// input channels, x is gathered into B panels block by block of positions. Each element of
-    /// dW is summed by one thread in one order.
-    func gatheredWeightGradient(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>) {
+    /// dW is summed by one thread in one order, chunk of images by chunk.
+    func gatheredWeightGradient(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                                chunkBudget: Int? = nil) {
+        let (c, k) = (g.inChannels, g.outChannels)
+        let (area, outArea) = (g.height * g.width, g.outHeight * g.outWidth)
+        let buffers = takeGroupBuffers(rows: WinogradKernels.paddedRows(k))
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        for images in gatheredChunks(g, perImage: c * area, budget: chunkBudget) {
+            var cg = g
+            cg.batch = images.count
+            gatheredWeightGradientChunk(cg, x + images.lowerBound * c * area, dy + images.lowerBound * k * outArea, buffers: buffers, dw,
+                                        accumulate: images.lowerBound > 0)
+        }
+    }
+
+    /// `gatheredWeightGradient` for the images of `g` (a chunk): dW = the chunk's sum, or dW +=
+    /// it when `accumulate`.
+    private func gatheredWeightGradientChunk(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, buffers: [AlignedFloats],
+                                             _ dw: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let plan = GatheredPlan.forward(g)
         let (c, k) = (g.inChannels, g.outChannels)
         let (rows, nr, area, outArea) = (WinogradKernels.paddedRows(k), PackedGEMM.nr, g.height * g.width, g.outHeight * g.outWidth)
@@ -351,8 +404,6 @@ extension CPUBackend {
         let groupPanels = GatheredPlan.groupPanels
         let jobs = (0 ..< 9).flatMap { t in stride(from: 0, to: channelPanels, by: groupPanels).map { (t, $0) } }
         let width = groupPanels * nr
-        let buffers = takeGroupBuffers(rows: rows)
-        defer { buffers.forEach { Self.scratchCache.give($0) } }
         gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
             let (t, firstPanel) = jobs[index]
             return min(groupPanels, channelPanels - firstPanel) * runs[t].reduce(0) { $0 + $1.count }
@@ -380,7 +431,11 @@ extension CPUBackend {
             for q in 0 ..< panels {
                 let c0 = (firstPanel + q) * nr
                 for j in 0 ..< min(nr, c - c0) {
-                    for o in 0 ..< k { dw[(o * c + c0 + j) * 9 + t] = first ? 0 : tile[o * width + q * nr + j] }
+                    for o in 0 ..< k {
+                        let sum = first ? 0 : tile[o * width + q * nr + j]
+                        let target = dw + (o * c + c0 + j) * 9 + t
+                        target.pointee = accumulate ? target.pointee + sum : sum
+                    }
                 }
             }
         }

@@ -96,6 +96,31 @@ struct GatheredConvolutionTests {
         #expect(plannedBack == expectedBack && written.sorted() == inputs.sorted(), "input gradient: \(plannedBack) vs \(expectedBack)")
     }
 
+    /// A batch too large to copy channels-last at once goes in chunks of images: with one image
+    /// per chunk the forward pass and the input gradient are the same bits as in one chunk (each
+    /// result is summed within its image), the weight gradient the same sums to rounding.
+    @Test(arguments: [1, 2])
+    func chunksOfImagesGiveTheSameResults(_ stride: Int) {
+        let g = Conv2dGeometry(batch: 5, inChannels: 20, height: 9, width: 9, outChannels: 24, kernel: (3, 3), stride: (stride, stride),
+                               padding: (1, 1))
+        var generator = SeededRandom(seed: 7)
+        let x = generator.uniformArray(g.batch * g.inChannels * g.height * g.width, -1, 1)
+        let w = generator.uniformArray(g.outChannels * g.inChannels * 9, -1, 1)
+        let dy = generator.uniformArray(g.batch * g.outChannels * g.outHeight * g.outWidth, -1, 1)
+        let backend = Self.backend
+        func run(_ budget: Int?) -> (y: [Float], dx: [Float], dw: [Float]) {
+            var (y, dx, dw) = ([Float](repeating: 0, count: dy.count), [Float](repeating: 0, count: x.count), [Float](repeating: 0, count: w.count))
+            backend.gatheredForward(g, x, w, bias: nil, relu: false, &y, chunkBudget: budget)
+            backend.gatheredBackwardData(g, dy, w, &dx, chunkBudget: budget)
+            backend.gatheredWeightGradient(g, x, dy, &dw, chunkBudget: budget)
+            return (y, dx, dw)
+        }
+        let whole = run(nil), chunked = run(1)
+        #expect(chunked.y == whole.y && chunked.dx == whole.dx)
+        let error = zip(chunked.dw, whole.dw).map { abs($0 - $1) }.max()!
+        #expect(error < 1e-4 && chunked.dw != [Float](repeating: 0, count: w.count), "\(error)")
+    }
+
     /// Chosen for every pass of stride-2 layers with padding 1 and at least 16 channels, at any
     /// plane size (wide stride-1 layers run Winograd).
     @Test func theRuleNeedsStrideTwoPaddingOneAndChannels() {
