@@ -16,7 +16,11 @@ extension DecodedImage {
         var c = self.channels
         if c == 3 && channels == 1 {
             let plane = self.height * self.width
-            planes = (0 ..< plane).map { 0.299 * pixels[$0] + 0.587 * pixels[plane + $0] + 0.114 * pixels[2 * plane + $0] }
+            // Spelled out: Swift 6.2's type checker gives up on the one-line sum.
+            planes = (0 ..< plane).map { (i: Int) -> Float in
+                let (red, green, blue): (Float, Float, Float) = (pixels[i], pixels[plane + i], pixels[2 * plane + i])
+                return 0.299 * red + 0.587 * green + 0.114 * blue
+            }
             c = 1
         }
         var image = DecodedImage(width: self.width, height: self.height, channels: c, bits: bits, pixels: planes)

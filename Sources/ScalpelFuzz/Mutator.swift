@@ -296,8 +296,9 @@ struct Mutator {
         switch rng.below(6) {
         case 0:
             // The header length field.
-            let value = rng.pick(interestingIntegers + [announced &+ 1, announced &- 1, announced &+ 8, UInt64(bytes.count),
-                                                         UInt64(max(0, bytes.count - 8)), 100 * 1024 * 1024 + 1])
+            let lengths: [UInt64] = [announced &+ 1, announced &- 1, announced &+ 8, UInt64(bytes.count),
+                                     UInt64(max(0, bytes.count - 8)), 100 * 1024 * 1024 + 1]
+            let value = rng.pick(interestingIntegers + lengths)
             writeInteger(&bytes, at: 0, width: 8, value: value)
             return "header-length(\(value))"
         case 1:
