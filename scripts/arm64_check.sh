@@ -37,9 +37,11 @@ for m in "${mounts[@]}"; do mountpoint -q "$root/$m" || mount --bind "/$m" "$roo
 if [ -d /opt/swift-packages ]; then
   mkdir -p "$root/opt/swift-packages"
   mountpoint -q "$root/opt/swift-packages" || mount --bind /opt/swift-packages "$root/opt/swift-packages"
-  git config --system --get-regexp '^url\.' | while read -r key value; do
-    chroot "$root" git config --system --add "$key" "$value" 2>/dev/null || true
-  done
+  if ! chroot "$root" git config --system --get-regexp '^url\.' >/dev/null 2>&1; then
+    git config --system --get-regexp '^url\.' | while read -r key value; do
+      chroot "$root" git config --system --add "$key" "$value"
+    done
+  fi
 fi
 cleanup() { for m in opt/swift-packages dev proc; do mountpoint -q "$root/$m" && umount "$root/$m" || true; done; }
 trap cleanup EXIT
