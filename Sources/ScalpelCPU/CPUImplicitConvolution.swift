@@ -62,8 +62,9 @@ extension CPUBackend {
         guard runsDirectWeightGradient(g) || runsGathered(g) else {
             return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
         }
-        let span = ProfileSpan.begin("conv2d direct backward-weight"); defer { span?.end() }
-        let b = try typedBuffers("conv2d direct backward-weight", [(input, g.batch * g.inChannels * g.height * g.width),
+        let name = runsDirectWeightGradient(g) ? "conv2d direct backward-weight" : "conv2d gathered backward-weight"
+        let span = ProfileSpan.begin(name); defer { span?.end() }
+        let b = try typedBuffers(name, [(input, g.batch * g.inChannels * g.height * g.width),
                                                                    (gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
                                                                    (gradWeight, g.outChannels * g.inChannels * 9)])
         let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
