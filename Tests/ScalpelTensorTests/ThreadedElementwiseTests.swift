@@ -80,7 +80,13 @@ struct ThreadedElementwiseTests {
         }
         let single = try compute(Self.one)
         #expect(try compute(Self.two) == single)
-        #expect(zip(single, zip(x, y)).allSatisfy { abs($0 - (0.5 * $1.0 - 2 * $1.1)) <= 1e-5 * max(1, abs($0)) })
+        // Spelled out: Swift 6.2 gives up type-checking the one-expression form.
+        let firstWrong = single.indices.first { index in
+            let expected: Float = 0.5 * x[index] - 2 * y[index]
+            let tolerance: Float = 1e-5 * max(1, abs(expected))
+            return abs(single[index] - expected) > tolerance
+        }
+        #expect(firstWrong == nil, "axpby differs from 0.5 x - 2 y at \(firstWrong ?? -1)")
     }
 
     @Test(arguments: [(3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 2, 2), (1, 2, 0, 1)])
