@@ -194,6 +194,10 @@ struct ConvBenchCommand: ParsableCommand {
     @Option(help: "chosen (the backend's choice per pass), all, or a comma-separated list of im2colGEMM, direct, implicitGEMM, winograd.")
     var algorithms = "chosen"
 
+    @Option(help: ArgumentHelp("Only the convolutions of the set whose name contains this text (e.g. \"3×3/2 64\"), to time or profile one layer.",
+                               valueName: "text"))
+    var only: String?
+
     @Option(help: "Samples (each at least 0.2 s).")
     var samples = 5
 
@@ -202,11 +206,15 @@ struct ConvBenchCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let shapes: [TrainingBenchmark.ConvShape]
+            var shapes: [TrainingBenchmark.ConvShape]
             switch set {
             case "cnn": shapes = TrainingBenchmark.convShapes
             case "resnet18": shapes = TrainingBenchmark.resnet18ConvShapes
             default: throw ScalpelError.invalidArgument("--set must be cnn or resnet18, not \(set)")
+            }
+            if let only {
+                shapes = shapes.filter { $0.name.contains(only) }
+                guard !shapes.isEmpty else { throw ScalpelError.invalidArgument("--only \(only): no convolution of --set \(set) has that in its name") }
             }
             let forced: [ConvAlgorithm?]
             switch algorithms {

@@ -246,6 +246,15 @@ import Testing
         #expect(fifth.status == 0 && fifth.stderr.contains("is stale"), "\(fifth.stderr)")
     }
 
+    @Test func convBenchmarkTimesOnlyTheNamedLayers() throws {
+        let one = try runScalpel(["bench", "conv", "--set", "cnn", "--only", "32→64", "--device", "cpu", "--samples", "1"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let lines = one.stdout.split(separator: "\n").filter { $0.contains("GFLOP/s") }
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("conv 3×3 32→64") }, "\(one.stdout)")
+        let none = try runScalpel(["bench", "conv", "--set", "cnn", "--only", "7×7", "--device", "cpu", "--samples", "1"])
+        #expect(none.status != 0 && none.stderr.contains("--only 7×7"), "\(none.stderr)")
+    }
+
     @Test func measuredSchedulingChoicesAreCachedAndShown() throws {
         guard openCLAvailable() else { return }
         let cache = try makeTemporaryDirectory("scalpel-cache")
