@@ -27,7 +27,12 @@ update-binfmts --enable qemu-aarch64 2>/dev/null || true
 # Debian's Swift for arm64: unstable's (6.2 at the time of writing; the package needs 6.1 or newer,
 # and the stable releases' is older). Mirrors that lag behind carry an expired Release file.
 apt_options=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false)
-if [ ! -x "$root/usr/bin/swift" ]; then
+# debootstrap removes its own folder from the root when it has finished.
+if [ -d "$root/debootstrap" ]; then
+  echo "arm64_check: $root is an unfinished debootstrap; unmount anything under it, remove it, rerun" >&2
+  exit 1
+fi
+if [ ! -e "$root/bin/sh" ]; then
   mkdir -p "$root"
   debootstrap --arch=arm64 --variant=minbase --include=ca-certificates,git sid "$root" http://deb.debian.org/debian
 fi
@@ -45,7 +50,9 @@ if [ -d /opt/swift-packages ]; then
 fi
 cleanup() { for m in opt/swift-packages dev proc; do mountpoint -q "$root/$m" && umount "$root/$m" || true; done; }
 trap cleanup EXIT
-if [ ! -x "$root/usr/bin/swift" ]; then
+# Asked inside the root: /usr/bin/swift there is an absolute link, which the host would resolve
+# against its own file system.
+if ! chroot "$root" test -x /usr/bin/swift; then
   chroot "$root" apt-get "${apt_options[@]}" update -q
   DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get "${apt_options[@]}" install -y -q swiftlang swiftlang-dev g++ libc6-dev zlib1g-dev opencl-c-headers ocl-icd-opencl-dev
 fi
