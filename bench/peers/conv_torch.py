@@ -4,7 +4,9 @@ gradient where the input is not the network's input. `cnn`: the small CNN's two 
 (padding 1, with a bias); `resnet18`: ResNet-18's stem and each stage's convolutions at batch 32
 (3×3 padding 1, 1×1 padding 0, no bias). One JSON object per line.
 
-    /usr/bin/python3 bench/peers/conv_torch.py [SAMPLES [THREADS [SET]]]   (Debian's python3-torch)
+    /usr/bin/python3 bench/peers/conv_torch.py [SAMPLES [THREADS [SET [ONLY]]]]   (Debian's python3-torch)
+
+ONLY: time only the convolutions whose name contains it (as `scalpel bench conv --only`).
 """
 import json
 import sys
@@ -33,9 +35,13 @@ sets = {
 }
 if which not in sets:
     sys.exit(f"conv_torch.py: unknown set {which!r}: cnn or resnet18")
+only = sys.argv[4] if len(sys.argv) > 4 else ""
+chosen = [layer for layer in sets[which] if only in layer[0]]
+if not chosen:
+    sys.exit(f"conv_torch.py: no convolution of set {which} has {only!r} in its name")
 
 
-for name, shape, out, kernel, stride, bias in sets[which]:
+for name, shape, out, kernel, stride, bias in chosen:
     input_grad = shape[1] > 1
     conv = torch.nn.Conv2d(shape[1], out, kernel, stride=stride, padding=kernel // 2, bias=bias)
     x = torch.randn(*shape, requires_grad=input_grad)
