@@ -251,21 +251,35 @@ extension CPUBackend {
     /// fits `chunkBudget` floats (default `convColumnBudget`); the results do not depend on it.
     func gatheredForward(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
                          _ y: UnsafeMutablePointer<Float>, chunkBudget: Int? = nil) {
-        let (c, k) = (g.inChannels, g.outChannels)
-        let (rows, area, outArea) = (WinogradKernels.paddedRows(k), g.height * g.width, g.outHeight * g.outWidth)
-        let chunks = gatheredChunks(g, perImage: c * area, budget: chunkBudget)
-        let scratch = Self.scratchCache.take(count: 9 * rows * c + chunks[0].count * c * area)
+        let (c, k, outArea) = (g.inChannels, g.outChannels, g.outHeight * g.outWidth)
+        // Tap t, input channels `block`: a K × block.count packed block at packed + (t·C + block.start)·rows.
+        gatheredChunked(g, x, channels: c, area: g.height * g.width, w, transposed: false, rows: WinogradKernels.paddedRows(k),
+                        chunkBudget: chunkBudget) { chunk, xn, packed, buffers, firstImage in
+            gatheredForwardChunk(chunk, xn, packed: packed, bias: bias, relu: relu, buffers: buffers, y + firstImage * k * outArea)
+        }
+    }
+
+    /// What the forward pass and the input gradient share: the filters packed tap by tap as A
+    /// (`packTaps`, `rows` rows padded to MR; transposed for the input gradient), each worker's
+    /// group buffers, and the images in chunks whose `operand` (x or dY, `channels` × `area`
+    /// floats an image) is copied channels-last, at most `chunkBudget` floats of it (default
+    /// `convColumnBudget`). `body(chunk's geometry, its channels-last operand, packed filters,
+    /// buffers, its first image)` runs the pass on each chunk.
+    private func gatheredChunked(_ g: Conv2dGeometry, _ operand: UnsafePointer<Float>, channels: Int, area: Int, _ w: UnsafePointer<Float>,
+                                 transposed: Bool, rows: Int, chunkBudget: Int?,
+                                 _ body: (Conv2dGeometry, UnsafePointer<Float>, UnsafePointer<Float>, [AlignedFloats], Int) -> Void) {
+        let chunks = gatheredChunks(g, perImage: channels * area, budget: chunkBudget)
+        let scratch = Self.scratchCache.take(count: 9 * rows * channels + chunks[0].count * channels * area)
         defer { Self.scratchCache.give(scratch) }
-        let (packed, xn) = (scratch.pointer, scratch.pointer + 9 * rows * c)
-        // Tap t, input channels `block`: a rows × block.count packed block at packed + (t·C + block.start)·rows.
-        packTaps(g, w, transposed: false, into: packed)
+        let (packed, copy) = (scratch.pointer, scratch.pointer + 9 * rows * channels)
+        packTaps(g, w, transposed: transposed, into: packed)
         let buffers = takeGroupBuffers(rows: rows)
         defer { buffers.forEach { Self.scratchCache.give($0) } }
         for images in chunks {
-            var cg = g
-            cg.batch = images.count
-            channelsLast(x + images.lowerBound * c * area, images: images.count, channels: c, area: area, into: xn)
-            gatheredForwardChunk(cg, xn, packed: packed, bias: bias, relu: relu, buffers: buffers, y + images.lowerBound * k * outArea)
+            var chunk = g
+            chunk.batch = images.count
+            channelsLast(operand + images.lowerBound * channels * area, images: images.count, channels: channels, area: area, into: copy)
+            body(chunk, copy, packed, buffers, images.lowerBound)
         }
     }
 
@@ -307,21 +321,11 @@ extension CPUBackend {
     /// go in chunks, as in `gatheredForward`.
     func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                               chunkBudget: Int? = nil) {
-        let (c, k) = (g.inChannels, g.outChannels)
-        let (rows, area, outArea) = (WinogradKernels.paddedRows(c), g.height * g.width, g.outHeight * g.outWidth)
-        let chunks = gatheredChunks(g, perImage: k * outArea, budget: chunkBudget)
-        let scratch = Self.scratchCache.take(count: 9 * rows * k + chunks[0].count * k * outArea)
-        defer { Self.scratchCache.give(scratch) }
-        let (packed, dyn) = (scratch.pointer, scratch.pointer + 9 * rows * k)
+        let (c, k, area) = (g.inChannels, g.outChannels, g.height * g.width)
         // Tap t, output channels `block`: Wᵀ (C × block) packed at packed + (t·K + block.start)·rows.
-        packTaps(g, w, transposed: true, into: packed)
-        let buffers = takeGroupBuffers(rows: rows)
-        defer { buffers.forEach { Self.scratchCache.give($0) } }
-        for images in chunks {
-            var cg = g
-            cg.batch = images.count
-            channelsLast(dy + images.lowerBound * k * outArea, images: images.count, channels: k, area: outArea, into: dyn)
-            gatheredBackwardDataChunk(cg, dyn, packed: packed, buffers: buffers, dx + images.lowerBound * c * area)
+        gatheredChunked(g, dy, channels: k, area: g.outHeight * g.outWidth, w, transposed: true, rows: WinogradKernels.paddedRows(c),
+                        chunkBudget: chunkBudget) { chunk, dyn, packed, buffers, firstImage in
+            gatheredBackwardDataChunk(chunk, dyn, packed: packed, buffers: buffers, dx + firstImage * c * area)
         }
     }
 
