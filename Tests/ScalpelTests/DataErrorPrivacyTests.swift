@@ -211,8 +211,12 @@ extension DataErrorPrivacyTests {
         static func npy(_ shape: [Int]) -> [UInt8] {
             var header = Array("{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }".utf8)
             header += [UInt8](repeating: 0x20, count: (10 + header.count + 1 + 63) / 64 * 64 - 10 - header.count - 1) + [0x0A]
-            return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)] + header
-                + [UInt8](repeating: 0, count: shape.reduce(1, *))
+            var file: [UInt8] = [0x93]
+            file += Array("NUMPY".utf8)
+            file += [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)]
+            file += header
+            file += [UInt8](repeating: 0, count: shape.reduce(1, *))
+            return file
         }
 
         @Test func anArrayAboveTheBudgetIsRefusedWithTheMemberAndTheLimitNamed() throws {

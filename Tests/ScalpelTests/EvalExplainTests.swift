@@ -186,7 +186,7 @@ import Testing
     }
 
     @Test func classWeightsAreBalancedOverTheTrainingRowsOrGiven() throws {
-        #expect(try TrainingRun.classWeights("balanced", labels: [0, 0, 0, 1, 2, 2], classes: 4) == [6.0 / 12, 6.0 / 4, 6.0 / 8, 0])
+        #expect(try TrainingRun.classWeights("balanced", labels: [0, 0, 0, 1, 2, 2], classes: 4) == [Float(6.0 / 12), Float(6.0 / 4), Float(6.0 / 8), 0])
         #expect(try TrainingRun.classWeights("1, 2.5", labels: [0, 1], classes: 2) == [1, 2.5])
         #expect(try TrainingRun.classWeights(nil, labels: [0, 1], classes: 2) == nil)
         for bad in ["1", "1,-1", "0,0", "1,nan", "heavy"] {
