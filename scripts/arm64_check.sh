@@ -24,10 +24,8 @@ mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc
 update-binfmts --enable qemu-aarch64 2>/dev/null || true
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || { echo "arm64_check: binfmt_misc has no qemu-aarch64 entry" >&2; exit 1; }
 
-# Debian's Swift for arm64: unstable's (6.2 at the time of writing; the package needs 6.1 or newer,
-# and the stable releases' is older). Mirrors that lag behind carry an expired Release file.
-apt_options=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false)
-# debootstrap removes its own folder from the root when it has finished.
+# Debian unstable's arm64 root: the only Debian with a Swift of 6.1 or newer (6.2 at the time of
+# writing). debootstrap removes its own folder from the root when it has finished.
 if [ -d "$root/debootstrap" ]; then
   echo "arm64_check: $root is an unfinished debootstrap; unmount anything under it, remove it, rerun" >&2
   exit 1
@@ -50,8 +48,10 @@ if [ -d /opt/swift-packages ]; then
 fi
 cleanup() { for m in opt/swift-packages dev proc; do mountpoint -q "$root/$m" && umount "$root/$m" || true; done; }
 trap cleanup EXIT
-# Asked inside the root: /usr/bin/swift there is an absolute link, which the host would resolve
-# against its own file system.
+# Debian's Swift for arm64, asked for inside the root: /usr/bin/swift there is an absolute link,
+# which the host would resolve against its own file system. Mirrors that lag behind carry an
+# expired Release file.
+apt_options=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false)
 if ! chroot "$root" test -x /usr/bin/swift; then
   chroot "$root" apt-get "${apt_options[@]}" update -q
   DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get "${apt_options[@]}" install -y -q swiftlang swiftlang-dev g++ libc6-dev zlib1g-dev opencl-c-headers ocl-icd-opencl-dev

@@ -59,18 +59,17 @@ extension CPUBackend {
                                              gradWeight: any DeviceBuffer) throws {
         let g = geometry
         try g.validate()
-        guard runsDirectWeightGradient(g) || runsGathered(g) else {
+        let direct = runsDirectWeightGradient(g)
+        guard direct || runsGathered(g) else {
             return try conv2dBackwardColumns(g, input: input, weight: gradWeight, gradOutput: gradOutput, gradInput: nil, gradWeight: gradWeight)
         }
-        let name = runsDirectWeightGradient(g) ? "conv2d direct backward-weight" : "conv2d gathered backward-weight"
+        let name = direct ? "conv2d direct backward-weight" : "conv2d gathered backward-weight"
         let span = ProfileSpan.begin(name); defer { span?.end() }
         let b = try typedBuffers(name, [(input, g.batch * g.inChannels * g.height * g.width),
-                                                                   (gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
-                                                                   (gradWeight, g.outChannels * g.inChannels * 9)])
+                                        (gradOutput, g.batch * g.outChannels * g.outHeight * g.outWidth),
+                                        (gradWeight, g.outChannels * g.inChannels * 9)])
         let (x, dy, dw) = (UnsafePointer(b[0].pointer), UnsafePointer(b[1].pointer), b[2].pointer)
-        if !runsDirectWeightGradient(g) {
-            return gatheredWeightGradient(g, x, dy, dw)
-        }
+        guard direct else { return gatheredWeightGradient(g, x, dy, dw) }
         let planeSize = DirectConvKernels.planeSize(outHeight: g.outHeight, outWidth: g.outWidth)
         forParts(g.outChannels, elements: 9 * g.batch * g.outChannels * g.outHeight * g.outWidth) { filters in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: planeSize) { plane in
