@@ -2,136 +2,6 @@ import ScalpelCore
 import ScalpelCPUKernels
 import Synchronization
 
-/// The positions of a grid grouped by which filter taps read inside the image, for the gathered
-/// convolution: each group (a class) is one set of taps, so that its GEMMs run over those taps
-/// only and never multiply the padding (oneDNN's direct convolution skips those taps too).
-///
-/// A tap's source position is separable: along each axis, a position's base plus the tap's
-/// offset, inside the source's extent or not. The classes are the distinct pairs (taps inside
-/// along the rows, taps inside along the columns); columns run class by class (in each, image by
-/// image, then row, then column), each class padded to whole micro-kernel panels.
-struct GatheredPlan {
-    /// One axis of the target grid: its length, each position's base in the source, each
-    /// candidate tap's offset from the base, and the source's extent.
-    struct Axis {
-        var length: Int
-        var base: (Int) -> Int
-        var offsets: [Int]
-        var extent: Int
-
-        /// The candidate taps (bits) whose source falls inside the extent, per position.
-        var masks: [Int] {
-            (0 ..< length).map { y in
-                offsets.indices.reduce(0) { mask, t in (0 ..< extent).contains(base(y) + offsets[t]) ? mask | 1 << t : mask }
-            }
-        }
-    }
-
-    /// Candidate taps along the rows and columns; tap index = row tap · columnTaps + column tap.
-    let rowTaps: Int, columnTaps: Int
-    /// Per tap: the source offset from a position's source base.
-    let tapOffsets: [Int]
-    /// Per class: the taps that read inside the source, in index order.
-    var classTaps: [[Int]] = []
-    /// Per class: its first column and its positions (its columns up to whole panels after them).
-    var classColumns: [(first: Int, count: Int)] = []
-    /// Per column: the source base of its position (0 for a padding column).
-    var sources: [Int] = []
-    /// Per column: the target offset of its position (0 for a padding column).
-    var targets: [Int] = []
-    /// Groups of at most `groupPanels` consecutive panels of one class: (class, first panel, panels).
-    var groups: [(classIndex: Int, first: Int, panels: Int)] = []
-
-    /// Panels per unit of work: their B panels stay in L2 while A streams past them once.
-    static let groupPanels = 4
-
-    /// The plan for `images` images on the grid `rows` × `columns`: a position's source offset
-    /// for a tap is image·`sourceImage` + (row base + row offset)·`sourceRow` + column base +
-    /// column offset; `target(image, y, x)` is where its result goes.
-    init(images: Int, rows: Axis, columns: Axis, sourceImage: Int, sourceRow: Int, target: (Int, Int, Int) -> Int) {
-        rowTaps = rows.offsets.count
-        columnTaps = columns.offsets.count
-        tapOffsets = rows.offsets.flatMap { r in columns.offsets.map { r * sourceRow + $0 } }
-        let nr = PackedGEMM.nr
-        let (rowMasks, columnMasks) = (rows.masks, columns.masks)
-        for rowMask in Set(rowMasks).sorted() {
-            let ys = rowMasks.indices.filter { rowMasks[$0] == rowMask }
-            for columnMask in Set(columnMasks).sorted() {
-                let xs = columnMasks.indices.filter { columnMasks[$0] == columnMask }
-                var taps: [Int] = []
-                for r in 0 ..< rowTaps where rowMask & (1 << r) != 0 {
-                    for s in 0 ..< columnTaps where columnMask & (1 << s) != 0 { taps.append(r * columnTaps + s) }
-                }
-                let classIndex = classTaps.count
-                classTaps.append(taps)
-                let first = sources.count
-                for image in 0 ..< images {
-                    for y in ys {
-                        for x in xs {
-                            sources.append(image * sourceImage + rows.base(y) * sourceRow + columns.base(x))
-                            targets.append(target(image, y, x))
-                        }
-                    }
-                }
-                let count = sources.count - first
-                classColumns.append((first, count))
-                let panels = (count + nr - 1) / nr
-                sources += repeatElement(0, count: panels * nr - count)
-                targets += repeatElement(0, count: panels * nr - count)
-                for start in stride(from: 0, to: panels, by: Self.groupPanels) {
-                    groups.append((classIndex, first / nr + start, min(Self.groupPanels, panels - start)))
-                }
-            }
-        }
-    }
-
-    /// Positions of a panel that are real (not padding).
-    func validColumns(panel: Int, classIndex: Int) -> Int {
-        let (first, count) = classColumns[classIndex]
-        return min(PackedGEMM.nr, first + count - panel * PackedGEMM.nr)
-    }
-
-    /// The forward plan of `g` (3×3, padding 1, stride σ): the output grid, every tap a
-    /// candidate; a position's source base is (σ·oy − 1, σ·ox − 1) in its image of x, its target
-    /// (image, ·, oy, ox) in y (output channel 0).
-    static func forward(_ g: Conv2dGeometry) -> GatheredPlan {
-        let s = g.strideH
-        return GatheredPlan(images: g.batch,
-                            rows: Axis(length: g.outHeight, base: { s * $0 - 1 }, offsets: [0, 1, 2], extent: g.height),
-                            columns: Axis(length: g.outWidth, base: { s * $0 - 1 }, offsets: [0, 1, 2], extent: g.width),
-                            sourceImage: g.height * g.width, sourceRow: g.width,
-                            target: { image, y, x in (image * g.outChannels * g.outHeight + y) * g.outWidth + x })
-    }
-
-    /// Tap r of a 3×3 window at stride σ with padding 1: its phase a and offset d with
-    /// r − 1 = σ·d + a. Input row σ·oy + r − 1 has phase a, and the input row σ·i + a takes
-    /// tap r from output row oy = i − d.
-    static func tap(_ r: Int, stride: Int) -> (phase: Int, offset: Int) {
-        let d = r == 0 ? -1 : (r - 1) / stride
-        return (r - 1 - stride * d, d)
-    }
-
-    /// The input-gradient plan of `g` for phase (a, b) of the input: the grid of input positions
-    /// (σ·i + a, σ·j + b); the candidate taps are those of that phase (filter row r with
-    /// r − 1 = σ·d + a), reading dY at (i − d, j − d'); the target is (image, ·, σ·i + a, σ·j + b)
-    /// in dX (input channel 0). Nil when the phase has no position inside the input.
-    static func backwardData(_ g: Conv2dGeometry, phase a: Int, _ b: Int) -> (plan: GatheredPlan, rows: [Int], columns: [Int])? {
-        let s = g.strideH
-        let (rows, columns) = ((0 ..< 3).filter { Self.tap($0, stride: s).phase == a },
-                               (0 ..< 3).filter { Self.tap($0, stride: s).phase == b })
-        let (height, width) = ((g.height - a + s - 1) / s, (g.width - b + s - 1) / s)
-        guard height > 0, width > 0, !rows.isEmpty, !columns.isEmpty else { return nil }
-        let plan = GatheredPlan(images: g.batch,
-                                rows: Axis(length: height, base: { $0 }, offsets: rows.map { -Self.tap($0, stride: s).offset },
-                                           extent: g.outHeight),
-                                columns: Axis(length: width, base: { $0 }, offsets: columns.map { -Self.tap($0, stride: s).offset },
-                                              extent: g.outWidth),
-                                sourceImage: g.outHeight * g.outWidth, sourceRow: g.outWidth,
-                                target: { image, i, j in (image * g.inChannels * g.height + s * i + a) * g.width + s * j + b })
-        return (plan, rows, columns)
-    }
-}
-
 /// The CPU-Swift backend's gathered convolution: the three passes of a 3×3, padding-1 layer
 /// with stride 1 or 2 as GEMMs on the micro-kernel whose image operand is packed straight from
 /// the tensor, tap by tap, for the positions where that tap reads inside the image
@@ -156,7 +26,7 @@ extension CPUBackend {
     /// Images per chunk of a pass, so that the channels-last copy of the chunk's input (or
     /// output gradient), `perImage` floats an image, stays near `budget` floats
     /// (`convColumnBudget`, as im2col's columns do): a large image batch is not copied whole.
-    private func gatheredChunks(_ g: Conv2dGeometry, perImage: Int, budget: Int?) -> [Range<Int>] {
+    func gatheredChunks(_ g: Conv2dGeometry, perImage: Int, budget: Int?) -> [Range<Int>] {
         let chunk = max(1, min(g.batch, (budget ?? convColumnBudget) / max(perImage, 1)))
         return stride(from: 0, to: g.batch, by: chunk).map { $0 ..< min(g.batch, $0 + chunk) }
     }
@@ -179,27 +49,42 @@ extension CPUBackend {
     /// items largest `cost` first, so that the last ones to finish are small (the classes of a
     /// small plane differ fourfold in work); each item writes its own results, so the order
     /// changes no bit of them.
-    private func gatheredJobs(_ count: Int, multiplyAdds: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
-        let workers = kernels == .fast && multiplyAdds >= FastGEMM.parallelThreshold ? max(1, min(threads, count)) : 1
-        if workers == 1 {
+    func gatheredJobs(_ count: Int, multiplyAdds: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
+        if gatheredWorkers(count, multiplyAdds: multiplyAdds) == 1 {
             for item in 0 ..< count { body(0, item) }
             return
         }
         let costs: [Int] = (0 ..< count).map(cost)
-        let order: [Int] = (0 ..< count).sorted { (a: Int, b: Int) -> Bool in costs[a] != costs[b] ? costs[a] > costs[b] : a < b }
+        gatheredJobs(order: (0 ..< count).sorted { (a: Int, b: Int) -> Bool in costs[a] != costs[b] ? costs[a] > costs[b] : a < b },
+                     multiplyAdds: multiplyAdds, body)
+    }
+
+    /// Runs `body(worker, item)` for the items in `order`, taken in that order by the backend's
+    /// threads (one when the work is small or the kernels are the reference).
+    func gatheredJobs(order: [Int], multiplyAdds: Int, _ body: (Int, Int) -> Void) {
+        let workers = gatheredWorkers(order.count, multiplyAdds: multiplyAdds)
+        if workers == 1 {
+            for item in order { body(0, item) }
+            return
+        }
         let next = Atomic<Int>(0)
         CPUBackend.pool(size: threads).run(threads: workers) { worker, _ in
             while true {
                 let item = next.add(1, ordering: .relaxed).oldValue
-                if item >= count { break }
+                if item >= order.count { break }
                 body(worker, order[item])
             }
         }
     }
 
+    /// Threads for `count` jobs of `multiplyAdds` in all: one for small work or the reference kernels.
+    private func gatheredWorkers(_ count: Int, multiplyAdds: Int) -> Int {
+        kernels == .fast && multiplyAdds >= FastGEMM.parallelThreshold ? max(1, min(threads, count)) : 1
+    }
+
     /// `source` (N, channels, area) copied channels-last, (N, area, channels), the images split
     /// over the threads.
-    private func channelsLast(_ source: UnsafePointer<Float>, images: Int, channels: Int, area: Int, into target: UnsafeMutablePointer<Float>) {
+    func channelsLast(_ source: UnsafePointer<Float>, images: Int, channels: Int, area: Int, into target: UnsafeMutablePointer<Float>) {
         forParts(images, elements: images * channels * area) { images in
             GatheredConvKernels.channelsLast(source, images: images, channels: channels, area: area, into: target)
         }
@@ -251,35 +136,36 @@ extension CPUBackend {
     /// fits `chunkBudget` floats (default `convColumnBudget`); the results do not depend on it.
     func gatheredForward(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
                          _ y: UnsafeMutablePointer<Float>, chunkBudget: Int? = nil) {
+        if runsIndirect(taps: 9, depth: g.inChannels) { return indirectForward(g, x, w, bias: bias, relu: relu, y, chunkBudget: chunkBudget) }
         let (c, k, outArea) = (g.inChannels, g.outChannels, g.outHeight * g.outWidth)
+        let rows = WinogradKernels.paddedRows(k)
+        let buffers = takeGroupBuffers(rows: rows)
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
         // Tap t, input channels `block`: a K × block.count packed block at packed + (t·C + block.start)·rows.
-        gatheredChunked(g, x, channels: c, area: g.height * g.width, w, transposed: false, rows: WinogradKernels.paddedRows(k),
-                        chunkBudget: chunkBudget) { chunk, xn, packed, buffers, firstImage in
+        gatheredChunked(g, x, channels: c, area: g.height * g.width, packedCount: 9 * rows * c,
+                        pack: { packTaps(g, w, transposed: false, into: $0) }, chunkBudget: chunkBudget) { chunk, xn, packed, firstImage in
             gatheredForwardChunk(chunk, xn, packed: packed, bias: bias, relu: relu, buffers: buffers, y + firstImage * k * outArea)
         }
     }
 
-    /// What the forward pass and the input gradient share: the filters packed tap by tap as A
-    /// (`packTaps`, `rows` rows padded to MR; transposed for the input gradient), each worker's
-    /// group buffers, and the images in chunks whose `operand` (x or dY, `channels` × `area`
-    /// floats an image) is copied channels-last, at most `chunkBudget` floats of it (default
-    /// `convColumnBudget`). `body(chunk's geometry, its channels-last operand, packed filters,
-    /// buffers, its first image)` runs the pass on each chunk.
-    private func gatheredChunked(_ g: Conv2dGeometry, _ operand: UnsafePointer<Float>, channels: Int, area: Int, _ w: UnsafePointer<Float>,
-                                 transposed: Bool, rows: Int, chunkBudget: Int?,
-                                 _ body: (Conv2dGeometry, UnsafePointer<Float>, UnsafePointer<Float>, [AlignedFloats], Int) -> Void) {
+    /// What every forward pass and input gradient shares: the filters packed once by `pack`
+    /// (`packedCount` floats), and the images in chunks whose `operand` (x or dY, `channels` ×
+    /// `area` floats an image) is copied channels-last, at most `chunkBudget` floats of it
+    /// (default `convColumnBudget`). `body(chunk's geometry, its channels-last operand, packed
+    /// filters, its first image)` runs the pass on each chunk.
+    func gatheredChunked(_ g: Conv2dGeometry, _ operand: UnsafePointer<Float>, channels: Int, area: Int, packedCount: Int,
+                         pack: (UnsafeMutablePointer<Float>) -> Void, chunkBudget: Int?,
+                         _ body: (Conv2dGeometry, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void) {
         let chunks = gatheredChunks(g, perImage: channels * area, budget: chunkBudget)
-        let scratch = Self.scratchCache.take(count: 9 * rows * channels + chunks[0].count * channels * area)
+        let scratch = Self.scratchCache.take(count: packedCount + chunks[0].count * channels * area)
         defer { Self.scratchCache.give(scratch) }
-        let (packed, copy) = (scratch.pointer, scratch.pointer + 9 * rows * channels)
-        packTaps(g, w, transposed: transposed, into: packed)
-        let buffers = takeGroupBuffers(rows: rows)
-        defer { buffers.forEach { Self.scratchCache.give($0) } }
+        let (packed, copy) = (scratch.pointer, scratch.pointer + packedCount)
+        pack(packed)
         for images in chunks {
             var chunk = g
             chunk.batch = images.count
             channelsLast(operand + images.lowerBound * channels * area, images: images.count, channels: channels, area: area, into: copy)
-            body(chunk, copy, packed, buffers, images.lowerBound)
+            body(chunk, copy, packed, images.lowerBound)
         }
     }
 
@@ -321,10 +207,14 @@ extension CPUBackend {
     /// go in chunks, as in `gatheredForward`.
     func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                               chunkBudget: Int? = nil) {
+        if runsIndirect(taps: g.strideH == 1 ? 9 : 4, depth: g.outChannels) { return indirectBackwardData(g, dy, w, dx, chunkBudget: chunkBudget) }
         let (c, k, area) = (g.inChannels, g.outChannels, g.height * g.width)
+        let rows = WinogradKernels.paddedRows(c)
+        let buffers = takeGroupBuffers(rows: rows)
+        defer { buffers.forEach { Self.scratchCache.give($0) } }
         // Tap t, output channels `block`: Wᵀ (C × block) packed at packed + (t·K + block.start)·rows.
-        gatheredChunked(g, dy, channels: k, area: g.outHeight * g.outWidth, w, transposed: true, rows: WinogradKernels.paddedRows(c),
-                        chunkBudget: chunkBudget) { chunk, dyn, packed, buffers, firstImage in
+        gatheredChunked(g, dy, channels: k, area: g.outHeight * g.outWidth, packedCount: 9 * rows * k,
+                        pack: { packTaps(g, w, transposed: true, into: $0) }, chunkBudget: chunkBudget) { chunk, dyn, packed, firstImage in
             gatheredBackwardDataChunk(chunk, dyn, packed: packed, buffers: buffers, dx + firstImage * c * area)
         }
     }
@@ -445,3 +335,4 @@ extension CPUBackend {
         }
     }
 }
+

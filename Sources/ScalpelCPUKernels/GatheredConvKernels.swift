@@ -174,3 +174,121 @@ extension GatheredConvKernels {
         }
     }
 }
+
+extension GatheredConvKernels {
+    /// Positions per register block of the indirect micro-kernel (its rows).
+    public static let indirectRows = PackedGEMM.mr
+    /// Filters per register block of the indirect micro-kernel (its columns).
+    public static let indirectColumns = PackedGEMM.nr
+
+    /// The register block of an indirect GEMM (XNNPACK's igemm) for the first `valid` of six
+    /// positions: tile[i·16 + j] = Σ over the `count` taps t and k < `depth` of rows[t·6 + i][k] ·
+    /// b[taps[t] + k·16 + j], for i < `valid` (the rows after it are left as they were). Row i of
+    /// tap t is a position's channels-last input at that tap, read in place (no packing); b holds
+    /// the packed filters (`packIndirect`), `taps[t]` the offset of tap t's block. The sums stay
+    /// in registers across every tap and the tile is written once. A block of two or four valid
+    /// positions (a class's last) runs a two- or four-row kernel: no multiplies for padding.
+    public static func indirectBlock(taps: UnsafePointer<Int>, count: Int, depth: Int, rows: UnsafePointer<UnsafePointer<Float>>,
+                                     b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, valid: Int) {
+        switch valid {
+        case 1 ... 2: indirectBlock2(taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+        case 3 ... 4: indirectBlock4(taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+        default: indirectBlock6(taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+        }
+    }
+
+    /// `indirectSums` for six rows. Never inlined, as `PackedGEMM.microKernel`.
+    @inline(never)
+    static func indirectBlock6(taps: UnsafePointer<Int>, count: Int, depth: Int, rows: UnsafePointer<UnsafePointer<Float>>,
+                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        indirectSums(6, taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+    }
+
+    /// `indirectSums` for four rows.
+    @inline(never)
+    static func indirectBlock4(taps: UnsafePointer<Int>, count: Int, depth: Int, rows: UnsafePointer<UnsafePointer<Float>>,
+                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        indirectSums(4, taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+    }
+
+    /// `indirectSums` for two rows.
+    @inline(never)
+    static func indirectBlock2(taps: UnsafePointer<Int>, count: Int, depth: Int, rows: UnsafePointer<UnsafePointer<Float>>,
+                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        indirectSums(2, taps: taps, count: count, depth: depth, rows: rows, b: b, tile: tile)
+    }
+
+    /// The loop of `indirectBlock` for its first `r` rows (2, 4 or 6: a constant once inlined,
+    /// so that the unused accumulators vanish).
+    @inline(__always)
+    static func indirectSums(_ r: Int, taps: UnsafePointer<Int>, count: Int, depth: Int, rows: UnsafePointer<UnsafePointer<Float>>,
+                             b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+        var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        for t in 0 ..< count {
+            let row = rows + t * 6
+            let (a0, a1) = (row[0], row[1])
+            let (a2, a3) = r > 2 ? (row[2], row[3]) : (a0, a0)
+            let (a4, a5) = r > 4 ? (row[4], row[5]) : (a0, a0)
+            var bp = UnsafeRawPointer(b + taps[t])
+            for k in 0 ..< depth {
+                let b0 = bp.loadUnaligned(as: SIMD8<Float>.self)
+                let b1 = bp.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                var av = SIMD8<Float>(repeating: a0[k])
+                c00.addProduct(av, b0); c01.addProduct(av, b1)
+                av = SIMD8<Float>(repeating: a1[k])
+                c10.addProduct(av, b0); c11.addProduct(av, b1)
+                if r > 2 {
+                    av = SIMD8<Float>(repeating: a2[k])
+                    c20.addProduct(av, b0); c21.addProduct(av, b1)
+                    av = SIMD8<Float>(repeating: a3[k])
+                    c30.addProduct(av, b0); c31.addProduct(av, b1)
+                }
+                if r > 4 {
+                    av = SIMD8<Float>(repeating: a4[k])
+                    c40.addProduct(av, b0); c41.addProduct(av, b1)
+                    av = SIMD8<Float>(repeating: a5[k])
+                    c50.addProduct(av, b0); c51.addProduct(av, b1)
+                }
+                bp += 64
+            }
+        }
+        PackedGEMM.store(c00, c01, to: tile, alpha: 1, beta: 0)
+        PackedGEMM.store(c10, c11, to: tile + 16, alpha: 1, beta: 0)
+        if r > 2 {
+            PackedGEMM.store(c20, c21, to: tile + 32, alpha: 1, beta: 0)
+            PackedGEMM.store(c30, c31, to: tile + 48, alpha: 1, beta: 0)
+        }
+        if r > 4 {
+            PackedGEMM.store(c40, c41, to: tile + 64, alpha: 1, beta: 0)
+            PackedGEMM.store(c50, c51, to: tile + 80, alpha: 1, beta: 0)
+        }
+    }
+
+    /// Packs the filters W (K, C, 3, 3) for `indirectBlock`, 16 filters a panel: for panel P,
+    /// tap t and reduction index k, out[((P·9 + t)·depth + k)·16 + j] is W[o][c][t] with
+    /// (o, c) = (16P + j, k), or (k, 16P + j) when `transposed` (the input gradient's Wᵀ), and
+    /// zero past the last filter. Only the panels `panels` are written, so that threads can
+    /// share the work.
+    public static func packIndirect(_ w: UnsafePointer<Float>, outChannels k: Int, inChannels c: Int, transposed: Bool,
+                                    panels: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let (columns, depth) = transposed ? (c, k) : (k, c)
+        for panel in panels {
+            for j in 0 ..< 16 {
+                let column = panel * 16 + j
+                for t in 0 ..< 9 {
+                    let target = out + (panel * 9 + t) * depth * 16 + j
+                    if column < columns {
+                        for r in 0 ..< depth { target[r * 16] = transposed ? w[(r * c + column) * 9 + t] : w[(column * c + r) * 9 + t] }
+                    } else {
+                        for r in 0 ..< depth { target[r * 16] = 0 }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -24,12 +24,14 @@ struct GatheredConvolutionTests {
 
     /// Stride 1: 28×28 (many panels; 64 output channels), 14×14 with 37 output channels (a
     /// short last row panel), 15×17 (odd), 4×4 with 270 output channels (two depth blocks in
-    /// the input gradient). Stride 2: 28×28 → 14×14, 15×13 → 8×7 (the last phase row and
-    /// column past the image), 7×7 → 4×4 and 14×14 → 7×7 with more than 256 input channels
-    /// (two depth blocks in the forward pass) and a batch of 1 and 3 (classes that are not
-    /// whole panels).
+    /// the input gradient, which runs the packed form). Stride 2: 28×28 → 14×14, 15×13 → 8×7
+    /// (the last phase row and column past the image), 7×7 → 4×4 and 14×14 → 7×7 with more than
+    /// 256 input channels (two depth blocks in the forward pass, the packed form) and a batch of
+    /// 1 and 3 (classes that are not whole panels: the indirect form's short blocks), 8×8 → 4×4
+    /// with 400 output channels (the input gradient in the packed form).
     @Test(arguments: [(4, 16, 28, 28, 64, 1), (6, 24, 14, 14, 37, 1), (3, 20, 15, 17, 8, 1), (2, 20, 4, 4, 270, 1),
-                      (4, 16, 28, 28, 32, 2), (5, 12, 15, 13, 19, 2), (1, 264, 7, 7, 40, 2), (3, 300, 14, 14, 20, 2)])
+                      (4, 16, 28, 28, 32, 2), (5, 12, 15, 13, 19, 2), (1, 264, 7, 7, 40, 2), (3, 300, 14, 14, 20, 2),
+                      (2, 12, 8, 8, 400, 2)])
     func agreesWithColumnsAtTrainingSizes(_ batch: Int, _ channels: Int, _ height: Int, _ width: Int, _ outChannels: Int, _ stride: Int) throws {
         let g = Conv2dGeometry(batch: batch, inChannels: channels, height: height, width: width, outChannels: outChannels, kernel: (3, 3),
                                stride: (stride, stride), padding: (1, 1))
@@ -98,11 +100,12 @@ struct GatheredConvolutionTests {
 
     /// A batch too large to copy channels-last at once goes in chunks of images: with one image
     /// per chunk the forward pass and the input gradient are the same bits as in one chunk (each
-    /// result is summed within its image), the weight gradient the same sums to rounding.
-    @Test(arguments: [1, 2])
-    func chunksOfImagesGiveTheSameResults(_ stride: Int) {
-        let g = Conv2dGeometry(batch: 5, inChannels: 20, height: 9, width: 9, outChannels: 24, kernel: (3, 3), stride: (stride, stride),
-                               padding: (1, 1))
+    /// result is summed within its image), the weight gradient the same sums to rounding. In the
+    /// indirect form (20 → 24 channels) and the packed one (264 → 400).
+    @Test(arguments: [(1, 20, 24), (2, 20, 24), (2, 264, 400)])
+    func chunksOfImagesGiveTheSameResults(_ stride: Int, _ inChannels: Int, _ outChannels: Int) {
+        let g = Conv2dGeometry(batch: 5, inChannels: inChannels, height: 9, width: 9, outChannels: outChannels, kernel: (3, 3),
+                               stride: (stride, stride), padding: (1, 1))
         var generator = SeededRandom(seed: 7)
         let x = generator.uniformArray(g.batch * g.inChannels * g.height * g.width, -1, 1)
         let w = generator.uniformArray(g.outChannels * g.inChannels * 9, -1, 1)
@@ -145,5 +148,18 @@ struct GatheredConvolutionTests {
         }
         for pass in ConvPass.allCases { #expect(Self.backend.conv2dAlgorithm(unstrided, pass: pass) == .winograd, "\(pass)") }
         #expect(CPUBackend(kernels: .reference).conv2dAlgorithm(strided, pass: .forward) == .im2colGEMM)
+    }
+}
+
+extension GatheredConvolutionTests {
+    /// The indirect form runs where a block of 16 filters across a position's taps fits its
+    /// budget: ResNet-18's stage-2 and stage-3 stride-2 layers (64 and 128 input channels; input
+    /// gradients over 128 and 256 output channels with 4 taps a phase), not stage 4's (256 → 512).
+    @Test func theIndirectFormRunsWhereItsFiltersFitTheBudget() {
+        let backend = Self.backend
+        for depth in [64, 128] { #expect(backend.runsIndirect(taps: 9, depth: depth), "forward over \(depth)") }
+        for depth in [128, 256] { #expect(backend.runsIndirect(taps: 4, depth: depth), "input gradient over \(depth)") }
+        #expect(!backend.runsIndirect(taps: 9, depth: 256) && !backend.runsIndirect(taps: 4, depth: 512))
+        #expect(!backend.runsIndirect(taps: 9, depth: 264) && !backend.runsIndirect(taps: 4, depth: 400), "the packed cases of the tests")
     }
 }
