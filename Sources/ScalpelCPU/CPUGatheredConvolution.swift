@@ -284,10 +284,14 @@ extension CPUBackend {
         defer { Self.scratchCache.give(scratch) }
         let (packed, xn) = (scratch.pointer, scratch.pointer + rows * columns)
         channelsLast(x, images: g.batch, channels: c, area: area, into: xn)
+        // dY packed as A, its micro-panels of MR output channels split over the threads.
         let channelOffsets = (0 ..< k).map { $0 * outArea }
         channelOffsets.withUnsafeBufferPointer { offsets in
             plan.targets.withUnsafeBufferPointer { targets in
-                GatheredConvKernels.packA(dy, rows: offsets.baseAddress!, count: k, columns: targets.baseAddress!, depth: columns, into: packed)
+                forParts(k, elements: k * columns, alignment: PackedGEMM.mr) { channels in
+                    GatheredConvKernels.packA(dy, rows: offsets.baseAddress! + channels.lowerBound, count: channels.count, columns: targets.baseAddress!,
+                                              depth: columns, into: packed + channels.lowerBound * columns)
+                }
             }
         }
         // Per tap: the runs of columns (positions, padding excluded) where it reads inside x.

@@ -15,6 +15,20 @@ public enum GatheredConvKernels {
         for image in images {
             let (from, to) = (source + image * channels * area, target + image * channels * area)
             var c = 0
+            // Sixteen channels at a time, so that each position's 64 bytes of them (a cache line
+            // when aligned) are written together.
+            while c + 16 <= channels {
+                var p = 0
+                while p + 8 <= area {
+                    PackedGEMM.transposed8x8(from + c * area + p, stride: area, into: to + p * channels + c, stride: channels)
+                    PackedGEMM.transposed8x8(from + (c + 8) * area + p, stride: area, into: to + p * channels + c + 8, stride: channels)
+                    p += 8
+                }
+                for q in p ..< area {
+                    for i in 0 ..< 16 { to[q * channels + c + i] = from[(c + i) * area + q] }
+                }
+                c += 16
+            }
             while c + 8 <= channels {
                 var p = 0
                 while p + 8 <= area {
