@@ -255,9 +255,10 @@ extension CPUBackend {
 
     /// The weight gradient: dW[·][·][tap] = dY · x gathered at the tap, summed over the output
     /// positions where the tap reads inside the image (the classes that have it, in plan
-    /// order). dY is packed once as A (output channels × positions); per tap and group of 16
-    /// input channels, x is gathered into B panels block by block of positions. Each element of
-    /// dW is summed by one thread in one order, chunk of images by chunk.
+    /// order). dY is packed once as A (output channels × positions); per tap, group of 16·4
+    /// input channels and (with several threads) block of output channels, x is gathered into B
+    /// panels block by block of positions. Each element of dW is summed by one thread in one
+    /// order, chunk of images by chunk.
     func gatheredWeightGradient(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
                                 chunkBudget: Int? = nil) {
         let (c, k) = (g.inChannels, g.outChannels)
@@ -300,14 +301,26 @@ extension CPUBackend {
         }
         let channelPanels = (c + nr - 1) / nr
         let groupPanels = GatheredPlan.groupPanels
-        let jobs = (0 ..< 9).flatMap { t in stride(from: 0, to: channelPanels, by: groupPanels).map { (t, $0) } }
+        let channelGroups = (channelPanels + groupPanels - 1) / groupPanels
+        // With several threads, the output channels go in blocks so that each thread has about
+        // eight jobs (nine taps of unequal work alone leave one of two threads a tenth idle);
+        // each block gathers its own copy of the B panels.
+        let rowPanels = rows / PackedGEMM.mr
+        let blocks = threads > 1 ? min(rowPanels, max(1, (8 * threads + 9 * channelGroups - 1) / (9 * channelGroups))) : 1
+        let blockPanels = (rowPanels + blocks - 1) / blocks
+        let jobs = (0 ..< 9).flatMap { t in
+            (0 ..< channelGroups).flatMap { group in
+                stride(from: 0, to: rowPanels, by: blockPanels).map { (tap: t, firstPanel: group * groupPanels, rowPanel: $0) }
+            }
+        }
         let width = groupPanels * nr
         gatheredJobs(jobs.count, multiplyAdds: g.batch * outArea * k * c * 9, cost: { index in
-            let (t, firstPanel) = jobs[index]
-            return min(groupPanels, channelPanels - firstPanel) * runs[t].reduce(0) { $0 + $1.count }
+            let job = jobs[index]
+            return min(groupPanels, channelPanels - job.firstPanel) * min(blockPanels, rowPanels - job.rowPanel) * runs[job.tap].reduce(0) { $0 + $1.count }
         }) { worker, index in
-            let (t, firstPanel) = jobs[index]
+            let (t, firstPanel, firstRowPanel) = jobs[index]
             let panels = min(groupPanels, channelPanels - firstPanel)
+            let outputRows = firstRowPanel * PackedGEMM.mr ..< min(rows, (firstRowPanel + blockPanels) * PackedGEMM.mr)
             let (packedB, tile) = Self.groupBuffers(buffers[worker])
             var first = true
             withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.gatheredDepth) { positions in
@@ -319,9 +332,10 @@ extension CPUBackend {
                             GatheredConvKernels.packRows(xn + c0, rows: positions.baseAddress!, depth: block.count, count: min(nr, c - c0),
                                                          into: packedB + q * block.count * nr)
                         }
-                        GatheredConvKernels.multiply(rows: rows, panels: panels, depth: block.count,
-                                                     packedA: packed + block.lowerBound * PackedGEMM.mr, panelStride: columns * PackedGEMM.mr,
-                                                     packedB: packedB, c: tile, ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
+                        GatheredConvKernels.multiply(rows: outputRows.count, panels: panels, depth: block.count,
+                                                     packedA: packed + outputRows.lowerBound * columns + block.lowerBound * PackedGEMM.mr,
+                                                     panelStride: columns * PackedGEMM.mr, packedB: packedB, c: tile + outputRows.lowerBound * width,
+                                                     ldc: width, accumulate: !first, rowBlock: FastGEMM.mc)
                         first = false
                     }
                 }
@@ -329,7 +343,7 @@ extension CPUBackend {
             for q in 0 ..< panels {
                 let c0 = (firstPanel + q) * nr
                 for j in 0 ..< min(nr, c - c0) {
-                    for o in 0 ..< k {
+                    for o in outputRows.lowerBound ..< min(k, outputRows.upperBound) {
                         let sum = first ? 0 : tile[o * width + q * nr + j]
                         let target = dw + (o * c + c0 + j) * 9 + t
                         target.pointee = accumulate ? target.pointee + sum : sum
