@@ -6,7 +6,10 @@ import Synchronization
 /// with stride 1 or 2 as GEMMs on the micro-kernel whose image operand is packed straight from
 /// the tensor, tap by tap, for the positions where that tap reads inside the image
 /// (`GatheredPlan`, `GatheredConvKernels`): no column matrix, no padding multiplied, every
-/// result written once. What the backend runs as `implicitGEMM` at those geometries.
+/// result written once. What the backend runs as `implicitGEMM` at those geometries. The
+/// forward pass and the input gradient hand over to the indirect form
+/// (`CPUIndirectConvolution`) where its filters fit L2; this file holds the packed form, the
+/// weight gradient and what all of them share.
 extension CPUBackend {
     /// Whether the gathered convolution runs: fp32 with the fast kernels, an ungrouped,
     /// undilated 3×3 layer with padding 1 and stride 1 or 2 in both directions.
@@ -26,7 +29,7 @@ extension CPUBackend {
     /// Images per chunk of a pass, so that the channels-last copy of the chunk's input (or
     /// output gradient), `perImage` floats an image, stays near `budget` floats
     /// (`convColumnBudget`, as im2col's columns do): a large image batch is not copied whole.
-    func gatheredChunks(_ g: Conv2dGeometry, perImage: Int, budget: Int?) -> [Range<Int>] {
+    private func gatheredChunks(_ g: Conv2dGeometry, perImage: Int, budget: Int?) -> [Range<Int>] {
         let chunk = max(1, min(g.batch, (budget ?? convColumnBudget) / max(perImage, 1)))
         return stride(from: 0, to: g.batch, by: chunk).map { $0 ..< min(g.batch, $0 + chunk) }
     }
@@ -49,7 +52,7 @@ extension CPUBackend {
     /// items largest `cost` first, so that the last ones to finish are small (the classes of a
     /// small plane differ fourfold in work); each item writes its own results, so the order
     /// changes no bit of them.
-    func gatheredJobs(_ count: Int, multiplyAdds: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
+    private func gatheredJobs(_ count: Int, multiplyAdds: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
         if gatheredWorkers(count, multiplyAdds: multiplyAdds) == 1 {
             for item in 0 ..< count { body(0, item) }
             return
@@ -84,7 +87,7 @@ extension CPUBackend {
 
     /// `source` (N, channels, area) copied channels-last, (N, area, channels), the images split
     /// over the threads.
-    func channelsLast(_ source: UnsafePointer<Float>, images: Int, channels: Int, area: Int, into target: UnsafeMutablePointer<Float>) {
+    private func channelsLast(_ source: UnsafePointer<Float>, images: Int, channels: Int, area: Int, into target: UnsafeMutablePointer<Float>) {
         forParts(images, elements: images * channels * area) { images in
             GatheredConvKernels.channelsLast(source, images: images, channels: channels, area: area, into: target)
         }

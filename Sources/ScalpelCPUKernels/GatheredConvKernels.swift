@@ -3,7 +3,8 @@
 // convolution's GEMM skips the filter taps that fall on the padding instead of multiplying the
 // zeros im2col writes for them. On a small plane those are a large share of the work: a 3×3
 // stride-2 layer from 7×7 to 4×4 has 31% of its taps on the padding, one from 14×14 to 7×7 9%.
-// The multiplies are PackedGEMM's micro-kernel on the packed panels.
+// The multiplies are PackedGEMM's micro-kernel on the packed panels, or the indirect kernel
+// (`indirectBlock`) that reads the positions in place through a table of row pointers.
 
 /// Gathered packing for the convolution passes of `CPUGatheredConvolution`.
 public enum GatheredConvKernels {
