@@ -210,7 +210,9 @@ extension CPUBackend {
     /// go in chunks, as in `gatheredForward`.
     func gatheredBackwardData(_ g: Conv2dGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                               chunkBudget: Int? = nil) {
-        if runsIndirect(taps: g.strideH == 1 ? 9 : 4, depth: g.outChannels) { return indirectBackwardData(g, dy, w, dx, chunkBudget: chunkBudget) }
+        // A phase's taps: ⌈3/σ⌉ filter rows by as many columns (9 at stride 1, 4 at stride 2).
+        let phaseTaps = (3 + g.strideH - 1) / g.strideH
+        if runsIndirect(taps: phaseTaps * phaseTaps, depth: g.outChannels) { return indirectBackwardData(g, dy, w, dx, chunkBudget: chunkBudget) }
         let (c, k, area) = (g.inChannels, g.outChannels, g.height * g.width)
         let rows = WinogradKernels.paddedRows(c)
         let buffers = takeGroupBuffers(rows: rows)

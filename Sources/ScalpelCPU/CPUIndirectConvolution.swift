@@ -32,7 +32,8 @@ extension CPUBackend {
     /// the threads.
     private func packIndirect(_ g: Conv2dGeometry, _ w: UnsafePointer<Float>, transposed: Bool, into packed: UnsafeMutablePointer<Float>) {
         let (c, k) = (g.inChannels, g.outChannels)
-        let panels = ((transposed ? c : k) + 15) / 16
+        let nr = GatheredConvKernels.indirectColumns
+        let panels = ((transposed ? c : k) + nr - 1) / nr
         forParts(panels, elements: 9 * k * c) { panels in
             GatheredConvKernels.packIndirect(w, outChannels: k, inChannels: c, transposed: transposed, panels: panels, into: packed)
         }
@@ -41,21 +42,22 @@ extension CPUBackend {
     /// Floats of the filters packed by `packIndirect` for `columns` filters (output channels, or
     /// input channels for the input gradient) over a reduction of `depth` channels.
     private static func indirectPackedCount(columns: Int, depth: Int) -> Int {
-        (columns + 15) / 16 * 16 * 9 * depth
+        let nr = GatheredConvKernels.indirectColumns
+        return (columns + nr - 1) / nr * nr * 9 * depth
     }
 
     /// One group of panels of `plan`: the table of row pointers of its positions (source +
     /// (position's source + tap offset)·depth, a padding position pointing at its panel's
-    /// first), then per block of 16 filters and panel, the tile of `indirectBlock`, handed to
-    /// `store(panel, filter block, tile, valid positions)`. The filter block of plan tap t is
-    /// packed at packed + (block·9 + filterTap(t))·depth·16.
+    /// first), then per block of 16 of the `filters` filters and per panel, the tile of
+    /// `indirectBlock` (rows 16 apart), handed to `store(panel, the block's filters, tile, valid
+    /// positions)`. The block of plan tap t is packed at packed + (block·9 + filterTap(t))·depth·16.
     private func multiplyIndirect(_ plan: GatheredPlan, group: (classIndex: Int, first: Int, panels: Int), filterTap: (Int) -> Int,
-                                  source: UnsafePointer<Float>, depth: Int, packed: UnsafePointer<Float>, filterBlocks: Int,
-                                  store: (Int, Int, UnsafePointer<Float>, Int) -> Void) {
-        let mr = GatheredConvKernels.indirectRows
+                                  source: UnsafePointer<Float>, depth: Int, packed: UnsafePointer<Float>, filters: Int,
+                                  store: (Int, Range<Int>, UnsafePointer<Float>, Int) -> Void) {
+        let (mr, nr) = (GatheredConvKernels.indirectRows, GatheredConvKernels.indirectColumns)
         let classTaps = plan.classTaps[group.classIndex]
         withUnsafeTemporaryAllocation(of: Int.self, capacity: classTaps.count) { taps in
-            for (i, t) in classTaps.enumerated() { taps[i] = filterTap(t) * depth * 16 }
+            for (i, t) in classTaps.enumerated() { taps[i] = filterTap(t) * depth * nr }
             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: group.panels * classTaps.count * mr) { rows in
                 for q in 0 ..< group.panels {
                     let panel = group.first + q
@@ -66,17 +68,17 @@ extension CPUBackend {
                         }
                     }
                 }
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * 16) { tile in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr) { tile in
                     // Filter block outermost: its packed filters stay in L2 while the group's
                     // panels meet them, and its results go to 16 channels' runs of positions.
-                    for block in 0 ..< filterBlocks {
+                    for block in 0 ..< (filters + nr - 1) / nr {
                         for q in 0 ..< group.panels {
                             let panel = group.first + q
                             let valid = plan.validColumns(panel: panel, classIndex: group.classIndex)
                             GatheredConvKernels.indirectBlock(taps: taps.baseAddress!, count: classTaps.count, depth: depth,
-                                                              rows: rows.baseAddress! + q * classTaps.count * mr, b: packed + block * 9 * depth * 16,
+                                                              rows: rows.baseAddress! + q * classTaps.count * mr, b: packed + block * 9 * depth * nr,
                                                               tile: tile.baseAddress!, valid: valid)
-                            store(panel, block, tile.baseAddress!, valid)
+                            store(panel, block * nr ..< min(filters, block * nr + nr), tile.baseAddress!, valid)
                         }
                     }
                 }
@@ -99,9 +101,8 @@ extension CPUBackend {
             plan.targets.withUnsafeBufferPointer { targets in
                 gatheredJobs(order: order, multiplyAdds: g.batch * outArea * k * c * 9) { _, index in
                     multiplyIndirect(plan, group: plan.groups[index], filterTap: { $0 }, source: xn, depth: c, packed: packed,
-                                     filterBlocks: (k + 15) / 16) { panel, block, tile, valid in
-                        for j in 0 ..< min(16, k - block * 16) {
-                            let channel = block * 16 + j
+                                     filters: k) { panel, channels, tile, valid in
+                        for (j, channel) in channels.enumerated() {
                             let (out, offset) = (y + channel * outArea, bias?[channel] ?? 0)
                             for i in 0 ..< valid {
                                 let v = tile[i * 16 + j] + offset
@@ -135,9 +136,9 @@ extension CPUBackend {
                 plan.targets.withUnsafeBufferPointer { targets in
                     multiplyIndirect(plan, group: plan.groups[jobs[index].group],
                                      filterTap: { tapRows[$0 / plan.columnTaps] * 3 + tapColumns[$0 % plan.columnTaps] },
-                                     source: dyn, depth: k, packed: packed, filterBlocks: (c + 15) / 16) { panel, block, tile, valid in
-                        for j in 0 ..< min(16, c - block * 16) {
-                            let out = dx + (block * 16 + j) * area
+                                     source: dyn, depth: k, packed: packed, filters: c) { panel, channels, tile, valid in
+                        for (j, channel) in channels.enumerated() {
+                            let out = dx + channel * area
                             for i in 0 ..< valid { out[targets[panel * mr + i]] = tile[i * 16 + j] }
                         }
                     }

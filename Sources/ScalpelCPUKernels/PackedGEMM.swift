@@ -212,14 +212,6 @@ public enum PackedGEMM {
         storeBlock(block(kc: kc, a: a) { bp + step * $0 }, to: c, ldc: ldc, beta: 0)
     }
 
-    /// The 6×16 register block with B's rows read through a table: C (+)= Σ_p a[p]⊗(rows[p] +
-    /// column)[0..<16]. Never inlined, as `microKernel`.
-    @inline(never)
-    static func microKernelIndirectB(kc: Int, a: UnsafePointer<Float>, rows: UnsafePointer<UnsafePointer<Float>>, column: Int,
-                                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        storeBlock(block(kc: kc, a: a) { UnsafeRawPointer(rows[$0] + column) }, to: c, ldc: ldc, beta: accumulate ? 1 : 0)
-    }
-
     /// The twelve accumulators of a 6×16 block of C.
     typealias Block12 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
                          SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
